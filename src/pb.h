@@ -1,0 +1,46 @@
+/* pb.h — project-wide error codes, the caller-owned error buffer, and small file helpers.
+ * Every module returns PB_OK (0) or a negative pb_status and writes a message a person can
+ * act on into a caller-owned char err[PB_ERR_LEN]. This module owns no state and does no
+ * logging; it must not depend on any other module. */
+#ifndef PB_H
+#define PB_H
+
+#include <stddef.h>
+
+#define PB_ERR_LEN 256
+
+typedef enum {
+    PB_OK = 0,
+    PB_ERR_INVALID = -1,     /* bad input from the caller or a file */
+    PB_ERR_NOMEM = -2,       /* allocation failed */
+    PB_ERR_IO = -3,          /* file or socket error */
+    PB_ERR_DB = -4,          /* SQLite error, corrupt or locked database */
+    PB_ERR_NOT_FOUND = -5,   /* no such impression, arm, experiment, file, ... */
+    PB_ERR_CONFLICT = -6,    /* duplicate, already exists, state does not allow it */
+    PB_ERR_PROVIDER = -7,    /* the LLM provider answered with an error */
+    PB_ERR_TIMEOUT = -8,     /* a deadline passed */
+    PB_ERR_UNAVAILABLE = -9, /* a needed service is not configured or not reachable */
+    PB_ERR_VERSION = -10,    /* a file or database of another version */
+    PB_ERR_FORBIDDEN = -11,  /* authentication or ownership check failed */
+    PB_ERR_LIMIT = -12,      /* a budget or size limit was reached */
+} pb_status;
+
+/* Formats a message into err (PB_ERR_LEN bytes; NULL is allowed) and returns code, so that
+ * a failing path reads `return pb_errf(err, PB_ERR_INVALID, "line %d: ...", n);`. */
+int pb_errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A short stable name for a status ("invalid", "not_found", ...), used in JSON errors. */
+const char *pb_status_name(int code);
+
+/* Reads a whole file into a NUL-terminated buffer the caller frees; *len gets the size
+ * without the NUL (len may be NULL). Refuses files larger than max_bytes. */
+int pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
+
+/* Writes data to path atomically (temporary file in the same folder, fsync, rename). */
+int pb_write_file_atomic(const char *path, const void *data, size_t len, char *err);
+
+/* Monotonic and wall-clock time in seconds. */
+double pb_now_monotonic(void);
+double pb_now_wall(void);
+
+#endif

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bootstrap.sh — sets up a fresh Debian 12 machine for promptbandit and runs it.
+#   bash tools/bootstrap.sh serve   install what is missing, build, start the service
+#   bash tools/bootstrap.sh test    install what is missing, build, run every test
+# Runs as root (apt-get); as another user it only reports what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+case "$mode" in
+serve | test) ;;
+*)
+  echo "usage: bash tools/bootstrap.sh serve|test" >&2
+  exit 2
+  ;;
+esac
+
+build_pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
+  libsqlite3-dev libgsl-dev libmicrohttpd-dev)
+test_pkgs=(clang clang-format sqlite3 curl wrk chromium nodejs npm)
+pkgs=("${build_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# The machine image may ship Node.js outside Debian's packages; it serves as well.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}")
+  missing=("${missing[@]/npm/}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: run as root, or install these Debian packages first: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+if [ "$mode" = serve ]; then
+  exec ./build/promptbandit serve
+fi
+
+echo "== format check"
+bash tools/format.sh --check
+
+echo "== unit and end-to-end tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPB_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -LE data -j"$jobs")
+
+if compgen -G "tests/fuzz/fuzz_*.c" >/dev/null; then
+  echo "== fuzz targets (libFuzzer, bounded runs over the seed corpora)"
+  CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPB_FUZZ=ON >/dev/null
+  for src in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    cmake --build build-fuzz -j"$jobs" --target "$name" >/dev/null
+    corpus=tests/fuzz/corpus_${name#fuzz_}
+    work=$(mktemp -d)
+    [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+    ./build-fuzz/"$name" -runs="${PB_FUZZ_RUNS:-20000}" -max_len=4096 "$work" 2>&1 | tail -n 1
+    rm -rf "$work"
+  done
+fi
+
+echo "== all tests, release build (including those that read ../shared/data)"
+(cd build && ctest --output-on-failure -j"$jobs")
