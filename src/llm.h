@@ -8,6 +8,7 @@
 #define LLM_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "pb.h"
@@ -21,13 +22,17 @@ struct llm_options {
     const char *model;
     double temperature;
     int max_tokens;
-    double timeout_s;         /* per attempt */
-    int max_retries;          /* attempts = 1 + max_retries */
-    int concurrency;          /* requests in flight in llm_chat_batch */
-    double backoff_initial_s; /* default 0.5 */
-    double backoff_max_s;     /* default 8 */
-    double retry_after_max_s; /* default 120 */
+    double timeout_s;          /* per attempt */
+    int max_retries;           /* attempts = 1 + max_retries */
+    int concurrency;           /* requests in flight in llm_chat_batch */
+    double backoff_initial_s;  /* default 0.5 */
+    double backoff_max_s;      /* default 8 */
+    double retry_after_max_s;  /* default 120 */
+    size_t max_response_bytes; /* 0: LLM_MAX_RESPONSE_BYTES; a larger answer is PB_ERR_LIMIT */
 };
+
+/* Defaults used for option fields left at zero (or negative where noted in docs/LLM.md). */
+#define LLM_MAX_RESPONSE_BYTES (4u << 20)
 
 struct llm_message {
     const char *role; /* "system", "user", "assistant" */
@@ -50,6 +55,7 @@ struct llm_response {
     int http_status; /* of the last attempt, 0 when no HTTP answer */
     int attempts;
     double latency_s;
+    double backoff_s; /* total delay scheduled between attempts (backoff or Retry-After) */
 };
 
 struct llm_usage {
@@ -88,5 +94,13 @@ int llm_chat_batch(llm_client *c, struct llm_batch_item *items, size_t n,
 
 void llm_response_clear(struct llm_response *r);
 void llm_usage_get(const llm_client *c, struct llm_usage *out);
+
+/* Parses a Retry-After value: delta seconds ("7", "1.5") or an HTTP date, relative to now.
+ * Returns 1 and sets *seconds (>= 0) when understood, 0 otherwise. Exposed for tests. */
+int llm_parse_retry_after(const char *value, time_t now, double *seconds);
+
+/* Full-jitter backoff before retry number `retry` (1 = first retry): u * min(max, initial *
+ * 2^(retry-1)) with u in [0, 1) supplied by the caller. Exposed for tests. */
+double llm_backoff_delay(double initial_s, double max_s, int retry, double u);
 
 #endif

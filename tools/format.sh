@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# format.sh — applies .clang-format to the C sources; --check only reports (used by tests).
+# format.sh — applies .clang-format to the C sources (or only to the files named);
+# --check only reports (used by the test command).
+#   bash tools/format.sh [--check] [FILE...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h' | grep -v '^build')
+check=0
 if [ "${1:-}" = --check ]; then
+  check=1
+  shift
+fi
+if [ $# -gt 0 ]; then
+  files=("$@")
+else
+  mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h' | grep -v '^build')
+fi
+if [ $check = 1 ]; then
   clang-format --dry-run -Werror "${files[@]}"
   echo "format: ${#files[@]} files clean"
 else

@@ -1,0 +1,154 @@
+/* cmd_db.c — `promptbandit db migrate|status|backup|purge`: create or upgrade the SQLite
+ * database, show its schema version and row counts, copy it online, purge old messages.
+ * Parses arguments and calls store/feedback; no SQL here. */
+#include "cmd.h"
+#include "config.h"
+#include "feedback.h"
+#include "pb.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: promptbandit db <action> [--db PATH] [--config FILE]\n\n"
+                 "actions:\n"
+                 "  migrate                  create the database or apply pending migrations\n"
+                 "  status                   schema version, row counts and an integrity check\n"
+                 "  backup FILE              online copy of the database to FILE (must not exist)\n"
+                 "  purge --older-than DAYS  delete stored chat messages older than DAYS days\n"
+                 "                           (default: privacy.retention_days when it is not 0)\n\n"
+                 "options:\n"
+                 "  --db PATH      database file (default: setting db.path)\n"
+                 "  --config FILE  JSON settings file (default: $PB_CONFIG)\n");
+}
+
+struct db_args {
+    const char *action, *db, *config, *file;
+    double older_than_days; /* < 0: not given */
+};
+
+/* Returns -1 when arguments are fine, else the exit code (0 for --help, 2 for usage). */
+static int parse(int argc, char **argv, struct db_args *a)
+{
+    a->older_than_days = -1;
+    if (argc < 2 || cmd_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    a->action = argv[1];
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (cmd_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            a->db = argv[++i];
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            a->config = argv[++i];
+        } else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
+            a->older_than_days = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || a->older_than_days < 0) {
+                fprintf(stderr, "db purge: --older-than wants a number of days >= 0\n");
+                return 2;
+            }
+        } else if (argv[i][0] != '-' && !a->file && strcmp(a->action, "backup") == 0) {
+            a->file = argv[i];
+        } else {
+            fprintf(stderr, "db %s: unexpected argument '%s'\n\n", a->action, argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+static int print_status(store *s)
+{
+    char err[PB_ERR_LEN];
+    struct store_counts c;
+    if (store_count_rows(s, &c, err) != PB_OK) {
+        fprintf(stderr, "db status: %s\n", err);
+        return 1;
+    }
+    printf("schema version  %d (this binary knows %d)\n", store_schema_version(s),
+           store_schema_latest());
+    const char *names[] = {"experiments", "arms",     "users", "conversations", "impressions",
+                           "rewards",     "messages", "runs",  "run_steps",     "judge_evals"};
+    int64_t values[] = {c.experiments, c.arms,     c.users, c.conversations, c.impressions,
+                        c.rewards,     c.messages, c.runs,  c.run_steps,     c.judge_evals};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        printf("%-15s %lld\n", names[i], (long long)values[i]);
+    int rc = store_integrity_check(s, err);
+    printf("integrity       %s\n", rc == PB_OK ? "ok" : err);
+    return rc == PB_OK ? 0 : 1;
+}
+
+static int run_action(store *s, const config *cfg, const struct db_args *a)
+{
+    char err[PB_ERR_LEN];
+    if (strcmp(a->action, "migrate") == 0) {
+        printf("schema version %d (%d migration(s) applied)\n", store_schema_version(s),
+               store_migrations_applied(s));
+        return 0;
+    }
+    if (strcmp(a->action, "status") == 0)
+        return print_status(s);
+    if (strcmp(a->action, "backup") == 0) {
+        if (store_backup(s, a->file, err) != PB_OK) {
+            fprintf(stderr, "db backup: %s\n", err);
+            return 1;
+        }
+        printf("backup written to %s\n", a->file);
+        return 0;
+    }
+    double days = a->older_than_days;
+    if (days < 0)
+        days = (double)config_int(cfg, "privacy.retention_days");
+    if (days <= 0 && a->older_than_days < 0) {
+        fprintf(stderr, "db purge: give --older-than DAYS (privacy.retention_days is 0)\n");
+        return 2;
+    }
+    int64_t deleted = 0;
+    if (feedback_purge_messages(s, pb_now_wall() - days * 86400.0, &deleted, err) != PB_OK) {
+        fprintf(stderr, "db purge: %s\n", err);
+        return 1;
+    }
+    printf("purged %lld message(s) older than %g day(s)\n", (long long)deleted, days);
+    return 0;
+}
+
+int cmd_db(int argc, char **argv)
+{
+    struct db_args a = {0};
+    int code = parse(argc, argv, &a);
+    if (code >= 0)
+        return code;
+    const char *known[] = {"migrate", "status", "backup", "purge"};
+    int ok = 0;
+    for (size_t i = 0; i < 4; i++)
+        ok |= strcmp(a.action, known[i]) == 0;
+    if (!ok || (strcmp(a.action, "backup") == 0 && !a.file)) {
+        if (ok)
+            fprintf(stderr, "db backup: give the FILE to write\n\n");
+        else
+            fprintf(stderr, "db: unknown action '%s'\n\n", a.action);
+        usage(stderr);
+        return 2;
+    }
+    char err[PB_ERR_LEN];
+    config *cfg = NULL;
+    store *s = NULL;
+    code = 1;
+    if (config_load(a.config, &cfg, err) != PB_OK)
+        fprintf(stderr, "db %s: %s\n", a.action, err);
+    else if (store_open_config(cfg, a.db, &s, err) != PB_OK)
+        fprintf(stderr, "db %s: %s\n", a.action, err);
+    else
+        code = run_action(s, cfg, &a);
+    store_close(s);
+    config_free(cfg);
+    return code;
+}

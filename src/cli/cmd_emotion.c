@@ -1,0 +1,475 @@
+/* cmd_emotion.c — `promptbandit emotion train|eval|predict|labels`: trains the embedded
+ * emotion model on a dataset, reports its scores, classifies sentences through the emotion
+ * interface, and lists a model's labels. Parsing and printing only; the work is in emotrain,
+ * emomodel, emodata, evalclass and emotion. */
+#include "cmd.h"
+#include "config.h"
+#include "emodata.h"
+#include "emotion.h"
+#include "emotrain.h"
+#include "evalclass.h"
+#include "pb.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+    "usage: promptbandit emotion train   --data FILE --format F --out MODEL [options]\n"
+    "       promptbandit emotion eval    --model MODEL --data FILE --format F [--json]\n"
+    "       promptbandit emotion predict [--model MODEL] (--text S | --file F) [-k N] [--json]\n"
+    "       promptbandit emotion labels  --model MODEL\n"
+    "\n"
+    "Formats (--format): goemotions (text<TAB>ids, needs --labels FILE when training),\n"
+    "  aihub (CSV export with 감정_대분류, 감정_소분류, 사람문장1..3), csv (header row;\n"
+    "  --text-col, --label-col, default text,label), jsonl ({\"text\":..,\"label\":..|[..]}).\n"
+    "\n"
+    "train options:\n"
+    "  --labels FILE        GoEmotions label names, one per line (0-based)\n"
+    "  --names FILE         TSV label<TAB>Korean name<TAB>group overriding built-in names\n"
+    "  --dev FILE           evaluate on this set after training (never used for tuning)\n"
+    "  --mode multi|single  sigmoid per label with tuned thresholds, or softmax\n"
+    "                       (default: multi for goemotions, single otherwise)\n"
+    "  --features LIST      char1,char2,char3,char4,word1,word2,jamo | default | all\n"
+    "  --bucket-bits N      hash feature ids into 2^N buckets (default 22, 12..24)\n"
+    "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"
+    "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"
+    "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"
+    "  --no-refit           keep the model trained without the held-out part\n"
+    "eval options:\n"
+    "  --threshold X        use one threshold X for every label instead of the tuned ones\n"
+    "  --json               machine-readable: accuracy, micro_f1, macro_f1, per-label table\n"
+    "predict options:\n"
+    "  --model MODEL        default: the emotion.model setting (backend from emotion.backend)\n"
+    "  --text S | --file F  one sentence, or a file of one sentence per line (- = stdin)\n"
+    "  -k N                 emotions per sentence (default: emotion.top_k)\n"
+    "\n"
+    "Example: promptbandit emotion train --data train.tsv --dev dev.tsv --labels labels.txt\n"
+    "           --format goemotions --out models/emotion-goemotions.pbem\n";
+
+struct args {
+    const char *data, *format, *labels, *names, *dev, *out, *model, *text, *file, *mode;
+    const char *features, *text_col, *label_col;
+    int json, k, no_refit;
+    double threshold;
+    struct emotrain_opts train;
+};
+
+static int num(const char *flag, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || d < lo || d > hi) {
+        fprintf(stderr, "emotion: %s expects a number in [%g, %g], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* Returns 0 ok, 2 usage error, 3 help printed. */
+static int parse(int argc, char **argv, struct args *a)
+{
+    double d;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **str = !strcmp(f, "--data")        ? &a->data
+                           : !strcmp(f, "--format")    ? &a->format
+                           : !strcmp(f, "--labels")    ? &a->labels
+                           : !strcmp(f, "--names")     ? &a->names
+                           : !strcmp(f, "--dev")       ? &a->dev
+                           : !strcmp(f, "--out")       ? &a->out
+                           : !strcmp(f, "--model")     ? &a->model
+                           : !strcmp(f, "--text")      ? &a->text
+                           : !strcmp(f, "--file")      ? &a->file
+                           : !strcmp(f, "--mode")      ? &a->mode
+                           : !strcmp(f, "--features")  ? &a->features
+                           : !strcmp(f, "--text-col")  ? &a->text_col
+                           : !strcmp(f, "--label-col") ? &a->label_col
+                                                       : NULL;
+        if (cmd_is_help(f))
+            return 3;
+        if (!strcmp(f, "--json")) {
+            a->json = 1;
+            continue;
+        }
+        if (!strcmp(f, "--no-refit")) {
+            a->no_refit = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "emotion: unknown option or missing value: '%s'\n", f);
+            return 2;
+        }
+        i++;
+        if (str) {
+            *str = v;
+        } else if (!strcmp(f, "-k") && !num(f, v, 1, EMOTION_MAX_K, &d)) {
+            a->k = (int)d;
+        } else if (!strcmp(f, "--threshold") && !num(f, v, 0, 1, &d)) {
+            a->threshold = d;
+        } else if (!strcmp(f, "--epochs") && !num(f, v, 1, 1000, &d)) {
+            a->train.epochs = (int)d;
+        } else if (!strcmp(f, "--average-from") && !num(f, v, 1, 1000, &d)) {
+            a->train.average_from = (int)d;
+        } else if (!strcmp(f, "--lr") && !num(f, v, 1e-6, 100, &d)) {
+            a->train.lr = d;
+        } else if (!strcmp(f, "--l2") && !num(f, v, 0, 1, &d)) {
+            a->train.l2 = d;
+        } else if (!strcmp(f, "--min-count") && !num(f, v, 1, 1e6, &d)) {
+            a->train.min_count = (int)d;
+        } else if (!strcmp(f, "--seed") && !num(f, v, 0, 1e18, &d)) {
+            a->train.seed = (uint64_t)d;
+        } else if (!strcmp(f, "--holdout") && !num(f, v, 0, 0.89, &d)) {
+            a->train.holdout = d;
+        } else if (!strcmp(f, "--pos-weight") && !num(f, v, 0, 2, &d)) {
+            a->train.pos_weight_power = d;
+        } else if (!strcmp(f, "--bucket-bits") && !num(f, v, 12, 24, &d)) {
+            a->train.feat.bucket_bits = (uint32_t)d;
+        } else {
+            fprintf(stderr, "emotion: bad option '%s %s' (see --help)\n", f, v);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int read_data(const struct args *a, const char *path, const emomodel *m,
+                     struct emodata **out)
+{
+    char err[PB_ERR_LEN];
+    struct emodata_opts o = {.labels_path = a->labels,
+                             .text_col = a->text_col ? a->text_col : "text",
+                             .label_col = a->label_col ? a->label_col : "label"};
+    const char **known = NULL;
+    if (!a->format) {
+        fprintf(stderr, "emotion: --format is required (goemotions, aihub, csv, jsonl)\n");
+        return 2;
+    }
+    if (emodata_format_parse(a->format, &o.format, err) != PB_OK) {
+        fprintf(stderr, "emotion: %s\n", err);
+        return 2;
+    }
+    if (m) {
+        known = malloc(emomodel_n_labels(m) * sizeof *known);
+        if (!known)
+            return 1;
+        for (size_t l = 0; l < emomodel_n_labels(m); l++)
+            known[l] = emomodel_label(m, l)->name;
+        o.known_labels = known, o.n_known = emomodel_n_labels(m);
+    }
+    int rc = emodata_read(path, &o, out, err);
+    free(known);
+    if (rc == PB_OK && a->names && !m)
+        rc = emodata_apply_names(*out, a->names, err);
+    if (rc != PB_OK) {
+        fprintf(stderr, "emotion: %s\n", err);
+        emodata_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static void print_report(const emomodel *m, const struct evalclass *e)
+{
+    struct evalclass_stats s;
+    printf("%-24s %9s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1-score", "support",
+           "threshold");
+    for (size_t l = 0; l < e->n_labels; l++) {
+        const struct emomodel_label *lab = emomodel_label(m, l);
+        evalclass_label(e, l, &s);
+        printf("%-24s %9.4f %9.4f %9.4f %9llu %9.2f\n", lab->name, s.precision, s.recall, s.f1,
+               (unsigned long long)s.support, lab->threshold);
+    }
+    evalclass_micro(e, &s);
+    printf("\n%-24s %9.4f %9.4f %9.4f %9llu\n", "micro avg", s.precision, s.recall, s.f1,
+           (unsigned long long)s.support);
+    evalclass_macro(e, &s);
+    printf("%-24s %9.4f %9.4f %9.4f %9llu\n", "macro avg", s.precision, s.recall, s.f1,
+           (unsigned long long)s.support);
+    printf("%-24s %29.4f %9zu\n", "accuracy (exact set)", evalclass_accuracy(e), e->n_examples);
+}
+
+static void print_json(const emomodel *m, const struct evalclass *e, double threshold)
+{
+    struct evalclass_stats s, micro, macro;
+    json_t *root = json_object(), *labels = json_array();
+    evalclass_micro(e, &micro);
+    evalclass_macro(e, &macro);
+    json_object_set_new(root, "examples", json_integer((json_int_t)e->n_examples));
+    json_object_set_new(root, "mode",
+                        json_string(emomodel_mode(m) == EMOMODEL_MULTI ? "multi" : "single"));
+    json_object_set_new(root, "threshold", threshold >= 0 ? json_real(threshold) : json_null());
+    json_object_set_new(root, "accuracy", json_real(evalclass_accuracy(e)));
+    json_object_set_new(root, "micro_f1", json_real(micro.f1));
+    json_object_set_new(root, "micro_precision", json_real(micro.precision));
+    json_object_set_new(root, "micro_recall", json_real(micro.recall));
+    json_object_set_new(root, "macro_f1", json_real(macro.f1));
+    json_object_set_new(root, "macro_precision", json_real(macro.precision));
+    json_object_set_new(root, "macro_recall", json_real(macro.recall));
+    for (size_t l = 0; l < e->n_labels; l++) {
+        const struct emomodel_label *lab = emomodel_label(m, l);
+        evalclass_label(e, l, &s);
+        json_array_append_new(
+            labels, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:I, s:f}", "label", lab->name,
+                              "display", lab->display, "group", lab->group, "precision",
+                              s.precision, "recall", s.recall, "f1", s.f1, "support",
+                              (json_int_t)s.support, "threshold", (double)lab->threshold));
+    }
+    json_object_set_new(root, "labels", labels);
+    json_dumpf(root, stdout, JSON_INDENT(2));
+    printf("\n");
+    json_decref(root);
+}
+
+static int evaluate(const emomodel *m, const struct emodata *d, double threshold, int json)
+{
+    char err[PB_ERR_LEN];
+    struct evalclass e;
+    if (evalclass_init(&e, emomodel_n_labels(m), err) != PB_OK ||
+        emotrain_eval(m, d, threshold, &e, err) != PB_OK) {
+        fprintf(stderr, "emotion eval: %s\n", err);
+        evalclass_free(&e);
+        return 1;
+    }
+    if (json)
+        print_json(m, &e, threshold);
+    else
+        print_report(m, &e);
+    evalclass_free(&e);
+    return 0;
+}
+
+static double started;
+
+static void on_progress(void *ctx, const char *msg)
+{
+    fprintf(stderr, "[%6.1fs] %s\n", pb_now_monotonic() - started, msg);
+}
+
+static int do_train(struct args *a)
+{
+    char err[PB_ERR_LEN];
+    struct emodata *d = NULL, *dev = NULL;
+    emomodel *m = NULL;
+    int rc;
+    if (!a->data || !a->out) {
+        fprintf(stderr, "emotion train: --data and --out are required (see --help)\n");
+        return 2;
+    }
+    if ((rc = read_data(a, a->data, NULL, &d)) != 0)
+        return rc;
+    a->train.mode = a->mode ? (!strcmp(a->mode, "single") ? EMOMODEL_SINGLE : EMOMODEL_MULTI)
+                    : !strcmp(a->format, "goemotions") ? EMOMODEL_MULTI
+                                                       : EMOMODEL_SINGLE;
+    if (a->mode && strcmp(a->mode, "single") && strcmp(a->mode, "multi")) {
+        fprintf(stderr, "emotion train: --mode is multi or single\n");
+        rc = 2;
+        goto cleanup;
+    }
+    if (a->features && emofeat_flags_parse(a->features, &a->train.feat.flags, err) != PB_OK) {
+        fprintf(stderr, "emotion train: %s\n", err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (a->no_refit)
+        a->train.refit = 0;
+    a->train.progress = on_progress;
+    started = pb_now_monotonic();
+    fprintf(stderr, "[%6.1fs] read %zu sentences, %zu labels from %s\n", 0.0, d->n, d->n_labels,
+            a->data);
+    if (emotrain_fit(d, &a->train, &m, err) != PB_OK || emomodel_save(m, a->out, err) != PB_OK) {
+        fprintf(stderr, "emotion train: %s\n", err);
+        rc = 1;
+        goto cleanup;
+    }
+    size_t bytes;
+    emomodel_image(m, &bytes);
+    fprintf(stderr, "[%6.1fs] wrote %s (%zu bytes, %zu features, %zu labels)\n",
+            pb_now_monotonic() - started, a->out, bytes, emomodel_n_rows(m), emomodel_n_labels(m));
+    if (a->dev) {
+        if ((rc = read_data(a, a->dev, m, &dev)) != 0)
+            goto cleanup;
+        rc = evaluate(m, dev, -1, a->json);
+    }
+cleanup:
+    emodata_free(d);
+    emodata_free(dev);
+    emomodel_free(m);
+    return rc;
+}
+
+static int do_eval(struct args *a)
+{
+    char err[PB_ERR_LEN];
+    struct emodata *d = NULL;
+    emomodel *m = NULL;
+    if (!a->model || !a->data) {
+        fprintf(stderr, "emotion eval: --model and --data are required (see --help)\n");
+        return 2;
+    }
+    if (emomodel_load(a->model, &m, err) != PB_OK) {
+        fprintf(stderr, "emotion eval: %s\n", err);
+        return 1;
+    }
+    int rc = read_data(a, a->data, m, &d);
+    if (rc == 0)
+        rc = evaluate(m, d, a->threshold, a->json);
+    emodata_free(d);
+    emomodel_free(m);
+    return rc;
+}
+
+static int predict_one(const emotion *e, const char *text, size_t k, int json, int one_per_line)
+{
+    char err[PB_ERR_LEN];
+    struct emotion_result r[EMOTION_MAX_K];
+    size_t n;
+    if (emotion_classify(e, text, strlen(text), k, r, &n, err) != PB_OK) {
+        fprintf(stderr, "emotion predict: %s\n", err);
+        return 1;
+    }
+    if (json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:f}", "label", r[i].label,
+                                                  "display", r[i].display, "group", r[i].group,
+                                                  "score", r[i].score));
+        json_t *o = json_pack("{s:s, s:o}", "text", text, "emotions", list);
+        json_dumpf(o, stdout, JSON_COMPACT);
+        printf("\n");
+        json_decref(o);
+    } else if (one_per_line) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s%s:%.4f", i ? "\t" : "", r[i].label, r[i].score);
+        printf("\n");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\t%s\t%s\t%.4f\n", r[i].label, r[i].display, r[i].group, r[i].score);
+    }
+    return 0;
+}
+
+static int predict_file(const emotion *e, const char *path, size_t k, int json)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    long no = 0;
+    if (!f) {
+        fprintf(stderr, "emotion predict: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        no++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        size_t blank = strspn(line, " \t");
+        if (line[blank] == '\0') { /* keep line numbers aligned: an empty answer */
+            if (json) {
+                json_t *o = json_pack("{s:s, s:[]}", "text", "", "emotions");
+                json_dumpf(o, stdout, JSON_COMPACT);
+                json_decref(o);
+            }
+            printf("\n");
+            continue;
+        }
+        if (predict_one(e, line, k, json, 1) != 0) {
+            fprintf(stderr, "emotion predict: %s line %ld skipped\n", path, no);
+            if (json) {
+                json_t *o = json_pack("{s:I}", "error_line", (json_int_t)no);
+                json_dumpf(o, stdout, JSON_COMPACT);
+                json_decref(o);
+            }
+            printf("\n");
+            rc = 1;
+        }
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static int do_predict(struct args *a)
+{
+    char err[PB_ERR_LEN];
+    config *cfg = NULL;
+    emotion *e = NULL;
+    int rc = 1;
+    if (!a->text == !a->file) {
+        fprintf(stderr, "emotion predict: give exactly one of --text or --file (see --help)\n");
+        return 2;
+    }
+    if (config_load(NULL, &cfg, err) != PB_OK ||
+        (a->model && (config_set(cfg, "emotion.backend", "embedded", err) != PB_OK ||
+                      config_set(cfg, "emotion.model", a->model, err) != PB_OK)) ||
+        emotion_open(cfg, &e, err) != PB_OK) {
+        fprintf(stderr, "emotion predict: %s\n", err);
+        goto cleanup;
+    }
+    if (!emotion_is_known(e))
+        fprintf(stderr, "emotion predict: no classifier (%s); answering unknown\n",
+                emotion_note(e));
+    size_t k = a->k ? (size_t)a->k : (size_t)config_int(cfg, "emotion.top_k");
+    rc = a->text ? predict_one(e, a->text, k, a->json, 0) : predict_file(e, a->file, k, a->json);
+cleanup:
+    emotion_close(e);
+    config_free(cfg);
+    return rc;
+}
+
+static int do_labels(const struct args *a)
+{
+    char err[PB_ERR_LEN];
+    emomodel *m;
+    if (!a->model) {
+        fprintf(stderr, "emotion labels: --model is required\n");
+        return 2;
+    }
+    if (emomodel_load(a->model, &m, err) != PB_OK) {
+        fprintf(stderr, "emotion labels: %s\n", err);
+        return 1;
+    }
+    printf("# label\tdisplay\tgroup\tthreshold\n");
+    for (size_t l = 0; l < emomodel_n_labels(m); l++) {
+        const struct emomodel_label *lab = emomodel_label(m, l);
+        printf("%s\t%s\t%s\t%.2f\n", lab->name, lab->display, lab->group, lab->threshold);
+    }
+    emomodel_free(m);
+    return 0;
+}
+
+int cmd_emotion(int argc, char **argv)
+{
+    struct args a = {.threshold = -1};
+    if (argc < 2 || cmd_is_help(argv[1])) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    emotrain_defaults(&a.train);
+    int rc = parse(argc, argv, &a);
+    if (rc == 3) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    const char *action = argv[1];
+    if (!strcmp(action, "train"))
+        return do_train(&a);
+    if (!strcmp(action, "eval"))
+        return do_eval(&a);
+    if (!strcmp(action, "predict"))
+        return do_predict(&a);
+    if (!strcmp(action, "labels"))
+        return do_labels(&a);
+    fprintf(stderr, "emotion: unknown action '%s'\n\n%s", action, usage_text);
+    return 2;
+}

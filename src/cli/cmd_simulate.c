@@ -1,0 +1,307 @@
+/* cmd_simulate.c — `promptbandit simulate`: compares bandit policies on simulated arms and
+ * prints regret (table or JSON). Parses arguments, reads the arms file, calls sim_run and
+ * prints; the simulation itself lives in src/sim.c. */
+#include "cmd.h"
+#include "pb.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_POLICIES    32
+#define MAX_CHECKPOINTS 64
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: promptbandit simulate (--arms SPEC | --arms-file FILE) [options]\n\n"
+        "Runs each policy --reps times for --horizon plays on simulated arms and reports\n"
+        "the cumulative expected regret (mean, sd, 5/95 %% quantiles), the share of runs\n"
+        "whose most-pulled arm is the best, and the Lai-Robbins bound C ln T (Bernoulli).\n"
+        "Run r of every policy sees the same reward streams.\n\n"
+        "arms:\n"
+        "  --arms bernoulli:0.9,0.8          success probabilities (reward +1 or -1)\n"
+        "  --arms gaussian:0.2/0.5,0.1/0.5   mean/sd, rewards clipped to [-1, 1]\n"
+        "  --arms discrete:0/0.1/0.2/0.3/0.4,...  P(-1)/P(-0.5)/P(0)/P(0.5)/P(1)\n"
+        "  --arms-file FILE                  JSON: {\"arms\":[{\"kind\":\"bernoulli\",\"p\":0.9},\n"
+        "                                    {\"kind\":\"gaussian\",\"mean\":0.2,\"sd\":0.5},\n"
+        "                                    {\"kind\":\"discrete\",\"probs\":[5 numbers]}]}\n"
+        "options:\n"
+        "  --policy LIST     policies separated by commas, default ucb1; e.g.\n"
+        "                    ucb1,ucb1-tuned,thompson,thompson-beta,egreedy:epsilon=0.1,\n"
+        "                    egreedy-decay:c=0.15,d=0.1,softmax:tau=0.1,ducb:gamma=0.99,\n"
+        "                    swucb:window=500 (may be repeated)\n"
+        "  --horizon N       plays per run (default 10000)\n"
+        "  --reps N          runs per policy (default 100)\n"
+        "  --seed N          seed; the same seed gives the same output (default 1)\n"
+        "  --checkpoints     also report regret at T = 100, 1000, 10000, ... (curves)\n"
+        "  --checkpoints=T1,T2,...  at these plays instead\n"
+        "  --json            JSON instead of tables\n");
+}
+
+static int parse_long(const char *s, long min, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Splits "ucb1,egreedy-decay:c=0.15,d=0.1" into policies: a comma item holding '=' but no
+ * ':' continues the previous policy's parameter list. */
+static int add_policies(const char *list, bandit_policy *out, size_t *n, char *err)
+{
+    char spec[256];
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        while (p[len] == ',') {
+            const char *next = p + len + 1;
+            size_t nlen = strcspn(next, ",");
+            const char *eq = memchr(next, '=', nlen), *colon = memchr(next, ':', nlen);
+            if (!eq || colon)
+                break;
+            len += 1 + nlen;
+        }
+        if (len == 0 || len >= sizeof spec)
+            return pb_errf(err, PB_ERR_INVALID, "--policy: empty or too long policy in '%s'", list);
+        if (*n == MAX_POLICIES)
+            return pb_errf(err, PB_ERR_INVALID, "--policy: at most %d policies", MAX_POLICIES);
+        memcpy(spec, p, len);
+        spec[len] = '\0';
+        int rc = bandit_policy_parse(spec, &out[*n], err);
+        if (rc != PB_OK)
+            return rc;
+        (*n)++;
+        p += len + (p[len] == ',');
+    }
+    return PB_OK;
+}
+
+static int parse_checkpoints(const char *list, long *out, size_t *n, char *err)
+{
+    char buf[32];
+    *n = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        long v;
+        if (len == 0 || len >= sizeof buf || *n == MAX_CHECKPOINTS)
+            return pb_errf(err, PB_ERR_INVALID, "--checkpoints: bad list '%s'", list);
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (parse_long(buf, 1, &v) != 0)
+            return pb_errf(err, PB_ERR_INVALID, "--checkpoints: '%s' is not a positive number",
+                           buf);
+        out[(*n)++] = v;
+        p += len + (p[len] == ',');
+    }
+    return PB_OK;
+}
+
+struct progress {
+    double start, last;
+};
+
+static void on_progress(void *user, size_t policy, long rep, long reps)
+{
+    struct progress *pr = user;
+    double now = pb_now_monotonic();
+    if (now - pr->last < 1.0 && rep != reps)
+        return;
+    if (now - pr->start < 1.0) /* quiet for short runs */
+        return;
+    pr->last = now;
+    fprintf(stderr, "simulate: policy %zu, run %ld/%ld (%.0f s)\n", policy + 1, rep, reps,
+            now - pr->start);
+}
+
+static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *opt,
+                         const sim_result *r, int curves)
+{
+    double c, best = -INFINITY;
+    int have_c = sim_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
+    for (size_t i = 0; i < n_arms; i++)
+        best = fmax(best, sim_arm_mean(&arms[i]));
+    double ln_t = log((double)opt->horizon);
+    printf("%zu arms, best expected %.4g (regret in %s); horizon %ld, %ld runs, seed %llu\n",
+           n_arms, best, arms[0].kind == SIM_BERNOULLI ? "successes" : "reward units", opt->horizon,
+           opt->reps, (unsigned long long)opt->seed);
+    if (have_c)
+        printf("Lai-Robbins C = %.4f, bound C ln T = %.2f\n", c, c * ln_t);
+    printf("\n%-32s %10s %9s %9s %9s %9s %10s\n", "policy", "regret", "sd", "q05", "q95", "best",
+           "regret/lnT");
+    for (size_t p = 0; p < r->n_policies; p++) {
+        char spec[160];
+        sim_summary s;
+        bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
+        sim_summarize(r, p, r->n_checkpoints - 1, &s, NULL);
+        printf("%-32s %10.2f %9.2f %9.2f %9.2f %8.0f%% %10.3f\n", spec, s.mean, s.sd, s.q05, s.q95,
+               100.0 * (double)r->policies[p].best_runs / (double)r->reps,
+               ln_t > 0 ? s.mean / ln_t : 0);
+    }
+    for (size_t p = 0; curves && p < r->n_policies; p++) {
+        char spec[160];
+        bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
+        printf("\n%s\n%10s %10s %9s %9s %9s %10s %10s\n", spec, "T", "regret", "sd", "q05", "q95",
+               "regret/lnT", "C lnT");
+        for (size_t k = 0; k < r->n_checkpoints; k++) {
+            sim_summary s;
+            double lt = log((double)r->checkpoints[k]);
+            sim_summarize(r, p, k, &s, NULL);
+            printf("%10ld %10.2f %9.2f %9.2f %9.2f %10.3f", r->checkpoints[k], s.mean, s.sd, s.q05,
+                   s.q95, lt > 0 ? s.mean / lt : 0);
+            if (have_c)
+                printf(" %10.2f", c * lt);
+            printf("\n");
+        }
+    }
+}
+
+struct args {
+    const char *arms, *arms_file;
+    bandit_policy policies[MAX_POLICIES];
+    size_t n_policies;
+    long checkpoints[MAX_CHECKPOINTS];
+    size_t n_checkpoints;
+    int curves, json, log_curves;
+    sim_options opt;
+};
+
+/* Returns 0 when parsed, 2 on a usage error (message printed), -1 for --help. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    char err[PB_ERR_LEN];
+    long seed = 1;
+    a->opt = (sim_options){.horizon = 10000, .reps = 100};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(o, "--arms") || !strcmp(o, "--arms-file") || !strcmp(o, "--policy") ||
+                    !strcmp(o, "--horizon") || !strcmp(o, "--reps") || !strcmp(o, "--seed");
+        if (cmd_is_help(o))
+            return -1;
+        if (takes && !v) {
+            fprintf(stderr, "simulate: %s needs a value (see --help)\n", o);
+            return 2;
+        }
+        if (!strcmp(o, "--arms")) {
+            a->arms = v;
+        } else if (!strcmp(o, "--arms-file")) {
+            a->arms_file = v;
+        } else if (!strcmp(o, "--policy")) {
+            if (add_policies(v, a->policies, &a->n_policies, err) != PB_OK) {
+                fprintf(stderr, "simulate: %s\n", err);
+                return 2;
+            }
+        } else if (!strcmp(o, "--horizon") || !strcmp(o, "--reps")) {
+            long *dst = !strcmp(o, "--horizon") ? &a->opt.horizon : &a->opt.reps;
+            long max = !strcmp(o, "--horizon") ? 1000000000L : 1000000L;
+            if (parse_long(v, 1, dst) != 0 || *dst > max) {
+                fprintf(stderr, "simulate: %s must be a whole number in [1, %ld], got '%s'\n", o,
+                        max, v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--seed")) {
+            if (parse_long(v, 0, &seed) != 0) {
+                fprintf(stderr, "simulate: --seed must be a whole number >= 0, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--checkpoints")) {
+            a->curves = a->log_curves = 1;
+            continue;
+        } else if (!strncmp(o, "--checkpoints=", 14)) {
+            a->curves = 1;
+            if (parse_checkpoints(o + 14, a->checkpoints, &a->n_checkpoints, err) != PB_OK) {
+                fprintf(stderr, "simulate: %s\n", err);
+                return 2;
+            }
+            continue;
+        } else if (!strcmp(o, "--json")) {
+            a->json = 1;
+            continue;
+        } else {
+            fprintf(stderr, "simulate: unknown option '%s' (see --help)\n", o);
+            return 2;
+        }
+        i++;
+    }
+    a->opt.seed = (uint64_t)seed;
+    if (!a->arms == !a->arms_file) {
+        fprintf(stderr, "simulate: give exactly one of --arms or --arms-file (see --help)\n");
+        return 2;
+    }
+    if (a->n_policies == 0)
+        add_policies("ucb1", a->policies, &a->n_policies, err);
+    if (a->log_curves)
+        a->n_checkpoints = sim_log_checkpoints(a->opt.horizon, a->checkpoints, MAX_CHECKPOINTS);
+    a->opt.checkpoints = a->checkpoints;
+    a->opt.n_checkpoints = a->n_checkpoints;
+    return 0;
+}
+
+/* Loads the arms; returns an exit code (0 ok). */
+static int load_arms(const struct args *a, sim_arm **arms, size_t *n)
+{
+    char err[PB_ERR_LEN];
+    if (a->arms) {
+        if (sim_arms_parse(a->arms, arms, n, err) == PB_OK)
+            return 0;
+        fprintf(stderr, "simulate: %s\n", err);
+        return 2;
+    }
+    char *text = NULL;
+    int rc = pb_read_file(a->arms_file, 16 << 20, &text, NULL, err);
+    if (rc == PB_OK)
+        rc = sim_arms_from_json(text, arms, n, err);
+    free(text);
+    if (rc == PB_OK)
+        return 0;
+    fprintf(stderr, "simulate: %s: %s\n", a->arms_file, err);
+    return 1;
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof a);
+    int code = parse_args(argc, argv, &a);
+    if (code != 0) {
+        if (code < 0)
+            usage(stdout);
+        return code < 0 ? 0 : code;
+    }
+    sim_arm *arms = NULL;
+    size_t n_arms = 0;
+    sim_result *r = NULL;
+    char err[PB_ERR_LEN];
+    if ((code = load_arms(&a, &arms, &n_arms)) != 0)
+        goto cleanup;
+    struct progress pr = {pb_now_monotonic(), 0};
+    int rc = sim_run(arms, n_arms, a.policies, a.n_policies, &a.opt, on_progress, &pr, &r, err);
+    if (rc != PB_OK) {
+        fprintf(stderr, "simulate: %s\n", err);
+        code = rc == PB_ERR_INVALID ? 2 : 1;
+        goto cleanup;
+    }
+    if (a.json) {
+        json_t *doc = sim_report_json(arms, n_arms, &a.opt, r, a.curves);
+        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+            fprintf(stderr, "simulate: could not write the JSON report\n");
+            code = 1;
+        }
+        printf("\n");
+        json_decref(doc);
+    } else {
+        print_tables(arms, n_arms, &a.opt, r, a.curves);
+    }
+cleanup:
+    sim_result_free(r);
+    free(arms);
+    return code;
+}

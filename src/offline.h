@@ -1,0 +1,123 @@
+/* offline.h — bandit-run's loop: for N iterations a policy picks an arm (a prompt), the LLM
+ * answers a scenario with it, the judge scores the answer and the bandit learns the reward.
+ * Owns the order of decisions (update batches, one seeded RNG per iteration), budgets, step
+ * retries, and the recording of every step so a run resumes without repeating paid calls.
+ * Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
+ * it prints nothing (progress goes to a callback). docs/RUN.md describes the semantics. */
+#ifndef OFFLINE_H
+#define OFFLINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "judge.h"
+#include "llm.h"
+#include "pb.h"
+#include "store.h"
+
+/* Opening sentences, each with an optional emotion (file lines "sentence" or
+ * "sentence<TAB>emotion"; blank lines and lines starting with '#' are skipped). */
+struct offline_scenarios {
+    char **sentence, **emotion; /* emotion[i] may be NULL */
+    size_t n;
+    char sha256[65]; /* of the whole file, so a resume can tell that it changed */
+};
+/* Reads a scenarios file (UTF-8, at least one scenario). Caller frees with
+ * offline_scenarios_free. PB_ERR_INVALID names the bad line. */
+int offline_scenarios_load(const char *path, struct offline_scenarios *out, char *err);
+void offline_scenarios_free(struct offline_scenarios *s);
+
+struct offline_budget {
+    long calls;  /* provider requests (generation + judge); 0 = no limit */
+    long tokens; /* prompt + completion tokens; 0 = no limit */
+    double usd;  /* money at the prices below; 0 = no limit */
+};
+/* Parses "calls=500", "tokens=200000", "usd=1.50" or several joined by commas into b (fields
+ * not named are left alone). PB_ERR_INVALID names the bad part. */
+int offline_budget_parse(const char *spec, struct offline_budget *b, char *err);
+
+struct offline_options {
+    const char *name;           /* run name; NULL = "run" */
+    const char *policy;         /* bandit spec, e.g. "ucb1", "thompson" */
+    long iterations;            /* >= 1 */
+    int batch;                  /* decisions per update (>= 1); NOT the concurrency */
+    uint64_t seed;              /* drives every decision and the scenario of each iteration */
+    const char *scenarios_path; /* offline_scenarios_load format */
+    const char *prompts_dir;    /* arm files NAME.txt, read as arms_sync_dir reads them */
+    const char *judge;        /* "llm", "local" or "constant": recorded so resume can rebuild it */
+    const char *judge_rubric; /* recorded for the caller that builds the judge; may be NULL */
+    const char *judge_examples; /* idem */
+    const char *judge_model;    /* idem (local reward model file) */
+    int step_attempts;          /* tries of a failing step within its batch; 0 = 2 */
+    struct offline_budget budget;
+    double price_prompt_per_1k, price_completion_per_1k; /* USD per 1000 tokens */
+};
+
+struct offline_progress {
+    long done, iterations; /* steps recorded (ok or failed) of the planned iterations */
+    long ok, failed;
+    const char *leader; /* arm name with the highest mean so far; NULL before any reward */
+    double leader_mean;
+    long calls, tokens;
+    double usd;
+};
+
+/* What the loop needs from outside; everything borrowed. judge_llm is the judge's client
+ * (for usage accounting; NULL for local judges; may equal llm). stop (may be NULL) is polled
+ * between batches: when it becomes non-zero the loop stores the finished batch and returns. */
+struct offline_env {
+    store *db;
+    llm_client *llm;
+    judge *judge;
+    llm_client *judge_llm;
+    volatile sig_atomic_t *stop;
+    void (*progress)(const struct offline_progress *p, void *user); /* may be NULL */
+    void *user;
+};
+
+struct offline_result {
+    int64_t run_id;
+    char stop_reason[16]; /* "completed", "budget", "signal", "provider" */
+    long ok, failed, calls, tokens;
+    double usd;
+    int64_t winner_arm_id; /* 0 = no arm had a reward */
+};
+
+/* Creates a run (runs.kind "offline") with its own offline experiment, named "run-ID", whose
+ * arms are the prompt files of opt->prompts_dir; records opt as the run's config JSON.
+ * PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder. */
+int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err);
+
+/* Reads a run's recorded options back. Strings in *opt point into *owner (a jansson object
+ * the caller releases with offline_options_release). PB_ERR_NOT_FOUND for an unknown run,
+ * PB_ERR_INVALID for a run that bandit-run did not create. */
+int offline_load(store *db, int64_t run_id, struct offline_options *opt, void **owner, char *err);
+void offline_options_release(void *owner);
+
+/* Runs (or resumes) a run until its iterations are done, the budget is spent or *stop is
+ * set: replays the stored steps into the bandit, finishes any pending step (reusing a stored
+ * answer instead of asking again), then continues. budget (may be NULL) replaces the recorded
+ * one for this call. Returns PB_OK whatever the stop reason (see out->stop_reason); an error
+ * (database, scenarios file changed since the run began, ...) marks the run failed. */
+int offline_continue(const struct offline_env *env, int64_t run_id,
+                     const struct offline_budget *budget, struct offline_result *out, char *err);
+
+/* What a run would cost, without calling anyone (--dry-run). Token counts are estimates:
+ * UTF-8 bytes / 3 for prompts (about one token per Korean character) and max_tokens for each
+ * answer, an upper bound; judge_system_bytes is the size of the judge's rubric with its
+ * examples (0 for local judges, which cost nothing). */
+struct offline_plan {
+    size_t n_arms, n_scenarios;
+    char arm_names[512]; /* "A, B, C" */
+    long generation_calls, judge_calls;
+    long prompt_tokens, completion_tokens;
+    double usd;
+};
+int offline_plan_run(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
+                     int max_tokens, struct offline_plan *out, char *err);
+
+/* Seed of the RNG that makes the decision of iteration i (exposed for tests and replay). */
+unsigned long offline_iteration_seed(uint64_t seed, long iteration);
+
+#endif

@@ -1,0 +1,279 @@
+// chat.js — the chat page (/): sends messages to POST /v1/chat, shows the answer with the
+// emotions read from the user's sentence, and posts feedback (like, dislike, regenerate,
+// edit) to the API. It keeps only a random user id (localStorage) and the conversation id
+// (sessionStorage); it never puts server or user text into the page as markup (textContent
+// only). API errors ({"error":{"code","message"}}) are shown in the banner.
+'use strict';
+
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+
+  // Korean explanations per API error code; the server's own message follows them.
+  const ERROR_TEXT = {
+    unavailable: '답변을 만들 LLM 제공자가 설정되지 않았거나 지금 연결되지 않아요. 관리자에게 알려 주세요.',
+    provider: 'LLM 제공자가 오류를 돌려줬어요. 잠시 뒤에 다시 보내 주세요.',
+    timeout: '답변이 너무 오래 걸려서 멈췄어요. 다시 보내 주세요.',
+    limit: '요청이 너무 많거나 너무 길어요. 잠시 뒤에 다시 해 주세요.',
+    forbidden: '이 대화를 할 권한이 없어요 (사용자 토큰이 필요할 수 있어요).',
+    invalid: '보낸 내용에 문제가 있어요.',
+    not_found: '이 답변을 찾을 수 없어요.',
+    conflict: '이미 평가한 답변이에요.',
+    network: '서버에 연결할 수 없어요. 네트워크를 확인해 주세요.',
+  };
+
+  function randomId(prefix) {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes); // works on plain http too, unlike randomUUID
+    return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  function userId() {
+    let id = localStorage.getItem('pb.user_id');
+    if (!id) {
+      id = randomId('web-');
+      localStorage.setItem('pb.user_id', id);
+    }
+    return id;
+  }
+
+  // POST JSON; resolves to the parsed body or throws an Error with .code and .status.
+  async function postJson(url, body) {
+    let res;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      const err = new Error(String(e && e.message ? e.message : e));
+      err.code = 'network';
+      throw err;
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!res.ok) {
+      const info = (data && data.error) || {};
+      const err = new Error(info.message || 'HTTP ' + res.status);
+      err.code = info.code || 'http_' + res.status;
+      err.status = res.status;
+      throw err;
+    }
+    return data || {};
+  }
+
+  function explain(err) {
+    const base = ERROR_TEXT[err.code] || '요청이 실패했어요.';
+    return err.message ? base + ' (' + err.message + ')' : base;
+  }
+
+  function showBanner(err) {
+    const banner = $('#banner');
+    banner.textContent = explain(err);
+    banner.dataset.code = err.code || '';
+    banner.hidden = false;
+  }
+
+  function hideBanner() {
+    const banner = $('#banner');
+    banner.hidden = true;
+    banner.textContent = '';
+    delete banner.dataset.code;
+  }
+
+  function scrollToEnd() {
+    const list = $('#messages');
+    list.lastElementChild && list.lastElementChild.scrollIntoView({ block: 'end' });
+  }
+
+  function emotionText(emotions) {
+    if (!Array.isArray(emotions) || emotions.length === 0) return '';
+    const parts = emotions.slice(0, 3).map((e) => {
+      const name = e.name || e.label || '?';
+      const pct = typeof e.score === 'number' ? ' ' + Math.round(e.score * 100) + '%' : '';
+      return name + pct;
+    });
+    return '감정: ' + parts.join(' · ');
+  }
+
+  function addUserMessage(text) {
+    const hint = $('#empty-hint');
+    if (hint) hint.remove();
+    const li = $('#tpl-user').content.firstElementChild.cloneNode(true);
+    $('.text', li).textContent = text;
+    $('#messages').appendChild(li);
+    scrollToEnd();
+    return li;
+  }
+
+  function setStatus(li, text) {
+    $('.status', li).textContent = text;
+  }
+
+  // Disables the rating buttons of an answer that was replaced or rated.
+  function lockVerdict(li, pressed) {
+    for (const b of li.querySelectorAll('.like, .dislike')) {
+      b.disabled = true;
+      if (b === pressed) b.setAttribute('aria-pressed', 'true');
+    }
+  }
+
+  async function sendFeedback(li, kind, extra) {
+    const body = Object.assign(
+      { impression_id: Number(li.dataset.impression), user_id: userId(), kind: kind },
+      extra || {},
+    );
+    // One event id per click: a retried request is recognised by the server as the same one.
+    body.event_id = li.dataset['event_' + kind] || randomId('ev-');
+    li.dataset['event_' + kind] = body.event_id;
+    return postJson('/v1/feedback', body);
+  }
+
+  async function onRate(li, button, kind) {
+    hideBanner();
+    button.disabled = true;
+    try {
+      await sendFeedback(li, kind);
+      lockVerdict(li, button);
+      setStatus(li, kind === 'like' ? '좋아요를 남겼어요. 고마워!' : '별로라고 남겼어요. 더 잘해 볼게.');
+    } catch (err) {
+      button.disabled = false;
+      if (err.code === 'conflict') lockVerdict(li, null);
+      showBanner(err);
+    }
+  }
+
+  async function onRegenerate(li, button) {
+    hideBanner();
+    button.disabled = true;
+    setStatus(li, '다른 답을 만드는 중…');
+    try {
+      const eventId = li.dataset.event_regenerate || randomId('ev-');
+      li.dataset.event_regenerate = eventId;
+      const data = await postJson(
+        '/v1/chat/' + encodeURIComponent(li.dataset.impression) + '/regenerate',
+        { user_id: userId(), event_id: eventId },
+      );
+      lockVerdict(li, null);
+      for (const b of li.querySelectorAll('.regenerate, .edit')) b.disabled = true;
+      li.classList.add('replaced');
+      setStatus(li, '새 답으로 바꿨어요.');
+      addBotMessage(data);
+    } catch (err) {
+      button.disabled = false;
+      setStatus(li, '');
+      showBanner(err);
+    }
+  }
+
+  function toggleEdit(li, open) {
+    const form = $('.edit-form', li);
+    const button = $('.edit', li);
+    form.hidden = !open;
+    button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (open) {
+      const area = $('textarea', form);
+      area.value = $('.text', li).textContent;
+      area.focus();
+    } else {
+      button.focus();
+    }
+  }
+
+  async function onEditSubmit(li, ev) {
+    ev.preventDefault();
+    hideBanner();
+    const form = $('.edit-form', li);
+    const text = $('textarea', form).value.trim();
+    if (!text) return;
+    const submit = $('button[type=submit]', form);
+    submit.disabled = true;
+    try {
+      const data = await sendFeedback(li, 'edit', { final_text: text });
+      form.hidden = true;
+      $('.edit', li).disabled = true;
+      $('.edit', li).setAttribute('aria-expanded', 'false');
+      const value = typeof data.value === 'number' ? ' (보상 ' + data.value + ')' : '';
+      setStatus(li, '고쳐 쓴 답을 반영했어요' + value + '.');
+    } catch (err) {
+      submit.disabled = false;
+      showBanner(err);
+    }
+  }
+
+  function addBotMessage(data) {
+    const li = $('#tpl-bot').content.firstElementChild.cloneNode(true);
+    li.dataset.impression = String(data.impression_id);
+    $('.text', li).textContent = data.reply || '';
+    $('.meta', li).textContent = data.arm ? '프롬프트 ' + data.arm : '';
+    const like = $('.like', li);
+    const dislike = $('.dislike', li);
+    const regen = $('.regenerate', li);
+    like.addEventListener('click', () => onRate(li, like, 'like'));
+    dislike.addEventListener('click', () => onRate(li, dislike, 'dislike'));
+    regen.addEventListener('click', () => onRegenerate(li, regen));
+    $('.edit', li).addEventListener('click', () => toggleEdit(li, $('.edit-form', li).hidden));
+    $('.edit-form', li).addEventListener('submit', (ev) => onEditSubmit(li, ev));
+    $('.edit-form .cancel', li).addEventListener('click', () => toggleEdit(li, false));
+    $('#messages').appendChild(li);
+    scrollToEnd();
+    return li;
+  }
+
+  async function onSend(ev) {
+    ev.preventDefault();
+    const box = $('#message');
+    const text = box.value.trim();
+    if (!text) return;
+    hideBanner();
+    const send = $('#send');
+    send.disabled = true;
+    const userLi = addUserMessage(text);
+    box.value = '';
+    const body = { user_id: userId(), message: text, consent: $('#consent').checked };
+    const conversation = sessionStorage.getItem('pb.conversation_id');
+    if (conversation) body.conversation_id = conversation;
+    const waiting = document.createElement('li');
+    waiting.className = 'msg bot waiting';
+    waiting.setAttribute('aria-busy', 'true');
+    waiting.textContent = '답을 쓰는 중…';
+    $('#messages').appendChild(waiting);
+    try {
+      const data = await postJson('/v1/chat', body);
+      if (data.conversation_id) sessionStorage.setItem('pb.conversation_id', data.conversation_id);
+      $('.emotions', userLi).textContent = emotionText(data.emotions);
+      waiting.remove();
+      addBotMessage(data);
+    } catch (err) {
+      waiting.remove();
+      userLi.classList.add('failed');
+      box.value = text; // give the text back so it can be sent again
+      showBanner(err);
+    } finally {
+      send.disabled = false;
+      box.focus();
+    }
+  }
+
+  function onKey(ev) {
+    // Enter sends; Shift+Enter breaks the line; never while a Korean IME is composing.
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      $('#composer').requestSubmit();
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('#composer').addEventListener('submit', onSend);
+    $('#message').addEventListener('keydown', onKey);
+    $('#consent').checked = localStorage.getItem('pb.consent') === '1';
+    $('#consent').addEventListener('change', (e) =>
+      localStorage.setItem('pb.consent', e.target.checked ? '1' : '0'),
+    );
+    $('#message').focus();
+  });
+})();
