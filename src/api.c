@@ -43,6 +43,16 @@ static int path_id(struct server_request *req, const char *name, int64_t *out, c
     return PB_OK;
 }
 
+/* A pipeline's ownership refusal (another user's conversation or impression) is 403 even in
+ * open chat without a token: the caller is known by the body's user_id, and 401 would ask for
+ * credentials that cannot help. Other statuses go to the core's mapping. */
+static int pipeline_status(struct server_reply *reply, int rc)
+{
+    if (rc == PB_ERR_FORBIDDEN)
+        return server_reply_error(reply, 403, "forbidden", reply->err);
+    return rc;
+}
+
 static json_t *chat_json(const struct pipeline_chat_out *o)
 {
     json_t *emotions = json_array();
@@ -75,6 +85,7 @@ static int h_chat(struct server_request *req, struct server_reply *reply, void *
         goto cleanup;
     if ((rc = pipeline_chat(ctx, &in, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200, chat_json(&out));
+    rc = pipeline_status(reply, rc);
 cleanup:
     pipeline_chat_out_clear(&out);
     json_decref(body);
@@ -102,6 +113,7 @@ static int h_regenerate(struct server_request *req, struct server_reply *reply, 
         json_object_set_new(j, "regenerated_impression_id", json_integer(impression));
         server_reply_json(reply, 200, j);
     }
+    rc = pipeline_status(reply, rc);
 cleanup:
     pipeline_chat_out_clear(&out);
     json_decref(body);
@@ -141,6 +153,7 @@ static int h_feedback(struct server_request *req, struct server_reply *reply, vo
             json_object_set_new(j, "similarity", json_real(out.similarity));
         server_reply_json(reply, 200, j);
     }
+    rc = pipeline_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;

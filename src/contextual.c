@@ -408,3 +408,31 @@ int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm,
     *arm = pick;
     return PB_OK;
 }
+
+int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
+                                    double *out, char *err)
+{
+    if (c->n_active == 0)
+        return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
+    if (draws < 1)
+        return pb_errf(err, PB_ERR_INVALID, "draws must be at least 1, got %ld", draws);
+    int rc = check_x(c, x, err);
+    if (rc != PB_OK)
+        return rc;
+    uint64_t min_pulls = c->policy.burnin > 1 ? (uint64_t)c->policy.burnin : 1;
+    size_t ties;
+    scores(c, x, rng, min_pulls);
+    size_t pick = argmax(c, rng, &ties);
+    memset(out, 0, c->n_arms * sizeof *out);
+    if (c->policy.kind == CONTEXTUAL_LINUCB || isinf(c->score[pick])) {
+        /* deterministic scores (burn-in ones are +inf): uniform over the tied maxima */
+        for (size_t i = 0; i < c->n_arms; i++)
+            out[i] = c->arms[i].active && c->score[i] == c->score[pick] ? 1.0 / (double)ties : 0;
+        return PB_OK;
+    }
+    for (long d = 0; d < draws; d++) {
+        scores(c, x, rng, min_pulls);
+        out[argmax(c, rng, &ties)] += 1.0 / (double)draws;
+    }
+    return PB_OK;
+}

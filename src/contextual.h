@@ -42,6 +42,12 @@ size_t contextual_arm_count(const contextual *c);
 int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm, double *propensity,
                       char *err);
 
+/* Probability that contextual_select picks each arm at x in the current state (out has one
+ * slot per arm; inactive arms get 0): exact for LinUCB and during burn-in, Monte Carlo with
+ * `draws` samples for LinTS. Used for inverse-propensity estimates. No allocation. */
+int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
+                                    double *out, char *err);
+
 /* Adds (x, reward) to arm's regression; reward in [-1, 1]. Bad input changes nothing. */
 int contextual_observe(contextual *c, size_t arm, const double *x, double reward, char *err);
 

@@ -388,8 +388,9 @@ static int tune_thresholds(const struct trainer *t, const emomodel *m, const siz
     size_t L = t->L;
     float *score = malloc((n ? n : 1) * L * sizeof *score), *col = malloc((n ? n : 1) * 4);
     uint8_t *pos = malloc(n ? n : 1);
+    size_t *positives = calloc(L, sizeof *positives);
     int rc = PB_OK;
-    if (!score || !col || !pos) {
+    if (!score || !col || !pos || !positives) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
@@ -397,21 +398,37 @@ static int tune_thresholds(const struct trainer *t, const emomodel *m, const siz
         if ((rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * L,
                                   err)) != PB_OK)
             goto cleanup;
+    enum { NT = 91 }; /* thresholds 0.05, 0.06, ..., 0.95 */
+    double grid[NT], mean_f1[NT] = {0}, f1[NT];
+    for (int j = 0; j < NT; j++)
+        grid[j] = 0.05 + 0.01 * j;
     for (size_t l = 0; l < L; l++) {
-        size_t positives = 0;
+        const struct emodata *d = t->d;
         for (size_t k = 0; k < n; k++) {
-            const struct emodata *d = t->d;
             col[k] = score[k * L + l];
             pos[k] = 0;
             for (size_t j = d->label_start[idx[k]]; j < d->label_start[idx[k] + 1]; j++)
                 pos[k] |= d->labels[j] == l;
-            positives += pos[k];
+            positives[l] += pos[k];
         }
-        thr[l] =
-            positives ? (float)evalclass_best_threshold(col, pos, n, 0.05, 0.95, 0.01, NULL) : 0.5f;
+        evalclass_f1_at(col, pos, n, grid, NT, f1);
+        int best = 0;
+        for (int j = 0; j < NT; j++) {
+            mean_f1[j] += f1[j] / (double)L;
+            best = f1[j] > f1[best] + 1e-12 ? j : best;
+        }
+        thr[l] = positives[l] ? (float)grid[best] : 0.5f;
+    }
+    int shared = 0;
+    for (int j = 0; j < NT; j++)
+        shared = mean_f1[j] > mean_f1[shared] + 1e-12 ? j : shared;
+    for (size_t l = 0; l < L; l++) {
+        double p = (double)positives[l], k = t->o->threshold_prior;
+        if (p + k > 0)
+            thr[l] = (float)((p * thr[l] + k * grid[shared]) / (p + k));
     }
 cleanup:
-    free(score), free(col), free(pos);
+    free(score), free(col), free(pos), free(positives);
     return rc;
 }
 

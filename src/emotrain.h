@@ -25,6 +25,10 @@ struct emotrain_opts {
     double holdout;          /* multi mode: fraction held out to tune thresholds (0: all 0.5) */
     double pos_weight_power; /* multi mode: positives weigh (negatives/positives)^power */
     double pos_weight_max;
+    /* A label's tuned threshold is pulled toward the one threshold best for macro-F1 over all
+     * labels, as if threshold_prior extra held-out positives had voted for it: rare labels
+     * (few positives, noisy F1) keep mostly the shared value. 0: no pull. */
+    double threshold_prior;
     int refit; /* after tuning, train again on all data (thresholds kept) */
     void (*progress)(void *ctx, const char *message);
     void *progress_ctx;

@@ -122,3 +122,19 @@ double evalclass_best_threshold(const float *score, const uint8_t *positive, siz
         *best_f1 = best < 0 ? 0 : best;
     return best_t;
 }
+
+void evalclass_f1_at(const float *score, const uint8_t *positive, size_t n, const double *t,
+                     size_t nt, double *f1)
+{
+    uint64_t pos_total = 0;
+    for (size_t i = 0; i < n; i++)
+        pos_total += positive[i] != 0;
+    for (size_t j = 0; j < nt; j++) {
+        uint64_t tp = 0, fp = 0;
+        for (size_t i = 0; i < n; i++)
+            if (score[i] >= t[j])
+                positive[i] ? tp++ : fp++;
+        uint64_t denom = 2 * tp + fp + (pos_total - tp);
+        f1[j] = denom ? 2.0 * (double)tp / (double)denom : 0.0;
+    }
+}

@@ -41,4 +41,8 @@ double evalclass_accuracy(const struct evalclass *e);
 double evalclass_best_threshold(const float *score, const uint8_t *positive, size_t n, double lo,
                                 double hi, double step, double *best_f1);
 
+/* F1 of "score >= t[j]" against positive[] for each of the nt thresholds, into f1[nt]. */
+void evalclass_f1_at(const float *score, const uint8_t *positive, size_t n, const double *t,
+                     size_t nt, double *f1);
+
 #endif

@@ -336,12 +336,18 @@ static int llm_round(judge *j, struct pending *p, size_t *np, int attempt, doubl
         p[i].msgs[3] = (struct llm_message){"user", JUDGE_REASK};
         items[i].req = (struct llm_request){p[i].msgs, p[i].last_answer ? 4 : 2, j->model, 0.0, 16};
     }
-    int rc = llm_chat_batch(j->llm, items, n, NULL, NULL, err);
-    for (size_t i = 0; rc == PB_OK && i < n; i++) {
+    /* A non-OK batch result only says that some item failed; each item carries its own
+     * status, so the answered ones are still scored. An item left without an answer (the
+     * batch gave up before it) fails with the batch's message. */
+    char batch_err[PB_ERR_LEN] = "";
+    int batch_rc = llm_chat_batch(j->llm, items, n, NULL, NULL, batch_err);
+    for (size_t i = 0; i < n; i++) {
         size_t idx = p[i].index;
         double level;
         if (items[i].status != PB_OK) {
             set_item_error(status, errs, idx, items[i].status, items[i].err);
+        } else if (!items[i].resp.text && batch_rc != PB_OK) {
+            set_item_error(status, errs, idx, batch_rc, batch_err);
         } else if (judge_parse_answer(items[i].resp.text, &level) == PB_OK) {
             scores[idx] = level;
             status[idx] = PB_OK;
@@ -366,7 +372,9 @@ static int llm_round(judge *j, struct pending *p, size_t *np, int attempt, doubl
         llm_response_clear(&items[i].resp);
     free(items);
     *np = keep;
-    return rc;
+    if (batch_rc == PB_ERR_NOMEM)
+        return pb_errf(err, PB_ERR_NOMEM, "%s", batch_err);
+    return PB_OK;
 }
 
 static int llm_score_batch(judge *j, const char *const *texts, const char *const *contexts,

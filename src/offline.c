@@ -342,7 +342,7 @@ struct slot {
     double score, cost, propensity;
     long tokens, calls, attempts;
     int open, need_gen, need_judge, status; /* transient, within a batch */
-    char error[PB_ERR_LEN + 16]; /* "generation: " or "judge: " + the message */
+    char error[PB_ERR_LEN + 16];            /* "generation: " or "judge: " + the message */
 };
 
 struct loop {

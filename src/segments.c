@@ -93,6 +93,19 @@ int segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm, doub
     return bandit_select(global ? s->global : own, rng, arm, propensity, err);
 }
 
+int segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
+                                  double *out, int *from_global, char *err)
+{
+    int rc = check_segment(s, segment, err);
+    if (rc != PB_OK)
+        return rc;
+    const bandit *own = s->segment[segment];
+    int global = !own || bandit_total_pulls(own) < s->min_pulls;
+    if (from_global)
+        *from_global = global;
+    return bandit_choice_probabilities(global ? s->global : own, rng, draws, out, err);
+}
+
 /* A new segment bandit with the global one's arms and active flags, no observations. */
 static int segment_create(segments *s, size_t segment, char *err)
 {

@@ -24,6 +24,11 @@ int segments_set_active(segments *s, size_t arm, int active, char *err);
 int segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm, double *propensity,
                     int *from_global, char *err);
 
+/* Probability of each arm under segments_select for this segment (bandit_choice_probabilities
+ * of whichever bandit would choose); *from_global as in segments_select (may be NULL). */
+int segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
+                                  double *out, int *from_global, char *err);
+
 /* Records the reward in the global bandit and the segment's; bad input changes nothing. */
 int segments_observe(segments *s, size_t segment, size_t arm, double reward, char *err);
 

@@ -327,7 +327,7 @@ int sim_lai_robbins(const sim_arm *arms, size_t n, double *c, char *err)
 /* ---- runs ------------------------------------------------------------------------------ */
 
 /* splitmix64: decorrelates (seed, run, stream) into one RNG seed. */
-static unsigned long mix_seed(uint64_t seed, uint64_t run, uint64_t stream)
+unsigned long sim_seed_stream(uint64_t seed, uint64_t run, uint64_t stream)
 {
     uint64_t z = seed * 0x9E3779B97F4A7C15ull ^ (run + 1) * 0xBF58476D1CE4E5B9ull ^
                  (stream + 1) * 0x94D049BB133111EBull;
@@ -436,8 +436,8 @@ static int run_once(struct run_ctx *c, bandit *b, const sim_result *r, long hori
 static void seed_run(struct run_ctx *c, uint64_t seed, long rep)
 {
     for (size_t i = 0; i < c->n_arms; i++)
-        gsl_rng_set(c->arm_rng[i], mix_seed(seed, (uint64_t)rep, i + 1));
-    gsl_rng_set(c->policy_rng, mix_seed(seed, (uint64_t)rep, 0));
+        gsl_rng_set(c->arm_rng[i], sim_seed_stream(seed, (uint64_t)rep, i + 1));
+    gsl_rng_set(c->policy_rng, sim_seed_stream(seed, (uint64_t)rep, 0));
 }
 
 int sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies, size_t n_policies,

@@ -50,6 +50,10 @@ double sim_kl_bernoulli(double p, double q);
  * regret >= C ln T asymptotically. PB_ERR_INVALID unless every arm is Bernoulli. */
 int sim_lai_robbins(const sim_arm *arms, size_t n, double *c, char *err);
 
+/* The RNG seed of one stream of one run (splitmix64 of seed, run and stream), so that run r
+ * of every policy sees the same random numbers; shared with the contextual simulator. */
+unsigned long sim_seed_stream(uint64_t seed, uint64_t run, uint64_t stream);
+
 typedef struct {
     long horizon;            /* plays per run, >= 1 */
     long reps;               /* runs per policy, >= 1 */

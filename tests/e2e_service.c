@@ -62,7 +62,8 @@ static const char *msg_at(const json_t *msgs, size_t i, const char *field)
 static const char *LONG_SAD =
     "오늘 너무 슬프고 힘들었어. 회사에서 하루 종일 일이 꼬여서 아무것도 제대로 못 했고, 집에 "
     "오는 길에는 비까지 와서 우산도 없이 다 젖었어. 저녁도 못 먹고 그냥 누워 있는데 괜히 눈물이 "
-    "날 것 같아. 내일은 좀 나아질까?";
+    "날 것 같아. 내일은 좀 나아질까? 이번 주 내내 이런 식이라서 정말 지치고 슬퍼. 누가 내 얘기 좀 "
+    "들어줬으면 좋겠어.";
 
 /* Turn 3's request carries turns 1-2 (each cut to 128 characters) after the arm's prompt,
  * and the user content is the sentence + " ;; " + the Korean name of the top emotion. */

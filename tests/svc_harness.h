@@ -32,6 +32,15 @@ struct svc {
 static pid_t svc_fake_pid;
 static char svc_fake_url[128];
 
+static inline void svc_fake_stop(void)
+{
+    if (svc_fake_pid > 0) {
+        kill(svc_fake_pid, SIGTERM);
+        waitpid(svc_fake_pid, NULL, 0);
+        svc_fake_pid = 0;
+    }
+}
+
 /* Starts fake-llm with tests/fixtures/service/fake_rules.json; exits the test when it cannot. */
 static inline const char *svc_fake_start(void)
 {
@@ -59,37 +68,31 @@ static inline const char *svc_fake_start(void)
         exit(2);
     }
     fclose(f);
+    atexit(svc_fake_stop); /* an exit(2) on a setup failure must not leave it running */
     line[strcspn(line, "\n")] = '\0';
     snprintf(svc_fake_url, sizeof svc_fake_url, "%s", strstr(line, "http://"));
     return svc_fake_url;
-}
-
-static inline void svc_fake_stop(void)
-{
-    if (svc_fake_pid > 0) {
-        kill(svc_fake_pid, SIGTERM);
-        waitpid(svc_fake_pid, NULL, 0);
-        svc_fake_pid = 0;
-    }
 }
 
 /* Trains the tiny emotion model into dir/emotion.pbem; returns its path (static). */
 static inline const char *svc_emotion_model(const char *dir)
 {
     static char path[512];
-    char err[PB_ERR_LEN];
+    char err[PB_ERR_LEN], labels[1024], train[1024];
     struct emodata *d = NULL;
     emomodel *m = NULL;
     struct emotrain_opts o;
-    struct emodata_opts dopt = {.format = EMODATA_GOEMOTIONS,
-                                .labels_path =
-                                    check_source_path("tests/fixtures/service/emotion_labels.txt")};
+    /* check_source_path returns static storage: copy each path before the next call. */
+    snprintf(labels, sizeof labels, "%s",
+             check_source_path("tests/fixtures/service/emotion_labels.txt"));
+    snprintf(train, sizeof train, "%s",
+             check_source_path("tests/fixtures/service/emotion_train.tsv"));
+    struct emodata_opts dopt = {.format = EMODATA_GOEMOTIONS, .labels_path = labels};
     snprintf(path, sizeof path, "%s/emotion.pbem", dir);
     emotrain_defaults(&o);
     o.min_count = 1;
     o.holdout = 0;
-    if (emodata_read(check_source_path("tests/fixtures/service/emotion_train.tsv"), &dopt, &d,
-                     err) != PB_OK ||
+    if (emodata_read(train, &dopt, &d, err) != PB_OK ||
         emodata_apply_names(d, check_source_path("tests/fixtures/service/emotion_names.tsv"),
                             err) != PB_OK ||
         emotrain_fit(d, &o, &m, err) != PB_OK || emomodel_save(m, path, err) != PB_OK) {

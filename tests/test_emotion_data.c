@@ -273,6 +273,11 @@ static void test_best_threshold_maximises_f1(void)
     double t = evalclass_best_threshold(score, pos, 6, 0.05, 0.95, 0.01, &f1);
     CHECK(t > 0.3 && t <= 0.35 + 1e-9);
     CHECK_NEAR(f1, 1.0, 1e-12);
+    double grid[3] = {0.05, 0.32, 0.85}, curve[3];
+    evalclass_f1_at(score, pos, 6, grid, 3, curve);
+    CHECK_NEAR(curve[0], 2.0 / 3, 1e-12); /* all 6 predicted: tp 3 fp 3 */
+    CHECK_NEAR(curve[1], 1.0, 1e-12);
+    CHECK_NEAR(curve[2], 0.5, 1e-12); /* tp 1 fn 2 */
     uint8_t none[] = {0, 0, 0, 0, 0, 0};
     evalclass_best_threshold(score, none, 6, 0.05, 0.95, 0.01, &f1);
     CHECK_NEAR(f1, 0.0, 1e-12);

@@ -135,6 +135,25 @@ static void batch_scores_every_item(judge *j)
     }
 }
 
+/* One provider failure in a batch fails that item only; the answered items keep scores. */
+static void batch_failure_of_one_item_spares_the_others(judge *j)
+{
+    enum { N = 6 };
+    const char *texts[N] = {"일기 0", "일기 1", "[[fake:quota]] 일기 2", "일기 3", "일기 4", "일기 5"};
+    char errs[N][PB_ERR_LEN], err[PB_ERR_LEN];
+    double scores[N];
+    int status[N];
+    CHECK_INT(judge_score_batch(j, texts, NULL, N, scores, status, errs, err), PB_OK);
+    for (int i = 0; i < N; i++) {
+        if (i == 2) {
+            CHECK(status[i] != PB_OK);
+            continue;
+        }
+        CHECK_INT(status[i], PB_OK);
+        CHECK_NEAR(scores[i], 0, 0);
+    }
+}
+
 static int file_exists(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -223,6 +242,7 @@ int main(void)
         RUN_WITH(echoed_or_unparsable_answers_fail_instead_of_scoring_zero, j);
         RUN_WITH(unparsable_answer_is_reasked_and_then_parsed, j);
         RUN_WITH(provider_errors_are_failures, j);
+        RUN_WITH(batch_failure_of_one_item_spares_the_others, j);
         RUN_WITH(batch_scores_every_item, j);
         RUN_WITH(propose_writes_new_prompts_once, llm);
     }

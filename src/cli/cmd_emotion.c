@@ -37,6 +37,8 @@ static const char *usage_text =
     "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"
     "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"
     "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"
+    "  --threshold-prior N  pull each label's threshold toward the shared best one, weight N\n"
+    "                       held-out positives (default 0: per-label thresholds as tuned)\n"
     "  --no-refit           keep the model trained without the held-out part\n"
     "eval options:\n"
     "  --threshold X        use one threshold X for every label instead of the tuned ones\n"
@@ -125,6 +127,8 @@ static int parse(int argc, char **argv, struct args *a)
             a->train.seed = (uint64_t)d;
         } else if (!strcmp(f, "--holdout") && !num(f, v, 0, 0.89, &d)) {
             a->train.holdout = d;
+        } else if (!strcmp(f, "--threshold-prior") && !num(f, v, 0, 1e9, &d)) {
+            a->train.threshold_prior = d;
         } else if (!strcmp(f, "--pos-weight") && !num(f, v, 0, 2, &d)) {
             a->train.pos_weight_power = d;
         } else if (!strcmp(f, "--bucket-bits") && !num(f, v, 12, 24, &d)) {
