@@ -83,8 +83,8 @@ static int parse_features(struct ctxeval_log *log, json_t *f, const char *where,
     if (log->dim == 0)
         log->dim = json_array_size(f);
     if (json_array_size(f) != log->dim)
-        return pb_errf(err, PB_ERR_INVALID, "%s: %zu features, expected %zu (the dimension)",
-                       where, json_array_size(f), log->dim);
+        return pb_errf(err, PB_ERR_INVALID, "%s: %zu features, expected %zu (the dimension)", where,
+                       json_array_size(f), log->dim);
     if (!grow(log, cap))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < log->dim; i++) {
@@ -243,8 +243,7 @@ static void finish(const struct sums *s, size_t n_events, struct ctxeval_result 
     out->replay_se = k > 1 ? sqrt(fmax(0, (s->acc2 - s->acc * s->acc / k) / (k - 1)) / k) : NAN;
 }
 
-static int check_policy_fits(const struct ctxeval_log *log, const ctxpolicy_spec *policy,
-                             char *err)
+static int check_policy_fits(const struct ctxeval_log *log, const ctxpolicy_spec *policy, char *err)
 {
     if (policy->kind != CTXPOLICY_SEGMENTED)
         return PB_OK;
@@ -303,8 +302,8 @@ static json_t *event_json(const ctxworld *w, long t, const ctxworld_context *c, 
     for (size_t i = 0; f && i < ctxworld_dim(w); i++)
         json_array_append_new(f, json_real(c->x[i]));
     return json_pack("{s:I, s:s, s:o, s:s, s:f, s:f}", "t", (json_int_t)t, "segment",
-                     w->segment_name[c->observed], "features", f, "arm", w->arm_name[arm],
-                     "reward", reward, "propensity", p);
+                     w->segment_name[c->observed], "features", f, "arm", w->arm_name[arm], "reward",
+                     reward, "propensity", p);
 }
 
 int ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *o, FILE *out,
@@ -340,8 +339,8 @@ int ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *o, FILE *out,
     for (size_t a = 0; a < w->n_arms; a++)
         mean_value += ctxworld_arm_value(w, a) / k;
     if (logging_value)
-        *logging_value = o->epsilon * mean_value +
-                         (1 - o->epsilon) * ctxworld_arm_value(w, o->greedy_arm);
+        *logging_value =
+            o->epsilon * mean_value + (1 - o->epsilon) * ctxworld_arm_value(w, o->greedy_arm);
     if (ctx_rng)
         gsl_rng_free(ctx_rng);
     if (rng)

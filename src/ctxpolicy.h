@@ -11,15 +11,20 @@
 #include <gsl/gsl_rng.h>
 #include <stddef.h>
 
-typedef enum { CTXPOLICY_GLOBAL, CTXPOLICY_SEGMENTED, CTXPOLICY_LINEAR, CTXPOLICY_FIXED } ctxpolicy_kind;
+typedef enum {
+    CTXPOLICY_GLOBAL,
+    CTXPOLICY_SEGMENTED,
+    CTXPOLICY_LINEAR,
+    CTXPOLICY_FIXED
+} ctxpolicy_kind;
 
 typedef struct {
     ctxpolicy_kind kind;
-    bandit_policy bandit;      /* global, segmented */
-    long min_pulls;            /* segmented: pulls before a segment decides alone (default 20) */
-    contextual_policy linear;  /* linear */
-    char arm[32];              /* fixed: arm name or 1-based index, resolved by ctxpolicy_new */
-    char spec[160];            /* the spec as given, for reports */
+    bandit_policy bandit;     /* global, segmented */
+    long min_pulls;           /* segmented: pulls before a segment decides alone (default 20) */
+    contextual_policy linear; /* linear */
+    char arm[32];             /* fixed: arm name or 1-based index, resolved by ctxpolicy_new */
+    char spec[160];           /* the spec as given, for reports */
 } ctxpolicy_spec;
 
 /* Parses "ucb1-tuned" (any bandit.h spec), "segmented:SPEC[,min_pulls=N]", "linucb:...",

@@ -269,11 +269,11 @@ json_t *ctxsim_world_json(const ctxworld *w)
         json_array_append_new(arms, json_pack("{s:s, s:f}", "name", w->arm_name[a], "value",
                                               ctxworld_arm_value(w, a)));
     size_t fixed = ctxworld_best_fixed_arm(w);
-    return json_pack("{s:o, s:o, s:s, s:f, s:f, s:b, s:I, s:f, s:s, s:f}", "segments", segs,
-                     "arms", arms, "reward", reward_name(w->reward), "sd", w->sd, "noise",
-                     w->noise, "extra_features", w->extras, "dim", (json_int_t)ctxworld_dim(w),
-                     "oracle_value", ctxworld_oracle_value(w), "best_fixed_arm",
-                     w->arm_name[fixed], "best_fixed_value", ctxworld_arm_value(w, fixed));
+    return json_pack("{s:o, s:o, s:s, s:f, s:f, s:b, s:I, s:f, s:s, s:f}", "segments", segs, "arms",
+                     arms, "reward", reward_name(w->reward), "sd", w->sd, "noise", w->noise,
+                     "extra_features", w->extras, "dim", (json_int_t)ctxworld_dim(w),
+                     "oracle_value", ctxworld_oracle_value(w), "best_fixed_arm", w->arm_name[fixed],
+                     "best_fixed_value", ctxworld_arm_value(w, fixed));
 }
 
 static json_t *summary_json(const sim_summary *s)
@@ -310,9 +310,9 @@ static json_t *policy_json(const ctxworld *w, const ctxsim_result *r, size_t p, 
         return NULL;
     const ctxpolicy_spec *spec = &r->policies[p].policy;
     json_t *o = json_pack("{s:s, s:s, s:o, s:f, s:f}", "policy", spec->spec, "kind",
-                          kinds[spec->kind], "regret", summary_json(&s),
-                          "regret_minus_fixed_arm", s.mean - ctxsim_fixed_arm_regret(w, horizon),
-                          "late_optimal_share", ctxsim_late_optimal(r, p));
+                          kinds[spec->kind], "regret", summary_json(&s), "regret_minus_fixed_arm",
+                          s.mean - ctxsim_fixed_arm_regret(w, horizon), "late_optimal_share",
+                          ctxsim_late_optimal(r, p));
     if (o && with_curves && json_object_set_new(o, "checkpoints", curve_json(w, r, p)) != 0) {
         json_decref(o);
         return NULL;

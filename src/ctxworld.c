@@ -221,8 +221,8 @@ static int json_segment(json_t *o, size_t s, ctxworld *w, char *err)
     if (!json_is_object(o) || !json_is_array(means) || json_array_size(means) == 0 ||
         json_array_size(means) > CTXWORLD_MAX_ARMS)
         return pb_errf(err, PB_ERR_INVALID,
-                       "world: segment %zu must be an object with \"means\" (1..%d numbers)",
-                       s + 1, CTXWORLD_MAX_ARMS);
+                       "world: segment %zu must be an object with \"means\" (1..%d numbers)", s + 1,
+                       CTXWORLD_MAX_ARMS);
     if (s > 0 && json_array_size(means) != w->n_arms)
         return pb_errf(err, PB_ERR_INVALID, "world: segment %zu has %zu arm means, segment 1 %zu",
                        s + 1, json_array_size(means), w->n_arms);

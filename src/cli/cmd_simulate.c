@@ -1,9 +1,11 @@
 /* cmd_simulate.c — `promptbandit simulate`: compares bandit policies on simulated arms and
  * prints regret (table or JSON). Parses arguments, reads the arms file, calls sim_run and
- * prints; the simulation itself lives in src/sim.c. */
+ * prints; the simulation itself lives in src/sim.c. The contextual options (--world,
+ * --context-file, --replay-contextual) are handed to cmd_simulate_ctx.c. */
 #include "cmd.h"
 #include "pb.h"
 #include "sim.h"
+#include "simulate_ctx.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,7 +42,8 @@ static void usage(FILE *out)
         "  --seed N          seed; the same seed gives the same output (default 1)\n"
         "  --checkpoints     also report regret at T = 100, 1000, 10000, ... (curves)\n"
         "  --checkpoints=T1,T2,...  at these plays instead\n"
-        "  --json            JSON instead of tables\n");
+        "  --json            JSON instead of tables\n\n");
+    simulate_ctx_usage(out);
 }
 
 static int parse_long(const char *s, long min, long *out)
@@ -268,6 +271,8 @@ static int load_arms(const struct args *a, sim_arm **arms, size_t *n)
 
 int cmd_simulate(int argc, char **argv)
 {
+    if (simulate_ctx_wanted(argc, argv))
+        return simulate_ctx_main(argc, argv);
     struct args a;
     memset(&a, 0, sizeof a);
     int code = parse_args(argc, argv, &a);
