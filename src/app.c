@@ -231,7 +231,11 @@ int app_new(const config *cfg, const struct app_options *opt, app **out, char *e
     pthread_mutex_init(&a->stop_mu, NULL);
     pthread_cond_init(&a->stop_cv, NULL);
     int rc = PB_OK;
-    if (opt && opt->db_path && !(a->db_path = strdup(opt->db_path)))
+    const char *mode = config_str(cfg, "assign.mode");
+    if (strcmp(mode, "turn") && strcmp(mode, "conversation") && strcmp(mode, "user"))
+        rc = pb_errf(err, PB_ERR_INVALID,
+                     "setting assign.mode: expected turn, conversation or user, got '%s'", mode);
+    if (rc == PB_OK && opt && opt->db_path && !(a->db_path = strdup(opt->db_path)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK &&
         !(a->chatmem = chatmem_new((size_t)config_int(cfg, "chat.memory_conversations"),

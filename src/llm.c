@@ -2,10 +2,10 @@
  * the retry policy (backoff with full jitter, Retry-After, final quota errors), one curl multi
  * handle per llm_chat / llm_chat_batch call so calls share nothing but the client's usage
  * counters (under a mutex). Owns the client struct and its copy of the API key. It must not log,
- * and no error string it writes may contain the key. */
+ * and no error string it writes may contain the key (provider messages go through llmerr). */
 #include "llm.h"
 
-#include "text.h"
+#include "llmerr.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PROVIDER_MSG_CHARS    160 /* provider error messages are cut to this many characters */
 #define CONNECT_TIMEOUT_MAX_S 10.0
 
 struct llm_client {
@@ -52,8 +51,8 @@ struct call {
     struct curl_slist *headers;
     CURL *easy;
     char curl_err[CURL_ERROR_SIZE];
-    char *data; /* answer body of the current attempt */
-    size_t len, cap, limit;
+    struct pb_buf answer; /* body of the current attempt, at most limit bytes */
+    size_t limit;
     int overflow;
     double retry_after_s; /* from the current attempt's headers; < 0 when absent */
     double not_before;    /* monotonic time before which the next attempt must not start */
@@ -114,82 +113,6 @@ int llm_parse_retry_after(const char *value, time_t now, double *seconds)
         return 0;
     *seconds = t > now ? (double)(t - now) : 0;
     return 1;
-}
-
-/* Replaces every occurrence of secret in s (NUL-terminated, cap bytes) by "***". */
-static void redact(char *s, size_t cap, const char *secret)
-{
-    size_t n = secret ? strlen(secret) : 0;
-    if (n == 0)
-        return;
-    char *p;
-    while ((p = strstr(s, secret)) != NULL) {
-        size_t tail = strlen(p + n);
-        if ((size_t)(p - s) + 3 + tail >= cap)
-            tail = cap - (size_t)(p - s) - 4;
-        memmove(p + 3, p + n, tail);
-        p[3 + tail] = '\0';
-        memcpy(p, "***", 3);
-    }
-}
-
-/* Copies a provider message into out, key removed, control characters blanked, cut to
- * PROVIDER_MSG_CHARS characters without splitting one. */
-static void provider_text(const char *text, size_t len, const char *key, char *out, size_t cap)
-{
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        snprintf(out, cap, "(message dropped: out of memory)");
-        return;
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    redact(copy, len + 1, key);
-    size_t n = strlen(copy);
-    if (!text_utf8_valid(copy, n)) {
-        snprintf(out, cap, "(%zu bytes, not UTF-8 text)", n);
-        free(copy);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)copy[i] < 0x20 || copy[i] == 0x7f)
-            copy[i] = ' ';
-    size_t keep = text_utf8_prefix(copy, n, PROVIDER_MSG_CHARS);
-    if (keep >= cap)
-        keep = text_utf8_prefix(copy, cap - 4, cap - 4);
-    snprintf(out, cap, "%.*s%s", (int)keep, copy, keep < n ? "..." : "");
-    free(copy);
-}
-
-/* Extracts error.message (or a short excerpt of the raw body) and whether the error is an
- * exhausted quota, which no retry can fix. */
-static void provider_error(const struct call *k, const char *key, char *msg, size_t cap,
-                           int *is_quota)
-{
-    json_t *root = json_loadb(k->data ? k->data : "", k->len, 0, NULL);
-    json_t *e = json_object_get(root, "error");
-    const char *text = NULL, *code = NULL, *type = NULL;
-    *is_quota = 0;
-    if (json_is_object(e)) {
-        text = json_string_value(json_object_get(e, "message"));
-        code = json_string_value(json_object_get(e, "code"));
-        type = json_string_value(json_object_get(e, "type"));
-    } else if (json_is_string(e)) {
-        text = json_string_value(e);
-    } else if (json_is_object(root)) {
-        text = json_string_value(json_object_get(root, "message"));
-    }
-    if ((code && !strcmp(code, "insufficient_quota")) ||
-        (type && !strcmp(type, "insufficient_quota")) ||
-        (text && strstr(text, "exceeded your current quota")))
-        *is_quota = 1;
-    if (text)
-        provider_text(text, strlen(text), key, msg, cap);
-    else if (k->len > 0)
-        provider_text(k->data, k->len, key, msg, cap);
-    else
-        snprintf(msg, cap, "(no error message)");
-    json_decref(root);
 }
 
 /* ---- request and answer JSON --------------------------------------------------------------- */
@@ -288,24 +211,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct call *k = user;
     size_t n = size * nmemb;
-    if (k->len + n > k->limit) {
+    if (k->answer.len + n > k->limit) {
         k->overflow = 1;
         return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
     }
-    if (k->len + n + 1 > k->cap) {
-        size_t cap = k->cap ? k->cap : 4096;
-        while (cap < k->len + n + 1)
-            cap *= 2;
-        char *p = realloc(k->data, cap);
-        if (!p)
-            return 0;
-        k->data = p;
-        k->cap = cap;
-    }
-    memcpy(k->data + k->len, ptr, n);
-    k->len += n;
-    k->data[k->len] = '\0';
-    return n;
+    return pb_buf_append(&k->answer, ptr, n) == PB_OK ? n : 0;
 }
 
 static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
@@ -370,7 +280,7 @@ static int attempt_start(llm_client *c, struct call *k, CURLM *multi, char *msg)
         if (rc != PB_OK)
             return rc;
     }
-    k->len = 0;
+    k->answer.len = 0;
     k->overflow = 0;
     k->retry_after_s = -1;
     k->curl_err[0] = '\0';
@@ -427,12 +337,12 @@ static enum verdict judge_attempt(llm_client *c, struct call *k, CURLcode cc, in
         return retryable_transport(cc) ? VERDICT_RETRY : VERDICT_FINAL;
     }
     if (http >= 200 && http < 300) {
-        *code = parse_answer(k->data, k->len, k->resp, msg);
+        *code = parse_answer(k->answer.data, k->answer.len, k->resp, msg);
         return *code == PB_OK ? VERDICT_OK : VERDICT_FINAL;
     }
     char text[PB_ERR_LEN];
     int quota;
-    provider_error(k, c->api_key, text, sizeof text, &quota);
+    llmerr_describe(k->answer.data, k->answer.len, c->api_key, text, sizeof text, &quota);
     if (http == 429 && quota) {
         *code = pb_errf(msg, PB_ERR_LIMIT, "LLM provider quota exhausted (HTTP 429): %s", text);
         return VERDICT_FINAL;
@@ -466,7 +376,7 @@ static void call_finish(llm_client *c, struct call *k, int code, const char *msg
             snprintf(k->err, PB_ERR_LEN, "%s (after %d attempts)", msg, r->attempts);
         else
             snprintf(k->err, PB_ERR_LEN, "%s", msg);
-        redact(k->err, PB_ERR_LEN, c->api_key);
+        llmerr_redact(k->err, PB_ERR_LEN, c->api_key);
     }
 }
 
@@ -583,7 +493,7 @@ static void call_release(struct call *k)
         curl_easy_cleanup(k->easy);
     curl_slist_free_all(k->headers);
     free(k->body);
-    free(k->data);
+    pb_buf_free(&k->answer);
 }
 
 /* Prepares call k for req; on bad input the call is finished at once with the error. */

@@ -1,155 +1,24 @@
-/* offline.c — the bandit-run loop: scenarios, run creation and recorded options, batched
- * decisions with per-iteration RNG streams, generation and judging with bounded step retries,
- * budgets, and resume from stored steps. Prints nothing; SQL only through runs/arms/store. */
+/* offline.c — the bandit-run loop: run creation (after runplan's checks) and recorded options,
+ * batched decisions with per-iteration RNG streams, generation and judging with bounded step
+ * retries, budgets, and resume from stored steps. Prints nothing; SQL only through
+ * runs/arms/store. */
 #include "offline.h"
 
 #include "arms.h"
 #include "bandit.h"
-#include "hash.h"
+#include "runplan.h"
 #include "runs.h"
-#include "text.h"
+#include "scenarios.h"
 
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SCENARIO_BYTES (16u << 20)
-#define MAX_DEAD_BATCHES   3 /* batches in a row with no success before giving up */
+#define MAX_DEAD_BATCHES 3 /* batches in a row with no success before giving up */
 
-/* ---- scenarios ---- */
-
-void offline_scenarios_free(struct offline_scenarios *s)
-{
-    for (size_t i = 0; s && i < s->n; i++) {
-        free(s->sentence[i]);
-        free(s->emotion[i]);
-    }
-    if (s) {
-        free(s->sentence);
-        free(s->emotion);
-        memset(s, 0, sizeof *s);
-    }
-}
-
-static char *trimmed_dup(const char *p, size_t len)
-{
-    while (len && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
-        len--;
-    char *s = malloc(len + 1);
-    if (s) {
-        memcpy(s, p, len);
-        s[len] = '\0';
-    }
-    return s;
-}
-
-/* Appends one "sentence[TAB emotion]" line to s. */
-static int scenario_add(struct offline_scenarios *s, const char *line, size_t len, size_t *cap)
-{
-    if (s->n == *cap) {
-        size_t c = *cap ? 2 * *cap : 64;
-        char **a = realloc(s->sentence, c * sizeof *a);
-        if (a)
-            s->sentence = a;
-        char **b = a ? realloc(s->emotion, c * sizeof *b) : NULL;
-        if (!b)
-            return PB_ERR_NOMEM;
-        s->emotion = b;
-        *cap = c;
-    }
-    const char *tab = memchr(line, '\t', len);
-    size_t head = tab ? (size_t)(tab - line) : len;
-    char *sentence = trimmed_dup(line, head);
-    char *emotion = tab ? trimmed_dup(tab + 1, len - head - 1) : NULL;
-    if (!sentence || (tab && !emotion)) {
-        free(sentence);
-        free(emotion);
-        return PB_ERR_NOMEM;
-    }
-    if (emotion && !*emotion) {
-        free(emotion);
-        emotion = NULL;
-    }
-    s->sentence[s->n] = sentence;
-    s->emotion[s->n++] = emotion;
-    return *sentence ? PB_OK : PB_ERR_INVALID;
-}
-
-int offline_scenarios_load(const char *path, struct offline_scenarios *out, char *err)
-{
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    memset(out, 0, sizeof *out);
-    int rc = pb_read_file(path, MAX_SCENARIO_BYTES, &data, &len, err);
-    if (rc != PB_OK)
-        return rc;
-    if (!text_utf8_valid(data, len) || strlen(data) != len) {
-        rc = pb_errf(err, PB_ERR_INVALID, "%s: not UTF-8 text", path);
-        goto cleanup;
-    }
-    hash_sha256_hex(data, len, out->sha256);
-    long lineno = 0;
-    for (char *p = data; rc == PB_OK && p < data + len;) {
-        char *nl = memchr(p, '\n', (size_t)(data + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(data + len - p);
-        lineno++;
-        size_t k = 0;
-        while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
-            k++;
-        if (k < n && p[k] != '#') {
-            rc = scenario_add(out, p, n, &cap);
-            if (rc == PB_ERR_INVALID)
-                pb_errf(err, rc, "%s line %ld: the sentence before the tab is empty", path, lineno);
-            else if (rc != PB_OK)
-                pb_errf(err, rc, "out of memory");
-        }
-        p += n + 1;
-    }
-    if (rc == PB_OK && out->n == 0)
-        rc = pb_errf(err, PB_ERR_INVALID, "%s holds no scenarios (one sentence per line)", path);
-cleanup:
-    free(data);
-    if (rc != PB_OK)
-        offline_scenarios_free(out);
-    return rc;
-}
-
-/* ---- budget and seeds ---- */
-
-int offline_budget_parse(const char *spec, struct offline_budget *b, char *err)
-{
-    char buf[256];
-    if (!spec || strlen(spec) >= sizeof buf)
-        return pb_errf(err, PB_ERR_INVALID, "budget: expected calls=N, tokens=N or usd=X");
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part;
-         part = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(part, '='), *end;
-        if (!eq)
-            return pb_errf(err, PB_ERR_INVALID, "budget: '%s' is not key=value", part);
-        *eq = '\0';
-        double v = strtod(eq + 1, &end);
-        if (end == eq + 1 || *end || !isfinite(v) || v <= 0)
-            return pb_errf(err, PB_ERR_INVALID, "budget: %s needs a positive number, got '%s'",
-                           part, eq + 1);
-        if (!strcmp(part, "calls") || !strcmp(part, "tokens")) {
-            if (v != floor(v) || v > 1e15)
-                return pb_errf(err, PB_ERR_INVALID, "budget: %s needs a whole number", part);
-            *(!strcmp(part, "calls") ? &b->calls : &b->tokens) = (long)v;
-        } else if (!strcmp(part, "usd")) {
-            b->usd = v;
-        } else {
-            return pb_errf(err, PB_ERR_INVALID, "budget: unknown key '%s' (calls, tokens, usd)",
-                           part);
-        }
-    }
-    return PB_OK;
-}
+/* ---- seeds ---- */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -193,64 +62,17 @@ static json_t *options_json(const struct offline_options *o, const char *scenari
     return j;
 }
 
-static int check_options(const struct offline_options *o, char *err)
-{
-    bandit_policy pol;
-    if (!o->policy || bandit_policy_parse(o->policy, &pol, err) != PB_OK)
-        return o->policy ? PB_ERR_INVALID : pb_errf(err, PB_ERR_INVALID, "no policy given");
-    if (o->iterations < 1)
-        return pb_errf(err, PB_ERR_INVALID, "iterations must be at least 1");
-    if (o->batch < 1 || o->batch > 100000)
-        return pb_errf(err, PB_ERR_INVALID, "batch must be between 1 and 100000");
-    if (o->step_attempts < 0 || o->step_attempts > 10)
-        return pb_errf(err, PB_ERR_INVALID, "step attempts must be between 1 and 10");
-    if (!o->judge || judge_kind_parse(o->judge) < 0)
-        return pb_errf(err, PB_ERR_INVALID, "judge must be llm, local or constant");
-    if (!o->scenarios_path || !o->prompts_dir)
-        return pb_errf(err, PB_ERR_INVALID, "a run needs a scenarios file and a prompts folder");
-    if (o->price_prompt_per_1k < 0 || o->price_completion_per_1k < 0 || o->budget.calls < 0 ||
-        o->budget.tokens < 0 || o->budget.usd < 0)
-        return pb_errf(err, PB_ERR_INVALID, "prices and budgets cannot be negative");
-    return PB_OK;
-}
-
-/* Reads the arm files of dir into a scratch in-memory store, exactly as a run would. */
-static int scratch_arms(const char *dir, struct arm **arms, size_t *n, char *err)
-{
-    store *tmp = NULL;
-    struct store_experiment e = {0};
-    int rc = store_open(":memory:", NULL, &tmp, err);
-    if (rc == PB_OK)
-        rc = store_experiment_get_or_create(tmp, "scratch", "offline", "ucb1", &e, err);
-    if (rc == PB_OK)
-        rc = arms_sync_dir(tmp, e.id, dir, NULL, err);
-    if (rc == PB_OK)
-        rc = arms_list(tmp, e.id, 0, arms, n, err);
-    if (rc == PB_OK && *n == 0) {
-        arms_list_free(*arms, *n);
-        *arms = NULL;
-        rc = pb_errf(err, PB_ERR_INVALID, "%s holds no arm files (NAME.txt, e.g. A.txt)", dir);
-    }
-    store_experiment_clear(&e);
-    store_close(tmp);
-    return rc;
-}
-
 int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err)
 {
-    struct offline_scenarios scen = {0};
+    struct scenarios scen;
     struct arm *arms = NULL;
     size_t n_arms = 0;
     struct store_experiment e = {0};
     char *config_text = NULL, ename[64];
     json_t *o = NULL;
-    int rc = check_options(opt, err);
-    if (rc == PB_OK)
-        rc = offline_scenarios_load(opt->scenarios_path, &scen, err);
-    if (rc == PB_OK)
-        rc = scratch_arms(opt->prompts_dir, &arms, &n_arms, err);
+    int rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
     if (rc != PB_OK)
-        goto cleanup;
+        return rc;
     o = options_json(opt, scen.sha256);
     config_text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (!config_text) {
@@ -273,7 +95,7 @@ int offline_create(store *db, const struct offline_options *opt, int64_t *run_id
 cleanup:
     store_experiment_clear(&e);
     arms_list_free(arms, n_arms);
-    offline_scenarios_free(&scen);
+    scenarios_free(&scen);
     free(config_text);
     json_decref(o);
     return rc;
@@ -351,7 +173,7 @@ struct loop {
     void *owner;
     struct offline_budget budget;
     int64_t run_id;
-    struct offline_scenarios scen;
+    struct scenarios scen;
     struct arm *arms;
     size_t n_arms;
     bandit *b;
@@ -529,19 +351,10 @@ static int judge_answers(struct loop *L, long first, long n, char *err)
         goto cleanup;
     if (L->env->judge_llm)
         llm_usage_get(L->env->judge_llm, &before);
-    char batch_err[PB_ERR_LEN];
-    if (judge_score_batch(L->env->judge, texts, contexts, (size_t)m, scores, status, errs,
-                          batch_err) != PB_OK)
-        /* The batch gave up as a whole (judge.c stops at the first failed item although its
-         * contract promises per-item results): judge each text alone so one failure does not
-         * sink the others. Costs repeated judge calls only on that path. */
-        for (long k = 0; k < m; k++)
-            if (judge_score_batch(L->env->judge, &texts[k], &contexts[k], 1, &scores[k], &status[k],
-                                  &errs[k], batch_err) != PB_OK &&
-                status[k] == PB_OK) {
-                status[k] = PB_ERR_PROVIDER;
-                snprintf(errs[k], PB_ERR_LEN, "%s", batch_err);
-            }
+    /* Each item carries its own status; a failed batch means the judge itself could not run
+     * (out of memory), which ends the run like any other local failure. */
+    int batch_rc =
+        judge_score_batch(L->env->judge, texts, contexts, (size_t)m, scores, status, errs, err);
     if (L->env->judge_llm)
         llm_usage_get(L->env->judge_llm, &after);
     long calls = after.calls - before.calls, pt = after.prompt_tokens - before.prompt_tokens,
@@ -549,6 +362,10 @@ static int judge_answers(struct loop *L, long first, long n, char *err)
     L->calls += calls;
     L->tokens += pt + ct;
     L->usd += price(L, pt, ct);
+    if (batch_rc != PB_OK) {
+        rc = batch_rc;
+        goto cleanup;
+    }
     for (long k = 0; k < m; k++) {
         struct slot *s = &L->slots[which[k]];
         long p = share(pt, m, k), c = share(ct, m, k);
@@ -777,7 +594,7 @@ static int setup(struct loop *L, char *err)
     if (rc == PB_OK)
         rc = arms_list(L->env->db, r->experiment_id, 0, &L->arms, &L->n_arms, err);
     if (rc == PB_OK)
-        rc = offline_scenarios_load(L->opt.scenarios_path, &L->scen, err);
+        rc = scenarios_load(L->opt.scenarios_path, &L->scen, err);
     if (rc == PB_OK) {
         json_error_t je;
         json_t *cfg = json_loads(r->config_json, 0, &je);
@@ -812,7 +629,7 @@ static void teardown(struct loop *L)
     gsl_rng_free(L->rng);
     bandit_free(L->b);
     arms_list_free(L->arms, L->n_arms);
-    offline_scenarios_free(&L->scen);
+    scenarios_free(&L->scen);
     offline_options_release(L->owner);
 }
 
@@ -901,49 +718,5 @@ int offline_continue(const struct offline_env *env, int64_t run_id,
     if (rc == PB_OK && crc != PB_OK)
         rc = pb_errf(err, crc, "%s", close_err);
     teardown(&L);
-    return rc;
-}
-
-/* ---- dry run ---- */
-
-int offline_plan_run(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
-                     int max_tokens, struct offline_plan *out, char *err)
-{
-    struct offline_scenarios scen = {0};
-    struct arm *arms = NULL;
-    size_t n_arms = 0, arm_bytes = 0, scen_bytes = 0;
-    memset(out, 0, sizeof *out);
-    int rc = check_options(opt, err);
-    if (rc == PB_OK)
-        rc = offline_scenarios_load(opt->scenarios_path, &scen, err);
-    if (rc == PB_OK)
-        rc = scratch_arms(opt->prompts_dir, &arms, &n_arms, err);
-    if (rc != PB_OK)
-        goto cleanup;
-    for (size_t i = 0; i < n_arms; i++) {
-        arm_bytes += strlen(arms[i].prompt);
-        size_t used = strlen(out->arm_names);
-        snprintf(out->arm_names + used, sizeof out->arm_names - used, "%s%s", i ? ", " : "",
-                 arms[i].name);
-    }
-    for (size_t i = 0; i < scen.n; i++)
-        scen_bytes +=
-            strlen(scen.sentence[i]) + 4 + (scen.emotion[i] ? strlen(scen.emotion[i]) : 0);
-    double n = (double)opt->iterations, arm_avg = (double)arm_bytes / n_arms,
-           scen_avg = (double)scen_bytes / scen.n;
-    out->n_arms = n_arms;
-    out->n_scenarios = scen.n;
-    out->generation_calls = opt->iterations;
-    out->judge_calls = llm_judge ? opt->iterations : 0;
-    double gen_prompt = (arm_avg + scen_avg) / 3.0, judge_prompt = 0;
-    if (llm_judge)
-        judge_prompt = (double)judge_system_bytes / 3.0 + scen_avg / 3.0 + max_tokens;
-    out->prompt_tokens = (long)ceil(n * (gen_prompt + judge_prompt));
-    out->completion_tokens = (long)(n * (max_tokens + (llm_judge ? 2 : 0)));
-    out->usd = out->prompt_tokens / 1000.0 * opt->price_prompt_per_1k +
-               out->completion_tokens / 1000.0 * opt->price_completion_per_1k;
-cleanup:
-    arms_list_free(arms, n_arms);
-    offline_scenarios_free(&scen);
     return rc;
 }

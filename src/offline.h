@@ -3,7 +3,9 @@
  * Owns the order of decisions (update batches, one seeded RNG per iteration), budgets, step
  * retries, and the recording of every step so a run resumes without repeating paid calls.
  * Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
- * it prints nothing (progress goes to a callback). docs/RUN.md describes the semantics. */
+ * it prints nothing (progress goes to a callback). The scenarios file is scenarios.h's; option
+ * checks, the budget spec and the dry-run estimate are runplan.h's. docs/RUN.md describes the
+ * semantics. */
 #ifndef OFFLINE_H
 #define OFFLINE_H
 
@@ -16,26 +18,12 @@
 #include "pb.h"
 #include "store.h"
 
-/* Opening sentences, each with an optional emotion (file lines "sentence" or
- * "sentence<TAB>emotion"; blank lines and lines starting with '#' are skipped). */
-struct offline_scenarios {
-    char **sentence, **emotion; /* emotion[i] may be NULL */
-    size_t n;
-    char sha256[65]; /* of the whole file, so a resume can tell that it changed */
-};
-/* Reads a scenarios file (UTF-8, at least one scenario). Caller frees with
- * offline_scenarios_free. PB_ERR_INVALID names the bad line. */
-int offline_scenarios_load(const char *path, struct offline_scenarios *out, char *err);
-void offline_scenarios_free(struct offline_scenarios *s);
-
+/* Limits of a run; runplan_budget_parse reads them from a --budget spec. */
 struct offline_budget {
     long calls;  /* provider requests (generation + judge); 0 = no limit */
     long tokens; /* prompt + completion tokens; 0 = no limit */
     double usd;  /* money at the prices below; 0 = no limit */
 };
-/* Parses "calls=500", "tokens=200000", "usd=1.50" or several joined by commas into b (fields
- * not named are left alone). PB_ERR_INVALID names the bad part. */
-int offline_budget_parse(const char *spec, struct offline_budget *b, char *err);
 
 struct offline_options {
     const char *name;           /* run name; NULL = "run" */
@@ -43,7 +31,7 @@ struct offline_options {
     long iterations;            /* >= 1 */
     int batch;                  /* decisions per update (>= 1); NOT the concurrency */
     uint64_t seed;              /* drives every decision and the scenario of each iteration */
-    const char *scenarios_path; /* offline_scenarios_load format */
+    const char *scenarios_path; /* scenarios_load format */
     const char *prompts_dir;    /* arm files NAME.txt, read as arms_sync_dir reads them */
     const char *judge;        /* "llm", "local" or "constant": recorded so resume can rebuild it */
     const char *judge_rubric; /* recorded for the caller that builds the judge; may be NULL */
@@ -102,20 +90,6 @@ void offline_options_release(void *owner);
  * (database, scenarios file changed since the run began, ...) marks the run failed. */
 int offline_continue(const struct offline_env *env, int64_t run_id,
                      const struct offline_budget *budget, struct offline_result *out, char *err);
-
-/* What a run would cost, without calling anyone (--dry-run). Token counts are estimates:
- * UTF-8 bytes / 3 for prompts (about one token per Korean character) and max_tokens for each
- * answer, an upper bound; judge_system_bytes is the size of the judge's rubric with its
- * examples (0 for local judges, which cost nothing). */
-struct offline_plan {
-    size_t n_arms, n_scenarios;
-    char arm_names[512]; /* "A, B, C" */
-    long generation_calls, judge_calls;
-    long prompt_tokens, completion_tokens;
-    double usd;
-};
-int offline_plan_run(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
-                     int max_tokens, struct offline_plan *out, char *err);
 
 /* Seed of the RNG that makes the decision of iteration i (exposed for tests and replay). */
 unsigned long offline_iteration_seed(uint64_t seed, long iteration);

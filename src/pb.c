@@ -1,9 +1,11 @@
-/* pb.c — error formatting, status names, whole-file read and atomic write, clocks. */
+/* pb.c — error formatting, status names, whole-file read and atomic write, the growable
+ * buffer, clocks. */
 #include "pb.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,34 @@ cleanup:
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+int pb_buf_append(struct pb_buf *b, const void *data, size_t n)
+{
+    if (n >= SIZE_MAX / 2 - b->len)
+        return PB_ERR_NOMEM;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return PB_ERR_NOMEM;
+        b->data = grown;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return PB_OK;
+}
+
+void pb_buf_free(struct pb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
 }
 
 double pb_now_monotonic(void)

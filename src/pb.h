@@ -1,7 +1,7 @@
-/* pb.h — project-wide error codes, the caller-owned error buffer, and small file helpers.
- * Every module returns PB_OK (0) or a negative pb_status and writes a message a person can
- * act on into a caller-owned char err[PB_ERR_LEN]. This module owns no state and does no
- * logging; it must not depend on any other module. */
+/* pb.h — project-wide error codes, the caller-owned error buffer, small file helpers and a
+ * growable byte buffer. Every module returns PB_OK (0) or a negative pb_status and writes a
+ * message a person can act on into a caller-owned char err[PB_ERR_LEN]. This module owns no
+ * state and does no logging; it must not depend on any other module. */
 #ifndef PB_H
 #define PB_H
 
@@ -38,6 +38,19 @@ int pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ch
 
 /* Writes data to path atomically (temporary file in the same folder, fsync, rename). */
 int pb_write_file_atomic(const char *path, const void *data, size_t len, char *err);
+
+/* A growable byte buffer, always NUL-terminated after its first append so text can be read in
+ * place. Start from {0}; the owner releases it with pb_buf_free. */
+struct pb_buf {
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes appended, without the NUL */
+    size_t cap;
+};
+
+/* Appends n bytes of data (capacity doubles as needed). PB_ERR_NOMEM leaves b unchanged; the
+ * caller enforces any size limit before appending. */
+int pb_buf_append(struct pb_buf *b, const void *data, size_t n);
+void pb_buf_free(struct pb_buf *b);
 
 /* Monotonic and wall-clock time in seconds. */
 double pb_now_monotonic(void);

@@ -1,4 +1,5 @@
-/* server.c — libmicrohttpd daemon, request lifecycle, routing, auth, replies, built-in routes.
+/* server.c — libmicrohttpd daemon, request lifecycle, routing, auth, replies, /healthz and
+ * /metrics (the pages are webpages'; the reply's wire form and headers are httpresp's).
  * Lifecycle of one request: the access callback is called once with the headers (request
  * struct created, route and auth decided, oversized Content-Length refused), then once per
  * body chunk (counted against the hard limit, never buffered past it), then once more to run
@@ -9,11 +10,12 @@
 
 #include "accesslog.h"
 #include "deadline.h"
-#include "embedded.h"
 #include "httpauth.h"
+#include "httpresp.h"
 #include "jsonio.h"
 #include "route.h"
 #include "text.h"
+#include "webpages.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,10 +31,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char CSP[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
-                          "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
-                          "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 struct server {
     const config *cfg;
@@ -66,8 +64,7 @@ struct server_request {
     size_t param_lens[ROUTE_MAX_PARAMS];
     char *params[ROUTE_MAX_PARAMS];
     size_t n_params;
-    char *body;
-    size_t body_len, body_cap;
+    struct pb_buf body; /* at most srv->max_body bytes */
     int too_large;
     double start;
     char ip[INET6_ADDRSTRLEN];
@@ -78,18 +75,17 @@ struct server_request {
 
 static int route_builtin_health(struct server_request *, struct server_reply *, void *);
 static int route_builtin_metrics(struct server_request *, struct server_reply *, void *);
-static int route_builtin_page(struct server_request *, struct server_reply *, void *);
 
 static const struct server_route builtin_routes[] = {
     {"GET", "/healthz", route_builtin_health, 0},
     {"GET", "/metrics", route_builtin_metrics, 0},
-    {"GET", "/", route_builtin_page, 0},
-    {"GET", "/admin", route_builtin_page, 0},
-    {"GET", "/static/{name}", route_builtin_page, 0},
+    {"GET", "/", webpages_serve, 0},
+    {"GET", "/admin", webpages_serve, 0},
+    {"GET", "/static/{name}", webpages_serve, 0},
 };
 #define N_BUILTIN (sizeof builtin_routes / sizeof builtin_routes[0])
 
-/* ---- status mapping, content types ---- */
+/* ---- status mapping ---- */
 
 int server_http_status(int rc, int had_token)
 {
@@ -115,26 +111,6 @@ int server_http_status(int rc, int had_token)
     default:
         return 500;
     }
-}
-
-const char *server_content_type(const char *name)
-{
-    static const char *const types[][2] = {
-        {".html", "text/html; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"},
-        {".json", "application/json"},
-        {".svg", "image/svg+xml"},
-        {".png", "image/png"},
-        {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"},
-        {".woff2", "font/woff2"},
-    };
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
-        if (strcasecmp(dot, types[i][0]) == 0)
-            return types[i][1];
-    return "application/octet-stream";
 }
 
 /* ---- replies ---- */
@@ -252,8 +228,8 @@ const char *server_req_header(const struct server_request *req, const char *name
 const char *server_req_body(const struct server_request *req, size_t *len)
 {
     if (len)
-        *len = req->body_len;
-    return req->body ? req->body : "";
+        *len = req->body.len;
+    return req->body.data ? req->body.data : "";
 }
 
 const char *server_req_client_ip(const struct server_request *req)
@@ -271,7 +247,8 @@ int server_req_json(struct server_request *req, struct server_reply *reply, json
                            "Content-Type must be application/json for this endpoint");
         return PB_ERR_INVALID;
     }
-    int rc = jsonio_parse_object(req->body ? req->body : "", req->body_len, out, reply->err);
+    int rc =
+        jsonio_parse_object(req->body.data ? req->body.data : "", req->body.len, out, reply->err);
     if (rc != PB_OK)
         server_reply_error(reply, 400, pb_status_name(rc), reply->err);
     return rc;
@@ -364,53 +341,6 @@ static const char *method_label(const char *method)
     return "OTHER"; /* arbitrary methods must not grow the metric's label set */
 }
 
-static void add_standard_headers(struct server_request *req, struct server_reply *reply,
-                                 struct MHD_Response *resp)
-{
-    if (!reply->content_type)
-        reply->content_type = "application/octet-stream";
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            reply->body_static ? "no-cache" : "no-store");
-    if (strncmp(reply->content_type, "text/html", 9) == 0) {
-        MHD_add_response_header(resp, "Content-Security-Policy", CSP);
-        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    }
-    if (reply->status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (atomic_load(&req->srv->stopping))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    for (size_t off = 0; off < reply->headers_len;) {
-        const char *name = reply->headers + off, *value = name + strlen(name) + 1;
-        MHD_add_response_header(resp, name, value);
-        off = (size_t)(value + strlen(value) + 1 - reply->headers);
-    }
-}
-
-/* The reply's body as a libmicrohttpd response (NULL when out of memory). */
-static struct MHD_Response *response_body(struct server_reply *reply, size_t *len)
-{
-    struct MHD_Response *resp = NULL;
-    if (reply->json) {
-        char *text = json_dumps(reply->json, JSON_COMPACT);
-        *len = text ? strlen(text) : 0;
-        if (text)
-            resp = MHD_create_response_from_buffer(*len, text, MHD_RESPMEM_MUST_FREE);
-        if (text && !resp)
-            free(text);
-        return resp;
-    }
-    *len = reply->body_len;
-    if (reply->body_static)
-        return MHD_create_response_from_buffer(*len, reply->body, MHD_RESPMEM_PERSISTENT);
-    resp = MHD_create_response_from_buffer(*len, reply->body, MHD_RESPMEM_MUST_FREE);
-    if (resp)
-        reply->body = NULL; /* the response frees it now */
-    return resp;
-}
-
 /* Serialises reply, queues it on the connection and releases reply. */
 static enum MHD_Result respond(struct server_request *req, struct server_reply *reply)
 {
@@ -422,9 +352,9 @@ static enum MHD_Result respond(struct server_request *req, struct server_reply *
     if (reply->status == 0)
         reply->status = 200;
     deadline_receiving(req->srv->deadline, req->track, 0); /* never cut a reply being sent */
-    struct MHD_Response *resp = response_body(reply, &req->bytes_out);
+    struct MHD_Response *resp =
+        httpresp_build(reply, atomic_load(&req->srv->stopping), &req->bytes_out);
     if (resp) {
-        add_standard_headers(req, reply, resp);
         req->status = reply->status;
         ok = MHD_queue_response(req->conn, (unsigned)reply->status, resp);
         MHD_destroy_response(resp);
@@ -501,7 +431,7 @@ static void request_free(struct server_request *req)
 {
     for (size_t i = 0; i < req->n_params; i++)
         free(req->params[i]);
-    free(req->body);
+    pb_buf_free(&req->body);
     free(req->path);
     free(req);
 }
@@ -540,24 +470,11 @@ static enum MHD_Result request_begin(struct server_request *req)
  * it is the deadline watchdog's job (it answers 408 and closes). */
 static enum MHD_Result request_take_body(struct server_request *req, const char *data, size_t size)
 {
-    if (req->too_large || size > req->srv->max_body - req->body_len) {
+    if (req->too_large || size > req->srv->max_body - req->body.len) {
         req->too_large = 1;
         return MHD_YES;
     }
-    if (req->body_len + size + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 1024;
-        while (cap < req->body_len + size + 1)
-            cap *= 2;
-        char *grown = realloc(req->body, cap);
-        if (!grown)
-            return MHD_NO;
-        req->body = grown;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, size);
-    req->body_len += size;
-    req->body[req->body_len] = '\0';
-    return MHD_YES;
+    return pb_buf_append(&req->body, data, size) == PB_OK ? MHD_YES : MHD_NO;
 }
 
 /* Last call: the whole request is here; run the handler and answer. */
@@ -694,23 +611,6 @@ static int route_builtin_metrics(struct server_request *req, struct server_reply
     reply->body_len = len;
     reply->status = 200;
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return PB_OK;
-}
-
-/* GET / -> web/index.html, /admin -> web/admin.html, /static/NAME -> web/NAME. */
-static int route_builtin_page(struct server_request *req, struct server_reply *reply, void *app)
-{
-    char name[300];
-    const char *file = server_req_param(req, "name");
-    if (file)
-        snprintf(name, sizeof name, "web/%s", file);
-    else
-        snprintf(name, sizeof name, "web/%s.html",
-                 strcmp(req->route->pattern, "/") == 0 ? "index" : "admin");
-    const struct embedded_file *f = embedded_find(name);
-    if (!f)
-        return pb_errf(reply->err, PB_ERR_NOT_FOUND, "no such page");
-    server_reply_static(reply, 200, server_content_type(name), f->data, f->len);
     return PB_OK;
 }
 

@@ -1,8 +1,9 @@
 /* server.h — the HTTP core on libmicrohttpd: routing table, request lifecycle (body with a hard
- * size limit, per-request deadline), auth helpers, JSON/error replies, security headers,
- * metrics, JSON-lines access log, built-in routes (/healthz, /metrics, embedded pages) and
- * graceful shutdown. Owns the daemon and its threads. It knows no business logic: handlers
- * (chat, feedback, admin) are plugged in through struct server_route and must stay thin. */
+ * size limit, per-request deadline), auth helpers, JSON/error replies (sent with the security
+ * headers of httpresp), metrics, JSON-lines access log, built-in routes (/healthz, /metrics,
+ * and the embedded pages of webpages) and graceful shutdown. Owns the daemon and its threads.
+ * It knows no business logic: handlers (chat, feedback, admin) are plugged in through struct
+ * server_route and must stay thin. */
 #ifndef SERVER_H
 #define SERVER_H
 
@@ -121,8 +122,5 @@ int server_reply_header(struct server_reply *reply, const char *name, const char
  * not_found 404, conflict 409, limit 429 (the core answers 413 itself for bodies), provider
  * 502, unavailable 503, timeout 504, anything else 500. */
 int server_http_status(int rc, int had_token);
-
-/* Content type for a file name by extension ("text/html; charset=utf-8", ...). */
-const char *server_content_type(const char *name);
 
 #endif

@@ -104,15 +104,18 @@ static void test_import_run_adds_the_winner(void)
     json_t *r = NULL;
     svc_start(&s, ADMIN);
     CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
-    CHECK_INT(store_experiment_get_or_create(st, "offline-1", "offline", "ucb1", &off, err),
-              PB_OK);
+    CHECK_INT(store_experiment_get_or_create(st, "offline-1", "offline", "ucb1", &off, err), PB_OK);
     CHECK_INT(arms_add(st, off.id, "X", "오프라인 프롬프트 X", NULL, &a1, NULL, err), PB_OK);
     CHECK_INT(arms_add(st, off.id, "Y", "오프라인 프롬프트 Y (winner)", NULL, &a2, NULL, err),
               PB_OK);
     CHECK_INT(runs_create(st, "r1", "bandit", NULL, &run, err), PB_OK);
     for (int i = 0; i < 6; i++) {
-        struct run_step step = {.run_id = run, .iteration = i, .arm_id = i % 2 ? a2 : a1,
-                                .score = i % 2 ? 0.5 : -0.5, .has_score = 1, .status = "ok"};
+        struct run_step step = {.run_id = run,
+                                .iteration = i,
+                                .arm_id = i % 2 ? a2 : a1,
+                                .score = i % 2 ? 0.5 : -0.5,
+                                .has_score = 1,
+                                .status = "ok"};
         CHECK_INT(runs_step_put(st, &step, err), PB_OK);
     }
     /* a failed step of X with no score does not count */

@@ -66,11 +66,15 @@ fire() { # fire WORKER: posts feedback for every 4th impression, logs "event rew
     [ -n "$rid" ] && echo "ev-$imp $imp $rid" >>"$PB_TMP/acked.$w"
   done <"$PB_TMP/imps"
 }
-for w in 0 1 2 3; do fire "$w" & done
+fire_pids=()
+for w in 0 1 2 3; do
+  fire "$w" &
+  fire_pids+=($!)
+done
 sleep 0.7
 kill -9 "$serve_pid"
 wait "$serve_pid" 2>/dev/null
-wait
+wait "${fire_pids[@]}"
 cat "$PB_TMP"/acked.* >"$PB_TMP/acked" 2>/dev/null
 acked=$(grep -c . "$PB_TMP/acked")
 echo "acknowledged before SIGKILL: $acked of $n"

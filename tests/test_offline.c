@@ -9,6 +9,7 @@
 #include "offline.h"
 #include "ratings.h"
 #include "report.h"
+#include "runplan.h"
 #include "runs.h"
 #include "store.h"
 
@@ -483,27 +484,27 @@ static void test_budget_in_money_and_tokens_stops_near_the_limit(void)
 
 static void test_scenarios_and_budget_specs_parse(void)
 {
-    struct offline_scenarios s;
+    struct scenarios s;
     struct offline_budget b = {0};
     char err[PB_ERR_LEN], bad[600];
-    CHECK_INT(offline_scenarios_load(scenarios, &s, err), PB_OK);
+    CHECK_INT(scenarios_load(scenarios, &s, err), PB_OK);
     CHECK_INT(s.n, 4);
     CHECK_STR(s.sentence[0], "오늘 합격했어!");
     CHECK_STR(s.emotion[0], "기쁨");
     CHECK(s.emotion[3] == NULL);
-    offline_scenarios_free(&s);
+    scenarios_free(&s);
     snprintf(bad, sizeof bad, "%s/bad.txt", tmp);
     write_text(bad, "좋아\n\t기쁨\n");
-    CHECK_INT(offline_scenarios_load(bad, &s, err), PB_ERR_INVALID);
+    CHECK_INT(scenarios_load(bad, &s, err), PB_ERR_INVALID);
     CHECK(strstr(err, "line 2") != NULL);
-    CHECK_INT(offline_budget_parse("calls=500,usd=1.5", &b, err), PB_OK);
+    CHECK_INT(runplan_budget_parse("calls=500,usd=1.5", &b, err), PB_OK);
     CHECK_INT(b.calls, 500);
     CHECK_NEAR(b.usd, 1.5, 1e-12);
-    CHECK_INT(offline_budget_parse("tokens=200000", &b, err), PB_OK);
+    CHECK_INT(runplan_budget_parse("tokens=200000", &b, err), PB_OK);
     CHECK_INT(b.tokens, 200000);
     const char *wrong[] = {"calls", "calls=-1", "calls=1.5", "dollars=3", "usd=abc", "tokens=0"};
     for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++)
-        CHECK_INT(offline_budget_parse(wrong[i], &b, err), PB_ERR_INVALID);
+        CHECK_INT(runplan_budget_parse(wrong[i], &b, err), PB_ERR_INVALID);
 }
 
 static void test_changed_scenarios_file_refuses_resume(void)

@@ -6,6 +6,7 @@
 #include "pb.h"
 #include "route.h"
 #include "server.h"
+#include "webpages.h"
 
 static const struct {
     const char *pattern, *path;
@@ -153,10 +154,10 @@ static void test_json_field_getters_table(void)
 
 static void test_content_types_by_extension(void)
 {
-    CHECK_STR(server_content_type("web/index.html"), "text/html; charset=utf-8");
-    CHECK_STR(server_content_type("web/app.JS"), "text/javascript; charset=utf-8");
-    CHECK_STR(server_content_type("web/chart.svg"), "image/svg+xml");
-    CHECK_STR(server_content_type("web/README"), "application/octet-stream");
+    CHECK_STR(webpages_content_type("web/index.html"), "text/html; charset=utf-8");
+    CHECK_STR(webpages_content_type("web/app.JS"), "text/javascript; charset=utf-8");
+    CHECK_STR(webpages_content_type("web/chart.svg"), "image/svg+xml");
+    CHECK_STR(webpages_content_type("web/README"), "application/octet-stream");
 }
 
 int main(void)

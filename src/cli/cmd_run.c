@@ -1,6 +1,6 @@
 /* cmd_run.c — `promptbandit run` = `bandit-run`: offline runs (new, resume, dry run), their
  * reports and exports, the list of runs, and policy replay over logged events. Parses
- * arguments, builds the LLM client and judge from settings, calls offline/report/replay,
+ * arguments, builds the LLM client and judge from settings, calls offline/runplan/report/replay,
  * prints; the loop itself lives in src/offline.c. */
 #include "cmd.h"
 
@@ -12,6 +12,7 @@
 #include "replay.h"
 #include "report.h"
 #include "rewardmodel.h"
+#include "runplan.h"
 #include "runs.h"
 #include "store.h"
 
@@ -402,7 +403,7 @@ static int new_options(const struct run_args *a, const config *cfg, struct offli
     } else if (kind == JUDGE_LOCAL) {
         o->judge_model = config_str(cfg, "judge.local_model");
     }
-    if (a->budget && offline_budget_parse(a->budget, &o->budget, err) != PB_OK)
+    if (a->budget && runplan_budget_parse(a->budget, &o->budget, err) != PB_OK)
         return PB_ERR_INVALID;
     return PB_OK;
 }
@@ -410,7 +411,7 @@ static int new_options(const struct run_args *a, const config *cfg, struct offli
 static int do_dry_run(const struct run_args *a, const config *cfg, const struct offline_options *o)
 {
     char err[PB_ERR_LEN];
-    struct offline_plan p;
+    struct runplan_cost p;
     size_t judge_bytes = 0;
     int llm_judge = judge_kind_parse(o->judge) == JUDGE_LLM;
     struct stat st;
@@ -418,7 +419,7 @@ static int do_dry_run(const struct run_args *a, const config *cfg, const struct 
         judge_bytes += (size_t)st.st_size;
     if (llm_judge && o->judge_examples && stat(o->judge_examples, &st) == 0)
         judge_bytes += (size_t)st.st_size;
-    if (offline_plan_run(o, llm_judge, judge_bytes, (int)config_int(cfg, "llm.max_tokens"), &p,
+    if (runplan_estimate(o, llm_judge, judge_bytes, (int)config_int(cfg, "llm.max_tokens"), &p,
                          err) != PB_OK) {
         fprintf(stderr, "bandit-run: %s\n", err);
         return 1;
@@ -505,7 +506,7 @@ static int do_resume(const struct run_args *a, const char *id_text)
         offline_load(s.db, run_id, &o, &owner, err) != PB_OK)
         goto fail;
     budget = o.budget;
-    if (a->budget && offline_budget_parse(a->budget, &budget, err) != PB_OK) {
+    if (a->budget && runplan_budget_parse(a->budget, &budget, err) != PB_OK) {
         fprintf(stderr, "bandit-run: %s\n", err);
         rc = 2;
         goto cleanup;
