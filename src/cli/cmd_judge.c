@@ -9,6 +9,8 @@
 #include "llm.h"
 #include "ratings.h"
 #include "rewardmodel.h"
+#include "runs.h"
+#include "store.h"
 #include "text.h"
 
 #include <jansson.h>
@@ -27,16 +29,17 @@ static const char usage_text[] =
     "        (model default: setting judge.local_model)\n"
     "  eval  --ratings FILE --judge llm|local|constant [--folds 10] [--seed S] [--json]\n"
     "        [--out FILE.json] [--skip-bad] [--rubric diary|chat] [--rubric-file F]\n"
-    "        [--examples F.jsonl]\n"
+    "        [--examples F.jsonl] [--record [--db PATH]]\n"
     "        MSE, MAE, Spearman, Kendall tau-b, exact agreement, weighted kappa and the\n"
     "        confusion matrix; local and constant by k-fold CV (constant = training-fold\n"
     "        mean), llm by judging every item with the few-shot rubric\n"
-    "        (prompts/judge_<rubric>.txt, ratings/examples_<rubric>.jsonl)\n\n"
+    "        (prompts/judge_<rubric>.txt, ratings/examples_<rubric>.jsonl); --record\n"
+    "        stores the figures in the database (db.path, or --db) for the dashboard\n\n"
     "Bad ratings lines are refused with their line number unless --skip-bad is given.\n";
 
 struct judge_args {
-    const char *ratings, *out, *model, *input, *kind, *rubric, *rubric_file, *examples;
-    int folds, json, skip_bad;
+    const char *ratings, *out, *model, *input, *kind, *rubric, *rubric_file, *examples, *db;
+    int folds, json, skip_bad, record;
     unsigned long long seed;
 };
 
@@ -53,11 +56,14 @@ static int parse_args(int argc, char **argv, struct judge_args *a)
                          : !strcmp(o, "--rubric")      ? &a->rubric
                          : !strcmp(o, "--rubric-file") ? &a->rubric_file
                          : !strcmp(o, "--examples")    ? &a->examples
+                         : !strcmp(o, "--db")          ? &a->db
                                                        : NULL;
         if (!strcmp(o, "--json")) {
             a->json = 1;
         } else if (!strcmp(o, "--skip-bad")) {
             a->skip_bad = 1;
+        } else if (!strcmp(o, "--record")) {
+            a->record = 1;
         } else if (s || !strcmp(o, "--folds") || !strcmp(o, "--seed")) {
             if (!v) {
                 fprintf(stderr, "judge: %s needs a value\n", o);
@@ -325,6 +331,27 @@ cleanup:
     return rc;
 }
 
+/* Stores the figures as a judge evaluation in the database, where the dashboard reads them. */
+static int record_eval(const struct judge_args *a, const char *figures_json)
+{
+    char err[PB_ERR_LEN];
+    config *cfg = NULL;
+    store *db = NULL;
+    int64_t id;
+    int rc = 1;
+    if (config_load(NULL, &cfg, err) != PB_OK || store_open_config(cfg, a->db, &db, err) != PB_OK ||
+        runs_insert_judge_eval(db, a->kind, figures_json, &id, err) != PB_OK) {
+        fprintf(stderr, "judge eval: not recorded: %s\n", err);
+        goto cleanup;
+    }
+    fprintf(stderr, "judge eval: recorded as evaluation %lld\n", (long long)id);
+    rc = 0;
+cleanup:
+    store_close(db);
+    config_free(cfg);
+    return rc;
+}
+
 static int write_report(const struct judge_args *a, const struct evalstats *e, size_t failures)
 {
     json_t *o = eval_json(a, e, failures);
@@ -343,6 +370,8 @@ static int write_report(const struct judge_args *a, const struct evalstats *e, s
             fprintf(stderr, "judge eval: %s\n", err);
             rc = 1;
         }
+        if (a->record && record_eval(a, text) != 0)
+            rc = 1;
     }
     free(text);
     json_decref(o);
