@@ -15,16 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The dashboard's routes, when src/dashboard.c is part of the build. A weak declaration alone
- * is not enough: pbcore is a static archive, and a weak reference never pulls an archive member
- * into the link, so the routes would silently be missing. The header's presence (the CMake glob
- * compiles every .c file under src/) decides at compile time instead. */
-#if defined(__has_include) && __has_include("dashboard.h")
 #include "dashboard.h"
-#define API_DASHBOARD_ROUTES(n) dashboard_routes(n)
-#else
-#define API_DASHBOARD_ROUTES(n) ((void)(n), (const struct server_route *)NULL)
-#endif
 
 #define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -675,7 +666,7 @@ static const struct server_route api_table[] = {
 int api_routes_new(struct server_route **out, size_t *n, char *err)
 {
     size_t nd = 0, na = N_FIELDS(api_table);
-    const struct server_route *dash = API_DASHBOARD_ROUTES(&nd);
+    const struct server_route *dash = dashboard_routes(&nd);
     struct server_route *all = malloc((na + nd) * sizeof *all);
     if (!all)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
