@@ -139,7 +139,8 @@ static void batch_scores_every_item(judge *j)
 static void batch_failure_of_one_item_spares_the_others(judge *j)
 {
     enum { N = 6 };
-    const char *texts[N] = {"일기 0", "일기 1", "[[fake:quota]] 일기 2", "일기 3", "일기 4", "일기 5"};
+    const char *texts[N] = {"일기 0", "일기 1", "[[fake:quota]] 일기 2",
+                            "일기 3", "일기 4", "일기 5"};
     char errs[N][PB_ERR_LEN], err[PB_ERR_LEN];
     double scores[N];
     int status[N];
