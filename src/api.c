@@ -161,10 +161,12 @@ cleanup:
 
 static int h_choose(struct server_request *req, struct server_reply *reply, void *ctx)
 {
-    static const char *const fields[] = {"experiment", "user_id", "context", "segment"};
+    static const char *const fields[] = {"experiment", "user_id", "context", "segment",
+                                         "activate"};
     struct pipeline_choose_in in = {0};
     struct pipeline_choose_out out = {0};
     char *context = NULL;
+    int activate = 1;
     json_t *body = NULL;
     int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
@@ -173,8 +175,10 @@ static int h_choose(struct server_request *req, struct server_reply *reply, void
     if ((rc = jsonio_string(body, "experiment", 0, &in.experiment, reply->err)) ||
         (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)) ||
         (rc = server_auth_user(req, in.user_id, reply->err)) ||
-        (rc = jsonio_string(body, "segment", 0, &in.segment, reply->err)))
+        (rc = jsonio_string(body, "segment", 0, &in.segment, reply->err)) ||
+        (rc = jsonio_bool(body, "activate", 0, &activate, reply->err)))
         goto cleanup;
+    in.inactive = !activate;
     if (context_obj && !json_is_null(context_obj)) {
         if (!json_is_object(context_obj)) {
             rc = pb_errf(reply->err, PB_ERR_INVALID, "field 'context' must be a JSON object");
@@ -184,14 +188,54 @@ static int h_choose(struct server_request *req, struct server_reply *reply, void
     }
     if ((rc = pipeline_choose(ctx, &in, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200,
-                          json_pack("{s:s, s:I, s:s, s:I, s:f}", "arm", out.arm, "arm_id",
+                          json_pack("{s:s, s:I, s:s, s:I, s:f, s:b}", "arm", out.arm, "arm_id",
                                     (json_int_t)out.arm_id, "prompt", out.prompt, "impression_id",
-                                    (json_int_t)out.impression_id, "propensity", out.propensity));
+                                    (json_int_t)out.impression_id, "propensity", out.propensity,
+                                    "activated", activate));
 cleanup:
     pipeline_choose_out_clear(&out);
     free(context);
     json_decref(body);
     return rc;
+}
+
+/* POST /v1/impressions/{id}/activate and /discard: {"user_id": ...} (owner) or {} (admin, or
+ * an impression without a user). */
+static int impression_set(struct server_request *req, struct server_reply *reply, void *ctx,
+                          int activate)
+{
+    static const char *const fields[] = {"user_id"};
+    const char *user_id = NULL;
+    char why[PB_ERR_LEN];
+    int64_t id = 0;
+    int changed = 0;
+    json_t *body = NULL;
+    int rc = path_id(req, "id", &id, reply->err);
+    if (rc != PB_OK || (rc = read_body(req, reply, fields, N_FIELDS(fields), &body)) != PB_OK)
+        return rc;
+    int admin = server_auth_admin(req, why) == PB_OK;
+    if ((rc = jsonio_string(body, "user_id", 0, &user_id, reply->err)) ||
+        (!admin && (rc = server_auth_user(req, user_id, reply->err))))
+        goto cleanup;
+    rc = pipeline_impression_set(ctx, id, user_id, admin, activate, &changed, reply->err);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200,
+                          json_pack("{s:I, s:s, s:b}", "impression_id", (json_int_t)id, "status",
+                                    activate ? "activated" : "discarded", "changed", changed));
+    rc = pipeline_status(reply, rc);
+cleanup:
+    json_decref(body);
+    return rc;
+}
+
+static int h_activate(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    return impression_set(req, reply, ctx, 1);
+}
+
+static int h_discard(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    return impression_set(req, reply, ctx, 0);
 }
 
 static int h_erase(struct server_request *req, struct server_reply *reply, void *ctx)
@@ -249,9 +293,11 @@ static json_t *segments_json(app *a, store *s, const char *name)
 {
     json_t *out = json_object();
     char err[PB_ERR_LEN];
-    for (size_t k = 0; out && k < LIVE_N_SEGMENTS; k++) {
+    const live *l = app_live(a);
+    for (size_t k = 0; out && k < live_segment_count(l); k++) {
         struct live_snapshot snap;
-        if (live_snapshot_get(app_live(a), s, name, live_segment_names[k], 1000, &snap, err))
+        const char *seg = live_segment_name(l, k);
+        if (live_snapshot_get(app_live(a), s, name, seg, 1000, &snap, err))
             continue;
         json_t *arms = json_array();
         for (size_t i = 0; arms && i < snap.n_arms; i++)
@@ -260,7 +306,7 @@ static json_t *segments_json(app *a, store *s, const char *name)
                                 "pulls", (json_int_t)snap.arms[i].pulls, "mean", snap.arms[i].mean,
                                 "p_best", snap.arms[i].p_best));
         json_object_set_new(
-            out, live_segment_names[k],
+            out, seg,
             json_pack("{s:I, s:o}", "pulls", (json_int_t)snap.segment_pulls[k], "arms", arms));
         live_snapshot_clear(&snap);
     }
@@ -648,6 +694,8 @@ static const struct server_route api_table[] = {
     {"POST", "/v1/chat/{impression_id}/regenerate", h_regenerate, SERVER_USER},
     {"POST", "/v1/feedback", h_feedback, SERVER_USER},
     {"POST", "/v1/choose", h_choose, SERVER_USER},
+    {"POST", "/v1/impressions/{id}/activate", h_activate, SERVER_USER},
+    {"POST", "/v1/impressions/{id}/discard", h_discard, SERVER_USER},
     {"DELETE", "/v1/users/{user_id}", h_erase, SERVER_OWNER},
     {"GET", "/v1/experiments", h_experiments, SERVER_ADMIN},
     {"GET", "/v1/experiments/{name}", h_experiment, SERVER_ADMIN},

@@ -1,10 +1,13 @@
-/* app.c — builds and tears down the service context; store pool, retention thread, views. */
+/* app.c — builds and tears down the service context; store pool, background thread (retention
+ * purge, reward wait sweep), views. */
 #include "app.h"
 
 #include "arms.h"
 #include "chatmem.h"
 #include "feedback.h"
+#include "impressions.h"
 #include "live.h"
+#include "segmap.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@ struct app {
     char *db_path;
     metrics *metrics;
     live *live;
+    segmap *segmap;
     writer *writer;
     chatmem *chatmem;
     emotion *emotion;
@@ -51,6 +55,10 @@ metrics *app_metrics(app *a)
 struct live *app_live(app *a)
 {
     return a->live;
+}
+const struct segmap *app_segmap(const app *a)
+{
+    return a->segmap;
 }
 struct writer *app_writer(app *a)
 {
@@ -136,24 +144,94 @@ int app_run_retention(app *a, int64_t *deleted, char *err)
     return rc;
 }
 
-static void *retention_main(void *arg)
+int app_missing_reward(const config *cfg, int *exclude, double *value, char *err)
 {
-    app *a = arg;
-    double every = (double)config_int(a->cfg, "privacy.retention_interval_s");
-    pthread_mutex_lock(&a->stop_mu);
-    while (!a->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)every;
-        if (pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &until) != ETIMEDOUT)
-            continue;
-        pthread_mutex_unlock(&a->stop_mu);
-        char err[PB_ERR_LEN];
-        int64_t n = 0;
+    const char *v = config_str(cfg, "rewards.missing");
+    char *end;
+    *exclude = !strcmp(v, "exclude");
+    *value = 0;
+    if (*exclude)
+        return PB_OK;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(d) || d < -1 || d > 1)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "setting rewards.missing: expected exclude or a number in [-1, 1], got "
+                       "'%s'",
+                       v);
+    *value = d;
+    return PB_OK;
+}
+
+static void sweep_observe(void *ctx, const struct impressions_default_row *row)
+{
+    app *a = ctx;
+    char why[PB_ERR_LEN];
+    if (live_observe(a->live, row->experiment_id, row->reward_id, row->arm_id, row->segment,
+                     row->value, why) != PB_OK)
+        fprintf(stderr, "promptbandit: live state ignored default reward %lld: %s\n",
+                (long long)row->reward_id, why);
+}
+
+int app_run_reward_sweep(app *a, int64_t *given, char *err)
+{
+    long wait = config_int(a->cfg, "rewards.wait_s");
+    int exclude;
+    double value;
+    int64_t n = 0;
+    int rc = app_missing_reward(a->cfg, &exclude, &value, err);
+    if (rc == PB_OK && wait > 0 && !exclude) {
+        store *s = app_store_acquire(a, err);
+        if (!s)
+            return PB_ERR_DB;
+        rc = impressions_default_rewards(s, pb_now_wall() - (double)wait, value, sweep_observe, a,
+                                         &n, err);
+        app_store_release(a, s);
+    }
+    if (rc == PB_OK && given)
+        *given = n;
+    return rc;
+}
+
+/* Runs each job when it is due (now >= *next) and moves *next on by every seconds. */
+static void background_tick(app *a, double now, double *next_retention, double *next_sweep)
+{
+    char err[PB_ERR_LEN];
+    int64_t n = 0;
+    if (now >= *next_retention) {
+        *next_retention = now + (double)config_int(a->cfg, "privacy.retention_interval_s");
         if (app_run_retention(a, &n, err) != PB_OK)
             fprintf(stderr, "promptbandit: retention purge failed: %s\n", err);
         else if (n > 0)
             fprintf(stderr, "promptbandit: retention purge deleted %lld messages\n", (long long)n);
+    }
+    if (now >= *next_sweep) {
+        *next_sweep = now + (double)config_int(a->cfg, "rewards.sweep_interval_s");
+        if (app_run_reward_sweep(a, &n, err) != PB_OK)
+            fprintf(stderr, "promptbandit: reward wait sweep failed: %s\n", err);
+        else if (n > 0)
+            fprintf(stderr, "promptbandit: reward wait sweep gave %lld default rewards\n",
+                    (long long)n);
+    }
+}
+
+/* The background jobs: retention purge and reward wait sweep, each on its own interval. */
+static void *retention_main(void *arg)
+{
+    app *a = arg;
+    double now = pb_now_wall();
+    double next_retention = now + (double)config_int(a->cfg, "privacy.retention_interval_s");
+    double next_sweep = now + (double)config_int(a->cfg, "rewards.sweep_interval_s");
+    pthread_mutex_lock(&a->stop_mu);
+    while (!a->stopping) {
+        struct timespec until;
+        double wake = next_retention < next_sweep ? next_retention : next_sweep;
+        until.tv_sec = (time_t)ceil(wake);
+        until.tv_nsec = 0;
+        if (pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &until) != ETIMEDOUT)
+            continue;
+        pthread_mutex_unlock(&a->stop_mu);
+        background_tick(a, pb_now_wall(), &next_retention, &next_sweep);
         pthread_mutex_lock(&a->stop_mu);
     }
     pthread_mutex_unlock(&a->stop_mu);
@@ -205,15 +283,18 @@ static int app_open_parts(app *a, const struct app_options *opt, char *err)
     if (rc == PB_OK)
         rc = ensure_default(a, s, prompts, err);
     if (rc == PB_OK)
-        rc = live_new((unsigned long)config_int(a->cfg, "bandit.seed"),
-                      config_int(a->cfg, "bandit.segment_min_pulls"), &a->live, err);
+        rc = emotion_open(a->cfg, &a->emotion, err);
+    if (rc == PB_OK)
+        rc = segmap_new(a->cfg, emotion_model(a->emotion), &a->segmap, err);
+    if (rc == PB_OK)
+        rc = live_new_segments((unsigned long)config_int(a->cfg, "bandit.seed"),
+                               config_int(a->cfg, "bandit.segment_min_pulls"),
+                               segmap_names(a->segmap), segmap_count(a->segmap), &a->live, err);
     if (rc == PB_OK)
         rc = live_reload(a->live, s, "default", err);
     if (rc == PB_OK && (rc = open_store(a, &ws, err)) == PB_OK &&
         (rc = writer_new(ws, 0, &a->writer, err)) != PB_OK)
         store_close(ws);
-    if (rc == PB_OK)
-        rc = emotion_open(a->cfg, &a->emotion, err);
     if (rc == PB_OK)
         rc = open_llm(a, err);
     app_store_release(a, s);
@@ -235,6 +316,10 @@ int app_new(const config *cfg, const struct app_options *opt, app **out, char *e
     if (strcmp(mode, "turn") && strcmp(mode, "conversation") && strcmp(mode, "user"))
         rc = pb_errf(err, PB_ERR_INVALID,
                      "setting assign.mode: expected turn, conversation or user, got '%s'", mode);
+    int exclude;
+    double missing;
+    if (rc == PB_OK)
+        rc = app_missing_reward(cfg, &exclude, &missing, err);
     if (rc == PB_OK && opt && opt->db_path && !(a->db_path = strdup(opt->db_path)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK &&
@@ -247,6 +332,8 @@ int app_new(const config *cfg, const struct app_options *opt, app **out, char *e
         rc = app_open_parts(a, opt, err);
     if (rc == PB_OK)
         rc = app_run_retention(a, NULL, err);
+    if (rc == PB_OK)
+        rc = app_run_reward_sweep(a, NULL, err);
     if (rc == PB_OK && !(opt && opt->no_background)) {
         if (pthread_create(&a->retention, NULL, retention_main, a) != 0)
             rc = pb_errf(err, PB_ERR_NOMEM, "cannot start the retention thread");
@@ -274,6 +361,7 @@ void app_free(app *a)
     }
     writer_free(a->writer);
     live_free(a->live);
+    segmap_free(a->segmap);
     chatmem_free(a->chatmem);
     emotion_close(a->emotion);
     llm_client_free(a->llm);

@@ -21,13 +21,15 @@
 typedef struct app app;
 struct chatmem;
 struct live;
+struct segmap;
 struct writer;
 
 /* What `serve` may change beside the settings. Fields left NULL/0 take the settings. */
 struct app_options {
     const char *db_path;     /* NULL: db.path */
     const char *prompts_dir; /* NULL: prompts.dir */
-    int no_background;       /* 1: no retention thread (tests call app_run_retention) */
+    int no_background; /* 1: no background thread (tests call app_run_retention and
+                          app_run_reward_sweep) */
 };
 
 /* Opens the store (migrations), syncs prompts into the "default" experiment, builds live
@@ -45,6 +47,7 @@ void app_free(app *a);
 const config *app_config(const app *a);
 metrics *app_metrics(app *a);        /* hand it to server_options.metrics */
 struct live *app_live(app *a);       /* thread-safe (live.h) */
+const struct segmap *app_segmap(const app *a); /* segment of a turn (segmap.h); immutable */
 struct writer *app_writer(app *a);   /* thread-safe group commit (writer.h) */
 struct chatmem *app_chatmem(app *a); /* in-memory histories and turns (chatmem.h) */
 const emotion *app_emotion(const app *a);
@@ -101,5 +104,15 @@ void app_experiment_view_clear(struct app_experiment_view *v);
 /* Runs the retention purge now (privacy.retention_days; 0 = keep everything): messages older
  * than the retention are deleted. *deleted may be NULL. */
 int app_run_retention(app *a, int64_t *deleted, char *err);
+
+/* Runs the reward wait sweep now: every activated impression older than rewards.wait_s with
+ * no reward gets rewards.missing as a reward of source "default" (one per impression), and
+ * the live state moves. Nothing happens when rewards.wait_s is 0 or rewards.missing is
+ * "exclude". *given (may be NULL) gets how many rewards were given. */
+int app_run_reward_sweep(app *a, int64_t *given, char *err);
+
+/* Reads rewards.missing: *exclude = 1 for "exclude", else *value gets the number. A value
+ * that is neither is PB_ERR_INVALID with a message naming the setting. */
+int app_missing_reward(const config *cfg, int *exclude, double *value, char *err);
 
 #endif

@@ -111,6 +111,18 @@ static const struct setting settings[] = {
      "history of conversations without consent is kept in memory this long after a turn"},
     {"chat.memory_conversations", T_INT, "10000", 1, 10000000, 0,
      "conversations kept in memory at most (oldest dropped first)"},
+    {"rewards.wait_s", T_INT, "0", 0, 31536000, 0,
+     "reward wait time: an activated impression with no reward after this long gets "
+     "rewards.missing (0 = off)"},
+    {"rewards.missing", T_STR, "exclude", 0, 0, 0,
+     "after rewards.wait_s: exclude (no reward, the default) or a number in [-1, 1] given as "
+     "reward (source default)"},
+    {"rewards.sweep_interval_s", T_INT, "60", 1, 86400, 0,
+     "how often the service looks for impressions past rewards.wait_s"},
+    {"bandit.segments", T_STR, "group", 0, 0, 0,
+     "live segments: group (top emotion's group), label (top emotion label) or none"},
+    {"bandit.segment_map", T_STR, "", 0, 0, 0,
+     "TSV file label<TAB>segment overriding the emotion model's mapping (empty: none)"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

@@ -10,18 +10,34 @@
 
 static const char *SQL_IMP_GET =
     "SELECT i.experiment_id, i.arm_id, i.user_id, i.conversation_id, i.segment, i.activated, "
-    "i.created_at, a.name FROM impressions i JOIN arms a ON a.id = i.arm_id WHERE i.id = ?1";
+    "i.created_at, a.name, EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id AND "
+    "r.source = 'default') FROM impressions i JOIN arms a ON a.id = i.arm_id WHERE i.id = ?1";
 static const char *SQL_IMP_CONVERSATION =
     "SELECT coalesce(user_id, ''), arm_id FROM conversations WHERE id = ?1";
 static const char *SQL_IMP_REWARD_WALK =
     "SELECT r.id, r.impression_id, i.arm_id, i.segment, r.value FROM rewards r "
-    "JOIN impressions i ON i.id = r.impression_id WHERE i.experiment_id = ?1 ORDER BY r.id";
+    "JOIN impressions i ON i.id = r.impression_id WHERE i.experiment_id = ?1 AND "
+    "i.activated = 1 ORDER BY r.id";
 static const char *SQL_IMP_USER_ENSURE =
     "INSERT INTO users (id, consent, created_at) VALUES (?1, 0, ?2) ON CONFLICT (id) DO NOTHING";
 static const char *SQL_IMP_INSERT =
     "INSERT INTO impressions (experiment_id, arm_id, user_id, conversation_id, segment, context, "
     "propensity, activated, created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9 "
     "WHERE EXISTS (SELECT 1 FROM arms WHERE id = ?2 AND experiment_id = ?1)";
+
+static const char *SQL_IMP_ACTIVATE = "UPDATE impressions SET activated = 1, activated_at = ?2 "
+                                      "WHERE id = ?1 AND activated = 0";
+static const char *SQL_IMP_EXISTS = "SELECT activated FROM impressions WHERE id = ?1";
+static const char *SQL_IMP_DISCARD = "DELETE FROM impressions WHERE id = ?1 AND activated = 0";
+static const char *SQL_IMP_MAX_REWARD = "SELECT coalesce(max(id), 0) FROM rewards";
+static const char *SQL_IMP_DEFAULT_INSERT =
+    "INSERT INTO rewards (impression_id, source, value, created_at) SELECT i.id, 'default', ?2, "
+    "?3 FROM impressions i WHERE i.activated = 1 AND coalesce(i.activated_at, i.created_at) < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id) ORDER BY i.id";
+static const char *SQL_IMP_DEFAULT_NEW =
+    "SELECT r.id, i.experiment_id, i.arm_id, i.segment, r.value FROM rewards r JOIN impressions "
+    "i ON i.id = r.impression_id WHERE r.id > ?1 AND r.id <= ?2 AND r.source = 'default' "
+    "ORDER BY r.id";
 
 static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
 {
@@ -48,6 +64,7 @@ int impressions_get(store *s, int64_t id, struct impressions_info *out, char *er
         out->activated = sqlite3_column_int(st, 5);
         out->created_at = sqlite3_column_double(st, 6);
         copy_col(st, 7, out->arm_name, sizeof out->arm_name);
+        out->defaulted = sqlite3_column_int(st, 8);
     } else if (step == SQLITE_DONE) {
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
     } else {
@@ -160,4 +177,135 @@ int impressions_insert_batch(store *s, const struct feedback_impression *imps, s
         }
     }
     return store_commit(s, err);
+}
+
+/* 1 activated, 0 not activated, PB_ERR_NOT_FOUND absent. */
+static int activated_state(store *s, int64_t id, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_EXISTS, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = sqlite3_column_int(st, 0) ? 1 : 0;
+    else if (step == SQLITE_DONE)
+        rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
+    else
+        rc = store_sql_error(s, "reading an impression", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int impressions_activate(store *s, int64_t id, int *changed, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_ACTIVATE, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_double(st, 2, store_now());
+    if ((rc = store_exec_stmt(s, st, "activating an impression", err)) != PB_OK)
+        return rc;
+    *changed = store_changes(s) == 1;
+    if (*changed)
+        return PB_OK;
+    rc = activated_state(s, id, err); /* unchanged: already active, or absent */
+    return rc < 0 ? rc : PB_OK;
+}
+
+int impressions_discard(store *s, int64_t id, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_DISCARD, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = store_exec_stmt(s, st, "discarding an impression", err)) != PB_OK)
+        return rc;
+    if (store_changes(s) == 1)
+        return PB_OK;
+    rc = activated_state(s, id, err);
+    if (rc == 1)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression %lld was activated (shown); only an impression that was never "
+                     "activated can be discarded",
+                     (long long)id);
+    return rc;
+}
+
+static int max_reward_id(store *s, int64_t *out, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_MAX_REWARD, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = store_sql_error(s, "reading rewards", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Calls fn for each "default" reward with an id in (after, upto]. */
+static int walk_new_defaults(store *s, int64_t after, int64_t upto,
+                             void (*fn)(void *ctx, const struct impressions_default_row *row),
+                             void *ctx, char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_DEFAULT_NEW, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, upto);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct impressions_default_row row = {
+            .reward_id = sqlite3_column_int64(st, 0),
+            .experiment_id = sqlite3_column_int64(st, 1),
+            .arm_id = sqlite3_column_int64(st, 2),
+            .segment = (const char *)sqlite3_column_text(st, 3),
+            .value = sqlite3_column_double(st, 4),
+        };
+        fn(ctx, &row);
+    }
+    if (step != SQLITE_DONE)
+        rc = store_sql_error(s, "reading default rewards", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int impressions_default_rewards(store *s, double before, double value,
+                                void (*fn)(void *ctx, const struct impressions_default_row *row),
+                                void *ctx, int64_t *n, char *err)
+{
+    sqlite3_stmt *st;
+    int64_t after = 0, upto = 0, given = 0;
+    if (!(isfinite(value) && value >= -1 && value <= 1))
+        return pb_errf(err, PB_ERR_INVALID, "default reward %g is outside [-1, 1]", value);
+    int rc = store_begin(s, err);
+    if (rc != PB_OK)
+        return rc;
+    rc = max_reward_id(s, &after, err);
+    if (rc == PB_OK && (rc = store_prepare(s, SQL_IMP_DEFAULT_INSERT, &st, err)) == PB_OK) {
+        sqlite3_bind_double(st, 1, before);
+        sqlite3_bind_double(st, 2, value);
+        sqlite3_bind_double(st, 3, store_now());
+        rc = store_exec_stmt(s, st, "storing default rewards", err);
+        given = rc == PB_OK ? store_changes(s) : 0;
+    }
+    if (rc == PB_OK)
+        rc = max_reward_id(s, &upto, err);
+    if (rc == PB_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
+    /* The transaction held the write lock, so (after, upto] are exactly this sweep's ids. */
+    if (rc == PB_OK && fn && given > 0)
+        rc = walk_new_defaults(s, after, upto, fn, ctx, err);
+    if (rc == PB_OK && n)
+        *n = given;
+    return rc;
 }

@@ -20,6 +20,7 @@ struct impressions_info {
     char conversation_id[260]; /* "" when none (or erased) */
     char segment[32];          /* "" when none */
     int activated;
+    int defaulted; /* the reward wait passed: it holds a "default" reward */
     double created_at;
 };
 
@@ -47,5 +48,26 @@ int impressions_reward_foreach(store *s, int64_t experiment_id,
  * by user_id are created (consent 0) if absent. A failure's message names the bad index. */
 int impressions_insert_batch(store *s, const struct feedback_impression *imps, size_t n,
                              int64_t *ids, char *err);
+
+/* Activates impression id (a choose with "activate": false): sets activated and its time.
+ * *changed = 0 when it was already active (idempotent). PB_ERR_NOT_FOUND when absent. */
+int impressions_activate(store *s, int64_t id, int *changed, char *err);
+
+/* Deletes impression id, which was never activated (so no reward or message refers to it).
+ * PB_ERR_CONFLICT when it is activated; PB_ERR_NOT_FOUND when absent. */
+int impressions_discard(store *s, int64_t id, char *err);
+
+struct impressions_default_row {
+    int64_t reward_id, experiment_id, arm_id;
+    const char *segment; /* NULL when the impression has none */
+    double value;
+};
+/* The reward wait sweep, in one transaction: every activated impression activated before
+ * the Unix time `before` that has no reward of any source gets a reward of source "default"
+ * and the given value (idempotent: at most one per impression). fn (may be NULL) is called
+ * for each new reward after the commit; *n (may be NULL) gets how many were given. */
+int impressions_default_rewards(store *s, double before, double value,
+                                void (*fn)(void *ctx, const struct impressions_default_row *row),
+                                void *ctx, int64_t *n, char *err);
 
 #endif

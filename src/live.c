@@ -25,7 +25,7 @@ struct live_exp {
     int64_t *arm_ids;
     char (*arm_names)[17];
     char **prompts;
-    uint64_t segment_pulls[LIVE_N_SEGMENTS];
+    uint64_t *segment_pulls; /* n_seg of the live */
     segments *seg;
 };
 
@@ -33,32 +33,65 @@ struct live {
     pthread_mutex_t mu;
     gsl_rng *rng;
     long min_pulls;
+    char **seg_names;
+    size_t n_seg;
     struct live_exp **exps;
     size_t n_exps;
 };
 
-static size_t segment_index(const char *name)
-{
-    for (size_t i = 0; name && i < LIVE_N_SEGMENTS; i++)
-        if (strcmp(name, live_segment_names[i]) == 0)
-            return i;
-    return LIVE_N_SEGMENTS - 1;
-}
-
 const char *live_segment_of(const char *group)
 {
-    return live_segment_names[segment_index(group)];
+    for (size_t i = 0; group && i < LIVE_N_SEGMENTS; i++)
+        if (strcmp(group, live_segment_names[i]) == 0)
+            return live_segment_names[i];
+    return live_segment_names[LIVE_N_SEGMENTS - 1];
+}
+
+/* Index of a segment name; anything unknown goes to the last segment. */
+static size_t segment_index(const live *l, const char *name)
+{
+    for (size_t i = 0; name && i < l->n_seg; i++)
+        if (strcmp(name, l->seg_names[i]) == 0)
+            return i;
+    return l->n_seg - 1;
+}
+
+size_t live_segment_count(const live *l)
+{
+    return l->n_seg;
+}
+
+const char *live_segment_name(const live *l, size_t i)
+{
+    return i < l->n_seg ? l->seg_names[i] : NULL;
 }
 
 int live_new(unsigned long seed, long segment_min_pulls, live **out, char *err)
 {
+    return live_new_segments(seed, segment_min_pulls, live_segment_names, LIVE_N_SEGMENTS, out,
+                             err);
+}
+
+int live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
+                      size_t n_names, live **out, char *err)
+{
+    if (n_names < 1 || n_names > 100000)
+        return pb_errf(err, PB_ERR_INVALID, "%zu segments: expected 1 to 100000", n_names);
     live *l = calloc(1, sizeof *l);
-    if (!l || !(l->rng = gsl_rng_alloc(gsl_rng_mt19937))) {
+    if (!l || !(l->seg_names = calloc(n_names, sizeof *l->seg_names)) ||
+        !(l->rng = gsl_rng_alloc(gsl_rng_mt19937))) {
+        if (l)
+            free(l->seg_names);
         free(l);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory creating the live bandit state");
     }
-    gsl_rng_set(l->rng, seed ? seed : (unsigned long)time(NULL) ^ (unsigned long)clock());
     pthread_mutex_init(&l->mu, NULL);
+    for (; l->n_seg < n_names; l->n_seg++)
+        if (!(l->seg_names[l->n_seg] = strdup(names[l->n_seg]))) {
+            live_free(l);
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory creating the live bandit state");
+        }
+    gsl_rng_set(l->rng, seed ? seed : (unsigned long)time(NULL) ^ (unsigned long)clock());
     l->min_pulls = segment_min_pulls;
     *out = l;
     return PB_OK;
@@ -69,6 +102,7 @@ static void exp_free(struct live_exp *e)
     if (!e)
         return;
     segments_free(e->seg);
+    free(e->segment_pulls);
     for (size_t i = 0; e->prompts && i < e->n_arms; i++)
         free(e->prompts[i]);
     free(e->prompts);
@@ -84,6 +118,9 @@ void live_free(live *l)
     for (size_t i = 0; i < l->n_exps; i++)
         exp_free(l->exps[i]);
     free(l->exps);
+    for (size_t i = 0; i < l->n_seg; i++)
+        free(l->seg_names[i]);
+    free(l->seg_names);
     gsl_rng_free(l->rng);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -125,10 +162,16 @@ static int arm_index(const struct live_exp *e, int64_t arm_id, size_t *idx)
     return 0;
 }
 
+struct rebuild_ctx {
+    const live *l;
+    struct live_exp *e;
+};
+
 static int rebuild_reward(void *ctx, const struct impressions_reward_row *row)
 {
-    struct live_exp *e = ctx;
-    size_t arm, seg = segment_index(row->segment);
+    const struct rebuild_ctx *rc = ctx;
+    struct live_exp *e = rc->e;
+    size_t arm, seg = segment_index(rc->l, row->segment);
     char why[PB_ERR_LEN];
     if (!arm_index(e, row->arm_id, &arm))
         return 0;
@@ -161,8 +204,10 @@ static int exp_build(live *l, store *s, const char *name, struct live_exp **out,
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     else if (rc == PB_OK)
         e->n_arms = n;
+    if (rc == PB_OK && !(e->segment_pulls = calloc(l->n_seg, sizeof *e->segment_pulls)))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
-        rc = segments_new(&policy, n, LIVE_N_SEGMENTS, l->min_pulls, &e->seg, err);
+        rc = segments_new(&policy, n, l->n_seg, l->min_pulls, &e->seg, err);
     for (size_t i = 0; rc == PB_OK && i < n; i++) {
         e->arm_ids[i] = arms[i].id;
         snprintf(e->arm_names[i], sizeof e->arm_names[i], "%s", arms[i].name);
@@ -175,7 +220,8 @@ static int exp_build(live *l, store *s, const char *name, struct live_exp **out,
         e->id = se.id;
         e->promoted_arm_id = se.promoted_arm_id;
         snprintf(e->name, sizeof e->name, "%s", se.name);
-        rc = impressions_reward_foreach(s, se.id, rebuild_reward, e, err);
+        struct rebuild_ctx ctx = {l, e};
+        rc = impressions_reward_foreach(s, se.id, rebuild_reward, &ctx, err);
     }
     arms_list_free(arms, n);
     store_experiment_clear(&se);
@@ -275,7 +321,7 @@ static int choose_locked(live *l, struct live_exp *e, const char *segment, int64
         out->kept = !out->promoted;
         return choice_fill(e, arm, out, err);
     }
-    int rc = segments_select(e->seg, segment_index(segment), l->rng, &arm, &out->propensity,
+    int rc = segments_select(e->seg, segment_index(l, segment), l->rng, &arm, &out->propensity,
                              &out->from_global, err);
     if (rc == PB_ERR_CONFLICT)
         return pb_errf(err, PB_ERR_CONFLICT, "experiment %s has no active arm", e->name);
@@ -304,7 +350,7 @@ int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < l->n_exps; i++) {
         struct live_exp *e = l->exps[i];
-        size_t arm, seg = segment_index(segment);
+        size_t arm, seg = segment_index(l, segment);
         if (e->id != experiment_id || reward_id <= e->max_reward_id)
             continue;
         if (!arm_index(e, arm_id, &arm)) {
@@ -327,18 +373,20 @@ static int fill_snapshot(live *l, const struct live_exp *e, const char *segment,
                          struct live_snapshot *out, char *err)
 {
     const bandit *b =
-        segment ? segments_get(e->seg, segment_index(segment)) : segments_global(e->seg);
+        segment ? segments_get(e->seg, segment_index(l, segment)) : segments_global(e->seg);
     out->experiment_id = e->id;
     out->promoted_arm_id = e->promoted_arm_id;
     snprintf(out->policy, sizeof out->policy, "%s", e->policy);
-    memcpy(out->segment_pulls, e->segment_pulls, sizeof out->segment_pulls);
     out->n_arms = e->n_arms;
     out->arms = calloc(e->n_arms ? e->n_arms : 1, sizeof *out->arms);
+    out->segment_pulls = calloc(l->n_seg, sizeof *out->segment_pulls);
     double *pb = calloc(e->n_arms ? e->n_arms : 1, sizeof *pb);
-    if (!out->arms || !pb) {
+    if (!out->arms || !pb || !out->segment_pulls) {
         free(pb);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
+    out->n_segments = l->n_seg;
+    memcpy(out->segment_pulls, e->segment_pulls, l->n_seg * sizeof *out->segment_pulls);
     if (b && bandit_active_count(b) > 0 && verdict_prob_best(b, l->rng, draws, pb, err) != PB_OK)
         memset(pb, 0, e->n_arms * sizeof *pb);
     const bandit *g = segments_global(e->seg);
@@ -380,6 +428,8 @@ int live_snapshot_get(live *l, store *s, const char *name, const char *segment, 
 void live_snapshot_clear(struct live_snapshot *snap)
 {
     free(snap->arms);
+    free(snap->segment_pulls);
     snap->arms = NULL;
-    snap->n_arms = 0;
+    snap->segment_pulls = NULL;
+    snap->n_arms = snap->n_segments = 0;
 }

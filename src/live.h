@@ -1,5 +1,5 @@
 /* live.h — the in-memory bandit state of each live experiment: one segments.h object (a
- * global bandit plus one per emotion group) over the experiment's arms, rebuilt from the
+ * global bandit plus one per segment, segmap.h names them) over the experiment's arms, rebuilt from the
  * rewards table on first use or after an admin change, then moved by each committed reward.
  * Thread-safe (one mutex; choose and observe are microseconds). It reads the store only to
  * rebuild and never writes it; it knows nothing of HTTP, the LLM or users. */
@@ -15,17 +15,24 @@
 
 typedef struct live live;
 
-/* Segment names, in index order. A top emotion's group maps to one of them; "" or anything
- * else maps to "unknown". */
+/* The default segment names (bandit.segments group), in index order. A top emotion's group
+ * maps to one of them; "" or anything else maps to "unknown". */
 #define LIVE_N_SEGMENTS 5
 extern const char *const live_segment_names[LIVE_N_SEGMENTS];
-/* The canonical segment name for an emotion group (a static string). */
+/* The canonical default segment name for an emotion group (a static string). */
 const char *live_segment_of(const char *group);
 
 /* seed 0 = from the clock. segment_min_pulls: a segment's own bandit decides only after that
- * many rewards (segments.h); default policy for experiments whose stored spec is empty. */
+ * many rewards (segments.h); the default segment names above. */
 int live_new(unsigned long seed, long segment_min_pulls, live **out, char *err);
+/* The same with segment names (copied; 1..100000, the last is where an unknown name goes). */
+int live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
+                      size_t n_names, live **out, char *err);
 void live_free(live *l);
+
+/* The segment names, in index order (borrowed). */
+size_t live_segment_count(const live *l);
+const char *live_segment_name(const live *l, size_t i);
 
 struct live_choice {
     int64_t experiment_id, arm_id;
@@ -69,7 +76,8 @@ struct live_snapshot {
     uint64_t total_pulls;
     size_t n_arms; /* arms_list(include_retired = 1) order */
     struct live_arm *arms;
-    uint64_t segment_pulls[LIVE_N_SEGMENTS]; /* rewards seen per segment */
+    size_t n_segments;
+    uint64_t *segment_pulls; /* rewards seen per segment (live_segment_name order) */
 };
 /* Statistics of experiment `name` (loading it from s when absent); global bandit, or a
  * segment's when segment is not NULL (zeros before its first reward). P(best) by posterior

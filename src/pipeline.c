@@ -4,6 +4,7 @@
 #include "chatmem.h"
 #include "impressions.h"
 #include "live.h"
+#include "segmap.h"
 #include "text.h"
 #include "writer.h"
 
@@ -109,7 +110,8 @@ static void classify(app *a, const char *text, struct pipeline_chat_out *out)
         snprintf(out->emotions[0].display, sizeof out->emotions[0].display, "알 수 없음");
         out->n_emotions = 1;
     }
-    snprintf(out->segment, sizeof out->segment, "%s", live_segment_of(out->emotions[0].group));
+    snprintf(out->segment, sizeof out->segment, "%s",
+             segmap_of(app_segmap(a), out->emotions[0].label, out->emotions[0].group));
 }
 
 static json_t *emotions_json(const struct pipeline_chat_out *out)
@@ -631,6 +633,16 @@ int pipeline_feedback(app *a, const struct pipeline_feedback_in *in,
     store *s = app_store_acquire(a, err);
     rc = s ? owned_impression(s, in->impression_id, in->user_id ? key : NULL, &info, err)
            : PB_ERR_DB;
+    if (rc == PB_OK && !info.activated)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression %lld is not activated: activate it (POST "
+                     "/v1/impressions/%lld/activate) once its answer is shown, then send feedback",
+                     (long long)in->impression_id, (long long)in->impression_id);
+    if (rc == PB_OK && info.defaulted)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression %lld already got the default reward (no feedback within "
+                     "rewards.wait_s); late feedback is not counted",
+                     (long long)in->impression_id);
     if (rc == PB_OK)
         rc = store_experiment_get_by_id(s, info.experiment_id, &e, err);
     app_store_release(a, s);
@@ -673,7 +685,7 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
         rc = pb_errf(err, PB_ERR_INVALID, "field 'context' must be a JSON object");
     if (rc != PB_OK)
         return rc;
-    const char *segment = in->segment ? live_segment_of(in->segment) : NULL;
+    const char *segment = in->segment ? segmap_canonical(app_segmap(a), in->segment) : NULL;
     rc = live_choose(app_live(a), NULL, experiment, segment, 0, &c, err);
     if (rc == PB_ERR_NOT_FOUND) { /* not loaded yet: load it from the store */
         store *s = app_store_acquire(a, err);
@@ -688,11 +700,12 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
                                       .segment = segment,
                                       .context_json = in->context_json,
                                       .propensity = c.propensity,
-                                      .activated = 1};
+                                      .activated = !in->inactive};
     if (rc == PB_OK)
         rc = writer_impression(app_writer(a), &imp, &out->impression_id, err);
     if (rc == PB_OK) {
-        count_pull(a, experiment, c.arm_name);
+        if (!in->inactive)
+            count_pull(a, experiment, c.arm_name);
         snprintf(out->arm, sizeof out->arm, "%s", c.arm_name);
         out->arm_id = c.arm_id;
         out->experiment_id = c.experiment_id;
@@ -701,6 +714,39 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
         c.prompt = NULL;
     }
     live_choice_clear(&c);
+    return rc;
+}
+
+int pipeline_impression_set(app *a, int64_t impression_id, const char *user_id, int admin,
+                            int activate, int *changed, char *err)
+{
+    char key[APP_USER_KEY_LEN];
+    struct impressions_info info;
+    struct store_experiment e = {0};
+    int done = 0;
+    int rc = check_id(user_id, "user_id", 0, err);
+    if (rc != PB_OK)
+        return rc;
+    if (user_id)
+        app_user_key(a, user_id, key);
+    store *s = app_store_acquire(a, err);
+    if (!s)
+        rc = PB_ERR_DB;
+    else if (admin)
+        rc = impressions_get(s, impression_id, &info, err);
+    else
+        rc = owned_impression(s, impression_id, user_id ? key : NULL, &info, err);
+    if (rc == PB_OK && activate)
+        rc = impressions_activate(s, impression_id, &done, err);
+    else if (rc == PB_OK)
+        rc = impressions_discard(s, impression_id, err);
+    if (rc == PB_OK && activate && done &&
+        store_experiment_get_by_id(s, info.experiment_id, &e, err) == PB_OK)
+        count_pull(a, e.name, info.arm_name);
+    app_store_release(a, s);
+    store_experiment_clear(&e);
+    if (changed)
+        *changed = activate ? done : 1;
     return rc;
 }
 

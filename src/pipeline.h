@@ -34,7 +34,7 @@ struct pipeline_chat_out {
     size_t n_emotions;
     char arm[17];
     int64_t arm_id, impression_id;
-    char segment[16];
+    char segment[32]; /* segmap.h: the live segment that served the turn */
     char conversation_id[PIPELINE_ID_MAX + 1];
 };
 void pipeline_chat_out_clear(struct pipeline_chat_out *out);
@@ -83,6 +83,7 @@ struct pipeline_choose_in {
     const char *user_id;      /* may be NULL */
     const char *context_json; /* may be NULL; a JSON object stored with the impression */
     const char *segment;      /* may be NULL ("unknown") */
+    int inactive; /* 1: "activate": false — stored not activated (not counted, no rewards) */
 };
 struct pipeline_choose_out {
     char arm[17];
@@ -95,6 +96,15 @@ void pipeline_choose_out_clear(struct pipeline_choose_out *out);
 /* Chooses an arm and stores the impression (group commit). */
 int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline_choose_out *out,
                     char *err);
+
+/* Activates (activate = 1) or discards (activate = 0) an impression stored by a choose with
+ * "activate": false; only activated impressions count and take rewards. admin = 1: any
+ * impression; else it must be user_id's, or have no user when user_id is NULL (as feedback:
+ * PB_ERR_FORBIDDEN otherwise). Activating
+ * twice is fine (*changed = 0); PB_ERR_NOT_FOUND (absent or discarded), PB_ERR_CONFLICT
+ * (discarding an activated impression). changed may be NULL. */
+int pipeline_impression_set(app *a, int64_t impression_id, const char *user_id, int admin,
+                            int activate, int *changed, char *err);
 
 /* Erases a user (feedback_erase_user) and forgets their in-memory entries. Live statistics
  * are unchanged: reward values stay as anonymous statistics. */

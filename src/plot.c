@@ -240,6 +240,15 @@ int plot_lines(const struct plot_frame *frame, const struct plot_series *series,
             pen_down = 1;
         }
         fputs("\"/>\n", c.f);
+        /* A point with no finite neighbour draws no line segment: mark it so a series with
+         * one observation (or an island between gaps) is still visible. */
+        for (size_t i = 0; i < series[k].n; i++) {
+            int before = i > 0 && finite_point(&series[k], i - 1);
+            int after = i + 1 < series[k].n && finite_point(&series[k], i + 1);
+            if (finite_point(&series[k], i) && !before && !after)
+                fprintf(c.f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                        px_x(&c, series[k].x[i]), px_y(&c, series[k].y[i]), palette[k % N_COLOURS]);
+        }
         draw_legend_entry(&c, k, series[k].name);
     }
     return canvas_end(&c, &buf, out, err);

@@ -94,6 +94,21 @@ static void test_nan_in_a_series_breaks_the_line(void)
     free(svg);
 }
 
+static void test_isolated_points_are_marked(void)
+{
+    char err[PB_ERR_LEN], *svg = NULL;
+    double one_x[] = {1}, one_y[] = {0.5};
+    double y[] = {0.1, NAN, 0.3, NAN, 0.5};
+    struct plot_series s[2] = {{"single", one_x, one_y, 1}, {"islands", xs, y, 5}};
+    struct plot_frame f = {"points", NULL, NULL, 0, 0};
+    CHECK_INT(plot_lines(&f, s, 2, &svg, err), PB_OK);
+    CHECK_INT(count(svg, "<circle"), 4); /* one for the single point, three islands */
+    free(svg);
+    CHECK_INT(plot_lines(&f, &s[1], 0, &svg, err), PB_OK);
+    CHECK_INT(count(svg, "<circle"), 0);
+    free(svg);
+}
+
 static void test_bars_draw_error_bars_and_skip_missing_values(void)
 {
     char err[PB_ERR_LEN], *svg = NULL;
@@ -134,6 +149,7 @@ int main(void)
     RUN(test_line_chart_matches_the_golden_file);
     RUN(test_empty_and_all_nan_data_draw_no_data);
     RUN(test_nan_in_a_series_breaks_the_line);
+    RUN(test_isolated_points_are_marked);
     RUN(test_bars_draw_error_bars_and_skip_missing_values);
     RUN(test_distribution_draws_shares_per_arm);
     RUN(test_absurd_sizes_are_refused);
