@@ -3,9 +3,11 @@
 
 #include "arms.h"
 #include "bandit.h"
+#include "contextual.h"
 #include "feedback.h"
 #include "jsonio.h"
 #include "live.h"
+#include "livefeat.h"
 #include "pipeline.h"
 #include "runs.h"
 
@@ -161,8 +163,10 @@ cleanup:
 
 static int h_choose(struct server_request *req, struct server_reply *reply, void *ctx)
 {
-    static const char *const fields[] = {"experiment", "user_id", "context", "segment",
-                                         "activate"};
+    static const char *const fields[] = {"experiment", "user_id",  "context",
+                                         "segment",    "activate", "features"};
+    double x[LIVEFEAT_DIM];
+    json_t *features;
     struct pipeline_choose_in in = {0};
     struct pipeline_choose_out out = {0};
     char *context = NULL;
@@ -179,6 +183,11 @@ static int h_choose(struct server_request *req, struct server_reply *reply, void
         (rc = jsonio_bool(body, "activate", 0, &activate, reply->err)))
         goto cleanup;
     in.inactive = !activate;
+    if ((features = json_object_get(body, "features")) && !json_is_null(features)) {
+        if ((rc = livefeat_from_json(features, x, reply->err)) != PB_OK)
+            goto cleanup;
+        in.features = x;
+    }
     if (context_obj && !json_is_null(context_obj)) {
         if (!json_is_object(context_obj)) {
             rc = pb_errf(reply->err, PB_ERR_INVALID, "field 'context' must be a JSON object");
@@ -500,12 +509,29 @@ static int policy_from_body(const char *policy, const json_t *params, char *spec
     return PB_OK;
 }
 
+/* A bandit.h spec in canonical form, or a contextual one (linucb / lints, contextual.h) as
+ * given once it parses: the live service feeds those the livefeat.h features. */
+static int canonical_policy(const char *spec, char *out, size_t len, char *err)
+{
+    if (!strncmp(spec, "linucb", 6) || !strncmp(spec, "lints", 5)) {
+        contextual_policy cp;
+        int rc = contextual_policy_parse(spec, &cp, err);
+        if (rc == PB_OK && (size_t)snprintf(out, len, "%s", spec) >= len)
+            rc = pb_errf(err, PB_ERR_INVALID, "policy spec too long (%zu bytes at most)", len - 1);
+        return rc;
+    }
+    bandit_policy p;
+    int rc = bandit_policy_parse(spec, &p, err);
+    if (rc == PB_OK)
+        bandit_policy_format(&p, out, len);
+    return rc;
+}
+
 static int h_policy(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"policy", "params"};
     const char *policy = NULL, *name = server_req_param(req, "name");
     char spec[256], canonical[128];
-    bandit_policy p;
     struct store_experiment e = {0};
     json_t *body = NULL;
     store *s = NULL;
@@ -515,9 +541,8 @@ static int h_policy(struct server_request *req, struct server_reply *reply, void
     if ((rc = jsonio_string(body, "policy", 1, &policy, reply->err)) ||
         (rc = policy_from_body(policy, json_object_get(body, "params"), spec, sizeof spec,
                                reply->err)) ||
-        (rc = bandit_policy_parse(spec, &p, reply->err)))
+        (rc = canonical_policy(spec, canonical, sizeof canonical, reply->err)))
         goto cleanup;
-    bandit_policy_format(&p, canonical, sizeof canonical);
     if (!(s = app_store_acquire(ctx, reply->err)))
         rc = PB_ERR_DB;
     if (rc == PB_OK && (rc = store_experiment_get(s, name, &e, reply->err)) == PB_OK &&

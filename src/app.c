@@ -168,7 +168,7 @@ static void sweep_observe(void *ctx, const struct impressions_default_row *row)
     app *a = ctx;
     char why[PB_ERR_LEN];
     if (live_observe(a->live, row->experiment_id, row->reward_id, row->arm_id, row->segment,
-                     row->value, why) != PB_OK)
+                     row->features, row->value, why) != PB_OK)
         fprintf(stderr, "promptbandit: live state ignored default reward %lld: %s\n",
                 (long long)row->reward_id, why);
 }

@@ -28,8 +28,8 @@ struct writer;
 struct app_options {
     const char *db_path;     /* NULL: db.path */
     const char *prompts_dir; /* NULL: prompts.dir */
-    int no_background; /* 1: no background thread (tests call app_run_retention and
-                          app_run_reward_sweep) */
+    int no_background;       /* 1: no background thread (tests call app_run_retention and
+                                app_run_reward_sweep) */
 };
 
 /* Opens the store (migrations), syncs prompts into the "default" experiment, builds live
@@ -45,11 +45,11 @@ void app_free(app *a);
 
 /* Borrowed parts; valid until app_free. */
 const config *app_config(const app *a);
-metrics *app_metrics(app *a);        /* hand it to server_options.metrics */
-struct live *app_live(app *a);       /* thread-safe (live.h) */
+metrics *app_metrics(app *a);                  /* hand it to server_options.metrics */
+struct live *app_live(app *a);                 /* thread-safe (live.h) */
 const struct segmap *app_segmap(const app *a); /* segment of a turn (segmap.h); immutable */
-struct writer *app_writer(app *a);   /* thread-safe group commit (writer.h) */
-struct chatmem *app_chatmem(app *a); /* in-memory histories and turns (chatmem.h) */
+struct writer *app_writer(app *a);             /* thread-safe group commit (writer.h) */
+struct chatmem *app_chatmem(app *a);           /* in-memory histories and turns (chatmem.h) */
 const emotion *app_emotion(const app *a);
 llm_client *app_llm(app *a);            /* NULL when no provider is configured */
 const char *app_llm_note(const app *a); /* why app_llm is NULL ("" otherwise) */

@@ -5,7 +5,6 @@
 
 #include "pb.h"
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdint.h>
@@ -25,43 +24,21 @@ void ctxsim_result_free(ctxsim_result *r)
     free(r);
 }
 
-static int check_options(const sim_options *opt, size_t n_policies, char *err)
-{
-    if (opt->horizon < 1)
-        return pb_errf(err, PB_ERR_INVALID, "horizon must be at least 1, got %ld", opt->horizon);
-    if (opt->reps < 1)
-        return pb_errf(err, PB_ERR_INVALID, "reps must be at least 1, got %ld", opt->reps);
-    if (n_policies == 0)
-        return pb_errf(err, PB_ERR_INVALID, "no policy to simulate");
-    for (size_t i = 0; i < opt->n_checkpoints; i++) {
-        long t = opt->checkpoints[i];
-        if (t < 1 || t > opt->horizon || (i > 0 && t <= opt->checkpoints[i - 1]))
-            return pb_errf(err, PB_ERR_INVALID,
-                           "checkpoints must increase and lie in [1, horizon=%ld]; got %ld",
-                           opt->horizon, t);
-    }
-    return PB_OK;
-}
-
 static int result_alloc(const sim_options *opt, const ctxpolicy_spec *policies, size_t n,
                         ctxsim_result **out, char *err)
 {
     ctxsim_result *r = calloc(1, sizeof *r);
     if (!r)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    size_t nc = opt->n_checkpoints;
-    if (nc == 0 || opt->checkpoints[nc - 1] != opt->horizon)
-        nc++;
     r->reps = opt->reps;
-    r->n_checkpoints = nc;
-    r->checkpoints = calloc(nc, sizeof *r->checkpoints);
+    r->checkpoints = sim_checkpoints_new(opt, &r->n_checkpoints);
     r->policies = calloc(n, sizeof *r->policies);
     int ok = r->checkpoints && r->policies;
     if (r->policies)
         r->n_policies = n;
     for (size_t p = 0; ok && p < n; p++) {
         r->policies[p].policy = policies[p];
-        r->policies[p].regret = calloc((size_t)opt->reps * nc, sizeof(double));
+        r->policies[p].regret = calloc((size_t)opt->reps * r->n_checkpoints, sizeof(double));
         r->policies[p].late_optimal = calloc((size_t)opt->reps, sizeof(double));
         ok = r->policies[p].regret && r->policies[p].late_optimal;
     }
@@ -69,9 +46,6 @@ static int result_alloc(const sim_options *opt, const ctxpolicy_spec *policies, 
         ctxsim_result_free(r);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory for %ld runs", opt->reps);
     }
-    for (size_t i = 0; i < opt->n_checkpoints; i++)
-        r->checkpoints[i] = opt->checkpoints[i];
-    r->checkpoints[nc - 1] = opt->horizon;
     *out = r;
     return PB_OK;
 }
@@ -170,7 +144,7 @@ int ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_polic
     const char *names[CTXWORLD_MAX_ARMS];
     for (size_t a = 0; a < w->n_arms; a++)
         names[a] = w->arm_name[a];
-    int rc = check_options(opt, n_policies, err);
+    int rc = sim_options_check(opt, n_policies, err);
     for (size_t p = 0; p < n_policies && rc == PB_OK; p++) { /* fail before any long run */
         rc = ctxpolicy_new(&policies[p], w->n_arms, ctxworld_dim(w), w->n_segments, names, &probe,
                            err);
@@ -206,19 +180,8 @@ int ctxsim_summarize(const ctxsim_result *r, size_t policy, size_t checkpoint, s
 {
     if (policy >= r->n_policies || checkpoint >= r->n_checkpoints)
         return pb_errf(err, PB_ERR_INVALID, "no such policy or checkpoint");
-    size_t n = (size_t)r->reps;
-    double *v = malloc(n * sizeof *v);
-    if (!v)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        v[i] = r->policies[policy].regret[i * r->n_checkpoints + checkpoint];
-    gsl_sort(v, 1, n);
-    out->mean = gsl_stats_mean(v, 1, n);
-    out->sd = n > 1 ? gsl_stats_sd_m(v, 1, n, out->mean) : 0;
-    out->q05 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.05);
-    out->q95 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.95);
-    free(v);
-    return PB_OK;
+    return sim_summarize_column(r->policies[policy].regret, r->reps, r->n_checkpoints, checkpoint,
+                                out, err);
 }
 
 double ctxsim_late_optimal(const ctxsim_result *r, size_t policy)
@@ -276,18 +239,12 @@ json_t *ctxsim_world_json(const ctxworld *w)
                      "best_fixed_value", ctxworld_arm_value(w, fixed));
 }
 
-static json_t *summary_json(const sim_summary *s)
-{
-    return json_pack("{s:f, s:f, s:f, s:f}", "mean", s->mean, "sd", s->sd, "q05", s->q05, "q95",
-                     s->q95);
-}
-
 static json_t *curve_json(const ctxworld *w, const ctxsim_result *r, size_t p)
 {
     json_t *curve = json_array();
     for (size_t k = 0; curve && k < r->n_checkpoints; k++) {
         sim_summary s;
-        json_t *o = ctxsim_summarize(r, p, k, &s, NULL) == PB_OK ? summary_json(&s) : NULL;
+        json_t *o = ctxsim_summarize(r, p, k, &s, NULL) == PB_OK ? sim_summary_json(&s) : NULL;
         if (o) {
             json_object_set_new(o, "t", json_integer(r->checkpoints[k]));
             json_object_set_new(o, "fixed_arm_regret",
@@ -310,9 +267,9 @@ static json_t *policy_json(const ctxworld *w, const ctxsim_result *r, size_t p, 
         return NULL;
     const ctxpolicy_spec *spec = &r->policies[p].policy;
     json_t *o = json_pack("{s:s, s:s, s:o, s:f, s:f}", "policy", spec->spec, "kind",
-                          kinds[spec->kind], "regret", summary_json(&s), "regret_minus_fixed_arm",
-                          s.mean - ctxsim_fixed_arm_regret(w, horizon), "late_optimal_share",
-                          ctxsim_late_optimal(r, p));
+                          kinds[spec->kind], "regret", sim_summary_json(&s),
+                          "regret_minus_fixed_arm", s.mean - ctxsim_fixed_arm_regret(w, horizon),
+                          "late_optimal_share", ctxsim_late_optimal(r, p));
     if (o && with_curves && json_object_set_new(o, "checkpoints", curve_json(w, r, p)) != 0) {
         json_decref(o);
         return NULL;

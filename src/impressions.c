@@ -11,11 +11,12 @@
 static const char *SQL_IMP_GET =
     "SELECT i.experiment_id, i.arm_id, i.user_id, i.conversation_id, i.segment, i.activated, "
     "i.created_at, a.name, EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id AND "
-    "r.source = 'default') FROM impressions i JOIN arms a ON a.id = i.arm_id WHERE i.id = ?1";
+    "r.source = 'default'), i.context FROM impressions i JOIN arms a ON a.id = i.arm_id "
+    "WHERE i.id = ?1";
 static const char *SQL_IMP_CONVERSATION =
     "SELECT coalesce(user_id, ''), arm_id FROM conversations WHERE id = ?1";
 static const char *SQL_IMP_REWARD_WALK =
-    "SELECT r.id, r.impression_id, i.arm_id, i.segment, r.value FROM rewards r "
+    "SELECT r.id, r.impression_id, i.arm_id, i.segment, r.value, i.context FROM rewards r "
     "JOIN impressions i ON i.id = r.impression_id WHERE i.experiment_id = ?1 AND "
     "i.activated = 1 ORDER BY r.id";
 static const char *SQL_IMP_USER_ENSURE =
@@ -35,9 +36,23 @@ static const char *SQL_IMP_DEFAULT_INSERT =
     "?3 FROM impressions i WHERE i.activated = 1 AND coalesce(i.activated_at, i.created_at) < ?1 "
     "AND NOT EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id) ORDER BY i.id";
 static const char *SQL_IMP_DEFAULT_NEW =
-    "SELECT r.id, i.experiment_id, i.arm_id, i.segment, r.value FROM rewards r JOIN impressions "
+    "SELECT r.id, i.experiment_id, i.arm_id, i.segment, r.value, i.context FROM rewards r JOIN "
+    "impressions "
     "i ON i.id = r.impression_id WHERE r.id > ?1 AND r.id <= ?2 AND r.source = 'default' "
     "ORDER BY r.id";
+
+/* 1 when the context column holds valid "features" (a bad array counts as none). */
+static int features_of(sqlite3_stmt *st, int col, double x[LIVEFEAT_DIM])
+{
+    char why[PB_ERR_LEN];
+    return livefeat_from_context((const char *)sqlite3_column_text(st, col), x, why) == 1;
+}
+
+static const char *SQL_IMP_EVENTS =
+    "SELECT i.id, i.experiment_id, a.name, i.segment, i.context, avg(r.value), count(r.id), "
+    "coalesce(i.propensity, 0), i.created_at FROM impressions i JOIN arms a ON a.id = i.arm_id "
+    "JOIN rewards r ON r.impression_id = i.id WHERE i.activated = 1 AND (?1 = 0 OR "
+    "i.experiment_id = ?1) GROUP BY i.id ORDER BY i.id";
 
 static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
 {
@@ -65,6 +80,7 @@ int impressions_get(store *s, int64_t id, struct impressions_info *out, char *er
         out->created_at = sqlite3_column_double(st, 6);
         copy_col(st, 7, out->arm_name, sizeof out->arm_name);
         out->defaulted = sqlite3_column_int(st, 8);
+        out->has_features = features_of(st, 9, out->features);
     } else if (step == SQLITE_DONE) {
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
     } else {
@@ -105,11 +121,14 @@ int impressions_reward_foreach(store *s, int64_t experiment_id,
     sqlite3_bind_int64(st, 1, experiment_id);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        double x[LIVEFEAT_DIM];
+        int has_x = features_of(st, 5, x);
         struct impressions_reward_row row = {
             .reward_id = sqlite3_column_int64(st, 0),
             .impression_id = sqlite3_column_int64(st, 1),
             .arm_id = sqlite3_column_int64(st, 2),
             .segment = (const char *)sqlite3_column_text(st, 3),
+            .features = has_x ? x : NULL,
             .value = sqlite3_column_double(st, 4),
         };
         if ((rc = fn(ctx, &row)) != 0)
@@ -262,11 +281,14 @@ static int walk_new_defaults(store *s, int64_t after, int64_t upto,
     sqlite3_bind_int64(st, 2, upto);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        double x[LIVEFEAT_DIM];
+        int has_x = features_of(st, 5, x);
         struct impressions_default_row row = {
             .reward_id = sqlite3_column_int64(st, 0),
             .experiment_id = sqlite3_column_int64(st, 1),
             .arm_id = sqlite3_column_int64(st, 2),
             .segment = (const char *)sqlite3_column_text(st, 3),
+            .features = has_x ? x : NULL,
             .value = sqlite3_column_double(st, 4),
         };
         fn(ctx, &row);
@@ -307,5 +329,36 @@ int impressions_default_rewards(store *s, double before, double value,
         rc = walk_new_defaults(s, after, upto, fn, ctx, err);
     if (rc == PB_OK && n)
         *n = given;
+    return rc;
+}
+
+int impressions_event_foreach(store *s, int64_t experiment_id,
+                              int (*fn)(void *ctx, const struct impressions_event *ev), void *ctx,
+                              char *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, SQL_IMP_EVENTS, &st, err);
+    if (rc != PB_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, experiment_id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct impressions_event ev = {
+            .impression_id = sqlite3_column_int64(st, 0),
+            .experiment_id = sqlite3_column_int64(st, 1),
+            .arm = (const char *)sqlite3_column_text(st, 2),
+            .segment = (const char *)sqlite3_column_text(st, 3),
+            .context = (const char *)sqlite3_column_text(st, 4),
+            .reward = sqlite3_column_double(st, 5),
+            .n_rewards = sqlite3_column_int64(st, 6),
+            .propensity = sqlite3_column_double(st, 7),
+            .created_at = sqlite3_column_double(st, 8),
+        };
+        if ((rc = fn(ctx, &ev)) != 0)
+            break;
+    }
+    if (rc == PB_OK && step != SQLITE_DONE)
+        rc = store_sql_error(s, "walking logged events", err);
+    sqlite3_reset(st);
     return rc;
 }

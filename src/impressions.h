@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "feedback.h"
+#include "livefeat.h"
 #include "pb.h"
 #include "store.h"
 
@@ -20,7 +21,9 @@ struct impressions_info {
     char conversation_id[260]; /* "" when none (or erased) */
     char segment[32];          /* "" when none */
     int activated;
-    int defaulted; /* the reward wait passed: it holds a "default" reward */
+    int defaulted;    /* the reward wait passed: it holds a "default" reward */
+    int has_features; /* its context JSON holds "features" (livefeat.h) */
+    double features[LIVEFEAT_DIM];
     double created_at;
 };
 
@@ -34,7 +37,8 @@ int impressions_conversation_get(store *s, const char *conversation_id, char *ow
 
 struct impressions_reward_row {
     int64_t reward_id, impression_id, arm_id;
-    const char *segment; /* NULL when the impression has none */
+    const char *segment;    /* NULL when the impression has none */
+    const double *features; /* NULL when its context has none (livefeat.h) */
     double value;
 };
 
@@ -59,7 +63,8 @@ int impressions_discard(store *s, int64_t id, char *err);
 
 struct impressions_default_row {
     int64_t reward_id, experiment_id, arm_id;
-    const char *segment; /* NULL when the impression has none */
+    const char *segment;    /* NULL when the impression has none */
+    const double *features; /* NULL when its context has none (livefeat.h) */
     double value;
 };
 /* The reward wait sweep, in one transaction: every activated impression activated before
@@ -69,5 +74,22 @@ struct impressions_default_row {
 int impressions_default_rewards(store *s, double before, double value,
                                 void (*fn)(void *ctx, const struct impressions_default_row *row),
                                 void *ctx, int64_t *n, char *err);
+
+struct impressions_event {
+    int64_t impression_id, experiment_id;
+    const char *arm;     /* the arm's name */
+    const char *segment; /* NULL when the impression has none */
+    const char *context; /* JSON text or NULL */
+    double reward;       /* mean of the impression's rewards (every source) */
+    int64_t n_rewards;
+    double propensity; /* 0 when unknown */
+    double created_at;
+};
+/* Calls fn for every activated impression with at least one reward, of experiment_id (0 =
+ * every experiment), in impression order: the logged decisions replay and IPS read. A
+ * non-zero return from fn stops the walk and is returned. Row strings live during the call. */
+int impressions_event_foreach(store *s, int64_t experiment_id,
+                              int (*fn)(void *ctx, const struct impressions_event *ev), void *ctx,
+                              char *err);
 
 #endif

@@ -30,31 +30,17 @@ struct judge {
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
+/* A pb_buf whose first failed append sticks, so a message is built without a check per piece
+ * and an out-of-memory never yields a silently truncated prompt. */
 struct sbuf {
-    char *s;
-    size_t len, cap;
+    struct pb_buf buf;
     int failed;
 };
 
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    if (!b->failed && pb_buf_append(&b->buf, s, n) != PB_OK)
+        b->failed = 1;
 }
 
 static void sb_str(struct sbuf *b, const char *s)
@@ -105,10 +91,10 @@ int judge_user_message(const char *text, const char *context, char **out, char *
     sb_delimited(&b, "TEXT", text);
     sb_str(&b, "Answer with one level only: -1, -0.5, 0, 0.5 or 1.");
     if (b.failed) {
-        free(b.s);
+        pb_buf_free(&b.buf);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
-    *out = b.s;
+    *out = b.buf.data;
     return PB_OK;
 }
 
@@ -218,10 +204,10 @@ static int build_system(judge *j, const char *rubric, char *err)
     }
     sb_str(&b, mark + strlen("{{EXAMPLES}}"));
     if (b.failed) {
-        free(b.s);
+        pb_buf_free(&b.buf);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
-    j->system = b.s;
+    j->system = b.buf.data;
     return PB_OK;
 }
 

@@ -2,6 +2,8 @@
 #include "live.h"
 
 #include "arms.h"
+#include "contextual.h"
+#include "livefeat.h"
 #include "impressions.h"
 #include "segments.h"
 #include "verdict.h"
@@ -27,6 +29,7 @@ struct live_exp {
     char **prompts;
     uint64_t *segment_pulls; /* n_seg of the live */
     segments *seg;
+    contextual *ctx; /* linucb / lints experiments: it chooses; seg keeps the statistics */
 };
 
 struct live {
@@ -102,6 +105,7 @@ static void exp_free(struct live_exp *e)
     if (!e)
         return;
     segments_free(e->seg);
+    contextual_free(e->ctx);
     free(e->segment_pulls);
     for (size_t i = 0; e->prompts && i < e->n_arms; i++)
         free(e->prompts[i]);
@@ -177,6 +181,8 @@ static int rebuild_reward(void *ctx, const struct impressions_reward_row *row)
         return 0;
     if (segments_observe(e->seg, seg, arm, row->value, why) == PB_OK)
         e->segment_pulls[seg]++;
+    if (e->ctx && row->features)
+        contextual_observe(e->ctx, arm, row->features, row->value, why);
     e->max_reward_id = row->reward_id;
     return 0;
 }
@@ -194,8 +200,14 @@ static int exp_build(live *l, store *s, const char *name, struct live_exp **out,
         rc = store_experiment_get(s, name, &se, err);
     if (rc == PB_OK)
         rc = policy_spec(&se, e->policy, sizeof e->policy, err);
+    int linear =
+        rc == PB_OK && (!strncmp(e->policy, "linucb", 6) || !strncmp(e->policy, "lints", 5));
+    contextual_policy cpol;
+    if (rc == PB_OK && linear)
+        rc = contextual_policy_parse(e->policy, &cpol, err);
+    /* A contextual experiment keeps context-free bandits too, for the statistics views. */
     if (rc == PB_OK)
-        rc = bandit_policy_parse(e->policy, &policy, err);
+        rc = bandit_policy_parse(linear ? "ucb1" : e->policy, &policy, err);
     if (rc == PB_OK)
         rc = arms_list(s, se.id, 1, &arms, &n, err);
     if (rc == PB_OK && (!(e->arm_ids = calloc(n ? n : 1, sizeof *e->arm_ids)) ||
@@ -208,13 +220,16 @@ static int exp_build(live *l, store *s, const char *name, struct live_exp **out,
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
         rc = segments_new(&policy, n, l->n_seg, l->min_pulls, &e->seg, err);
+    if (rc == PB_OK && linear)
+        rc = contextual_new(&cpol, n, LIVEFEAT_DIM, &e->ctx, err);
     for (size_t i = 0; rc == PB_OK && i < n; i++) {
         e->arm_ids[i] = arms[i].id;
         snprintf(e->arm_names[i], sizeof e->arm_names[i], "%s", arms[i].name);
         if (!(e->prompts[i] = strdup(arms[i].prompt)))
             rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        else if (arms[i].retired_at > 0)
-            rc = segments_set_active(e->seg, i, 0, err);
+        else if (arms[i].retired_at > 0 && (rc = segments_set_active(e->seg, i, 0, err)) == PB_OK &&
+                 e->ctx)
+            rc = contextual_set_active(e->ctx, i, 0, err);
     }
     if (rc == PB_OK) {
         e->id = se.id;
@@ -229,7 +244,8 @@ static int exp_build(live *l, store *s, const char *name, struct live_exp **out,
         exp_free(e);
         return rc;
     }
-    bandit_policy_format(&policy, e->policy, sizeof e->policy);
+    if (!e->ctx)
+        bandit_policy_format(&policy, e->policy, sizeof e->policy);
     *out = e;
     return PB_OK;
 }
@@ -307,8 +323,8 @@ static int choice_fill(const struct live_exp *e, size_t i, struct live_choice *o
     return PB_OK;
 }
 
-static int choose_locked(live *l, struct live_exp *e, const char *segment, int64_t prefer,
-                         struct live_choice *out, char *err)
+static int choose_locked(live *l, struct live_exp *e, const char *segment, const double *x,
+                         int64_t prefer, struct live_choice *out, char *err)
 {
     size_t arm;
     bandit_arm_stats st;
@@ -321,22 +337,29 @@ static int choose_locked(live *l, struct live_exp *e, const char *segment, int64
         out->kept = !out->promoted;
         return choice_fill(e, arm, out, err);
     }
-    int rc = segments_select(e->seg, segment_index(l, segment), l->rng, &arm, &out->propensity,
-                             &out->from_global, err);
+    double dflt[LIVEFEAT_DIM];
+    if (e->ctx && !x) { /* no turn to describe: the bias and the hour only */
+        livefeat_build(NULL, 0, 0, pb_now_wall(), dflt);
+        x = dflt;
+    }
+    out->contextual = e->ctx != NULL;
+    int rc = e->ctx ? contextual_select(e->ctx, x, l->rng, &arm, &out->propensity, err)
+                    : segments_select(e->seg, segment_index(l, segment), l->rng, &arm,
+                                      &out->propensity, &out->from_global, err);
     if (rc == PB_ERR_CONFLICT)
         return pb_errf(err, PB_ERR_CONFLICT, "experiment %s has no active arm", e->name);
     return rc == PB_OK ? choice_fill(e, arm, out, err) : rc;
 }
 
-int live_choose(live *l, store *s, const char *name, const char *segment, int64_t prefer_arm_id,
-                struct live_choice *out, char *err)
+int live_choose(live *l, store *s, const char *name, const char *segment, const double *features,
+                int64_t prefer_arm_id, struct live_choice *out, char *err)
 {
     struct live_exp *e;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
     int rc = get_loaded(l, s, name, &e, err);
     if (rc == PB_OK)
-        rc = choose_locked(l, e, segment, prefer_arm_id, out, err);
+        rc = choose_locked(l, e, segment, features, prefer_arm_id, out, err);
     pthread_mutex_unlock(&l->mu);
     if (rc != PB_OK)
         live_choice_clear(out);
@@ -344,7 +367,7 @@ int live_choose(live *l, store *s, const char *name, const char *segment, int64_
 }
 
 int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
-                 const char *segment, double reward, char *err)
+                 const char *segment, const double *features, double reward, char *err)
 {
     int rc = PB_OK;
     pthread_mutex_lock(&l->mu);
@@ -362,6 +385,8 @@ int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_
         if ((rc = segments_observe(e->seg, seg, arm, reward, err)) == PB_OK) {
             e->segment_pulls[seg]++;
             e->max_reward_id = reward_id;
+            if (e->ctx && features)
+                rc = contextual_observe(e->ctx, arm, features, reward, err);
         }
         break;
     }

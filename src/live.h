@@ -1,6 +1,6 @@
 /* live.h — the in-memory bandit state of each live experiment: one segments.h object (a
- * global bandit plus one per segment, segmap.h names them) over the experiment's arms, rebuilt from the
- * rewards table on first use or after an admin change, then moved by each committed reward.
+ * global bandit plus one per segment, segmap.h names them) over the experiment's arms, rebuilt from
+ * the rewards table on first use or after an admin change, then moved by each committed reward.
  * Thread-safe (one mutex; choose and observe are microseconds). It reads the store only to
  * rebuild and never writes it; it knows nothing of HTTP, the LLM or users. */
 #ifndef LIVE_H
@@ -42,22 +42,25 @@ struct live_choice {
     int from_global;   /* the segment had too few rewards; the global bandit chose */
     int promoted;      /* the experiment serves its promoted arm only */
     int kept;          /* prefer_arm_id was kept (sticky conversation or user) */
+    int contextual;    /* a linucb / lints policy chose over the features */
 };
 void live_choice_clear(struct live_choice *c);
 
-/* Chooses an arm of the active experiment `name` for segment (NULL = "unknown"), loading its
- * state from s first when absent. A promoted arm always wins; otherwise prefer_arm_id (0 =
- * none) is kept when it is an active arm of the experiment; otherwise the policy chooses.
- * PB_ERR_NOT_FOUND (no such experiment), PB_ERR_CONFLICT (no active arm). s is used only for
- * the load and may be NULL when the state is loaded. */
-int live_choose(live *l, store *s, const char *name, const char *segment, int64_t prefer_arm_id,
-                struct live_choice *out, char *err);
+/* Chooses an arm of the active experiment `name` for segment (NULL = the fallback segment),
+ * loading its state from s first when absent. A promoted arm always wins; otherwise
+ * prefer_arm_id (0 = none) is kept when it is an active arm of the experiment; otherwise the
+ * policy chooses: a linucb / lints policy over features (LIVEFEAT_DIM values; NULL = bias and
+ * hour only), any other per segment. PB_ERR_NOT_FOUND (no such experiment), PB_ERR_CONFLICT
+ * (no active arm). s is used only for the load and may be NULL when the state is loaded. */
+int live_choose(live *l, store *s, const char *name, const char *segment, const double *features,
+                int64_t prefer_arm_id, struct live_choice *out, char *err);
 
 /* Records a committed reward. reward_id makes it idempotent against a concurrent rebuild (a
  * reward the rebuild already read is skipped). An unknown experiment is ignored (its state
- * is rebuilt from the store when next used); an unknown arm drops the state for a rebuild. */
+ * is rebuilt from the store when next used); an unknown arm drops the state for a rebuild.
+ * features (NULL = none) teach a contextual policy; without them only statistics move. */
 int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
-                 const char *segment, double reward, char *err);
+                 const char *segment, const double *features, double reward, char *err);
 
 /* Rebuilds the state of experiment `name` from s now (after an admin change: arms, policy,
  * promotion, reset). PB_ERR_NOT_FOUND when no active experiment has that name. */

@@ -4,6 +4,7 @@
 #include "chatmem.h"
 #include "impressions.h"
 #include "live.h"
+#include "livefeat.h"
 #include "segmap.h"
 #include "text.h"
 #include "writer.h"
@@ -242,6 +243,8 @@ struct turn {
     json_t *messages; /* history + the user message */
     json_t *emotions;
     char *reply;
+    int has_x; /* x: the turn's features (livefeat.h), stored in the impression context */
+    double x[LIVEFEAT_DIM];
 };
 
 static void turn_clear(struct turn *t)
@@ -250,6 +253,20 @@ static void turn_clear(struct turn *t)
     json_decref(t->messages);
     json_decref(t->emotions);
     free(t->reply);
+}
+
+/* Earlier turns in the (possibly capped) history: its user messages. */
+static long user_turns(const json_t *messages)
+{
+    long n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        n += role && strcmp(role, "user") == 0;
+    }
+    return n;
 }
 
 /* Which arm to keep for this turn per assign.mode (0 = let the policy choose). */
@@ -284,19 +301,21 @@ static int prepare_turn(app *a, store *s, const struct pipeline_chat_in *in,
         return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
                        out->conversation_id);
     t->conversation_exists = found;
+    if (!(t->messages = load_history(a, s, out->conversation_id, t->consent, err)))
+        return err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    livefeat_build(out->emotions, out->n_emotions, user_turns(t->messages), pb_now_wall(), t->x);
+    t->has_x = 1;
     /* The first choice only tells the experiment id for user-mode look-ups; cheap. */
-    if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, found ? sticky : 0,
+    if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, t->x, found ? sticky : 0,
                           &t->choice, err)) != PB_OK)
         return rc;
     int64_t prefer = preferred_arm(a, t, found ? sticky : 0, t->choice.experiment_id);
     if (prefer != (found ? sticky : 0)) {
         live_choice_clear(&t->choice);
-        if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, prefer, &t->choice,
+        if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, t->x, prefer, &t->choice,
                               err)) != PB_OK)
             return rc;
     }
-    if (!(t->messages = load_history(a, s, out->conversation_id, t->consent, err)))
-        return err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     size_t len = strlen(in->message) + strlen(out->emotions[0].display) + 5;
     char *user = malloc(len);
     if (!user)
@@ -312,6 +331,8 @@ static char *context_text(const struct turn *t)
     const char *how = t->choice.promoted ? "promoted" : t->choice.kept ? "kept" : "policy";
     json_t *ctx = json_pack("{s:O, s:s, s:b}", "emotions", t->emotions, "assign", how,
                             "from_global", t->choice.from_global);
+    if (ctx && t->has_x)
+        json_object_set_new(ctx, "features", livefeat_json(t->x));
     char *text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
     json_decref(ctx);
     return text;
@@ -451,7 +472,8 @@ static int reward_commit(app *a, const struct impressions_info *info, const char
         return rc;
     char why[PB_ERR_LEN];
     if (live_observe(app_live(a), info->experiment_id, *id, info->arm_id,
-                     info->segment[0] ? info->segment : NULL, r->value, why) != PB_OK)
+                     info->segment[0] ? info->segment : NULL,
+                     info->has_features ? info->features : NULL, r->value, why) != PB_OK)
         fprintf(stderr, "promptbandit: live state ignored reward %lld: %s\n", (long long)*id, why);
     count_reward(a, experiment, info->arm_name, r->source, r->value);
     return PB_OK;
@@ -468,7 +490,10 @@ static int regenerate_turn(app *a, store *s, const struct impressions_info *info
     t.messages = json_incref(ct->messages);
     t.emotions = json_incref(ct->emotions);
     int64_t prefer = strcmp(config_str(app_config(a), "assign.mode"), "turn") ? info->arm_id : 0;
-    int rc = live_choose(app_live(a), s, t.experiment, out->segment, prefer, &t.choice, err);
+    if ((t.has_x = info->has_features))
+        memcpy(t.x, info->features, sizeof t.x);
+    int rc = live_choose(app_live(a), s, t.experiment, out->segment, t.has_x ? t.x : NULL, prefer,
+                         &t.choice, err);
     if (rc == PB_OK)
         rc = generate(a, t.choice.prompt, t.messages, &t.reply, err);
     struct feedback_reward r = {.impression_id = info->id,
@@ -671,6 +696,17 @@ void pipeline_choose_out_clear(struct pipeline_choose_out *out)
     out->prompt = NULL;
 }
 
+/* The client's context object (or {}) with "features" set; NULL when out of memory. */
+static char *choose_context(const char *client_json, const double x[LIVEFEAT_DIM])
+{
+    json_t *ctx = client_json ? json_loads(client_json, 0, NULL) : json_object();
+    char *text = NULL;
+    if (json_is_object(ctx) && json_object_set_new(ctx, "features", livefeat_json(x)) == 0)
+        text = json_dumps(ctx, JSON_COMPACT);
+    json_decref(ctx);
+    return text;
+}
+
 int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline_choose_out *out,
                     char *err)
 {
@@ -686,10 +722,18 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
     if (rc != PB_OK)
         return rc;
     const char *segment = in->segment ? segmap_canonical(app_segmap(a), in->segment) : NULL;
-    rc = live_choose(app_live(a), NULL, experiment, segment, 0, &c, err);
+    double x[LIVEFEAT_DIM];
+    if (in->features)
+        memcpy(x, in->features, sizeof x);
+    else
+        livefeat_build(NULL, 0, 0, pb_now_wall(), x);
+    char *context = choose_context(in->context_json, x);
+    if (!context)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    rc = live_choose(app_live(a), NULL, experiment, segment, x, 0, &c, err);
     if (rc == PB_ERR_NOT_FOUND) { /* not loaded yet: load it from the store */
         store *s = app_store_acquire(a, err);
-        rc = s ? live_choose(app_live(a), s, experiment, segment, 0, &c, err) : PB_ERR_DB;
+        rc = s ? live_choose(app_live(a), s, experiment, segment, x, 0, &c, err) : PB_ERR_DB;
         app_store_release(a, s);
     }
     if (in->user_id)
@@ -698,7 +742,7 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
                                       .arm_id = c.arm_id,
                                       .user_id = in->user_id ? key : NULL,
                                       .segment = segment,
-                                      .context_json = in->context_json,
+                                      .context_json = context,
                                       .propensity = c.propensity,
                                       .activated = !in->inactive};
     if (rc == PB_OK)
@@ -714,6 +758,7 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
         c.prompt = NULL;
     }
     live_choice_clear(&c);
+    free(context);
     return rc;
 }
 

@@ -84,6 +84,9 @@ struct pipeline_choose_in {
     const char *context_json; /* may be NULL; a JSON object stored with the impression */
     const char *segment;      /* may be NULL ("unknown") */
     int inactive; /* 1: "activate": false — stored not activated (not counted, no rewards) */
+    /* LIVEFEAT_DIM features for a contextual policy (livefeat.h); NULL: bias and hour only.
+     * Stored as the context's "features" either way, so the choice can be replayed. */
+    const double *features;
 };
 struct pipeline_choose_out {
     char arm[17];

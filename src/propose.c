@@ -13,33 +13,17 @@
 
 #define PROPOSE_MAX_CANDIDATES 20
 
+/* A pb_buf whose first failed append sticks: the meta-prompt and the hash set are built
+ * without a check per piece, and a failure is reported once at the end. */
 struct text_buf {
-    char *s;
-    size_t len, cap;
+    struct pb_buf buf;
     int failed;
 };
 
 static void tb_add(struct text_buf *b, const char *s, size_t n)
 {
-    if (b->failed || b->len + n + 1 <= b->cap) {
-        if (!b->failed) {
-            memcpy(b->s + b->len, s, n);
-            b->len += n;
-            b->s[b->len] = '\0';
-        }
-        return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    char *p = realloc(b->s, cap);
-    if (!p) {
+    if (!b->failed && pb_buf_append(&b->buf, s, n) != PB_OK)
         b->failed = 1;
-        return;
-    }
-    b->s = p;
-    b->cap = cap;
-    tb_add(b, s, n);
 }
 
 /* Whitespace-trimmed span of s; prompts are compared and hashed trimmed. */
@@ -123,10 +107,10 @@ static char *build_meta_prompt(const struct propose_request *req)
     }
     free(r);
     if (b.failed) {
-        free(b.s);
+        pb_buf_free(&b.buf);
         return NULL;
     }
-    return b.s;
+    return b.buf.data;
 }
 
 static void free_strings(char **v, size_t n)
@@ -226,7 +210,7 @@ static int write_candidate(const char *dir, const char *prompt, struct text_buf 
     char hex[HASH_HEX_LEN], path[4096], line[HASH_HEX_LEN + 1];
     content_hash(prompt, hex);
     snprintf(line, sizeof line, "%s\n", hex);
-    if (seen->s && strstr(seen->s, line)) {
+    if (seen->buf.data && strstr(seen->buf.data, line)) {
         out->n_duplicates++;
         return PB_OK;
     }
@@ -290,7 +274,7 @@ cleanup:
         propose_result_free(out);
     free_strings(cands, n);
     free(meta);
-    free(seen.s);
+    pb_buf_free(&seen.buf);
     llm_response_clear(&resp);
     return rc;
 }

@@ -347,12 +347,14 @@ void sim_result_free(sim_result *r)
     free(r);
 }
 
-static int check_options(const sim_options *opt, char *err)
+int sim_options_check(const sim_options *opt, size_t n_policies, char *err)
 {
     if (opt->horizon < 1)
         return pb_errf(err, PB_ERR_INVALID, "horizon must be at least 1, got %ld", opt->horizon);
     if (opt->reps < 1)
         return pb_errf(err, PB_ERR_INVALID, "reps must be at least 1, got %ld", opt->reps);
+    if (n_policies == 0)
+        return pb_errf(err, PB_ERR_INVALID, "no policy to simulate");
     for (size_t i = 0; i < opt->n_checkpoints; i++) {
         long t = opt->checkpoints[i];
         if (t < 1 || t > opt->horizon || (i > 0 && t <= opt->checkpoints[i - 1]))
@@ -363,28 +365,36 @@ static int check_options(const sim_options *opt, char *err)
     return PB_OK;
 }
 
+long *sim_checkpoints_new(const sim_options *opt, size_t *n)
+{
+    size_t nc = opt->n_checkpoints;
+    if (nc == 0 || opt->checkpoints[nc - 1] != opt->horizon)
+        nc++;
+    long *t = calloc(nc, sizeof *t);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < opt->n_checkpoints; i++)
+        t[i] = opt->checkpoints[i];
+    t[nc - 1] = opt->horizon;
+    *n = nc;
+    return t;
+}
+
 static int result_alloc(const sim_options *opt, const bandit_policy *policies, size_t n_policies,
                         sim_result **out, char *err)
 {
     sim_result *r = calloc(1, sizeof *r);
     if (!r)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    size_t nc = opt->n_checkpoints;
-    if (nc == 0 || opt->checkpoints[nc - 1] != opt->horizon)
-        nc++;
     r->reps = opt->reps;
-    r->n_checkpoints = nc;
-    r->checkpoints = calloc(nc, sizeof *r->checkpoints);
+    r->checkpoints = sim_checkpoints_new(opt, &r->n_checkpoints);
     r->policies = calloc(n_policies, sizeof *r->policies);
     if (!r->checkpoints || !r->policies)
         goto fail;
     r->n_policies = n_policies;
-    for (size_t i = 0; i < opt->n_checkpoints; i++)
-        r->checkpoints[i] = opt->checkpoints[i];
-    r->checkpoints[nc - 1] = opt->horizon;
     for (size_t p = 0; p < n_policies; p++) {
         r->policies[p].policy = policies[p];
-        r->policies[p].regret = calloc((size_t)opt->reps * nc, sizeof(double));
+        r->policies[p].regret = calloc((size_t)opt->reps * r->n_checkpoints, sizeof(double));
         if (!r->policies[p].regret)
             goto fail;
     }
@@ -451,9 +461,7 @@ int sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies, s
     *out = NULL;
     int rc = sim_arms_check(arms, n_arms, err);
     if (rc == PB_OK)
-        rc = check_options(opt, err);
-    if (rc == PB_OK && n_policies == 0)
-        rc = pb_errf(err, PB_ERR_INVALID, "no policy to simulate");
+        rc = sim_options_check(opt, n_policies, err);
     if (rc != PB_OK)
         return rc;
     rc = result_alloc(opt, policies, n_policies, &r, err);
@@ -507,17 +515,15 @@ cleanup:
     return rc;
 }
 
-int sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
-                  char *err)
+int sim_summarize_column(const double *regret, long reps, size_t n_checkpoints, size_t checkpoint,
+                         sim_summary *out, char *err)
 {
-    if (policy >= r->n_policies || checkpoint >= r->n_checkpoints)
-        return pb_errf(err, PB_ERR_INVALID, "no such policy or checkpoint");
-    size_t n = (size_t)r->reps;
+    size_t n = (size_t)reps;
     double *v = malloc(n * sizeof *v);
     if (!v)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        v[i] = r->policies[policy].regret[i * r->n_checkpoints + checkpoint];
+        v[i] = regret[i * n_checkpoints + checkpoint];
     gsl_sort(v, 1, n);
     out->mean = gsl_stats_mean(v, 1, n);
     out->sd = n > 1 ? gsl_stats_sd_m(v, 1, n, out->mean) : 0;
@@ -525,6 +531,15 @@ int sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_sum
     out->q95 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.95);
     free(v);
     return PB_OK;
+}
+
+int sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
+                  char *err)
+{
+    if (policy >= r->n_policies || checkpoint >= r->n_checkpoints)
+        return pb_errf(err, PB_ERR_INVALID, "no such policy or checkpoint");
+    return sim_summarize_column(r->policies[policy].regret, r->reps, r->n_checkpoints, checkpoint,
+                                out, err);
 }
 
 size_t sim_log_checkpoints(long horizon, long *out, size_t cap)
@@ -537,7 +552,7 @@ size_t sim_log_checkpoints(long horizon, long *out, size_t cap)
 
 /* ---- report ---------------------------------------------------------------------------- */
 
-static json_t *summary_json(const sim_summary *s)
+json_t *sim_summary_json(const sim_summary *s)
 {
     return json_pack("{s:f, s:f, s:f, s:f}", "mean", s->mean, "sd", s->sd, "q05", s->q05, "q95",
                      s->q95);
@@ -573,7 +588,7 @@ static json_t *curve_json(const sim_result *r, size_t p, const double *lai_c)
     for (size_t k = 0; curve && k < r->n_checkpoints; k++) {
         sim_summary s;
         double t = (double)r->checkpoints[k];
-        json_t *o = sim_summarize(r, p, k, &s, NULL) == PB_OK ? summary_json(&s) : NULL;
+        json_t *o = sim_summarize(r, p, k, &s, NULL) == PB_OK ? sim_summary_json(&s) : NULL;
         if (o) {
             json_object_set_new(o, "t", json_integer(r->checkpoints[k]));
             json_object_set_new(o, "regret_over_ln_t",
@@ -597,7 +612,7 @@ static json_t *policy_json(const sim_result *r, size_t p, long horizon, const do
     bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
     if (sim_summarize(r, p, r->n_checkpoints - 1, &s, NULL) != PB_OK)
         return NULL;
-    json_t *o = json_pack("{s:s, s:o, s:f, s:o}", "policy", spec, "regret", summary_json(&s),
+    json_t *o = json_pack("{s:s, s:o, s:f, s:o}", "policy", spec, "regret", sim_summary_json(&s),
                           "best_arm_share", (double)r->policies[p].best_runs / (double)r->reps,
                           "lai_robbins_bound",
                           lai_c ? json_real(*lai_c * log((double)horizon)) : json_null());

@@ -94,6 +94,22 @@ typedef struct {
 int sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
                   char *err);
 
+/* Checks horizon, reps, that there is a policy, and that the checkpoints increase within
+ * [1, horizon]; PB_ERR_INVALID naming the first bad value. Shared with ctxsim_run. */
+int sim_options_check(const sim_options *opt, size_t n_policies, char *err);
+
+/* A new array (caller frees) of the checkpoints a result holds: opt's, plus the horizon when
+ * it is not already the last; their number goes to *n. NULL when out of memory. */
+long *sim_checkpoints_new(const sim_options *opt, size_t *n);
+
+/* Summary of one checkpoint's column of a reps x n_checkpoints rep-major regret matrix (the
+ * layout of sim_result and ctxsim_result). Allocates scratch: PB_ERR_NOMEM. */
+int sim_summarize_column(const double *regret, long reps, size_t n_checkpoints, size_t checkpoint,
+                         sim_summary *out, char *err);
+
+/* {"mean", "sd", "q05", "q95"} as a new JSON object; NULL when out of memory. */
+json_t *sim_summary_json(const sim_summary *s);
+
 /* Powers of ten from 100 below the horizon (the horizon itself is always added by sim_run).
  * Writes at most cap values into out and returns how many. */
 size_t sim_log_checkpoints(long horizon, long *out, size_t cap);

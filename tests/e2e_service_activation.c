@@ -128,8 +128,8 @@ static void test_discarded_choice_is_gone(void)
 
 static void test_reward_wait_gives_the_default_once(void)
 {
-    static const char *const set[] = {"server.admin_token", TOK, "rewards.wait_s", "60",
-                                      "rewards.missing", "-0.25", NULL};
+    static const char *const set[] = {
+        "server.admin_token", TOK, "rewards.wait_s", "60", "rewards.missing", "-0.25", NULL};
     struct svc s;
     char err[PB_ERR_LEN];
     int64_t given = -1;

@@ -5,7 +5,9 @@
 #include "impressions.h"
 #include "svc_harness.h"
 
-#define TOK "admintok"
+#include <sqlite3.h>
+
+#define TOK   "admintok"
 #define HAPPY "{\"user_id\":\"u1\",\"message\":\"너무 행복하고 신나\"}"
 
 /* The segment a chat turn reports. Caller frees nothing: copied into out. */
@@ -92,6 +94,62 @@ static void test_map_file_overrides_the_groups(void)
     svc_stop(&s);
 }
 
+/* The from_global flag stored in impression id's context JSON (-1 when absent). */
+static int stored_from_global(const struct svc *s, long long id)
+{
+    char err[PB_ERR_LEN];
+    store *st = NULL;
+    sqlite3_stmt *q;
+    int out = -1;
+    if (store_open(s->db, NULL, &st, err) == PB_OK &&
+        store_prepare(st, "SELECT context FROM impressions WHERE id = ?1", &q, err) == PB_OK) {
+        sqlite3_bind_int64(q, 1, id);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            json_t *c = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+            json_t *g = json_object_get(c, "from_global");
+            out = json_is_boolean(g) ? json_is_true(g) : -1;
+            json_decref(c);
+        }
+        sqlite3_reset(q);
+    }
+    store_close(st);
+    return out;
+}
+
+/* burnin=3 over 4 arms: the first 12 turns play every arm 3 times although greedy would
+ * exploit the first liked arm; the segment's own bandit decides only after
+ * bandit.segment_min_pulls rewards (the global one before). */
+static void test_burnin_and_segment_min_pulls_are_honoured(void)
+{
+    static const char *const set[] = {"server.admin_token",         TOK,           "bandit.policy",
+                                      "egreedy:epsilon=0,burnin=3", "assign.mode", "turn",
+                                      "bandit.segment_min_pulls",   "12",          NULL};
+    struct svc s;
+    char first[17] = "";
+    int per_arm[4] = {0};
+    svc_start(&s, set);
+    for (int i = 0; i < 13; i++) {
+        json_t *r = NULL;
+        char body[160];
+        CHECK_INT(svc_post(&s, "/v1/chat", NULL, HAPPY, &r), 200);
+        const char *arm = svc_str(r, "arm");
+        long long id = svc_int(r, "impression_id");
+        CHECK_STR(svc_str(r, "segment"), "positive");
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", arm ? arm : "");
+        if (i < 12 && arm && arm[0] >= 'A' && arm[0] <= 'D' && !arm[1])
+            per_arm[arm[0] - 'A']++;
+        CHECK_INT(stored_from_global(&s, id), i < 12 ? 1 : 0);
+        snprintf(body, sizeof body, "{\"user_id\":\"u1\",\"impression_id\":%lld,\"kind\":\"%s\"}",
+                 id, arm && !strcmp(arm, first) ? "like" : "dislike");
+        CHECK_INT(svc_post(&s, "/v1/feedback", NULL, body, NULL), 200);
+        json_decref(r);
+    }
+    for (int k = 0; k < 4; k++)
+        CHECK_INT(per_arm[k], 3);
+    svc_stop(&s);
+}
+
 /* app_new with the test model and one setting changed must fail naming `want`. */
 static void check_startup_error(const char *key, const char *value, const char *want)
 {
@@ -130,6 +188,7 @@ int main(void)
     RUN(test_none_mode_has_one_segment);
     RUN(test_map_file_overrides_the_groups);
     RUN(test_bad_segment_settings_fail_at_startup);
+    RUN(test_burnin_and_segment_min_pulls_are_honoured);
     svc_fake_stop();
     curl_global_cleanup();
     CHECK_DONE();

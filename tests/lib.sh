@@ -5,6 +5,7 @@
 #   source "$PB_SOURCE_DIR/tests/lib.sh"
 #   pb_start fake "$PB_FAKE_LLM" --port "$(pb_free_port)"; pb_wait_http "$url/healthz"
 #   pb_http GET "$url/healthz"; pb_check_eq "$PB_STATUS" 200 "healthz answers 200"
+#   pb_expect 2 "unknown option" -- "$PB_BIN" simulate --bogus
 #   pb_done
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # PB_STATUS, PB_BODY, PB_HEADERS are read by the sourcing test
@@ -102,6 +103,26 @@ pb_check_eq() { # pb_check_eq ACTUAL EXPECTED DESCRIPTION
   else
     PB_FAILED=$((PB_FAILED + 1))
     echo "FAIL $3: got '$1', expected '$2'"
+  fi
+}
+
+pb_fail() { # pb_fail DESCRIPTION: records a failed check, for `COMMAND || pb_fail "what"`
+  PB_FAILED=$((PB_FAILED + 1))
+  echo "FAIL $*"
+}
+
+# pb_expect CODE NEEDLE -- COMMAND...: one check that COMMAND exits with CODE and that its
+# stderr contains NEEDLE (grep -i, basic regex). Output is left in $PB_TMP/out and $PB_TMP/err.
+pb_expect() {
+  local code=$1 needle=$2 got
+  shift 3
+  "$@" >"$PB_TMP/out" 2>"$PB_TMP/err"
+  got=$?
+  if [ "$got" = "$code" ] && grep -qi -- "$needle" "$PB_TMP/err"; then
+    PB_PASSED=$((PB_PASSED + 1))
+    echo "ok   $* exits $code saying '$needle'"
+  else
+    pb_fail "$* exited $got (expected $code; stderr should have '$needle'): $(head -c 300 "$PB_TMP/err")"
   fi
 }
 

@@ -5,46 +5,22 @@
  * errors are failures; batches score every item. Prompt proposal writes each new prompt once
  * (duplicates and prompts already in the folder skipped) and fails cleanly without a provider. */
 #include "check.h"
+#include "fakellm.h"
 #include "hash.h"
 #include "judge.h"
 #include "propose.h"
 
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t fake_pid;
+static struct fakellm fake;
 
-/* Starts fake-llm on a free port and returns its base URL (static storage). */
+/* Starts fake-llm with the judge rules and returns its base URL (static storage). */
 static const char *start_fake(void)
 {
-    static char url[128];
-    const char *bin = getenv("PB_FAKE_LLM");
-    int fds[2];
-    if (!bin) {
-        fprintf(stderr, "PB_FAKE_LLM is not set (run through ctest)\n");
-        exit(2);
-    }
-    if (pipe(fds) != 0)
-        exit(2);
-    fake_pid = fork();
-    if (fake_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(bin, bin, "--port", "0", "--rules",
-              check_source_path("tests/fixtures/judge/fake_rules.json"), (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[256] = "";
-    if (!f || !fgets(line, sizeof line, f) || !strstr(line, "listening on ")) {
-        fprintf(stderr, "fake-llm did not start: %s\n", line);
-        exit(2);
-    }
-    line[strcspn(line, "\n")] = '\0';
-    snprintf(url, sizeof url, "%s/v1", strstr(line, "http://"));
-    return url;
+    const char *args[] = {"--rules", check_source_path("tests/fixtures/judge/fake_rules.json"),
+                          NULL};
+    fakellm_start(&fake, args);
+    return fake.v1;
 }
 
 static judge *make_judge(llm_client **llm, struct ratings_set *ex)
@@ -252,7 +228,6 @@ int main(void)
     llm_client_free(llm);
     ratings_free(&ex);
     llm_global_cleanup();
-    kill(fake_pid, SIGTERM);
-    waitpid(fake_pid, NULL, 0);
+    fakellm_stop(&fake);
     CHECK_DONE();
 }

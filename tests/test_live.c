@@ -57,7 +57,7 @@ static void test_rebuild_equals_incremental_updates(void)
         double v = (i % 5) / 2.0 - 1;
         int k = i % 3;
         int64_t rid = put_reward(arm[k], segs[i % 3], v);
-        CHECK_INT(live_observe(inc, exp_id, rid, arm[k], segs[i % 3], v, err), PB_OK);
+        CHECK_INT(live_observe(inc, exp_id, rid, arm[k], segs[i % 3], NULL, v, err), PB_OK);
     }
     CHECK_INT(live_new(1, 2, &rebuilt, err), PB_OK);
     for (int s = 0; s < 3; s++) {
@@ -89,7 +89,7 @@ static void test_reward_seen_by_rebuild_is_not_counted_twice(void)
     int64_t rid = put_reward(arm[0], "neutral", 1);
     CHECK_INT(live_reload(l, db, "default", err), PB_OK); /* reads rid already */
     snapshot(l, NULL, &s1);
-    CHECK_INT(live_observe(l, exp_id, rid, arm[0], "neutral", 1, err), PB_OK);
+    CHECK_INT(live_observe(l, exp_id, rid, arm[0], "neutral", NULL, 1, err), PB_OK);
     snapshot(l, NULL, &s2);
     CHECK_INT(s2.total_pulls, s1.total_pulls);
     live_snapshot_clear(&s1);
@@ -103,7 +103,7 @@ static void test_promoted_arm_always_wins_and_kept_arm_must_be_active(void)
     live *l = NULL;
     struct live_choice c;
     CHECK_INT(live_new(3, 2, &l, err), PB_OK);
-    CHECK_INT(live_choose(l, db, "default", NULL, arm[1], &c, err), PB_OK);
+    CHECK_INT(live_choose(l, db, "default", NULL, NULL, arm[1], &c, err), PB_OK);
     CHECK_INT(c.arm_id, arm[1]);
     CHECK(c.kept);
     CHECK_NEAR(c.propensity, 1, 0);
@@ -113,7 +113,7 @@ static void test_promoted_arm_always_wins_and_kept_arm_must_be_active(void)
     CHECK_INT(store_experiment_promote(db, exp_id, arm[2], err), PB_OK);
     CHECK_INT(live_reload(l, db, "default", err), PB_OK);
     for (int i = 0; i < 10; i++) {
-        CHECK_INT(live_choose(l, NULL, "default", "positive", arm[1], &c, err), PB_OK);
+        CHECK_INT(live_choose(l, NULL, "default", "positive", NULL, arm[1], &c, err), PB_OK);
         CHECK_INT(c.arm_id, arm[2]);
         CHECK(c.promoted);
         live_choice_clear(&c);
@@ -122,7 +122,7 @@ static void test_promoted_arm_always_wins_and_kept_arm_must_be_active(void)
     CHECK_INT(arms_retire(db, arm[1], err), PB_OK);
     CHECK_INT(live_reload(l, db, "default", err), PB_OK);
     for (int i = 0; i < 10; i++) {
-        CHECK_INT(live_choose(l, NULL, "default", NULL, arm[1], &c, err), PB_OK);
+        CHECK_INT(live_choose(l, NULL, "default", NULL, NULL, arm[1], &c, err), PB_OK);
         CHECK(c.arm_id != arm[1]); /* a retired sticky arm is not kept */
         CHECK(!c.kept);
         live_choice_clear(&c);
@@ -137,8 +137,9 @@ static void test_unknown_experiment_and_segment_names(void)
     live *l = NULL;
     struct live_choice c;
     CHECK_INT(live_new(1, 2, &l, err), PB_OK);
-    CHECK_INT(live_choose(l, db, "nope", NULL, 0, &c, err), PB_ERR_NOT_FOUND);
-    CHECK_INT(live_choose(l, NULL, "default", NULL, 0, &c, err), PB_ERR_NOT_FOUND); /* not loaded */
+    CHECK_INT(live_choose(l, db, "nope", NULL, NULL, 0, &c, err), PB_ERR_NOT_FOUND);
+    CHECK_INT(live_choose(l, NULL, "default", NULL, NULL, 0, &c, err),
+              PB_ERR_NOT_FOUND); /* not loaded */
     CHECK_STR(live_segment_of("negative"), "negative");
     CHECK_STR(live_segment_of(""), "unknown");
     CHECK_STR(live_segment_of(NULL), "unknown");
@@ -156,7 +157,7 @@ static void test_arm_added_elsewhere_forces_rebuild(void)
     CHECK_INT(live_reload(l, db, "default", err), PB_OK);
     CHECK_INT(arms_add(db, exp_id, "D", "prompt four", NULL, &d, NULL, err), PB_OK);
     int64_t rid = put_reward(d, NULL, 0.5);
-    CHECK_INT(live_observe(l, exp_id, rid, d, NULL, 0.5, err), PB_OK);
+    CHECK_INT(live_observe(l, exp_id, rid, d, NULL, NULL, 0.5, err), PB_OK);
     snapshot(l, NULL, &s); /* rebuilt from the store: D is there with its reward */
     CHECK_INT(s.n_arms, 4);
     CHECK_INT(s.arms[3].arm_id, d);

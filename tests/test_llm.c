@@ -4,133 +4,45 @@
  * errors, timeouts, unreachable providers, Azure mode, batches, the key never leaking, and the
  * fake server's own rules and switches. */
 #include "check.h"
+#include "fakellm.h"
 #include "config.h"
 #include "llm.h"
 #include "pb.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define KEY "sk-test-SECRET-0123456789abcdef"
 
-struct fake {
-    pid_t pid;
-    char root[64]; /* http://127.0.0.1:PORT */
-    char v1[80];   /* root + /v1 */
-};
-
-static struct fake shared; /* the server most tests use, driven by [[fake:...]] markers */
-
-/* Starts fake-llm with extra arguments (NULL-terminated) and reads its port from stdout. */
-static void fake_start(struct fake *f, const char *const *extra)
-{
-    const char *bin = getenv("PB_FAKE_LLM");
-    if (!bin) {
-        fprintf(stderr, "PB_FAKE_LLM is not set: build the fake-llm target and run via ctest\n");
-        exit(2);
-    }
-    const char *argv[16] = {bin, "--port", "0"};
-    size_t n = 3;
-    for (; extra && *extra && n < 15; extra++)
-        argv[n++] = *extra;
-    argv[n] = NULL;
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(2);
-    }
-    f->pid = fork();
-    if (f->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(bin, (char *const *)argv);
-        perror("exec fake-llm");
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *out = fdopen(fds[0], "r");
-    char line[128] = "";
-    unsigned port = 0;
-    if (!out || !fgets(line, sizeof line, out) ||
-        sscanf(line, "listening on http://127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "fake-llm did not start (first line: '%s')\n", line);
-        exit(2);
-    }
-    fclose(out);
-    snprintf(f->root, sizeof f->root, "http://127.0.0.1:%u", port);
-    snprintf(f->v1, sizeof f->v1, "%s/v1", f->root);
-}
-
-/* Stops the server and checks that it exits cleanly on SIGTERM. */
-static void fake_stop(struct fake *f)
-{
-    int st = 0;
-    kill(f->pid, SIGTERM);
-    waitpid(f->pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *user)
-{
-    json_t **buf = user; /* a JSON string used as a growing byte buffer */
-    const char *old = json_string_value(*buf);
-    size_t len = json_string_length(*buf);
-    char *joined = malloc(len + size * n + 1);
-    memcpy(joined, old, len);
-    memcpy(joined + len, p, size * n);
-    json_string_setn_nocheck(*buf, joined, len + size * n);
-    free(joined);
-    return size * n;
-}
+static struct fakellm shared; /* the server most tests use, driven by [[fake:...]] markers */
 
 /* GET or POST an introspection route; returns the parsed JSON (caller decrefs). */
-static json_t *fake_call(const struct fake *f, const char *method, const char *route)
+static json_t *fake_call(const struct fakellm *f, const char *method, const char *route)
 {
-    char url[128];
-    json_t *buf = json_string("");
-    snprintf(url, sizeof url, "%s%s", f->root, route);
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "POST"))
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &buf);
-    CHECK_INT(curl_easy_perform(e), CURLE_OK);
-    curl_easy_cleanup(e);
-    json_t *root = json_loadb(json_string_value(buf), json_string_length(buf), 0, NULL);
-    json_decref(buf);
+    json_t *root = fakellm_call(f, method, route);
     CHECK(root != NULL);
     return root;
 }
 
-static void fake_reset(const struct fake *f)
+static void fake_reset(const struct fakellm *f)
 {
     json_decref(fake_call(f, "POST", "/_reset"));
 }
 
 /* A number from /_stats, e.g. stat(f, "by_status", "500") or stat(f, "max_in_flight", NULL). */
-static long fake_stat(const struct fake *f, const char *key, const char *sub)
+static long fake_stat(const struct fakellm *f, const char *key, const char *sub)
 {
-    json_t *s = fake_call(f, "GET", "/_stats");
-    json_t *v = json_object_get(s, key);
-    if (sub)
-        v = json_object_get(v, sub);
-    long n = (long)json_integer_value(v);
-    json_decref(s);
+    long n = fakellm_stat(f, key, sub);
+    CHECK(n >= 0);
     return n;
 }
 
 /* The last request the fake received (caller decrefs). */
-static json_t *fake_last_request(const struct fake *f)
+static json_t *fake_last_request(const struct fakellm *f)
 {
     json_t *all = fake_call(f, "GET", "/_requests");
     json_t *list = json_object_get(all, "requests");
@@ -489,8 +401,8 @@ static void test_api_key_never_appears_in_errors(void)
     memset(long_key + 3, 'Q', 150);
     long_key[153] = '\0';
     const char *args[] = {"--require-key", "the-right-key", NULL};
-    struct fake strict;
-    fake_start(&strict, args);
+    struct fakellm strict;
+    fakellm_start(&strict, args);
     const char *keys[] = {KEY, long_key};
     for (size_t k = 0; k < 2; k++) {
         struct llm_options o = test_options(strict.v1);
@@ -515,7 +427,7 @@ static void test_api_key_never_appears_in_errors(void)
         }
         llm_client_free(c);
     }
-    fake_stop(&strict);
+    CHECK(fakellm_stop(&strict));
 }
 
 static void test_azure_mode_sends_api_key_header_and_version(void)
@@ -585,8 +497,8 @@ static void on_done(size_t index, struct llm_batch_item *item, void *user)
 static void test_batch_keeps_concurrency_bound_and_finishes_all(void)
 {
     enum { N = 20 };
-    struct fake own; /* no slow leftovers from other tests in its in-flight count */
-    fake_start(&own, NULL);
+    struct fakellm own; /* no slow leftovers from other tests in its in-flight count */
+    fakellm_start(&own, NULL);
     struct llm_options o = test_options(own.v1);
     llm_client *c = test_client(&o);
     static struct llm_batch_item items[N];
@@ -622,7 +534,7 @@ static void test_batch_keeps_concurrency_bound_and_finishes_all(void)
     CHECK_INT(u.calls, N);
     CHECK_INT(u.attempts, N);
     llm_client_free(c);
-    fake_stop(&own);
+    CHECK(fakellm_stop(&own));
 }
 
 /* With one slot, a retry waiting out Retry-After must free the slot: the others finish first. */
@@ -774,8 +686,8 @@ static void test_fake_rules_make_answers_depend_on_prompt(void)
           f);
     fclose(f);
     const char *args[] = {"--rules", path, NULL};
-    struct fake rules;
-    fake_start(&rules, args);
+    struct fakellm rules;
+    fakellm_start(&rules, args);
     struct llm_options o = test_options(rules.v1);
     llm_client *c = test_client(&o);
     struct llm_response r;
@@ -794,14 +706,14 @@ static void test_fake_rules_make_answers_depend_on_prompt(void)
     CHECK_STR(r.text, "#3 비 와/우울");
     llm_response_clear(&r);
     llm_client_free(c);
-    fake_stop(&rules);
+    CHECK(fakellm_stop(&rules));
 }
 
 static void test_fake_command_line_faults_apply_to_every_request(void)
 {
     const char *args[] = {"--fault", "503:times=1", NULL};
-    struct fake faulty;
-    fake_start(&faulty, args);
+    struct fakellm faulty;
+    fakellm_start(&faulty, args);
     struct llm_options o = test_options(faulty.v1);
     o.max_retries = 1;
     llm_client *c = test_client(&o);
@@ -814,14 +726,14 @@ static void test_fake_command_line_faults_apply_to_every_request(void)
     }
     CHECK_INT(fake_stat(&faulty, "by_status", "503"), 2);
     llm_client_free(c);
-    fake_stop(&faulty);
+    CHECK(fakellm_stop(&faulty));
 }
 
 static void test_fake_fail_rate_is_seeded(void)
 {
     const char *args[] = {"--fail-rate", "0.5", "--seed", "7", NULL};
-    struct fake faulty;
-    fake_start(&faulty, args);
+    struct fakellm faulty;
+    fakellm_start(&faulty, args);
     struct llm_options o = test_options(faulty.v1);
     o.max_retries = 0;
     llm_client *c = test_client(&o);
@@ -837,7 +749,7 @@ static void test_fake_fail_rate_is_seeded(void)
     CHECK(ok > 5 && ok < 35); /* seeded and sequential, so the same count every run */
     CHECK_INT(fake_stat(&faulty, "by_status", "500"), 40 - ok);
     llm_client_free(c);
-    fake_stop(&faulty);
+    CHECK(fakellm_stop(&faulty));
 }
 
 int main(void)
@@ -848,7 +760,7 @@ int main(void)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    fake_start(&shared, NULL);
+    fakellm_start(&shared, NULL);
     RUN(test_retry_after_values_parse);
     RUN(test_backoff_doubles_with_full_jitter_and_cap);
     RUN(test_success_returns_text_and_counts_usage);
@@ -876,7 +788,7 @@ int main(void)
     RUN(test_fake_rules_make_answers_depend_on_prompt);
     RUN(test_fake_command_line_faults_apply_to_every_request);
     RUN(test_fake_fail_rate_is_seeded);
-    fake_stop(&shared);
+    CHECK(fakellm_stop(&shared));
     llm_global_cleanup();
     CHECK_DONE();
 }

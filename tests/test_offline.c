@@ -4,6 +4,7 @@
  * judged on resume, not generated again; provider failures are recorded as failures and never
  * as rewards; budgets stop the run; scenarios and budget specs parse as documented. */
 #include "check.h"
+#include "fakellm.h"
 #include "judge.h"
 #include "llm.h"
 #include "offline.h"
@@ -13,92 +14,31 @@
 #include "runs.h"
 #include "store.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-struct fake {
-    pid_t pid;
-    char root[64], v1[80];
-};
 
 static const char *tmp;
 static char prompts_dir[512], scenarios[512], rubric_path[1024], examples_path[1024];
 
-static void fake_start(struct fake *f, const char *const *extra)
+/* Starts the fake with tmp/rules.json plus extra arguments (NULL-terminated, may be NULL). */
+static void fake_start(struct fakellm *f, const char *const *extra)
 {
-    const char *bin = getenv("PB_FAKE_LLM");
-    if (!bin) {
-        fprintf(stderr, "PB_FAKE_LLM is not set: build the fake-llm target and run via ctest\n");
-        exit(2);
-    }
     char rules[600];
     snprintf(rules, sizeof rules, "%s/rules.json", tmp);
-    const char *argv[16] = {bin, "--port", "0", "--rules", rules};
-    size_t n = 5;
-    for (; extra && *extra && n < 15; extra++)
+    const char *argv[FAKELLM_MAX_ARGS] = {"--rules", rules};
+    size_t n = 2;
+    for (; extra && *extra && n < FAKELLM_MAX_ARGS - 4; extra++)
         argv[n++] = *extra;
     argv[n] = NULL;
-    int fds[2];
-    if (pipe(fds) != 0)
-        exit(2);
-    f->pid = fork();
-    if (f->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *out = fdopen(fds[0], "r");
-    char line[128] = "";
-    unsigned port = 0;
-    if (!out || !fgets(line, sizeof line, out) ||
-        sscanf(line, "listening on http://127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "fake-llm did not start (first line: '%s')\n", line);
-        exit(2);
-    }
-    fclose(out);
-    snprintf(f->root, sizeof f->root, "http://127.0.0.1:%u", port);
-    snprintf(f->v1, sizeof f->v1, "%s/v1", f->root);
-}
-
-static void fake_stop(struct fake *f)
-{
-    int st = 0;
-    kill(f->pid, SIGTERM);
-    waitpid(f->pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *user)
-{
-    fwrite(p, size, n, user);
-    return size * n;
+    fakellm_start(f, argv);
 }
 
 /* chat_requests counted by the fake so far. */
-static long fake_chat_requests(const struct fake *f)
+static long fake_chat_requests(const struct fakellm *f)
 {
-    char url[128], *data = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&data, &len);
-    snprintf(url, sizeof url, "%s/_stats", f->root);
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
-    CHECK_INT(curl_easy_perform(e), CURLE_OK);
-    curl_easy_cleanup(e);
-    fclose(mem);
-    json_t *o = json_loads(data ? data : "", 0, NULL);
-    long n = (long)json_integer_value(json_object_get(o, "chat_requests"));
-    json_decref(o);
-    free(data);
+    long n = fakellm_stat(f, "chat_requests", NULL);
+    CHECK(n >= 0);
     return n;
 }
 
@@ -147,7 +87,7 @@ struct harness {
     struct offline_env env;
 };
 
-static void harness_open(struct harness *h, const struct fake *f, int concurrency, int retries)
+static void harness_open(struct harness *h, const struct fakellm *f, int concurrency, int retries)
 {
     char err[PB_ERR_LEN], path[600];
     static int counter;
@@ -240,7 +180,7 @@ static int64_t start_run(struct harness *h, const struct offline_options *o,
     return run;
 }
 
-static struct fake fake;
+static struct fakellm fake;
 
 static void test_known_best_prompt_leads_and_is_separated(void)
 {
@@ -307,6 +247,28 @@ static void stop_after_two_batches(const struct offline_progress *p, void *user)
         stop_now = 1;
 }
 
+/* start_run in a fresh harness (concurrency 4); *calls gets the chat requests the run made. */
+static int64_t start_run_counted(struct harness *h, const struct offline_options *o,
+                                 struct offline_result *res, long *calls)
+{
+    harness_open(h, &fake, 4, 0);
+    long c0 = fake_chat_requests(&fake);
+    int64_t run = start_run(h, o, res);
+    *calls = fake_chat_requests(&fake) - c0;
+    return run;
+}
+
+/* start_run stopped after its second batch, as by SIGINT (h keeps the stop hooks). */
+static int64_t start_run_stopped_after_two_batches(struct harness *h,
+                                                   const struct offline_options *o,
+                                                   struct offline_result *res)
+{
+    stop_now = 0;
+    h->env.stop = &stop_now;
+    h->env.progress = stop_after_two_batches;
+    return start_run(h, o, res);
+}
+
 static void test_interrupted_run_resumes_to_the_same_result_without_repeating_calls(void)
 {
     struct harness whole, parts;
@@ -315,19 +277,12 @@ static void test_interrupted_run_resumes_to_the_same_result_without_repeating_ca
     char err[PB_ERR_LEN];
     struct offline_options o = base_options(48, 8);
     o.policy = "egreedy:epsilon=0.2";
-    harness_open(&whole, &fake, 4, 0);
-    long c0 = fake_chat_requests(&fake);
-    int64_t run_whole = start_run(&whole, &o, &res);
-    long calls_whole = fake_chat_requests(&fake) - c0;
+    long calls_whole;
+    int64_t run_whole = start_run_counted(&whole, &o, &res, &calls_whole);
 
     harness_open(&parts, &fake, 2, 0);
-    stop_now = 0;
-    parts.env.stop = &stop_now;
-    parts.env.progress = stop_after_two_batches;
-    int64_t run = 0;
-    c0 = fake_chat_requests(&fake);
-    CHECK_INT(offline_create(parts.db, &o, &run, err), PB_OK);
-    CHECK_INT(offline_continue(&parts.env, run, NULL, &first, err), PB_OK);
+    long c0 = fake_chat_requests(&fake);
+    int64_t run = start_run_stopped_after_two_batches(&parts, &o, &first);
     CHECK_STR(first.stop_reason, "signal");
     CHECK_INT(first.ok, 16);
     parts.env.progress = NULL;
@@ -364,21 +319,14 @@ static void test_stored_answer_is_judged_not_generated_again(void)
     struct trace tw, tc;
     char err[PB_ERR_LEN];
     struct offline_options o = base_options(24, 8);
-    harness_open(&whole, &fake, 4, 0);
-    long c0 = fake_chat_requests(&fake);
-    int64_t run_whole = start_run(&whole, &o, &res);
-    long calls_whole = fake_chat_requests(&fake) - c0;
+    long calls_whole;
+    int64_t run_whole = start_run_counted(&whole, &o, &res, &calls_whole);
 
     /* A crash after iteration 16's answer was stored: stop after two batches, then plant the
      * pending step exactly as the loop stores it before judging. */
     harness_open(&crash, &fake, 4, 0);
-    stop_now = 0;
-    crash.env.stop = &stop_now;
-    crash.env.progress = stop_after_two_batches;
-    int64_t run = 0;
-    c0 = fake_chat_requests(&fake);
-    CHECK_INT(offline_create(crash.db, &o, &run, err), PB_OK);
-    CHECK_INT(offline_continue(&crash.env, run, NULL, &res, err), PB_OK);
+    long c0 = fake_chat_requests(&fake);
+    int64_t run = start_run_stopped_after_two_batches(&crash, &o, &res);
     struct run_step planted = {.iteration = 16};
     CHECK_INT(runs_step_foreach(whole.db, run_whole, copy_step, &planted, err), 0);
     planted.run_id = run;
@@ -403,7 +351,7 @@ static void test_stored_answer_is_judged_not_generated_again(void)
 
 static void test_provider_failures_are_recorded_and_never_rewards(void)
 {
-    struct fake flaky;
+    struct fakellm flaky;
     struct harness h;
     struct offline_result res;
     struct trace t;
@@ -433,7 +381,7 @@ static void test_provider_failures_are_recorded_and_never_rewards(void)
     CHECK_INT(res.calls, fake_chat_requests(&flaky)); /* every request counted, failed or not */
     report_free(r);
     harness_close(&h);
-    fake_stop(&flaky);
+    CHECK(fakellm_stop(&flaky));
 }
 
 static void test_budget_in_calls_stops_the_run(void)
@@ -544,7 +492,7 @@ int main(void)
     RUN(test_budget_in_calls_stops_the_run);
     RUN(test_budget_in_money_and_tokens_stops_near_the_limit);
     RUN(test_changed_scenarios_file_refuses_resume);
-    fake_stop(&fake);
+    CHECK(fakellm_stop(&fake));
     llm_global_cleanup();
     CHECK_DONE();
 }

@@ -231,6 +231,81 @@ static void test_bad_options_are_refused(void)
     CHECK_INT(sim_run(&arm, 1, &pol, 0, &ok, NULL, NULL, &r, err), PB_ERR_INVALID);
 }
 
+/* The shared option check (also ctxsim_run's) names the first bad value, in a fixed order. */
+static void test_options_check_names_the_first_problem(void)
+{
+    long bad_cps[] = {100, 50};
+    static const struct {
+        sim_options opt;
+        size_t n_policies;
+        const char *needle;
+    } cases[] = {
+        {{.horizon = 0, .reps = 0}, 1, "horizon must be at least 1, got 0"},
+        {{.horizon = 10, .reps = -3}, 0, "reps must be at least 1, got -3"},
+        {{.horizon = 10, .reps = 1}, 0, "no policy to simulate"},
+        {{.horizon = 10, .reps = 1, .n_checkpoints = 1}, 1, "horizon=10]; got 100"},
+        {{.horizon = 1000, .reps = 1, .n_checkpoints = 2}, 1, "got 50"},
+    };
+    char err[PB_ERR_LEN];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sim_options o = cases[i].opt;
+        o.checkpoints = o.n_checkpoints ? bad_cps : NULL;
+        err[0] = '\0';
+        CHECK_INT(sim_options_check(&o, cases[i].n_policies, err), PB_ERR_INVALID);
+        CHECK(strstr(err, cases[i].needle) != NULL);
+    }
+    sim_options ok = {.horizon = 100, .reps = 1, .checkpoints = bad_cps, .n_checkpoints = 1};
+    CHECK_INT(sim_options_check(&ok, 1, err), PB_OK);
+}
+
+/* The horizon is appended as the last checkpoint unless it already is the last one. */
+static void test_checkpoints_end_at_the_horizon(void)
+{
+    long cps[] = {100, 1000};
+    sim_options o = {.horizon = 5000, .reps = 1, .checkpoints = cps, .n_checkpoints = 2};
+    size_t n = 0;
+    long *t = sim_checkpoints_new(&o, &n);
+    CHECK(t != NULL);
+    CHECK_INT(n, 3);
+    if (t && n == 3) {
+        CHECK_INT(t[0], 100);
+        CHECK_INT(t[1], 1000);
+        CHECK_INT(t[2], 5000);
+    }
+    free(t);
+    o.horizon = 1000;
+    t = sim_checkpoints_new(&o, &n);
+    CHECK_INT(n, 2);
+    CHECK(t && t[1] == 1000);
+    free(t);
+    o.n_checkpoints = 0;
+    o.checkpoints = NULL;
+    t = sim_checkpoints_new(&o, &n);
+    CHECK_INT(n, 1);
+    CHECK(t && t[0] == 1000);
+    free(t);
+}
+
+/* A summary reads one checkpoint's column of the rep-major matrix (ctxsim shares it). */
+static void test_summary_reads_one_checkpoint_column(void)
+{
+    /* 4 reps x 2 checkpoints; column 1 holds 4, 1, 3, 2 (unsorted on purpose). */
+    const double regret[] = {10, 4, 20, 1, 30, 3, 40, 2};
+    sim_summary s;
+    char err[PB_ERR_LEN];
+    CHECK_INT(sim_summarize_column(regret, 4, 2, 1, &s, err), PB_OK);
+    CHECK_NEAR(s.mean, 2.5, 1e-12);
+    CHECK_NEAR(s.sd, sqrt(5.0 / 3.0), 1e-12);
+    CHECK_NEAR(s.q05, 1.15, 1e-12); /* interpolated on the sorted column 1, 2, 3, 4 */
+    CHECK_NEAR(s.q95, 3.85, 1e-12);
+    CHECK_INT(sim_summarize_column(regret, 1, 2, 0, &s, err), PB_OK);
+    CHECK_NEAR(s.sd, 0, 0); /* one run: no spread */
+    json_t *j = sim_summary_json(&s);
+    CHECK(j && json_real_value(json_object_get(j, "mean")) == 10);
+    CHECK(json_object_get(j, "q95") != NULL);
+    json_decref(j);
+}
+
 /* Chapelle & Li 2011: best arm 0.5, nine arms at 0.4. Thompson's regret lies well below
  * UCB1's (at T = 10000 about 160 against 600 with these seeds; the test asks for 0.7x). */
 static void test_thompson_beats_ucb1_on_a_chapelle_li_setting(void)
@@ -286,6 +361,9 @@ int main(void)
     RUN(test_checkpoints_are_recorded_and_grow);
     RUN(test_single_arm_has_no_regret);
     RUN(test_bad_options_are_refused);
+    RUN(test_options_check_names_the_first_problem);
+    RUN(test_checkpoints_end_at_the_horizon);
+    RUN(test_summary_reads_one_checkpoint_column);
     RUN(test_thompson_beats_ucb1_on_a_chapelle_li_setting);
     RUN(test_report_json_has_the_promised_fields);
     CHECK_DONE();

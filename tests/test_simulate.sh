@@ -2,27 +2,19 @@
 # test_simulate.sh — `promptbandit simulate` end to end: the documented example works and is
 # reproducible, --help answers, and each kind of bad input gives a clear message and the
 # right exit code (2 usage, 1 bad file).
-set -u
+# shellcheck source=lib.sh
+source "${PB_SOURCE_DIR:?PB_SOURCE_DIR must name the source tree}/tests/lib.sh"
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+TMP=$PB_TMP
 
-# expect CODE NEEDLE -- ARGS...: exit code and a word of stderr
-expect() {
-  local code=$1 needle=$2; shift 3
-  "$BIN" simulate "$@" >"$TMP/out" 2>"$TMP/err"
-  local got=$?
-  [ "$got" = "$code" ] || fail "simulate $* exited $got, expected $code ($(head -c 300 "$TMP/err"))"
-  grep -qi -- "$needle" "$TMP/err" || fail "simulate $*: stderr lacks '$needle': $(head -c 300 "$TMP/err")"
-}
+# expect CODE NEEDLE -- ARGS...: `simulate ARGS` exit code and a word of its stderr
+expect() { pb_expect "$1" "$2" -- "$BIN" simulate "${@:4}"; }
 
 example=(--arms bernoulli:0.9,0.8 --horizon 10000 --reps 100 --policy ucb1,thompson --seed 1 --json)
-"$BIN" simulate "${example[@]}" >"$TMP/a.json" 2>/dev/null || fail "the documented example failed"
+"$BIN" simulate "${example[@]}" >"$TMP/a.json" 2>/dev/null || pb_fail "the documented example failed"
 "$BIN" simulate "${example[@]}" >"$TMP/b.json" 2>/dev/null
-cmp -s "$TMP/a.json" "$TMP/b.json" || fail "same seed gave different output"
-python3 - "$TMP/a.json" <<'PY' || fail "example JSON lacks the promised fields"
+cmp -s "$TMP/a.json" "$TMP/b.json" || pb_fail "same seed gave different output"
+python3 - "$TMP/a.json" <<'PY' || pb_fail "example JSON lacks the promised fields"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert abs(d["lai_robbins_c"] - 2.2521) < 1e-3
@@ -36,14 +28,14 @@ PY
 
 "$BIN" simulate --arms bernoulli:0.9,0.8 --horizon 1000 --reps 5 --seed 3 \
   --policy egreedy-decay:c=0.15,d=0.1,ucb1-tuned --checkpoints >"$TMP/t.txt" 2>&1 \
-  || fail "table output with checkpoints failed"
-grep -q "egreedy-decay:c=0.15,d=0.1" "$TMP/t.txt" || fail "policy with two parameters not parsed as one"
-grep -qE "^ +100 " "$TMP/t.txt" || fail "checkpoint T=100 missing"
+  || pb_fail "table output with checkpoints failed"
+grep -q "egreedy-decay:c=0.15,d=0.1" "$TMP/t.txt" || pb_fail "policy with two parameters not parsed as one"
+grep -qE "^ +100 " "$TMP/t.txt" || pb_fail "checkpoint T=100 missing"
 
-"$BIN" simulate --help >"$TMP/h" 2>&1 && grep -q -- "--arms-file" "$TMP/h" || fail "--help"
+"$BIN" simulate --help >"$TMP/h" 2>&1 && grep -q -- "--arms-file" "$TMP/h" || pb_fail "--help"
 
 printf '{"arms":[{"kind":"gaussian","mean":0.2,"sd":0.5},{"kind":"gaussian","mean":0.1,"sd":0.5}]}' >"$TMP/ok.json"
-"$BIN" simulate --arms-file "$TMP/ok.json" --horizon 500 --reps 3 >/dev/null 2>&1 || fail "--arms-file"
+"$BIN" simulate --arms-file "$TMP/ok.json" --horizon 500 --reps 3 >/dev/null 2>&1 || pb_fail "--arms-file"
 printf '{"arms":[{"kind":"gaussian","mean":0.2,' >"$TMP/bad.json"
 
 expect 2 "unknown policy"  -- --arms bernoulli:0.9,0.8 --policy ucb9
@@ -62,5 +54,4 @@ expect 2 "checkpoints"     -- --arms bernoulli:0.9,0.8 --horizon 50 --checkpoint
 expect 1 "line 1"          -- --arms-file "$TMP/bad.json"
 expect 1 "no such file\|cannot\|open" -- --arms-file "$TMP/missing.json"
 
-if [ "$fails" -ne 0 ]; then echo "FAILED: $fails"; exit 1; fi
-echo "PASSED"
+pb_done

@@ -3,28 +3,20 @@
 # world's regret table and JSON (reproducible, segmented/LinUCB below the global policies),
 # log generation with its true values, offline evaluation of the log, --help, and each kind
 # of bad input with a clear message and the right exit code (2 usage, 1 bad file).
-set -u
+# shellcheck source=lib.sh
+source "${PB_SOURCE_DIR:?PB_SOURCE_DIR must name the source tree}/tests/lib.sh"
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+TMP=$PB_TMP
 
-# expect CODE NEEDLE -- ARGS...: exit code and a word of stderr
-expect() {
-  local code=$1 needle=$2; shift 3
-  "$BIN" simulate "$@" >"$TMP/out" 2>"$TMP/err"
-  local got=$?
-  [ "$got" = "$code" ] || fail "simulate $* exited $got, expected $code ($(head -c 300 "$TMP/err"))"
-  grep -qi -- "$needle" "$TMP/err" || fail "simulate $*: stderr lacks '$needle': $(head -c 300 "$TMP/err")"
-}
+# expect CODE NEEDLE -- ARGS...: `simulate ARGS` exit code and a word of its stderr
+expect() { pb_expect "$1" "$2" -- "$BIN" simulate "${@:4}"; }
 
 sim=(--world contextual:emotion4 --horizon 3000 --reps 4 --seed 2 --json
      --policy ucb1-tuned,segmented:ucb1-tuned,linucb)
-"$BIN" simulate "${sim[@]}" >"$TMP/a.json" 2>/dev/null || fail "contextual simulation failed"
+"$BIN" simulate "${sim[@]}" >"$TMP/a.json" 2>/dev/null || pb_fail "contextual simulation failed"
 "$BIN" simulate "${sim[@]}" >"$TMP/b.json" 2>/dev/null
-cmp -s "$TMP/a.json" "$TMP/b.json" || fail "same seed gave different output"
-python3 - "$TMP/a.json" <<'PY' || fail "contextual JSON lacks the promised fields or ordering"
+cmp -s "$TMP/a.json" "$TMP/b.json" || pb_fail "same seed gave different output"
+python3 - "$TMP/a.json" <<'PY' || pb_fail "contextual JSON lacks the promised fields or ordering"
 import json, sys
 d = json.load(open(sys.argv[1]))
 w = d["world"]
@@ -39,25 +31,25 @@ assert p["linucb"]["kind"] == "linear" and p["segmented:ucb1-tuned"]["kind"] == 
 PY
 
 "$BIN" simulate --world contextual:emotion4 --horizon 1000 --reps 2 --checkpoints >"$TMP/t.txt" 2>&1 \
-  || fail "table with checkpoints failed"
-grep -q "contextual oracle 0.5025" "$TMP/t.txt" || fail "table lacks the oracle value"
-grep -q "^lints" "$TMP/t.txt" || fail "default policies lack lints"
-grep -qE "^ +100 " "$TMP/t.txt" || fail "checkpoint T=100 missing"
+  || pb_fail "table with checkpoints failed"
+grep -q "contextual oracle 0.5025" "$TMP/t.txt" || pb_fail "table lacks the oracle value"
+grep -q "^lints" "$TMP/t.txt" || pb_fail "default policies lack lints"
+grep -qE "^ +100 " "$TMP/t.txt" || pb_fail "checkpoint T=100 missing"
 
 cat >"$TMP/world.json" <<'JSON'
 {"segments":[{"name":"sad","freq":0.5,"means":[0.6,0.0]},{"name":"happy","freq":0.5,"means":[0.0,0.6]}],
  "arms":["empathic","cheerful"],"reward":"bernoulli","noise":0}
 JSON
 "$BIN" simulate --context-file "$TMP/world.json" --horizon 500 --reps 2 >"$TMP/f.txt" 2>&1 \
-  || fail "--context-file failed: $(head -c 300 "$TMP/f.txt")"
-grep -q "empathic" "$TMP/f.txt" || fail "--context-file arm names not shown"
+  || pb_fail "--context-file failed: $(head -c 300 "$TMP/f.txt")"
+grep -q "empathic" "$TMP/f.txt" || pb_fail "--context-file arm names not shown"
 
 "$BIN" simulate --world contextual:emotion4 --log-out "$TMP/log.jsonl" --events 4000 --seed 4 \
-  --logging egreedy:epsilon=0.5,arm=B --json >"$TMP/g.json" 2>"$TMP/g.err" || fail "log generation: $(cat "$TMP/g.err")"
-[ "$(wc -l <"$TMP/log.jsonl")" = 4000 ] || fail "log does not hold 4000 events"
+  --logging egreedy:epsilon=0.5,arm=B --json >"$TMP/g.json" 2>"$TMP/g.err" || pb_fail "log generation: $(cat "$TMP/g.err")"
+[ "$(wc -l <"$TMP/log.jsonl")" = 4000 ] || pb_fail "log does not hold 4000 events"
 "$BIN" simulate --replay-contextual "$TMP/log.jsonl" --policy fixed:B,segmented:ucb1,linucb --json \
-  >"$TMP/r.json" 2>"$TMP/r.err" || fail "replay-contextual: $(cat "$TMP/r.err")"
-python3 - "$TMP/g.json" "$TMP/r.json" <<'PY' || fail "estimates of fixed:B stray from the truth"
+  >"$TMP/r.json" 2>"$TMP/r.err" || pb_fail "replay-contextual: $(cat "$TMP/r.err")"
+python3 - "$TMP/g.json" "$TMP/r.json" <<'PY' || pb_fail "estimates of fixed:B stray from the truth"
 import json, sys
 g = json.load(open(sys.argv[1])); r = json.load(open(sys.argv[2]))
 truth = [a["value"] for a in g["world"]["arms"] if a["name"] == "B"][0]
@@ -68,7 +60,7 @@ for k in ("ips", "snips", "dr"):
 assert r["policies"][2]["snips"] > truth + 0.05
 PY
 
-"$BIN" simulate --help >"$TMP/h" 2>&1 && grep -q -- "--replay-contextual" "$TMP/h" || fail "--help"
+"$BIN" simulate --help >"$TMP/h" 2>&1 && grep -q -- "--replay-contextual" "$TMP/h" || pb_fail "--help"
 
 head -1 "$TMP/log.jsonl" >"$TMP/bad.jsonl"
 echo '{"features":[1,0,0],"arm":"A","reward":1,"propensity":0.25}' >>"$TMP/bad.jsonl"
@@ -88,5 +80,4 @@ expect 1 "propensity"        -- --replay-contextual "$TMP/zero.jsonl" --policy l
 expect 1 "no such file\|cannot\|open" -- --replay-contextual "$TMP/missing.jsonl" --policy linucb
 expect 1 "world file line"   -- --context-file "$TMP/bad.jsonl"
 
-if [ "$fails" -ne 0 ]; then echo "FAILED: $fails"; exit 1; fi
-echo "PASSED"
+pb_done

@@ -10,7 +10,14 @@ if [ "${1:-}" = --check ]; then
   shift
 fi
 if [ $# -gt 0 ]; then
-  files=("$@")
+  files=()
+  for f in "$@"; do
+    case "$f" in
+    *.c | *.h) files+=("$f") ;;
+    *) echo "format: skipping $f (only C sources are formatted)" >&2 ;;
+    esac
+  done
+  [ ${#files[@]} -gt 0 ] || exit 0
 else
   mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h' | grep -v '^build')
 fi

@@ -1,8 +1,10 @@
-/* cmd_db.c — `promptbandit db migrate|status|backup|purge`: create or upgrade the SQLite
- * database, show its schema version and row counts, copy it online, purge old messages.
- * Parses arguments and calls store/feedback; no SQL here. */
+/* cmd_db.c — `promptbandit db migrate|status|backup|purge|export-events`: create or upgrade
+ * the SQLite database, show its schema version and row counts, copy it online, purge old
+ * messages, export logged decisions for replay (db_export.c). Parses arguments and calls
+ * store/feedback; no SQL here. */
 #include "cmd.h"
 #include "config.h"
+#include "db_export.h"
 #include "feedback.h"
 #include "pb.h"
 #include "store.h"
@@ -13,20 +15,28 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: promptbandit db <action> [--db PATH] [--config FILE]\n\n"
-                 "actions:\n"
-                 "  migrate                  create the database or apply pending migrations\n"
-                 "  status                   schema version, row counts and an integrity check\n"
-                 "  backup FILE              online copy of the database to FILE (must not exist)\n"
-                 "  purge --older-than DAYS  delete stored chat messages older than DAYS days\n"
-                 "                           (default: privacy.retention_days when it is not 0)\n\n"
-                 "options:\n"
-                 "  --db PATH      database file (default: setting db.path)\n"
-                 "  --config FILE  JSON settings file (default: $PB_CONFIG)\n");
+    fprintf(out,
+            "usage: promptbandit db <action> [--db PATH] [--config FILE]\n\n"
+            "actions:\n"
+            "  migrate                  create the database or apply pending migrations\n"
+            "  status                   schema version, row counts and an integrity check\n"
+            "  backup FILE              online copy of the database to FILE (must not exist)\n"
+            "  purge --older-than DAYS  delete stored chat messages older than DAYS days\n"
+            "                           (default: privacy.retention_days when it is not 0)\n"
+            "  export-events [--experiment NAME] [--out FILE]\n"
+            "                           the service's logged decisions as JSONL, one line per\n"
+            "                           activated impression with a reward: {arm, reward\n"
+            "                           (mean of its rewards), propensity, segment, features,\n"
+            "                           time}; reads as `simulate --replay-contextual FILE`\n"
+            "                           and `bandit-run replay --events FILE` (default: every\n"
+            "                           experiment, to stdout)\n\n"
+            "options:\n"
+            "  --db PATH      database file (default: setting db.path)\n"
+            "  --config FILE  JSON settings file (default: $PB_CONFIG)\n");
 }
 
 struct db_args {
-    const char *action, *db, *config, *file;
+    const char *action, *db, *config, *file, *experiment, *out;
     double older_than_days; /* < 0: not given */
 };
 
@@ -54,6 +64,12 @@ static int parse(int argc, char **argv, struct db_args *a)
                 fprintf(stderr, "db purge: --older-than wants a number of days >= 0\n");
                 return 2;
             }
+        } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc &&
+                   strcmp(a->action, "export-events") == 0) {
+            a->experiment = argv[++i];
+        } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc &&
+                   strcmp(a->action, "export-events") == 0) {
+            a->out = argv[++i];
         } else if (argv[i][0] != '-' && !a->file && strcmp(a->action, "backup") == 0) {
             a->file = argv[i];
         } else {
@@ -96,6 +112,8 @@ static int run_action(store *s, const config *cfg, const struct db_args *a)
     }
     if (strcmp(a->action, "status") == 0)
         return print_status(s);
+    if (strcmp(a->action, "export-events") == 0)
+        return db_export_events(s, a->experiment, a->out);
     if (strcmp(a->action, "backup") == 0) {
         if (store_backup(s, a->file, err) != PB_OK) {
             fprintf(stderr, "db backup: %s\n", err);
@@ -126,9 +144,9 @@ int cmd_db(int argc, char **argv)
     int code = parse(argc, argv, &a);
     if (code >= 0)
         return code;
-    const char *known[] = {"migrate", "status", "backup", "purge"};
+    const char *known[] = {"migrate", "status", "backup", "purge", "export-events"};
     int ok = 0;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         ok |= strcmp(a.action, known[i]) == 0;
     if (!ok || (strcmp(a.action, "backup") == 0 && !a.file)) {
         if (ok)
