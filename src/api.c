@@ -197,10 +197,10 @@ static int h_choose(struct server_request *req, struct server_reply *reply, void
     }
     if ((rc = pipeline_choose(ctx, &in, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200,
-                          json_pack("{s:s, s:I, s:s, s:I, s:f, s:b}", "arm", out.arm, "arm_id",
+                          json_pack("{s:s, s:I, s:s, s:I, s:f, s:b, s:s}", "arm", out.arm, "arm_id",
                                     (json_int_t)out.arm_id, "prompt", out.prompt, "impression_id",
                                     (json_int_t)out.impression_id, "propensity", out.propensity,
-                                    "activated", activate));
+                                    "activated", activate, "segment", out.segment));
 cleanup:
     pipeline_choose_out_clear(&out);
     free(context);

@@ -1,7 +1,8 @@
 /* app.h — the service context handed to every HTTP handler as `void *app`: settings, a pool
  * of store handles, the group-commit writer, the live bandit state of every experiment, the
  * emotion classifier, the LLM client (absent when no provider is configured), the metrics
- * registry and the background jobs (retention purge). Owns all of them and their lifetime.
+ * registry and the background jobs (retention purge, reward wait sweep), the segment map.
+ * Owns all of them and their lifetime.
  * It must not parse HTTP or JSON requests (api.c does) nor hold business rules of a chat turn
  * (pipeline.c does); it only wires the parts together and offers read-only views. */
 #ifndef APP_H

@@ -754,6 +754,9 @@ int pipeline_choose(app *a, const struct pipeline_choose_in *in, struct pipeline
         out->arm_id = c.arm_id;
         out->experiment_id = c.experiment_id;
         out->propensity = c.propensity;
+        snprintf(out->segment, sizeof out->segment, "%s",
+                 segment ? segment
+                         : live_segment_name(app_live(a), live_segment_count(app_live(a)) - 1));
         out->prompt = c.prompt;
         c.prompt = NULL;
     }

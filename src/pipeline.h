@@ -93,6 +93,7 @@ struct pipeline_choose_out {
     int64_t arm_id, impression_id, experiment_id;
     char *prompt; /* owned; pipeline_choose_out_clear frees */
     double propensity;
+    char segment[32]; /* the segment that served (segmap.h) */
 };
 void pipeline_choose_out_clear(struct pipeline_choose_out *out);
 

@@ -84,6 +84,7 @@ static void test_map_file_overrides_the_groups(void)
     CHECK(lists_segment(&s, "positive")); /* unmapped labels still go by their group */
     /* a client naming a label gets the mapped segment stored */
     CHECK_INT(svc_post(&s, "/v1/choose", NULL, "{\"segment\":\"anger\"}", &c), 200);
+    CHECK_STR(svc_str(c, "segment"), "low");
     store *st = NULL;
     struct impressions_info info = {0};
     CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
