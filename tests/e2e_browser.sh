@@ -16,30 +16,30 @@ fail() {
 [ -x "${PB_FAKE_LLM:-}" ] || fail "PB_FAKE_LLM is not set or not built (fake-llm target)"
 [ -f "$model" ] || fail "missing emotion model $model (the chat shows emotions from it)"
 
-fake_port=$(pb_free_port)
-pb_start fake "$PB_FAKE_LLM" --port "$fake_port"
-pb_wait_line "$PB_TMP/fake.out" '^listening on' || fail "fake-llm did not start: $(cat "$PB_TMP/fake.err")"
+pb_start fake "$PB_FAKE_LLM" --port 0
+fake_url=$(pb_listen_url "$PB_TMP/fake.out") || fail "fake-llm did not start: $(cat "$PB_TMP/fake.err")"
 
 token=admin-$RANDOM$RANDOM
-# serve NAME PORT [VAR=VALUE...]: one service with its own database and the shared settings.
+# serve NAME [VAR=VALUE...]: one service on a free port with its own database and the shared
+# settings; its URL is left in SERVE_URL.
 serve() {
-  local name=$1 port=$2
-  shift 2
-  pb_start "$name" env PB_DB_PATH="$PB_TMP/$name.db" PB_SERVER_PORT="$port" \
+  local name=$1
+  shift
+  pb_start "$name" env PB_DB_PATH="$PB_TMP/$name.db" PB_SERVER_PORT=0 \
     PB_SERVER_ADMIN_TOKEN="$token" PB_PROMPTS_DIR="$src/prompts" PB_EMOTION_MODEL="$model" \
     PB_SERVER_THREADS=2 PB_SERVER_ACCESS_LOG="$PB_TMP/$name.access.log" \
     PB_LLM_BASE_URL= OPENAI_BASE_URL= OPENAI_API_KEY= "$@" "$PB_BIN" serve
-  pb_wait_http "http://127.0.0.1:$port/healthz" 300 ||
+  SERVE_URL=$(pb_listen_url "$PB_TMP/$name.err") && pb_wait_http "$SERVE_URL/healthz" 300 ||
     fail "$name did not answer /healthz: $(tail -5 "$PB_TMP/$name.err")"
 }
-port=$(pb_free_port)
-serve llm "$port" PB_LLM_BASE_URL="http://127.0.0.1:$fake_port/v1" PB_LLM_API_KEY=test-key
-port_no_llm=$(pb_free_port)
-serve nollm "$port_no_llm"
+serve llm PB_LLM_BASE_URL="$fake_url/v1" PB_LLM_API_KEY=test-key
+url=$SERVE_URL
+serve nollm
+url_no_llm=$SERVE_URL
 
 rm -rf "$artifacts"
 mkdir -p "$artifacts"
-PB_URL=http://127.0.0.1:$port PB_URL_NO_LLM=http://127.0.0.1:$port_no_llm \
+PB_URL=$url PB_URL_NO_LLM=$url_no_llm \
   PB_ADMIN_TOKEN=$token PB_ARTIFACTS=$artifacts bash "$src/tests/browser/run.sh"
 rc=$?
 [ $rc -eq 0 ] || { echo "--- llm service stderr"; tail -20 "$PB_TMP/llm.err"; }

@@ -16,11 +16,9 @@ export PB_SERVER_ADMIN_TOKEN=adm PB_DB_SYNCHRONOUS=FULL PB_SERVER_THREADS=4
 db=$PB_TMP/svc.db
 
 start_serve() {
-  port=$(pb_free_port)
-  url=http://127.0.0.1:$port
-  pb_start serve "$PB_BIN" serve --port "$port" --db "$db" --prompts "$PB_SOURCE_DIR/prompts"
+  pb_start serve "$PB_BIN" serve --port 0 --db "$db" --prompts "$PB_SOURCE_DIR/prompts"
   serve_pid=$PB_LAST_PID
-  pb_wait_http "$url/healthz"
+  url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$url/healthz"
 }
 
 json_field() { # json_field NAME: a number or string field of $PB_BODY (flat answers only)
@@ -28,7 +26,7 @@ json_field() { # json_field NAME: a number or string field of $PB_BODY (flat ans
 }
 
 start_serve || exit 1
-pb_check "serve says where it listens" grep -q "listening on http://127.0.0.1:$port/" "$PB_TMP/serve.err"
+pb_check "serve says where it listens" grep -q "listening on $url/" "$PB_TMP/serve.err"
 
 pb_http POST "$url/v1/chat" '{"user_id":"shell-user","message":"SECRET-SENTENCE 오늘 힘들었어","consent":true}'
 pb_check_eq "$PB_STATUS" 200 "chat answers 200"

@@ -3,7 +3,7 @@
 # started here, by pid), waiting for /healthz, curl wrappers, and pass/fail counting that
 # ends with a non-zero exit when any check failed.
 #   source "$PB_SOURCE_DIR/tests/lib.sh"
-#   pb_start fake "$PB_FAKE_LLM" --port "$(pb_free_port)"; pb_wait_http "$url/healthz"
+#   pb_start fake "$PB_FAKE_LLM" --port 0; url=$(pb_listen_url "$PB_TMP/fake.out")
 #   pb_http GET "$url/healthz"; pb_check_eq "$PB_STATUS" 200 "healthz answers 200"
 #   pb_expect 2 "unknown option" -- "$PB_BIN" simulate --bogus
 #   pb_done
@@ -27,18 +27,6 @@ pb_cleanup() {
 }
 trap pb_cleanup EXIT
 
-# A TCP port nobody listens on right now (a bind race with others is unlikely, not excluded).
-pb_free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || {
-      echo "$port"
-      return
-    }
-  done
-}
-
 # pb_start NAME CMD ARGS...: runs CMD in the background, stdout in $PB_TMP/NAME.out, stderr
 # in $PB_TMP/NAME.err; the pid is in PB_LAST_PID and is stopped at exit.
 pb_start() {
@@ -58,6 +46,14 @@ pb_wait_http() {
   done
   echo "not answering: $url" >&2
   return 1
+}
+
+# pb_listen_url FILE: waits for the "listening on http://HOST:PORT" line that fake-llm (stdout)
+# and `promptbandit serve` (stderr) print once bound, and echoes http://HOST:PORT. Start them
+# with port 0 and read the port here: a port picked in advance can be taken in between.
+pb_listen_url() {
+  pb_wait_line "$1" 'listening on http://' 300 || return 1
+  sed -n 's|.*listening on \(http://[^ /]*\).*|\1|p' "$1" | head -1
 }
 
 # pb_wait_line FILE PATTERN [TRIES]: waits until FILE has a line matching PATTERN.

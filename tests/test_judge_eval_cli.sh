@@ -20,10 +20,9 @@ cat >"$PB_TMP/ratings.jsonl" <<'JSON'
 {"text": "SHORT-DIARY 밥 먹음.", "rate": -0.5}
 {"text": "SHORT-DIARY 잤다.", "rate": -1}
 JSON
-port=$(pb_free_port)
-pb_start fake "$PB_FAKE_LLM" --port "$port" --rules "$PB_TMP/rules.json"
-pb_wait_http "http://127.0.0.1:$port/v1/models"
-export PB_LLM_BASE_URL="http://127.0.0.1:$port/v1" PB_LLM_MAX_RETRIES=0
+pb_start fake "$PB_FAKE_LLM" --port 0 --rules "$PB_TMP/rules.json"
+fake_url=$(pb_listen_url "$PB_TMP/fake.out") || exit 1
+export PB_LLM_BASE_URL="$fake_url/v1" PB_LLM_MAX_RETRIES=0
 export PB_DB_PATH="$PB_TMP/pb.db"
 cd "$PB_SOURCE_DIR" # the rubric and few-shot examples are read from prompts/ and ratings/
 

@@ -16,7 +16,7 @@ esac
 
 build_pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libgsl-dev libmicrohttpd-dev)
-test_pkgs=(clang clang-format sqlite3 curl wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm)
+test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 
