@@ -409,6 +409,18 @@ static int no_provider(app *a, char *err)
     return pb_errf(err, PB_ERR_UNAVAILABLE, "%s", app_llm_note(a));
 }
 
+/* A recorded turn (fresh = 1 for a new turn, 0 for a regenerated one): remembered for
+ * regenerate and history, counted, and its arm and reply handed to out (which owns the reply). */
+static void finish_turn(app *a, struct turn *t, struct pipeline_chat_out *out, int fresh)
+{
+    remember_turn(a, t, out, fresh);
+    count_pull(a, t->experiment, t->choice.arm_name);
+    snprintf(out->arm, sizeof out->arm, "%s", t->choice.arm_name);
+    out->arm_id = t->choice.arm_id;
+    out->reply = t->reply;
+    t->reply = NULL;
+}
+
 int pipeline_chat(app *a, const struct pipeline_chat_in *in, struct pipeline_chat_out *out,
                   char *err)
 {
@@ -435,14 +447,8 @@ int pipeline_chat(app *a, const struct pipeline_chat_in *in, struct pipeline_cha
         rc = generate(a, t.choice.prompt, t.messages, &t.reply, err);
     if (rc == PB_OK)
         rc = record_turn(a, s, &t, out, err);
-    if (rc == PB_OK) {
-        remember_turn(a, &t, out, 1);
-        count_pull(a, t.experiment, t.choice.arm_name);
-        snprintf(out->arm, sizeof out->arm, "%s", t.choice.arm_name);
-        out->arm_id = t.choice.arm_id;
-        out->reply = t.reply;
-        t.reply = NULL;
-    }
+    if (rc == PB_OK)
+        finish_turn(a, &t, out, 1);
     app_store_release(a, s);
     turn_clear(&t);
     return rc;
@@ -506,14 +512,8 @@ static int regenerate_turn(app *a, store *s, const struct impressions_info *info
         rc = reward_commit(a, info, t.experiment, &r, &rid, &dup, err);
     if (rc == PB_OK)
         rc = record_turn(a, s, &t, out, err);
-    if (rc == PB_OK) {
-        remember_turn(a, &t, out, 0);
-        count_pull(a, t.experiment, t.choice.arm_name);
-        snprintf(out->arm, sizeof out->arm, "%s", t.choice.arm_name);
-        out->arm_id = t.choice.arm_id;
-        out->reply = t.reply;
-        t.reply = NULL;
-    }
+    if (rc == PB_OK)
+        finish_turn(a, &t, out, 0);
     turn_clear(&t);
     return rc;
 }
