@@ -382,18 +382,31 @@ static size_t argmax(const contextual *c, gsl_rng *rng, size_t *ties)
     return pick;
 }
 
-int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm, double *propensity,
-                      char *err)
+/* The checks and the first scoring round shared by select and choice_probabilities: an active
+ * arm must exist and x must have the right dimension; *pick is the argmax over *ties tied arms
+ * and *min_pulls the burn-in the scores used. */
+static int first_choice(contextual *c, const double *x, gsl_rng *rng, uint64_t *min_pulls,
+                        size_t *pick, size_t *ties, char *err)
 {
     if (c->n_active == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
     int rc = check_x(c, x, err);
     if (rc != PB_OK)
         return rc;
-    uint64_t min_pulls = c->policy.burnin > 1 ? (uint64_t)c->policy.burnin : 1;
-    size_t ties;
-    scores(c, x, rng, min_pulls);
-    size_t pick = argmax(c, rng, &ties);
+    *min_pulls = c->policy.burnin > 1 ? (uint64_t)c->policy.burnin : 1;
+    scores(c, x, rng, *min_pulls);
+    *pick = argmax(c, rng, ties);
+    return PB_OK;
+}
+
+int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm, double *propensity,
+                      char *err)
+{
+    uint64_t min_pulls;
+    size_t pick, ties;
+    int rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
+    if (rc != PB_OK)
+        return rc;
     int random_policy = c->policy.kind == CONTEXTUAL_LINTS && !isinf(c->score[pick]);
     if (propensity && !random_policy) {
         *propensity = 1.0 / (double)ties;
@@ -416,13 +429,11 @@ int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
     if (draws < 1)
         return pb_errf(err, PB_ERR_INVALID, "draws must be at least 1, got %ld", draws);
-    int rc = check_x(c, x, err);
+    uint64_t min_pulls;
+    size_t pick, ties;
+    int rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
     if (rc != PB_OK)
         return rc;
-    uint64_t min_pulls = c->policy.burnin > 1 ? (uint64_t)c->policy.burnin : 1;
-    size_t ties;
-    scores(c, x, rng, min_pulls);
-    size_t pick = argmax(c, rng, &ties);
     memset(out, 0, c->n_arms * sizeof *out);
     if (c->policy.kind == CONTEXTUAL_LINUCB || isinf(c->score[pick])) {
         /* deterministic scores (burn-in ones are +inf): uniform over the tied maxima */
