@@ -3,9 +3,9 @@
  * predictor (training-fold mean) by 0.08 of MSE on each of three fold seeds (measured: about
  * 0.11) and reaches MSE <= 0.20 and MAE <= 0.33 on their average (docs/JUDGE.md). */
 #include "check.h"
-#include "evalstats.h"
-#include "judge.h"
-#include "ratings.h"
+#include "judge/evalstats.h"
+#include "judge/judge.h"
+#include "judge/ratings.h"
 
 static void local_model_beats_constant_in_cross_validation(void)
 {

@@ -3,11 +3,11 @@
  * arms, feedback and its idempotency and ownership, consent, erasure, pseudonymisation,
  * retention, no provider / provider failure storing nothing, regenerate, and convergence to
  * the prompt whose answers users like. */
-#include "feedback.h"
-#include "hash.h"
-#include "impressions.h"
+#include "store/feedback.h"
+#include "base/hash.h"
+#include "store/impressions.h"
 #include "svc_harness.h"
-#include "text.h"
+#include "base/text.h"
 
 #include <sqlite3.h>
 

@@ -2,7 +2,7 @@
  * with "activate": false is stored but not counted and refuses rewards until activated;
  * activate / discard by the owner or admin; the reward wait sweep gives the default reward
  * once per silent impression (or nothing with "exclude"); bad wait settings fail clearly. */
-#include "impressions.h"
+#include "store/impressions.h"
 #include "svc_harness.h"
 
 #include <sqlite3.h>

@@ -3,7 +3,7 @@
  * dimension is a clear 400), burn-in spreads the first choices, the policy learns which arm
  * suits which context, stores the features with a propensity, and a restart rebuilds it from
  * the stored contexts and rewards. */
-#include "livefeat.h"
+#include "service/livefeat.h"
 #include "svc_harness.h"
 
 #include <sqlite3.h>
@@ -36,8 +36,8 @@ static void reward(const struct svc *s, long long id, double value)
     CHECK_INT(svc_post(s, "/v1/feedback", NULL, body, NULL), 200);
 }
 
-/* The stored context of impression id has LIVEFEAT_DIM features (1) or not (0). */
-static int stored_features(const struct svc *s, long long id, double x[LIVEFEAT_DIM])
+/* The stored context of impression id has FEATVEC_DIM features (1) or not (0). */
+static int stored_features(const struct svc *s, long long id, double x[FEATVEC_DIM])
 {
     char err[PB_ERR_LEN];
     store *st = NULL;
@@ -47,7 +47,7 @@ static int stored_features(const struct svc *s, long long id, double x[LIVEFEAT_
         store_prepare(st, "SELECT context FROM impressions WHERE id = ?1", &q, err) == PB_OK) {
         sqlite3_bind_int64(q, 1, id);
         if (sqlite3_step(q) == SQLITE_ROW)
-            found = livefeat_from_context((const char *)sqlite3_column_text(q, 0), x, err) == 1;
+            found = featvec_from_context((const char *)sqlite3_column_text(q, 0), x, err) == 1;
         sqlite3_reset(q);
     }
     store_close(st);
@@ -146,7 +146,7 @@ static void test_linucb_learns_contexts_and_rebuilds(void)
                                       "linucb:alpha=0.3,burnin=2", NULL};
     struct svc s;
     int per_arm[4] = {0}, right = 0;
-    double prop, x[LIVEFEAT_DIM];
+    double prop, x[FEATVEC_DIM];
     long long id;
     svc_start(&s, set);
     for (int i = 0; i < 160; i++) {

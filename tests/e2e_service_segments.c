@@ -2,7 +2,7 @@
  * label (the top label serves), none (one segment "all"), a bandit.segment_map file
  * overriding the model's groups, and clear startup errors for a map naming a label the model
  * does not have or a bad mode. The test model's labels: joy, sadness, anger, neutral. */
-#include "impressions.h"
+#include "store/impressions.h"
 #include "svc_harness.h"
 
 #include <sqlite3.h>

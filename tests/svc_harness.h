@@ -6,13 +6,13 @@
 #ifndef SVC_HARNESS_H
 #define SVC_HARNESS_H
 
-#include "api.h"
-#include "app.h"
+#include "service/api.h"
+#include "service/app.h"
 #include "check.h"
-#include "emodata.h"
-#include "emotrain.h"
-#include "server.h"
-#include "store.h"
+#include "emotion/emodata.h"
+#include "emotion/emotrain.h"
+#include "http/server.h"
+#include "store/store.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

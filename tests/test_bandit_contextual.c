@@ -2,8 +2,8 @@
  * a hand-solved case, learning a context-dependent best arm that no context-free policy can
  * find, burn-in, forget, propensities, and refusal of bad features and rewards. */
 #include "check.h"
-#include "contextual.h"
-#include "pb.h"
+#include "bandit/contextual.h"
+#include "base/pb.h"
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>

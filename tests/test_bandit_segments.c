@@ -2,8 +2,8 @@
  * segment is served by the global bandit, a grown one by its own; segments with opposite
  * best arms are each learned; observations reach both levels; bad input changes nothing. */
 #include "check.h"
-#include "pb.h"
-#include "segments.h"
+#include "base/pb.h"
+#include "bandit/segments.h"
 
 static segments *make(const char *spec, size_t arms, size_t n_segments, long min_pulls)
 {

@@ -2,11 +2,11 @@
  * readers for every format (bad lines named by number, as a table), classification metrics and
  * threshold search, and the shapes of remote classifier answers (as a table). */
 #include "check.h"
-#include "emodata.h"
-#include "emofeat.h"
-#include "emohttp.h"
-#include "evalclass.h"
-#include "pb.h"
+#include "emotion/emodata.h"
+#include "emotion/emofeat.h"
+#include "emotion/emohttp.h"
+#include "emotion/evalclass.h"
+#include "base/pb.h"
 
 #include <stdint.h>
 

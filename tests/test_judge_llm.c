@@ -6,9 +6,9 @@
  * (duplicates and prompts already in the folder skipped) and fails cleanly without a provider. */
 #include "check.h"
 #include "fakellm.h"
-#include "hash.h"
-#include "judge.h"
-#include "propose.h"
+#include "base/hash.h"
+#include "judge/judge.h"
+#include "judge/propose.h"
 
 #include <unistd.h>
 

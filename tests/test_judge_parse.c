@@ -2,7 +2,7 @@
  * tests/fixtures/judge/parse_cases.tsv: every accepted form gives its level, every other
  * answer is refused (a refusal becomes a judge failure, never a score of 0). */
 #include "check.h"
-#include "judge.h"
+#include "judge/judge.h"
 
 static void unescape(char *s)
 {

@@ -3,11 +3,11 @@
  * prompt-folder sync, rewards (validation, idempotence, batches), aggregates, consent,
  * erasure, purge, backup and offline runs. Raw SQL appears here only to forge bad files and
  * to look behind the API. */
-#include "arms.h"
+#include "store/arms.h"
 #include "check.h"
-#include "feedback.h"
-#include "runs.h"
-#include "store.h"
+#include "store/feedback.h"
+#include "store/runs.h"
+#include "store/store.h"
 
 #include <sqlite3.h>
 #include <stdint.h>

@@ -14,7 +14,7 @@ serve | test) ;;
   ;;
 esac
 
-build_pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
+build_pkgs=(build-essential cmake pkg-config python3 libssl-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libgsl-dev libmicrohttpd-dev)
 test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm)
 pkgs=("${build_pkgs[@]}")

@@ -3,8 +3,8 @@
  * Korean reply, injects faults from command-line switches or [[fake:...]] markers in the
  * messages, and exposes /_stats, /_requests and /_reset for assertions. A test double only: it
  * listens on 127.0.0.1, never forwards anything, and is never a default provider. */
-#include "hash.h"
-#include "pb.h"
+#include "base/hash.h"
+#include "base/pb.h"
 
 #include <errno.h>
 #include <jansson.h>

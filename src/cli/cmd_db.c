@@ -3,11 +3,11 @@
  * messages, export logged decisions for replay (db_export.c). Parses arguments and calls
  * store/feedback; no SQL here. */
 #include "cmd.h"
-#include "config.h"
+#include "base/config.h"
 #include "db_export.h"
-#include "feedback.h"
-#include "pb.h"
-#include "store.h"
+#include "store/feedback.h"
+#include "base/pb.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,12 +3,12 @@
  * interface, and lists a model's labels. Parsing and printing only; the work is in emotrain,
  * emomodel, emodata, evalclass and emotion. */
 #include "cmd.h"
-#include "config.h"
-#include "emodata.h"
-#include "emotion.h"
-#include "emotrain.h"
-#include "evalclass.h"
-#include "pb.h"
+#include "base/config.h"
+#include "emotion/emodata.h"
+#include "emotion/emotion.h"
+#include "emotion/emotrain.h"
+#include "emotion/evalclass.h"
+#include "base/pb.h"
 
 #include <errno.h>
 #include <jansson.h>

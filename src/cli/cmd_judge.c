@@ -3,15 +3,15 @@
  * arguments, calls judge/rewardmodel/evalstats, prints; no logic of its own. */
 #include "cmd.h"
 
-#include "config.h"
-#include "evalstats.h"
-#include "judge.h"
-#include "llm.h"
-#include "ratings.h"
-#include "rewardmodel.h"
-#include "runs.h"
-#include "store.h"
-#include "text.h"
+#include "base/config.h"
+#include "judge/evalstats.h"
+#include "judge/judge.h"
+#include "llm/llm.h"
+#include "judge/ratings.h"
+#include "judge/rewardmodel.h"
+#include "store/runs.h"
+#include "store/store.h"
+#include "base/text.h"
 
 #include <jansson.h>
 #include <math.h>

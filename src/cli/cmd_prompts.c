@@ -1,12 +1,12 @@
 /* cmd_prompts.c — `promptbandit prompts list|sync|add|retire|restore` over the arms of an
  * experiment (the default one is synced from prompts.dir first); `prompts propose` is
  * dispatched to cmd_prompts_propose (cmd_propose.c). Parses arguments, calls arms/store. */
-#include "arms.h"
+#include "store/arms.h"
 #include "cmd.h"
-#include "config.h"
-#include "pb.h"
-#include "store.h"
-#include "text.h"
+#include "base/config.h"
+#include "base/pb.h"
+#include "store/store.h"
+#include "base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,10 +3,10 @@
  * folder. Parses arguments, calls propose_prompts, prints; no logic of its own. */
 #include "cmd.h"
 
-#include "config.h"
-#include "llm.h"
-#include "propose.h"
-#include "ratings.h"
+#include "base/config.h"
+#include "llm/llm.h"
+#include "judge/propose.h"
+#include "judge/ratings.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,17 +4,17 @@
  * prints; the loop itself lives in src/offline.c. */
 #include "cmd.h"
 
-#include "config.h"
-#include "judge.h"
-#include "llm.h"
-#include "offline.h"
-#include "ratings.h"
-#include "replay.h"
-#include "report.h"
-#include "rewardmodel.h"
-#include "runplan.h"
-#include "runs.h"
-#include "store.h"
+#include "base/config.h"
+#include "judge/judge.h"
+#include "llm/llm.h"
+#include "offline/offline.h"
+#include "judge/ratings.h"
+#include "offline/replay.h"
+#include "offline/report.h"
+#include "judge/rewardmodel.h"
+#include "offline/runplan.h"
+#include "store/runs.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <jansson.h>

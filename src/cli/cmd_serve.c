@@ -1,12 +1,12 @@
 /* cmd_serve.c — `promptbandit serve`: loads settings, builds the service context (app.h),
  * starts the HTTP server with the API routes and runs until SIGTERM/SIGINT, then stops
  * gracefully and drains the writer. Parses arguments and wires modules; no logic here. */
-#include "api.h"
-#include "app.h"
+#include "service/api.h"
+#include "service/app.h"
 #include "cmd.h"
-#include "config.h"
-#include "pb.h"
-#include "server.h"
+#include "base/config.h"
+#include "base/pb.h"
+#include "http/server.h"
 
 #include <pthread.h>
 #include <signal.h>

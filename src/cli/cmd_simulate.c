@@ -3,8 +3,8 @@
  * prints; the simulation itself lives in src/sim.c. The contextual options (--world,
  * --context-file, --replay-contextual) are handed to cmd_simulate_ctx.c. */
 #include "cmd.h"
-#include "pb.h"
-#include "sim.h"
+#include "base/pb.h"
+#include "sim/sim.h"
 #include "simulate_ctx.h"
 
 #include <errno.h>

@@ -3,9 +3,9 @@
  * evaluation (IPS, SNIPS, DM, DR, replay). Parses arguments, calls ctxsim / ctxeval, prints;
  * no simulation or estimation logic here. */
 #include "cmd.h"
-#include "ctxeval.h"
-#include "ctxsim.h"
-#include "pb.h"
+#include "sim/ctxeval.h"
+#include "sim/ctxsim.h"
+#include "base/pb.h"
 #include "simulate_ctx.h"
 
 #include <errno.h>

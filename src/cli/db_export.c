@@ -1,8 +1,8 @@
 /* db_export.c — JSONL export of logged (features, arm, reward, propensity) events. */
 #include "db_export.h"
 
-#include "impressions.h"
-#include "livefeat.h"
+#include "store/impressions.h"
+#include "service/livefeat.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -17,19 +17,19 @@ static int export_one(void *ctx, const struct impressions_event *ev)
 {
     struct export_ctx *c = ctx;
     char why[PB_ERR_LEN];
-    double x[LIVEFEAT_DIM];
+    double x[FEATVEC_DIM];
     if (ev->propensity <= 0) {
         c->no_propensity++;
         return 0;
     }
-    if (livefeat_from_context(ev->context, x, why) != 1) {
+    if (featvec_from_context(ev->context, x, why) != 1) {
         c->no_features++;
         return 0;
     }
     json_t *line =
         json_pack("{s:s, s:f, s:f, s:o, s:f, s:I, s:I, s:I}", "arm", ev->arm, "reward", ev->reward,
-                  "propensity", ev->propensity, "features", livefeat_json(x), "time",
-                  ev->created_at, "impression_id", (json_int_t)ev->impression_id, "experiment_id",
+                  "propensity", ev->propensity, "features", featvec_json(x), "time", ev->created_at,
+                  "impression_id", (json_int_t)ev->impression_id, "experiment_id",
                   (json_int_t)ev->experiment_id, "rewards", (json_int_t)ev->n_rewards);
     if (line && ev->segment)
         json_object_set_new(line, "segment", json_string(ev->segment));

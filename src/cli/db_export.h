@@ -4,7 +4,7 @@
 #ifndef DB_EXPORT_H
 #define DB_EXPORT_H
 
-#include "store.h"
+#include "store/store.h"
 
 /* Writes one line per activated, rewarded impression of experiment (NULL: every one) that has
  * features and a propensity to out_path (NULL: stdout); a summary goes to stderr. Returns the

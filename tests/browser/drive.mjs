@@ -1,5 +1,5 @@
 // drive.mjs — drives the chat page and the admin dashboard in a real Chromium (playwright-core,
-// the system browser at PB_CHROMIUM, no download). Run by run.sh / tests/e2e_browser.sh
+// the system browser at PB_CHROMIUM, no download). Run by run.sh / tests/e2e_web_browser.sh
 // against a service already started with the fake LLM (PB_URL) and one without a provider
 // (PB_URL_NO_LLM). Prints "ok   …" / "FAIL …" per check, keeps screenshots in PB_ARTIFACTS
 // and exits 1 when any check failed. It only reads and clicks; it starts no server.

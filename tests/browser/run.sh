@@ -4,7 +4,7 @@
 #   PB_ARTIFACTS=out/browser bash tests/browser/run.sh
 # Installs playwright-core from package-lock.json when missing (never a browser download) and
 # fails with a clear message when node, npm or chromium is missing: a missing tool is a
-# failure, never a skip. tests/e2e_browser.sh starts the services and calls this.
+# failure, never a skip. tests/e2e_web_browser.sh starts the services and calls this.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 chromium=${PB_CHROMIUM:-/usr/bin/chromium}

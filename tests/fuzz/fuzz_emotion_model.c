@@ -1,9 +1,9 @@
 /* fuzz_emotion_model.c — libFuzzer target for the emotion model loader: any byte string must
  * parse to a model or give an error, never crash. The checksum is refreshed first so that
  * mutations reach the section checks instead of all stopping at the checksum. */
-#include "emomodel.h"
-#include "hash.h"
-#include "pb.h"
+#include "emotion/emomodel.h"
+#include "base/hash.h"
+#include "base/pb.h"
 
 #include <math.h>
 #include <stdint.h>

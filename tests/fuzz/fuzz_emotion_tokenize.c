@@ -1,7 +1,7 @@
 /* fuzz_emotion_tokenize.c — libFuzzer target for the emotion tokenizer: any bytes, any feature
  * flags; ids must stay inside the bucket range and the count under EMOFEAT_MAX_FEATURES. */
-#include "emofeat.h"
-#include "pb.h"
+#include "emotion/emofeat.h"
+#include "base/pb.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
  * same run (drawing the same rewards without a bandit). Time is this thread's CPU time, which
  * other processes on the shared machine disturb less than wall time. Figures go to
  * docs/BENCHMARKS.md. */
-#include "bandit.h"
-#include "pb.h"
+#include "bandit/bandit.h"
+#include "base/pb.h"
 
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_statistics_double.h>

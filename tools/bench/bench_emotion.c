@@ -2,9 +2,9 @@
  * every sentence of a GoEmotions TSV file (default $PB_DATA_DIR/goemotions-ko/dev.tsv) several
  * times and reports the median sentences/s (wall clock and CPU time), with the tokenizer alone
  * as the baseline measured in the same run. usage: bench-emotion [MODEL] [TSV] [ROUNDS] */
-#include "emofeat.h"
-#include "emomodel.h"
-#include "pb.h"
+#include "emotion/emofeat.h"
+#include "emotion/emomodel.h"
+#include "base/pb.h"
 
 #include <stdio.h>
 #include <stdlib.h>

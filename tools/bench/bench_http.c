@@ -3,9 +3,9 @@
  * run, a bare libmicrohttpd daemon with the same threads and polling whose handler answers a
  * fixed body. Prints "core PORT" and "raw PORT" on stdout, serves until SIGTERM or SIGINT.
  * Also the process the e2e tests start (tests/e2e_server.sh). */
-#include "config.h"
-#include "pb.h"
-#include "server.h"
+#include "base/config.h"
+#include "base/pb.h"
+#include "http/server.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -3,9 +3,9 @@
  * NORMAL. Each configuration runs several times on a fresh database; the median is reported
  * with its ratio to "FULL, one per transaction" measured in the same run.
  *   bench-store [--n REWARDS] [--batch SIZE] [--runs R] [--dir FOLDER] */
-#include "arms.h"
-#include "feedback.h"
-#include "store.h"
+#include "store/arms.h"
+#include "store/feedback.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,838 @@
+/* bandit.c — the bandit policies: spec parsing, select, observe/forget and statistics.
+ * Owns the per-arm sums and the caches that keep select O(K) without allocation (scores
+ * scratch, log t, 1/sqrt n, the SW-UCB ring). Must not do I/O or keep global state; all
+ * randomness comes from the caller's gsl_rng. */
+#include "bandit/bandit.h"
+
+#include "base/pb.h"
+
+#include <errno.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARMS 1000000
+
+struct bandit_arm {
+    uint64_t n;        /* observations, all time */
+    double sum, sumsq; /* of rewards on [-1, 1] */
+    double mean01;     /* (mean + 1) / 2, cached for the UCB indices */
+    double inv_sqrt_n; /* 1 / sqrt(n), cached */
+    double wn, wsum;   /* D-UCB: discounted count and sum; SW-UCB: in-window count and sum */
+    int active;
+};
+
+struct window_entry {
+    size_t arm;
+    double reward;
+};
+
+struct bandit {
+    bandit_policy policy;
+    struct bandit_arm *arms;
+    double *score; /* scratch for select, one slot per arm */
+    size_t n_arms, cap, n_active;
+    uint64_t min_pulls; /* max(1, burnin): below this an arm counts as unplayed */
+    uint64_t total;     /* observations over all arms */
+    double d_total;     /* D-UCB: discounted observation count */
+    struct window_entry *ring;
+    size_t ring_head, ring_len; /* oldest entry, entries held */
+    uint64_t log_at;            /* total at which log_t was computed */
+    double log_t;
+};
+
+/* ---- policy specs ---------------------------------------------------------------------- */
+
+struct param_def {
+    const char *name;
+    size_t offset;
+    int is_long;
+    double min, max;
+    int open_min, open_max; /* 1: the bound itself is not allowed */
+};
+
+static const struct param_def param_defs[] = {
+    {"epsilon", offsetof(bandit_policy, epsilon), 0, 0, 1, 0, 0},
+    {"c", offsetof(bandit_policy, c), 0, 0, 1e6, 1, 0},
+    {"d", offsetof(bandit_policy, d), 0, 0, 1, 1, 0},
+    {"sigma", offsetof(bandit_policy, sigma), 0, 0, 100, 1, 0},
+    {"tau", offsetof(bandit_policy, tau), 0, 0, 1e6, 1, 0},
+    {"gamma", offsetof(bandit_policy, gamma), 0, 0, 1, 1, 1},
+    {"xi", offsetof(bandit_policy, xi), 0, 0, 100, 1, 0},
+    {"window", offsetof(bandit_policy, window), 1, 1, 10000000, 0, 0},
+    {"draws", offsetof(bandit_policy, draws), 1, 1, 10000000, 0, 0},
+    {"burnin", offsetof(bandit_policy, burnin), 1, 0, 1000000, 0, 0},
+};
+#define N_PARAM_DEFS (sizeof param_defs / sizeof param_defs[0])
+
+static const struct {
+    const char *name;
+    bandit_kind kind;
+    const char *params; /* comma-separated names this policy accepts */
+} policy_defs[] = {
+    {"ucb1", BANDIT_UCB1, ""},
+    {"ucb1-tuned", BANDIT_UCB1_TUNED, ""},
+    {"egreedy", BANDIT_EGREEDY, "epsilon"},
+    {"egreedy-decay", BANDIT_EGREEDY_DECAY, "c,d"},
+    {"thompson", BANDIT_THOMPSON, "sigma,draws"},
+    {"thompson-beta", BANDIT_THOMPSON_BETA, "draws"},
+    {"softmax", BANDIT_SOFTMAX, "tau"},
+    {"ducb", BANDIT_DUCB, "gamma,xi"},
+    {"swucb", BANDIT_SWUCB, "window,xi"},
+};
+#define N_POLICY_DEFS (sizeof policy_defs / sizeof policy_defs[0])
+
+const char *bandit_kind_name(bandit_kind kind)
+{
+    for (size_t i = 0; i < N_POLICY_DEFS; i++)
+        if (policy_defs[i].kind == kind)
+            return policy_defs[i].name;
+    return "?";
+}
+
+static void policy_defaults(bandit_policy *p, bandit_kind kind)
+{
+    *p = (bandit_policy){.kind = kind,
+                         .epsilon = 0.1,
+                         .c = 0.15,
+                         .d = 0.1,
+                         .sigma = 1.0,
+                         .tau = 0.1,
+                         .gamma = 0.99,
+                         .xi = 0.6,
+                         .window = 1000,
+                         .draws = 1000};
+}
+
+/* True when the comma-separated list holds name exactly. */
+static int list_has(const char *list, const char *name, size_t name_len)
+{
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == name_len && strncmp(p, name, n) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static int parse_param(bandit_policy *p, const char *policy_name, const char *allowed,
+                       const char *item, size_t len, char *err)
+{
+    const char *eq = memchr(item, '=', len);
+    if (!eq)
+        return pb_errf(err, PB_ERR_INVALID, "policy %s: expected key=value, got '%.*s'",
+                       policy_name, (int)len, item);
+    size_t key_len = (size_t)(eq - item);
+    const struct param_def *def = NULL;
+    for (size_t i = 0; i < N_PARAM_DEFS; i++)
+        if (strlen(param_defs[i].name) == key_len && !strncmp(param_defs[i].name, item, key_len))
+            def = &param_defs[i];
+    int common = def && !strcmp(def->name, "burnin");
+    if (!def || (!common && !list_has(allowed, item, key_len)))
+        return pb_errf(err, PB_ERR_INVALID,
+                       "policy %s: unknown parameter '%.*s' (accepted: %s%sburnin)", policy_name,
+                       (int)key_len, item, allowed, *allowed ? "," : "");
+    char text[64];
+    size_t vlen = len - key_len - 1;
+    if (vlen == 0 || vlen >= sizeof text)
+        return pb_errf(err, PB_ERR_INVALID, "policy %s: parameter %s needs a value", policy_name,
+                       def->name);
+    memcpy(text, eq + 1, vlen);
+    text[vlen] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno || !isfinite(v) || (def->is_long && v != floor(v)))
+        return pb_errf(err, PB_ERR_INVALID, "policy %s: %s must be a finite %snumber, got '%s'",
+                       policy_name, def->name, def->is_long ? "whole " : "", text);
+    if (v < def->min || v > def->max || (def->open_min && v == def->min) ||
+        (def->open_max && v == def->max))
+        return pb_errf(err, PB_ERR_INVALID, "policy %s: %s=%s is outside %c%g, %g%c", policy_name,
+                       def->name, text, def->open_min ? '(' : '[', def->min, def->max,
+                       def->open_max ? ')' : ']');
+    if (def->is_long)
+        *(long *)((char *)p + def->offset) = (long)v;
+    else
+        *(double *)((char *)p + def->offset) = v;
+    return PB_OK;
+}
+
+int bandit_policy_parse(const char *spec, bandit_policy *out, char *err)
+{
+    size_t name_len = strcspn(spec, ":");
+    size_t found = N_POLICY_DEFS;
+    for (size_t i = 0; i < N_POLICY_DEFS; i++)
+        if (strlen(policy_defs[i].name) == name_len &&
+            !strncmp(policy_defs[i].name, spec, name_len))
+            found = i;
+    if (found == N_POLICY_DEFS)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "unknown policy '%.*s' (known: ucb1, ucb1-tuned, egreedy, egreedy-decay, "
+                       "thompson, thompson-beta, softmax, ducb, swucb)",
+                       (int)(name_len > 40 ? 40 : name_len), spec);
+    bandit_policy p;
+    policy_defaults(&p, policy_defs[found].kind);
+    const char *rest = spec + name_len;
+    if (*rest == ':') {
+        rest++;
+        if (!*rest)
+            return pb_errf(err, PB_ERR_INVALID, "policy %s: empty parameter list after ':'",
+                           policy_defs[found].name);
+        while (*rest) {
+            size_t n = strcspn(rest, ",");
+            int rc =
+                parse_param(&p, policy_defs[found].name, policy_defs[found].params, rest, n, err);
+            if (rc != PB_OK)
+                return rc;
+            rest += n + (rest[n] == ',');
+        }
+    }
+    *out = p;
+    return PB_OK;
+}
+
+void bandit_policy_format(const bandit_policy *p, char *buf, size_t len)
+{
+    const char *params = "";
+    for (size_t i = 0; i < N_POLICY_DEFS; i++)
+        if (policy_defs[i].kind == p->kind)
+            params = policy_defs[i].params;
+    size_t used = (size_t)snprintf(buf, len, "%s", bandit_kind_name(p->kind));
+    char sep = ':';
+    for (size_t i = 0; i < N_PARAM_DEFS && used < len; i++) {
+        const struct param_def *def = &param_defs[i];
+        if (!list_has(params, def->name, strlen(def->name)))
+            continue;
+        const char *field = (const char *)p + def->offset;
+        if (def->is_long)
+            used += (size_t)snprintf(buf + used, len - used, "%c%s=%ld", sep, def->name,
+                                     *(const long *)field);
+        else
+            used += (size_t)snprintf(buf + used, len - used, "%c%s=%g", sep, def->name,
+                                     *(const double *)field);
+        sep = ',';
+    }
+    if (p->burnin > 0 && used < len)
+        snprintf(buf + used, len - used, "%cburnin=%ld", sep, p->burnin);
+}
+
+/* The ranges of the spec parser, for a policy built by hand rather than parsed. */
+static int policy_check(const bandit_policy *p, char *err)
+{
+    const char *params = NULL;
+    for (size_t i = 0; i < N_POLICY_DEFS; i++)
+        if (policy_defs[i].kind == p->kind)
+            params = policy_defs[i].params;
+    if (!params)
+        return pb_errf(err, PB_ERR_INVALID, "unknown policy kind %d", (int)p->kind);
+    for (size_t i = 0; i < N_PARAM_DEFS; i++) {
+        const struct param_def *def = &param_defs[i];
+        if (strcmp(def->name, "burnin") && !list_has(params, def->name, strlen(def->name)))
+            continue;
+        const char *field = (const char *)p + def->offset;
+        double v = def->is_long ? (double)*(const long *)field : *(const double *)field;
+        if (!(v >= def->min && v <= def->max) || (def->open_min && v == def->min) ||
+            (def->open_max && v == def->max))
+            return pb_errf(err, PB_ERR_INVALID, "policy %s: %s=%g is outside %c%g, %g%c",
+                           bandit_kind_name(p->kind), def->name, v, def->open_min ? '(' : '[',
+                           def->min, def->max, def->open_max ? ')' : ']');
+    }
+    return PB_OK;
+}
+
+/* ---- life cycle and arms --------------------------------------------------------------- */
+
+static int no_arm(const bandit *b, size_t arm, char *err)
+{
+    return pb_errf(err, PB_ERR_INVALID, "no arm %zu (the bandit has %zu)", arm, b->n_arms);
+}
+
+static int grow(bandit *b, size_t need, char *err)
+{
+    if (need <= b->cap)
+        return PB_OK;
+    size_t cap = b->cap ? b->cap : 4;
+    while (cap < need)
+        cap *= 2;
+    struct bandit_arm *arms = realloc(b->arms, cap * sizeof *arms);
+    if (!arms)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory for %zu arms", cap);
+    b->arms = arms;
+    double *score = realloc(b->score, cap * sizeof *score);
+    if (!score)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory for %zu arms", cap);
+    b->score = score;
+    b->cap = cap;
+    return PB_OK;
+}
+
+int bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, char *err)
+{
+    *out = NULL;
+    if (n_arms > MAX_ARMS)
+        return pb_errf(err, PB_ERR_INVALID, "%zu arms is more than the limit of %d", n_arms,
+                       MAX_ARMS);
+    int rc = policy_check(policy, err);
+    if (rc != PB_OK)
+        return rc;
+    bandit *b = calloc(1, sizeof *b);
+    if (!b)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    b->policy = *policy;
+    b->min_pulls = policy->burnin > 1 ? (uint64_t)policy->burnin : 1;
+    rc = grow(b, n_arms, err);
+    if (rc != PB_OK)
+        goto fail;
+    if (policy->kind == BANDIT_SWUCB) {
+        b->ring = malloc((size_t)policy->window * sizeof *b->ring);
+        if (!b->ring) {
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory for a window of %ld", policy->window);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < n_arms && rc == PB_OK; i++)
+        rc = bandit_add_arm(b, NULL, err);
+    if (rc != PB_OK)
+        goto fail;
+    *out = b;
+    return PB_OK;
+fail:
+    bandit_free(b);
+    return rc;
+}
+
+void bandit_free(bandit *b)
+{
+    if (!b)
+        return;
+    free(b->arms);
+    free(b->score);
+    free(b->ring);
+    free(b);
+}
+
+static void arm_clear(struct bandit_arm *a)
+{
+    int active = a->active;
+    *a = (struct bandit_arm){.active = active};
+}
+
+void bandit_reset(bandit *b)
+{
+    for (size_t i = 0; i < b->n_arms; i++)
+        arm_clear(&b->arms[i]);
+    b->total = 0;
+    b->d_total = 0;
+    b->ring_head = b->ring_len = 0;
+    b->log_at = 0;
+    b->log_t = 0;
+}
+
+int bandit_add_arm(bandit *b, size_t *index, char *err)
+{
+    if (b->n_arms >= MAX_ARMS)
+        return pb_errf(err, PB_ERR_LIMIT, "a bandit holds at most %d arms", MAX_ARMS);
+    int rc = grow(b, b->n_arms + 1, err);
+    if (rc != PB_OK)
+        return rc;
+    b->arms[b->n_arms] = (struct bandit_arm){.active = 1};
+    b->score[b->n_arms] = 0;
+    if (index)
+        *index = b->n_arms;
+    b->n_arms++;
+    b->n_active++;
+    return PB_OK;
+}
+
+int bandit_set_active(bandit *b, size_t arm, int active, char *err)
+{
+    if (arm >= b->n_arms)
+        return no_arm(b, arm, err);
+    active = active != 0;
+    if (b->arms[arm].active != active)
+        b->n_active += active ? 1 : (size_t)-1;
+    b->arms[arm].active = active;
+    return PB_OK;
+}
+
+size_t bandit_arm_count(const bandit *b)
+{
+    return b->n_arms;
+}
+
+size_t bandit_active_count(const bandit *b)
+{
+    return b->n_active;
+}
+
+const bandit_policy *bandit_get_policy(const bandit *b)
+{
+    return &b->policy;
+}
+
+uint64_t bandit_total_pulls(const bandit *b)
+{
+    return b->total;
+}
+
+/* ---- observe / forget ------------------------------------------------------------------ */
+
+static int check_reward(const bandit *b, size_t arm, double reward, char *err)
+{
+    if (arm >= b->n_arms)
+        return no_arm(b, arm, err);
+    if (!isfinite(reward) || reward < -1 || reward > 1)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "reward for arm %zu must be a number in [-1, 1], got %g", arm, reward);
+    return PB_OK;
+}
+
+static void arm_refresh(struct bandit_arm *a)
+{
+    if (a->n == 0) {
+        a->sum = a->sumsq = 0; /* exact zero, so forgetting the last reward restores the state */
+        a->mean01 = 0.5;
+        a->inv_sqrt_n = 0;
+        return;
+    }
+    double n = (double)a->n;
+    a->mean01 = (a->sum / n + 1) * 0.5;
+    a->inv_sqrt_n = 1 / sqrt(n);
+}
+
+static void ducb_discount(bandit *b)
+{
+    double g = b->policy.gamma, total = 0;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        struct bandit_arm *a = &b->arms[i];
+        a->wn *= g;
+        a->wsum *= g;
+        if (a->wn < 1e-200) /* keep clear of denormals, which are slow */
+            a->wn = a->wsum = 0;
+        total += a->wn;
+    }
+    b->d_total = total;
+}
+
+static void window_push(bandit *b, size_t arm, double reward)
+{
+    size_t w = (size_t)b->policy.window;
+    if (b->ring_len == w) {
+        struct window_entry *old = &b->ring[b->ring_head];
+        struct bandit_arm *a = &b->arms[old->arm];
+        a->wn -= 1;
+        a->wsum = a->wn > 0 ? a->wsum - old->reward : 0;
+        b->ring_head = (b->ring_head + 1) % w;
+        b->ring_len--;
+    }
+    b->ring[(b->ring_head + b->ring_len) % w] = (struct window_entry){arm, reward};
+    b->ring_len++;
+    b->arms[arm].wn += 1;
+    b->arms[arm].wsum += reward;
+}
+
+int bandit_observe(bandit *b, size_t arm, double reward, char *err)
+{
+    int rc = check_reward(b, arm, reward, err);
+    if (rc != PB_OK)
+        return rc;
+    struct bandit_arm *a = &b->arms[arm];
+    a->n++;
+    a->sum += reward;
+    a->sumsq += reward * reward;
+    arm_refresh(a);
+    b->total++;
+    if (b->policy.kind == BANDIT_DUCB) {
+        ducb_discount(b);
+        a->wn += 1;
+        a->wsum += reward;
+        b->d_total += 1;
+    } else if (b->policy.kind == BANDIT_SWUCB) {
+        window_push(b, arm, reward);
+    }
+    return PB_OK;
+}
+
+/* Drops the newest window entry equal to (arm, reward), if the window still holds one. */
+static void window_remove(bandit *b, size_t arm, double reward)
+{
+    size_t w = (size_t)b->policy.window;
+    for (size_t k = b->ring_len; k-- > 0;) {
+        struct window_entry *e = &b->ring[(b->ring_head + k) % w];
+        if (e->arm != arm || e->reward != reward)
+            continue;
+        for (size_t j = k; j + 1 < b->ring_len; j++)
+            b->ring[(b->ring_head + j) % w] = b->ring[(b->ring_head + j + 1) % w];
+        b->ring_len--;
+        b->arms[arm].wn -= 1;
+        b->arms[arm].wsum = b->arms[arm].wn > 0 ? b->arms[arm].wsum - reward : 0;
+        return;
+    }
+}
+
+int bandit_forget(bandit *b, size_t arm, double reward, char *err)
+{
+    int rc = check_reward(b, arm, reward, err);
+    if (rc != PB_OK)
+        return rc;
+    struct bandit_arm *a = &b->arms[arm];
+    if (a->n == 0)
+        return pb_errf(err, PB_ERR_CONFLICT, "arm %zu has no observation to forget", arm);
+    if (b->policy.kind == BANDIT_DUCB)
+        return pb_errf(err, PB_ERR_CONFLICT,
+                       "ducb cannot forget one reward (its weight depends on when it came); "
+                       "rebuild the bandit from the remaining history");
+    if (b->policy.kind == BANDIT_SWUCB)
+        window_remove(b, arm, reward);
+    a->n--;
+    a->sum -= reward;
+    a->sumsq -= reward * reward;
+    arm_refresh(a);
+    b->total--;
+    return PB_OK;
+}
+
+/* ---- select ---------------------------------------------------------------------------- */
+
+/* Policies that rank arms by a deterministic index (exact propensity 1/ties). */
+static int is_index_policy(bandit_kind k)
+{
+    return k == BANDIT_UCB1 || k == BANDIT_UCB1_TUNED || k == BANDIT_DUCB || k == BANDIT_SWUCB;
+}
+
+static int arm_unplayed(const bandit *b, const struct bandit_arm *a)
+{
+    return a->n < b->min_pulls || (b->policy.kind == BANDIT_SWUCB && a->wn <= 0);
+}
+
+/* The active arm with the highest score, ties broken uniformly; *ties gets their number. */
+static size_t argmax_active(const bandit *b, const double *score, gsl_rng *rng, size_t *ties)
+{
+    size_t pick = SIZE_MAX, count = 0;
+    double best = 0;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        if (!b->arms[i].active)
+            continue;
+        if (pick == SIZE_MAX || score[i] > best) {
+            best = score[i];
+            pick = i;
+            count = 1;
+        } else if (score[i] == best) {
+            count++;
+        }
+    }
+    if (count > 1) {
+        size_t k = rng ? (size_t)gsl_rng_uniform_int(rng, count) : 0;
+        for (size_t i = 0; i < b->n_arms; i++)
+            if (b->arms[i].active && score[i] == best && k-- == 0) {
+                pick = i;
+                break;
+            }
+    }
+    *ties = count;
+    return pick;
+}
+
+static double log_total(bandit *b)
+{
+    if (b->log_at != b->total) {
+        b->log_at = b->total;
+        b->log_t = log((double)(b->total ? b->total : 1));
+    }
+    return b->log_t;
+}
+
+/* Index of a played arm under the UCB-type policies, rewards rescaled to [0, 1]. */
+static double ucb_index(const bandit *b, const struct bandit_arm *a, double log_t, double root)
+{
+    switch (b->policy.kind) {
+    case BANDIT_UCB1:
+        return a->mean01 + root * a->inv_sqrt_n;
+    case BANDIT_UCB1_TUNED: {
+        double n = (double)a->n, mean = a->sum / n;
+        double var01 = fmax(0, a->sumsq / n - mean * mean) * 0.25;
+        double v = var01 + sqrt(2 * log_t / n);
+        return a->mean01 + sqrt(log_t / n * fmin(0.25, v));
+    }
+    case BANDIT_DUCB:
+        if (a->wn <= 0)
+            return INFINITY;
+        return (a->wsum / a->wn + 1) * 0.5 + 2 * sqrt(b->policy.xi * log_t / a->wn);
+    case BANDIT_SWUCB:
+        return (a->wsum / a->wn + 1) * 0.5 + sqrt(b->policy.xi * log_t / a->wn);
+    default:
+        return a->sum / (double)a->n; /* greedy part of the epsilon policies, [-1, 1] */
+    }
+}
+
+/* Fills score[] for the deterministic-index policies (UCB family and greedy means);
+ * unplayed active arms score +inf so that they come first. */
+static void index_scores(const bandit *b, double log_t, double *score)
+{
+    double root = sqrt(2 * log_t);
+    if (b->policy.kind == BANDIT_UCB1) { /* the hot path of simulations and replays */
+        for (size_t i = 0; i < b->n_arms; i++) {
+            const struct bandit_arm *a = &b->arms[i];
+            score[i] = a->n >= b->min_pulls ? a->mean01 + root * a->inv_sqrt_n : INFINITY;
+        }
+        return;
+    }
+    for (size_t i = 0; i < b->n_arms; i++) {
+        const struct bandit_arm *a = &b->arms[i];
+        score[i] = arm_unplayed(b, a) ? INFINITY : ucb_index(b, a, log_t, root);
+    }
+}
+
+static double policy_log_t(const bandit *b)
+{
+    if (b->policy.kind == BANDIT_DUCB)
+        return log(fmax(1, b->d_total));
+    double t = (double)(b->total ? b->total : 1);
+    if (b->policy.kind == BANDIT_SWUCB)
+        t = fmin(t, (double)b->policy.window);
+    return log(t);
+}
+
+static double egreedy_epsilon(const bandit *b)
+{
+    if (b->policy.kind == BANDIT_EGREEDY)
+        return b->policy.epsilon;
+    double d = b->policy.d;
+    return fmin(1, b->policy.c * (double)b->n_active / (d * d * (double)(b->total + 1)));
+}
+
+static size_t count_unplayed(const bandit *b)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < b->n_arms; i++)
+        u += b->arms[i].active && arm_unplayed(b, &b->arms[i]);
+    return u;
+}
+
+/* The k-th active arm (k < n_active), or the k-th unplayed active arm. */
+static size_t nth_active(const bandit *b, size_t k, int unplayed_only)
+{
+    for (size_t i = 0; i < b->n_arms; i++) {
+        const struct bandit_arm *a = &b->arms[i];
+        if (a->active && (!unplayed_only || arm_unplayed(b, a)) && k-- == 0)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+static double posterior_draw(const bandit *b, const struct bandit_arm *a, gsl_rng *rng)
+{
+    double n = (double)a->n;
+    if (b->policy.kind == BANDIT_THOMPSON_BETA) {
+        double s = (a->sum + n) * 0.5; /* reward r counts as (r+1)/2 of a success */
+        return gsl_ran_beta(rng, 1 + s, 1 + (n - s));
+    }
+    double mean = n > 0 ? a->sum / n : 0;
+    return mean + b->policy.sigma / sqrt(n + 1) * gsl_ran_gaussian_ziggurat(rng, 1);
+}
+
+static size_t thompson_pick(const bandit *b, gsl_rng *rng)
+{
+    size_t pick = SIZE_MAX;
+    double best = -INFINITY;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        if (!b->arms[i].active)
+            continue;
+        double theta = posterior_draw(b, &b->arms[i], rng);
+        if (pick == SIZE_MAX || theta > best) {
+            best = theta;
+            pick = i;
+        }
+    }
+    return pick;
+}
+
+static void softmax_weights(const bandit *b, double *w, double *total)
+{
+    double top = -INFINITY, sum = 0;
+    for (size_t i = 0; i < b->n_arms; i++)
+        if (b->arms[i].active)
+            top = fmax(top, b->arms[i].sum / (double)b->arms[i].n);
+    for (size_t i = 0; i < b->n_arms; i++) {
+        const struct bandit_arm *a = &b->arms[i];
+        w[i] = a->active ? exp((a->sum / (double)a->n - top) / b->policy.tau) : 0;
+        sum += w[i];
+    }
+    *total = sum;
+}
+
+static size_t select_softmax(bandit *b, gsl_rng *rng, double *propensity)
+{
+    double total;
+    softmax_weights(b, b->score, &total);
+    double u = gsl_rng_uniform(rng) * total;
+    size_t pick = SIZE_MAX;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        if (!b->arms[i].active)
+            continue;
+        pick = i;
+        if (u < b->score[i])
+            break;
+        u -= b->score[i];
+    }
+    if (propensity)
+        *propensity = b->score[pick] / total;
+    return pick;
+}
+
+static size_t select_egreedy(bandit *b, gsl_rng *rng, double *propensity)
+{
+    double eps = egreedy_epsilon(b);
+    size_t ties;
+    index_scores(b, 0, b->score);
+    size_t greedy = argmax_active(b, b->score, rng, &ties);
+    size_t pick = greedy;
+    if (gsl_rng_uniform(rng) < eps)
+        pick = nth_active(b, (size_t)gsl_rng_uniform_int(rng, b->n_active), 0);
+    if (propensity) {
+        double p = eps / (double)b->n_active;
+        if (b->score[pick] == b->score[greedy])
+            p += (1 - eps) / (double)ties;
+        *propensity = p;
+    }
+    return pick;
+}
+
+/* UCB1 in one pass (scores, maximum and ties together): the hot path of simulations. */
+static size_t select_ucb1(bandit *b, gsl_rng *rng, size_t *ties)
+{
+    double root = sqrt(2 * log_total(b)), best = -INFINITY;
+    size_t pick = SIZE_MAX, count = 0;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        const struct bandit_arm *a = &b->arms[i];
+        if (!a->active)
+            continue;
+        double s = a->n >= b->min_pulls ? a->mean01 + root * a->inv_sqrt_n : INFINITY;
+        b->score[i] = s;
+        if (pick == SIZE_MAX || s > best)
+            best = s, pick = i, count = 1;
+        else if (s == best)
+            count++;
+    }
+    if (count > 1)
+        pick = argmax_active(b, b->score, rng, ties);
+    *ties = count;
+    return pick;
+}
+
+int bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err)
+{
+    if (b->n_active == 0)
+        return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
+    size_t pick, ties = 1;
+    bandit_kind kind = b->policy.kind;
+    if (kind == BANDIT_UCB1) {
+        pick = select_ucb1(b, rng, &ties);
+        if (propensity)
+            *propensity = 1.0 / (double)ties;
+    } else if (is_index_policy(kind)) {
+        double log_t = kind == BANDIT_UCB1_TUNED ? log_total(b) : policy_log_t(b);
+        index_scores(b, log_t, b->score);
+        pick = argmax_active(b, b->score, rng, &ties);
+        if (propensity)
+            *propensity = 1.0 / (double)ties;
+    } else if (count_unplayed(b) > 0) {
+        size_t u = count_unplayed(b);
+        pick = nth_active(b, (size_t)gsl_rng_uniform_int(rng, u), 1);
+        if (propensity)
+            *propensity = 1.0 / (double)u;
+    } else if (kind == BANDIT_EGREEDY || kind == BANDIT_EGREEDY_DECAY) {
+        pick = select_egreedy(b, rng, propensity);
+    } else if (kind == BANDIT_SOFTMAX) {
+        pick = select_softmax(b, rng, propensity);
+    } else {
+        pick = thompson_pick(b, rng);
+        if (propensity) {
+            /* the draw that chose counts as one win, so a chosen arm never gets 0 */
+            long wins = 1, draws = b->policy.draws;
+            for (long d = 0; d < draws; d++)
+                wins += thompson_pick(b, rng) == pick;
+            *propensity = (double)wins / (double)(draws + 1);
+        }
+    }
+    *arm = pick;
+    return PB_OK;
+}
+
+int bandit_index(const bandit *b, size_t arm, double *out, char *err)
+{
+    bandit_kind kind = b->policy.kind;
+    if (arm >= b->n_arms)
+        return no_arm(b, arm, err);
+    if (!is_index_policy(kind))
+        return pb_errf(err, PB_ERR_INVALID, "policy %s has no index", bandit_kind_name(kind));
+    const struct bandit_arm *a = &b->arms[arm];
+    double log_t = policy_log_t(b);
+    *out = arm_unplayed(b, a) ? INFINITY : ucb_index(b, a, log_t, sqrt(2 * log_t));
+    return PB_OK;
+}
+
+int bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, double *out, char *err)
+{
+    if (b->n_active == 0)
+        return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
+    bandit_kind kind = b->policy.kind;
+    size_t unplayed = count_unplayed(b), ties;
+    if (is_index_policy(kind) || unplayed > 0) {
+        index_scores(b, policy_log_t(b), out);
+        argmax_active(b, out, NULL, &ties);
+        double best = -INFINITY;
+        for (size_t i = 0; i < b->n_arms; i++)
+            if (b->arms[i].active)
+                best = fmax(best, out[i]);
+        for (size_t i = 0; i < b->n_arms; i++)
+            out[i] = b->arms[i].active && out[i] == best ? 1.0 / (double)ties : 0;
+    } else if (kind == BANDIT_EGREEDY || kind == BANDIT_EGREEDY_DECAY) {
+        double eps = egreedy_epsilon(b);
+        index_scores(b, 0, out);
+        size_t g = argmax_active(b, out, NULL, &ties);
+        double best = out[g];
+        for (size_t i = 0; i < b->n_arms; i++)
+            out[i] = !b->arms[i].active ? 0
+                                        : eps / (double)b->n_active +
+                                              (out[i] == best ? (1 - eps) / (double)ties : 0);
+    } else if (kind == BANDIT_SOFTMAX) {
+        double total;
+        softmax_weights(b, out, &total);
+        for (size_t i = 0; i < b->n_arms; i++)
+            out[i] /= total;
+    } else {
+        if (draws < 1)
+            return pb_errf(err, PB_ERR_INVALID, "draws must be at least 1, got %ld", draws);
+        memset(out, 0, b->n_arms * sizeof *out);
+        for (long d = 0; d < draws; d++)
+            out[thompson_pick(b, rng)] += 1.0 / (double)draws;
+    }
+    return PB_OK;
+}
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+int bandit_get_arm_stats(const bandit *b, size_t arm, bandit_arm_stats *out, char *err)
+{
+    if (arm >= b->n_arms)
+        return no_arm(b, arm, err);
+    const struct bandit_arm *a = &b->arms[arm];
+    double n = (double)a->n;
+    *out = (bandit_arm_stats){.pulls = a->n, .ci_low = -1, .ci_high = 1, .active = a->active};
+    if (a->n == 0)
+        return PB_OK;
+    out->mean = a->sum / n;
+    if (a->n < 2)
+        return PB_OK;
+    out->variance = fmax(0, (a->sumsq - a->sum * out->mean) / (n - 1));
+    double half = gsl_cdf_tdist_Pinv(0.975, n - 1) * sqrt(out->variance / n);
+    out->ci_low = fmax(-1, out->mean - half);
+    out->ci_high = fmin(1, out->mean + half);
+    return PB_OK;
+}

@@ -1,0 +1,214 @@
+/* emohttp.c — remote emotion classifier over HTTP (see emohttp.h). */
+#include "emotion/emohttp.h"
+
+#include "base/pb.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct emohttp {
+    char *url;
+    long timeout_ms;
+};
+
+struct body {
+    char *data;
+    size_t len;
+    int too_big;
+};
+
+int emohttp_new(const char *url, double timeout_s, emohttp **out, char *err)
+{
+    *out = NULL;
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        return pb_errf(err, PB_ERR_INVALID,
+                       "emotion.url must be an http:// or https:// URL, got '%s'", url ? url : "");
+    if (!(timeout_s > 0))
+        return pb_errf(err, PB_ERR_INVALID, "emotion.timeout_s must be positive");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return pb_errf(err, PB_ERR_UNAVAILABLE, "libcurl failed to initialise");
+    emohttp *h = calloc(1, sizeof *h);
+    if (!h || !(h->url = strdup(url))) {
+        free(h);
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
+    h->timeout_ms = (long)(timeout_s * 1000);
+    *out = h;
+    return PB_OK;
+}
+
+void emohttp_free(emohttp *h)
+{
+    if (!h)
+        return;
+    free(h->url);
+    free(h);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct body *b = user;
+    size_t n = size * nmemb;
+    if (b->len + n > EMOHTTP_MAX_RESPONSE_BYTES) {
+        b->too_big = 1;
+        return 0;
+    }
+    char *grown = realloc(b->data, b->len + n + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + b->len, ptr, n);
+    b->data = grown;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    double x = ((const struct emohttp_label *)a)->score,
+           y = ((const struct emohttp_label *)b)->score;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Reads [{label, score}, ...] into all[]; returns the count or -1 when the shape differs. */
+static long read_pairs(json_t *list, struct emohttp_label *all, size_t cap)
+{
+    size_t i, n = 0;
+    json_t *item;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return -1;
+    json_array_foreach(list, i, item)
+    {
+        json_t *label = json_object_get(item, "label"), *score = json_object_get(item, "score");
+        if (!json_is_string(label) || !json_is_number(score) || !isfinite(json_number_value(score)))
+            return -1;
+        if (n < cap) {
+            snprintf(all[n].label, sizeof all[n].label, "%s", json_string_value(label));
+            all[n++].score = json_number_value(score);
+        }
+    }
+    return (long)n;
+}
+
+/* {"labels": [...], "scores": [...]} (zero-shot pipelines). */
+static long read_columns(json_t *o, struct emohttp_label *all, size_t cap)
+{
+    json_t *labels = json_object_get(o, "labels"), *scores = json_object_get(o, "scores");
+    if (!json_is_array(labels) || !json_is_array(scores) || json_array_size(labels) == 0 ||
+        json_array_size(labels) != json_array_size(scores))
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(labels) && n < cap; i++) {
+        json_t *l = json_array_get(labels, i), *s = json_array_get(scores, i);
+        if (!json_is_string(l) || !json_is_number(s) || !isfinite(json_number_value(s)))
+            return -1;
+        snprintf(all[n].label, sizeof all[n].label, "%s", json_string_value(l));
+        all[n++].score = json_number_value(s);
+    }
+    return (long)n;
+}
+
+int emohttp_parse(const char *body, size_t len, struct emohttp_label *out, size_t cap, size_t *n,
+                  char *err)
+{
+    enum { MAX_ALL = 4096 };
+    json_error_t jerr;
+    long got = -1;
+    int rc = PB_OK;
+    *n = 0;
+    struct emohttp_label *all = malloc(MAX_ALL * sizeof *all);
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!all) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!root) {
+        rc = pb_errf(err, PB_ERR_INVALID, "classifier answer is not JSON: %s", jerr.text);
+        goto cleanup;
+    }
+    json_t *v = root;
+    if (json_is_array(v) && json_array_size(v) == 1 && json_is_array(json_array_get(v, 0)))
+        v = json_array_get(v, 0); /* [[{label, score}...]]: one input, its list */
+    if (json_is_object(v) && json_object_get(v, "predictions"))
+        v = json_object_get(v, "predictions");
+    if (json_is_array(v))
+        got = read_pairs(v, all, MAX_ALL);
+    else if (json_is_object(v) && json_object_get(v, "labels"))
+        got = read_columns(v, all, MAX_ALL);
+    else if (json_is_object(v)) {
+        json_t *one = json_array();
+        json_array_append(one, v);
+        got = read_pairs(one, all, MAX_ALL);
+        json_decref(one);
+    }
+    if (got < 0) {
+        rc = pb_errf(err, PB_ERR_INVALID,
+                     "classifier answer has an unknown shape (expected a list of {label, score})");
+        goto cleanup;
+    }
+    qsort(all, (size_t)got, sizeof *all, cmp_score);
+    *n = (size_t)got < cap ? (size_t)got : cap;
+    memcpy(out, all, *n * sizeof *out);
+cleanup:
+    json_decref(root);
+    free(all);
+    return rc;
+}
+
+static char *request_body(const char *text, size_t len)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "inputs", json_stringn(text, len));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+int emohttp_classify(const emohttp *h, const char *text, size_t len, struct emohttp_label *out,
+                     size_t cap, size_t *n, char *err)
+{
+    struct body b = {0};
+    struct curl_slist *headers = NULL;
+    char *req = request_body(text, len);
+    CURL *c = curl_easy_init();
+    int rc = PB_OK;
+    *n = 0;
+    if (!req || !c) {
+        rc = pb_errf(err, !req ? PB_ERR_INVALID : PB_ERR_NOMEM,
+                     !req ? "text is not valid UTF-8" : "libcurl: cannot create a handle");
+        goto cleanup;
+    }
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, h->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (b.too_big)
+        rc = pb_errf(err, PB_ERR_LIMIT, "emotion classifier answer larger than %u bytes",
+                     EMOHTTP_MAX_RESPONSE_BYTES);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = pb_errf(err, PB_ERR_TIMEOUT, "emotion classifier did not answer within %ld ms",
+                     h->timeout_ms);
+    else if (cc != CURLE_OK)
+        rc = pb_errf(err, PB_ERR_UNAVAILABLE, "emotion classifier: %s", curl_easy_strerror(cc));
+    else if (status < 200 || status > 299)
+        rc = pb_errf(err, PB_ERR_UNAVAILABLE, "emotion classifier answered HTTP %ld", status);
+    else
+        rc = emohttp_parse(b.data ? b.data : "", b.len, out, cap, n, err);
+cleanup:
+    curl_slist_free_all(headers);
+    if (c)
+        curl_easy_cleanup(c);
+    free(req);
+    free(b.data);
+    return rc;
+}

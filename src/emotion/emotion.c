@@ -1,0 +1,169 @@
+/* emotion.c — backend dispatch for the emotion classifier (see emotion.h). */
+#include "emotion/emotion.h"
+
+#include "emotion/emohttp.h"
+#include "emotion/emolabels.h"
+#include "base/pb.h"
+#include "base/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum backend { B_NONE, B_EMBEDDED, B_HTTP };
+
+struct emotion {
+    enum backend backend;
+    emomodel *model;
+    emohttp *http;
+    char note[PB_ERR_LEN];
+};
+
+int emotion_open(const config *cfg, emotion **out, char *err)
+{
+    const char *name = config_str(cfg, "emotion.backend");
+    emotion *e = calloc(1, sizeof *e);
+    int rc = PB_OK;
+    *out = NULL;
+    if (!e)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (strcmp(name, "none") == 0) {
+        snprintf(e->note, sizeof e->note, "emotion.backend is none");
+    } else if (strcmp(name, "embedded") == 0) {
+        char why[PB_ERR_LEN];
+        if (emomodel_load(config_str(cfg, "emotion.model"), &e->model, why) == PB_OK)
+            e->backend = B_EMBEDDED;
+        else
+            snprintf(e->note, sizeof e->note, "%s", why);
+    } else if (strcmp(name, "http") == 0) {
+        rc = emohttp_new(config_str(cfg, "emotion.url"), config_double(cfg, "emotion.timeout_s"),
+                         &e->http, err);
+        e->backend = B_HTTP;
+    } else {
+        rc = pb_errf(err, PB_ERR_INVALID,
+                     "emotion.backend must be embedded, http or none; got '%s'", name);
+    }
+    if (rc != PB_OK) {
+        emotion_close(e);
+        return rc;
+    }
+    *out = e;
+    return PB_OK;
+}
+
+/* Copies src into dst[cap], cut at a character boundary when too long. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= cap) {
+        len = cap - 1;
+        while (len && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static void put(struct emotion_result *r, const char *label, const char *display, const char *group,
+                double score)
+{
+    copy_text(r->label, sizeof r->label, label);
+    copy_text(r->display, sizeof r->display, display);
+    copy_text(r->group, sizeof r->group, group);
+    r->score = score;
+}
+
+static int classify_embedded(const emomodel *m, const char *text, size_t len, size_t k,
+                             struct emotion_result *out, size_t *n, char *err)
+{
+    size_t L = emomodel_n_labels(m);
+    float *s = malloc(L * sizeof *s);
+    if (!s)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    int rc = emomodel_scores(m, text, len, s, err);
+    for (size_t i = 0; rc == PB_OK && i < k && i < L; i++) {
+        size_t best = 0;
+        for (size_t l = 1; l < L; l++)
+            if (s[l] > s[best])
+                best = l;
+        const struct emomodel_label *lab = emomodel_label(m, best);
+        put(&out[i], lab->name, lab->display, lab->group, s[best]);
+        s[best] = -1.0f; /* below any probability: not picked again */
+        *n = i + 1;
+    }
+    free(s);
+    return rc;
+}
+
+static int classify_http(const emohttp *h, const char *text, size_t len, size_t k,
+                         struct emotion_result *out, size_t *n, char *err)
+{
+    struct emohttp_label got[EMOTION_MAX_K];
+    int rc = emohttp_classify(h, text, len, got, k, n, err);
+    for (size_t i = 0; rc == PB_OK && i < *n; i++) {
+        const char *display = emolabels_display(got[i].label);
+        put(&out[i], got[i].label, display ? display : got[i].label, emolabels_group(got[i].label),
+            got[i].score);
+    }
+    return rc;
+}
+
+int emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
+                     struct emotion_result *out, size_t *n, char *err)
+{
+    *n = 0;
+    if (k == 0 || k > EMOTION_MAX_K)
+        return pb_errf(err, PB_ERR_INVALID, "k must be in 1..%d, got %zu", EMOTION_MAX_K, k);
+    if (len > EMOTION_MAX_TEXT_BYTES)
+        return pb_errf(err, PB_ERR_LIMIT,
+                       "text is %zu bytes; the emotion classifier takes at "
+                       "most %d",
+                       len, EMOTION_MAX_TEXT_BYTES);
+    if (!text_utf8_valid(text, len))
+        return pb_errf(err, PB_ERR_INVALID, "text is not valid UTF-8");
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n\v\f", text[i]))
+        i++;
+    if (i == len)
+        return pb_errf(err, PB_ERR_INVALID, "text is empty");
+    switch (e->backend) {
+    case B_EMBEDDED:
+        return classify_embedded(e->model, text, len, k, out, n, err);
+    case B_HTTP:
+        return classify_http(e->http, text, len, k, out, n, err);
+    case B_NONE:
+        break;
+    }
+    put(&out[0], EMOLABELS_UNKNOWN, EMOLABELS_UNKNOWN_DISPLAY, "", 0.0);
+    *n = 1;
+    return PB_OK;
+}
+
+const char *emotion_backend(const emotion *e)
+{
+    return e->backend == B_EMBEDDED ? "embedded" : e->backend == B_HTTP ? "http" : "none";
+}
+
+int emotion_is_known(const emotion *e)
+{
+    return e->backend != B_NONE;
+}
+
+const char *emotion_note(const emotion *e)
+{
+    return e->note;
+}
+
+const emomodel *emotion_model(const emotion *e)
+{
+    return e->model;
+}
+
+void emotion_close(emotion *e)
+{
+    if (!e)
+        return;
+    emomodel_free(e->model);
+    emohttp_free(e->http);
+    free(e);
+}

@@ -1,0 +1,53 @@
+/* emotion.h — the emotion classifier the pipeline uses: classify(text) -> top-k labels with a
+ * Korean display name, a sentiment group and a score. Backends: "embedded" (an emomodel file,
+ * the default), "http" (a remote classifier, emohttp) and "none". Opening never fails because
+ * a model is missing or broken: the handle then answers "unknown" and emotion_note says why.
+ * A handle is immutable after opening; emotion_classify is thread-safe on a shared handle. */
+#ifndef EMOTION_H
+#define EMOTION_H
+
+#include "base/pb.h"
+#include "base/config.h"
+#include "emotion/emomodel.h"
+
+#include <stddef.h>
+
+#define EMOTION_LABEL_LEN 64
+/* Longer texts are refused (PB_ERR_LIMIT); the embedded model reads only the first
+ * EMOFEAT_MAX_CHARS characters anyway. */
+#define EMOTION_MAX_TEXT_BYTES 65536
+#define EMOTION_MAX_K          64
+
+struct emotion_result {
+    char label[EMOTION_LABEL_LEN];   /* English name or id, "unknown" when no classifier */
+    char display[EMOTION_LABEL_LEN]; /* Korean word for the chat prompt */
+    char group[16];                  /* positive / negative / ambiguous / neutral / "" */
+    double score;                    /* probability-like, in [0, 1] */
+};
+
+typedef struct emotion emotion;
+
+/* Opens the backend named by emotion.backend with emotion.model / emotion.url /
+ * emotion.timeout_s. Fails only on settings that cannot work (unknown backend, http without
+ * a URL): PB_ERR_INVALID. *out freed by emotion_close. */
+int emotion_open(const config *cfg, emotion **out, char *err);
+
+/* Top-k emotions of text (k <= EMOTION_MAX_K), highest score first, into out; *n gets how many.
+ * An "unknown" handle gives one result {unknown, 알 수 없음, "", 0}. Errors: PB_ERR_INVALID
+ * (empty text, invalid UTF-8), PB_ERR_LIMIT (text over EMOTION_MAX_TEXT_BYTES), and for http
+ * PB_ERR_TIMEOUT / PB_ERR_UNAVAILABLE — callers may treat those as "unknown". */
+int emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
+                     struct emotion_result *out, size_t *n, char *err);
+
+/* "embedded", "http" or "none" (also when the embedded model could not be loaded). */
+const char *emotion_backend(const emotion *e);
+/* 1 when the handle can classify, 0 when it answers "unknown". */
+int emotion_is_known(const emotion *e);
+/* Why the handle answers "unknown" ("" when it does not): for logs and /healthz. */
+const char *emotion_note(const emotion *e);
+/* The embedded model, or NULL. */
+const emomodel *emotion_model(const emotion *e);
+
+void emotion_close(emotion *e);
+
+#endif

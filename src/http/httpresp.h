@@ -1,0 +1,20 @@
+/* httpresp.h — a handler's struct server_reply turned into a libmicrohttpd response: the body
+ * (JSON serialised, static data without a copy, an owned buffer handed over) and the headers
+ * every answer carries (Content-Type, nosniff, Cache-Control; CSP, frame and referrer policies
+ * on HTML; WWW-Authenticate on 401; Connection: close while stopping; the handler's own).
+ * Split out of server.c; it must not queue, count or log anything (the server core does). */
+#ifndef HTTPRESP_H
+#define HTTPRESP_H
+
+#include "http/server.h"
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+/* Builds the response for reply, whose status is decided; *len gets the body's size. An owned
+ * body moves into the response (reply->body becomes NULL); the caller still releases reply.
+ * closing adds "Connection: close"; a reply without a content type gets
+ * application/octet-stream. NULL when out of memory. The caller destroys the response. */
+struct MHD_Response *httpresp_build(struct server_reply *reply, int closing, size_t *len);
+
+#endif

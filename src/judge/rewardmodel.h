@@ -1,0 +1,45 @@
+/* rewardmodel.h — the local reward model: ridge regression in C (GSL) from features of a short
+ * Korean text (idf-weighted hashed character n-grams, words and word pairs; length, sentence,
+ * punctuation, emoji and script statistics) to the -1..1 rating scale. Owns training (penalty,
+ * statistics weight and level snapping chosen by exact leave-one-out inside the training data),
+ * prediction and the versioned model file. No network, no database. */
+#ifndef REWARDMODEL_H
+#define REWARDMODEL_H
+
+#include <stddef.h>
+
+#include "base/pb.h"
+
+#define REWARDMODEL_FORMAT  "promptbandit-reward-model"
+#define REWARDMODEL_VERSION 1
+
+typedef struct rewardmodel rewardmodel;
+
+/* What training chose, for reports. */
+struct rewardmodel_info {
+    size_t train_n;
+    double lambda;     /* ridge penalty on the centred kernel */
+    double snap;       /* fraction of the way predictions move to their nearest level */
+    double dense_gain; /* weight of the text statistics relative to the n-grams */
+    double loo_mse;    /* leave-one-out MSE on the training data at the chosen setting */
+    size_t n_weights;  /* non-zero n-gram weights kept */
+};
+
+/* Trains on n texts (valid UTF-8) with ratings y; n >= 3. The caller owns *out
+ * (rewardmodel_free). PB_ERR_INVALID for bad input, PB_ERR_NOMEM, or PB_ERR_INVALID when the
+ * linear algebra fails (named in err). */
+int rewardmodel_train(const char *const *texts, const double *y, size_t n, rewardmodel **out,
+                      char *err);
+
+/* Predicted rating in [-1, 1]; never fails (an invalid UTF-8 text is scored from its bytes). */
+double rewardmodel_predict(const rewardmodel *m, const char *text);
+
+void rewardmodel_get_info(const rewardmodel *m, struct rewardmodel_info *out);
+
+/* The model file is JSON with a format name and version; load refuses other versions
+ * (PB_ERR_VERSION) and malformed files (PB_ERR_INVALID), naming the problem. */
+int rewardmodel_save(const rewardmodel *m, const char *path, char *err);
+int rewardmodel_load(const char *path, rewardmodel **out, char *err);
+void rewardmodel_free(rewardmodel *m);
+
+#endif

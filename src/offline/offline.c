@@ -1,0 +1,722 @@
+/* offline.c — the bandit-run loop: run creation (after runplan's checks) and recorded options,
+ * batched decisions with per-iteration RNG streams, generation and judging with bounded step
+ * retries, budgets, and resume from stored steps. Prints nothing; SQL only through
+ * runs/arms/store. */
+#include "offline/offline.h"
+
+#include "store/arms.h"
+#include "bandit/bandit.h"
+#include "offline/runplan.h"
+#include "store/runs.h"
+#include "offline/scenarios.h"
+
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEAD_BATCHES 3 /* batches in a row with no success before giving up */
+
+/* ---- seeds ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+unsigned long offline_iteration_seed(uint64_t seed, long iteration)
+{
+    /* mt19937 keeps 32 bits of its seed; mixing first keeps nearby iterations unrelated. */
+    return (unsigned long)(mix64(seed ^ mix64((uint64_t)iteration)) & 0xffffffffu);
+}
+
+/* The scenario of an iteration depends on the seed only, never on the policy, so runs of
+ * different policies with one seed answer the same scenarios (common random numbers). */
+static size_t scenario_of(uint64_t seed, long iteration, size_t n)
+{
+    return (size_t)(mix64(seed ^ mix64((uint64_t)iteration + 0x5ce7a210u)) % n);
+}
+
+/* ---- recorded options ---- */
+
+static json_t *options_json(const struct offline_options *o, const char *scenarios_sha256)
+{
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:s, s:i, "
+        "s:{s:I, s:I, s:f}, s:{s:f, s:f}}",
+        "task", "chat", "name", o->name ? o->name : "run", "policy", o->policy, "iterations",
+        (json_int_t)o->iterations, "batch", o->batch, "seed", (json_int_t)o->seed, "scenarios",
+        o->scenarios_path, "scenarios_sha256", scenarios_sha256, "prompts", o->prompts_dir, "judge",
+        o->judge, "step_attempts", o->step_attempts, "budget", "calls", (json_int_t)o->budget.calls,
+        "tokens", (json_int_t)o->budget.tokens, "usd", o->budget.usd, "prices", "prompt_per_1k",
+        o->price_prompt_per_1k, "completion_per_1k", o->price_completion_per_1k);
+    const char *keys[] = {"judge_rubric", "judge_examples", "judge_model"};
+    const char *values[] = {o->judge_rubric, o->judge_examples, o->judge_model};
+    for (size_t i = 0; j && i < 3; i++)
+        if (values[i])
+            json_object_set_new(j, keys[i], json_string(values[i]));
+    return j;
+}
+
+int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err)
+{
+    struct scenarios scen;
+    struct arm *arms = NULL;
+    size_t n_arms = 0;
+    struct store_experiment e = {0};
+    char *config_text = NULL, ename[64];
+    json_t *o = NULL;
+    int rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
+    if (rc != PB_OK)
+        return rc;
+    o = options_json(opt, scen.sha256);
+    config_text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (!config_text) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    rc = runs_create(db, opt->name ? opt->name : "run", "offline", config_text, run_id, err);
+    if (rc != PB_OK)
+        goto cleanup;
+    snprintf(ename, sizeof ename, "run-%lld", (long long)*run_id);
+    rc = store_experiment_get_or_create(db, ename, "offline", opt->policy, &e, err);
+    if (rc == PB_OK)
+        rc = arms_sync_dir(db, e.id, opt->prompts_dir, NULL, err);
+    if (rc == PB_OK)
+        rc = runs_set_experiment(db, *run_id, e.id, err);
+    if (rc != PB_OK) {
+        char ignored[PB_ERR_LEN];
+        runs_close(db, *run_id, "failed", "setup", 0, ignored);
+    }
+cleanup:
+    store_experiment_clear(&e);
+    arms_list_free(arms, n_arms);
+    scenarios_free(&scen);
+    free(config_text);
+    json_decref(o);
+    return rc;
+}
+
+void offline_options_release(void *owner)
+{
+    json_decref(owner);
+}
+
+int offline_load(store *db, int64_t run_id, struct offline_options *opt, void **owner, char *err)
+{
+    struct run *r = NULL;
+    json_t *root = NULL;
+    json_error_t je;
+    memset(opt, 0, sizeof *opt);
+    *owner = NULL;
+    int rc = runs_get(db, run_id, &r, err);
+    if (rc != PB_OK)
+        return rc;
+    if (strcmp(r->kind, "offline") != 0 || !r->config_json ||
+        !(root = json_loads(r->config_json, 0, &je))) {
+        rc = pb_errf(err, PB_ERR_INVALID, "run %lld was not made by bandit-run", (long long)run_id);
+        goto cleanup;
+    }
+    json_int_t iterations = 0, seed = 0, calls = 0, tokens = 0;
+    int batch = 0, attempts = 0;
+    if (json_unpack_ex(root, &je, 0,
+                       "{s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:F}, "
+                       "s:{s:F, s:F}}",
+                       "name", &opt->name, "policy", &opt->policy, "iterations", &iterations,
+                       "batch", &batch, "seed", &seed, "scenarios", &opt->scenarios_path, "prompts",
+                       &opt->prompts_dir, "judge", &opt->judge, "step_attempts", &attempts,
+                       "budget", "calls", &calls, "tokens", &tokens, "usd", &opt->budget.usd,
+                       "prices", "prompt_per_1k", &opt->price_prompt_per_1k, "completion_per_1k",
+                       &opt->price_completion_per_1k) != 0) {
+        rc = pb_errf(err, PB_ERR_INVALID, "run %lld: recorded options unreadable (%s)",
+                     (long long)run_id, je.text);
+        goto cleanup;
+    }
+    opt->judge_rubric = json_string_value(json_object_get(root, "judge_rubric"));
+    opt->judge_examples = json_string_value(json_object_get(root, "judge_examples"));
+    opt->judge_model = json_string_value(json_object_get(root, "judge_model"));
+    opt->iterations = (long)iterations;
+    opt->batch = batch;
+    opt->seed = (uint64_t)seed;
+    opt->step_attempts = attempts;
+    opt->budget.calls = (long)calls;
+    opt->budget.tokens = (long)tokens;
+    *owner = root;
+    root = NULL;
+cleanup:
+    json_decref(root);
+    runs_list_free(r, 1);
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+enum slot_state { SLOT_NONE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
+
+struct slot {
+    enum slot_state state;
+    size_t arm, scenario;
+    char *output; /* owned */
+    double score, cost, propensity;
+    long tokens, calls, attempts;
+    int open, need_gen, need_judge, status; /* transient, within a batch */
+    char error[PB_ERR_LEN + 16];            /* "generation: " or "judge: " + the message */
+};
+
+struct loop {
+    const struct offline_env *env;
+    struct offline_options opt;
+    void *owner;
+    struct offline_budget budget;
+    int64_t run_id;
+    struct scenarios scen;
+    struct arm *arms;
+    size_t n_arms;
+    bandit *b;
+    gsl_rng *rng;
+    struct slot *slots;
+    long ok, failed, calls, tokens;
+    double usd;
+    char *user_text; /* scratch for the user message */
+};
+
+static int find_arm(const struct loop *L, int64_t arm_id, size_t *index)
+{
+    for (size_t i = 0; i < L->n_arms; i++)
+        if (L->arms[i].id == arm_id) {
+            *index = i;
+            return 1;
+        }
+    return 0;
+}
+
+struct load_ctx {
+    struct loop *L;
+    char *err;
+};
+
+static int load_step(void *ctx, const struct run_step *st)
+{
+    struct load_ctx *c = ctx;
+    struct loop *L = c->L;
+    if (st->iteration < 0 || st->iteration >= L->opt.iterations)
+        return 0;
+    struct slot *s = &L->slots[st->iteration];
+    if (!find_arm(L, st->arm_id, &s->arm))
+        return pb_errf(c->err, PB_ERR_INVALID,
+                       "run %lld step %lld names arm %lld, not an arm "
+                       "of this run",
+                       (long long)L->run_id, (long long)st->iteration, (long long)st->arm_id);
+    s->state = !strcmp(st->status, "ok")       ? SLOT_OK
+               : !strcmp(st->status, "failed") ? SLOT_FAILED
+                                               : SLOT_PENDING;
+    s->scenario = scenario_of(L->opt.seed, st->iteration, L->scen.n);
+    s->score = st->score;
+    s->tokens = (long)st->tokens;
+    s->calls = (long)st->calls;
+    s->cost = st->cost;
+    s->attempts = (long)st->attempts;
+    s->propensity = st->propensity;
+    if (st->output && !(s->output = strdup(st->output)))
+        return pb_errf(c->err, PB_ERR_NOMEM, "out of memory");
+    if (s->state == SLOT_OK)
+        L->ok++;
+    if (s->state == SLOT_FAILED)
+        L->failed++;
+    L->calls += s->calls;
+    L->tokens += s->tokens;
+    L->usd += s->cost;
+    return 0;
+}
+
+static int slot_final(const struct slot *s)
+{
+    return s->state == SLOT_OK || s->state == SLOT_FAILED;
+}
+
+static double price(const struct loop *L, long prompt_tokens, long completion_tokens)
+{
+    return prompt_tokens / 1000.0 * L->opt.price_prompt_per_1k +
+           completion_tokens / 1000.0 * L->opt.price_completion_per_1k;
+}
+
+/* The user message of a scenario, as the seed's chatbot sent it: "sentence ;; emotion". */
+static const char *user_message(struct loop *L, size_t k, char *buf, size_t len)
+{
+    const char *emotion = L->scen.emotion[k];
+    if (!emotion)
+        return L->scen.sentence[k];
+    snprintf(buf, len, "%s ;; %s", L->scen.sentence[k], emotion);
+    return buf;
+}
+
+/* Generates answers for the batch slots needing one; failures stay need_gen with an error. */
+static int generate(struct loop *L, long first, long n, char *err)
+{
+    struct llm_batch_item *items = calloc((size_t)n, sizeof *items);
+    struct llm_message *msgs = calloc(2 * (size_t)n, sizeof *msgs);
+    char **users = calloc((size_t)n, sizeof *users);
+    long *which = calloc((size_t)n, sizeof *which), m = 0;
+    int rc = PB_OK;
+    if (!items || !msgs || !users || !which) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (long i = first; i < first + n; i++) {
+        struct slot *s = &L->slots[i];
+        if (!s->need_gen)
+            continue;
+        size_t k = s->scenario, len = strlen(L->scen.sentence[k]) + 8 +
+                                      (L->scen.emotion[k] ? strlen(L->scen.emotion[k]) : 0);
+        if (!(users[m] = malloc(len))) {
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        msgs[2 * m] = (struct llm_message){"system", L->arms[s->arm].prompt};
+        msgs[2 * m + 1] = (struct llm_message){"user", user_message(L, k, users[m], len)};
+        items[m].req =
+            (struct llm_request){.messages = &msgs[2 * m], .n_messages = 2, .temperature = -1};
+        which[m++] = i;
+    }
+    if (m == 0)
+        goto cleanup;
+    char batch_err[PB_ERR_LEN];
+    llm_chat_batch(L->env->llm, items, (size_t)m, NULL, NULL, batch_err); /* per-item status */
+    for (long k = 0; k < m; k++) {
+        struct slot *s = &L->slots[which[k]];
+        struct llm_response *r = &items[k].resp;
+        long t = r->prompt_tokens + r->completion_tokens;
+        s->calls++;
+        s->tokens += t;
+        s->cost += price(L, r->prompt_tokens, r->completion_tokens);
+        L->calls++;
+        L->tokens += t;
+        L->usd += price(L, r->prompt_tokens, r->completion_tokens);
+        s->status = items[k].status;
+        if (items[k].status == PB_OK && r->text) {
+            free(s->output);
+            if (!(s->output = strdup(r->text))) {
+                rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            s->need_gen = 0;
+            s->need_judge = 1;
+        } else {
+            snprintf(s->error, sizeof s->error, "generation: %s", items[k].err);
+        }
+    }
+cleanup:
+    for (long k = 0; items && k < m; k++)
+        llm_response_clear(&items[k].resp);
+    for (long k = 0; users && k < n; k++)
+        free(users[k]);
+    free(items);
+    free(msgs);
+    free(users);
+    free(which);
+    return rc;
+}
+
+/* Shares a usage delta out over m steps: step k gets total / m, the first ones the rest. */
+static long share(long total, long m, long k)
+{
+    return total / m + (k < total % m ? 1 : 0);
+}
+
+/* Scores the answers of the batch slots needing a judgement. */
+static int judge_answers(struct loop *L, long first, long n, char *err)
+{
+    const char **texts = calloc((size_t)n, sizeof *texts);
+    const char **contexts = calloc((size_t)n, sizeof *contexts);
+    double *scores = calloc((size_t)n, sizeof *scores);
+    int *status = calloc((size_t)n, sizeof *status), rc = PB_OK;
+    char(*errs)[PB_ERR_LEN] = calloc((size_t)n, sizeof *errs);
+    long *which = calloc((size_t)n, sizeof *which), m = 0;
+    struct llm_usage before = {0}, after = {0};
+    if (!texts || !contexts || !scores || !status || !errs || !which) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (long i = first; i < first + n; i++)
+        if (L->slots[i].need_judge) {
+            texts[m] = L->slots[i].output;
+            contexts[m] = L->scen.sentence[L->slots[i].scenario];
+            which[m++] = i;
+        }
+    if (m == 0)
+        goto cleanup;
+    if (L->env->judge_llm)
+        llm_usage_get(L->env->judge_llm, &before);
+    /* Each item carries its own status; a failed batch means the judge itself could not run
+     * (out of memory), which ends the run like any other local failure. */
+    int batch_rc =
+        judge_score_batch(L->env->judge, texts, contexts, (size_t)m, scores, status, errs, err);
+    if (L->env->judge_llm)
+        llm_usage_get(L->env->judge_llm, &after);
+    long calls = after.calls - before.calls, pt = after.prompt_tokens - before.prompt_tokens,
+         ct = after.completion_tokens - before.completion_tokens;
+    L->calls += calls;
+    L->tokens += pt + ct;
+    L->usd += price(L, pt, ct);
+    if (batch_rc != PB_OK) {
+        rc = batch_rc;
+        goto cleanup;
+    }
+    for (long k = 0; k < m; k++) {
+        struct slot *s = &L->slots[which[k]];
+        long p = share(pt, m, k), c = share(ct, m, k);
+        s->calls += share(calls, m, k);
+        s->tokens += p + c;
+        s->cost += price(L, p, c);
+        s->status = status[k];
+        if (status[k] == PB_OK) {
+            s->score = scores[k];
+            s->need_judge = 0;
+            s->state = SLOT_OK;
+        } else {
+            snprintf(s->error, sizeof s->error, "judge: %s", errs[k]);
+        }
+    }
+cleanup:
+    free(texts);
+    free(contexts);
+    free(scores);
+    free(status);
+    free(errs);
+    free(which);
+    return rc;
+}
+
+static struct run_step step_record(const struct loop *L, long i)
+{
+    const struct slot *s = &L->slots[i];
+    struct run_step st = {
+        .run_id = L->run_id,
+        .iteration = i,
+        .arm_id = L->arms[s->arm].id,
+        .scenario = L->scen.sentence[s->scenario],
+        .emotion = L->scen.emotion[s->scenario],
+        .output = s->output,
+        .score = s->score,
+        .has_score = s->state == SLOT_OK,
+        .status = s->state == SLOT_OK       ? "ok"
+                  : s->state == SLOT_FAILED ? "failed"
+                                            : "pending",
+        .error = s->state == SLOT_FAILED ? s->error : NULL,
+        .tokens = s->tokens,
+        .cost = s->cost,
+        .calls = s->calls,
+        .attempts = s->attempts,
+        .propensity = s->propensity,
+    };
+    return st;
+}
+
+/* Stores the batch's steps in one transaction. */
+static int store_batch(struct loop *L, long first, long n, char *err)
+{
+    struct run_step *steps = calloc((size_t)n, sizeof *steps);
+    if (!steps)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (long i = 0; i < n; i++)
+        steps[i] = step_record(L, first + i);
+    int rc = runs_step_put_many(L->env->db, steps, (size_t)n, err);
+    free(steps);
+    return rc;
+}
+
+/* Chooses arms for the batch's undecided iterations, all from the same bandit state, each
+ * with its own RNG stream, so the choice of iteration i depends on i and the state only. */
+static int decide(struct loop *L, long first, long n, char *err)
+{
+    for (long i = first; i < first + n; i++) {
+        struct slot *s = &L->slots[i];
+        if (s->state != SLOT_NONE)
+            continue;
+        gsl_rng_set(L->rng, offline_iteration_seed(L->opt.seed, i));
+        int rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
+        if (rc != PB_OK)
+            return rc;
+        s->scenario = scenario_of(L->opt.seed, i, L->scen.n);
+        s->state = SLOT_PENDING;
+    }
+    return PB_OK;
+}
+
+static int fatal_status(int status)
+{
+    return status == PB_ERR_LIMIT || status == PB_ERR_FORBIDDEN;
+}
+
+/* Generation and judging for one batch, retrying failed steps up to step_attempts times.
+ * *fatal is set when the provider refused for good (quota, key). */
+static int work_batch(struct loop *L, long first, long n, int *fatal, char *err)
+{
+    int attempts = L->opt.step_attempts ? L->opt.step_attempts : 2, rc = PB_OK;
+    for (long i = first; i < first + n; i++) {
+        struct slot *s = &L->slots[i];
+        s->open = s->state == SLOT_PENDING;
+        s->need_gen = s->open && !s->output;
+        s->need_judge = s->open && s->output;
+    }
+    for (int round = 0; round < attempts && !*fatal && rc == PB_OK; round++) {
+        int any = 0;
+        for (long i = first; i < first + n; i++)
+            if (L->slots[i].need_gen || L->slots[i].need_judge) {
+                L->slots[i].attempts++;
+                any = 1;
+            }
+        if (!any)
+            break;
+        rc = generate(L, first, n, err);
+        if (rc == PB_OK) /* answers are paid for: keep them before judging */
+            rc = store_batch(L, first, n, err);
+        if (rc == PB_OK)
+            rc = judge_answers(L, first, n, err);
+        for (long i = first; i < first + n; i++)
+            if ((L->slots[i].need_gen || L->slots[i].need_judge) &&
+                fatal_status(L->slots[i].status))
+                *fatal = 1;
+    }
+    for (long i = first; i < first + n && rc == PB_OK; i++) {
+        struct slot *s = &L->slots[i];
+        if (!s->open)
+            continue;
+        if (s->state == SLOT_PENDING)
+            s->state = SLOT_FAILED;
+        L->ok += s->state == SLOT_OK;
+        L->failed += s->state == SLOT_FAILED;
+    }
+    return rc;
+}
+
+/* Rewards of the batch, in iteration order. */
+static int observe_range(struct loop *L, long first, long end, char *err)
+{
+    for (long i = first; i < end; i++)
+        if (L->slots[i].state == SLOT_OK) {
+            int rc = bandit_observe(L->b, L->slots[i].arm, L->slots[i].score, err);
+            if (rc != PB_OK)
+                return rc;
+        }
+    return PB_OK;
+}
+
+/* Arm with the highest mean among played arms (lowest index on ties); -1 if none. */
+static long leader(const struct loop *L, double *mean)
+{
+    long best = -1;
+    for (size_t a = 0; a < L->n_arms; a++) {
+        bandit_arm_stats st;
+        char err[PB_ERR_LEN];
+        if (bandit_get_arm_stats(L->b, a, &st, err) == PB_OK && st.pulls > 0 &&
+            (best < 0 || st.mean > *mean)) {
+            best = (long)a;
+            *mean = st.mean;
+        }
+    }
+    return best;
+}
+
+static void report_progress(const struct loop *L)
+{
+    if (!L->env->progress)
+        return;
+    double mean = 0;
+    long lead = leader(L, &mean);
+    struct offline_progress p = {.done = L->ok + L->failed,
+                                 .iterations = L->opt.iterations,
+                                 .ok = L->ok,
+                                 .failed = L->failed,
+                                 .leader = lead >= 0 ? L->arms[lead].name : NULL,
+                                 .leader_mean = mean,
+                                 .calls = L->calls,
+                                 .tokens = L->tokens,
+                                 .usd = L->usd};
+    L->env->progress(&p, L->env->user);
+}
+
+/* How many of the next steps the budget allows: 0 = spent. Calls are counted per step ahead
+ * (one generation, one judgement for the LLM judge); tokens and money from the mean cost of
+ * the steps so far, so a run overshoots by at most about one step. */
+static long budget_steps(const struct loop *L, long want)
+{
+    const struct offline_budget *b = &L->budget;
+    long per_step = 1 + (judge_kind_parse(L->opt.judge) == JUDGE_LLM), done = L->ok + L->failed;
+    if (b->calls > 0) {
+        long left = (b->calls - L->calls) / per_step;
+        want = left < want ? left : want;
+    }
+    if (b->tokens > 0) {
+        long left = b->tokens - L->tokens;
+        if (left <= 0)
+            return 0;
+        if (done > 0 && L->tokens > 0) {
+            long est = (long)(left / ((double)L->tokens / done));
+            want = est < want ? (est > 0 ? est : 1) : want;
+        }
+    }
+    if (b->usd > 0) {
+        double left = b->usd - L->usd;
+        if (left <= 0)
+            return 0;
+        if (done > 0 && L->usd > 0) {
+            long est = (long)(left / (L->usd / done));
+            want = est < want ? (est > 0 ? est : 1) : want;
+        }
+    }
+    return want > 0 ? want : 0;
+}
+
+/* First batch start with unfinished work; everything before it is final. */
+static long first_open_batch(const struct loop *L)
+{
+    long B = L->opt.batch;
+    for (long b = 0; b < L->opt.iterations; b += B)
+        for (long i = b; i < b + B && i < L->opt.iterations; i++)
+            if (!slot_final(&L->slots[i]))
+                return b;
+    return L->opt.iterations;
+}
+
+static int setup(struct loop *L, char *err)
+{
+    struct run *r = NULL;
+    bandit_policy pol;
+    int rc = runs_get(L->env->db, L->run_id, &r, err);
+    if (rc == PB_OK && r->experiment_id == 0)
+        rc = pb_errf(err, PB_ERR_INVALID, "run %lld has no arms (its setup failed)",
+                     (long long)L->run_id);
+    if (rc == PB_OK)
+        rc = arms_list(L->env->db, r->experiment_id, 0, &L->arms, &L->n_arms, err);
+    if (rc == PB_OK)
+        rc = scenarios_load(L->opt.scenarios_path, &L->scen, err);
+    if (rc == PB_OK) {
+        json_error_t je;
+        json_t *cfg = json_loads(r->config_json, 0, &je);
+        const char *sha = json_string_value(json_object_get(cfg, "scenarios_sha256"));
+        if (!sha || strcmp(sha, L->scen.sha256) != 0)
+            rc = pb_errf(err, PB_ERR_CONFLICT,
+                         "%s changed since run %lld began; restore it to "
+                         "resume (the scenario of each iteration depends on it)",
+                         L->opt.scenarios_path, (long long)L->run_id);
+        json_decref(cfg);
+    }
+    if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
+        rc = runs_reopen(L->env->db, L->run_id, err);
+    if (rc == PB_OK && (rc = bandit_policy_parse(L->opt.policy, &pol, err)) == PB_OK)
+        rc = bandit_new(&pol, L->n_arms, &L->b, err);
+    if (rc == PB_OK && (!(L->rng = gsl_rng_alloc(gsl_rng_mt19937)) ||
+                        !(L->slots = calloc((size_t)L->opt.iterations, sizeof *L->slots))))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK) {
+        struct load_ctx c = {L, err};
+        rc = runs_step_foreach(L->env->db, L->run_id, load_step, &c, err);
+    }
+    runs_list_free(r, 1);
+    return rc;
+}
+
+static void teardown(struct loop *L)
+{
+    for (long i = 0; L->slots && i < L->opt.iterations; i++)
+        free(L->slots[i].output);
+    free(L->slots);
+    gsl_rng_free(L->rng);
+    bandit_free(L->b);
+    arms_list_free(L->arms, L->n_arms);
+    scenarios_free(&L->scen);
+    offline_options_release(L->owner);
+}
+
+/* The main loop from the first open batch on; sets reason. */
+static int run_batches(struct loop *L, const char **reason, char *err)
+{
+    long next = first_open_batch(L), dead = 0;
+    int rc = observe_range(L, 0, next, err);
+    *reason = "completed";
+    report_progress(L);
+    while (rc == PB_OK && next < L->opt.iterations) {
+        if (L->env->stop && *L->env->stop) {
+            *reason = "signal";
+            break;
+        }
+        long end =
+            next + L->opt.batch < L->opt.iterations ? next + L->opt.batch : L->opt.iterations;
+        long open = 0;
+        for (long i = next; i < end; i++)
+            open += !slot_final(&L->slots[i]);
+        long allowed = budget_steps(L, open);
+        if (allowed == 0) {
+            *reason = "budget";
+            break;
+        }
+        if (allowed < open) { /* the budget ends inside this batch: leave its tail undone */
+            long kept = 0, i = next;
+            for (; i < end && kept < allowed; i++)
+                kept += !slot_final(&L->slots[i]);
+            end = i;
+        }
+        long ok_before = L->ok;
+        int fatal = 0;
+        rc = decide(L, next, end - next, err);
+        if (rc == PB_OK)
+            rc = work_batch(L, next, end - next, &fatal, err);
+        if (rc == PB_OK)
+            rc = store_batch(L, next, end - next, err);
+        if (rc == PB_OK)
+            rc = observe_range(L, next, end, err);
+        report_progress(L);
+        dead = L->ok > ok_before ? 0 : dead + 1;
+        if (fatal || dead >= MAX_DEAD_BATCHES) {
+            *reason = "provider";
+            break;
+        }
+        if (end < next + L->opt.batch && end < L->opt.iterations) {
+            *reason = "budget";
+            break;
+        }
+        next = end;
+    }
+    return rc;
+}
+
+int offline_continue(const struct offline_env *env, int64_t run_id,
+                     const struct offline_budget *budget, struct offline_result *out, char *err)
+{
+    struct loop L = {.env = env, .run_id = run_id};
+    const char *reason = "error";
+    memset(out, 0, sizeof *out);
+    out->run_id = run_id;
+    int rc = offline_load(env->db, run_id, &L.opt, &L.owner, err);
+    if (rc != PB_OK)
+        return rc;
+    L.budget = budget ? *budget : L.opt.budget;
+    rc = setup(&L, err);
+    if (rc == PB_OK)
+        rc = run_batches(&L, &reason, err);
+    double mean = 0;
+    long lead = L.b ? leader(&L, &mean) : -1;
+    out->winner_arm_id = lead >= 0 ? L.arms[lead].id : 0;
+    out->ok = L.ok;
+    out->failed = L.failed;
+    out->calls = L.calls;
+    out->tokens = L.tokens;
+    out->usd = L.usd;
+    if (rc != PB_OK)
+        reason = "error";
+    snprintf(out->stop_reason, sizeof out->stop_reason, "%s", reason);
+    const char *status = !strcmp(reason, "signal")                                 ? "interrupted"
+                         : !strcmp(reason, "error") || !strcmp(reason, "provider") ? "failed"
+                                                                                   : "finished";
+    char close_err[PB_ERR_LEN];
+    int crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
+    if (rc == PB_OK && crc != PB_OK)
+        rc = pb_errf(err, crc, "%s", close_err);
+    teardown(&L);
+    return rc;
+}

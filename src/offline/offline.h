@@ -1,0 +1,97 @@
+/* offline.h — bandit-run's loop: for N iterations a policy picks an arm (a prompt), the LLM
+ * answers a scenario with it, the judge scores the answer and the bandit learns the reward.
+ * Owns the order of decisions (update batches, one seeded RNG per iteration), budgets, step
+ * retries, and the recording of every step so a run resumes without repeating paid calls.
+ * Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
+ * it prints nothing (progress goes to a callback). The scenarios file is scenarios.h's; option
+ * checks, the budget spec and the dry-run estimate are runplan.h's. docs/RUN.md describes the
+ * semantics. */
+#ifndef OFFLINE_H
+#define OFFLINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "judge/judge.h"
+#include "llm/llm.h"
+#include "base/pb.h"
+#include "store/store.h"
+
+/* Limits of a run; runplan_budget_parse reads them from a --budget spec. */
+struct offline_budget {
+    long calls;  /* provider requests (generation + judge); 0 = no limit */
+    long tokens; /* prompt + completion tokens; 0 = no limit */
+    double usd;  /* money at the prices below; 0 = no limit */
+};
+
+struct offline_options {
+    const char *name;           /* run name; NULL = "run" */
+    const char *policy;         /* bandit spec, e.g. "ucb1", "thompson" */
+    long iterations;            /* >= 1 */
+    int batch;                  /* decisions per update (>= 1); NOT the concurrency */
+    uint64_t seed;              /* drives every decision and the scenario of each iteration */
+    const char *scenarios_path; /* scenarios_load format */
+    const char *prompts_dir;    /* arm files NAME.txt, read as arms_sync_dir reads them */
+    const char *judge;        /* "llm", "local" or "constant": recorded so resume can rebuild it */
+    const char *judge_rubric; /* recorded for the caller that builds the judge; may be NULL */
+    const char *judge_examples; /* idem */
+    const char *judge_model;    /* idem (local reward model file) */
+    int step_attempts;          /* tries of a failing step within its batch; 0 = 2 */
+    struct offline_budget budget;
+    double price_prompt_per_1k, price_completion_per_1k; /* USD per 1000 tokens */
+};
+
+struct offline_progress {
+    long done, iterations; /* steps recorded (ok or failed) of the planned iterations */
+    long ok, failed;
+    const char *leader; /* arm name with the highest mean so far; NULL before any reward */
+    double leader_mean;
+    long calls, tokens;
+    double usd;
+};
+
+/* What the loop needs from outside; everything borrowed. judge_llm is the judge's client
+ * (for usage accounting; NULL for local judges; may equal llm). stop (may be NULL) is polled
+ * between batches: when it becomes non-zero the loop stores the finished batch and returns. */
+struct offline_env {
+    store *db;
+    llm_client *llm;
+    judge *judge;
+    llm_client *judge_llm;
+    volatile sig_atomic_t *stop;
+    void (*progress)(const struct offline_progress *p, void *user); /* may be NULL */
+    void *user;
+};
+
+struct offline_result {
+    int64_t run_id;
+    char stop_reason[16]; /* "completed", "budget", "signal", "provider" */
+    long ok, failed, calls, tokens;
+    double usd;
+    int64_t winner_arm_id; /* 0 = no arm had a reward */
+};
+
+/* Creates a run (runs.kind "offline") with its own offline experiment, named "run-ID", whose
+ * arms are the prompt files of opt->prompts_dir; records opt as the run's config JSON.
+ * PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder. */
+int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err);
+
+/* Reads a run's recorded options back. Strings in *opt point into *owner (a jansson object
+ * the caller releases with offline_options_release). PB_ERR_NOT_FOUND for an unknown run,
+ * PB_ERR_INVALID for a run that bandit-run did not create. */
+int offline_load(store *db, int64_t run_id, struct offline_options *opt, void **owner, char *err);
+void offline_options_release(void *owner);
+
+/* Runs (or resumes) a run until its iterations are done, the budget is spent or *stop is
+ * set: replays the stored steps into the bandit, finishes any pending step (reusing a stored
+ * answer instead of asking again), then continues. budget (may be NULL) replaces the recorded
+ * one for this call. Returns PB_OK whatever the stop reason (see out->stop_reason); an error
+ * (database, scenarios file changed since the run began, ...) marks the run failed. */
+int offline_continue(const struct offline_env *env, int64_t run_id,
+                     const struct offline_budget *budget, struct offline_result *out, char *err);
+
+/* Seed of the RNG that makes the decision of iteration i (exposed for tests and replay). */
+unsigned long offline_iteration_seed(uint64_t seed, long iteration);
+
+#endif

@@ -1,0 +1,142 @@
+/* runplan.c — option checks, the budget spec, a scratch read of the arm files, the dry-run
+ * estimate. No provider calls, no writes. */
+#include "offline/runplan.h"
+
+#include "bandit/bandit.h"
+#include "judge/judge.h"
+#include "store/store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int runplan_budget_parse(const char *spec, struct offline_budget *b, char *err)
+{
+    char buf[256];
+    if (!spec || strlen(spec) >= sizeof buf)
+        return pb_errf(err, PB_ERR_INVALID, "budget: expected calls=N, tokens=N or usd=X");
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part;
+         part = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(part, '='), *end;
+        if (!eq)
+            return pb_errf(err, PB_ERR_INVALID, "budget: '%s' is not key=value", part);
+        *eq = '\0';
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end || !isfinite(v) || v <= 0)
+            return pb_errf(err, PB_ERR_INVALID, "budget: %s needs a positive number, got '%s'",
+                           part, eq + 1);
+        if (!strcmp(part, "calls") || !strcmp(part, "tokens")) {
+            if (v != floor(v) || v > 1e15)
+                return pb_errf(err, PB_ERR_INVALID, "budget: %s needs a whole number", part);
+            *(!strcmp(part, "calls") ? &b->calls : &b->tokens) = (long)v;
+        } else if (!strcmp(part, "usd")) {
+            b->usd = v;
+        } else {
+            return pb_errf(err, PB_ERR_INVALID, "budget: unknown key '%s' (calls, tokens, usd)",
+                           part);
+        }
+    }
+    return PB_OK;
+}
+
+static int check_options(const struct offline_options *o, char *err)
+{
+    bandit_policy pol;
+    if (!o->policy || bandit_policy_parse(o->policy, &pol, err) != PB_OK)
+        return o->policy ? PB_ERR_INVALID : pb_errf(err, PB_ERR_INVALID, "no policy given");
+    if (o->iterations < 1)
+        return pb_errf(err, PB_ERR_INVALID, "iterations must be at least 1");
+    if (o->batch < 1 || o->batch > 100000)
+        return pb_errf(err, PB_ERR_INVALID, "batch must be between 1 and 100000");
+    if (o->step_attempts < 0 || o->step_attempts > 10)
+        return pb_errf(err, PB_ERR_INVALID, "step attempts must be between 1 and 10");
+    if (!o->judge || judge_kind_parse(o->judge) < 0)
+        return pb_errf(err, PB_ERR_INVALID, "judge must be llm, local or constant");
+    if (!o->scenarios_path || !o->prompts_dir)
+        return pb_errf(err, PB_ERR_INVALID, "a run needs a scenarios file and a prompts folder");
+    if (o->price_prompt_per_1k < 0 || o->price_completion_per_1k < 0 || o->budget.calls < 0 ||
+        o->budget.tokens < 0 || o->budget.usd < 0)
+        return pb_errf(err, PB_ERR_INVALID, "prices and budgets cannot be negative");
+    return PB_OK;
+}
+
+/* Reads the arm files of dir into a scratch in-memory store, exactly as a run would. */
+static int scratch_arms(const char *dir, struct arm **arms, size_t *n, char *err)
+{
+    store *tmp = NULL;
+    struct store_experiment e = {0};
+    int rc = store_open(":memory:", NULL, &tmp, err);
+    if (rc == PB_OK)
+        rc = store_experiment_get_or_create(tmp, "scratch", "offline", "ucb1", &e, err);
+    if (rc == PB_OK)
+        rc = arms_sync_dir(tmp, e.id, dir, NULL, err);
+    if (rc == PB_OK)
+        rc = arms_list(tmp, e.id, 0, arms, n, err);
+    if (rc == PB_OK && *n == 0) {
+        arms_list_free(*arms, *n);
+        *arms = NULL;
+        rc = pb_errf(err, PB_ERR_INVALID, "%s holds no arm files (NAME.txt, e.g. A.txt)", dir);
+    }
+    store_experiment_clear(&e);
+    store_close(tmp);
+    return rc;
+}
+
+int runplan_prepare(const struct offline_options *opt, struct scenarios *scen, struct arm **arms,
+                    size_t *n_arms, char *err)
+{
+    memset(scen, 0, sizeof *scen);
+    *arms = NULL;
+    *n_arms = 0;
+    int rc = check_options(opt, err);
+    if (rc == PB_OK)
+        rc = scenarios_load(opt->scenarios_path, scen, err);
+    if (rc == PB_OK)
+        rc = scratch_arms(opt->prompts_dir, arms, n_arms, err);
+    if (rc != PB_OK) {
+        arms_list_free(*arms, *n_arms);
+        *arms = NULL;
+        *n_arms = 0;
+        scenarios_free(scen);
+    }
+    return rc;
+}
+
+int runplan_estimate(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
+                     int max_tokens, struct runplan_cost *out, char *err)
+{
+    struct scenarios scen;
+    struct arm *arms = NULL;
+    size_t n_arms = 0, arm_bytes = 0, scen_bytes = 0;
+    memset(out, 0, sizeof *out);
+    int rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
+    if (rc != PB_OK)
+        return rc;
+    for (size_t i = 0; i < n_arms; i++) {
+        arm_bytes += strlen(arms[i].prompt);
+        size_t used = strlen(out->arm_names);
+        snprintf(out->arm_names + used, sizeof out->arm_names - used, "%s%s", i ? ", " : "",
+                 arms[i].name);
+    }
+    for (size_t i = 0; i < scen.n; i++)
+        scen_bytes +=
+            strlen(scen.sentence[i]) + 4 + (scen.emotion[i] ? strlen(scen.emotion[i]) : 0);
+    double n = (double)opt->iterations, arm_avg = (double)arm_bytes / n_arms,
+           scen_avg = (double)scen_bytes / scen.n;
+    out->n_arms = n_arms;
+    out->n_scenarios = scen.n;
+    out->generation_calls = opt->iterations;
+    out->judge_calls = llm_judge ? opt->iterations : 0;
+    double gen_prompt = (arm_avg + scen_avg) / 3.0, judge_prompt = 0;
+    if (llm_judge)
+        judge_prompt = (double)judge_system_bytes / 3.0 + scen_avg / 3.0 + max_tokens;
+    out->prompt_tokens = (long)ceil(n * (gen_prompt + judge_prompt));
+    out->completion_tokens = (long)(n * (max_tokens + (llm_judge ? 2 : 0)));
+    out->usd = out->prompt_tokens / 1000.0 * opt->price_prompt_per_1k +
+               out->completion_tokens / 1000.0 * opt->price_completion_per_1k;
+    arms_list_free(arms, n_arms);
+    scenarios_free(&scen);
+    return PB_OK;
+}

@@ -1,0 +1,115 @@
+/* feedback.h — what happens around an answer: users and consent, conversations with their
+ * sticky arm, impressions (an arm shown), rewards (idempotent by event id, one per source and
+ * impression), per-arm aggregates for the bandit, consented messages, erasure and retention.
+ * Part of the store family (speaks SQL through store.h's statement cache). Every write
+ * acknowledged with PB_OK is committed. It must not choose arms or compute rewards. */
+#ifndef FEEDBACK_H
+#define FEEDBACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/pb.h"
+#include "store/store.h"
+
+/* Creates the user if absent and sets consent (0 or 1). */
+int feedback_set_consent(store *s, const char *user_id, int consent, char *err);
+/* *consent = 0 for an unknown user. */
+int feedback_get_consent(store *s, const char *user_id, int *consent, char *err);
+
+struct feedback_erase_counts {
+    int64_t messages, conversations, impressions, rewards;
+};
+/* Erases everything stored about a user in one transaction: messages and conversations are
+ * deleted, impressions lose their user and conversation links, rewards lose their detail, the
+ * user row goes. Reward values stay as anonymous statistics. An unknown user erases nothing. */
+int feedback_erase_user(store *s, const char *user_id, struct feedback_erase_counts *counts,
+                        char *err);
+
+/* The conversation's sticky arm: an existing conversation returns its arm (*created = 0); a
+ * new one is stored with arm_id (*created = 1). user_id may be NULL, else its row is created if
+ * absent; a conversation of another user is PB_ERR_FORBIDDEN. created may be NULL. */
+int feedback_open_conversation(store *s, const char *conversation_id, const char *user_id,
+                               int64_t experiment_id, int64_t arm_id, const char *segment,
+                               int64_t *sticky_arm_id, int *created, char *err);
+
+struct feedback_impression {
+    int64_t experiment_id, arm_id;
+    const char *user_id;         /* may be NULL; created (consent 0) if absent */
+    const char *conversation_id; /* may be NULL; must exist otherwise */
+    const char *segment;         /* may be NULL */
+    const char *context_json;    /* may be NULL; must be JSON otherwise */
+    double propensity;           /* 0 = unknown (stored as NULL); else in (0, 1] */
+    int activated;               /* 1 normally; 0 = chosen but not shown */
+};
+/* Stores an impression; *id gets its id. The arm must belong to the experiment
+ * (PB_ERR_INVALID), the experiment must exist (PB_ERR_NOT_FOUND). */
+int feedback_insert_impression(store *s, const struct feedback_impression *imp, int64_t *id,
+                               char *err);
+
+struct feedback_reward {
+    int64_t impression_id;
+    const char *source;      /* click (like/dislike), regenerate, edit, judge, model, score */
+    double value;            /* finite, in [-1, 1] */
+    const char *event_id;    /* may be NULL; a retry with the same id is a no-op */
+    const char *detail_json; /* may be NULL */
+};
+
+/* Stores a reward; *id gets its id, *duplicate = 1 when this event id was already stored for
+ * the same impression and source (nothing new written). Errors: PB_ERR_INVALID (value, source,
+ * detail), PB_ERR_NOT_FOUND (impression), PB_ERR_CONFLICT (the source already rewarded this
+ * impression, or the event id belongs to another impression or source). */
+int feedback_insert_reward(store *s, const struct feedback_reward *r, int64_t *id, int *duplicate,
+                           char *err);
+/* Stores n rewards in one transaction, all or nothing; ids and duplicates (either may be NULL)
+ * get one entry per reward. A failure's message names the index of the bad reward. */
+int feedback_insert_rewards(store *s, const struct feedback_reward *r, size_t n, int64_t *ids,
+                            int *duplicates, char *err);
+
+struct feedback_reward_row {
+    int64_t reward_id, impression_id, arm_id;
+    size_t arm_index; /* index into arms_list(experiment, include_retired = 1) */
+    const char *source;
+    double value;
+    double created_at;
+};
+/* Calls fn for every reward of the experiment in insertion order; a non-zero return from fn
+ * stops the walk and is returned. Row strings are valid during the call only. */
+int feedback_reward_foreach(store *s, int64_t experiment_id,
+                            int (*fn)(void *ctx, const struct feedback_reward_row *row), void *ctx,
+                            char *err);
+
+struct feedback_arm_stats {
+    int64_t arm_id;
+    int64_t impressions; /* activated impressions */
+    int64_t n;           /* rewards */
+    double sum, sum_sq;
+    /* Clusters are conversations (an impression without one is its own cluster). For a
+     * cluster-robust variance: sums over clusters of S_c^2, n_c*S_c and n_c^2, where S_c is
+     * the cluster's reward sum and n_c its reward count. */
+    int64_t clusters;
+    double cluster_sum_sq, cluster_n_sum, cluster_n_sq;
+};
+/* One entry per arm of arms_list(experiment, include_retired = 1), same order. Caller frees
+ * *out with free(). */
+int feedback_arm_stats(store *s, int64_t experiment_id, struct feedback_arm_stats **out, size_t *n,
+                       char *err);
+
+/* Stores a message only when the conversation's user consented; *id = 0 otherwise (not an
+ * error). role: system, user or assistant; content must be UTF-8. impression_id 0 = none. */
+int feedback_insert_message(store *s, const char *conversation_id, int64_t impression_id,
+                            const char *role, const char *content, int64_t *id, char *err);
+
+struct feedback_message {
+    char role[10];
+    char *content;
+    double created_at;
+};
+void feedback_message_list_free(struct feedback_message *list, size_t n);
+/* The last max messages of a conversation, oldest first. Caller frees. */
+int feedback_last_messages(store *s, const char *conversation_id, size_t max,
+                           struct feedback_message **out, size_t *n, char *err);
+/* Deletes messages created before the Unix time `before`; *deleted may be NULL. */
+int feedback_purge_messages(store *s, double before, int64_t *deleted, char *err);
+
+#endif

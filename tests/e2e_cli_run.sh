@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# e2e_cli_run.sh — bandit-run end to end as a real process against the fake LLM: a run finds the
+# known best prompt and writes its report folder; SIGINT mid-run exits 130 and `resume` ends
+# with exactly the steps and the provider calls of an uninterrupted run (counted at the fake);
+# --dry-run makes no call; list, report --json, export and replay work on the result; --help
+# and bad input answer as documented.
+source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
+FAKE=${PB_FAKE_LLM:?PB_FAKE_LLM must name the fake-llm binary}
+RUN=$PB_TMP/bandit-run
+ln -s "$BIN" "$RUN"
+
+mkdir -p "$PB_TMP/prompts"
+printf 'PROMPT-A 친구처럼 답해.\n' >"$PB_TMP/prompts/A.txt"
+printf 'PROMPT-B 반말로 답해.\n' >"$PB_TMP/prompts/B.txt"
+printf 'PROMPT-C 공감하며 답해.\n' >"$PB_TMP/prompts/C.txt"
+printf 'PROMPT-D 짧게 답해.\n' >"$PB_TMP/prompts/D.txt"
+cat >"$PB_TMP/rules.json" <<'JSON'
+[{"system_contains": "Rubric", "user_contains": "GOOD", "reply": "1"},
+ {"system_contains": "Rubric", "reply": "-0.5"},
+ {"system_contains": "PROMPT-C", "reply": "GOOD {sentence} ({emotion})"},
+ {"any_contains": "PROMPT-", "reply": "meh {sentence}"}]
+JSON
+# slow=40: every answer takes 40 ms, so a run of 48 iterations lasts long enough to interrupt.
+pb_start fake "$FAKE" --port 0 --rules "$PB_TMP/rules.json" --fault slow=40
+pb_wait_line "$PB_TMP/fake.out" listening || exit 1
+URL=$(sed -n 's/^listening on //p' "$PB_TMP/fake.out")
+export PB_LLM_BASE_URL=$URL/v1 OPENAI_API_KEY=
+calls() { curl -s "$URL/_stats" | jq .chat_requests; }
+common=(--prompts "$PB_TMP/prompts" --scenarios "$PB_SOURCE_DIR/prompts/scenarios_chat.txt"
+  --rubric "$PB_SOURCE_DIR/prompts/judge_chat.txt"
+  --examples "$PB_SOURCE_DIR/ratings/examples_chat.jsonl" --seed 5 --batch 4 --quiet)
+
+# --- help and usage ---
+"$RUN" --help >"$PB_TMP/help" 2>&1
+pb_check_eq "$?" 0 "--help exits 0"
+pb_check "--help documents resume, replay and --dry-run" \
+  grep -q -e "resume RUN" -e "replay --events" "$PB_TMP/help"
+"$BIN" run report >/dev/null 2>"$PB_TMP/err"
+pb_check_eq "$?" 2 "report without a run id is a usage error"
+"$RUN" --iterations x >/dev/null 2>"$PB_TMP/err"
+pb_check_eq "$?" 2 "a bad number is a usage error"
+pb_check "the message names the option" grep -q -- "--iterations" "$PB_TMP/err"
+
+# --- dry run makes no calls ---
+before=$(calls)
+"$RUN" "${common[@]}" --db "$PB_TMP/dry.db" --iterations 100 --dry-run --budget usd=1 \
+  >"$PB_TMP/dry.txt" 2>"$PB_TMP/dry.err"
+pb_check_eq "$?" 0 "--dry-run exits 0"
+pb_check_eq "$(calls)" "$before" "--dry-run made no call to the provider"
+pb_check "--dry-run lists the arms and the calls" \
+  grep -q "4 (A, B, C, D)" "$PB_TMP/dry.txt"
+pb_check "--dry-run counts 100 + 100 calls" grep -q "100 generation + 100 judge = 200" "$PB_TMP/dry.txt"
+pb_check "--dry-run stores nothing" test ! -e "$PB_TMP/dry.db"
+
+# --- an uninterrupted run ---
+curl -s -X POST "$URL/_reset" >/dev/null
+"$RUN" "${common[@]}" --db "$PB_TMP/whole.db" --iterations 48 --out "$PB_TMP/whole" \
+  >"$PB_TMP/whole.md" 2>"$PB_TMP/whole.err"
+pb_check_eq "$?" 0 "a whole run exits 0"
+whole_calls=$(calls)
+pb_check_eq "$whole_calls" 96 "48 iterations cost 48 generations and 48 judgements"
+pb_check "the report names C as separated leader" grep -q "Separated:\*\* leader C" "$PB_TMP/whole.md"
+for f in steps.jsonl report.md report.json means.svg rewards.svg; do
+  pb_check "--out wrote $f" test -s "$PB_TMP/whole/$f"
+done
+pb_check_eq "$(wc -l <"$PB_TMP/whole/steps.jsonl")" 48 "steps.jsonl has one line per iteration"
+
+# --- SIGINT, then resume ---
+curl -s -X POST "$URL/_reset" >/dev/null
+"$RUN" "${common[@]}" --db "$PB_TMP/parts.db" --iterations 48 >"$PB_TMP/p1.md" \
+  2>"$PB_TMP/p1.err" &
+pid=$!
+for _ in $(seq 1 200); do # wait until the provider has answered some requests
+  [ "$(calls)" -ge 20 ] && break
+  sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid"
+pb_check_eq "$?" 130 "SIGINT stops the run with exit status 130"
+pb_check "the interrupted run says how to resume" grep -q "bandit-run resume 1" "$PB_TMP/p1.err"
+"$RUN" list --db "$PB_TMP/parts.db" >"$PB_TMP/list1"
+pb_check "list shows the run as interrupted" grep -q "interrupted" "$PB_TMP/list1"
+mid_calls=$(calls)
+pb_check "it was stopped before the end" test "$mid_calls" -lt 96
+"$RUN" resume 1 --db "$PB_TMP/parts.db" --quiet >"$PB_TMP/p2.md" 2>"$PB_TMP/p2.err"
+pb_check_eq "$?" 0 "resume finishes the run"
+pb_check_eq "$(calls)" "$whole_calls" "interrupted + resumed made exactly the calls of one run"
+"$RUN" export 1 --db "$PB_TMP/parts.db" >"$PB_TMP/parts.jsonl"
+"$RUN" export 1 --db "$PB_TMP/whole.db" >"$PB_TMP/whole.jsonl"
+strip() { jq -c '{iteration, arm, status, reward, propensity, output, tokens}' "$1"; }
+pb_check "resumed run has the same steps as the uninterrupted one" \
+  cmp -s <(strip "$PB_TMP/parts.jsonl") <(strip "$PB_TMP/whole.jsonl")
+"$RUN" report 1 --db "$PB_TMP/parts.db" --json >"$PB_TMP/r.json"
+pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .pulls' "$PB_TMP/r.json")" \
+  "$(jq -r '.arms[] | select(.arm == "C") | .pulls' <("$RUN" report 1 --db "$PB_TMP/whole.db" --json))" \
+  "report --json gives the same pulls after resume"
+pb_check_eq "$(jq -r '.separation.leader' "$PB_TMP/r.json")" C "report --json names C leader"
+
+# --- budget ---
+"$RUN" "${common[@]}" --db "$PB_TMP/budget.db" --iterations 100 --budget calls=20 \
+  >/dev/null 2>"$PB_TMP/b.err"
+pb_check_eq "$?" 0 "a run stopped by its budget exits 0"
+"$RUN" list --db "$PB_TMP/budget.db" >"$PB_TMP/list2"
+pb_check "list shows the budget stop" grep -q "budget" "$PB_TMP/list2"
+
+# --- replay over the export ---
+"$RUN" replay --events "$PB_TMP/whole.jsonl" --policy ucb1,thompson,egreedy:epsilon=0.1,burnin=1 \
+  --json >"$PB_TMP/replay.json" 2>"$PB_TMP/replay.err"
+pb_check_eq "$?" 0 "replay over an export exits 0"
+pb_check_eq "$(jq length "$PB_TMP/replay.json")" 3 "replay reports one row per policy"
+pb_check_eq "$(jq -r '.[2].policy' "$PB_TMP/replay.json")" "egreedy:epsilon=0.1,burnin=1" \
+  "a policy with two parameters stays one policy"
+"$RUN" replay --events "$PB_TMP/nope.jsonl" --policy ucb1 >/dev/null 2>"$PB_TMP/err"
+pb_check_eq "$?" 1 "replay of a missing file fails"
+
+pb_done
