@@ -2,7 +2,7 @@
  * from tools/fake_llm.c): start it on a free port, read the port from its first stdout line,
  * call its introspection routes (/_stats, /_requests, /_reset), stop it with SIGTERM. Owns
  * only the child process it starts; it asserts nothing itself (callers decide what a failure
- * means for their test). tests/svc_harness.h still has its own copy of the start code. */
+ * means for their test). The one way the C tests start the fake (svc_harness.h uses it too). */
 #ifndef FAKELLM_H
 #define FAKELLM_H
 

@@ -1,14 +1,15 @@
 /* svc_harness.h — shared by the service's in-process tests (tests/test_pipeline*.c,
- * tests/e2e_service*.c): starts the fake LLM ($PB_FAKE_LLM) as a child process, trains a tiny
- * emotion model from tests/fixtures/service, runs the real app + server in this process on
- * port 0 (so ASan sees every handler), and speaks HTTP with libcurl. Header-only; it owns the
- * child it starts (stopped by pid) and the temporary folder's files. */
+ * tests/e2e_service*.c): starts the fake LLM ($PB_FAKE_LLM, through fakellm.h) as a child process,
+ * trains a tiny emotion model from tests/fixtures/service, runs the real app + server in this
+ * process on port 0 (so ASan sees every handler), and speaks HTTP with libcurl. Header-only; it
+ * owns the child it starts (stopped by pid) and the temporary folder's files. */
 #ifndef SVC_HARNESS_H
 #define SVC_HARNESS_H
 
 #include "service/api.h"
 #include "service/app.h"
 #include "check.h"
+#include "fakellm.h"
 #include "emotion/emodata.h"
 #include "emotion/emotrain.h"
 #include "http/server.h"
@@ -29,49 +30,21 @@ struct svc {
     char db[512];
 };
 
-static pid_t svc_fake_pid;
-static char svc_fake_url[128];
+static struct fakellm svc_fake;
 
 static inline void svc_fake_stop(void)
 {
-    if (svc_fake_pid > 0) {
-        kill(svc_fake_pid, SIGTERM);
-        waitpid(svc_fake_pid, NULL, 0);
-        svc_fake_pid = 0;
-    }
+    fakellm_stop(&svc_fake);
 }
 
 /* Starts fake-llm with tests/fixtures/service/fake_rules.json; exits the test when it cannot. */
 static inline const char *svc_fake_start(void)
 {
-    const char *bin = getenv("PB_FAKE_LLM");
-    int fds[2];
-    if (!bin) {
-        fprintf(stderr, "PB_FAKE_LLM is not set (run through ctest)\n");
-        exit(2);
-    }
-    if (pipe(fds) != 0)
-        exit(2);
-    svc_fake_pid = fork();
-    if (svc_fake_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(bin, bin, "--port", "0", "--rules",
-              check_source_path("tests/fixtures/service/fake_rules.json"), (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[256] = "";
-    if (!f || !fgets(line, sizeof line, f) || !strstr(line, "listening on ")) {
-        fprintf(stderr, "fake-llm did not start: %s\n", line);
-        exit(2);
-    }
-    fclose(f);
+    const char *args[] = {"--rules", check_source_path("tests/fixtures/service/fake_rules.json"),
+                          NULL};
+    fakellm_start(&svc_fake, args);
     atexit(svc_fake_stop); /* an exit(2) on a setup failure must not leave it running */
-    line[strcspn(line, "\n")] = '\0';
-    snprintf(svc_fake_url, sizeof svc_fake_url, "%s", strstr(line, "http://"));
-    return svc_fake_url;
+    return svc_fake.root;
 }
 
 /* Trains the tiny emotion model into dir/emotion.pbem; returns its path (static). */
@@ -125,7 +98,7 @@ static inline void svc_start(struct svc *s, const char *const *settings)
                           "emotion.model",
                           svc_emotion_model(dir),
                           "llm.base_url",
-                          svc_fake_url,
+                          svc_fake.root,
                           "llm.max_retries",
                           "0",
                           "bandit.seed",
@@ -236,7 +209,7 @@ static inline json_t *svc_fake_requests(void)
 {
     char url[256];
     json_t *out = NULL;
-    snprintf(url, sizeof url, "%s/_requests", svc_fake_url);
+    snprintf(url, sizeof url, "%s/_requests", svc_fake.root);
     svc_http("GET", url, NULL, NULL, &out);
     return out;
 }
@@ -244,7 +217,7 @@ static inline json_t *svc_fake_requests(void)
 static inline void svc_fake_reset(void)
 {
     char url[256];
-    snprintf(url, sizeof url, "%s/_reset", svc_fake_url);
+    snprintf(url, sizeof url, "%s/_reset", svc_fake.root);
     svc_http("POST", url, NULL, "{}", NULL);
 }
 

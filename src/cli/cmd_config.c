@@ -45,7 +45,7 @@ static int print_markdown(void)
 
 int cmd_config(int argc, char **argv)
 {
-    const char *file = NULL;
+    struct cmd_common common = {0};
     int markdown = 0;
     if (argc < 2 || cmd_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
@@ -57,13 +57,17 @@ int cmd_config(int argc, char **argv)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
+        int taken;
         if (cmd_is_help(argv[i])) {
             usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--markdown") == 0) {
             markdown = 1;
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            file = argv[++i];
+        } else if ((taken = cmd_take_common("config show", argc, argv, &i, &common)) != 0) {
+            if (taken < 0 || common.db) {
+                fprintf(stderr, "config show: takes --config FILE, not --db\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "config show: unknown option '%s'\n", argv[i]);
             return 2;
@@ -73,7 +77,7 @@ int cmd_config(int argc, char **argv)
     config *cfg;
     if (markdown)
         return print_markdown();
-    if (config_load(file, &cfg, err) != PB_OK) {
+    if (config_load(common.config, &cfg, err) != PB_OK) {
         fprintf(stderr, "config: %s\n", err);
         return 1;
     }

@@ -36,7 +36,8 @@ static void usage(FILE *out)
 }
 
 struct db_args {
-    const char *action, *db, *config, *file, *experiment, *out;
+    const char *action, *file, *experiment, *out;
+    struct cmd_common common;
     double older_than_days; /* < 0: not given */
 };
 
@@ -51,13 +52,13 @@ static int parse(int argc, char **argv, struct db_args *a)
     a->action = argv[1];
     for (int i = 2; i < argc; i++) {
         char *end;
+        int taken;
         if (cmd_is_help(argv[i])) {
             usage(stdout);
             return 0;
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            a->db = argv[++i];
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            a->config = argv[++i];
+        } else if ((taken = cmd_take_common("db", argc, argv, &i, &a->common)) != 0) {
+            if (taken < 0)
+                return 2;
         } else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
             a->older_than_days = strtod(argv[++i], &end);
             if (*end || end == argv[i] || a->older_than_days < 0) {
@@ -156,15 +157,12 @@ int cmd_db(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[PB_ERR_LEN];
-    config *cfg = NULL;
-    store *s = NULL;
-    code = 1;
-    if (config_load(a.config, &cfg, err) != PB_OK)
-        fprintf(stderr, "db %s: %s\n", a.action, err);
-    else if (store_open_config(cfg, a.db, &s, err) != PB_OK)
-        fprintf(stderr, "db %s: %s\n", a.action, err);
-    else
+    config *cfg;
+    store *s;
+    char what[64];
+    snprintf(what, sizeof what, "db %s", a.action);
+    code = cmd_open_store(what, &a.common, &cfg, &s);
+    if (code == 0)
         code = run_action(s, cfg, &a);
     store_close(s);
     config_free(cfg);

@@ -35,7 +35,8 @@ static void usage(FILE *out)
 }
 
 struct prompts_args {
-    const char *action, *db, *config, *experiment;
+    const char *action, *experiment;
+    struct cmd_common common;
     const char *pos[2];
     int n_pos, all;
 };
@@ -46,13 +47,13 @@ static int parse(int argc, char **argv, struct prompts_args *a)
     a->experiment = "default";
     a->action = argv[1];
     for (int i = 2; i < argc; i++) {
+        int taken;
         if (cmd_is_help(argv[i])) {
             usage(stdout);
             return 0;
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            a->db = argv[++i];
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            a->config = argv[++i];
+        } else if ((taken = cmd_take_common("prompts", argc, argv, &i, &a->common)) != 0) {
+            if (taken < 0)
+                return 2;
         } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) {
             a->experiment = argv[++i];
         } else if (strcmp(argv[i], "--all") == 0) {
@@ -216,14 +217,15 @@ int cmd_prompts(int argc, char **argv)
     if (code >= 0)
         return code;
     char err[PB_ERR_LEN];
-    config *cfg = NULL;
-    store *s = NULL;
-    code = 1;
-    if (config_load(a.config, &cfg, err) != PB_OK ||
-        store_open_config(cfg, a.db, &s, err) != PB_OK || run_action(s, cfg, &a, err) != PB_OK)
-        fprintf(stderr, "prompts %s: %s\n", a.action, err);
-    else
-        code = 0;
+    config *cfg;
+    store *s;
+    char what[64];
+    snprintf(what, sizeof what, "prompts %s", a.action);
+    code = cmd_open_store(what, &a.common, &cfg, &s);
+    if (code == 0 && run_action(s, cfg, &a, err) != PB_OK) {
+        fprintf(stderr, "%s: %s\n", what, err);
+        code = 1;
+    }
     store_close(s);
     config_free(cfg);
     return code;

@@ -34,7 +34,8 @@ static void usage(FILE *out)
 }
 
 struct serve_args {
-    const char *port, *host, *config, *db, *prompts;
+    const char *port, *host, *prompts;
+    struct cmd_common common;
 };
 
 /* -1 when the arguments are fine, else the exit code. */
@@ -42,6 +43,7 @@ static int parse(int argc, char **argv, struct serve_args *a)
 {
     for (int i = 1; i < argc; i++) {
         const char **slot = NULL;
+        int taken;
         if (cmd_is_help(argv[i])) {
             usage(stdout);
             return 0;
@@ -49,10 +51,10 @@ static int parse(int argc, char **argv, struct serve_args *a)
             slot = &a->port;
         } else if (!strcmp(argv[i], "--host")) {
             slot = &a->host;
-        } else if (!strcmp(argv[i], "--config")) {
-            slot = &a->config;
-        } else if (!strcmp(argv[i], "--db")) {
-            slot = &a->db;
+        } else if ((taken = cmd_take_common("serve", argc, argv, &i, &a->common)) != 0) {
+            if (taken < 0)
+                return 2;
+            continue;
         } else if (!strcmp(argv[i], "--prompts")) {
             slot = &a->prompts;
         }
@@ -95,7 +97,7 @@ static int run(const struct serve_args *args, config *cfg, char *err)
     server *srv = NULL;
     struct server_route *routes = NULL;
     size_t n_routes = 0;
-    struct app_options opt = {.db_path = args->db, .prompts_dir = args->prompts};
+    struct app_options opt = {.db_path = args->common.db, .prompts_dir = args->prompts};
     int rc = app_new(cfg, &opt, &a, err);
     if (rc == PB_OK)
         rc = api_routes_new(&routes, &n_routes, err);
@@ -124,7 +126,7 @@ int cmd_serve(int argc, char **argv)
     int code = parse(argc, argv, &args);
     if (code >= 0)
         return code;
-    int rc = config_load(args.config, &cfg, err);
+    int rc = config_load(args.common.config, &cfg, err);
     if (rc == PB_OK && args.port)
         rc = config_set(cfg, "server.port", args.port, err);
     if (rc == PB_OK && args.host)
