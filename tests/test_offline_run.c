@@ -11,6 +11,7 @@
 #include "judge/ratings.h"
 #include "offline/report.h"
 #include "offline/runplan.h"
+#include "offline/runrecord.h"
 #include "store/runs.h"
 #include "store/store.h"
 
@@ -172,7 +173,7 @@ static int64_t start_run(struct harness *h, const struct offline_options *o,
 {
     char err[PB_ERR_LEN];
     int64_t run = 0;
-    CHECK_INT(offline_create(h->db, o, &run, err), PB_OK);
+    CHECK_INT(runrecord_create(h->db, o, &run, err), PB_OK);
     int rc = offline_continue(&h->env, run, NULL, res, err);
     if (rc != PB_OK)
         fprintf(stderr, "offline_continue: %s\n", err);

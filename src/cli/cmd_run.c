@@ -13,6 +13,7 @@
 #include "offline/report.h"
 #include "judge/rewardmodel.h"
 #include "offline/runplan.h"
+#include "offline/runrecord.h"
 #include "store/runs.h"
 #include "store/store.h"
 
@@ -463,7 +464,7 @@ static int do_start(const struct run_args *a)
         goto cleanup;
     }
     if (start_llm(&s, a, err) != PB_OK || build_judge(&s, &o, err) != PB_OK ||
-        offline_create(s.db, &o, &run_id, err) != PB_OK)
+        runrecord_create(s.db, &o, &run_id, err) != PB_OK)
         goto fail;
     fprintf(stderr,
             "bandit-run: run %lld '%s' started (policy %s, %ld iterations, batch %d, "
@@ -503,7 +504,7 @@ static int do_resume(const struct run_args *a, const char *id_text)
     if (!parse_run_id(id_text, &run_id))
         return 2;
     if (open_session(&s, a, 1, err) != PB_OK ||
-        offline_load(s.db, run_id, &o, &owner, err) != PB_OK)
+        runrecord_load(s.db, run_id, &o, &owner, err) != PB_OK)
         goto fail;
     budget = o.budget;
     if (a->budget && runplan_budget_parse(a->budget, &budget, err) != PB_OK) {
@@ -519,7 +520,7 @@ static int do_resume(const struct run_args *a, const char *id_text)
 fail:
     fprintf(stderr, "bandit-run: %s\n", err);
 cleanup:
-    offline_options_release(owner);
+    runrecord_release(owner);
     session_close(&s);
     return rc;
 }

@@ -32,7 +32,7 @@ static int cmp_ranked(const void *a, const void *b)
 }
 
 /* Average ranks (ties share the mean of their positions), the form Spearman needs. */
-static int average_ranks(const double *v, size_t n, double *rank)
+static pb_status average_ranks(const double *v, size_t n, double *rank)
 {
     struct ranked *r = malloc(n * sizeof *r);
     if (!r)
@@ -110,11 +110,11 @@ static double weighted_kappa(long conf[EVALSTATS_LEVELS][EVALSTATS_LEVELS], size
     return exp_ > 0 ? 1.0 - obs / exp_ : NAN;
 }
 
-int evalstats_compute(const double *human, const double *pred, size_t n, struct evalstats *out,
-                      char *err)
+pb_status evalstats_compute(const double *human, const double *pred, size_t n,
+                            struct evalstats *out, char *err)
 {
     double *rh = NULL, *rp = NULL;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     memset(out, 0, sizeof *out);
     if (n == 0)
         return pb_errf(err, PB_ERR_INVALID, "no items to evaluate");
@@ -154,14 +154,14 @@ cleanup:
     return rc;
 }
 
-int evalstats_folds(size_t n, int k, uint64_t seed, int *fold, char *err)
+pb_status evalstats_folds(size_t n, int k, uint64_t seed, int *fold, char *err)
 {
     if (k < 2 || (size_t)k > n)
         return pb_errf(err, PB_ERR_INVALID,
                        "folds must be between 2 and the item count (%zu); got %d", n, k);
     size_t *perm = malloc(n * sizeof *perm);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!perm || !rng) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;

@@ -27,14 +27,14 @@ struct evalstats {
  * the rank correlations use them as they are; exact, kappa and the confusion matrix use them
  * rounded to the nearest level). PB_ERR_INVALID for n == 0, a non-level human value or a
  * non-finite prediction. Kendall is O(n^2). */
-int evalstats_compute(const double *human, const double *pred, size_t n, struct evalstats *out,
-                      char *err);
+pb_status evalstats_compute(const double *human, const double *pred, size_t n,
+                            struct evalstats *out, char *err);
 
 /* Nearest level after clamping to [-1, 1]; halves round away from zero (0.25 -> 0.5). */
 double evalstats_round_level(double x);
 
 /* Assigns items to k folds of equal size (+-1) from a seeded shuffle: fold[i] in [0, k).
  * The same (n, k, seed) always gives the same assignment. k must be in [2, n]. */
-int evalstats_folds(size_t n, int k, uint64_t seed, int *fold, char *err);
+pb_status evalstats_folds(size_t n, int k, uint64_t seed, int *fold, char *err);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef JUDGE_H
 #define JUDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "llm/llm.h"
@@ -33,41 +34,45 @@ struct judge_options {
 
 /* Creates a judge; the caller owns *out (judge_free). PB_ERR_INVALID names what is missing
  * (no client, a level without an example, a rubric without {{EXAMPLES}}, ...). */
-int judge_new(const struct judge_options *opt, judge **out, char *err);
+pb_status judge_new(const struct judge_options *opt, judge **out, char *err);
 void judge_free(judge *j);
 
 /* Scores one text; context (may be NULL) is what the text answers, e.g. the user's message.
  * On PB_OK *score is a level (LLM) or a number in [-1, 1]; on failure *score is untouched and
  * err says why (PB_ERR_PROVIDER for answers that never parsed, or the llm status). */
-int judge_score(judge *j, const char *text, const char *context, double *score, char *err);
+pb_status judge_score(judge *j, const char *text, const char *context, double *score, char *err);
 
 /* Scores n texts, with the LLM through llm_chat_batch (concurrent). contexts may be NULL.
- * status[i] and errs[i] (errs may be NULL) report each item; scores[i] is set only where
- * status[i] == PB_OK. Returns PB_OK when the batch ran, whatever the items' fate. */
-int judge_score_batch(judge *j, const char *const *texts, const char *const *contexts, size_t n,
-                      double *scores, int *status, char (*errs)[PB_ERR_LEN], char *err);
+ * status[i] (a pb_status code) and errs[i] (errs may be NULL) report each item; scores[i] is
+ * set only where status[i] == PB_OK. Returns PB_OK when the batch ran, whatever the items'
+ * fate. */
+pb_status judge_score_batch(judge *j, const char *const *texts, const char *const *contexts,
+                            size_t n, double *scores, int *status, char (*errs)[PB_ERR_LEN],
+                            char *err);
 
 /* True when text is one of the judge's few-shot examples (evaluations must leave them out). */
-int judge_is_example(const judge *j, const char *text);
+bool judge_is_example(const judge *j, const char *text);
 
 /* Parses a judge's answer strictly (see docs/JUDGE.md): after trimming ASCII whitespace the
  * whole answer is one level written as a plain decimal ("1", "+1", "-0.5", "0.50", ".5",
  * "1.0", U+2212 minus allowed) or a JSON object {"score": level}. PB_OK and *level set, or
  * PB_ERR_INVALID. */
-int judge_parse_answer(const char *answer, double *level);
+pb_status judge_parse_answer(const char *answer, double *level);
 
 /* The user message for one text: the optional context and the text, each between
  * <<<LABEL and LABEL>>> lines, with every run of three '<' or '>' inside them broken by a
  * space so the text cannot close its delimiter. Caller frees *out. */
-int judge_user_message(const char *text, const char *context, char **out, char *err);
+pb_status judge_user_message(const char *text, const char *context, char **out, char *err);
 
 /* k-fold cross-validated predictions for the offline kinds: JUDGE_LOCAL trains a reward model
  * per training fold, JUDGE_CONSTANT predicts the training-fold mean. fold[i] in [0, k). */
-int judge_cv_predict(enum judge_kind kind, const char *const *texts, const double *y, size_t n,
-                     const int *fold, int k, double *pred,
-                     void (*progress)(int fold_done, int k, void *user), void *user, char *err);
+pb_status judge_cv_predict(enum judge_kind kind, const char *const *texts, const double *y,
+                           size_t n, const int *fold, int k, double *pred,
+                           void (*progress)(int fold_done, int k, void *user), void *user,
+                           char *err);
 
-/* "llm", "local", "constant" <-> kind; parse returns -1 for anything else. */
+/* "llm", "local", "constant" <-> kind. parse returns the enum judge_kind value as an int, or
+ * -1 for anything else. */
 const char *judge_kind_name(enum judge_kind kind);
 int judge_kind_parse(const char *name);
 

@@ -4,6 +4,7 @@
 #include "judge/propose.h"
 
 #include "base/hash.h"
+#include "judge/promptbuf.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -12,19 +13,6 @@
 #include <string.h>
 
 #define PROPOSE_MAX_CANDIDATES 20
-
-/* A pb_buf whose first failed append sticks: the meta-prompt and the hash set are built
- * without a check per piece, and a failure is reported once at the end. */
-struct text_buf {
-    struct pb_buf buf;
-    int failed;
-};
-
-static void tb_add(struct text_buf *b, const char *s, size_t n)
-{
-    if (!b->failed && pb_buf_append(&b->buf, s, n) != PB_OK)
-        b->failed = 1;
-}
 
 /* Whitespace-trimmed span of s; prompts are compared and hashed trimmed. */
 static void trimmed(const char *s, const char **begin, size_t *len)
@@ -60,23 +48,23 @@ static int by_rate_desc(const void *a, const void *b)
 }
 
 /* "- (rating r) text" lines for the k best (from_top) or k worst rated texts. */
-static void add_examples(struct text_buf *b, struct ranked_item *r, size_t n, size_t k,
+static void add_examples(struct promptbuf *b, struct ranked_item *r, size_t n, size_t k,
                          int from_top)
 {
     for (size_t i = 0; i < k; i++) {
         const struct ratings_item *it = r[from_top ? i : n - 1 - i].item;
         char head[48];
         snprintf(head, sizeof head, "- (rating %g) ", it->rate);
-        tb_add(b, head, strlen(head));
-        tb_add(b, it->text, strlen(it->text));
-        tb_add(b, "\n", 1);
+        promptbuf_add(b, head, strlen(head));
+        promptbuf_add(b, it->text, strlen(it->text));
+        promptbuf_add(b, "\n", 1);
     }
 }
 
 /* The meta-prompt with every placeholder filled. Caller frees. */
 static char *build_meta_prompt(const struct propose_request *req)
 {
-    struct text_buf b = {0};
+    struct promptbuf b = {0};
     size_t n = req->rated->n, k = req->n_examples ? req->n_examples : 3;
     struct ranked_item *r = malloc((n ? n : 1) * sizeof *r);
     if (!r)
@@ -90,7 +78,7 @@ static char *build_meta_prompt(const struct propose_request *req)
     snprintf(num, sizeof num, "%d", req->n_candidates);
     for (const char *p = req->meta_prompt; *p;) {
         if (!strncmp(p, "{{BASE_PROMPT}}", 15)) {
-            tb_add(&b, req->base_prompt, strlen(req->base_prompt));
+            promptbuf_add(&b, req->base_prompt, strlen(req->base_prompt));
             p += 15;
         } else if (!strncmp(p, "{{BEST}}", 8)) {
             add_examples(&b, r, n, k, 1);
@@ -99,18 +87,14 @@ static char *build_meta_prompt(const struct propose_request *req)
             add_examples(&b, r, n, k, 0);
             p += 9;
         } else if (!strncmp(p, "{{N}}", 5)) {
-            tb_add(&b, num, strlen(num));
+            promptbuf_add(&b, num, strlen(num));
             p += 5;
         } else {
-            tb_add(&b, p++, 1);
+            promptbuf_add(&b, p++, 1);
         }
     }
     free(r);
-    if (b.failed) {
-        pb_buf_free(&b.buf);
-        return NULL;
-    }
-    return b.buf.data;
+    return promptbuf_take(&b);
 }
 
 static void free_strings(char **v, size_t n)
@@ -128,12 +112,12 @@ static json_t *candidates_array(json_t *root)
     return root;
 }
 
-int propose_parse_answer(const char *answer, char ***out, size_t *n, char *err)
+pb_status propose_parse_answer(const char *answer, char ***out, size_t *n, char *err)
 {
     json_t *root = NULL;
     char **v = NULL;
     size_t m = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *out = NULL;
     *n = 0;
     const char *open = answer ? strpbrk(answer, "[{") : NULL;
@@ -181,7 +165,7 @@ cleanup:
 }
 
 /* Content hashes of every *.txt in dir, as one newline-separated string. Caller frees. */
-static int existing_hashes(const char *dir, struct text_buf *set, char *err)
+static pb_status existing_hashes(const char *dir, struct promptbuf *set, char *err)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -197,15 +181,15 @@ static int existing_hashes(const char *dir, struct text_buf *set, char *err)
             continue; /* not a regular file or too big: not a prompt we could duplicate */
         content_hash(text, hex);
         free(text);
-        tb_add(set, hex, strlen(hex));
-        tb_add(set, "\n", 1);
+        promptbuf_add(set, hex, strlen(hex));
+        promptbuf_add(set, "\n", 1);
     }
     closedir(d);
     return set->failed ? pb_errf(err, PB_ERR_NOMEM, "out of memory") : PB_OK;
 }
 
-static int write_candidate(const char *dir, const char *prompt, struct text_buf *seen,
-                           struct propose_result *out, char *err)
+static pb_status write_candidate(const char *dir, const char *prompt, struct promptbuf *seen,
+                                 struct propose_result *out, char *err)
 {
     char hex[HASH_HEX_LEN], path[4096], line[HASH_HEX_LEN + 1];
     content_hash(prompt, hex);
@@ -226,25 +210,25 @@ static int write_candidate(const char *dir, const char *prompt, struct text_buf 
     }
     memcpy(body, prompt, len);
     memcpy(body + len, "\n", 2);
-    int rc = pb_write_file_atomic(path, body, len + 1, err);
+    pb_status rc = pb_write_file_atomic(path, body, len + 1, err);
     free(body);
     if (rc != PB_OK)
         return rc;
     if (!(out->written[out->n_written] = strdup(path)))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     out->n_written++;
-    tb_add(seen, line, strlen(line));
+    promptbuf_add(seen, line, strlen(line));
     return PB_OK;
 }
 
-int propose_prompts(llm_client *llm, const struct propose_request *req, struct propose_result *out,
-                    char *err)
+pb_status propose_prompts(llm_client *llm, const struct propose_request *req,
+                          struct propose_result *out, char *err)
 {
     struct llm_response resp = {0};
-    struct text_buf seen = {0};
+    struct promptbuf seen = {0};
     char *meta = NULL, **cands = NULL;
     size_t n = 0;
-    int rc;
+    pb_status rc;
     memset(out, 0, sizeof *out);
     if (!req->base_prompt || !req->rated || !req->meta_prompt || !req->out_dir ||
         req->n_candidates < 1 || req->n_candidates > PROPOSE_MAX_CANDIDATES)
@@ -274,7 +258,7 @@ cleanup:
         propose_result_free(out);
     free_strings(cands, n);
     free(meta);
-    pb_buf_free(&seen.buf);
+    promptbuf_free(&seen);
     llm_response_clear(&resp);
     return rc;
 }

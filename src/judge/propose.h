@@ -31,12 +31,12 @@ struct propose_result {
 /* Asks once and writes the new prompts. PB_ERR_PROVIDER when the answer holds no JSON array
  * of strings; llm's status (timeout, unavailable, ...) when the provider fails. On success
  * the caller owns *out (propose_result_free). */
-int propose_prompts(llm_client *llm, const struct propose_request *req, struct propose_result *out,
-                    char *err);
+pb_status propose_prompts(llm_client *llm, const struct propose_request *req,
+                          struct propose_result *out, char *err);
 void propose_result_free(struct propose_result *r);
 
 /* Extracts the candidates from an answer: a JSON array of non-empty strings, alone or inside
  * surrounding prose or a ``` fence, or {"prompts": [...]}. Caller frees each and the array. */
-int propose_parse_answer(const char *answer, char ***out, size_t *n, char *err);
+pb_status propose_parse_answer(const char *answer, char ***out, size_t *n, char *err);
 
 #endif

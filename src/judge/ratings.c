@@ -39,11 +39,11 @@ void ratings_free(struct ratings_set *s)
 
 /* Checks one line and, when it is good, returns its text (caller frees) and rate. The
  * message in err names the field at fault; the caller adds the line number. */
-static int parse_line(const char *line, size_t len, char **text, double *rate, char *err)
+static pb_status parse_line(const char *line, size_t len, char **text, double *rate, char *err)
 {
     json_error_t jerr;
     json_t *root = NULL;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *text = NULL;
     if (!text_utf8_valid(line, len))
         return pb_errf(err, PB_ERR_INVALID, "not valid UTF-8");
@@ -86,7 +86,7 @@ cleanup:
     return rc;
 }
 
-static int append_item(struct ratings_set *s, size_t *cap, char *text, double rate, long line)
+static pb_status append_item(struct ratings_set *s, size_t *cap, char *text, double rate, long line)
 {
     if (s->n == *cap) {
         size_t ncap = *cap ? 2 * *cap : 64;
@@ -108,12 +108,12 @@ static int is_blank(const char *p, size_t len)
     return 1;
 }
 
-int ratings_parse(const char *data, size_t len, const char *name, int skip_bad,
-                  struct ratings_set *out, char *err)
+pb_status ratings_parse(const char *data, size_t len, const char *name, int skip_bad,
+                        struct ratings_set *out, char *err)
 {
     size_t cap = 0, pos = 0;
     long lineno = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     memset(out, 0, sizeof *out);
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -157,12 +157,12 @@ fail:
     return rc;
 }
 
-int ratings_load(const char *path, int skip_bad, struct ratings_set *out, char *err)
+pb_status ratings_load(const char *path, int skip_bad, struct ratings_set *out, char *err)
 {
     char *data = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    int rc = pb_read_file(path, (size_t)256 << 20, &data, &len, err);
+    pb_status rc = pb_read_file(path, (size_t)256 << 20, &data, &len, err);
     if (rc != PB_OK)
         return rc;
     rc = ratings_parse(data, len, path, skip_bad, out, err);

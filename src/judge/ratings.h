@@ -30,11 +30,11 @@ struct ratings_set {
  * skip_bad == 0 the first bad line fails the call (PB_ERR_INVALID); otherwise bad lines are
  * counted in skipped and described in problems. Blank lines are ignored. On success the
  * caller owns *out (ratings_free); on failure *out is left empty. */
-int ratings_parse(const char *data, size_t len, const char *name, int skip_bad,
-                  struct ratings_set *out, char *err);
+pb_status ratings_parse(const char *data, size_t len, const char *name, int skip_bad,
+                        struct ratings_set *out, char *err);
 
 /* ratings_parse over a whole file (at most 256 MiB). */
-int ratings_load(const char *path, int skip_bad, struct ratings_set *out, char *err);
+pb_status ratings_load(const char *path, int skip_bad, struct ratings_set *out, char *err);
 
 void ratings_free(struct ratings_set *s);
 

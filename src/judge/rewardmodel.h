@@ -1,8 +1,9 @@
 /* rewardmodel.h — the local reward model: ridge regression in C (GSL) from features of a short
- * Korean text (idf-weighted hashed character n-grams, words and word pairs; length, sentence,
- * punctuation, emoji and script statistics) to the -1..1 rating scale. Owns training (penalty,
- * statistics weight and level snapping chosen by exact leave-one-out inside the training data),
- * prediction and the versioned model file. No network, no database. */
+ * Korean text (rewardfeat.h: idf-weighted hashed character n-grams, words and word pairs;
+ * length, sentence, punctuation, emoji and script statistics) to the -1..1 rating scale. Owns
+ * training (penalty and statistics weight chosen by ridge.h's exact leave-one-out, then level
+ * snapping, all inside the training data), prediction and the versioned model file. No
+ * network, no database. */
 #ifndef REWARDMODEL_H
 #define REWARDMODEL_H
 
@@ -28,8 +29,8 @@ struct rewardmodel_info {
 /* Trains on n texts (valid UTF-8) with ratings y; n >= 3. The caller owns *out
  * (rewardmodel_free). PB_ERR_INVALID for bad input, PB_ERR_NOMEM, or PB_ERR_INVALID when the
  * linear algebra fails (named in err). */
-int rewardmodel_train(const char *const *texts, const double *y, size_t n, rewardmodel **out,
-                      char *err);
+pb_status rewardmodel_train(const char *const *texts, const double *y, size_t n, rewardmodel **out,
+                            char *err);
 
 /* Predicted rating in [-1, 1]; never fails (an invalid UTF-8 text is scored from its bytes). */
 double rewardmodel_predict(const rewardmodel *m, const char *text);
@@ -38,8 +39,8 @@ void rewardmodel_get_info(const rewardmodel *m, struct rewardmodel_info *out);
 
 /* The model file is JSON with a format name and version; load refuses other versions
  * (PB_ERR_VERSION) and malformed files (PB_ERR_INVALID), naming the problem. */
-int rewardmodel_save(const rewardmodel *m, const char *path, char *err);
-int rewardmodel_load(const char *path, rewardmodel **out, char *err);
+pb_status rewardmodel_save(const rewardmodel *m, const char *path, char *err);
+pb_status rewardmodel_load(const char *path, rewardmodel **out, char *err);
 void rewardmodel_free(rewardmodel *m);
 
 #endif

@@ -1,17 +1,16 @@
-/* offline.c — the bandit-run loop: run creation (after runplan's checks) and recorded options,
- * batched decisions with per-iteration RNG streams, generation and judging with bounded step
- * retries, budgets, and resume from stored steps. Prints nothing; SQL only through
- * runs/arms/store. */
+/* offline.c — the bandit-run loop: batched decisions with per-iteration RNG streams, generation
+ * and judging with bounded step retries, budgets, and resume from stored steps. Prints nothing;
+ * SQL only through runs/arms/store. */
 #include "offline/offline.h"
 
 #include "store/arms.h"
 #include "bandit/bandit.h"
-#include "offline/runplan.h"
+#include "offline/runrecord.h"
 #include "store/runs.h"
 #include "offline/scenarios.h"
 
 #include <gsl/gsl_rng.h>
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,118 +40,6 @@ static size_t scenario_of(uint64_t seed, long iteration, size_t n)
     return (size_t)(mix64(seed ^ mix64((uint64_t)iteration + 0x5ce7a210u)) % n);
 }
 
-/* ---- recorded options ---- */
-
-static json_t *options_json(const struct offline_options *o, const char *scenarios_sha256)
-{
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:s, s:i, "
-        "s:{s:I, s:I, s:f}, s:{s:f, s:f}}",
-        "task", "chat", "name", o->name ? o->name : "run", "policy", o->policy, "iterations",
-        (json_int_t)o->iterations, "batch", o->batch, "seed", (json_int_t)o->seed, "scenarios",
-        o->scenarios_path, "scenarios_sha256", scenarios_sha256, "prompts", o->prompts_dir, "judge",
-        o->judge, "step_attempts", o->step_attempts, "budget", "calls", (json_int_t)o->budget.calls,
-        "tokens", (json_int_t)o->budget.tokens, "usd", o->budget.usd, "prices", "prompt_per_1k",
-        o->price_prompt_per_1k, "completion_per_1k", o->price_completion_per_1k);
-    const char *keys[] = {"judge_rubric", "judge_examples", "judge_model"};
-    const char *values[] = {o->judge_rubric, o->judge_examples, o->judge_model};
-    for (size_t i = 0; j && i < 3; i++)
-        if (values[i])
-            json_object_set_new(j, keys[i], json_string(values[i]));
-    return j;
-}
-
-int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err)
-{
-    struct scenarios scen;
-    struct arm *arms = NULL;
-    size_t n_arms = 0;
-    struct store_experiment e = {0};
-    char *config_text = NULL, ename[64];
-    json_t *o = NULL;
-    int rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
-    if (rc != PB_OK)
-        return rc;
-    o = options_json(opt, scen.sha256);
-    config_text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (!config_text) {
-        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    rc = runs_create(db, opt->name ? opt->name : "run", "offline", config_text, run_id, err);
-    if (rc != PB_OK)
-        goto cleanup;
-    snprintf(ename, sizeof ename, "run-%lld", (long long)*run_id);
-    rc = store_experiment_get_or_create(db, ename, "offline", opt->policy, &e, err);
-    if (rc == PB_OK)
-        rc = arms_sync_dir(db, e.id, opt->prompts_dir, NULL, err);
-    if (rc == PB_OK)
-        rc = runs_set_experiment(db, *run_id, e.id, err);
-    if (rc != PB_OK) {
-        char ignored[PB_ERR_LEN];
-        runs_close(db, *run_id, "failed", "setup", 0, ignored);
-    }
-cleanup:
-    store_experiment_clear(&e);
-    arms_list_free(arms, n_arms);
-    scenarios_free(&scen);
-    free(config_text);
-    json_decref(o);
-    return rc;
-}
-
-void offline_options_release(void *owner)
-{
-    json_decref(owner);
-}
-
-int offline_load(store *db, int64_t run_id, struct offline_options *opt, void **owner, char *err)
-{
-    struct run *r = NULL;
-    json_t *root = NULL;
-    json_error_t je;
-    memset(opt, 0, sizeof *opt);
-    *owner = NULL;
-    int rc = runs_get(db, run_id, &r, err);
-    if (rc != PB_OK)
-        return rc;
-    if (strcmp(r->kind, "offline") != 0 || !r->config_json ||
-        !(root = json_loads(r->config_json, 0, &je))) {
-        rc = pb_errf(err, PB_ERR_INVALID, "run %lld was not made by bandit-run", (long long)run_id);
-        goto cleanup;
-    }
-    json_int_t iterations = 0, seed = 0, calls = 0, tokens = 0;
-    int batch = 0, attempts = 0;
-    if (json_unpack_ex(root, &je, 0,
-                       "{s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:F}, "
-                       "s:{s:F, s:F}}",
-                       "name", &opt->name, "policy", &opt->policy, "iterations", &iterations,
-                       "batch", &batch, "seed", &seed, "scenarios", &opt->scenarios_path, "prompts",
-                       &opt->prompts_dir, "judge", &opt->judge, "step_attempts", &attempts,
-                       "budget", "calls", &calls, "tokens", &tokens, "usd", &opt->budget.usd,
-                       "prices", "prompt_per_1k", &opt->price_prompt_per_1k, "completion_per_1k",
-                       &opt->price_completion_per_1k) != 0) {
-        rc = pb_errf(err, PB_ERR_INVALID, "run %lld: recorded options unreadable (%s)",
-                     (long long)run_id, je.text);
-        goto cleanup;
-    }
-    opt->judge_rubric = json_string_value(json_object_get(root, "judge_rubric"));
-    opt->judge_examples = json_string_value(json_object_get(root, "judge_examples"));
-    opt->judge_model = json_string_value(json_object_get(root, "judge_model"));
-    opt->iterations = (long)iterations;
-    opt->batch = batch;
-    opt->seed = (uint64_t)seed;
-    opt->step_attempts = attempts;
-    opt->budget.calls = (long)calls;
-    opt->budget.tokens = (long)tokens;
-    *owner = root;
-    root = NULL;
-cleanup:
-    json_decref(root);
-    runs_list_free(r, 1);
-    return rc;
-}
-
 /* ---- the loop ---- */
 
 enum slot_state { SLOT_NONE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
@@ -163,8 +50,9 @@ struct slot {
     char *output; /* owned */
     double score, cost, propensity;
     long tokens, calls, attempts;
-    int open, need_gen, need_judge, status; /* transient, within a batch */
-    char error[PB_ERR_LEN + 16];            /* "generation: " or "judge: " + the message */
+    int open, need_gen, need_judge; /* transient, within a batch */
+    pb_status status;               /* of the step's last generation or judgement */
+    char error[PB_ERR_LEN + 16];    /* "generation: " or "judge: " + the message */
 };
 
 struct loop {
@@ -181,17 +69,16 @@ struct loop {
     struct slot *slots;
     long ok, failed, calls, tokens;
     double usd;
-    char *user_text; /* scratch for the user message */
 };
 
-static int find_arm(const struct loop *L, int64_t arm_id, size_t *index)
+static bool find_arm(const struct loop *L, int64_t arm_id, size_t *index)
 {
     for (size_t i = 0; i < L->n_arms; i++)
         if (L->arms[i].id == arm_id) {
             *index = i;
-            return 1;
+            return true;
         }
-    return 0;
+    return false;
 }
 
 struct load_ctx {
@@ -199,6 +86,7 @@ struct load_ctx {
     char *err;
 };
 
+/* A runs_step_foreach callback: 0 or a pb_status. */
 static int load_step(void *ctx, const struct run_step *st)
 {
     struct load_ctx *c = ctx;
@@ -233,7 +121,7 @@ static int load_step(void *ctx, const struct run_step *st)
     return 0;
 }
 
-static int slot_final(const struct slot *s)
+static bool slot_final(const struct slot *s)
 {
     return s->state == SLOT_OK || s->state == SLOT_FAILED;
 }
@@ -255,13 +143,13 @@ static const char *user_message(struct loop *L, size_t k, char *buf, size_t len)
 }
 
 /* Generates answers for the batch slots needing one; failures stay need_gen with an error. */
-static int generate(struct loop *L, long first, long n, char *err)
+static pb_status generate(struct loop *L, long first, long n, char *err)
 {
     struct llm_batch_item *items = calloc((size_t)n, sizeof *items);
     struct llm_message *msgs = calloc(2 * (size_t)n, sizeof *msgs);
     char **users = calloc((size_t)n, sizeof *users);
     long *which = calloc((size_t)n, sizeof *which), m = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!items || !msgs || !users || !which) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -328,12 +216,13 @@ static long share(long total, long m, long k)
 }
 
 /* Scores the answers of the batch slots needing a judgement. */
-static int judge_answers(struct loop *L, long first, long n, char *err)
+static pb_status judge_answers(struct loop *L, long first, long n, char *err)
 {
     const char **texts = calloc((size_t)n, sizeof *texts);
     const char **contexts = calloc((size_t)n, sizeof *contexts);
     double *scores = calloc((size_t)n, sizeof *scores);
-    int *status = calloc((size_t)n, sizeof *status), rc = PB_OK;
+    int *status = calloc((size_t)n, sizeof *status);
+    pb_status rc = PB_OK;
     char(*errs)[PB_ERR_LEN] = calloc((size_t)n, sizeof *errs);
     long *which = calloc((size_t)n, sizeof *which), m = 0;
     struct llm_usage before = {0}, after = {0};
@@ -353,7 +242,7 @@ static int judge_answers(struct loop *L, long first, long n, char *err)
         llm_usage_get(L->env->judge_llm, &before);
     /* Each item carries its own status; a failed batch means the judge itself could not run
      * (out of memory), which ends the run like any other local failure. */
-    int batch_rc =
+    pb_status batch_rc =
         judge_score_batch(L->env->judge, texts, contexts, (size_t)m, scores, status, errs, err);
     if (L->env->judge_llm)
         llm_usage_get(L->env->judge_llm, &after);
@@ -417,28 +306,28 @@ static struct run_step step_record(const struct loop *L, long i)
 }
 
 /* Stores the batch's steps in one transaction. */
-static int store_batch(struct loop *L, long first, long n, char *err)
+static pb_status store_batch(struct loop *L, long first, long n, char *err)
 {
     struct run_step *steps = calloc((size_t)n, sizeof *steps);
     if (!steps)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (long i = 0; i < n; i++)
         steps[i] = step_record(L, first + i);
-    int rc = runs_step_put_many(L->env->db, steps, (size_t)n, err);
+    pb_status rc = runs_step_put_many(L->env->db, steps, (size_t)n, err);
     free(steps);
     return rc;
 }
 
 /* Chooses arms for the batch's undecided iterations, all from the same bandit state, each
  * with its own RNG stream, so the choice of iteration i depends on i and the state only. */
-static int decide(struct loop *L, long first, long n, char *err)
+static pb_status decide(struct loop *L, long first, long n, char *err)
 {
     for (long i = first; i < first + n; i++) {
         struct slot *s = &L->slots[i];
         if (s->state != SLOT_NONE)
             continue;
         gsl_rng_set(L->rng, offline_iteration_seed(L->opt.seed, i));
-        int rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
+        pb_status rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
         if (rc != PB_OK)
             return rc;
         s->scenario = scenario_of(L->opt.seed, i, L->scen.n);
@@ -447,16 +336,17 @@ static int decide(struct loop *L, long first, long n, char *err)
     return PB_OK;
 }
 
-static int fatal_status(int status)
+static bool fatal_status(pb_status status)
 {
     return status == PB_ERR_LIMIT || status == PB_ERR_FORBIDDEN;
 }
 
 /* Generation and judging for one batch, retrying failed steps up to step_attempts times.
  * *fatal is set when the provider refused for good (quota, key). */
-static int work_batch(struct loop *L, long first, long n, int *fatal, char *err)
+static pb_status work_batch(struct loop *L, long first, long n, bool *fatal, char *err)
 {
-    int attempts = L->opt.step_attempts ? L->opt.step_attempts : 2, rc = PB_OK;
+    int attempts = L->opt.step_attempts ? L->opt.step_attempts : 2;
+    pb_status rc = PB_OK;
     for (long i = first; i < first + n; i++) {
         struct slot *s = &L->slots[i];
         s->open = s->state == SLOT_PENDING;
@@ -480,7 +370,7 @@ static int work_batch(struct loop *L, long first, long n, int *fatal, char *err)
         for (long i = first; i < first + n; i++)
             if ((L->slots[i].need_gen || L->slots[i].need_judge) &&
                 fatal_status(L->slots[i].status))
-                *fatal = 1;
+                *fatal = true;
     }
     for (long i = first; i < first + n && rc == PB_OK; i++) {
         struct slot *s = &L->slots[i];
@@ -495,11 +385,11 @@ static int work_batch(struct loop *L, long first, long n, int *fatal, char *err)
 }
 
 /* Rewards of the batch, in iteration order. */
-static int observe_range(struct loop *L, long first, long end, char *err)
+static pb_status observe_range(struct loop *L, long first, long end, char *err)
 {
     for (long i = first; i < end; i++)
         if (L->slots[i].state == SLOT_OK) {
-            int rc = bandit_observe(L->b, L->slots[i].arm, L->slots[i].score, err);
+            pb_status rc = bandit_observe(L->b, L->slots[i].arm, L->slots[i].score, err);
             if (rc != PB_OK)
                 return rc;
         }
@@ -583,28 +473,22 @@ static long first_open_batch(const struct loop *L)
     return L->opt.iterations;
 }
 
-static int setup(struct loop *L, char *err)
+static pb_status setup(struct loop *L, char *err)
 {
     struct run *r = NULL;
     bandit_policy pol;
-    int rc = runs_get(L->env->db, L->run_id, &r, err);
-    if (rc == PB_OK && r->experiment_id == 0)
-        rc = pb_errf(err, PB_ERR_INVALID, "run %lld has no arms (its setup failed)",
-                     (long long)L->run_id);
+    pb_status rc = runs_get(L->env->db, L->run_id, &r, err);
     if (rc == PB_OK)
-        rc = arms_list(L->env->db, r->experiment_id, 0, &L->arms, &L->n_arms, err);
+        rc = runrecord_arms(L->env->db, r, 0, &L->arms, &L->n_arms, err);
     if (rc == PB_OK)
         rc = scenarios_load(L->opt.scenarios_path, &L->scen, err);
     if (rc == PB_OK) {
-        json_error_t je;
-        json_t *cfg = json_loads(r->config_json, 0, &je);
-        const char *sha = json_string_value(json_object_get(cfg, "scenarios_sha256"));
+        const char *sha = runrecord_scenarios_sha256(L->owner);
         if (!sha || strcmp(sha, L->scen.sha256) != 0)
             rc = pb_errf(err, PB_ERR_CONFLICT,
                          "%s changed since run %lld began; restore it to "
                          "resume (the scenario of each iteration depends on it)",
                          L->opt.scenarios_path, (long long)L->run_id);
-        json_decref(cfg);
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
@@ -630,14 +514,14 @@ static void teardown(struct loop *L)
     bandit_free(L->b);
     arms_list_free(L->arms, L->n_arms);
     scenarios_free(&L->scen);
-    offline_options_release(L->owner);
+    runrecord_release(L->owner);
 }
 
 /* The main loop from the first open batch on; sets reason. */
-static int run_batches(struct loop *L, const char **reason, char *err)
+static pb_status run_batches(struct loop *L, const char **reason, char *err)
 {
     long next = first_open_batch(L), dead = 0;
-    int rc = observe_range(L, 0, next, err);
+    pb_status rc = observe_range(L, 0, next, err);
     *reason = "completed";
     report_progress(L);
     while (rc == PB_OK && next < L->opt.iterations) {
@@ -662,7 +546,7 @@ static int run_batches(struct loop *L, const char **reason, char *err)
             end = i;
         }
         long ok_before = L->ok;
-        int fatal = 0;
+        bool fatal = false;
         rc = decide(L, next, end - next, err);
         if (rc == PB_OK)
             rc = work_batch(L, next, end - next, &fatal, err);
@@ -685,14 +569,15 @@ static int run_batches(struct loop *L, const char **reason, char *err)
     return rc;
 }
 
-int offline_continue(const struct offline_env *env, int64_t run_id,
-                     const struct offline_budget *budget, struct offline_result *out, char *err)
+pb_status offline_continue(const struct offline_env *env, int64_t run_id,
+                           const struct offline_budget *budget, struct offline_result *out,
+                           char *err)
 {
     struct loop L = {.env = env, .run_id = run_id};
     const char *reason = "error";
     memset(out, 0, sizeof *out);
     out->run_id = run_id;
-    int rc = offline_load(env->db, run_id, &L.opt, &L.owner, err);
+    pb_status rc = runrecord_load(env->db, run_id, &L.opt, &L.owner, err);
     if (rc != PB_OK)
         return rc;
     L.budget = budget ? *budget : L.opt.budget;
@@ -714,7 +599,7 @@ int offline_continue(const struct offline_env *env, int64_t run_id,
                          : !strcmp(reason, "error") || !strcmp(reason, "provider") ? "failed"
                                                                                    : "finished";
     char close_err[PB_ERR_LEN];
-    int crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
+    pb_status crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
     if (rc == PB_OK && crc != PB_OK)
         rc = pb_errf(err, crc, "%s", close_err);
     teardown(&L);

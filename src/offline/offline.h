@@ -4,8 +4,8 @@
  * retries, and the recording of every step so a run resumes without repeating paid calls.
  * Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
  * it prints nothing (progress goes to a callback). The scenarios file is scenarios.h's; option
- * checks, the budget spec and the dry-run estimate are runplan.h's. docs/RUN.md describes the
- * semantics. */
+ * checks, the budget spec and the dry-run estimate are runplan.h's; creating a run and its
+ * recorded options are runrecord.h's. docs/RUN.md describes the semantics. */
 #ifndef OFFLINE_H
 #define OFFLINE_H
 
@@ -72,24 +72,14 @@ struct offline_result {
     int64_t winner_arm_id; /* 0 = no arm had a reward */
 };
 
-/* Creates a run (runs.kind "offline") with its own offline experiment, named "run-ID", whose
- * arms are the prompt files of opt->prompts_dir; records opt as the run's config JSON.
- * PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder. */
-int offline_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err);
-
-/* Reads a run's recorded options back. Strings in *opt point into *owner (a jansson object
- * the caller releases with offline_options_release). PB_ERR_NOT_FOUND for an unknown run,
- * PB_ERR_INVALID for a run that bandit-run did not create. */
-int offline_load(store *db, int64_t run_id, struct offline_options *opt, void **owner, char *err);
-void offline_options_release(void *owner);
-
-/* Runs (or resumes) a run until its iterations are done, the budget is spent or *stop is
- * set: replays the stored steps into the bandit, finishes any pending step (reusing a stored
- * answer instead of asking again), then continues. budget (may be NULL) replaces the recorded
- * one for this call. Returns PB_OK whatever the stop reason (see out->stop_reason); an error
- * (database, scenarios file changed since the run began, ...) marks the run failed. */
-int offline_continue(const struct offline_env *env, int64_t run_id,
-                     const struct offline_budget *budget, struct offline_result *out, char *err);
+/* Runs (or resumes) a run made by runrecord_create until its iterations are done, the budget is
+ * spent or *stop is set: replays the stored steps into the bandit, finishes any pending step
+ * (reusing a stored answer instead of asking again), then continues. budget (may be NULL) replaces
+ * the recorded one for this call. Returns PB_OK whatever the stop reason (see out->stop_reason); an
+ * error (database, scenarios file changed since the run began, ...) marks the run failed. */
+pb_status offline_continue(const struct offline_env *env, int64_t run_id,
+                           const struct offline_budget *budget, struct offline_result *out,
+                           char *err);
 
 /* Seed of the RNG that makes the decision of iteration i (exposed for tests and replay). */
 unsigned long offline_iteration_seed(uint64_t seed, long iteration);

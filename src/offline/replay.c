@@ -7,6 +7,7 @@
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +38,18 @@ static long arm_of(struct replay_log *log, const char *name)
     return (long)log->n_arms++;
 }
 
-static int push_event(struct replay_log *log, const struct replay_event *e, size_t *cap)
+static bool push_event(struct replay_log *log, const struct replay_event *e, size_t *cap)
 {
     if (log->n == *cap) {
         size_t c = *cap ? 2 * *cap : 1024;
         struct replay_event *grown = realloc(log->events, c * sizeof *grown);
         if (!grown)
-            return 0;
+            return false;
         log->events = grown;
         *cap = c;
     }
     log->events[log->n++] = *e;
-    return 1;
+    return true;
 }
 
 /* One line's object into an event; 1 = event, 0 = skipped, negative = error. */
@@ -88,12 +89,12 @@ static int parse_event(struct replay_log *log, json_t *o, const char *where, str
     return 1;
 }
 
-int replay_parse_jsonl(const char *data, size_t len, const char *name, struct replay_log *out,
-                       char *err)
+pb_status replay_parse_jsonl(const char *data, size_t len, const char *name, struct replay_log *out,
+                             char *err)
 {
     size_t cap = 0;
     long lineno = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     memset(out, 0, sizeof *out);
     for (const char *p = data; rc == PB_OK && p < data + len;) {
         const char *nl = memchr(p, '\n', (size_t)(data + len - p));
@@ -129,20 +130,20 @@ int replay_parse_jsonl(const char *data, size_t len, const char *name, struct re
     return rc;
 }
 
-int replay_load_jsonl(const char *path, struct replay_log *out, char *err)
+pb_status replay_load_jsonl(const char *path, struct replay_log *out, char *err)
 {
     char *data = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    int rc = pb_read_file(path, MAX_LOG_BYTES, &data, &len, err);
+    pb_status rc = pb_read_file(path, MAX_LOG_BYTES, &data, &len, err);
     if (rc == PB_OK)
         rc = replay_parse_jsonl(data, len, path, out, err);
     free(data);
     return rc;
 }
 
-int replay_run(const struct replay_log *log, const char *policy, uint64_t seed,
-               struct replay_result *out, char *err)
+pb_status replay_run(const struct replay_log *log, const char *policy, uint64_t seed,
+                     struct replay_result *out, char *err)
 {
     bandit_policy pol;
     bandit *b = NULL;
@@ -150,7 +151,7 @@ int replay_run(const struct replay_log *log, const char *policy, uint64_t seed,
     double *probs = NULL, sum = 0, sumsq = 0, ips = 0, weights = 0;
     memset(out, 0, sizeof *out);
     snprintf(out->policy, sizeof out->policy, "%s", policy ? policy : "");
-    int rc = bandit_policy_parse(policy, &pol, err);
+    pb_status rc = bandit_policy_parse(policy, &pol, err);
     if (rc == PB_OK)
         rc = bandit_new(&pol, log->n_arms, &b, err);
     if (rc == PB_OK && (!(rng = gsl_rng_alloc(gsl_rng_mt19937)) ||

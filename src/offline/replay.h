@@ -30,9 +30,9 @@ struct replay_log {
  * [-1, 1]); optional "propensity" in (0, 1]; other keys are ignored. Lines with a "status"
  * other than "ok" or without "reward" are skipped and counted. A malformed line is
  * PB_ERR_INVALID naming it (name labels the messages). Caller frees with replay_log_free. */
-int replay_parse_jsonl(const char *data, size_t len, const char *name, struct replay_log *out,
-                       char *err);
-int replay_load_jsonl(const char *path, struct replay_log *out, char *err);
+pb_status replay_parse_jsonl(const char *data, size_t len, const char *name, struct replay_log *out,
+                             char *err);
+pb_status replay_load_jsonl(const char *path, struct replay_log *out, char *err);
 void replay_log_free(struct replay_log *log);
 
 struct replay_result {
@@ -47,7 +47,7 @@ struct replay_result {
 /* Replays one policy (a bandit_policy_parse spec) over the log with a seeded RNG. The policy
  * learns only from accepted events, as in Li et al.; IPS weighs every event by the policy's
  * probability of the logged arm in that state (bandit_choice_probabilities). */
-int replay_run(const struct replay_log *log, const char *policy, uint64_t seed,
-               struct replay_result *out, char *err);
+pb_status replay_run(const struct replay_log *log, const char *policy, uint64_t seed,
+                     struct replay_result *out, char *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include "store/arms.h"
 #include "bandit/bandit.h"
 #include "offline/offline.h"
+#include "offline/runrecord.h"
 #include "base/plot.h"
 #include "store/runs.h"
 #include "bandit/verdict.h"
@@ -29,7 +30,7 @@ struct report {
     double usd, confidence;
     struct report_arm *arms;
     size_t n_arms;
-    int has_sep;
+    bool has_sep;
     verdict_separation sep;
     double more_iterations;
     /* plots: running mean of each arm at each of its rewards, and reward level counts */
@@ -64,16 +65,16 @@ const struct report_arm *report_arm_at(const struct report *r, size_t i)
     return i < r->n_arms ? &r->arms[i] : NULL;
 }
 
-int report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
-                      double *more_iterations)
+bool report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
+                       double *more_iterations)
 {
     if (!r->has_sep)
-        return 0;
+        return false;
     *leader = r->sep.leader;
     *runner_up = r->sep.runner_up;
     *separated = r->sep.separated;
     *more_iterations = r->more_iterations;
-    return 1;
+    return true;
 }
 
 static int level_index(double score)
@@ -82,7 +83,7 @@ static int level_index(double score)
     return k < 0 ? 0 : k > 4 ? 4 : k;
 }
 
-static int alloc_arrays(struct report *r, const struct report_input *in)
+static bool alloc_arrays(struct report *r, const struct report_input *in)
 {
     size_t K = in->n_arms;
     r->arms = calloc(K ? K : 1, sizeof *r->arms);
@@ -91,19 +92,19 @@ static int alloc_arrays(struct report *r, const struct report_input *in)
     r->run_n = calloc(K ? K : 1, sizeof *r->run_n);
     r->levels = calloc(K ? K : 1, sizeof *r->levels);
     if (!r->arms || !r->run_x || !r->run_y || !r->run_n || !r->levels)
-        return 0;
+        return false;
     for (size_t a = 0; a < K; a++) {
         r->run_x[a] = malloc((in->n_steps + 1) * sizeof **r->run_x);
         r->run_y[a] = malloc((in->n_steps + 1) * sizeof **r->run_y);
         if (!r->run_x[a] || !r->run_y[a])
-            return 0;
+            return false;
         snprintf(r->arms[a].name, sizeof r->arms[a].name, "%s", in->arm_names[a]);
     }
-    return 1;
+    return true;
 }
 
 /* Replays the ok steps into a bandit of the run's policy, collecting the plot series. */
-static int replay_steps(struct report *r, const struct report_input *in, bandit *b, char *err)
+static pb_status replay_steps(struct report *r, const struct report_input *in, bandit *b, char *err)
 {
     for (size_t i = 0; i < in->n_steps; i++) {
         const struct report_step *s = &in->steps[i];
@@ -117,7 +118,7 @@ static int replay_steps(struct report *r, const struct report_input *in, bandit 
         if (s->arm < 0 || (size_t)s->arm >= in->n_arms)
             return pb_errf(err, PB_ERR_INVALID, "step %ld names arm %ld of %zu", s->iteration,
                            s->arm, in->n_arms);
-        int rc = bandit_observe(b, (size_t)s->arm, s->score, err);
+        pb_status rc = bandit_observe(b, (size_t)s->arm, s->score, err);
         if (rc != PB_OK)
             return rc;
         r->ok++;
@@ -144,11 +145,11 @@ static double more_iterations(const struct report *r)
     return ceil(r->sep.more_pulls / (share > 0 ? share : 1));
 }
 
-static int compute_stats(struct report *r, bandit *b, char *err)
+static pb_status compute_stats(struct report *r, bandit *b, char *err)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     double *pbest = calloc(r->n_arms ? r->n_arms : 1, sizeof *pbest);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!rng || !pbest) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -175,12 +176,12 @@ cleanup:
     return rc;
 }
 
-int report_build(const struct report_input *in, struct report **out, char *err)
+pb_status report_build(const struct report_input *in, struct report **out, char *err)
 {
     bandit_policy pol;
     bandit *b = NULL;
     struct report *r = calloc(1, sizeof *r);
-    int rc;
+    pb_status rc;
     *out = NULL;
     if (!r)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -275,7 +276,7 @@ static void put_separation(struct buf *b, const struct report *r)
     }
 }
 
-int report_markdown(const struct report *r, char **out, char *err)
+pb_status report_markdown(const struct report *r, char **out, char *err)
 {
     struct buf b = {0};
     put(&b, "# bandit-run report: %s (run %lld)\n\n", r->name, (long long)r->run_id);
@@ -315,7 +316,7 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-int report_json(const struct report *r, char **out, char *err)
+pb_status report_json(const struct report *r, char **out, char *err)
 {
     json_t *arms = json_array(), *o = NULL;
     for (size_t a = 0; arms && a < r->n_arms; a++) {
@@ -346,7 +347,7 @@ int report_json(const struct report *r, char **out, char *err)
 
 /* ---- plots ---- */
 
-int report_svg_means(const struct report *r, char **out, char *err)
+pb_status report_svg_means(const struct report *r, char **out, char *err)
 {
     struct plot_series *s = calloc(r->n_arms ? r->n_arms : 1, sizeof *s);
     if (!s)
@@ -355,12 +356,12 @@ int report_svg_means(const struct report *r, char **out, char *err)
         s[a] = (struct plot_series){r->arms[a].name, r->run_x[a], r->run_y[a], r->run_n[a]};
     struct plot_frame f = {
         .title = "Mean reward per arm", .x_label = "iteration", .y_label = "running mean reward"};
-    int rc = plot_lines(&f, s, r->n_arms, out, err);
+    pb_status rc = plot_lines(&f, s, r->n_arms, out, err);
     free(s);
     return rc;
 }
 
-int report_svg_rewards(const struct report *r, char **out, char *err)
+pb_status report_svg_rewards(const struct report *r, char **out, char *err)
 {
     static const char *const levels[N_LEVELS] = {"-1", "-0.5", "0", "0.5", "1"};
     struct plot_dist *d = calloc(r->n_arms ? r->n_arms : 1, sizeof *d);
@@ -371,22 +372,22 @@ int report_svg_rewards(const struct report *r, char **out, char *err)
     struct plot_frame f = {.title = "Reward levels per arm (share of the arm's rewards)",
                            .x_label = "reward",
                            .y_label = "share"};
-    int rc = plot_distribution(&f, levels, N_LEVELS, d, r->n_arms, out, err);
+    pb_status rc = plot_distribution(&f, levels, N_LEVELS, d, r->n_arms, out, err);
     free(d);
     return rc;
 }
 
-int report_write_dir(const struct report *r, const char *dir, char *err)
+pb_status report_write_dir(const struct report *r, const char *dir, char *err)
 {
     static const char *const names[] = {"report.md", "report.json", "means.svg", "rewards.svg"};
-    int (*const render[])(const struct report *, char **, char *) = {
+    pb_status (*const render[])(const struct report *, char **, char *) = {
         report_markdown, report_json, report_svg_means, report_svg_rewards};
     char path[4096];
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return pb_errf(err, PB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     for (size_t i = 0; i < 4; i++) {
         char *text = NULL;
-        int rc = render[i](r, &text, err);
+        pb_status rc = render[i](r, &text, err);
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (rc == PB_OK)
             rc = pb_write_file_atomic(path, text, strlen(text), err);
@@ -417,6 +418,7 @@ static long arm_index(const struct collect *c, int64_t arm_id)
     return -1;
 }
 
+/* runs_step_foreach callbacks: 0 or a pb_status. */
 static int collect_step(void *ctx, const struct run_step *st)
 {
     struct collect *c = ctx;
@@ -441,15 +443,7 @@ static int collect_step(void *ctx, const struct run_step *st)
     return 0;
 }
 
-static int load_arms(store *db, const struct run *run, struct arm **arms, size_t *n, char *err)
-{
-    if (run->experiment_id == 0)
-        return pb_errf(err, PB_ERR_INVALID, "run %lld has no arms (its setup failed)",
-                       (long long)run->id);
-    return arms_list(db, run->experiment_id, 1, arms, n, err);
-}
-
-int report_load(store *db, int64_t run_id, struct report **out, char *err)
+pb_status report_load(store *db, int64_t run_id, struct report **out, char *err)
 {
     struct run *run = NULL;
     struct arm *arms = NULL;
@@ -458,11 +452,11 @@ int report_load(store *db, int64_t run_id, struct report **out, char *err)
     void *owner = NULL;
     const char **names = NULL;
     struct collect c = {.err = err};
-    int rc = runs_get(db, run_id, &run, err);
+    pb_status rc = runs_get(db, run_id, &run, err);
     if (rc == PB_OK)
-        rc = offline_load(db, run_id, &opt, &owner, err);
+        rc = runrecord_load(db, run_id, &opt, &owner, err);
     if (rc == PB_OK)
-        rc = load_arms(db, run, &arms, &n_arms, err);
+        rc = runrecord_arms(db, run, 1, &arms, &n_arms, err);
     if (rc == PB_OK && !(names = calloc(n_arms ? n_arms : 1, sizeof *names)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc != PB_OK)
@@ -490,7 +484,7 @@ cleanup:
     free(c.steps);
     free(names);
     arms_list_free(arms, n_arms);
-    offline_options_release(owner);
+    runrecord_release(owner);
     runs_list_free(run, 1);
     return rc;
 }
@@ -520,14 +514,14 @@ static int export_step(void *ctx, const struct run_step *st)
     return bad ? pb_errf(c->err, PB_ERR_IO, "writing the export: %s", strerror(errno)) : 0;
 }
 
-int report_export_jsonl(store *db, int64_t run_id, FILE *out, char *err)
+pb_status report_export_jsonl(store *db, int64_t run_id, FILE *out, char *err)
 {
     struct run *run = NULL;
     struct arm *arms = NULL;
     size_t n_arms = 0;
-    int rc = runs_get(db, run_id, &run, err);
+    pb_status rc = runs_get(db, run_id, &run, err);
     if (rc == PB_OK)
-        rc = load_arms(db, run, &arms, &n_arms, err);
+        rc = runrecord_arms(db, run, 1, &arms, &n_arms, err);
     if (rc == PB_OK) {
         struct collect c = {.arms = arms, .n_arms = n_arms, .out = out, .err = err};
         rc = runs_step_foreach(db, run_id, export_step, &c, err);

@@ -7,6 +7,7 @@
 #ifndef REPORT_H
 #define REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,34 +49,35 @@ struct report; /* opaque: built once, rendered in several forms */
 
 /* Computes the report (copies what it needs from in). Caller frees with report_free.
  * PB_ERR_INVALID for a bad policy or an arm index out of range. */
-int report_build(const struct report_input *in, struct report **out, char *err);
+pb_status report_build(const struct report_input *in, struct report **out, char *err);
 void report_free(struct report *r);
 
 /* Read access for callers and tests. */
 size_t report_arm_count(const struct report *r);
 const struct report_arm *report_arm_at(const struct report *r, size_t i);
-/* 1 and *leader / *runner_up (arm indices) when at least two arms have two rewards each;
- * *separated says whether the leader is ahead at the report's confidence, and *more_iterations
- * estimates the iterations still needed (0 when separated, INFINITY for equal means). */
-int report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
-                      double *more_iterations);
+/* True, with *leader / *runner_up (arm indices), when at least two arms have two rewards
+ * each; *separated (1 or 0) says whether the leader is ahead at the report's confidence, and
+ * *more_iterations estimates the iterations still needed (0 when separated, INFINITY for
+ * equal means). False leaves the outputs untouched. */
+bool report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
+                       double *more_iterations);
 
 /* Renderings; each *out is a NUL-terminated string the caller frees. */
-int report_markdown(const struct report *r, char **out, char *err);
-int report_json(const struct report *r, char **out, char *err);
-int report_svg_means(const struct report *r, char **out, char *err);
-int report_svg_rewards(const struct report *r, char **out, char *err);
+pb_status report_markdown(const struct report *r, char **out, char *err);
+pb_status report_json(const struct report *r, char **out, char *err);
+pb_status report_svg_means(const struct report *r, char **out, char *err);
+pb_status report_svg_rewards(const struct report *r, char **out, char *err);
 
 /* Writes report.md, report.json, means.svg and rewards.svg into dir (created if absent),
  * each atomically. */
-int report_write_dir(const struct report *r, const char *dir, char *err);
+pb_status report_write_dir(const struct report *r, const char *dir, char *err);
 
 /* Builds the report of a stored run (its recorded policy and seed, all its arms). */
-int report_load(store *db, int64_t run_id, struct report **out, char *err);
+pb_status report_load(store *db, int64_t run_id, struct report **out, char *err);
 
 /* Writes every step of a run as one JSON object per line: run, iteration, arm, arm_id,
  * status, reward (ok steps only), propensity (when recorded), context {scenario, emotion},
  * output, error, calls, tokens, cost, attempts. `bandit-run replay` reads this format. */
-int report_export_jsonl(store *db, int64_t run_id, FILE *out, char *err);
+pb_status report_export_jsonl(store *db, int64_t run_id, FILE *out, char *err);
 
 #endif

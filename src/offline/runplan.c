@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int runplan_budget_parse(const char *spec, struct offline_budget *b, char *err)
+pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char *err)
 {
     char buf[256];
     if (!spec || strlen(spec) >= sizeof buf)
@@ -41,7 +41,7 @@ int runplan_budget_parse(const char *spec, struct offline_budget *b, char *err)
     return PB_OK;
 }
 
-static int check_options(const struct offline_options *o, char *err)
+static pb_status check_options(const struct offline_options *o, char *err)
 {
     bandit_policy pol;
     if (!o->policy || bandit_policy_parse(o->policy, &pol, err) != PB_OK)
@@ -63,11 +63,11 @@ static int check_options(const struct offline_options *o, char *err)
 }
 
 /* Reads the arm files of dir into a scratch in-memory store, exactly as a run would. */
-static int scratch_arms(const char *dir, struct arm **arms, size_t *n, char *err)
+static pb_status scratch_arms(const char *dir, struct arm **arms, size_t *n, char *err)
 {
     store *tmp = NULL;
     struct store_experiment e = {0};
-    int rc = store_open(":memory:", NULL, &tmp, err);
+    pb_status rc = store_open(":memory:", NULL, &tmp, err);
     if (rc == PB_OK)
         rc = store_experiment_get_or_create(tmp, "scratch", "offline", "ucb1", &e, err);
     if (rc == PB_OK)
@@ -84,13 +84,13 @@ static int scratch_arms(const char *dir, struct arm **arms, size_t *n, char *err
     return rc;
 }
 
-int runplan_prepare(const struct offline_options *opt, struct scenarios *scen, struct arm **arms,
-                    size_t *n_arms, char *err)
+pb_status runplan_prepare(const struct offline_options *opt, struct scenarios *scen,
+                          struct arm **arms, size_t *n_arms, char *err)
 {
     memset(scen, 0, sizeof *scen);
     *arms = NULL;
     *n_arms = 0;
-    int rc = check_options(opt, err);
+    pb_status rc = check_options(opt, err);
     if (rc == PB_OK)
         rc = scenarios_load(opt->scenarios_path, scen, err);
     if (rc == PB_OK)
@@ -104,14 +104,15 @@ int runplan_prepare(const struct offline_options *opt, struct scenarios *scen, s
     return rc;
 }
 
-int runplan_estimate(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
-                     int max_tokens, struct runplan_cost *out, char *err)
+pb_status runplan_estimate(const struct offline_options *opt, int llm_judge,
+                           size_t judge_system_bytes, int max_tokens, struct runplan_cost *out,
+                           char *err)
 {
     struct scenarios scen;
     struct arm *arms = NULL;
     size_t n_arms = 0, arm_bytes = 0, scen_bytes = 0;
     memset(out, 0, sizeof *out);
-    int rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
+    pb_status rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
     if (rc != PB_OK)
         return rc;
     for (size_t i = 0; i < n_arms; i++) {

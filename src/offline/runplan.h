@@ -15,14 +15,14 @@
 
 /* Parses "calls=500", "tokens=200000", "usd=1.50" or several joined by commas into b (fields
  * not named are left alone). PB_ERR_INVALID names the bad part. */
-int runplan_budget_parse(const char *spec, struct offline_budget *b, char *err);
+pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char *err);
 
 /* Checks opt and reads what the run would use: its scenarios (caller frees with
  * scenarios_free) and the arms of opt->prompts_dir (caller frees with arms_list_free; ids are
  * scratch ids, not the database's). PB_ERR_INVALID for bad options, a bad policy or an empty
  * prompts folder; nothing is left to free on failure. */
-int runplan_prepare(const struct offline_options *opt, struct scenarios *scen, struct arm **arms,
-                    size_t *n_arms, char *err);
+pb_status runplan_prepare(const struct offline_options *opt, struct scenarios *scen,
+                          struct arm **arms, size_t *n_arms, char *err);
 
 /* What a run would cost, without calling anyone. Token counts are estimates: UTF-8 bytes / 3
  * for prompts (about one token per Korean character) and max_tokens for each answer, an upper
@@ -37,7 +37,8 @@ struct runplan_cost {
 
 /* Fills *out for opt. llm_judge is non-zero for the LLM judge; judge_system_bytes is the size
  * of its rubric with its examples (local judges cost nothing). Errors as runplan_prepare. */
-int runplan_estimate(const struct offline_options *opt, int llm_judge, size_t judge_system_bytes,
-                     int max_tokens, struct runplan_cost *out, char *err);
+pb_status runplan_estimate(const struct offline_options *opt, int llm_judge,
+                           size_t judge_system_bytes, int max_tokens, struct runplan_cost *out,
+                           char *err);
 
 #endif

@@ -37,7 +37,7 @@ static char *trimmed_dup(const char *p, size_t len)
 }
 
 /* Appends one "sentence[TAB emotion]" line to s. */
-static int scenario_add(struct scenarios *s, const char *line, size_t len, size_t *cap)
+static pb_status scenario_add(struct scenarios *s, const char *line, size_t len, size_t *cap)
 {
     if (s->n == *cap) {
         size_t c = *cap ? 2 * *cap : 64;
@@ -68,12 +68,12 @@ static int scenario_add(struct scenarios *s, const char *line, size_t len, size_
     return *sentence ? PB_OK : PB_ERR_INVALID;
 }
 
-int scenarios_load(const char *path, struct scenarios *out, char *err)
+pb_status scenarios_load(const char *path, struct scenarios *out, char *err)
 {
     char *data = NULL;
     size_t len = 0, cap = 0;
     memset(out, 0, sizeof *out);
-    int rc = pb_read_file(path, MAX_SCENARIO_BYTES, &data, &len, err);
+    pb_status rc = pb_read_file(path, MAX_SCENARIO_BYTES, &data, &len, err);
     if (rc != PB_OK)
         return rc;
     if (!text_utf8_valid(data, len) || strlen(data) != len) {

@@ -18,7 +18,7 @@ struct scenarios {
 
 /* Reads a scenarios file (UTF-8, at least one scenario) into *out; caller frees with
  * scenarios_free (also on failure it is safe to call). PB_ERR_INVALID names the bad line. */
-int scenarios_load(const char *path, struct scenarios *out, char *err);
+pb_status scenarios_load(const char *path, struct scenarios *out, char *err);
 void scenarios_free(struct scenarios *s);
 
 #endif
