@@ -3,8 +3,9 @@
  * emotion classifier, the LLM client (absent when no provider is configured), the metrics
  * registry and the background jobs (retention purge, reward wait sweep), the segment map.
  * Owns all of them and their lifetime.
- * It must not parse HTTP or JSON requests (api.c does) nor hold business rules of a chat turn
- * (pipeline.c does); it only wires the parts together and offers read-only views. */
+ * It must not parse HTTP or JSON requests (api and adminapi do) nor hold the business rules
+ * of a chat turn, a reward or a choice (chatturn, reward, choose do); it only wires the parts
+ * together and offers read-only views. */
 #ifndef APP_H
 #define APP_H
 

@@ -19,7 +19,8 @@ chatmem *chatmem_new(size_t max_entries, double ttl_s);
 void chatmem_free(chatmem *m);
 
 /* Appends messages (a JSON array of {role, content}, borrowed) to the conversation's history,
- * keeping the last `keep`. The conversation is owned by user_key. PB_ERR_NOMEM (no message). */
+ * keeping the last `keep`. The conversation is owned by user_key. PB_ERR_NOMEM when out of
+ * memory. */
 pb_status chatmem_history_append(chatmem *m, const char *conversation_id, const char *user_key,
                                  const json_t *messages, size_t keep);
 /* The last max messages of the conversation (a new JSON array, empty when unknown). */
@@ -33,9 +34,10 @@ struct chatmem_turn {
     json_t *emotions; /* [{label, name, score}] */
     int consent;
 };
+/* Keeps a copy of t for impression_id; PB_ERR_NOMEM when out of memory. */
 pb_status chatmem_turn_put(chatmem *m, int64_t impression_id, const struct chatmem_turn *t);
 /* Copies the turn into *out (clear with chatmem_turn_clear) and returns 1; 0 when absent or
- * expired (or out of memory). chatmem_turn_put: PB_ERR_NOMEM (nothing kept). */
+ * expired (or out of memory). */
 int chatmem_turn_get(chatmem *m, int64_t impression_id, struct chatmem_turn *out);
 void chatmem_turn_clear(struct chatmem_turn *t);
 
