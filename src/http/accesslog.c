@@ -15,7 +15,7 @@ struct accesslog {
     int owned;
 };
 
-int accesslog_open(const char *target, accesslog **out, char *err)
+pb_status accesslog_open(const char *target, accesslog **out, char *err)
 {
     *out = NULL;
     if (!target[0])

@@ -20,7 +20,7 @@ struct accesslog_entry {
 
 /* target: "-" = stderr, "" = off (*out is then NULL and writes are no-ops), else a file
  * opened for appending. PB_ERR_IO when it cannot be opened. */
-int accesslog_open(const char *target, accesslog **out, char *err);
+pb_status accesslog_open(const char *target, accesslog **out, char *err);
 void accesslog_write(accesslog *log, const struct accesslog_entry *e);
 void accesslog_close(accesslog *log);
 

@@ -58,7 +58,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-int deadline_start(double timeout_s, deadline **out, char *err)
+pb_status deadline_start(double timeout_s, deadline **out, char *err)
 {
     deadline *d = calloc(1, sizeof *d);
     *out = NULL;

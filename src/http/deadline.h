@@ -6,12 +6,14 @@
 #ifndef DEADLINE_H
 #define DEADLINE_H
 
+#include "base/pb.h"
+
 typedef struct deadline deadline;
 typedef struct deadline_conn deadline_conn;
 
 /* Starts the watchdog (checks about five times a second). Caller stops it with
  * deadline_stop, after the owner of the sockets has removed or closed them all. */
-int deadline_start(double timeout_s, deadline **out, char *err);
+pb_status deadline_start(double timeout_s, deadline **out, char *err);
 void deadline_stop(deadline *d);
 
 /* Tracks socket fd, receiving from now on; NULL when out of memory (then untracked). */
@@ -23,7 +25,7 @@ void deadline_remove(deadline *d, deadline_conn *c);
  * request is handled and answered. c may be NULL. */
 void deadline_receiving(deadline *d, deadline_conn *c, int receiving);
 
-/* 1 when the watchdog has cut c. */
+/* 1 when the watchdog has cut c, else 0 (also for c NULL). */
 int deadline_was_cut(deadline *d, deadline_conn *c);
 
 #endif

@@ -32,7 +32,7 @@ void httpauth_free(httpauth *a)
 }
 
 /* Adds one "user:token" item (spaces around it already trimmed). */
-static int add_user(httpauth *a, const char *item, char *err)
+static pb_status add_user(httpauth *a, const char *item, char *err)
 {
     const char *colon = strchr(item, ':');
     if (!colon || colon == item || !colon[1])
@@ -50,9 +50,9 @@ static int add_user(httpauth *a, const char *item, char *err)
     return PB_OK;
 }
 
-int httpauth_new(const char *admin_token, const char *user_tokens, httpauth **out, char *err)
+pb_status httpauth_new(const char *admin_token, const char *user_tokens, httpauth **out, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     char *copy = NULL, *save = NULL;
     httpauth *a = calloc(1, sizeof *a);
     *out = NULL;
@@ -103,7 +103,7 @@ const char *httpauth_user_of(const httpauth *a, const char *token)
     return user;
 }
 
-int httpauth_check_admin(const httpauth *a, const char *token, char *err)
+pb_status httpauth_check_admin(const httpauth *a, const char *token, char *err)
 {
     if (!a->admin[0])
         return pb_errf(err, PB_ERR_FORBIDDEN,
@@ -115,8 +115,8 @@ int httpauth_check_admin(const httpauth *a, const char *token, char *err)
     return PB_OK;
 }
 
-int httpauth_check_user(const httpauth *a, const char *token, const char *user_id, int open,
-                        char *err)
+pb_status httpauth_check_user(const httpauth *a, const char *token, const char *user_id, int open,
+                              char *err)
 {
     if (!token)
         return open ? PB_OK

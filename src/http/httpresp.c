@@ -1,4 +1,5 @@
-/* httpresp.c — reply body to MHD_Response (who frees what) and the standard headers. */
+/* httpresp.c — reply body to MHD_Response (who frees what), the standard headers, releasing a
+ * reply. */
 #include "http/httpresp.h"
 
 #include <stdlib.h>
@@ -61,4 +62,23 @@ struct MHD_Response *httpresp_build(struct server_reply *reply, int closing, siz
     if (resp)
         add_standard_headers(reply, closing, resp);
     return resp;
+}
+
+void httpresp_clear_body(struct server_reply *reply)
+{
+    json_decref(reply->json);
+    reply->json = NULL;
+    if (!reply->body_static)
+        free(reply->body);
+    reply->body = NULL;
+    reply->body_len = 0;
+    reply->body_static = 0;
+}
+
+void httpresp_release(struct server_reply *reply)
+{
+    httpresp_clear_body(reply);
+    free(reply->headers);
+    reply->headers = NULL;
+    reply->headers_len = 0;
 }

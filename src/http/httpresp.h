@@ -1,8 +1,9 @@
 /* httpresp.h — a handler's struct server_reply turned into a libmicrohttpd response: the body
  * (JSON serialised, static data without a copy, an owned buffer handed over) and the headers
  * every answer carries (Content-Type, nosniff, Cache-Control; CSP, frame and referrer policies
- * on HTML; WWW-Authenticate on 401; Connection: close while stopping; the handler's own).
- * Split out of server.c; it must not queue, count or log anything (the server core does). */
+ * on HTML; WWW-Authenticate on 401; Connection: close while stopping; the handler's own); and
+ * the one rule of who frees what a reply holds. Split out of server.c; it must not queue, count
+ * or log anything (httpreq does). */
 #ifndef HTTPRESP_H
 #define HTTPRESP_H
 
@@ -16,5 +17,12 @@
  * closing adds "Connection: close"; a reply without a content type gets
  * application/octet-stream. NULL when out of memory. The caller destroys the response. */
 struct MHD_Response *httpresp_build(struct server_reply *reply, int closing, size_t *len);
+
+/* Frees the reply's body (JSON, or an owned buffer; a static body is only forgotten) and leaves
+ * it without one; the setters of server.h call it before they set a new body. */
+void httpresp_clear_body(struct server_reply *reply);
+
+/* Frees everything reply still holds (body and headers); reply is not reused afterwards. */
+void httpresp_release(struct server_reply *reply);
 
 #endif

@@ -16,10 +16,11 @@ struct route_params {
 };
 
 /* 1 when path matches pattern ("/v1/arms/{id}/retire" matches "/v1/arms/7/retire" with
- * id=7); a {param} matches one non-empty segment. At most ROUTE_MAX_PARAMS params. */
+ * id=7), else 0; a {param} matches one non-empty segment. At most ROUTE_MAX_PARAMS params. */
 int route_match(const char *pattern, const char *path, struct route_params *params);
 
-/* 1 when a route registered for route_method answers method (HEAD is answered by GET). */
+/* 1 when a route registered for route_method answers method (HEAD is answered by GET), else
+ * 0. */
 int route_method_allows(const char *route_method, const char *method);
 
 #endif

@@ -1,8 +1,9 @@
-/* server.h — the HTTP core on libmicrohttpd: routing table, request lifecycle (body with a hard
- * size limit, per-request deadline), auth helpers, JSON/error replies (sent with the security
- * headers of httpresp), metrics, JSON-lines access log, built-in routes (/healthz, /metrics,
- * and the embedded pages of webpages) and graceful shutdown. Owns the daemon and its threads.
- * It knows no business logic: handlers (chat, feedback, admin) are plugged in through struct
+/* server.h — the HTTP core on libmicrohttpd: the routing table, the daemon (settings, limits,
+ * graceful shutdown), what handlers see of a request (accessors, auth helpers) and how they
+ * answer (JSON/error replies, sent with the security headers of httpresp), metrics and the
+ * built-in routes (/healthz, /metrics, and the embedded pages of webpages). Owns the daemon and
+ * its threads; one request's lifecycle (body limit, deadline, access log) is httpreq's. It
+ * knows no business logic: handlers (chat, feedback, admin) are plugged in through struct
  * server_route and must stay thin. */
 #ifndef SERVER_H
 #define SERVER_H
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct server server;
 struct server_request; /* one HTTP request; valid only during the handler call */
@@ -34,7 +36,7 @@ struct server_reply {
 /* A handler fills reply and returns PB_OK, or returns a pb_status with a message in
  * reply->err: the core then answers the standard error JSON with server_http_status(rc).
  * Handlers run on the server's worker threads and may block (an LLM call), never forever. */
-typedef int server_handler(struct server_request *req, struct server_reply *reply, void *app);
+typedef pb_status server_handler(struct server_request *req, struct server_reply *reply, void *app);
 
 enum server_route_flag {
     SERVER_ADMIN = 1, /* the core requires the admin token before calling the handler */
@@ -57,27 +59,28 @@ struct server_options {
     void *app;        /* handed to every handler and hook */
     metrics *metrics; /* borrowed registry; NULL: the server owns one (server_metrics) */
     /* Adds fields to GET /healthz; an error turns the answer into 503 "degraded". */
-    int (*health)(json_t *status, void *app, char *err);
+    pb_status (*health)(json_t *status, void *app, char *err);
 };
 
 /* Creates a server from the server.* settings (cfg is borrowed and must outlive it); opens
  * the access log. Nothing listens until server_start. Caller frees with server_free. */
-int server_new(const config *cfg, const struct server_options *opt, server **out, char *err);
+pb_status server_new(const config *cfg, const struct server_options *opt, server **out, char *err);
 
 /* Binds server.host:server.port (port 0 = any free port, see server_port) and starts the
  * worker threads. PB_ERR_IO when the address cannot be bound. */
-int server_start(server *s, char *err);
+pb_status server_start(server *s, char *err);
+/* The port bound by server_start (the free one chosen for port 0); 0 before it. */
 int server_port(const server *s);
 metrics *server_metrics(server *s);
 
 /* Graceful stop: stops accepting, lets in-flight requests finish for up to grace_s seconds
  * (server.shutdown_grace_s when negative), then stops the threads. PB_ERR_TIMEOUT when
  * requests were still running at the deadline (their replies may be lost). Idempotent. */
-int server_stop(server *s, double grace_s);
+pb_status server_stop(server *s, double grace_s);
 
 /* Blocks SIGINT and SIGTERM in the calling thread, starts the server (its threads inherit the
  * mask), waits for one of them, stops gracefully and restores the mask. For `serve`. */
-int server_run_until_signal(server *s, char *err);
+pb_status server_run_until_signal(server *s, char *err);
 
 void server_free(server *s);
 
@@ -95,32 +98,39 @@ const char *server_req_client_ip(const struct server_request *req);
  * application/json (415 otherwise: it keeps simple cross-site form posts out). On failure the
  * error reply is already set and PB_ERR_INVALID is returned: `return rc;` is all a handler
  * does. *out is a new reference the caller decrefs. */
-int server_req_json(struct server_request *req, struct server_reply *reply, json_t **out);
+pb_status server_req_json(struct server_request *req, struct server_reply *reply, json_t **out);
+/* server_req_json, then refuses a field not among the n names of fields (PB_ERR_INVALID with
+ * the message in reply->err: the core answers 400); *out is NULL on any failure. */
+pb_status server_req_json_fields(struct server_request *req, struct server_reply *reply,
+                                 const char *const *fields, size_t n, json_t **out);
+/* The path parameter name as a positive integer; PB_ERR_INVALID with a message otherwise. */
+pb_status server_req_param_id(const struct server_request *req, const char *name, int64_t *out,
+                              char *err);
 
 /* Auth. Tokens come from `Authorization: Bearer T` only and are compared in constant time.
  * server_auth_admin: the admin token (admin is off while server.admin_token is empty).
  * server_auth_user: may act as user_id — admin, that user's token, or no token at all when
  * server.open_chat. server_auth_owner: the same without open chat. PB_ERR_FORBIDDEN with a
  * message in err otherwise (answered 401 when no token was sent, else 403). */
-int server_auth_admin(const struct server_request *req, char *err);
-int server_auth_user(const struct server_request *req, const char *user_id, char *err);
-int server_auth_owner(const struct server_request *req, const char *user_id, char *err);
+pb_status server_auth_admin(const struct server_request *req, char *err);
+pb_status server_auth_user(const struct server_request *req, const char *user_id, char *err);
+pb_status server_auth_owner(const struct server_request *req, const char *user_id, char *err);
 /* The user whose token the request carries, or NULL (no token, admin token, unknown token). */
 const char *server_req_user(const struct server_request *req);
 
 /* Replies. The json and text setters replace any earlier body. */
 void server_reply_json(struct server_reply *reply, int status, json_t *body); /* steals body */
-int server_reply_text(struct server_reply *reply, int status, const char *content_type,
-                      const char *data, size_t len); /* copies data; content_type static */
+pb_status server_reply_text(struct server_reply *reply, int status, const char *content_type,
+                            const char *data, size_t len); /* copies data; content_type static */
 void server_reply_static(struct server_reply *reply, int status, const char *content_type,
                          const void *data, size_t len); /* data must outlive the server */
-int server_reply_error(struct server_reply *reply, int status, const char *code,
-                       const char *message);
-int server_reply_header(struct server_reply *reply, const char *name, const char *value);
+pb_status server_reply_error(struct server_reply *reply, int status, const char *code,
+                             const char *message);
+pb_status server_reply_header(struct server_reply *reply, const char *name, const char *value);
 
 /* HTTP status for a pb_status: invalid 400, forbidden 403 (401 when had_token is 0),
  * not_found 404, conflict 409, limit 429 (the core answers 413 itself for bodies), provider
  * 502, unavailable 503, timeout 504, anything else 500. */
-int server_http_status(int rc, int had_token);
+int server_http_status(pb_status rc, int had_token);
 
 #endif

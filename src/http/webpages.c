@@ -27,7 +27,7 @@ const char *webpages_content_type(const char *name)
     return "application/octet-stream";
 }
 
-int webpages_serve(struct server_request *req, struct server_reply *reply, void *app)
+pb_status webpages_serve(struct server_request *req, struct server_reply *reply, void *app)
 {
     (void)app;
     char name[300];

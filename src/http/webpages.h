@@ -15,6 +15,6 @@ const char *webpages_content_type(const char *name);
 
 /* server_handler for "/", "/admin" and "/static/{name}": the embedded file as a static reply
  * (no copy), or PB_ERR_NOT_FOUND with "no such page". app is unused. */
-int webpages_serve(struct server_request *req, struct server_reply *reply, void *app);
+pb_status webpages_serve(struct server_request *req, struct server_reply *reply, void *app);
 
 #endif

@@ -1,15 +1,15 @@
-/* api.c — HTTP handlers: parse JSON -> pipeline / live / store family -> JSON. */
+/* api.c — the chat clients' HTTP handlers: parse JSON -> chatturn / reward / choose / pipeline
+ * -> JSON; the route table (these, adminapi's, dashboard's) and the /healthz hook. */
 #include "service/api.h"
 
-#include "store/arms.h"
-#include "bandit/bandit.h"
-#include "bandit/contextual.h"
-#include "store/feedback.h"
 #include "base/jsonio.h"
-#include "service/live.h"
-#include "service/livefeat.h"
+#include "bandit/featvec.h"
+#include "service/adminapi.h"
+#include "service/chatturn.h"
+#include "service/choose.h"
 #include "service/pipeline.h"
-#include "store/runs.h"
+#include "service/reward.h"
+#include "store/feedback.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -21,41 +21,17 @@
 
 #define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Parses the body and refuses unknown fields; on failure the reply is set. */
-static int read_body(struct server_request *req, struct server_reply *reply,
-                     const char *const *fields, size_t n, json_t **body)
-{
-    int rc = server_req_json(req, reply, body);
-    if (rc == PB_OK && (rc = jsonio_check_fields(*body, fields, n, reply->err)) != PB_OK) {
-        json_decref(*body);
-        *body = NULL;
-    }
-    return rc;
-}
-
-/* A positive integer path parameter. */
-static int path_id(struct server_request *req, const char *name, int64_t *out, char *err)
-{
-    const char *v = server_req_param(req, name);
-    char *end;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || !*v || *end || n <= 0)
-        return pb_errf(err, PB_ERR_INVALID, "'%s' in the path must be a positive integer", name);
-    *out = n;
-    return PB_OK;
-}
-
-/* A pipeline's ownership refusal (another user's conversation or impression) is 403 even in
+/* A flow's ownership refusal (another user's conversation or impression) is 403 even in
  * open chat without a token: the caller is known by the body's user_id, and 401 would ask for
  * credentials that cannot help. Other statuses go to the core's mapping. */
-static int pipeline_status(struct server_reply *reply, int rc)
+static pb_status flow_status(struct server_reply *reply, pb_status rc)
 {
     if (rc == PB_ERR_FORBIDDEN)
         return server_reply_error(reply, 403, "forbidden", reply->err);
     return rc;
 }
 
-static json_t *chat_json(const struct pipeline_chat_out *o)
+static json_t *chat_json(const struct chatturn_out *o)
 {
     json_t *emotions = json_array();
     for (size_t i = 0; emotions && i < o->n_emotions; i++)
@@ -68,14 +44,14 @@ static json_t *chat_json(const struct pipeline_chat_out *o)
                      o->conversation_id);
 }
 
-static int h_chat(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_chat(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"user_id", "conversation_id", "message", "consent",
                                          "experiment"};
-    struct pipeline_chat_in in = {.consent = -1};
-    struct pipeline_chat_out out = {0};
+    struct chatturn_in in = {.consent = -1};
+    struct chatturn_out out = {0};
     json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
         return rc;
     if ((rc = jsonio_string(body, "user_id", 1, &in.user_id, reply->err)) ||
@@ -85,52 +61,52 @@ static int h_chat(struct server_request *req, struct server_reply *reply, void *
         (rc = jsonio_string(body, "experiment", 0, &in.experiment, reply->err)) ||
         (rc = jsonio_bool(body, "consent", 0, &in.consent, reply->err)))
         goto cleanup;
-    if ((rc = pipeline_chat(ctx, &in, &out, reply->err)) == PB_OK)
+    if ((rc = chatturn_run(ctx, &in, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200, chat_json(&out));
-    rc = pipeline_status(reply, rc);
+    rc = flow_status(reply, rc);
 cleanup:
-    pipeline_chat_out_clear(&out);
+    chatturn_out_clear(&out);
     json_decref(body);
     return rc;
 }
 
-static int h_regenerate(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_regenerate(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"user_id", "event_id"};
-    struct pipeline_chat_out out = {0};
+    struct chatturn_out out = {0};
     const char *user_id = NULL, *event_id = NULL;
     int64_t impression = 0;
     json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
         return rc;
-    if ((rc = path_id(req, "impression_id", &impression, reply->err)) ||
+    if ((rc = server_req_param_id(req, "impression_id", &impression, reply->err)) ||
         (rc = jsonio_string(body, "user_id", 1, &user_id, reply->err)) ||
         (rc = server_auth_user(req, user_id, reply->err)) ||
         (rc = jsonio_string(body, "event_id", 0, &event_id, reply->err)))
         goto cleanup;
-    rc = pipeline_regenerate(ctx, impression, user_id, event_id, &out, reply->err);
+    rc = chatturn_regenerate(ctx, impression, user_id, event_id, &out, reply->err);
     if (rc == PB_OK) {
         json_t *j = chat_json(&out);
         json_object_set_new(j, "regenerated_impression_id", json_integer(impression));
         server_reply_json(reply, 200, j);
     }
-    rc = pipeline_status(reply, rc);
+    rc = flow_status(reply, rc);
 cleanup:
-    pipeline_chat_out_clear(&out);
+    chatturn_out_clear(&out);
     json_decref(body);
     return rc;
 }
 
-static int h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"impression_id", "user_id", "kind",    "value",
                                          "final_text",    "draft",   "event_id"};
-    struct pipeline_feedback_in in = {0};
-    struct pipeline_feedback_out out;
+    struct reward_feedback_in in = {0};
+    struct reward_feedback_out out;
     long long impression = 0;
     json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
         return rc;
     in.value = NAN;
@@ -145,7 +121,7 @@ static int h_feedback(struct server_request *req, struct server_reply *reply, vo
         goto cleanup;
     in.impression_id = impression;
     in.has_value = !isnan(in.value);
-    if ((rc = pipeline_feedback(ctx, &in, &out, reply->err)) == PB_OK) {
+    if ((rc = reward_from_feedback(ctx, &in, &out, reply->err)) == PB_OK) {
         json_t *j =
             json_pack("{s:I, s:I, s:s, s:I, s:s, s:f, s:b}", "reward_id", (json_int_t)out.reward_id,
                       "impression_id", (json_int_t)out.impression_id, "arm", out.arm, "arm_id",
@@ -155,24 +131,24 @@ static int h_feedback(struct server_request *req, struct server_reply *reply, vo
             json_object_set_new(j, "similarity", json_real(out.similarity));
         server_reply_json(reply, 200, j);
     }
-    rc = pipeline_status(reply, rc);
+    rc = flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;
 }
 
-static int h_choose(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_choose(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"experiment", "user_id",  "context",
                                          "segment",    "activate", "features"};
     double x[FEATVEC_DIM];
     json_t *features;
-    struct pipeline_choose_in in = {0};
-    struct pipeline_choose_out out = {0};
+    struct choose_in in = {0};
+    struct choose_out out = {0};
     char *context = NULL;
     int activate = 1;
     json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
         return rc;
     json_t *context_obj = json_object_get(body, "context");
@@ -195,14 +171,14 @@ static int h_choose(struct server_request *req, struct server_reply *reply, void
         }
         in.context_json = context = json_dumps(context_obj, JSON_COMPACT);
     }
-    if ((rc = pipeline_choose(ctx, &in, &out, reply->err)) == PB_OK)
+    if ((rc = choose_arm(ctx, &in, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200,
                           json_pack("{s:s, s:I, s:s, s:I, s:f, s:b, s:s}", "arm", out.arm, "arm_id",
                                     (json_int_t)out.arm_id, "prompt", out.prompt, "impression_id",
                                     (json_int_t)out.impression_id, "propensity", out.propensity,
                                     "activated", activate, "segment", out.segment));
 cleanup:
-    pipeline_choose_out_clear(&out);
+    choose_out_clear(&out);
     free(context);
     json_decref(body);
     return rc;
@@ -210,8 +186,8 @@ cleanup:
 
 /* POST /v1/impressions/{id}/activate and /discard: {"user_id": ...} (owner) or {} (admin, or
  * an impression without a user). */
-static int impression_set(struct server_request *req, struct server_reply *reply, void *ctx,
-                          int activate)
+static pb_status impression_set(struct server_request *req, struct server_reply *reply, void *ctx,
+                                int activate)
 {
     static const char *const fields[] = {"user_id"};
     const char *user_id = NULL;
@@ -219,496 +195,45 @@ static int impression_set(struct server_request *req, struct server_reply *reply
     int64_t id = 0;
     int changed = 0;
     json_t *body = NULL;
-    int rc = path_id(req, "id", &id, reply->err);
-    if (rc != PB_OK || (rc = read_body(req, reply, fields, N_FIELDS(fields), &body)) != PB_OK)
+    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
+    if (rc != PB_OK ||
+        (rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body)) != PB_OK)
         return rc;
     int admin = server_auth_admin(req, why) == PB_OK;
     if ((rc = jsonio_string(body, "user_id", 0, &user_id, reply->err)) ||
         (!admin && (rc = server_auth_user(req, user_id, reply->err))))
         goto cleanup;
-    rc = pipeline_impression_set(ctx, id, user_id, admin, activate, &changed, reply->err);
+    rc = choose_impression_set(ctx, id, user_id, admin, activate, &changed, reply->err);
     if (rc == PB_OK)
         server_reply_json(reply, 200,
                           json_pack("{s:I, s:s, s:b}", "impression_id", (json_int_t)id, "status",
                                     activate ? "activated" : "discarded", "changed", changed));
-    rc = pipeline_status(reply, rc);
+    rc = flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;
 }
 
-static int h_activate(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_activate(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     return impression_set(req, reply, ctx, 1);
 }
 
-static int h_discard(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_discard(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     return impression_set(req, reply, ctx, 0);
 }
 
-static int h_erase(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_erase(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     struct feedback_erase_counts c = {0};
-    int rc = pipeline_erase_user(ctx, server_req_param(req, "user_id"), &c, reply->err);
+    pb_status rc = pipeline_erase_user(ctx, server_req_param(req, "user_id"), &c, reply->err);
     if (rc == PB_OK)
         server_reply_json(reply, 200,
                           json_pack("{s:{s:I, s:I, s:I, s:I}}", "erased", "messages",
                                     (json_int_t)c.messages, "conversations",
                                     (json_int_t)c.conversations, "impressions",
                                     (json_int_t)c.impressions, "rewards", (json_int_t)c.rewards));
-    return rc;
-}
-
-/* ---- admin: views ---- */
-
-json_t *api_experiment_json(const struct app_experiment_view *v)
-{
-    json_t *arms = json_array();
-    for (size_t i = 0; arms && i < v->n_arms; i++) {
-        const struct app_arm_view *a = &v->arms[i];
-        json_array_append_new(
-            arms, json_pack("{s:I, s:s, s:i, s:s, s:s, s:b, s:I, s:I, s:f, s:[f, f], s:f}", "id",
-                            (json_int_t)a->arm_id, "name", a->name, "version", a->version, "prompt",
-                            a->prompt, "status", a->active ? "active" : "retired", "promoted",
-                            a->promoted, "impressions", (json_int_t)a->impressions, "pulls",
-                            (json_int_t)a->pulls, "mean", a->mean, "ci95", a->ci_low, a->ci_high,
-                            "p_best", a->p_best));
-    }
-    json_t *promoted = v->promoted_arm_id ? json_integer(v->promoted_arm_id) : json_null();
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:o}", "id", (json_int_t)v->id, "name",
-                     v->name, "kind", v->kind, "status", v->status, "policy", v->policy,
-                     "promoted_arm_id", promoted, "total_pulls", (json_int_t)v->total_pulls, "arms",
-                     arms);
-}
-
-static int reply_view(app *a, const char *name, struct server_reply *reply)
-{
-    struct app_experiment_view v;
-    int rc = app_experiment_view(a, name, &v, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200, api_experiment_json(&v));
-    app_experiment_view_clear(&v);
-    return rc;
-}
-
-static int h_arms(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    return reply_view(ctx, server_req_query(req, "experiment"), reply);
-}
-
-/* Per-segment statistics of the live state, for GET /v1/experiments/{name}. */
-static json_t *segments_json(app *a, store *s, const char *name)
-{
-    json_t *out = json_object();
-    char err[PB_ERR_LEN];
-    const live *l = app_live(a);
-    for (size_t k = 0; out && k < live_segment_count(l); k++) {
-        struct live_snapshot snap;
-        const char *seg = live_segment_name(l, k);
-        if (live_snapshot_get(app_live(a), s, name, seg, 1000, &snap, err))
-            continue;
-        json_t *arms = json_array();
-        for (size_t i = 0; arms && i < snap.n_arms; i++)
-            json_array_append_new(
-                arms, json_pack("{s:I, s:I, s:f, s:f}", "id", (json_int_t)snap.arms[i].arm_id,
-                                "pulls", (json_int_t)snap.arms[i].pulls, "mean", snap.arms[i].mean,
-                                "p_best", snap.arms[i].p_best));
-        json_object_set_new(
-            out, seg,
-            json_pack("{s:I, s:o}", "pulls", (json_int_t)snap.segment_pulls[k], "arms", arms));
-        live_snapshot_clear(&snap);
-    }
-    return out;
-}
-
-static int h_experiment(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    struct app_experiment_view v;
-    const char *name = server_req_param(req, "name");
-    int rc = app_experiment_view(ctx, name, &v, reply->err);
-    if (rc == PB_OK) {
-        json_t *j = api_experiment_json(&v);
-        store *s = app_store_acquire(ctx, reply->err);
-        if (j && s)
-            json_object_set_new(j, "segments", segments_json(ctx, s, name));
-        app_store_release(ctx, s);
-        server_reply_json(reply, 200, j);
-    }
-    app_experiment_view_clear(&v);
-    return rc;
-}
-
-static int h_experiments(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    struct store_experiment *list = NULL;
-    size_t n = 0;
-    (void)req;
-    store *s = app_store_acquire(ctx, reply->err);
-    int rc = s ? store_experiment_list(s, &list, &n, reply->err) : PB_ERR_DB;
-    app_store_release(ctx, s);
-    json_t *arr = json_array();
-    for (size_t i = 0; rc == PB_OK && i < n; i++) {
-        struct app_experiment_view v;
-        json_t *j = NULL;
-        if (strcmp(list[i].status, "active") == 0 &&
-            (rc = app_experiment_view(ctx, list[i].name, &v, reply->err)) == PB_OK) {
-            j = api_experiment_json(&v);
-            app_experiment_view_clear(&v);
-        } else if (rc == PB_OK) {
-            j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:f}", "id", (json_int_t)list[i].id, "name",
-                          list[i].name, "kind", list[i].kind, "status", list[i].status, "policy",
-                          list[i].policy, "created_at", list[i].created_at);
-        }
-        json_array_append_new(arr, j);
-    }
-    store_experiment_list_free(list, n);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200, json_pack("{s:o}", "experiments", arr));
-    else
-        json_decref(arr);
-    return rc;
-}
-
-static int h_runs(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    struct run *list = NULL;
-    size_t n = 0;
-    (void)req;
-    store *s = app_store_acquire(ctx, reply->err);
-    int rc = s ? runs_list(s, &list, &n, reply->err) : PB_ERR_DB;
-    app_store_release(ctx, s);
-    json_t *arr = json_array();
-    for (size_t i = 0; rc == PB_OK && i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:f, s:I, s:I}", "id",
-                                             (json_int_t)list[i].id, "name", list[i].name, "kind",
-                                             list[i].kind, "status", list[i].status, "created_at",
-                                             list[i].created_at, "steps_ok",
-                                             (json_int_t)list[i].steps_ok, "steps_failed",
-                                             (json_int_t)list[i].steps_failed));
-    runs_list_free(list, n);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200, json_pack("{s:o}", "runs", arr));
-    else
-        json_decref(arr);
-    return rc;
-}
-
-/* ---- admin: changes (each followed by a live rebuild of the experiment) ---- */
-
-/* The active experiment's name for an arm; "" when its experiment is archived. */
-static int arm_experiment(store *s, int64_t arm_id, char name[65], char *err)
-{
-    struct arm arm = {0};
-    struct store_experiment e = {0};
-    int rc = arms_get(s, arm_id, &arm, err);
-    if (rc == PB_OK)
-        rc = store_experiment_get_by_id(s, arm.experiment_id, &e, err);
-    if (rc == PB_OK)
-        snprintf(name, 65, "%s", strcmp(e.status, "active") == 0 ? e.name : "");
-    arms_clear(&arm);
-    store_experiment_clear(&e);
-    return rc;
-}
-
-static int reload(app *a, store *s, const char *name, char *err)
-{
-    return name && *name ? live_reload(app_live(a), s, name, err) : PB_OK;
-}
-
-static int h_arm_add(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    static const char *const fields[] = {"experiment", "name", "prompt"};
-    static const char *const changes[] = {"unchanged", "created", "versioned", "restored"};
-    const char *experiment = "default", *name = NULL, *prompt = NULL;
-    struct store_experiment e = {0};
-    json_t *body = NULL;
-    int64_t arm_id = 0;
-    enum arms_change change = ARMS_UNCHANGED;
-    store *s = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = jsonio_string(body, "experiment", 0, &experiment, reply->err)) ||
-        (rc = jsonio_string(body, "name", 1, &name, reply->err)) ||
-        (rc = jsonio_string(body, "prompt", 1, &prompt, reply->err)))
-        goto cleanup;
-    if (!arms_name_valid(name)) {
-        rc = pb_errf(reply->err, PB_ERR_INVALID,
-                     "field 'name' must be a letter then letters or digits, at most %d, not "
-                     "starting with judge or propose",
-                     ARM_NAME_MAX);
-        goto cleanup;
-    }
-    if (!(s = app_store_acquire(ctx, reply->err)))
-        rc = PB_ERR_DB;
-    if (rc == PB_OK && (rc = store_experiment_get(s, experiment, &e, reply->err)) == PB_OK &&
-        (rc = arms_add(s, e.id, name, prompt, NULL, &arm_id, &change, reply->err)) == PB_OK)
-        rc = reload(ctx, s, e.name, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, change == ARMS_UNCHANGED ? 200 : 201,
-                          json_pack("{s:I, s:s, s:s, s:s}", "arm_id", (json_int_t)arm_id, "name",
-                                    name, "experiment", e.name, "change", changes[change]));
-cleanup:
-    app_store_release(ctx, s);
-    store_experiment_clear(&e);
-    json_decref(body);
-    return rc;
-}
-
-static int arm_state(struct server_request *req, struct server_reply *reply, app *a, int retire)
-{
-    int64_t arm_id = 0;
-    char name[65] = "";
-    int rc = path_id(req, "id", &arm_id, reply->err);
-    store *s = rc == PB_OK ? app_store_acquire(a, reply->err) : NULL;
-    if (rc == PB_OK && !s)
-        rc = PB_ERR_DB;
-    if (rc == PB_OK)
-        rc = retire ? arms_retire(s, arm_id, reply->err) : arms_restore(s, arm_id, reply->err);
-    if (rc == PB_OK && (rc = arm_experiment(s, arm_id, name, reply->err)) == PB_OK)
-        rc = reload(a, s, name, reply->err);
-    app_store_release(a, s);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:I, s:s}", "arm_id", (json_int_t)arm_id, "status",
-                                    retire ? "retired" : "active"));
-    return rc;
-}
-
-static int h_arm_retire(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    return arm_state(req, reply, ctx, 1);
-}
-
-static int h_arm_restore(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    return arm_state(req, reply, ctx, 0);
-}
-
-/* The spec "name[:k=v,...]" from a policy string and an optional params object. */
-static int policy_from_body(const char *policy, const json_t *params, char *spec, size_t len,
-                            char *err)
-{
-    int used = snprintf(spec, len, "%s", policy);
-    char sep = strchr(spec, ':') ? ',' : ':';
-    const char *key;
-    json_t *v;
-    if (params && !json_is_object(params))
-        return pb_errf(err, PB_ERR_INVALID, "field 'params' must be an object of numbers");
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (!json_is_number(v))
-            return pb_errf(err, PB_ERR_INVALID, "params.%s must be a number", key);
-        used +=
-            snprintf(spec + used, len - (size_t)used, "%c%s=%.17g", sep, key, json_number_value(v));
-        sep = ',';
-        if ((size_t)used >= len)
-            return pb_errf(err, PB_ERR_INVALID, "policy spec too long");
-    }
-    return PB_OK;
-}
-
-/* A bandit.h spec in canonical form, or a contextual one (linucb / lints, contextual.h) as
- * given once it parses: the live service feeds those the livefeat.h features. */
-static int canonical_policy(const char *spec, char *out, size_t len, char *err)
-{
-    if (!strncmp(spec, "linucb", 6) || !strncmp(spec, "lints", 5)) {
-        contextual_policy cp;
-        int rc = contextual_policy_parse(spec, &cp, err);
-        if (rc == PB_OK && (size_t)snprintf(out, len, "%s", spec) >= len)
-            rc = pb_errf(err, PB_ERR_INVALID, "policy spec too long (%zu bytes at most)", len - 1);
-        return rc;
-    }
-    bandit_policy p;
-    int rc = bandit_policy_parse(spec, &p, err);
-    if (rc == PB_OK)
-        bandit_policy_format(&p, out, len);
-    return rc;
-}
-
-static int h_policy(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    static const char *const fields[] = {"policy", "params"};
-    const char *policy = NULL, *name = server_req_param(req, "name");
-    char spec[256], canonical[128];
-    struct store_experiment e = {0};
-    json_t *body = NULL;
-    store *s = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = jsonio_string(body, "policy", 1, &policy, reply->err)) ||
-        (rc = policy_from_body(policy, json_object_get(body, "params"), spec, sizeof spec,
-                               reply->err)) ||
-        (rc = canonical_policy(spec, canonical, sizeof canonical, reply->err)))
-        goto cleanup;
-    if (!(s = app_store_acquire(ctx, reply->err)))
-        rc = PB_ERR_DB;
-    if (rc == PB_OK && (rc = store_experiment_get(s, name, &e, reply->err)) == PB_OK &&
-        (rc = store_experiment_set_policy(s, e.id, canonical, NULL, reply->err)) == PB_OK)
-        rc = reload(ctx, s, e.name, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:s, s:s}", "experiment", e.name, "policy", canonical));
-cleanup:
-    app_store_release(ctx, s);
-    store_experiment_clear(&e);
-    json_decref(body);
-    return rc;
-}
-
-static int promote(struct server_request *req, struct server_reply *reply, app *a, int64_t arm)
-{
-    const char *name = server_req_param(req, "name");
-    struct store_experiment e = {0};
-    store *s = app_store_acquire(a, reply->err);
-    int rc = s ? store_experiment_get(s, name, &e, reply->err) : PB_ERR_DB;
-    if (rc == PB_OK && (rc = store_experiment_promote(s, e.id, arm, reply->err)) == PB_OK)
-        rc = reload(a, s, e.name, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:s, s:o}", "experiment", e.name, "promoted_arm_id",
-                                    arm ? json_integer(arm) : json_null()));
-    app_store_release(a, s);
-    store_experiment_clear(&e);
-    return rc;
-}
-
-static int h_promote(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    static const char *const fields[] = {"arm_id"};
-    long long arm = 0;
-    json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc == PB_OK &&
-        (rc = jsonio_integer(body, "arm_id", 1, 1, INT64_MAX, &arm, reply->err)) == PB_OK)
-        rc = promote(req, reply, ctx, arm);
-    json_decref(body);
-    return rc;
-}
-
-static int h_unpromote(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    return promote(req, reply, ctx, 0);
-}
-
-static int h_reset(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    const char *name = server_req_param(req, "name");
-    struct store_experiment e = {0};
-    int64_t new_id = 0;
-    store *s = app_store_acquire(ctx, reply->err);
-    int rc = s ? store_experiment_get(s, name, &e, reply->err) : PB_ERR_DB;
-    if (rc == PB_OK && (rc = store_experiment_reset(s, e.id, &new_id, reply->err)) == PB_OK)
-        rc = reload(ctx, s, e.name, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:s, s:I, s:I}", "experiment", e.name, "archived_id",
-                                    (json_int_t)e.id, "id", (json_int_t)new_id));
-    app_store_release(ctx, s);
-    store_experiment_clear(&e);
-    return rc;
-}
-
-/* Per-arm sums of a run's ok, scored steps. */
-struct run_tally {
-    int64_t arm_id[64];
-    double sum[64];
-    int64_t n[64];
-    size_t count;
-};
-
-static int tally_step(void *ctx, const struct run_step *st)
-{
-    struct run_tally *t = ctx;
-    size_t i = 0;
-    if (strcmp(st->status, "ok") != 0 || !st->has_score || st->arm_id <= 0)
-        return 0;
-    while (i < t->count && t->arm_id[i] != st->arm_id)
-        i++;
-    if (i == t->count) {
-        if (t->count == 64)
-            return 0;
-        t->arm_id[t->count++] = st->arm_id;
-    }
-    t->sum[i] += st->score;
-    t->n[i]++;
-    return 0;
-}
-
-/* The run's winner: the arm with the best mean over its ok steps. */
-static int run_winner(store *s, int64_t run_id, struct arm *winner, double *mean, int64_t *steps,
-                      char *err)
-{
-    struct run_tally t = {0};
-    int rc = runs_step_foreach(s, run_id, tally_step, &t, err);
-    size_t best = 0;
-    if (rc != PB_OK)
-        return rc;
-    if (t.count == 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "run %lld has no scored ok step with an arm",
-                       (long long)run_id);
-    for (size_t i = 1; i < t.count; i++)
-        if (t.sum[i] / (double)t.n[i] > t.sum[best] / (double)t.n[best])
-            best = i;
-    *mean = t.sum[best] / (double)t.n[best];
-    *steps = t.n[best];
-    return arms_get(s, t.arm_id[best], winner, err);
-}
-
-static int import_winner(app *a, store *s, const char *experiment, int64_t run_id, const char *name,
-                         struct server_reply *reply)
-{
-    struct arm win = {0}, same = {0};
-    struct store_experiment e = {0};
-    double mean = 0;
-    int64_t steps = 0, arm_id = 0;
-    int rc = store_experiment_get(s, experiment, &e, reply->err);
-    if (rc == PB_OK)
-        rc = run_winner(s, run_id, &win, &mean, &steps, reply->err);
-    name = name ? name : win.name;
-    if (rc == PB_OK && arms_find(s, e.id, name, &same, reply->err) == PB_OK &&
-        strcmp(same.prompt, win.prompt) != 0)
-        rc = pb_errf(reply->err, PB_ERR_CONFLICT,
-                     "experiment %s already has an active arm %s with another text; pass 'name'",
-                     e.name, name);
-    if (rc == PB_OK &&
-        (rc = arms_add(s, e.id, name, win.prompt, NULL, &arm_id, NULL, reply->err)) == PB_OK)
-        rc = reload(a, s, e.name, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 201,
-                          json_pack("{s:I, s:s, s:s, s:I, s:I, s:f, s:I}", "arm_id",
-                                    (json_int_t)arm_id, "name", name, "experiment", e.name,
-                                    "run_id", (json_int_t)run_id, "from_arm_id", (json_int_t)win.id,
-                                    "run_mean", mean, "run_steps", (json_int_t)steps));
-    arms_clear(&win);
-    arms_clear(&same);
-    store_experiment_clear(&e);
-    return rc;
-}
-
-static int h_import_run(struct server_request *req, struct server_reply *reply, void *ctx)
-{
-    static const char *const fields[] = {"run_id", "name"};
-    long long run_id = 0;
-    const char *name = NULL;
-    json_t *body = NULL;
-    int rc = read_body(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = jsonio_integer(body, "run_id", 1, 1, INT64_MAX, &run_id, reply->err)) ||
-        (rc = jsonio_string(body, "name", 0, &name, reply->err)))
-        goto cleanup;
-    if (name && !arms_name_valid(name)) {
-        rc = pb_errf(reply->err, PB_ERR_INVALID, "field 'name' is not a valid arm name");
-        goto cleanup;
-    }
-    store *s = app_store_acquire(ctx, reply->err);
-    rc = s ? import_winner(ctx, s, server_req_param(req, "name"), run_id, name, reply) : PB_ERR_DB;
-    app_store_release(ctx, s);
-cleanup:
-    json_decref(body);
     return rc;
 }
 
@@ -722,43 +247,33 @@ static const struct server_route api_table[] = {
     {"POST", "/v1/impressions/{id}/activate", h_activate, SERVER_USER},
     {"POST", "/v1/impressions/{id}/discard", h_discard, SERVER_USER},
     {"DELETE", "/v1/users/{user_id}", h_erase, SERVER_OWNER},
-    {"GET", "/v1/experiments", h_experiments, SERVER_ADMIN},
-    {"GET", "/v1/experiments/{name}", h_experiment, SERVER_ADMIN},
-    {"GET", "/v1/arms", h_arms, SERVER_ADMIN},
-    {"GET", "/v1/runs", h_runs, SERVER_ADMIN},
-    {"POST", "/v1/arms", h_arm_add, SERVER_ADMIN},
-    {"POST", "/v1/arms/{id}/retire", h_arm_retire, SERVER_ADMIN},
-    {"POST", "/v1/arms/{id}/restore", h_arm_restore, SERVER_ADMIN},
-    {"POST", "/v1/experiments/{name}/policy", h_policy, SERVER_ADMIN},
-    {"POST", "/v1/experiments/{name}/promote", h_promote, SERVER_ADMIN},
-    {"POST", "/v1/experiments/{name}/unpromote", h_unpromote, SERVER_ADMIN},
-    {"POST", "/v1/experiments/{name}/reset", h_reset, SERVER_ADMIN},
-    {"POST", "/v1/experiments/{name}/import-run", h_import_run, SERVER_ADMIN},
 };
 
-int api_routes_new(struct server_route **out, size_t *n, char *err)
+pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
 {
-    size_t nd = 0, na = N_FIELDS(api_table);
+    size_t na = N_FIELDS(api_table), nadmin = 0, nd = 0;
+    const struct server_route *admin = adminapi_routes(&nadmin);
     const struct server_route *dash = dashboard_routes(&nd);
-    struct server_route *all = malloc((na + nd) * sizeof *all);
+    struct server_route *all = malloc((na + nadmin + nd) * sizeof *all);
     if (!all)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     memcpy(all, api_table, sizeof api_table);
+    memcpy(all + na, admin, nadmin * sizeof *admin);
     if (nd)
-        memcpy(all + na, dash, nd * sizeof *dash);
+        memcpy(all + na + nadmin, dash, nd * sizeof *dash);
     *out = all;
-    *n = na + nd;
+    *n = na + nadmin + nd;
     return PB_OK;
 }
 
-int api_health(json_t *status, void *ctx, char *err)
+pb_status api_health(json_t *status, void *ctx, char *err)
 {
     app *a = ctx;
     const emotion *emo = app_emotion(a);
     struct store_experiment e = {0};
     /* One indexed read proves the database answers; counting rows would scan every table. */
     store *s = app_store_acquire(a, err);
-    int rc = s ? store_experiment_get(s, "default", &e, err) : PB_ERR_DB;
+    pb_status rc = s ? store_experiment_get(s, "default", &e, err) : PB_ERR_DB;
     if (rc == PB_ERR_NOT_FOUND)
         rc = PB_OK;
     store_experiment_clear(&e);

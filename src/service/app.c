@@ -85,7 +85,7 @@ double app_started_at(const app *a)
     return a->started_at;
 }
 
-static int open_store(const app *a, store **out, char *err)
+static pb_status open_store(const app *a, store **out, char *err)
 {
     return store_open_config(a->cfg, a->db_path, out, err);
 }
@@ -127,11 +127,11 @@ void app_user_key(const app *a, const char *user_id, char out[APP_USER_KEY_LEN])
     hash_hex(mac, out);
 }
 
-int app_run_retention(app *a, int64_t *deleted, char *err)
+pb_status app_run_retention(app *a, int64_t *deleted, char *err)
 {
     long days = config_int(a->cfg, "privacy.retention_days");
     int64_t n = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (days > 0) {
         store *s = app_store_acquire(a, err);
         if (!s)
@@ -144,7 +144,7 @@ int app_run_retention(app *a, int64_t *deleted, char *err)
     return rc;
 }
 
-int app_missing_reward(const config *cfg, int *exclude, double *value, char *err)
+pb_status app_missing_reward(const config *cfg, int *exclude, double *value, char *err)
 {
     const char *v = config_str(cfg, "rewards.missing");
     char *end;
@@ -173,13 +173,13 @@ static void sweep_observe(void *ctx, const struct impressions_default_row *row)
                 (long long)row->reward_id, why);
 }
 
-int app_run_reward_sweep(app *a, int64_t *given, char *err)
+pb_status app_run_reward_sweep(app *a, int64_t *given, char *err)
 {
     long wait = config_int(a->cfg, "rewards.wait_s");
     int exclude;
     double value;
     int64_t n = 0;
-    int rc = app_missing_reward(a->cfg, &exclude, &value, err);
+    pb_status rc = app_missing_reward(a->cfg, &exclude, &value, err);
     if (rc == PB_OK && wait > 0 && !exclude) {
         store *s = app_store_acquire(a, err);
         if (!s)
@@ -239,12 +239,12 @@ static void *retention_main(void *arg)
 }
 
 /* The default experiment, synced from the prompts folder when that folder exists. */
-static int ensure_default(app *a, store *s, const char *prompts_dir, char *err)
+static pb_status ensure_default(app *a, store *s, const char *prompts_dir, char *err)
 {
     struct store_experiment e = {0};
     struct stat st;
     const char *policy = config_str(a->cfg, "bandit.policy");
-    int rc;
+    pb_status rc;
     if (stat(prompts_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
         rc = arms_ensure_default(s, prompts_dir, policy, &e, NULL, err);
     } else {
@@ -258,10 +258,10 @@ static int ensure_default(app *a, store *s, const char *prompts_dir, char *err)
     return rc;
 }
 
-static int open_llm(app *a, char *err)
+static pb_status open_llm(app *a, char *err)
 {
     char why[PB_ERR_LEN];
-    int rc = llm_client_from_config(a->cfg, &a->llm, why);
+    pb_status rc = llm_client_from_config(a->cfg, &a->llm, why);
     if (rc == PB_ERR_UNAVAILABLE) {
         snprintf(a->llm_note, sizeof a->llm_note,
                  "chat generation needs an LLM provider: set PB_LLM_BASE_URL (or "
@@ -274,12 +274,12 @@ static int open_llm(app *a, char *err)
     return PB_OK;
 }
 
-static int app_open_parts(app *a, const struct app_options *opt, char *err)
+static pb_status app_open_parts(app *a, const struct app_options *opt, char *err)
 {
     store *s = NULL, *ws = NULL;
     const char *prompts =
         opt && opt->prompts_dir ? opt->prompts_dir : config_str(a->cfg, "prompts.dir");
-    int rc = open_store(a, &s, err);
+    pb_status rc = open_store(a, &s, err);
     if (rc == PB_OK)
         rc = ensure_default(a, s, prompts, err);
     if (rc == PB_OK)
@@ -301,7 +301,7 @@ static int app_open_parts(app *a, const struct app_options *opt, char *err)
     return rc;
 }
 
-int app_new(const config *cfg, const struct app_options *opt, app **out, char *err)
+pb_status app_new(const config *cfg, const struct app_options *opt, app **out, char *err)
 {
     app *a = calloc(1, sizeof *a);
     if (!a)
@@ -311,7 +311,7 @@ int app_new(const config *cfg, const struct app_options *opt, app **out, char *e
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_mutex_init(&a->stop_mu, NULL);
     pthread_cond_init(&a->stop_cv, NULL);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     const char *mode = config_str(cfg, "assign.mode");
     if (strcmp(mode, "turn") && strcmp(mode, "conversation") && strcmp(mode, "user"))
         rc = pb_errf(err, PB_ERR_INVALID,
@@ -390,9 +390,9 @@ static void cluster_ci(const struct feedback_arm_stats *st, double *lo, double *
     *hi = fmin(1, m + half);
 }
 
-static int fill_arms(struct app_experiment_view *v, const struct arm *arms, size_t n,
-                     const struct feedback_arm_stats *fs, size_t nfs,
-                     const struct live_snapshot *snap, char *err)
+static pb_status fill_arms(struct app_experiment_view *v, const struct arm *arms, size_t n,
+                           const struct feedback_arm_stats *fs, size_t nfs,
+                           const struct live_snapshot *snap, char *err)
 {
     if (!(v->arms = calloc(n ? n : 1, sizeof *v->arms)))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -422,7 +422,7 @@ static int fill_arms(struct app_experiment_view *v, const struct arm *arms, size
     return PB_OK;
 }
 
-int app_experiment_view(app *a, const char *name, struct app_experiment_view *out, char *err)
+pb_status app_experiment_view(app *a, const char *name, struct app_experiment_view *out, char *err)
 {
     struct store_experiment e = {0};
     struct arm *arms = NULL;
@@ -432,7 +432,7 @@ int app_experiment_view(app *a, const char *name, struct app_experiment_view *ou
     memset(out, 0, sizeof *out);
     name = name ? name : "default";
     store *s = app_store_acquire(a, err);
-    int rc = s ? store_experiment_get(s, name, &e, err) : PB_ERR_DB;
+    pb_status rc = s ? store_experiment_get(s, name, &e, err) : PB_ERR_DB;
     if (rc == PB_OK)
         rc = arms_list(s, e.id, 1, &arms, &n, err);
     if (rc == PB_OK)

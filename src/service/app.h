@@ -3,8 +3,9 @@
  * emotion classifier, the LLM client (absent when no provider is configured), the metrics
  * registry and the background jobs (retention purge, reward wait sweep), the segment map.
  * Owns all of them and their lifetime.
- * It must not parse HTTP or JSON requests (api.c does) nor hold business rules of a chat turn
- * (pipeline.c does); it only wires the parts together and offers read-only views. */
+ * It must not parse HTTP or JSON requests (api and adminapi do) nor hold the business rules
+ * of a chat turn, a reward or a choice (chatturn, reward, choose do); it only wires the parts
+ * together and offers read-only views. */
 #ifndef APP_H
 #define APP_H
 
@@ -38,7 +39,7 @@ struct app_options {
  * is not an error: app_llm gives NULL and app_llm_note says why), registers metrics, runs the
  * retention purge once and starts its hourly thread. cfg is borrowed and must outlive the app.
  * Caller frees with app_free. */
-int app_new(const config *cfg, const struct app_options *opt, app **out, char *err);
+pb_status app_new(const config *cfg, const struct app_options *opt, app **out, char *err);
 
 /* Stops the background thread, drains the writer (every queued write is committed or failed
  * and its caller answered), closes everything. NULL is allowed. */
@@ -99,21 +100,21 @@ struct app_experiment_view {
 
 /* The experiment named name (NULL: "default") with per-arm statistics. PB_ERR_NOT_FOUND when
  * no active experiment has that name. Clear with app_experiment_view_clear. */
-int app_experiment_view(app *a, const char *name, struct app_experiment_view *out, char *err);
+pb_status app_experiment_view(app *a, const char *name, struct app_experiment_view *out, char *err);
 void app_experiment_view_clear(struct app_experiment_view *v);
 
 /* Runs the retention purge now (privacy.retention_days; 0 = keep everything): messages older
  * than the retention are deleted. *deleted may be NULL. */
-int app_run_retention(app *a, int64_t *deleted, char *err);
+pb_status app_run_retention(app *a, int64_t *deleted, char *err);
 
 /* Runs the reward wait sweep now: every activated impression older than rewards.wait_s with
  * no reward gets rewards.missing as a reward of source "default" (one per impression), and
  * the live state moves. Nothing happens when rewards.wait_s is 0 or rewards.missing is
  * "exclude". *given (may be NULL) gets how many rewards were given. */
-int app_run_reward_sweep(app *a, int64_t *given, char *err);
+pb_status app_run_reward_sweep(app *a, int64_t *given, char *err);
 
 /* Reads rewards.missing: *exclude = 1 for "exclude", else *value gets the number. A value
  * that is neither is PB_ERR_INVALID with a message naming the setting. */
-int app_missing_reward(const config *cfg, int *exclude, double *value, char *err);
+pb_status app_missing_reward(const config *cfg, int *exclude, double *value, char *err);
 
 #endif

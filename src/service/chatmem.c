@@ -156,12 +156,12 @@ static struct entry *find_or_add(chatmem *m, const char *key, const char *user_k
     return e;
 }
 
-int chatmem_history_append(chatmem *m, const char *conversation_id, const char *user_key,
-                           const json_t *messages, size_t keep)
+pb_status chatmem_history_append(chatmem *m, const char *conversation_id, const char *user_key,
+                                 const json_t *messages, size_t keep)
 {
     char key[300];
     double now = pb_now_monotonic();
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     snprintf(key, sizeof key, "h:%s", conversation_id);
     pthread_mutex_lock(&m->mu);
     struct entry *e = find_or_add(m, key, user_key, now);
@@ -198,7 +198,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int turn_copy(struct chatmem_turn *dst, const struct chatmem_turn *src)
+static pb_status turn_copy(struct chatmem_turn *dst, const struct chatmem_turn *src)
 {
     memset(dst, 0, sizeof *dst);
     dst->user_key = dup_or_null(src->user_key);
@@ -219,11 +219,11 @@ static int turn_copy(struct chatmem_turn *dst, const struct chatmem_turn *src)
     return PB_OK;
 }
 
-int chatmem_turn_put(chatmem *m, int64_t impression_id, const struct chatmem_turn *t)
+pb_status chatmem_turn_put(chatmem *m, int64_t impression_id, const struct chatmem_turn *t)
 {
     char key[40];
     double now = pb_now_monotonic();
-    int rc = PB_ERR_NOMEM;
+    pb_status rc = PB_ERR_NOMEM;
     snprintf(key, sizeof key, "t:%" PRId64, impression_id);
     pthread_mutex_lock(&m->mu);
     struct entry *e = find_or_add(m, key, t->user_key, now);
@@ -265,8 +265,8 @@ int chatmem_user_arm_get(chatmem *m, const char *user_key, int64_t experiment_id
     return found;
 }
 
-int chatmem_user_arm_put(chatmem *m, const char *user_key, int64_t experiment_id, int64_t arm_id,
-                         double ttl_s)
+pb_status chatmem_user_arm_put(chatmem *m, const char *user_key, int64_t experiment_id,
+                               int64_t arm_id, double ttl_s)
 {
     char key[300];
     double now = pb_now_monotonic();

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/pb.h"
+
 typedef struct chatmem chatmem;
 
 /* max_entries per kind of entry; ttl_s after the last use. NULL when out of memory. */
@@ -17,9 +19,10 @@ chatmem *chatmem_new(size_t max_entries, double ttl_s);
 void chatmem_free(chatmem *m);
 
 /* Appends messages (a JSON array of {role, content}, borrowed) to the conversation's history,
- * keeping the last `keep`. The conversation is owned by user_key. */
-int chatmem_history_append(chatmem *m, const char *conversation_id, const char *user_key,
-                           const json_t *messages, size_t keep);
+ * keeping the last `keep`. The conversation is owned by user_key. PB_ERR_NOMEM when out of
+ * memory. */
+pb_status chatmem_history_append(chatmem *m, const char *conversation_id, const char *user_key,
+                                 const json_t *messages, size_t keep);
 /* The last max messages of the conversation (a new JSON array, empty when unknown). */
 json_t *chatmem_history_get(chatmem *m, const char *conversation_id, size_t max);
 
@@ -31,16 +34,18 @@ struct chatmem_turn {
     json_t *emotions; /* [{label, name, score}] */
     int consent;
 };
-int chatmem_turn_put(chatmem *m, int64_t impression_id, const struct chatmem_turn *t);
-/* Copies the turn into *out (clear with chatmem_turn_clear); 0 when absent or expired. */
+/* Keeps a copy of t for impression_id; PB_ERR_NOMEM when out of memory. */
+pb_status chatmem_turn_put(chatmem *m, int64_t impression_id, const struct chatmem_turn *t);
+/* Copies the turn into *out (clear with chatmem_turn_clear) and returns 1; 0 when absent or
+ * expired (or out of memory). */
 int chatmem_turn_get(chatmem *m, int64_t impression_id, struct chatmem_turn *out);
 void chatmem_turn_clear(struct chatmem_turn *t);
 
 /* assign.mode user: the arm a user keeps in an experiment until the TTL (user_ttl_s) runs
- * out since it was first given. */
+ * out since it was first given. _get: 1 with *arm_id set, 0 when none; _put: PB_ERR_NOMEM. */
 int chatmem_user_arm_get(chatmem *m, const char *user_key, int64_t experiment_id, int64_t *arm_id);
-int chatmem_user_arm_put(chatmem *m, const char *user_key, int64_t experiment_id, int64_t arm_id,
-                         double ttl_s);
+pb_status chatmem_user_arm_put(chatmem *m, const char *user_key, int64_t experiment_id,
+                               int64_t arm_id, double ttl_s);
 
 /* Drops every entry of the user (erasure). */
 void chatmem_forget_user(chatmem *m, const char *user_key);

@@ -31,7 +31,7 @@ static const struct {
     {"intervals.svg", DASHBOARD_PLOT_INTERVALS},
 };
 
-int dashboard_plot_from_name(const char *file, enum dashboard_plot *out, char *err)
+pb_status dashboard_plot_from_name(const char *file, enum dashboard_plot *out, char *err)
 {
     for (size_t i = 0; i < sizeof plot_files / sizeof plot_files[0]; i++)
         if (file && strcmp(file, plot_files[i].file) == 0) {
@@ -101,10 +101,11 @@ static void label_arms(struct stream *st)
 }
 
 /* Loads the arms and every reward of experiment e. Caller frees with stream_free. */
-static int stream_load(store *s, const struct store_experiment *e, struct stream *st, char *err)
+static pb_status stream_load(store *s, const struct store_experiment *e, struct stream *st,
+                             char *err)
 {
     memset(st, 0, sizeof *st);
-    int rc = arms_list(s, e->id, 1, &st->arms, &st->n_arms, err);
+    pb_status rc = arms_list(s, e->id, 1, &st->arms, &st->n_arms, err);
     if (rc != PB_OK)
         return rc;
     st->labels = calloc(st->n_arms ? st->n_arms : 1, sizeof *st->labels);
@@ -144,7 +145,7 @@ static void lines_free(struct lines *l)
     free(l->series);
 }
 
-static int lines_alloc(struct lines *l, size_t n_points, size_t n_series, char *err)
+static pb_status lines_alloc(struct lines *l, size_t n_points, size_t n_series, char *err)
 {
     memset(l, 0, sizeof *l);
     l->n_points = n_points;
@@ -159,13 +160,13 @@ static int lines_alloc(struct lines *l, size_t n_points, size_t n_series, char *
 }
 
 /* Running mean or share of each shown arm at DASHBOARD_POINTS evenly spaced reward counts. */
-static int lines_running(const struct stream *st, int share, struct lines *l, char *err)
+static pb_status lines_running(const struct stream *st, int share, struct lines *l, char *err)
 {
     unsigned char *shown = calloc(st->n_arms ? st->n_arms : 1, 1);
     double *sum = calloc(st->n_arms ? st->n_arms : 1, sizeof *sum);
     size_t *count = calloc(st->n_arms ? st->n_arms : 1, sizeof *count);
     size_t n_series = 0, n_points = st->n < DASHBOARD_POINTS ? st->n : DASHBOARD_POINTS, i = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!shown || !sum || !count) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory drawing a plot");
         goto cleanup;
@@ -239,8 +240,8 @@ static int truth_known(const struct store_experiment *e, const struct stream *st
 }
 
 /* st NULL: the truth is not declared; draws the "unknown" chart. */
-static int draw_regret(const struct store_experiment *e, const struct stream *st, char **svg,
-                       char *err)
+static pb_status draw_regret(const struct store_experiment *e, const struct stream *st, char **svg,
+                             char *err)
 {
     char title[160];
     struct plot_frame f = {title, "rewards received", "cumulative expected regret", 0, 0};
@@ -248,7 +249,7 @@ static int draw_regret(const struct store_experiment *e, const struct stream *st
     struct lines l = {0};
     double best = -INFINITY, regret = 0;
     size_t n_points = 0, i = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!truth)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory drawing a plot");
     if (!st || !truth_known(e, st, truth)) {
@@ -279,8 +280,8 @@ cleanup:
     return rc;
 }
 
-static int draw_distribution(const struct store_experiment *e, const struct stream *st, char **svg,
-                             char *err)
+static pb_status draw_distribution(const struct store_experiment *e, const struct stream *st,
+                                   char **svg, char *err)
 {
     char title[160];
     struct plot_frame f = {title, "reward level", "share of the arm's rewards", 0, 0};
@@ -289,7 +290,7 @@ static int draw_distribution(const struct store_experiment *e, const struct stre
     struct plot_dist *dist = calloc(n, sizeof *dist);
     unsigned char *shown = calloc(n, 1);
     size_t n_dist = 0;
-    int rc;
+    pb_status rc;
     if (!counts || !dist || !shown) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory drawing a plot");
         goto cleanup;
@@ -313,8 +314,8 @@ cleanup:
     return rc;
 }
 
-int dashboard_plot_svg(store *s, const struct store_experiment *e, enum dashboard_plot plot,
-                       char **svg, char *err)
+pb_status dashboard_plot_svg(store *s, const struct store_experiment *e, enum dashboard_plot plot,
+                             char **svg, char *err)
 {
     struct stream st;
     struct lines l = {0};
@@ -324,7 +325,7 @@ int dashboard_plot_svg(store *s, const struct store_experiment *e, enum dashboar
         return pb_errf(err, PB_ERR_INVALID, "the interval plot is drawn from the live view");
     if (plot == DASHBOARD_PLOT_REGRET && !truth_declared(e))
         return draw_regret(e, NULL, svg, err);
-    int rc = stream_load(s, e, &st, err);
+    pb_status rc = stream_load(s, e, &st, err);
     if (rc != PB_OK)
         goto cleanup;
     if (plot == DASHBOARD_PLOT_REGRET) {
@@ -346,14 +347,14 @@ cleanup:
     return rc;
 }
 
-int dashboard_intervals_svg(const struct app_experiment_view *v, char **svg, char *err)
+pb_status dashboard_intervals_svg(const struct app_experiment_view *v, char **svg, char *err)
 {
     char title[160];
     struct plot_frame f = {title, "arm", "mean reward with 95 % interval", 0, 0};
     struct plot_bar *bars = calloc(v->n_arms ? v->n_arms : 1, sizeof *bars);
     char(*labels)[LABEL_LEN] = calloc(v->n_arms ? v->n_arms : 1, sizeof *labels);
     size_t n = 0;
-    int rc;
+    pb_status rc;
     *svg = NULL;
     if (!bars || !labels) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory drawing a plot");
@@ -423,8 +424,8 @@ static json_t *recent_item(const struct recent_row *row, const struct arm *arms,
                      row->value, "created_at", row->created_at);
 }
 
-int dashboard_recent_feedback(store *s, const struct store_experiment *e, size_t limit,
-                              json_t **out, char *err)
+pb_status dashboard_recent_feedback(store *s, const struct store_experiment *e, size_t limit,
+                                    json_t **out, char *err)
 {
     struct recent r = {0};
     struct arm *arms = NULL;
@@ -433,7 +434,7 @@ int dashboard_recent_feedback(store *s, const struct store_experiment *e, size_t
     *out = NULL;
     if (limit < 1 || limit > 1000)
         return pb_errf(err, PB_ERR_INVALID, "limit must be between 1 and 1000; got %zu", limit);
-    int rc = arms_list(s, e->id, 1, &arms, &n_arms, err);
+    pb_status rc = arms_list(s, e->id, 1, &arms, &n_arms, err);
     if (rc != PB_OK)
         goto cleanup;
     r.limit = limit;
@@ -478,13 +479,13 @@ static int judge_eval_add(void *ctx, const struct runs_judge_eval *ev)
     return json_array_append_new(ctx, item) == 0 ? 0 : PB_ERR_NOMEM;
 }
 
-int dashboard_judge_evals(store *s, json_t **out, char *err)
+pb_status dashboard_judge_evals(store *s, json_t **out, char *err)
 {
     json_t *list = json_array();
     *out = NULL;
     if (!list)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory listing judge evaluations");
-    int rc = runs_judge_eval_latest(s, judge_eval_add, list, err);
+    pb_status rc = runs_judge_eval_latest(s, judge_eval_add, list, err);
     if (rc == PB_ERR_NOMEM)
         pb_errf(err, rc, "out of memory listing judge evaluations");
     if (rc == PB_OK && !(*out = json_pack("{s:O}", "judge_evals", list)))
@@ -500,7 +501,7 @@ int dashboard_judge_evals(store *s, json_t **out, char *err)
 static const char SVG_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; "
                               "frame-ancestors 'none'";
 
-static int h_plot(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_plot(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     app *a = ctx;
     const char *name = server_req_param(req, "name");
@@ -509,7 +510,7 @@ static int h_plot(struct server_request *req, struct server_reply *reply, void *
     enum dashboard_plot plot;
     char *svg = NULL;
     store *s = NULL;
-    int rc = dashboard_plot_from_name(server_req_param(req, "plot"), &plot, reply->err);
+    pb_status rc = dashboard_plot_from_name(server_req_param(req, "plot"), &plot, reply->err);
     if (rc != PB_OK)
         return rc;
     if (plot == DASHBOARD_PLOT_INTERVALS) {
@@ -536,7 +537,7 @@ cleanup:
 }
 
 /* ?limit=N, 20 when absent; PB_ERR_INVALID for anything but a whole number in 1..1000. */
-static int parse_limit(const char *text, size_t *limit, char *err)
+static pb_status parse_limit(const char *text, size_t *limit, char *err)
 {
     char *end = NULL;
     if (!text) {
@@ -550,13 +551,13 @@ static int parse_limit(const char *text, size_t *limit, char *err)
     return PB_OK;
 }
 
-static int h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     app *a = ctx;
     struct store_experiment e = {0};
     json_t *body = NULL;
     size_t limit = 20;
-    int rc = parse_limit(server_req_query(req, "limit"), &limit, reply->err);
+    pb_status rc = parse_limit(server_req_query(req, "limit"), &limit, reply->err);
     if (rc != PB_OK)
         return rc;
     store *s = app_store_acquire(a, reply->err);
@@ -570,14 +571,14 @@ static int h_feedback(struct server_request *req, struct server_reply *reply, vo
     return rc;
 }
 
-static int h_judge_evals(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status h_judge_evals(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     app *a = ctx;
     json_t *body = NULL;
     store *s = app_store_acquire(a, reply->err);
     if (!s)
         return PB_ERR_DB;
-    int rc = dashboard_judge_evals(s, &body, reply->err);
+    pb_status rc = dashboard_judge_evals(s, &body, reply->err);
     if (rc == PB_OK)
         server_reply_json(reply, 200, body);
     app_store_release(a, s);

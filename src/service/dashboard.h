@@ -24,29 +24,29 @@ enum dashboard_plot {
 
 /* "mean.svg" → DASHBOARD_PLOT_MEAN, ...; PB_ERR_NOT_FOUND with a message listing the plots
  * for any other name. */
-int dashboard_plot_from_name(const char *file, enum dashboard_plot *out, char *err);
+pb_status dashboard_plot_from_name(const char *file, enum dashboard_plot *out, char *err);
 
 /* Draws one of the reward-stream plots (every kind but INTERVALS) of experiment e from the
  * rewards stored for it; *svg is an SVG document the caller frees. The regret plot needs
  * the arms' true means, known only for offline experiments whose policy_params hold
  * {"true_means": {"A": 0.9, ...}} covering every rewarded arm; otherwise it says "unknown".
  * Errors: PB_ERR_INVALID for INTERVALS, store errors (PB_ERR_DB), PB_ERR_NOMEM. */
-int dashboard_plot_svg(store *s, const struct store_experiment *e, enum dashboard_plot plot,
-                       char **svg, char *err);
+pb_status dashboard_plot_svg(store *s, const struct store_experiment *e, enum dashboard_plot plot,
+                             char **svg, char *err);
 
 /* Bars of mean reward with their 95 % interval for every arm of the view that is active or
  * was ever rewarded, the same numbers as GET /v1/arms. Caller frees *svg. */
-int dashboard_intervals_svg(const struct app_experiment_view *v, char **svg, char *err);
+pb_status dashboard_intervals_svg(const struct app_experiment_view *v, char **svg, char *err);
 
 /* {"experiment", "total", "by_source": {source: count}, "recent": [newest first, at most
  * limit (1..1000) of {reward_id, impression_id, arm_id, arm, source, value, created_at}]}.
  * *out is a new reference the caller decrefs. No message text or user id is included. */
-int dashboard_recent_feedback(store *s, const struct store_experiment *e, size_t limit,
-                              json_t **out, char *err);
+pb_status dashboard_recent_feedback(store *s, const struct store_experiment *e, size_t limit,
+                                    json_t **out, char *err);
 
 /* {"judge_evals": [{id, judge_kind, created_at, figures}]}: the newest evaluation of each
  * judge kind. figures is the stored JSON object. *out is a new reference. */
-int dashboard_judge_evals(store *s, json_t **out, char *err);
+pb_status dashboard_judge_evals(store *s, json_t **out, char *err);
 
 /* Link note: call this through a normal (strong) reference, e.g. include this header in
  * api.c. A weak reference does not pull dashboard.o out of the static library pbcore, so the

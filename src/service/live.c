@@ -69,14 +69,14 @@ const char *live_segment_name(const live *l, size_t i)
     return i < l->n_seg ? l->seg_names[i] : NULL;
 }
 
-int live_new(unsigned long seed, long segment_min_pulls, live **out, char *err)
+pb_status live_new(unsigned long seed, long segment_min_pulls, live **out, char *err)
 {
     return live_new_segments(seed, segment_min_pulls, live_segment_names, LIVE_N_SEGMENTS, out,
                              err);
 }
 
-int live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
-                      size_t n_names, live **out, char *err)
+pb_status live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
+                            size_t n_names, live **out, char *err)
 {
     if (n_names < 1 || n_names > 100000)
         return pb_errf(err, PB_ERR_INVALID, "%zu segments: expected 1 to 100000", n_names);
@@ -131,7 +131,7 @@ void live_free(live *l)
 }
 
 /* The policy spec of a stored experiment: "name" plus params JSON as key=value pairs. */
-static int policy_spec(const struct store_experiment *e, char *buf, size_t len, char *err)
+static pb_status policy_spec(const struct store_experiment *e, char *buf, size_t len, char *err)
 {
     int used = snprintf(buf, len, "%s", e->policy && *e->policy ? e->policy : "ucb1");
     json_t *params = e->policy_params ? json_loads(e->policy_params, 0, NULL) : NULL;
@@ -188,14 +188,14 @@ static int rebuild_reward(void *ctx, const struct impressions_reward_row *row)
 }
 
 /* Builds a fresh state for the active experiment `name` from the store. */
-static int exp_build(live *l, store *s, const char *name, struct live_exp **out, char *err)
+static pb_status exp_build(live *l, store *s, const char *name, struct live_exp **out, char *err)
 {
     struct store_experiment se = {0};
     struct arm *arms = NULL;
     size_t n = 0;
     bandit_policy policy;
     struct live_exp *e = calloc(1, sizeof *e);
-    int rc = e ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = e ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
         rc = store_experiment_get(s, name, &se, err);
     if (rc == PB_OK)
@@ -262,7 +262,7 @@ static struct live_exp *find_by_name(live *l, const char *name, size_t *pos)
 }
 
 /* Replaces (or adds) the state of e->name; call with the mutex held. */
-static int install(live *l, struct live_exp *e, char *err)
+static pb_status install(live *l, struct live_exp *e, char *err)
 {
     size_t pos;
     if (find_by_name(l, e->name, &pos)) {
@@ -281,10 +281,10 @@ static int install(live *l, struct live_exp *e, char *err)
 }
 
 /* The loaded state of name, building it from s when absent; mutex held. */
-static int get_loaded(live *l, store *s, const char *name, struct live_exp **out, char *err)
+static pb_status get_loaded(live *l, store *s, const char *name, struct live_exp **out, char *err)
 {
     struct live_exp *e = find_by_name(l, name, NULL);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!e) {
         if (!s)
             return pb_errf(err, PB_ERR_NOT_FOUND, "experiment %s is not loaded", name);
@@ -296,11 +296,11 @@ static int get_loaded(live *l, store *s, const char *name, struct live_exp **out
     return rc;
 }
 
-int live_reload(live *l, store *s, const char *name, char *err)
+pb_status live_reload(live *l, store *s, const char *name, char *err)
 {
     struct live_exp *e = NULL;
     pthread_mutex_lock(&l->mu);
-    int rc = exp_build(l, s, name, &e, err);
+    pb_status rc = exp_build(l, s, name, &e, err);
     if (rc == PB_OK)
         rc = install(l, e, err);
     pthread_mutex_unlock(&l->mu);
@@ -314,7 +314,7 @@ void live_choice_clear(struct live_choice *c)
 }
 
 /* Fills the choice for arm index i; mutex held. */
-static int choice_fill(const struct live_exp *e, size_t i, struct live_choice *out, char *err)
+static pb_status choice_fill(const struct live_exp *e, size_t i, struct live_choice *out, char *err)
 {
     out->arm_id = e->arm_ids[i];
     snprintf(out->arm_name, sizeof out->arm_name, "%s", e->arm_names[i]);
@@ -323,8 +323,8 @@ static int choice_fill(const struct live_exp *e, size_t i, struct live_choice *o
     return PB_OK;
 }
 
-static int choose_locked(live *l, struct live_exp *e, const char *segment, const double *x,
-                         int64_t prefer, struct live_choice *out, char *err)
+static pb_status choose_locked(live *l, struct live_exp *e, const char *segment, const double *x,
+                               int64_t prefer, struct live_choice *out, char *err)
 {
     size_t arm;
     bandit_arm_stats st;
@@ -343,21 +343,22 @@ static int choose_locked(live *l, struct live_exp *e, const char *segment, const
         x = dflt;
     }
     out->contextual = e->ctx != NULL;
-    int rc = e->ctx ? contextual_select(e->ctx, x, l->rng, &arm, &out->propensity, err)
-                    : segments_select(e->seg, segment_index(l, segment), l->rng, &arm,
-                                      &out->propensity, &out->from_global, err);
+    pb_status rc = e->ctx ? contextual_select(e->ctx, x, l->rng, &arm, &out->propensity, err)
+                          : segments_select(e->seg, segment_index(l, segment), l->rng, &arm,
+                                            &out->propensity, &out->from_global, err);
     if (rc == PB_ERR_CONFLICT)
         return pb_errf(err, PB_ERR_CONFLICT, "experiment %s has no active arm", e->name);
     return rc == PB_OK ? choice_fill(e, arm, out, err) : rc;
 }
 
-int live_choose(live *l, store *s, const char *name, const char *segment, const double *features,
-                int64_t prefer_arm_id, struct live_choice *out, char *err)
+pb_status live_choose(live *l, store *s, const char *name, const char *segment,
+                      const double *features, int64_t prefer_arm_id, struct live_choice *out,
+                      char *err)
 {
     struct live_exp *e;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
-    int rc = get_loaded(l, s, name, &e, err);
+    pb_status rc = get_loaded(l, s, name, &e, err);
     if (rc == PB_OK)
         rc = choose_locked(l, e, segment, features, prefer_arm_id, out, err);
     pthread_mutex_unlock(&l->mu);
@@ -366,10 +367,10 @@ int live_choose(live *l, store *s, const char *name, const char *segment, const 
     return rc;
 }
 
-int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
-                 const char *segment, const double *features, double reward, char *err)
+pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
+                       const char *segment, const double *features, double reward, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < l->n_exps; i++) {
         struct live_exp *e = l->exps[i];
@@ -394,8 +395,8 @@ int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_
     return rc;
 }
 
-static int fill_snapshot(live *l, const struct live_exp *e, const char *segment, long draws,
-                         struct live_snapshot *out, char *err)
+static pb_status fill_snapshot(live *l, const struct live_exp *e, const char *segment, long draws,
+                               struct live_snapshot *out, char *err)
 {
     const bandit *b =
         segment ? segments_get(e->seg, segment_index(l, segment)) : segments_global(e->seg);
@@ -435,13 +436,13 @@ static int fill_snapshot(live *l, const struct live_exp *e, const char *segment,
     return PB_OK;
 }
 
-int live_snapshot_get(live *l, store *s, const char *name, const char *segment, long draws,
-                      struct live_snapshot *out, char *err)
+pb_status live_snapshot_get(live *l, store *s, const char *name, const char *segment, long draws,
+                            struct live_snapshot *out, char *err)
 {
     struct live_exp *e;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
-    int rc = get_loaded(l, s, name, &e, err);
+    pb_status rc = get_loaded(l, s, name, &e, err);
     if (rc == PB_OK)
         rc = fill_snapshot(l, e, segment, draws < 1 ? 1 : draws, out, err);
     pthread_mutex_unlock(&l->mu);

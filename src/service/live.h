@@ -24,10 +24,10 @@ const char *live_segment_of(const char *group);
 
 /* seed 0 = from the clock. segment_min_pulls: a segment's own bandit decides only after that
  * many rewards (segments.h); the default segment names above. */
-int live_new(unsigned long seed, long segment_min_pulls, live **out, char *err);
+pb_status live_new(unsigned long seed, long segment_min_pulls, live **out, char *err);
 /* The same with segment names (copied; 1..100000, the last is where an unknown name goes). */
-int live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
-                      size_t n_names, live **out, char *err);
+pb_status live_new_segments(unsigned long seed, long segment_min_pulls, const char *const *names,
+                            size_t n_names, live **out, char *err);
 void live_free(live *l);
 
 /* The segment names, in index order (borrowed). */
@@ -52,19 +52,20 @@ void live_choice_clear(struct live_choice *c);
  * policy chooses: a linucb / lints policy over features (FEATVEC_DIM values; NULL = bias and
  * hour only), any other per segment. PB_ERR_NOT_FOUND (no such experiment), PB_ERR_CONFLICT
  * (no active arm). s is used only for the load and may be NULL when the state is loaded. */
-int live_choose(live *l, store *s, const char *name, const char *segment, const double *features,
-                int64_t prefer_arm_id, struct live_choice *out, char *err);
+pb_status live_choose(live *l, store *s, const char *name, const char *segment,
+                      const double *features, int64_t prefer_arm_id, struct live_choice *out,
+                      char *err);
 
 /* Records a committed reward. reward_id makes it idempotent against a concurrent rebuild (a
  * reward the rebuild already read is skipped). An unknown experiment is ignored (its state
  * is rebuilt from the store when next used); an unknown arm drops the state for a rebuild.
  * features (NULL = none) teach a contextual policy; without them only statistics move. */
-int live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
-                 const char *segment, const double *features, double reward, char *err);
+pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
+                       const char *segment, const double *features, double reward, char *err);
 
 /* Rebuilds the state of experiment `name` from s now (after an admin change: arms, policy,
  * promotion, reset). PB_ERR_NOT_FOUND when no active experiment has that name. */
-int live_reload(live *l, store *s, const char *name, char *err);
+pb_status live_reload(live *l, store *s, const char *name, char *err);
 
 struct live_arm {
     int64_t arm_id;
@@ -85,8 +86,8 @@ struct live_snapshot {
 /* Statistics of experiment `name` (loading it from s when absent); global bandit, or a
  * segment's when segment is not NULL (zeros before its first reward). P(best) by posterior
  * sampling (draws samples). Caller frees with live_snapshot_clear. */
-int live_snapshot_get(live *l, store *s, const char *name, const char *segment, long draws,
-                      struct live_snapshot *out, char *err);
+pb_status live_snapshot_get(live *l, store *s, const char *name, const char *segment, long draws,
+                            struct live_snapshot *out, char *err);
 void live_snapshot_clear(struct live_snapshot *snap);
 
 #endif

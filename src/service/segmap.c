@@ -57,7 +57,7 @@ static const char *find_name(const segmap *m, const char *name)
 }
 
 /* Appends name unless present; it must be a valid segment name (what names its origin). */
-static int add_name(segmap *m, const char *name, const char *what, char *err)
+static pb_status add_name(segmap *m, const char *name, const char *what, char *err)
 {
     if (!name_ok(name))
         return pb_errf(err, PB_ERR_INVALID,
@@ -76,7 +76,7 @@ static int add_name(segmap *m, const char *name, const char *what, char *err)
     return PB_OK;
 }
 
-static int add_entry(segmap *m, const char *label, const char *segment, char *err)
+static pb_status add_entry(segmap *m, const char *label, const char *segment, char *err)
 {
     struct segmap_entry *grown = realloc(m->map, (m->n_map + 1) * sizeof *grown);
     if (!grown)
@@ -100,8 +100,8 @@ static const char *map_get(const segmap *m, const char *label)
 }
 
 /* One "label TAB segment" line of the map file (line is modified). */
-static int map_line(segmap *m, const emomodel *model, const char *path, size_t lineno, char *line,
-                    char *err)
+static pb_status map_line(segmap *m, const emomodel *model, const char *path, size_t lineno,
+                          char *line, char *err)
 {
     char why[PB_ERR_LEN];
     line[strcspn(line, "\r")] = '\0';
@@ -123,15 +123,15 @@ static int map_line(segmap *m, const emomodel *model, const char *path, size_t l
         return pb_errf(err, PB_ERR_INVALID, "segment map %s line %zu: label '%s' is mapped twice",
                        path, lineno, label);
     snprintf(why, sizeof why, "segment map %s line %zu", path, lineno);
-    int rc = add_name(m, segment, why, err);
+    pb_status rc = add_name(m, segment, why, err);
     return rc == PB_OK ? add_entry(m, label, segment, err) : rc;
 }
 
-static int read_map(segmap *m, const emomodel *model, const char *path, char *err)
+static pb_status read_map(segmap *m, const emomodel *model, const char *path, char *err)
 {
     char *data = NULL, why[PB_ERR_LEN];
     size_t len = 0, lineno = 0;
-    int rc = pb_read_file(path, SEGMAP_MAP_MAX_BYTES, &data, &len, why);
+    pb_status rc = pb_read_file(path, SEGMAP_MAP_MAX_BYTES, &data, &len, why);
     if (rc != PB_OK)
         return pb_errf(err, rc, "setting bandit.segment_map: %s", why);
     char *save = NULL;
@@ -147,9 +147,9 @@ static int read_map(segmap *m, const emomodel *model, const char *path, char *er
 }
 
 /* The segments the mode itself makes, before the map's. */
-static int mode_names(segmap *m, const emomodel *model, char *err)
+static pb_status mode_names(segmap *m, const emomodel *model, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!strcmp(m->mode, "group")) {
         for (size_t i = 0; rc == PB_OK && i < sizeof GROUPS / sizeof GROUPS[0]; i++)
             rc = add_name(m, GROUPS[i], "group", err);
@@ -174,7 +174,7 @@ static void fallback_last(segmap *m, const char *fallback)
         }
 }
 
-int segmap_new(const config *cfg, const emomodel *model, segmap **out, char *err)
+pb_status segmap_new(const config *cfg, const emomodel *model, segmap **out, char *err)
 {
     const char *mode = config_str(cfg, "bandit.segments");
     const char *path = config_str(cfg, "bandit.segment_map");
@@ -186,7 +186,7 @@ int segmap_new(const config *cfg, const emomodel *model, segmap **out, char *err
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     snprintf(m->mode, sizeof m->mode, "%s", mode);
     int none = !strcmp(mode, "none");
-    int rc = mode_names(m, model, err);
+    pb_status rc = mode_names(m, model, err);
     if (rc == PB_OK && !none && *path)
         rc = read_map(m, model, path, err);
     if (rc == PB_OK)

@@ -20,7 +20,7 @@ typedef struct segmap segmap;
  * embedded model is loaded) names the labels: label mode makes one segment per label, and a
  * map naming a label the model does not have is PB_ERR_INVALID with the file, line and label.
  * A bad mode, unreadable map or bad segment name: PB_ERR_INVALID / PB_ERR_IO. */
-int segmap_new(const config *cfg, const emomodel *model, segmap **out, char *err);
+pb_status segmap_new(const config *cfg, const emomodel *model, segmap **out, char *err);
 void segmap_free(segmap *m);
 
 /* "group", "label" or "none". */
