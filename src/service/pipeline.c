@@ -2,6 +2,7 @@
 #include "service/pipeline.h"
 
 #include "service/chatmem.h"
+#include "store/experiment.h"
 #include "store/impressions.h"
 #include "service/live.h"
 #include "service/livefeat.h"
@@ -294,7 +295,7 @@ static int prepare_turn(app *a, store *s, const struct pipeline_chat_in *in,
     else if ((rc = feedback_get_consent(s, t->user_key, &t->consent, err)) != PB_OK)
         return rc;
     int found =
-        impressions_conversation_get(s, out->conversation_id, owner, sizeof owner, &sticky, err);
+        feedback_get_conversation(s, out->conversation_id, owner, sizeof owner, &sticky, err);
     if (found < 0)
         return found;
     if (found && strcmp(owner, t->user_key) != 0)

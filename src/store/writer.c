@@ -2,8 +2,6 @@
  * one-by-one fallback so that a bad record fails alone. */
 #include "store/writer.h"
 
-#include "store/impressions.h"
-
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +14,8 @@ struct op {
     const struct feedback_impression *imp;
     const struct feedback_reward *reward;
     int64_t id;
-    int duplicate, rc, done;
+    int duplicate, done;
+    pb_status rc;
     char err[PB_ERR_LEN];
     struct op *next;
 };
@@ -34,7 +33,7 @@ struct writer {
 
 static void *writer_main(void *arg);
 
-int writer_new(store *s, size_t max_batch, writer **out, char *err)
+pb_status writer_new(store *s, size_t max_batch, writer **out, char *err)
 {
     writer *w = calloc(1, sizeof *w);
     if (!w)
@@ -89,11 +88,11 @@ static void run_impressions(writer *w, struct op **ops, size_t n)
     struct feedback_impression *imps = malloc(n * sizeof *imps);
     int64_t *ids = malloc(n * sizeof *ids);
     char err[PB_ERR_LEN];
-    int rc = imps && ids ? PB_OK : PB_ERR_NOMEM;
+    pb_status rc = imps && ids ? PB_OK : PB_ERR_NOMEM;
     for (size_t i = 0; rc == PB_OK && i < n; i++)
         imps[i] = *ops[i]->imp;
     if (rc == PB_OK && n > 1)
-        rc = impressions_insert_batch(w->s, imps, n, ids, err);
+        rc = feedback_insert_impressions(w->s, imps, n, ids, err);
     if (rc == PB_OK && n > 1) {
         for (size_t i = 0; i < n; i++) {
             ops[i]->rc = PB_OK;
@@ -113,7 +112,7 @@ static void run_rewards(writer *w, struct op **ops, size_t n)
     int64_t *ids = malloc(n * sizeof *ids);
     int *dups = malloc(n * sizeof *dups);
     char err[PB_ERR_LEN];
-    int rc = rs && ids && dups ? PB_OK : PB_ERR_NOMEM;
+    pb_status rc = rs && ids && dups ? PB_OK : PB_ERR_NOMEM;
     for (size_t i = 0; rc == PB_OK && i < n; i++)
         rs[i] = *ops[i]->reward;
     if (rc == PB_OK && n > 1)
@@ -194,7 +193,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int submit(writer *w, struct op *o, char *err)
+static pb_status submit(writer *w, struct op *o, char *err)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
@@ -215,20 +214,21 @@ static int submit(writer *w, struct op *o, char *err)
     return o->rc;
 }
 
-int writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id, char *err)
+pb_status writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id,
+                            char *err)
 {
     struct op o = {.kind = OP_IMPRESSION, .imp = imp};
-    int rc = submit(w, &o, err);
+    pb_status rc = submit(w, &o, err);
     if (rc == PB_OK && id)
         *id = o.id;
     return rc;
 }
 
-int writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
-                  char *err)
+pb_status writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
+                        char *err)
 {
     struct op o = {.kind = OP_REWARD, .reward = r};
-    int rc = submit(w, &o, err);
+    pb_status rc = submit(w, &o, err);
     if (rc == PB_OK) {
         if (id)
             *id = o.id;
