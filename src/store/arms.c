@@ -94,17 +94,13 @@ pb_status arms_list(store *s, int64_t experiment_id, bool include_retired, struc
                     size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct stmt_rows rows;
-    *out = NULL;
-    *n = 0;
+    struct stmt_rows rows = {0};
     pb_status rc =
         stmt_prepare(s, SQL_ARM_LIST, &st, err, STMT_INT(experiment_id), STMT_INT(include_retired));
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, read_arm, clear_arm, &rows, "listing arms", err);
-    if (rc == PB_OK) {
-        *out = rows.items;
-        *n = rows.n;
-    }
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 

@@ -36,7 +36,7 @@ void arms_list_free(struct arm *list, size_t n);
 bool arms_name_valid(const char *name);
 
 /* Arms of an experiment ordered by id (the "arm index" of feedback_reward_foreach);
- * include_retired 0 lists active arms only. Caller frees with arms_list_free. */
+ * include_retired false lists active arms only. Caller frees with arms_list_free. */
 pb_status arms_list(store *s, int64_t experiment_id, bool include_retired, struct arm **out,
                     size_t *n, char *err);
 /* The arm (any version, active or retired) with that id; PB_ERR_NOT_FOUND if there is none. */

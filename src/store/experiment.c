@@ -26,7 +26,7 @@ static const char *SQL_EXPERIMENT_PROMOTE =
     "UPDATE experiments SET promoted_arm_id = nullif(?2, 0) WHERE id = ?1";
 static const char *SQL_EXPERIMENT_ARCHIVE =
     "UPDATE experiments SET status = 'archived' WHERE id = ?1 AND status = 'active'";
-static const char *SQL_ARM_BELONGS =
+static const char *SQL_ARM_STATE =
     "SELECT retired_at IS NULL FROM arms WHERE id = ?2 AND experiment_id = ?1";
 static const char *SQL_EXPERIMENT_COPY_ARMS =
     "INSERT INTO arms (experiment_id, name, version, prompt, content_hash, source_path, "
@@ -142,17 +142,13 @@ pb_status store_experiment_get_or_create(store *s, const char *name, const char 
 pb_status store_experiment_list(store *s, struct store_experiment **out, size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct stmt_rows rows;
-    *out = NULL;
-    *n = 0;
+    struct stmt_rows rows = {0};
     pb_status rc = store_prepare(s, SQL_EXPERIMENT_LIST, &st, err);
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, read_experiment, clear_experiment, &rows,
                            "listing experiments", err);
-    if (rc == PB_OK) {
-        *out = rows.items;
-        *n = rows.n;
-    }
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 
@@ -179,32 +175,29 @@ pb_status store_experiment_set_policy(store *s, int64_t id, const char *policy,
                              "setting the policy", err);
 }
 
-/* PB_OK when arm_id is an active arm of experiment id. */
-static pb_status check_promotable(store *s, int64_t id, int64_t arm_id, char *err)
+int store_experiment_arm_state(store *s, int64_t id, int64_t arm_id, char *err)
 {
     sqlite3_stmt *st;
-    int row = stmt_first(s, SQL_ARM_BELONGS, &st, "promoting an arm", err, STMT_INT(id),
-                         STMT_INT(arm_id));
+    int row =
+        stmt_first(s, SQL_ARM_STATE, &st, "looking up an arm", err, STMT_INT(id), STMT_INT(arm_id));
     if (row < 0)
         return row;
     if (row == 0)
         return pb_errf(err, PB_ERR_NOT_FOUND, "arm %lld is not in experiment %lld",
                        (long long)arm_id, (long long)id);
-    int active = sqlite3_column_int(st, 0);
+    int active = sqlite3_column_int(st, 0) ? 1 : 0;
     sqlite3_reset(st);
-    if (!active)
-        return pb_errf(err, PB_ERR_CONFLICT, "arm %lld is retired; restore it first",
-                       (long long)arm_id);
-    return PB_OK;
+    return active;
 }
 
 pb_status store_experiment_promote(store *s, int64_t id, int64_t arm_id, char *err)
 {
-    if (arm_id != 0) {
-        pb_status rc = check_promotable(s, id, arm_id, err);
-        if (rc != PB_OK)
-            return rc;
-    }
+    int active = arm_id ? store_experiment_arm_state(s, id, arm_id, err) : 1;
+    if (active < 0)
+        return active;
+    if (!active)
+        return pb_errf(err, PB_ERR_CONFLICT, "arm %lld is retired; restore it first",
+                       (long long)arm_id);
     return update_experiment(s, SQL_EXPERIMENT_PROMOTE, STMT_ARGV(STMT_INT(id), STMT_INT(arm_id)),
                              id, "promoting an arm", err);
 }

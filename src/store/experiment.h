@@ -39,6 +39,9 @@ pb_status store_experiment_list(store *s, struct store_experiment **out, size_t 
 /* params_json may be NULL; otherwise it must parse as a JSON object. */
 pb_status store_experiment_set_policy(store *s, int64_t id, const char *policy,
                                       const char *params_json, char *err);
+/* Whether arm_id is one of the experiment's arms: 1 active, 0 retired, PB_ERR_NOT_FOUND ("arm A
+ * is not in experiment E") when it is not, or another negative pb_status. */
+int store_experiment_arm_state(store *s, int64_t id, int64_t arm_id, char *err);
 /* Marks arm_id as the winner (0 unpromotes). The arm must belong to the experiment
  * (PB_ERR_NOT_FOUND) and be active (PB_ERR_CONFLICT). */
 pb_status store_experiment_promote(store *s, int64_t id, int64_t arm_id, char *err);

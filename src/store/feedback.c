@@ -3,6 +3,7 @@
 #include "store/feedback.h"
 
 #include "base/text.h"
+#include "store/experiment.h"
 #include "store/stmt.h"
 
 #include <math.h>
@@ -30,8 +31,6 @@ static const char *SQL_CONVERSATION_GET = "SELECT user_id, arm_id FROM conversat
 static const char *SQL_CONVERSATION_INSERT =
     "INSERT INTO conversations (id, user_id, experiment_id, arm_id, segment, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-static const char *SQL_ARM_IN_EXPERIMENT =
-    "SELECT 1 FROM arms WHERE id = ?2 AND experiment_id = ?1";
 static const char *SQL_IMPRESSION_INSERT =
     "INSERT INTO impressions (experiment_id, arm_id, user_id, conversation_id, segment, context, "
     "propensity, activated, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9)";
@@ -73,19 +72,13 @@ static pb_status erase_rows(store *s, const char *sql, const char *user_id, int6
     return rc;
 }
 
-/* PB_OK when arm_id belongs to experiment_id, PB_ERR_INVALID when not. */
+/* PB_OK when arm_id is an arm (active or retired) of experiment_id, PB_ERR_INVALID when not. */
 static pb_status check_arm_in_experiment(store *s, int64_t experiment_id, int64_t arm_id, char *err)
 {
-    sqlite3_stmt *st;
-    int row = stmt_first(s, SQL_ARM_IN_EXPERIMENT, &st, "lookup", err, STMT_INT(experiment_id),
-                         STMT_INT(arm_id));
-    if (row < 0)
-        return row;
-    if (row == 0)
-        return pb_errf(err, PB_ERR_INVALID, "arm %lld is not in experiment %lld", (long long)arm_id,
-                       (long long)experiment_id);
-    sqlite3_reset(st);
-    return PB_OK;
+    int state = store_experiment_arm_state(s, experiment_id, arm_id, err);
+    if (state == PB_ERR_NOT_FOUND)
+        return PB_ERR_INVALID; /* the caller's mistake; err already names the arm */
+    return state < 0 ? state : PB_OK;
 }
 
 static pb_status check_id(const char *id, const char *what, char *err)
@@ -365,14 +358,12 @@ static pb_status read_id(sqlite3_stmt *st, void *item, char *err)
 static pb_status arm_ids(store *s, int64_t experiment_id, int64_t **out, size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct stmt_rows rows;
+    struct stmt_rows rows = {0};
     pb_status rc = stmt_prepare(s, SQL_ARM_IDS, &st, err, STMT_INT(experiment_id));
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, read_id, NULL, &rows, "listing arms", err);
-    if (rc == PB_OK) {
-        *out = rows.items;
-        *n = rows.n;
-    }
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 
@@ -540,18 +531,14 @@ pb_status feedback_last_messages(store *s, const char *conversation_id, size_t m
                                  struct feedback_message **out, size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct stmt_rows rows;
-    *out = NULL;
-    *n = 0;
+    struct stmt_rows rows = {0};
     pb_status rc =
         stmt_prepare(s, SQL_MESSAGES_LAST, &st, err, STMT_TEXT(conversation_id), STMT_INT(max));
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, read_message, clear_message, &rows,
                            "reading messages", err);
-    if (rc == PB_OK) {
-        *out = rows.items;
-        *n = rows.n;
-    }
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 

@@ -80,7 +80,7 @@ pb_status feedback_insert_rewards(store *s, const struct feedback_reward *r, siz
 
 struct feedback_reward_row {
     int64_t reward_id, impression_id, arm_id;
-    size_t arm_index; /* index into arms_list(experiment, include_retired = 1) */
+    size_t arm_index; /* index into arms_list(experiment, include_retired = true) */
     const char *source;
     double value;
     double created_at;
@@ -103,7 +103,7 @@ struct feedback_arm_stats {
     int64_t clusters;
     double cluster_sum_sq, cluster_n_sum, cluster_n_sq;
 };
-/* One entry per arm of arms_list(experiment, include_retired = 1), same order. Caller frees
+/* One entry per arm of arms_list(experiment, include_retired = true), same order. Caller frees
  * *out with free(). */
 pb_status feedback_arm_stats(store *s, int64_t experiment_id, struct feedback_arm_stats **out,
                              size_t *n, char *err);

@@ -165,16 +165,12 @@ static pb_status read_run(sqlite3_stmt *st, void *item, char *err)
 pb_status runs_list(store *s, struct run **out, size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct stmt_rows rows;
-    *out = NULL;
-    *n = 0;
+    struct stmt_rows rows = {0};
     pb_status rc = store_prepare(s, SQL_RUN_LIST, &st, err);
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, read_run, clear_run, &rows, "listing runs", err);
-    if (rc == PB_OK) {
-        *out = rows.items;
-        *n = rows.n;
-    }
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 

@@ -82,51 +82,55 @@ static void run_singly(writer *w, struct op **ops, size_t n)
     }
 }
 
-/* Writes the impressions of a batch in one transaction, falling back to one by one. */
+/* Settles ops after their batch: the batch's ids (and duplicate flags, when dups is not NULL)
+ * when it committed (rc PB_OK), else one transaction each so that a bad record fails alone. */
+static void settle(writer *w, struct op **ops, size_t n, pb_status rc, const int64_t *ids,
+                   const int *dups)
+{
+    if (rc != PB_OK) {
+        w->stats.fallbacks += n > 1;
+        run_singly(w, ops, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ops[i]->rc = PB_OK;
+        ops[i]->id = ids[i];
+        if (dups)
+            ops[i]->duplicate = dups[i];
+    }
+}
+
+/* Writes the impressions of a batch in one transaction. */
 static void run_impressions(writer *w, struct op **ops, size_t n)
 {
     struct feedback_impression *imps = malloc(n * sizeof *imps);
     int64_t *ids = malloc(n * sizeof *ids);
     char err[PB_ERR_LEN];
-    pb_status rc = imps && ids ? PB_OK : PB_ERR_NOMEM;
-    for (size_t i = 0; rc == PB_OK && i < n; i++)
-        imps[i] = *ops[i]->imp;
-    if (rc == PB_OK && n > 1)
+    pb_status rc = PB_ERR_NOMEM; /* also for a single op: it is written on its own */
+    if (n > 1 && imps && ids) {
+        for (size_t i = 0; i < n; i++)
+            imps[i] = *ops[i]->imp;
         rc = feedback_insert_impressions(w->s, imps, n, ids, err);
-    if (rc == PB_OK && n > 1) {
-        for (size_t i = 0; i < n; i++) {
-            ops[i]->rc = PB_OK;
-            ops[i]->id = ids[i];
-        }
-    } else {
-        w->stats.fallbacks += n > 1;
-        run_singly(w, ops, n);
     }
+    settle(w, ops, n, rc, ids, NULL);
     free(imps);
     free(ids);
 }
 
+/* Writes the rewards of a batch in one transaction. */
 static void run_rewards(writer *w, struct op **ops, size_t n)
 {
     struct feedback_reward *rs = malloc(n * sizeof *rs);
     int64_t *ids = malloc(n * sizeof *ids);
     int *dups = malloc(n * sizeof *dups);
     char err[PB_ERR_LEN];
-    pb_status rc = rs && ids && dups ? PB_OK : PB_ERR_NOMEM;
-    for (size_t i = 0; rc == PB_OK && i < n; i++)
-        rs[i] = *ops[i]->reward;
-    if (rc == PB_OK && n > 1)
+    pb_status rc = PB_ERR_NOMEM; /* also for a single op: it is written on its own */
+    if (n > 1 && rs && ids && dups) {
+        for (size_t i = 0; i < n; i++)
+            rs[i] = *ops[i]->reward;
         rc = feedback_insert_rewards(w->s, rs, n, ids, dups, err);
-    if (rc == PB_OK && n > 1) {
-        for (size_t i = 0; i < n; i++) {
-            ops[i]->rc = PB_OK;
-            ops[i]->id = ids[i];
-            ops[i]->duplicate = dups[i];
-        }
-    } else {
-        w->stats.fallbacks += n > 1;
-        run_singly(w, ops, n);
     }
+    settle(w, ops, n, rc, ids, dups);
     free(rs);
     free(ids);
     free(dups);
