@@ -104,35 +104,20 @@ pb_status arms_list(store *s, int64_t experiment_id, bool include_retired, struc
     return rc;
 }
 
-/* Reads the one arm a query bound to args selects; PB_ERR_NOT_FOUND (message absent) without
- * one. */
-static pb_status query_arm(store *s, const char *sql, const struct stmt_arg *args, struct arm *out,
-                           const char *absent, char *err)
-{
-    sqlite3_stmt *st;
-    int row = stmt_first_argv(s, sql, args, &st, "reading an arm", err);
-    if (row < 0)
-        return row;
-    if (row == 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "%s", absent);
-    pb_status rc = read_arm(st, out, err);
-    sqlite3_reset(st);
-    return rc;
-}
-
 pb_status arms_get(store *s, int64_t arm_id, struct arm *out, char *err)
 {
     char absent[64];
     snprintf(absent, sizeof absent, "no arm with id %lld", (long long)arm_id);
-    return query_arm(s, SQL_ARM_GET, STMT_ARGV(STMT_INT(arm_id)), out, absent, err);
+    return stmt_read_one_argv(s, SQL_ARM_GET, STMT_ARGV(STMT_INT(arm_id)), read_arm, out, absent,
+                              "reading an arm", err);
 }
 
 pb_status arms_find(store *s, int64_t experiment_id, const char *name, struct arm *out, char *err)
 {
     char absent[96];
     snprintf(absent, sizeof absent, "no active arm named '%.32s'", name);
-    return query_arm(s, SQL_ARM_FIND, STMT_ARGV(STMT_INT(experiment_id), STMT_TEXT(name)), out,
-                     absent, err);
+    return stmt_read_one_argv(s, SQL_ARM_FIND, STMT_ARGV(STMT_INT(experiment_id), STMT_TEXT(name)),
+                              read_arm, out, absent, "reading an arm", err);
 }
 
 /* Retires one arm and clears a promotion of it; inside the caller's transaction. */

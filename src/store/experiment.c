@@ -74,33 +74,20 @@ static pb_status read_experiment(sqlite3_stmt *st, void *item, char *err)
     return PB_OK;
 }
 
-/* Reads the one experiment a query bound to arg selects; 0 (nothing read) without a row. */
-static int query_experiment(store *s, const char *sql, struct stmt_arg arg,
-                            struct store_experiment *out, char *err)
-{
-    sqlite3_stmt *st;
-    int row = stmt_first(s, sql, &st, "reading an experiment", err, arg);
-    if (row != 1)
-        return row;
-    pb_status rc = read_experiment(st, out, err);
-    sqlite3_reset(st);
-    return rc == PB_OK ? 1 : rc;
-}
-
 pb_status store_experiment_get(store *s, const char *name, struct store_experiment *out, char *err)
 {
-    int found = query_experiment(s, SQL_EXPERIMENT_BY_NAME, STMT_TEXT(name), out, err);
-    if (found == 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "no active experiment named '%s'", name);
-    return found < 0 ? found : PB_OK;
+    char absent[PB_ERR_LEN];
+    snprintf(absent, sizeof absent, "no active experiment named '%s'", name);
+    return stmt_read_one_argv(s, SQL_EXPERIMENT_BY_NAME, STMT_ARGV(STMT_TEXT(name)),
+                              read_experiment, out, absent, "reading an experiment", err);
 }
 
 pb_status store_experiment_get_by_id(store *s, int64_t id, struct store_experiment *out, char *err)
 {
-    int found = query_experiment(s, SQL_EXPERIMENT_BY_ID, STMT_INT(id), out, err);
-    if (found == 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "no experiment with id %lld", (long long)id);
-    return found < 0 ? found : PB_OK;
+    char absent[64];
+    snprintf(absent, sizeof absent, "no experiment with id %lld", (long long)id);
+    return stmt_read_one_argv(s, SQL_EXPERIMENT_BY_ID, STMT_ARGV(STMT_INT(id)), read_experiment,
+                              out, absent, "reading an experiment", err);
 }
 
 static pb_status insert_experiment(store *s, const char *name, const char *kind, const char *policy,

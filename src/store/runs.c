@@ -176,16 +176,14 @@ pb_status runs_list(store *s, struct run **out, size_t *n, char *err)
 
 pb_status runs_get(store *s, int64_t run_id, struct run **out, char *err)
 {
-    sqlite3_stmt *st;
+    char absent[64];
     *out = NULL;
-    int row = stmt_first(s, SQL_RUN_GET, &st, "reading a run", err, STMT_INT(run_id));
-    if (row < 0)
-        return row;
-    if (row == 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "no run with id %lld", (long long)run_id);
     struct run *r = calloc(1, sizeof *r);
-    pb_status rc = r ? read_run(st, r, err) : pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    sqlite3_reset(st);
+    if (!r)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    snprintf(absent, sizeof absent, "no run with id %lld", (long long)run_id);
+    pb_status rc = stmt_read_one_argv(s, SQL_RUN_GET, STMT_ARGV(STMT_INT(run_id)), read_run, r,
+                                      absent, "reading a run", err);
     if (rc != PB_OK) {
         free(r);
         return rc;

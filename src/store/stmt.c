@@ -74,6 +74,21 @@ int stmt_first_argv(store *s, const char *sql, const struct stmt_arg *args, sqli
     return stmt_step(s, *st, what, err);
 }
 
+pb_status stmt_read_one_argv(store *s, const char *sql, const struct stmt_arg *args,
+                             stmt_read_fn read, void *item, const char *absent, const char *what,
+                             char *err)
+{
+    sqlite3_stmt *st;
+    int row = stmt_first_argv(s, sql, args, &st, what, err);
+    if (row < 0)
+        return row;
+    if (row == 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND, "%s", absent);
+    pb_status rc = read(st, item, err);
+    sqlite3_reset(st);
+    return rc;
+}
+
 pb_status stmt_read_all(store *s, sqlite3_stmt *st, size_t size, stmt_read_fn read,
                         void (*clear)(void *item), struct stmt_rows *out, const char *what,
                         char *err)

@@ -66,6 +66,13 @@ int stmt_first_argv(store *s, const char *sql, const struct stmt_arg *args, sqli
  * item to release. */
 typedef pb_status (*stmt_read_fn)(sqlite3_stmt *st, void *item, char *err);
 
+/* stmt_prepare, then the first row read into item by read (nothing is read on failure).
+ * PB_ERR_NOT_FOUND with the message `absent` when there is no row; err names `what` on an SQL
+ * error. */
+pb_status stmt_read_one_argv(store *s, const char *sql, const struct stmt_arg *args,
+                             stmt_read_fn read, void *item, const char *absent, const char *what,
+                             char *err);
+
 /* An array of items read by stmt_read_all; items is NULL when n is 0. Caller frees. */
 struct stmt_rows {
     void *items;
