@@ -3,6 +3,7 @@
  * activate / discard by the owner or admin; the reward wait sweep gives the default reward
  * once per silent impression (or nothing with "exclude"); bad wait settings fail clearly. */
 #include "store/impressions.h"
+#include "store/stmt.h"
 #include "svc_harness.h"
 
 #include <sqlite3.h>
@@ -22,7 +23,7 @@ static void age_impressions(const struct svc *s, int seconds)
              seconds, seconds);
     int rc = store_open(s->db, NULL, &st, err);
     if (rc == PB_OK && (rc = store_prepare(st, sql, &q, err)) == PB_OK)
-        rc = store_exec_stmt(st, q, "ageing impressions", err);
+        rc = stmt_run(st, q, "ageing impressions", err);
     CHECK_INT(rc, PB_OK);
     store_close(st);
 }

@@ -2,6 +2,7 @@
  * (choose follows at once), switch the policy, promote and unpromote, reset (archived, not
  * deleted), import a bandit-run winner, and live statistics rebuilt identically after a
  * restart; plus choose -> feedback for clients with their own LLM. */
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "store/runs.h"
 #include "svc_harness.h"

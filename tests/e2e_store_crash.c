@@ -6,6 +6,7 @@
 #include "store/arms.h"
 #include "check.h"
 #include "store/feedback.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 #include <signal.h>

@@ -8,6 +8,7 @@
 #include "service/dashboard.h"
 #include "store/feedback.h"
 #include "store/runs.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 #include <curl/curl.h>

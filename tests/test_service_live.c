@@ -2,6 +2,7 @@
  * moved reward by reward; a reward the rebuild already read is not counted twice; a promoted
  * arm always wins; a kept (sticky) arm is kept only while active; segments map from emotion
  * groups; an arm added behind the state's back forces a rebuild. */
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "check.h"
 #include "store/feedback.h"

@@ -2,6 +2,7 @@
  * answered, several per transaction; a bad record in a batch fails alone while the others
  * commit; a retried event id is a duplicate with the same id; writer_free drains the queue.
  * Also chatmem: histories keep the last N, turns expire, erasure forgets a user. */
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "service/chatmem.h"
 #include "check.h"

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "store/feedback.h"
 #include "store/runs.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 #include <sqlite3.h>

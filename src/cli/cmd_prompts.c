@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "base/config.h"
 #include "base/pb.h"
+#include "store/experiment.h"
 #include "store/store.h"
 #include "base/text.h"
 

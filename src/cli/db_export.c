@@ -1,6 +1,7 @@
 /* db_export.c — JSONL export of logged (features, arm, reward, propensity) events. */
 #include "db_export.h"
 
+#include "store/experiment.h"
 #include "store/impressions.h"
 #include "service/livefeat.h"
 

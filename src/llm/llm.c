@@ -1,15 +1,16 @@
-/* llm.c — OpenAI-compatible chat completions over libcurl: request and answer JSON (jansson),
- * the retry policy (backoff with full jitter, Retry-After, final quota errors), one curl multi
- * handle per llm_chat / llm_chat_batch call so calls share nothing but the client's usage
- * counters (under a mutex). Owns the client struct and its copy of the API key. It must not log,
- * and no error string it writes may contain the key (provider messages go through llmerr). */
+/* llm.c — the transport of chat completions over libcurl: attempts with deadlines, the retry
+ * policy (backoff with full jitter, Retry-After, final quota errors), one curl multi handle per
+ * llm_chat / llm_chat_batch call so calls share nothing but the client's usage counters (under
+ * a mutex). The JSON and what an answer means come from llmwire. Owns the client struct and its
+ * copy of the API key. It must not log, and no error string it writes may contain the key
+ * (provider messages go through llmerr, final messages through llmerr_redact). */
 #include "llm/llm.h"
 
 #include "llm/llmerr.h"
+#include "llm/llmwire.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -39,13 +40,12 @@ struct llm_client {
 };
 
 enum call_state { CALL_WAITING, CALL_RUNNING, CALL_DONE };
-enum verdict { VERDICT_OK, VERDICT_RETRY, VERDICT_FINAL };
 
 /* One logical request moving through its attempts. */
 struct call {
     const struct llm_request *req;
     struct llm_response *resp;
-    int *status;
+    pb_status *status;
     char *err;
     char *body; /* request JSON, built once */
     struct curl_slist *headers;
@@ -60,7 +60,7 @@ struct call {
     enum call_state state;
 };
 
-int llm_global_init(char *err)
+pb_status llm_global_init(char *err)
 {
     CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (cc != CURLE_OK)
@@ -94,7 +94,7 @@ double llm_backoff_delay(double initial_s, double max_s, int retry, double u)
     return u * fmin(d, max_s);
 }
 
-int llm_parse_retry_after(const char *value, time_t now, double *seconds)
+bool llm_parse_retry_after(const char *value, time_t now, double *seconds)
 {
     while (*value == ' ' || *value == '\t')
         value++;
@@ -105,104 +105,14 @@ int llm_parse_retry_after(const char *value, time_t now, double *seconds)
             end++;
         if (*end == '\0') {
             *seconds = s > 0 ? s : 0;
-            return 1;
+            return true;
         }
     }
     time_t t = curl_getdate(value, NULL);
     if (t == (time_t)-1)
-        return 0;
+        return false;
     *seconds = t > now ? (double)(t - now) : 0;
-    return 1;
-}
-
-/* ---- request and answer JSON --------------------------------------------------------------- */
-
-/* Builds the request body into *out (caller frees). PB_ERR_INVALID on bad messages. */
-static int build_body(const llm_client *c, const struct llm_request *req, char **out, char *msg)
-{
-    int rc = PB_OK;
-    json_t *root = json_object(), *msgs = json_array();
-    *out = NULL;
-    if (!root || !msgs || json_object_set_new(root, "messages", msgs) != 0) {
-        json_decref(root);
-        return pb_errf(msg, PB_ERR_NOMEM, "out of memory");
-    }
-    if (!req->messages || req->n_messages == 0) {
-        rc = pb_errf(msg, PB_ERR_INVALID, "LLM request has no messages");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const struct llm_message *m = &req->messages[i];
-        json_t *role = m->role ? json_string(m->role) : NULL;
-        json_t *content = m->content ? json_string(m->content) : NULL;
-        if (!role || !content) {
-            json_decref(role);
-            json_decref(content);
-            rc = pb_errf(msg, PB_ERR_INVALID,
-                         "LLM message %zu: role and content must be UTF-8 text", i + 1);
-            goto cleanup;
-        }
-        json_array_append_new(msgs, json_pack("{s:o,s:o}", "role", role, "content", content));
-    }
-    const char *model = req->model && *req->model ? req->model : c->model;
-    double temperature = req->temperature >= 0 ? req->temperature : c->temperature;
-    int max_tokens = req->max_tokens > 0 ? req->max_tokens : c->max_tokens;
-    if (model && *model)
-        json_object_set_new(root, "model", json_string(model));
-    if (temperature >= 0)
-        json_object_set_new(root, "temperature", json_real(temperature));
-    if (max_tokens > 0)
-        json_object_set_new(root, "max_tokens", json_integer(max_tokens));
-    *out = json_dumps(root, JSON_COMPACT);
-    if (!*out)
-        rc = pb_errf(msg, PB_ERR_NOMEM, "out of memory");
-cleanup:
-    json_decref(root);
-    return rc;
-}
-
-static long json_long(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
-}
-
-/* Reads choices[0].message.content, finish_reason and usage from a 2xx body into r. */
-static int parse_answer(const char *data, size_t len, struct llm_response *r, char *msg)
-{
-    json_error_t jerr;
-    int rc = PB_OK;
-    json_t *root = json_loadb(data ? data : "", len, 0, &jerr);
-    if (!root)
-        return pb_errf(msg, PB_ERR_PROVIDER, "malformed answer: not valid JSON (%s at byte %d)",
-                       jerr.text, jerr.position);
-    json_t *choices = json_object_get(root, "choices");
-    json_t *first = json_array_get(choices, 0);
-    json_t *message = json_object_get(first, "message");
-    json_t *content = json_object_get(message, "content");
-    json_t *finish = json_object_get(first, "finish_reason");
-    if (!json_is_array(choices)) {
-        rc = pb_errf(msg, PB_ERR_PROVIDER, "malformed answer: no \"choices\" array");
-    } else if (!first) {
-        rc = pb_errf(msg, PB_ERR_PROVIDER, "malformed answer: \"choices\" is empty");
-    } else if (!json_is_object(message)) {
-        rc = pb_errf(msg, PB_ERR_PROVIDER, "malformed answer: choices[0].message missing");
-    } else if (content && !json_is_null(content) && !json_is_string(content)) {
-        rc = pb_errf(msg, PB_ERR_PROVIDER, "malformed answer: message.content is not a string");
-    } else if (!json_is_string(content) || json_string_length(content) == 0) {
-        rc = pb_errf(msg, PB_ERR_PROVIDER, "empty answer (finish_reason %s)",
-                     json_is_string(finish) ? json_string_value(finish) : "none");
-    } else {
-        r->text = strdup(json_string_value(content));
-        r->finish_reason = json_is_string(finish) ? strdup(json_string_value(finish)) : NULL;
-        json_t *usage = json_object_get(root, "usage");
-        r->prompt_tokens = json_long(usage, "prompt_tokens");
-        r->completion_tokens = json_long(usage, "completion_tokens");
-        if (!r->text || (json_is_string(finish) && !r->finish_reason))
-            rc = pb_errf(msg, PB_ERR_NOMEM, "out of memory");
-    }
-    json_decref(root);
-    return rc;
+    return true;
 }
 
 /* ---- one attempt --------------------------------------------------------------------------- */
@@ -238,7 +148,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
 }
 
 /* Creates the easy handle on the first attempt; later attempts reuse it unchanged. */
-static int easy_setup(llm_client *c, struct call *k, char *msg)
+static pb_status easy_setup(llm_client *c, struct call *k, char *msg)
 {
     k->easy = curl_easy_init();
     if (!k->easy)
@@ -273,10 +183,10 @@ static int easy_setup(llm_client *c, struct call *k, char *msg)
     return PB_OK;
 }
 
-static int attempt_start(llm_client *c, struct call *k, CURLM *multi, char *msg)
+static pb_status attempt_start(llm_client *c, struct call *k, CURLM *multi, char *msg)
 {
     if (!k->easy) {
-        int rc = easy_setup(c, k, msg);
+        pb_status rc = easy_setup(c, k, msg);
         if (rc != PB_OK)
             return rc;
     }
@@ -294,12 +204,7 @@ static int attempt_start(llm_client *c, struct call *k, CURLM *multi, char *msg)
     return PB_OK;
 }
 
-static int retryable_status(long s)
-{
-    return s == 408 || s == 409 || s == 429 || s >= 500;
-}
-
-static int retryable_transport(CURLcode cc)
+static bool retryable_transport(CURLcode cc)
 {
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -309,50 +214,39 @@ static int retryable_transport(CURLcode cc)
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-        return 1;
+        return true;
     default:
-        return 0;
+        return false;
     }
 }
 
-/* Classifies a finished attempt: success (answer parsed into k->resp), retry, or final error
- * (code in *code, message in msg). */
-static enum verdict judge_attempt(llm_client *c, struct call *k, CURLcode cc, int *code, char *msg)
+/* Classifies a finished attempt: done (answer parsed into k->resp), retry, or final error
+ * (code in *code, message in msg). Transport failures are judged here, answers by llmwire. */
+static enum llmwire_verdict judge_attempt(llm_client *c, struct call *k, CURLcode cc,
+                                          pb_status *code, char *msg)
 {
     long http = 0;
     curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &http);
     k->resp->http_status = (int)http;
     if (k->overflow) {
         *code = pb_errf(msg, PB_ERR_LIMIT, "LLM answer larger than the %zu-byte limit", k->limit);
-        return VERDICT_FINAL;
+        return LLMWIRE_FINAL;
     }
     if (cc == CURLE_OPERATION_TIMEDOUT) {
         *code = pb_errf(msg, PB_ERR_TIMEOUT, "LLM provider at %s gave no answer within %.3g s",
                         c->base_url, c->timeout_s);
-        return VERDICT_RETRY;
+        return LLMWIRE_RETRY;
     }
     if (cc != CURLE_OK) {
         *code = pb_errf(msg, PB_ERR_UNAVAILABLE, "cannot reach the LLM provider at %s: %s",
                         c->base_url, k->curl_err[0] ? k->curl_err : curl_easy_strerror(cc));
-        return retryable_transport(cc) ? VERDICT_RETRY : VERDICT_FINAL;
+        return retryable_transport(cc) ? LLMWIRE_RETRY : LLMWIRE_FINAL;
     }
-    if (http >= 200 && http < 300) {
-        *code = parse_answer(k->answer.data, k->answer.len, k->resp, msg);
-        return *code == PB_OK ? VERDICT_OK : VERDICT_FINAL;
-    }
-    char text[PB_ERR_LEN];
-    int quota;
-    llmerr_describe(k->answer.data, k->answer.len, c->api_key, text, sizeof text, &quota);
-    if (http == 429 && quota) {
-        *code = pb_errf(msg, PB_ERR_LIMIT, "LLM provider quota exhausted (HTTP 429): %s", text);
-        return VERDICT_FINAL;
-    }
-    *code = pb_errf(msg, http == 401 || http == 403 ? PB_ERR_FORBIDDEN : PB_ERR_PROVIDER,
-                    "LLM provider answered HTTP %ld: %s", http, text);
-    return retryable_status(http) ? VERDICT_RETRY : VERDICT_FINAL;
+    return llmwire_judge_answer(http, k->answer.data, k->answer.len, c->api_key, k->resp, code,
+                                msg);
 }
 
-static void call_finish(llm_client *c, struct call *k, int code, const char *msg)
+static void call_finish(llm_client *c, struct call *k, pb_status code, const char *msg)
 {
     struct llm_response *r = k->resp;
     k->state = CALL_DONE;
@@ -384,9 +278,9 @@ static void call_finish(llm_client *c, struct call *k, int code, const char *msg
 static void attempt_end(llm_client *c, struct call *k, CURLcode cc)
 {
     char msg[PB_ERR_LEN];
-    int code = PB_OK;
-    enum verdict v = judge_attempt(c, k, cc, &code, msg);
-    if (v == VERDICT_RETRY && k->resp->attempts <= c->max_retries) {
+    pb_status code = PB_OK;
+    enum llmwire_verdict v = judge_attempt(c, k, cc, &code, msg);
+    if (v == LLMWIRE_RETRY && k->resp->attempts <= c->max_retries) {
         double delay = k->retry_after_s >= 0
                            ? fmin(k->retry_after_s, c->retry_after_max_s)
                            : llm_backoff_delay(c->backoff_initial_s, c->backoff_max_s,
@@ -396,7 +290,7 @@ static void attempt_end(llm_client *c, struct call *k, CURLcode cc)
         k->state = CALL_WAITING;
         return;
     }
-    call_finish(c, k, v == VERDICT_OK ? PB_OK : code, msg);
+    call_finish(c, k, v == LLMWIRE_DONE ? PB_OK : code, msg);
 }
 
 /* ---- the transfer loop --------------------------------------------------------------------- */
@@ -426,10 +320,10 @@ typedef void (*llm_done_fn)(size_t index, struct llm_batch_item *item, void *use
 
 /* Drives all calls to completion with at most `limit` transfers in flight. Returns PB_OK once
  * every call is done, or a negative code when curl itself fails (calls left undone). */
-static int run_calls(llm_client *c, struct call *calls, size_t n, int limit, llm_done_fn on_done,
-                     struct llm_batch_item *items, void *user, char *err)
+static pb_status run_calls(llm_client *c, struct call *calls, size_t n, int limit,
+                           llm_done_fn on_done, struct llm_batch_item *items, void *user, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     size_t done = 0, running = 0;
     CURLM *multi = curl_multi_init();
     if (!multi)
@@ -441,7 +335,7 @@ static int run_calls(llm_client *c, struct call *calls, size_t n, int limit, llm
             if (k->state != CALL_WAITING || k->not_before > now)
                 continue;
             char msg[PB_ERR_LEN];
-            int code = attempt_start(c, k, multi, msg);
+            pb_status code = attempt_start(c, k, multi, msg);
             if (code == PB_OK) {
                 running++;
                 continue;
@@ -498,7 +392,7 @@ static void call_release(struct call *k)
 
 /* Prepares call k for req; on bad input the call is finished at once with the error. */
 static void call_init(llm_client *c, struct call *k, const struct llm_request *req,
-                      struct llm_response *resp, int *status, char *err)
+                      struct llm_response *resp, pb_status *status, char *err)
 {
     char msg[PB_ERR_LEN];
     memset(k, 0, sizeof *k);
@@ -513,15 +407,17 @@ static void call_init(llm_client *c, struct call *k, const struct llm_request *r
     pthread_mutex_lock(&c->lock);
     c->usage.calls++;
     pthread_mutex_unlock(&c->lock);
-    *status = build_body(c, req, &k->body, msg);
+    struct llmwire_defaults d = {c->model, c->temperature, c->max_tokens};
+    *status = llmwire_request_body(req, &d, &k->body, msg);
     if (*status != PB_OK)
         call_finish(c, k, *status, msg);
 }
 
-int llm_chat(llm_client *c, const struct llm_request *req, struct llm_response *out, char *err)
+pb_status llm_chat(llm_client *c, const struct llm_request *req, struct llm_response *out,
+                   char *err)
 {
     struct call k;
-    int status = PB_OK;
+    pb_status status = PB_OK;
     call_init(c, &k, req, out, &status, err);
     if (k.state != CALL_DONE)
         run_calls(c, &k, 1, 1, NULL, NULL, NULL, err); /* sets status through k */
@@ -531,11 +427,11 @@ int llm_chat(llm_client *c, const struct llm_request *req, struct llm_response *
     return status;
 }
 
-int llm_chat_batch(llm_client *c, struct llm_batch_item *items, size_t n,
-                   void (*on_done)(size_t index, struct llm_batch_item *item, void *user),
-                   void *user, char *err)
+pb_status llm_chat_batch(llm_client *c, struct llm_batch_item *items, size_t n,
+                         void (*on_done)(size_t index, struct llm_batch_item *item, void *user),
+                         void *user, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     size_t failed = 0, first = 0;
     struct call *calls = calloc(n ? n : 1, sizeof *calls);
     if (!calls)
@@ -588,50 +484,7 @@ static char *dup_trimmed(const char *s)
     return strndup(s, n);
 }
 
-static int has_control_chars(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 1;
-    return 0;
-}
-
-/* Builds the chat-completions URL and the auth header from the options. */
-static int client_endpoint(llm_client *c, const struct llm_options *opt, char *err)
-{
-    const char *version = opt->api_version ? opt->api_version : "";
-    const char *key = opt->api_key ? opt->api_key : "";
-    size_t n = strlen(c->base_url);
-    while (n > 0 && c->base_url[n - 1] == '/')
-        c->base_url[--n] = '\0';
-    if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0)
-        return pb_errf(err, PB_ERR_INVALID,
-                       "LLM base URL must start with http:// or https://, got '%.80s'",
-                       c->base_url);
-    for (const char *p = version; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-            return pb_errf(err, PB_ERR_INVALID, "llm.api_version '%.40s' has odd characters",
-                           version);
-    if (has_control_chars(key))
-        return pb_errf(err, PB_ERR_INVALID, "the LLM API key contains control characters");
-    size_t len = n + strlen(version) + 64;
-    c->url = malloc(len);
-    if (!c->url)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    snprintf(c->url, len, "%s/chat/completions%s%s", c->base_url, *version ? "?api-version=" : "",
-             version);
-    if (*key) {
-        len = strlen(key) + 32;
-        c->auth_header = malloc(len);
-        if (!c->auth_header)
-            return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        snprintf(c->auth_header, len, "%s%s", *version ? "api-key: " : "Authorization: Bearer ",
-                 key);
-    }
-    return PB_OK;
-}
-
-int llm_client_new(const struct llm_options *opt, llm_client **out, char *err)
+pb_status llm_client_new(const struct llm_options *opt, llm_client **out, char *err)
 {
     *out = NULL;
     if (!opt->base_url || !*opt->base_url)
@@ -645,12 +498,15 @@ int llm_client_new(const struct llm_options *opt, llm_client **out, char *err)
     c->base_url = strdup(opt->base_url);
     c->api_key = strdup(opt->api_key ? opt->api_key : "");
     c->model = strdup(opt->model ? opt->model : "");
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!c->base_url || !c->api_key || !c->model) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    rc = client_endpoint(c, opt, err);
+    size_t n = strlen(c->base_url); /* without trailing slashes, as messages name it */
+    while (n > 0 && c->base_url[n - 1] == '/')
+        c->base_url[--n] = '\0';
+    rc = llmwire_endpoint(c->base_url, opt->api_version, c->api_key, &c->url, &c->auth_header, err);
     if (rc != PB_OK)
         goto cleanup;
     c->temperature = opt->temperature;
@@ -671,11 +527,11 @@ cleanup:
     return rc;
 }
 
-int llm_client_from_config(const config *cfg, llm_client **out, char *err)
+pb_status llm_client_from_config(const config *cfg, llm_client **out, char *err)
 {
     char *key = NULL;
     const char *key_file = config_str(cfg, "llm.api_key_file");
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *out = NULL;
     key = dup_trimmed(config_str(cfg, "llm.api_key"));
     if (key && !*key && *key_file) {

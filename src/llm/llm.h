@@ -1,12 +1,14 @@
 /* llm.h — the only way the project talks to an LLM provider: OpenAI-compatible chat
- * completions over libcurl, JSON via jansson. Owns timeouts, retries with backoff and jitter
- * (408/409/429/5xx and transport timeouts; Retry-After honoured up to a cap; 429 "insufficient
- * quota" is final), concurrency through curl multi, and usage accounting. Azure OpenAI is
- * selected by an api-version. The API key is never written to logs, errors or files. It knows
- * nothing about bandits, judges or the database. */
+ * completions over libcurl (the transport; the JSON and what an answer means are llmwire.h).
+ * Owns timeouts, retries with backoff and jitter (408/409/429/5xx and transport timeouts;
+ * Retry-After honoured up to a cap; 429 "insufficient quota" is final), concurrency through
+ * curl multi, and usage accounting. Azure OpenAI is selected by an api-version. The API key is
+ * never written to logs, errors or files. It knows nothing about bandits, judges or the
+ * database. */
 #ifndef LLM_H
 #define LLM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -67,37 +69,39 @@ struct llm_usage {
 };
 
 /* curl_global_init; call once from main before threads start. */
-int llm_global_init(char *err);
+pb_status llm_global_init(char *err);
 void llm_global_cleanup(void);
 
 /* Creates a client. PB_ERR_UNAVAILABLE with a plain message when base_url is empty. */
-int llm_client_new(const struct llm_options *opt, llm_client **out, char *err);
+pb_status llm_client_new(const struct llm_options *opt, llm_client **out, char *err);
 /* Reads llm.* settings (api key from llm.api_key or llm.api_key_file). */
-int llm_client_from_config(const config *cfg, llm_client **out, char *err);
+pb_status llm_client_from_config(const config *cfg, llm_client **out, char *err);
 void llm_client_free(llm_client *c);
 
 /* One chat completion, blocking; safe to call from several threads at once. On failure the
  * message names the HTTP status and the provider's own error message, never the key. */
-int llm_chat(llm_client *c, const struct llm_request *req, struct llm_response *out, char *err);
+pb_status llm_chat(llm_client *c, const struct llm_request *req, struct llm_response *out,
+                   char *err);
 
 /* Many requests with at most opt.concurrency in flight. Each item gets its own status and
  * error; on_done (may be NULL) is called from the calling thread as each finishes. */
 struct llm_batch_item {
     struct llm_request req;
     struct llm_response resp;
-    int status;
+    pb_status status;
     char err[PB_ERR_LEN];
 };
-int llm_chat_batch(llm_client *c, struct llm_batch_item *items, size_t n,
-                   void (*on_done)(size_t index, struct llm_batch_item *item, void *user),
-                   void *user, char *err);
+pb_status llm_chat_batch(llm_client *c, struct llm_batch_item *items, size_t n,
+                         void (*on_done)(size_t index, struct llm_batch_item *item, void *user),
+                         void *user, char *err);
 
+/* Frees the strings of r and sets them to NULL (the numbers stay). NULL is allowed. */
 void llm_response_clear(struct llm_response *r);
 void llm_usage_get(const llm_client *c, struct llm_usage *out);
 
 /* Parses a Retry-After value: delta seconds ("7", "1.5") or an HTTP date, relative to now.
- * Returns 1 and sets *seconds (>= 0) when understood, 0 otherwise. Exposed for tests. */
-int llm_parse_retry_after(const char *value, time_t now, double *seconds);
+ * Returns true and sets *seconds (>= 0) when understood, false otherwise. Exposed for tests. */
+bool llm_parse_retry_after(const char *value, time_t now, double *seconds);
 
 /* Full-jitter backoff before retry number `retry` (1 = first retry): u * min(max, initial *
  * 2^(retry-1)) with u in [0, 1) supplied by the caller. Exposed for tests. */

@@ -1,7 +1,7 @@
 /* llmerr.h — what the LLM client may say about a provider's failure: the provider's own
  * message taken from an error answer, whether that answer reports an exhausted quota, and the
- * API key removed from any text. Split out of llm.c; pure string work on borrowed buffers. It
- * must not do I/O or logging, and knows nothing of HTTP, retries or requests (llm does). */
+ * API key removed from any text. Pure string work on borrowed buffers. It must not do I/O or
+ * logging, and knows nothing of HTTP statuses (llmwire does), retries or requests (llm does). */
 #ifndef LLMERR_H
 #define LLMERR_H
 

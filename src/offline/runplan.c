@@ -4,6 +4,7 @@
 
 #include "bandit/bandit.h"
 #include "judge/judge.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 #include <math.h>

@@ -3,6 +3,7 @@
  * with jansson. */
 #include "offline/runrecord.h"
 
+#include "store/experiment.h"
 #include "offline/runplan.h"
 #include "offline/scenarios.h"
 

@@ -2,6 +2,7 @@
  * each change followed by a live rebuild of its experiment. */
 #include "service/adminapi.h"
 
+#include "store/experiment.h"
 #include "bandit/bandit.h"
 #include "bandit/contextual.h"
 #include "base/jsonio.h"

@@ -2,6 +2,7 @@
  * -> JSON; the route table (these, adminapi's, dashboard's) and the /healthz hook. */
 #include "service/api.h"
 
+#include "store/experiment.h"
 #include "base/jsonio.h"
 #include "bandit/featvec.h"
 #include "service/adminapi.h"

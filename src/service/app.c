@@ -2,6 +2,7 @@
  * purge, reward wait sweep), views. */
 #include "service/app.h"
 
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "service/chatmem.h"
 #include "store/feedback.h"

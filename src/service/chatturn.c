@@ -238,7 +238,7 @@ static pb_status stage_choose(app *a, store *s, const struct chatturn_in *in,
     else if ((rc = feedback_get_consent(s, t->user_key, &t->consent, err)) != PB_OK)
         return rc;
     int found =
-        impressions_conversation_get(s, out->conversation_id, owner, sizeof owner, &sticky, err);
+        feedback_get_conversation(s, out->conversation_id, owner, sizeof owner, &sticky, err);
     if (found < 0)
         return found;
     if (found && strcmp(owner, t->user_key) != 0)

@@ -1,6 +1,7 @@
 /* choose.c — a choice for a client's own LLM, and activating or discarding its impression. */
 #include "service/choose.h"
 
+#include "store/experiment.h"
 #include "bandit/featvec.h"
 #include "service/live.h"
 #include "service/livefeat.h"

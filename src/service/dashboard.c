@@ -4,6 +4,7 @@
  * reaches an SVG goes through plot.h (which escapes it) and every JSON answer through jansson. */
 #include "service/dashboard.h"
 
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "store/feedback.h"
 #include "base/plot.h"

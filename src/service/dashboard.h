@@ -12,6 +12,7 @@
 #include "service/app.h"
 #include "base/pb.h"
 #include "http/server.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 enum dashboard_plot {

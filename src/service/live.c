@@ -1,6 +1,7 @@
 /* live.c — per-experiment bandit state: rebuild from the store, choose, observe, snapshot. */
 #include "service/live.h"
 
+#include "store/experiment.h"
 #include "store/arms.h"
 #include "bandit/contextual.h"
 #include "service/livefeat.h"

@@ -2,6 +2,7 @@
  * it (live state, counters). */
 #include "service/reward.h"
 
+#include "store/experiment.h"
 #include "base/text.h"
 #include "service/chatmem.h"
 #include "service/live.h"

@@ -2,11 +2,11 @@
 #include "store/arms.h"
 
 #include "base/text.h"
+#include "store/stmt.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <dirent.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,29 +53,34 @@ void arms_list_free(struct arm *list, size_t n)
     free(list);
 }
 
-int arms_name_valid(const char *name)
+bool arms_name_valid(const char *name)
 {
     size_t len = strlen(name);
     if (len == 0 || len > ARM_NAME_MAX || !isalpha((unsigned char)name[0]))
-        return 0;
+        return false;
     for (size_t i = 0; i < len; i++)
         if (!isalnum((unsigned char)name[i]))
-            return 0;
+            return false;
     return strncasecmp(name, "judge", 5) != 0 && strncasecmp(name, "propose", 7) != 0;
 }
 
-static int read_arm(sqlite3_stmt *st, struct arm *a, char *err)
+static void clear_arm(void *item)
 {
+    arms_clear(item);
+}
+
+static pb_status read_arm(sqlite3_stmt *st, void *item, char *err)
+{
+    struct arm *a = item;
     int ok = 1;
     memset(a, 0, sizeof *a);
     a->id = sqlite3_column_int64(st, 0);
     a->experiment_id = sqlite3_column_int64(st, 1);
-    snprintf(a->name, sizeof a->name, "%s", (const char *)sqlite3_column_text(st, 2));
+    stmt_column_copy(st, 2, a->name, sizeof a->name);
     a->version = sqlite3_column_int(st, 3);
-    a->prompt = store_column_strdup(st, 4, &ok);
-    snprintf(a->content_hash, sizeof a->content_hash, "%s",
-             (const char *)sqlite3_column_text(st, 5));
-    a->source_path = store_column_strdup(st, 6, &ok);
+    a->prompt = stmt_column_strdup(st, 4, &ok);
+    stmt_column_copy(st, 5, a->content_hash, sizeof a->content_hash);
+    a->source_path = stmt_column_strdup(st, 6, &ok);
     a->created_at = sqlite3_column_double(st, 7);
     a->retired_at = sqlite3_column_double(st, 8);
     if (!ok) {
@@ -85,131 +90,68 @@ static int read_arm(sqlite3_stmt *st, struct arm *a, char *err)
     return PB_OK;
 }
 
-int arms_list(store *s, int64_t experiment_id, int include_retired, struct arm **out, size_t *n,
-              char *err)
+pb_status arms_list(store *s, int64_t experiment_id, bool include_retired, struct arm **out,
+                    size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    struct arm *list = NULL;
-    size_t count = 0, cap = 0;
-    int step = SQLITE_DONE;
-    *out = NULL;
-    *n = 0;
-    int rc = store_prepare(s, SQL_ARM_LIST, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, experiment_id);
-    sqlite3_bind_int(st, 2, include_retired != 0);
-    while (rc == PB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? 2 * cap : 8;
-            struct arm *grown = realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-                break;
-            }
-            list = grown;
-        }
-        if ((rc = read_arm(st, &list[count], err)) == PB_OK)
-            count++;
-    }
-    if (rc == PB_OK && step != SQLITE_DONE)
-        rc = store_sql_error(s, "listing arms", err);
-    sqlite3_reset(st);
-    if (rc != PB_OK) {
-        arms_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return PB_OK;
-}
-
-/* Reads the one arm a bound statement selects; PB_ERR_NOT_FOUND (message what) without one. */
-static int query_arm(store *s, sqlite3_stmt *st, struct arm *out, const char *what, char *err)
-{
-    int step = sqlite3_step(st), rc;
-    if (step == SQLITE_ROW)
-        rc = read_arm(st, out, err);
-    else if (step == SQLITE_DONE)
-        rc = pb_errf(err, PB_ERR_NOT_FOUND, "%s", what);
-    else
-        rc = store_sql_error(s, "reading an arm", err);
-    sqlite3_reset(st);
+    struct stmt_rows rows = {0};
+    pb_status rc =
+        stmt_prepare(s, SQL_ARM_LIST, &st, err, STMT_INT(experiment_id), STMT_INT(include_retired));
+    if (rc == PB_OK)
+        rc = stmt_read_all(s, st, sizeof **out, read_arm, clear_arm, &rows, "listing arms", err);
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 
-int arms_get(store *s, int64_t arm_id, struct arm *out, char *err)
+pb_status arms_get(store *s, int64_t arm_id, struct arm *out, char *err)
 {
-    sqlite3_stmt *st;
-    char what[64];
-    int rc = store_prepare(s, SQL_ARM_GET, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, arm_id);
-    snprintf(what, sizeof what, "no arm with id %lld", (long long)arm_id);
-    return query_arm(s, st, out, what, err);
+    char absent[64];
+    snprintf(absent, sizeof absent, "no arm with id %lld", (long long)arm_id);
+    return stmt_read_one_argv(s, SQL_ARM_GET, STMT_ARGV(STMT_INT(arm_id)), read_arm, out, absent,
+                              "reading an arm", err);
 }
 
-int arms_find(store *s, int64_t experiment_id, const char *name, struct arm *out, char *err)
+pb_status arms_find(store *s, int64_t experiment_id, const char *name, struct arm *out, char *err)
 {
-    sqlite3_stmt *st;
-    char what[96];
-    int rc = store_prepare(s, SQL_ARM_FIND, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, experiment_id);
-    store_bind_text(st, 2, name);
-    snprintf(what, sizeof what, "no active arm named '%.32s'", name);
-    return query_arm(s, st, out, what, err);
+    char absent[96];
+    snprintf(absent, sizeof absent, "no active arm named '%.32s'", name);
+    return stmt_read_one_argv(s, SQL_ARM_FIND, STMT_ARGV(STMT_INT(experiment_id), STMT_TEXT(name)),
+                              read_arm, out, absent, "reading an arm", err);
 }
 
 /* Retires one arm and clears a promotion of it; inside the caller's transaction. */
-static int retire_locked(store *s, int64_t arm_id, char *err)
+static pb_status retire_locked(store *s, int64_t arm_id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_ARM_RETIRE, &st, err);
+    pb_status rc = stmt_exec(s, SQL_ARM_RETIRE, "retiring an arm", err, STMT_INT(arm_id),
+                             STMT_REAL(store_now()));
     if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, arm_id);
-    sqlite3_bind_double(st, 2, store_now());
-    if ((rc = store_exec_stmt(s, st, "retiring an arm", err)) != PB_OK)
         return rc;
     if (store_changes(s) == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "arm %lld is already retired", (long long)arm_id);
-    if ((rc = store_prepare(s, SQL_UNPROMOTE, &st, err)) != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, arm_id);
-    return store_exec_stmt(s, st, "clearing a promotion", err);
+    return stmt_exec(s, SQL_UNPROMOTE, "clearing a promotion", err, STMT_INT(arm_id));
 }
 
-static int unretire_locked(store *s, int64_t arm_id, char *err)
+static pb_status unretire_locked(store *s, int64_t arm_id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_ARM_UNRETIRE, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, arm_id);
-    return store_exec_stmt(s, st, "restoring an arm", err);
+    return stmt_exec(s, SQL_ARM_UNRETIRE, "restoring an arm", err, STMT_INT(arm_id));
 }
 
 /* Max version of a name (0 if new) and the id of its active version (0 if none). */
-static int name_state(store *s, int64_t experiment_id, const char *name, int *max_version,
-                      int64_t *active_id, char *err)
+static pb_status name_state(store *s, int64_t experiment_id, const char *name, int *max_version,
+                            int64_t *active_id, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_ARM_NAME_STATE, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, experiment_id);
-    store_bind_text(st, 2, name);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = store_sql_error(s, "reading arm versions", err);
-    } else {
-        *max_version = sqlite3_column_int(st, 0);
-        *active_id = sqlite3_column_int64(st, 1);
-    }
+    int row = stmt_first(s, SQL_ARM_NAME_STATE, &st, "reading arm versions", err,
+                         STMT_INT(experiment_id), STMT_TEXT(name));
+    if (row == 0) /* an aggregate always answers; no row means the statement failed */
+        return store_sql_error(s, "reading arm versions", err);
+    if (row < 0)
+        return row;
+    *max_version = sqlite3_column_int(st, 0);
+    *active_id = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
-    return rc;
+    return PB_OK;
 }
 
 /* Removes a UTF-8 byte order mark and trailing white space (a file's final newline is not part
@@ -225,7 +167,7 @@ static const char *trim_prompt(const char *text, size_t *len)
     return text;
 }
 
-static int check_prompt(const char *text, size_t len, const char *label, char *err)
+static pb_status check_prompt(const char *text, size_t len, const char *label, char *err)
 {
     if (len > ARMS_MAX_PROMPT_BYTES)
         return pb_errf(err, PB_ERR_INVALID, "%s: prompt longer than %d bytes", label,
@@ -244,52 +186,60 @@ struct add_request {
     int64_t experiment_id;
     const char *name, *text, *source_path, *label;
     size_t len;
-    int sync; /* 1: a text the arm ever had is left alone (no restore) */
+    bool sync; /* a text the arm ever had is left alone (no restore) */
 };
 
 /* The hash lookup of arms_add: sets *change and *arm_id when the text is already stored. */
-static int match_existing(store *s, const struct add_request *q, const char *hash, int64_t *arm_id,
-                          enum arms_change *change, int *found, char *err)
+static pb_status match_existing(store *s, const struct add_request *q, const char *hash,
+                                int64_t *arm_id, enum arms_change *change, bool *found, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_ARM_BY_HASH, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, q->experiment_id);
-    store_bind_text(st, 2, hash);
-    int step = sqlite3_step(st);
-    *found = step == SQLITE_ROW;
-    if (step == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        const char *name = (const char *)sqlite3_column_text(st, 1);
-        int version = sqlite3_column_int(st, 2), active = sqlite3_column_int(st, 3);
-        *arm_id = id;
-        *change = ARMS_UNCHANGED;
-        if (strcmp(name, q->name) != 0)
-            rc = pb_errf(err, PB_ERR_CONFLICT, "%s: the same text is already arm %s v%d", q->label,
-                         name, version);
-        else if (!active && !q->sync)
-            *change = ARMS_RESTORED;
-    } else if (step != SQLITE_DONE) {
-        rc = store_sql_error(s, "looking up a prompt", err);
-    }
+    int row = stmt_first(s, SQL_ARM_BY_HASH, &st, "looking up a prompt", err,
+                         STMT_INT(q->experiment_id), STMT_TEXT(hash));
+    *found = row == 1;
+    if (row <= 0)
+        return row;
+    pb_status rc = PB_OK;
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    int version = sqlite3_column_int(st, 2), active = sqlite3_column_int(st, 3);
+    *arm_id = sqlite3_column_int64(st, 0);
+    *change = ARMS_UNCHANGED;
+    if (strcmp(name, q->name) != 0)
+        rc = pb_errf(err, PB_ERR_CONFLICT, "%s: the same text is already arm %s v%d", q->label,
+                     name, version);
+    else if (!active && !q->sync)
+        *change = ARMS_RESTORED;
     sqlite3_reset(st);
     return rc;
 }
 
-static int add_locked(store *s, const struct add_request *q, int64_t *arm_id,
-                      enum arms_change *change, char *err)
+static pb_status insert_arm(store *s, const struct add_request *q, int version, const char *hash,
+                            int64_t *arm_id, char *err)
+{
+    pb_status rc = stmt_exec(s, SQL_ARM_INSERT, "adding an arm", err, STMT_INT(q->experiment_id),
+                             STMT_TEXT(q->name), STMT_INT(version), STMT_TEXTN(q->text, q->len),
+                             STMT_TEXT(hash), STMT_TEXT(q->source_path), STMT_REAL(store_now()));
+    if (rc == PB_OK)
+        *arm_id = store_last_insert_id(s);
+    else if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = pb_errf(err, PB_ERR_NOT_FOUND, "no experiment with id %lld",
+                     (long long)q->experiment_id);
+    return rc;
+}
+
+static pb_status add_locked(store *s, const struct add_request *q, int64_t *arm_id,
+                            enum arms_change *change, char *err)
 {
     char hash[HASH_HEX_LEN];
-    int found, max_version;
+    bool found;
+    int max_version;
     int64_t active_id;
-    sqlite3_stmt *st;
     if (!arms_name_valid(q->name))
         return pb_errf(err, PB_ERR_INVALID,
                        "%s: arm name must be a letter then letters or digits (at most %d), not "
                        "starting with judge or propose",
                        q->label, ARM_NAME_MAX);
-    int rc = check_prompt(q->text, q->len, q->label, err);
+    pb_status rc = check_prompt(q->text, q->len, q->label, err);
     if (rc != PB_OK)
         return rc;
     hash_sha256_hex(q->text, q->len, hash);
@@ -303,43 +253,25 @@ static int add_locked(store *s, const struct add_request *q, int64_t *arm_id,
         return rc;
     if (found)
         return unretire_locked(s, *arm_id, err);
-    if ((rc = store_prepare(s, SQL_ARM_INSERT, &st, err)) != PB_OK)
+    if ((rc = insert_arm(s, q, max_version + 1, hash, arm_id, err)) != PB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, q->experiment_id);
-    store_bind_text(st, 2, q->name);
-    sqlite3_bind_int(st, 3, max_version + 1);
-    sqlite3_bind_text(st, 4, q->text, (int)q->len, SQLITE_TRANSIENT);
-    store_bind_text(st, 5, hash);
-    store_bind_text(st, 6, q->source_path);
-    sqlite3_bind_double(st, 7, store_now());
-    if ((rc = store_exec_stmt(s, st, "adding an arm", err)) != PB_OK) {
-        if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
-            rc = pb_errf(err, PB_ERR_NOT_FOUND, "no experiment with id %lld",
-                         (long long)q->experiment_id);
-        return rc;
-    }
-    *arm_id = store_last_insert_id(s);
     *change = max_version == 0 ? ARMS_CREATED : ARMS_VERSIONED;
     return PB_OK;
 }
 
-int arms_add(store *s, int64_t experiment_id, const char *name, const char *text,
-             const char *source_path, int64_t *arm_id, enum arms_change *change, char *err)
+pb_status arms_add(store *s, int64_t experiment_id, const char *name, const char *text,
+                   const char *source_path, int64_t *arm_id, enum arms_change *change, char *err)
 {
     int64_t id = 0;
     enum arms_change what = ARMS_UNCHANGED;
     size_t len = strlen(text);
-    struct add_request q = {experiment_id, name, NULL, source_path, name, 0, 0};
+    struct add_request q = {experiment_id, name, NULL, source_path, name, 0, false};
     q.text = trim_prompt(text, &len);
     q.len = len;
-    int rc = store_begin(s, err);
+    pb_status rc = store_begin(s, err);
     if (rc != PB_OK)
         return rc;
-    rc = add_locked(s, &q, &id, &what, err);
-    if (rc == PB_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
+    rc = store_end(s, add_locked(s, &q, &id, &what, err), err);
     if (rc == PB_OK && arm_id)
         *arm_id = id;
     if (rc == PB_OK && change)
@@ -347,47 +279,41 @@ int arms_add(store *s, int64_t experiment_id, const char *name, const char *text
     return rc;
 }
 
-int arms_retire(store *s, int64_t arm_id, char *err)
+pb_status arms_retire(store *s, int64_t arm_id, char *err)
 {
     struct arm a = {0};
-    int rc = arms_get(s, arm_id, &a, err);
+    pb_status rc = arms_get(s, arm_id, &a, err);
     arms_clear(&a);
-    if (rc != PB_OK)
+    if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    if ((rc = store_begin(s, err)) != PB_OK)
-        return rc;
-    rc = retire_locked(s, arm_id, err);
-    if (rc == PB_OK)
-        return store_commit(s, err);
-    store_rollback(s);
-    return rc;
+    return store_end(s, retire_locked(s, arm_id, err), err);
 }
 
-int arms_restore(store *s, int64_t arm_id, char *err)
+/* arms_restore inside its transaction. */
+static pb_status restore_locked(store *s, int64_t arm_id, char *err)
 {
     struct arm a = {0};
     int max_version;
     int64_t active_id;
-    int rc = store_begin(s, err);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = arms_get(s, arm_id, &a, err)) != PB_OK)
-        goto cleanup;
-    if (a.retired_at == 0) {
+    pb_status rc = arms_get(s, arm_id, &a, err);
+    if (rc == PB_OK && a.retired_at == 0)
         rc = pb_errf(err, PB_ERR_CONFLICT, "arm %s v%d is already active", a.name, a.version);
-        goto cleanup;
-    }
-    if ((rc = name_state(s, a.experiment_id, a.name, &max_version, &active_id, err)) != PB_OK)
-        goto cleanup;
-    if (active_id && (rc = retire_locked(s, active_id, err)) != PB_OK)
-        goto cleanup;
-    if ((rc = unretire_locked(s, arm_id, err)) == PB_OK)
-        rc = store_commit(s, err);
-cleanup:
-    if (rc != PB_OK)
-        store_rollback(s);
+    if (rc == PB_OK)
+        rc = name_state(s, a.experiment_id, a.name, &max_version, &active_id, err);
+    if (rc == PB_OK && active_id)
+        rc = retire_locked(s, active_id, err);
+    if (rc == PB_OK)
+        rc = unretire_locked(s, arm_id, err);
     arms_clear(&a);
     return rc;
+}
+
+pb_status arms_restore(store *s, int64_t arm_id, char *err)
+{
+    pb_status rc = store_begin(s, err);
+    if (rc != PB_OK)
+        return rc;
+    return store_end(s, restore_locked(s, arm_id, err), err);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -396,12 +322,12 @@ static int compare_names(const void *a, const void *b)
 }
 
 /* Names of the *.txt files in dir, sorted; caller frees each and the array. */
-static int list_txt_files(const char *dir, char ***out, size_t *n, char *err)
+static pb_status list_txt_files(const char *dir, char ***out, size_t *n, char *err)
 {
     DIR *d = opendir(dir);
     char **names = NULL;
     size_t count = 0, cap = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     struct dirent *e;
     if (!d)
         return pb_errf(err, PB_ERR_NOT_FOUND, "prompts folder %s: %s (setting prompts.dir)", dir,
@@ -434,8 +360,8 @@ static int list_txt_files(const char *dir, char ***out, size_t *n, char *err)
 }
 
 /* Reads and adds one arm file inside the sync transaction. */
-static int sync_file(store *s, int64_t experiment_id, const char *dir, const char *file,
-                     struct arms_sync_summary *sum, char *err)
+static pb_status sync_file(store *s, int64_t experiment_id, const char *dir, const char *file,
+                           struct arms_sync_summary *sum, char *err)
 {
     char path[4096], name[ARM_NAME_MAX + 8];
     char *text = NULL;
@@ -450,10 +376,10 @@ static int sync_file(store *s, int64_t experiment_id, const char *dir, const cha
         return PB_OK;
     }
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int rc = pb_read_file(path, ARMS_MAX_PROMPT_BYTES, &text, &len, err);
+    pb_status rc = pb_read_file(path, ARMS_MAX_PROMPT_BYTES, &text, &len, err);
     if (rc != PB_OK)
         return rc;
-    struct add_request q = {experiment_id, name, NULL, path, path, 0, 1};
+    struct add_request q = {experiment_id, name, NULL, path, path, 0, true};
     q.text = trim_prompt(text, &len);
     q.len = len;
     sum->files++;
@@ -467,20 +393,17 @@ static int sync_file(store *s, int64_t experiment_id, const char *dir, const cha
     return rc;
 }
 
-int arms_sync_dir(store *s, int64_t experiment_id, const char *dir,
-                  struct arms_sync_summary *summary, char *err)
+pb_status arms_sync_dir(store *s, int64_t experiment_id, const char *dir,
+                        struct arms_sync_summary *summary, char *err)
 {
     char **files = NULL;
     size_t n = 0;
     struct arms_sync_summary sum = {0};
-    int rc = list_txt_files(dir, &files, &n, err);
+    pb_status rc = list_txt_files(dir, &files, &n, err);
     if (rc == PB_OK && (rc = store_begin(s, err)) == PB_OK) {
         for (size_t i = 0; i < n && rc == PB_OK; i++)
             rc = sync_file(s, experiment_id, dir, files[i], &sum, err);
-        if (rc == PB_OK)
-            rc = store_commit(s, err);
-        else
-            store_rollback(s);
+        rc = store_end(s, rc, err);
     }
     for (size_t i = 0; i < n; i++)
         free(files[i]);
@@ -490,10 +413,11 @@ int arms_sync_dir(store *s, int64_t experiment_id, const char *dir,
     return rc;
 }
 
-int arms_ensure_default(store *s, const char *prompts_dir, const char *policy,
-                        struct store_experiment *out, struct arms_sync_summary *summary, char *err)
+pb_status arms_ensure_default(store *s, const char *prompts_dir, const char *policy,
+                              struct store_experiment *out, struct arms_sync_summary *summary,
+                              char *err)
 {
-    int rc = store_experiment_get_or_create(s, "default", "live", policy, out, err);
+    pb_status rc = store_experiment_get_or_create(s, "default", "live", policy, out, err);
     if (rc != PB_OK)
         return rc;
     rc = arms_sync_dir(s, out->id, prompts_dir, summary, err);

@@ -1,8 +1,11 @@
-/* feedback.h — what happens around an answer: users and consent, conversations with their
- * sticky arm, impressions (an arm shown), rewards (idempotent by event id, one per source and
- * impression), per-arm aggregates for the bandit, consented messages, erasure and retention.
- * Part of the store family (speaks SQL through store.h's statement cache). Every write
- * acknowledged with PB_OK is committed. It must not choose arms or compute rewards. */
+/* feedback.h — the records the service writes as they arrive: users and consent,
+ * conversations with their sticky arm, new impressions (an arm shown) and rewards (idempotent
+ * by event id, one per source and impression), one at a time or batched for the group-commit
+ * writer; consented messages, erasure and retention; and the per-arm aggregates the bandit is
+ * built from. What later happens to a stored impression (activation, discard, the reward-wait
+ * sweep) and the walks that need an impression's segment, features or propensity live in
+ * impressions.h. Part of the store family (speaks SQL through stmt.h). Every write acknowledged
+ * with PB_OK is committed. It must not choose arms or compute rewards. */
 #ifndef FEEDBACK_H
 #define FEEDBACK_H
 
@@ -12,10 +15,10 @@
 #include "base/pb.h"
 #include "store/store.h"
 
-/* Creates the user if absent and sets consent (0 or 1). */
-int feedback_set_consent(store *s, const char *user_id, int consent, char *err);
-/* *consent = 0 for an unknown user. */
-int feedback_get_consent(store *s, const char *user_id, int *consent, char *err);
+/* Creates the user if absent and sets consent (non-zero = 1). */
+pb_status feedback_set_consent(store *s, const char *user_id, int consent, char *err);
+/* *consent = 1 or 0; 0 for an unknown user. */
+pb_status feedback_get_consent(store *s, const char *user_id, int *consent, char *err);
 
 struct feedback_erase_counts {
     int64_t messages, conversations, impressions, rewards;
@@ -23,15 +26,20 @@ struct feedback_erase_counts {
 /* Erases everything stored about a user in one transaction: messages and conversations are
  * deleted, impressions lose their user and conversation links, rewards lose their detail, the
  * user row goes. Reward values stay as anonymous statistics. An unknown user erases nothing. */
-int feedback_erase_user(store *s, const char *user_id, struct feedback_erase_counts *counts,
-                        char *err);
+pb_status feedback_erase_user(store *s, const char *user_id, struct feedback_erase_counts *counts,
+                              char *err);
 
 /* The conversation's sticky arm: an existing conversation returns its arm (*created = 0); a
  * new one is stored with arm_id (*created = 1). user_id may be NULL, else its row is created if
  * absent; a conversation of another user is PB_ERR_FORBIDDEN. created may be NULL. */
-int feedback_open_conversation(store *s, const char *conversation_id, const char *user_id,
-                               int64_t experiment_id, int64_t arm_id, const char *segment,
-                               int64_t *sticky_arm_id, int *created, char *err);
+pb_status feedback_open_conversation(store *s, const char *conversation_id, const char *user_id,
+                                     int64_t experiment_id, int64_t arm_id, const char *segment,
+                                     int64_t *sticky_arm_id, int *created, char *err);
+/* The conversation's owner (user id, "" when none; cut to owner_len) and sticky arm. Returns
+ * 1 found, 0 absent, or a negative pb_status. Unlike feedback_open_conversation it creates
+ * nothing (a failed turn stores nothing). */
+int feedback_get_conversation(store *s, const char *conversation_id, char *owner, size_t owner_len,
+                              int64_t *arm_id, char *err);
 
 struct feedback_impression {
     int64_t experiment_id, arm_id;
@@ -44,8 +52,12 @@ struct feedback_impression {
 };
 /* Stores an impression; *id gets its id. The arm must belong to the experiment
  * (PB_ERR_INVALID), the experiment must exist (PB_ERR_NOT_FOUND). */
-int feedback_insert_impression(store *s, const struct feedback_impression *imp, int64_t *id,
-                               char *err);
+pb_status feedback_insert_impression(store *s, const struct feedback_impression *imp, int64_t *id,
+                                     char *err);
+/* Stores n impressions in one transaction, all or nothing; ids[i] gets each id. The checks are
+ * those of feedback_insert_impression; a failure's message names the bad index. */
+pb_status feedback_insert_impressions(store *s, const struct feedback_impression *imps, size_t n,
+                                      int64_t *ids, char *err);
 
 struct feedback_reward {
     int64_t impression_id;
@@ -59,22 +71,23 @@ struct feedback_reward {
  * the same impression and source (nothing new written). Errors: PB_ERR_INVALID (value, source,
  * detail), PB_ERR_NOT_FOUND (impression), PB_ERR_CONFLICT (the source already rewarded this
  * impression, or the event id belongs to another impression or source). */
-int feedback_insert_reward(store *s, const struct feedback_reward *r, int64_t *id, int *duplicate,
-                           char *err);
+pb_status feedback_insert_reward(store *s, const struct feedback_reward *r, int64_t *id,
+                                 int *duplicate, char *err);
 /* Stores n rewards in one transaction, all or nothing; ids and duplicates (either may be NULL)
  * get one entry per reward. A failure's message names the index of the bad reward. */
-int feedback_insert_rewards(store *s, const struct feedback_reward *r, size_t n, int64_t *ids,
-                            int *duplicates, char *err);
+pb_status feedback_insert_rewards(store *s, const struct feedback_reward *r, size_t n, int64_t *ids,
+                                  int *duplicates, char *err);
 
 struct feedback_reward_row {
     int64_t reward_id, impression_id, arm_id;
-    size_t arm_index; /* index into arms_list(experiment, include_retired = 1) */
+    size_t arm_index; /* index into arms_list(experiment, include_retired = true) */
     const char *source;
     double value;
     double created_at;
 };
-/* Calls fn for every reward of the experiment in insertion order; a non-zero return from fn
- * stops the walk and is returned. Row strings are valid during the call only. */
+/* Calls fn for every reward of the experiment in insertion order. Returns PB_OK after the last
+ * row, a negative pb_status, or the first non-zero value fn returned (which stops the walk).
+ * Row strings are valid during the call only. */
 int feedback_reward_foreach(store *s, int64_t experiment_id,
                             int (*fn)(void *ctx, const struct feedback_reward_row *row), void *ctx,
                             char *err);
@@ -90,15 +103,15 @@ struct feedback_arm_stats {
     int64_t clusters;
     double cluster_sum_sq, cluster_n_sum, cluster_n_sq;
 };
-/* One entry per arm of arms_list(experiment, include_retired = 1), same order. Caller frees
+/* One entry per arm of arms_list(experiment, include_retired = true), same order. Caller frees
  * *out with free(). */
-int feedback_arm_stats(store *s, int64_t experiment_id, struct feedback_arm_stats **out, size_t *n,
-                       char *err);
+pb_status feedback_arm_stats(store *s, int64_t experiment_id, struct feedback_arm_stats **out,
+                             size_t *n, char *err);
 
 /* Stores a message only when the conversation's user consented; *id = 0 otherwise (not an
  * error). role: system, user or assistant; content must be UTF-8. impression_id 0 = none. */
-int feedback_insert_message(store *s, const char *conversation_id, int64_t impression_id,
-                            const char *role, const char *content, int64_t *id, char *err);
+pb_status feedback_insert_message(store *s, const char *conversation_id, int64_t impression_id,
+                                  const char *role, const char *content, int64_t *id, char *err);
 
 struct feedback_message {
     char role[10];
@@ -106,10 +119,11 @@ struct feedback_message {
     double created_at;
 };
 void feedback_message_list_free(struct feedback_message *list, size_t n);
-/* The last max messages of a conversation, oldest first. Caller frees. */
-int feedback_last_messages(store *s, const char *conversation_id, size_t max,
-                           struct feedback_message **out, size_t *n, char *err);
+/* The last max messages of a conversation, oldest first (*out NULL when there are none).
+ * Caller frees with feedback_message_list_free. */
+pb_status feedback_last_messages(store *s, const char *conversation_id, size_t max,
+                                 struct feedback_message **out, size_t *n, char *err);
 /* Deletes messages created before the Unix time `before`; *deleted may be NULL. */
-int feedback_purge_messages(store *s, double before, int64_t *deleted, char *err);
+pb_status feedback_purge_messages(store *s, double before, int64_t *deleted, char *err);
 
 #endif

@@ -1,11 +1,10 @@
-/* impressions.c — impression look-up, reward walk with segments, batched impression inserts. */
+/* impressions.c — a stored impression afterwards: look-up, activation, discard, the
+ * reward-wait sweep; the reward and event walks with the impression's context. */
 #include "store/impressions.h"
 
-#include "base/text.h"
+#include "store/stmt.h"
 
 #include <math.h>
-#include <sqlite3.h>
-#include <stdio.h>
 #include <string.h>
 
 static const char *SQL_IMP_GET =
@@ -13,19 +12,11 @@ static const char *SQL_IMP_GET =
     "i.created_at, a.name, EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id AND "
     "r.source = 'default'), i.context FROM impressions i JOIN arms a ON a.id = i.arm_id "
     "WHERE i.id = ?1";
-static const char *SQL_IMP_CONVERSATION =
-    "SELECT coalesce(user_id, ''), arm_id FROM conversations WHERE id = ?1";
+/* A reward with its impression's context, read by reward_row. */
+#define REWARD_COLUMNS "r.id, r.impression_id, i.arm_id, i.segment, r.value, i.context"
 static const char *SQL_IMP_REWARD_WALK =
-    "SELECT r.id, r.impression_id, i.arm_id, i.segment, r.value, i.context FROM rewards r "
-    "JOIN impressions i ON i.id = r.impression_id WHERE i.experiment_id = ?1 AND "
-    "i.activated = 1 ORDER BY r.id";
-static const char *SQL_IMP_USER_ENSURE =
-    "INSERT INTO users (id, consent, created_at) VALUES (?1, 0, ?2) ON CONFLICT (id) DO NOTHING";
-static const char *SQL_IMP_INSERT =
-    "INSERT INTO impressions (experiment_id, arm_id, user_id, conversation_id, segment, context, "
-    "propensity, activated, created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9 "
-    "WHERE EXISTS (SELECT 1 FROM arms WHERE id = ?2 AND experiment_id = ?1)";
-
+    "SELECT " REWARD_COLUMNS " FROM rewards r JOIN impressions i ON i.id = r.impression_id "
+    "WHERE i.experiment_id = ?1 AND i.activated = 1 ORDER BY r.id";
 static const char *SQL_IMP_ACTIVATE = "UPDATE impressions SET activated = 1, activated_at = ?2 "
                                       "WHERE id = ?1 AND activated = 0";
 static const char *SQL_IMP_EXISTS = "SELECT activated FROM impressions WHERE id = ?1";
@@ -36,294 +27,178 @@ static const char *SQL_IMP_DEFAULT_INSERT =
     "?3 FROM impressions i WHERE i.activated = 1 AND coalesce(i.activated_at, i.created_at) < ?1 "
     "AND NOT EXISTS (SELECT 1 FROM rewards r WHERE r.impression_id = i.id) ORDER BY i.id";
 static const char *SQL_IMP_DEFAULT_NEW =
-    "SELECT r.id, i.experiment_id, i.arm_id, i.segment, r.value, i.context FROM rewards r JOIN "
-    "impressions "
-    "i ON i.id = r.impression_id WHERE r.id > ?1 AND r.id <= ?2 AND r.source = 'default' "
+    "SELECT " REWARD_COLUMNS ", i.experiment_id FROM rewards r JOIN impressions i ON "
+    "i.id = r.impression_id WHERE r.id > ?1 AND r.id <= ?2 AND r.source = 'default' "
     "ORDER BY r.id";
-
-/* 1 when the context column holds valid "features" (a bad array counts as none). */
-static int features_of(sqlite3_stmt *st, int col, double x[FEATVEC_DIM])
-{
-    char why[PB_ERR_LEN];
-    return featvec_from_context((const char *)sqlite3_column_text(st, col), x, why) == 1;
-}
-
 static const char *SQL_IMP_EVENTS =
     "SELECT i.id, i.experiment_id, a.name, i.segment, i.context, avg(r.value), count(r.id), "
     "coalesce(i.propensity, 0), i.created_at FROM impressions i JOIN arms a ON a.id = i.arm_id "
     "JOIN rewards r ON r.impression_id = i.id WHERE i.activated = 1 AND (?1 = 0 OR "
     "i.experiment_id = ?1) GROUP BY i.id ORDER BY i.id";
 
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
+/* True when the context column holds valid "features" (a bad array counts as none). */
+static bool features_of(sqlite3_stmt *st, int col, double x[FEATVEC_DIM])
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
-    snprintf(out, len, "%s", t ? t : "");
+    char why[PB_ERR_LEN];
+    return featvec_from_context((const char *)sqlite3_column_text(st, col), x, why) == 1;
 }
 
-int impressions_get(store *s, int64_t id, struct impressions_info *out, char *err)
+pb_status impressions_get(store *s, int64_t id, struct impressions_info *out, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_GET, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        out->id = id;
-        out->experiment_id = sqlite3_column_int64(st, 0);
-        out->arm_id = sqlite3_column_int64(st, 1);
-        copy_col(st, 2, out->user_id, sizeof out->user_id);
-        copy_col(st, 3, out->conversation_id, sizeof out->conversation_id);
-        copy_col(st, 4, out->segment, sizeof out->segment);
-        out->activated = sqlite3_column_int(st, 5);
-        out->created_at = sqlite3_column_double(st, 6);
-        copy_col(st, 7, out->arm_name, sizeof out->arm_name);
-        out->defaulted = sqlite3_column_int(st, 8);
-        out->has_features = features_of(st, 9, out->features);
-    } else if (step == SQLITE_DONE) {
-        rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
-    } else {
-        rc = store_sql_error(s, "reading an impression", err);
-    }
+    int row = stmt_first(s, SQL_IMP_GET, &st, "reading an impression", err, STMT_INT(id));
+    if (row < 0)
+        return row;
+    if (row == 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    out->experiment_id = sqlite3_column_int64(st, 0);
+    out->arm_id = sqlite3_column_int64(st, 1);
+    stmt_column_copy(st, 2, out->user_id, sizeof out->user_id);
+    stmt_column_copy(st, 3, out->conversation_id, sizeof out->conversation_id);
+    stmt_column_copy(st, 4, out->segment, sizeof out->segment);
+    out->activated = sqlite3_column_int(st, 5);
+    out->created_at = sqlite3_column_double(st, 6);
+    stmt_column_copy(st, 7, out->arm_name, sizeof out->arm_name);
+    out->defaulted = sqlite3_column_int(st, 8);
+    out->has_features = features_of(st, 9, out->features);
     sqlite3_reset(st);
-    return rc;
+    return PB_OK;
 }
 
-int impressions_conversation_get(store *s, const char *conversation_id, char *owner,
-                                 size_t owner_len, int64_t *arm_id, char *err)
+/* The REWARD_COLUMNS of the current row; x receives the features. */
+static struct impressions_reward_row reward_row(sqlite3_stmt *st, double x[FEATVEC_DIM])
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_CONVERSATION, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    store_bind_text(st, 1, conversation_id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        copy_col(st, 0, owner, owner_len);
-        *arm_id = sqlite3_column_int64(st, 1);
-        rc = 1;
-    } else {
-        rc = step == SQLITE_DONE ? 0 : store_sql_error(s, "reading a conversation", err);
-    }
-    sqlite3_reset(st);
-    return rc;
+    struct impressions_reward_row row = {
+        .reward_id = sqlite3_column_int64(st, 0),
+        .impression_id = sqlite3_column_int64(st, 1),
+        .arm_id = sqlite3_column_int64(st, 2),
+        .segment = (const char *)sqlite3_column_text(st, 3),
+        .value = sqlite3_column_double(st, 4),
+    };
+    row.features = features_of(st, 5, x) ? x : NULL;
+    return row;
 }
 
 int impressions_reward_foreach(store *s, int64_t experiment_id,
                                int (*fn)(void *ctx, const struct impressions_reward_row *row),
                                void *ctx, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_REWARD_WALK, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, experiment_id);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_stmt *st = NULL;
+    int row = 0, rc = stmt_prepare(s, SQL_IMP_REWARD_WALK, &st, err, STMT_INT(experiment_id));
+    while (rc == 0 && (row = stmt_step(s, st, "walking rewards", err)) == 1) {
         double x[FEATVEC_DIM];
-        int has_x = features_of(st, 5, x);
-        struct impressions_reward_row row = {
-            .reward_id = sqlite3_column_int64(st, 0),
-            .impression_id = sqlite3_column_int64(st, 1),
-            .arm_id = sqlite3_column_int64(st, 2),
-            .segment = (const char *)sqlite3_column_text(st, 3),
-            .features = has_x ? x : NULL,
-            .value = sqlite3_column_double(st, 4),
-        };
-        if ((rc = fn(ctx, &row)) != 0)
-            break;
+        struct impressions_reward_row r = reward_row(st, x);
+        rc = fn(ctx, &r);
     }
-    if (rc == PB_OK && step != SQLITE_DONE)
-        rc = store_sql_error(s, "walking rewards", err);
     sqlite3_reset(st);
-    return rc;
+    return row < 0 ? row : rc;
 }
 
-static int check_one(const struct feedback_impression *imp, char *err)
-{
-    if (!store_json_valid(imp->context_json, 0))
-        return pb_errf(err, PB_ERR_INVALID, "context is not valid JSON");
-    if (!(isfinite(imp->propensity) && imp->propensity >= 0 && imp->propensity <= 1))
-        return pb_errf(err, PB_ERR_INVALID, "propensity must be in (0, 1] (0 = unknown)");
-    if (imp->user_id && (!*imp->user_id || strlen(imp->user_id) > 256 ||
-                         !text_utf8_valid(imp->user_id, strlen(imp->user_id))))
-        return pb_errf(err, PB_ERR_INVALID, "user id must be 1 to 256 bytes of UTF-8");
-    return PB_OK;
-}
-
-static int insert_one(store *s, const struct feedback_impression *imp, int64_t *id, char *err)
-{
-    sqlite3_stmt *st;
-    int rc = check_one(imp, err);
-    if (rc == PB_OK && imp->user_id &&
-        (rc = store_prepare(s, SQL_IMP_USER_ENSURE, &st, err)) == 0) {
-        store_bind_text(st, 1, imp->user_id);
-        sqlite3_bind_double(st, 2, store_now());
-        rc = store_exec_stmt(s, st, "storing a user", err);
-    }
-    if (rc != PB_OK || (rc = store_prepare(s, SQL_IMP_INSERT, &st, err)) != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, imp->experiment_id);
-    sqlite3_bind_int64(st, 2, imp->arm_id);
-    store_bind_text(st, 3, imp->user_id);
-    store_bind_text(st, 4, imp->conversation_id);
-    store_bind_text(st, 5, imp->segment);
-    store_bind_text(st, 6, imp->context_json);
-    sqlite3_bind_double(st, 7, imp->propensity);
-    sqlite3_bind_int(st, 8, imp->activated ? 1 : 0);
-    sqlite3_bind_double(st, 9, store_now());
-    if ((rc = store_exec_stmt(s, st, "storing an impression", err)) != PB_OK)
-        return rc;
-    if (store_changes(s) != 1)
-        return pb_errf(err, PB_ERR_INVALID, "arm %lld is not in experiment %lld",
-                       (long long)imp->arm_id, (long long)imp->experiment_id);
-    *id = store_last_insert_id(s);
-    return PB_OK;
-}
-
-int impressions_insert_batch(store *s, const struct feedback_impression *imps, size_t n,
-                             int64_t *ids, char *err)
-{
-    char why[PB_ERR_LEN];
-    int rc = store_begin(s, err);
-    if (rc != PB_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = insert_one(s, &imps[i], &ids[i], why)) != PB_OK) {
-            store_rollback(s);
-            return pb_errf(err, rc, "impression %zu of %zu: %s (nothing stored)", i, n, why);
-        }
-    }
-    return store_commit(s, err);
-}
-
-/* 1 activated, 0 not activated, PB_ERR_NOT_FOUND absent. */
+/* 1 activated, 0 not activated, PB_ERR_NOT_FOUND (or another negative pb_status). */
 static int activated_state(store *s, int64_t id, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_EXISTS, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        rc = sqlite3_column_int(st, 0) ? 1 : 0;
-    else if (step == SQLITE_DONE)
-        rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
-    else
-        rc = store_sql_error(s, "reading an impression", err);
+    int row = stmt_first(s, SQL_IMP_EXISTS, &st, "reading an impression", err, STMT_INT(id));
+    if (row < 0)
+        return row;
+    if (row == 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
+    int activated = sqlite3_column_int(st, 0) ? 1 : 0;
     sqlite3_reset(st);
-    return rc;
+    return activated;
 }
 
-int impressions_activate(store *s, int64_t id, int *changed, char *err)
+pb_status impressions_activate(store *s, int64_t id, int *changed, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_ACTIVATE, &st, err);
+    pb_status rc = stmt_exec(s, SQL_IMP_ACTIVATE, "activating an impression", err, STMT_INT(id),
+                             STMT_REAL(store_now()));
     if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_double(st, 2, store_now());
-    if ((rc = store_exec_stmt(s, st, "activating an impression", err)) != PB_OK)
         return rc;
     *changed = store_changes(s) == 1;
     if (*changed)
         return PB_OK;
-    rc = activated_state(s, id, err); /* unchanged: already active, or absent */
-    return rc < 0 ? rc : PB_OK;
+    int state = activated_state(s, id, err); /* unchanged: already active, or absent */
+    return state < 0 ? state : PB_OK;
 }
 
-int impressions_discard(store *s, int64_t id, char *err)
+pb_status impressions_discard(store *s, int64_t id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_DISCARD, &st, err);
-    if (rc != PB_OK)
+    pb_status rc = stmt_exec(s, SQL_IMP_DISCARD, "discarding an impression", err, STMT_INT(id));
+    if (rc != PB_OK || store_changes(s) == 1)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = store_exec_stmt(s, st, "discarding an impression", err)) != PB_OK)
-        return rc;
-    if (store_changes(s) == 1)
-        return PB_OK;
-    rc = activated_state(s, id, err);
-    if (rc == 1)
-        rc = pb_errf(err, PB_ERR_CONFLICT,
-                     "impression %lld was activated (shown); only an impression that was never "
-                     "activated can be discarded",
-                     (long long)id);
-    return rc;
+    int state = activated_state(s, id, err);
+    if (state == 1)
+        return pb_errf(err, PB_ERR_CONFLICT,
+                       "impression %lld was activated (shown); only an impression that was never "
+                       "activated can be discarded",
+                       (long long)id);
+    return state; /* 0 cannot happen: the DELETE would have removed it */
 }
 
-static int max_reward_id(store *s, int64_t *out, char *err)
+static pb_status max_reward_id(store *s, int64_t *out, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_MAX_REWARD, &st, err);
+    pb_status rc = store_prepare(s, SQL_IMP_MAX_REWARD, &st, err);
     if (rc != PB_OK)
         return rc;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        rc = store_sql_error(s, "reading rewards", err);
+    int row = stmt_step(s, st, "reading rewards", err);
+    if (row == 0) /* an aggregate always answers */
+        return store_sql_error(s, "reading rewards", err);
+    if (row < 0)
+        return row;
+    *out = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc;
+    return PB_OK;
 }
 
 /* Calls fn for each "default" reward with an id in (after, upto]. */
-static int walk_new_defaults(store *s, int64_t after, int64_t upto,
-                             void (*fn)(void *ctx, const struct impressions_default_row *row),
-                             void *ctx, char *err)
+static pb_status walk_new_defaults(store *s, int64_t after, int64_t upto,
+                                   void (*fn)(void *ctx, const struct impressions_default_row *row),
+                                   void *ctx, char *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_DEFAULT_NEW, &st, err);
+    int row;
+    pb_status rc = stmt_prepare(s, SQL_IMP_DEFAULT_NEW, &st, err, STMT_INT(after), STMT_INT(upto));
     if (rc != PB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, upto);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((row = stmt_step(s, st, "reading default rewards", err)) == 1) {
         double x[FEATVEC_DIM];
-        int has_x = features_of(st, 5, x);
-        struct impressions_default_row row = {
-            .reward_id = sqlite3_column_int64(st, 0),
-            .experiment_id = sqlite3_column_int64(st, 1),
-            .arm_id = sqlite3_column_int64(st, 2),
-            .segment = (const char *)sqlite3_column_text(st, 3),
-            .features = has_x ? x : NULL,
-            .value = sqlite3_column_double(st, 4),
+        struct impressions_reward_row r = reward_row(st, x);
+        struct impressions_default_row d = {
+            .reward_id = r.reward_id,
+            .experiment_id = sqlite3_column_int64(st, 6),
+            .arm_id = r.arm_id,
+            .segment = r.segment,
+            .features = r.features,
+            .value = r.value,
         };
-        fn(ctx, &row);
+        fn(ctx, &d);
     }
-    if (step != SQLITE_DONE)
-        rc = store_sql_error(s, "reading default rewards", err);
-    sqlite3_reset(st);
-    return rc;
+    return row < 0 ? row : PB_OK;
 }
 
-int impressions_default_rewards(store *s, double before, double value,
-                                void (*fn)(void *ctx, const struct impressions_default_row *row),
-                                void *ctx, int64_t *n, char *err)
+pb_status impressions_default_rewards(store *s, double before, double value,
+                                      void (*fn)(void *ctx,
+                                                 const struct impressions_default_row *row),
+                                      void *ctx, int64_t *n, char *err)
 {
-    sqlite3_stmt *st;
     int64_t after = 0, upto = 0, given = 0;
     if (!(isfinite(value) && value >= -1 && value <= 1))
         return pb_errf(err, PB_ERR_INVALID, "default reward %g is outside [-1, 1]", value);
-    int rc = store_begin(s, err);
+    pb_status rc = store_begin(s, err);
     if (rc != PB_OK)
         return rc;
     rc = max_reward_id(s, &after, err);
-    if (rc == PB_OK && (rc = store_prepare(s, SQL_IMP_DEFAULT_INSERT, &st, err)) == PB_OK) {
-        sqlite3_bind_double(st, 1, before);
-        sqlite3_bind_double(st, 2, value);
-        sqlite3_bind_double(st, 3, store_now());
-        rc = store_exec_stmt(s, st, "storing default rewards", err);
-        given = rc == PB_OK ? store_changes(s) : 0;
-    }
     if (rc == PB_OK)
+        rc = stmt_exec(s, SQL_IMP_DEFAULT_INSERT, "storing default rewards", err, STMT_REAL(before),
+                       STMT_REAL(value), STMT_REAL(store_now()));
+    if (rc == PB_OK) {
+        given = store_changes(s);
         rc = max_reward_id(s, &upto, err);
-    if (rc == PB_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
+    }
+    rc = store_end(s, rc, err);
     /* The transaction held the write lock, so (after, upto] are exactly this sweep's ids. */
     if (rc == PB_OK && fn && given > 0)
         rc = walk_new_defaults(s, after, upto, fn, ctx, err);
@@ -336,13 +211,9 @@ int impressions_event_foreach(store *s, int64_t experiment_id,
                               int (*fn)(void *ctx, const struct impressions_event *ev), void *ctx,
                               char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_IMP_EVENTS, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, experiment_id);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_stmt *st = NULL;
+    int row = 0, rc = stmt_prepare(s, SQL_IMP_EVENTS, &st, err, STMT_INT(experiment_id));
+    while (rc == 0 && (row = stmt_step(s, st, "walking logged events", err)) == 1) {
         struct impressions_event ev = {
             .impression_id = sqlite3_column_int64(st, 0),
             .experiment_id = sqlite3_column_int64(st, 1),
@@ -354,11 +225,8 @@ int impressions_event_foreach(store *s, int64_t experiment_id,
             .propensity = sqlite3_column_double(st, 7),
             .created_at = sqlite3_column_double(st, 8),
         };
-        if ((rc = fn(ctx, &ev)) != 0)
-            break;
+        rc = fn(ctx, &ev);
     }
-    if (rc == PB_OK && step != SQLITE_DONE)
-        rc = store_sql_error(s, "walking logged events", err);
     sqlite3_reset(st);
-    return rc;
+    return row < 0 ? row : rc;
 }

@@ -1,15 +1,16 @@
-/* impressions.h — the service's extra queries on impressions and rewards: look an impression
- * up (owner, arm, segment) for feedback checks, walk an experiment's rewards with the segment
- * of their impression (to rebuild per-segment bandits), and insert many impressions in one
- * transaction (group commit). Part of the store family (speaks SQL through store.h's
- * statement cache). It must not choose arms or compute rewards. */
+/* impressions.h — a stored impression afterwards: look it up (owner, arm, segment, features)
+ * for feedback checks, activate or discard it, give the reward-wait default to those that got
+ * no reward; and the walks that read rewards together with their impression's context
+ * (segment and features to rebuild per-segment and contextual bandits, propensity for replay
+ * and IPS). Writing new impressions and rewards, users, conversations and the per-arm
+ * aggregates live in feedback.h. Part of the store family (speaks SQL through stmt.h). It
+ * must not choose arms or compute rewards. */
 #ifndef IMPRESSIONS_H
 #define IMPRESSIONS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/feedback.h"
 #include "bandit/featvec.h"
 #include "base/pb.h"
 #include "store/store.h"
@@ -28,12 +29,7 @@ struct impressions_info {
 };
 
 /* Reads impression id (with its arm's name) into *out; PB_ERR_NOT_FOUND when there is none. */
-int impressions_get(store *s, int64_t id, struct impressions_info *out, char *err);
-
-/* The conversation's owner (user id, "" when none) and sticky arm: 1 found, 0 absent, <0
- * error. Unlike feedback_open_conversation it creates nothing (a failed turn stores nothing). */
-int impressions_conversation_get(store *s, const char *conversation_id, char *owner,
-                                 size_t owner_len, int64_t *arm_id, char *err);
+pb_status impressions_get(store *s, int64_t id, struct impressions_info *out, char *err);
 
 struct impressions_reward_row {
     int64_t reward_id, impression_id, arm_id;
@@ -42,24 +38,20 @@ struct impressions_reward_row {
     double value;
 };
 
-/* Calls fn for every reward of the experiment in reward-id order with its impression's arm
- * and segment; a non-zero return from fn stops the walk and is returned. */
+/* Calls fn for every reward of the experiment's activated impressions in reward-id order with
+ * its impression's arm, segment and features. Returns PB_OK after the last row, a negative
+ * pb_status, or the first non-zero value fn returned (which stops the walk). */
 int impressions_reward_foreach(store *s, int64_t experiment_id,
                                int (*fn)(void *ctx, const struct impressions_reward_row *row),
                                void *ctx, char *err);
 
-/* Stores n impressions in one transaction, all or nothing; ids[i] gets each id. Users named
- * by user_id are created (consent 0) if absent. A failure's message names the bad index. */
-int impressions_insert_batch(store *s, const struct feedback_impression *imps, size_t n,
-                             int64_t *ids, char *err);
-
 /* Activates impression id (a choose with "activate": false): sets activated and its time.
  * *changed = 0 when it was already active (idempotent). PB_ERR_NOT_FOUND when absent. */
-int impressions_activate(store *s, int64_t id, int *changed, char *err);
+pb_status impressions_activate(store *s, int64_t id, int *changed, char *err);
 
 /* Deletes impression id, which was never activated (so no reward or message refers to it).
  * PB_ERR_CONFLICT when it is activated; PB_ERR_NOT_FOUND when absent. */
-int impressions_discard(store *s, int64_t id, char *err);
+pb_status impressions_discard(store *s, int64_t id, char *err);
 
 struct impressions_default_row {
     int64_t reward_id, experiment_id, arm_id;
@@ -71,9 +63,10 @@ struct impressions_default_row {
  * the Unix time `before` that has no reward of any source gets a reward of source "default"
  * and the given value (idempotent: at most one per impression). fn (may be NULL) is called
  * for each new reward after the commit; *n (may be NULL) gets how many were given. */
-int impressions_default_rewards(store *s, double before, double value,
-                                void (*fn)(void *ctx, const struct impressions_default_row *row),
-                                void *ctx, int64_t *n, char *err);
+pb_status impressions_default_rewards(store *s, double before, double value,
+                                      void (*fn)(void *ctx,
+                                                 const struct impressions_default_row *row),
+                                      void *ctx, int64_t *n, char *err);
 
 struct impressions_event {
     int64_t impression_id, experiment_id;
@@ -86,8 +79,9 @@ struct impressions_event {
     double created_at;
 };
 /* Calls fn for every activated impression with at least one reward, of experiment_id (0 =
- * every experiment), in impression order: the logged decisions replay and IPS read. A
- * non-zero return from fn stops the walk and is returned. Row strings live during the call. */
+ * every experiment), in impression order: the logged decisions replay and IPS read. Returns
+ * PB_OK after the last row, a negative pb_status, or the first non-zero value fn returned
+ * (which stops the walk). Row strings live during the call. */
 int impressions_event_foreach(store *s, int64_t experiment_id,
                               int (*fn)(void *ctx, const struct impressions_event *ev), void *ctx,
                               char *err);

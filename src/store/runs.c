@@ -1,8 +1,9 @@
 /* runs.c — offline runs, their steps and judge evaluations in SQLite. */
 #include "store/runs.h"
 
+#include "store/stmt.h"
+
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,28 +46,21 @@ static const char *SQL_JUDGE_EVAL_LATEST =
     "SELECT id, created_at, judge_kind, figures FROM judge_evals WHERE id IN "
     "(SELECT max(id) FROM judge_evals GROUP BY judge_kind) ORDER BY judge_kind";
 
-int runs_create(store *s, const char *name, const char *kind, const char *config_json,
-                int64_t *run_id, char *err)
+pb_status runs_create(store *s, const char *name, const char *kind, const char *config_json,
+                      int64_t *run_id, char *err)
 {
-    sqlite3_stmt *st;
     if (!name || !*name || !kind || !*kind)
         return pb_errf(err, PB_ERR_INVALID, "a run needs a name and a kind");
-    if (!store_json_valid(config_json, 0))
+    if (!store_json_valid(config_json, false))
         return pb_errf(err, PB_ERR_INVALID, "run '%s': config is not valid JSON", name);
-    int rc = store_prepare(s, SQL_RUN_INSERT, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    store_bind_text(st, 1, name);
-    store_bind_text(st, 2, kind);
-    store_bind_text(st, 3, config_json);
-    sqlite3_bind_double(st, 4, store_now());
-    rc = store_exec_stmt(s, st, "creating a run", err);
+    pb_status rc = stmt_exec(s, SQL_RUN_INSERT, "creating a run", err, STMT_TEXT(name),
+                             STMT_TEXT(kind), STMT_TEXT(config_json), STMT_REAL(store_now()));
     if (rc == PB_OK)
         *run_id = store_last_insert_id(s);
     return rc;
 }
 
-static int check_status(const char *status, char *err)
+static pb_status check_status(const char *status, char *err)
 {
     if (!status || (strcmp(status, "finished") != 0 && strcmp(status, "failed") != 0 &&
                     strcmp(status, "interrupted") != 0))
@@ -75,94 +69,84 @@ static int check_status(const char *status, char *err)
 }
 
 /* Runs an UPDATE on one run given by ?1; PB_ERR_NOT_FOUND when no row changed. */
-static int update_run(store *s, sqlite3_stmt *st, int64_t run_id, const char *what, char *err)
+static pb_status update_run(store *s, const char *sql, const struct stmt_arg *args, int64_t run_id,
+                            const char *what, char *err)
 {
-    int rc = store_exec_stmt(s, st, what, err);
+    pb_status rc = stmt_exec_argv(s, sql, args, what, err);
     if (rc == PB_OK && store_changes(s) == 0)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "no run with id %lld", (long long)run_id);
     return rc;
 }
 
-int runs_finish(store *s, int64_t run_id, const char *status, char *err)
+pb_status runs_finish(store *s, int64_t run_id, const char *status, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = check_status(status, err);
-    if (rc == PB_OK)
-        rc = store_prepare(s, SQL_RUN_FINISH, &st, err);
+    pb_status rc = check_status(status, err);
     if (rc != PB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    store_bind_text(st, 2, status);
-    sqlite3_bind_double(st, 3, store_now());
-    return update_run(s, st, run_id, "finishing a run", err);
+    return update_run(s, SQL_RUN_FINISH,
+                      STMT_ARGV(STMT_INT(run_id), STMT_TEXT(status), STMT_REAL(store_now())),
+                      run_id, "finishing a run", err);
 }
 
-int runs_close(store *s, int64_t run_id, const char *status, const char *stop_reason,
-               int64_t winner_arm_id, char *err)
+pb_status runs_close(store *s, int64_t run_id, const char *status, const char *stop_reason,
+                     int64_t winner_arm_id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = check_status(status, err);
-    if (rc == PB_OK)
-        rc = store_prepare(s, SQL_RUN_CLOSE, &st, err);
+    pb_status rc = check_status(status, err);
     if (rc != PB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    store_bind_text(st, 2, status);
-    sqlite3_bind_double(st, 3, store_now());
-    store_bind_text(st, 4, stop_reason);
-    sqlite3_bind_int64(st, 5, winner_arm_id);
-    rc = update_run(s, st, run_id, "closing a run", err);
+    rc = update_run(s, SQL_RUN_CLOSE,
+                    STMT_ARGV(STMT_INT(run_id), STMT_TEXT(status), STMT_REAL(store_now()),
+                              STMT_TEXT(stop_reason), STMT_INT(winner_arm_id)),
+                    run_id, "closing a run", err);
     if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "arm %lld does not exist", (long long)winner_arm_id);
     return rc;
 }
 
-int runs_set_experiment(store *s, int64_t run_id, int64_t experiment_id, char *err)
+pb_status runs_set_experiment(store *s, int64_t run_id, int64_t experiment_id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_RUN_SET_EXPERIMENT, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, experiment_id);
-    rc = update_run(s, st, run_id, "linking a run to its experiment", err);
+    pb_status rc =
+        update_run(s, SQL_RUN_SET_EXPERIMENT, STMT_ARGV(STMT_INT(run_id), STMT_INT(experiment_id)),
+                   run_id, "linking a run to its experiment", err);
     if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "experiment %lld does not exist",
                      (long long)experiment_id);
     return rc;
 }
 
-int runs_reopen(store *s, int64_t run_id, char *err)
+pb_status runs_reopen(store *s, int64_t run_id, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_RUN_REOPEN, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    return update_run(s, st, run_id, "reopening a run", err);
+    return update_run(s, SQL_RUN_REOPEN, STMT_ARGV(STMT_INT(run_id)), run_id, "reopening a run",
+                      err);
+}
+
+static void clear_run(void *item)
+{
+    struct run *r = item;
+    free(r->name);
+    free(r->kind);
+    free(r->config_json);
+    free(r->status);
+    free(r->stop_reason);
 }
 
 void runs_list_free(struct run *list, size_t n)
 {
-    for (size_t i = 0; list && i < n; i++) {
-        free(list[i].name);
-        free(list[i].kind);
-        free(list[i].config_json);
-        free(list[i].status);
-        free(list[i].stop_reason);
-    }
+    for (size_t i = 0; list && i < n; i++)
+        clear_run(&list[i]);
     free(list);
 }
 
-static int read_run(sqlite3_stmt *st, struct run *r)
+static pb_status read_run(sqlite3_stmt *st, void *item, char *err)
 {
+    struct run *r = item;
     int ok = 1;
     memset(r, 0, sizeof *r);
     r->id = sqlite3_column_int64(st, 0);
-    r->name = store_column_strdup(st, 1, &ok);
-    r->kind = store_column_strdup(st, 2, &ok);
-    r->config_json = store_column_strdup(st, 3, &ok);
-    r->status = store_column_strdup(st, 4, &ok);
+    r->name = stmt_column_strdup(st, 1, &ok);
+    r->kind = stmt_column_strdup(st, 2, &ok);
+    r->config_json = stmt_column_strdup(st, 3, &ok);
+    r->status = stmt_column_strdup(st, 4, &ok);
     r->created_at = sqlite3_column_double(st, 5);
     r->finished_at = sqlite3_column_double(st, 6);
     r->steps_ok = sqlite3_column_int64(st, 7);
@@ -170,103 +154,69 @@ static int read_run(sqlite3_stmt *st, struct run *r)
     r->steps_pending = sqlite3_column_int64(st, 9);
     r->experiment_id = sqlite3_column_int64(st, 10);
     r->winner_arm_id = sqlite3_column_int64(st, 11);
-    r->stop_reason = store_column_strdup(st, 12, &ok);
-    return ok;
-}
-
-int runs_list(store *s, struct run **out, size_t *n, char *err)
-{
-    sqlite3_stmt *st;
-    struct run *list = NULL;
-    size_t count = 0, cap = 0;
-    int step = SQLITE_DONE;
-    *out = NULL;
-    *n = 0;
-    int rc = store_prepare(s, SQL_RUN_LIST, &st, err);
-    while (rc == PB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? 2 * cap : 8;
-            struct run *grown = realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-                break;
-            }
-            list = grown;
-        }
-        if (!read_run(st, &list[count++]))
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    r->stop_reason = stmt_column_strdup(st, 12, &ok);
+    if (!ok) {
+        clear_run(r);
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
-    if (rc == PB_OK && step != SQLITE_DONE)
-        rc = store_sql_error(s, "listing runs", err);
-    sqlite3_reset(st);
-    if (rc != PB_OK) {
-        runs_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
     return PB_OK;
 }
 
-int runs_get(store *s, int64_t run_id, struct run **out, char *err)
+pb_status runs_list(store *s, struct run **out, size_t *n, char *err)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    int rc = store_prepare(s, SQL_RUN_GET, &st, err), step;
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        struct run *r = calloc(1, sizeof *r);
-        if (!r)
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        else if (!read_run(st, r)) {
-            runs_list_free(r, 1);
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        } else
-            *out = r;
-    } else if (step == SQLITE_DONE) {
-        rc = pb_errf(err, PB_ERR_NOT_FOUND, "no run with id %lld", (long long)run_id);
-    } else {
-        rc = store_sql_error(s, "reading a run", err);
-    }
-    sqlite3_reset(st);
+    struct stmt_rows rows = {0};
+    pb_status rc = store_prepare(s, SQL_RUN_LIST, &st, err);
+    if (rc == PB_OK)
+        rc = stmt_read_all(s, st, sizeof **out, read_run, clear_run, &rows, "listing runs", err);
+    *out = rows.items; /* empty on failure */
+    *n = rows.n;
     return rc;
 }
 
-int runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name, char **prompt, char *err)
+pb_status runs_get(store *s, int64_t run_id, struct run **out, char *err)
+{
+    char absent[64];
+    *out = NULL;
+    struct run *r = calloc(1, sizeof *r);
+    if (!r)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    snprintf(absent, sizeof absent, "no run with id %lld", (long long)run_id);
+    pb_status rc = stmt_read_one_argv(s, SQL_RUN_GET, STMT_ARGV(STMT_INT(run_id)), read_run, r,
+                                      absent, "reading a run", err);
+    if (rc != PB_OK) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return PB_OK;
+}
+
+pb_status runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name, char **prompt,
+                      char *err)
 {
     sqlite3_stmt *st;
     int ok = 1;
     *prompt = NULL;
-    int rc = store_prepare(s, SQL_RUN_WINNER, &st, err), step;
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        *arm_id = sqlite3_column_int64(st, 0);
-        if (arm_name)
-            snprintf(arm_name, ARM_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 1));
-        *prompt = store_column_strdup(st, 2, &ok);
-        if (!ok)
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    } else if (step == SQLITE_DONE) {
-        rc = pb_errf(err, PB_ERR_NOT_FOUND,
-                     "run %lld does not exist or has no winner yet (still running, or no arm "
-                     "had a reward)",
-                     (long long)run_id);
-    } else {
-        rc = store_sql_error(s, "reading the winner of a run", err);
-    }
+    int row =
+        stmt_first(s, SQL_RUN_WINNER, &st, "reading the winner of a run", err, STMT_INT(run_id));
+    if (row < 0)
+        return row;
+    if (row == 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND,
+                       "run %lld does not exist or has no winner yet (still running, or no arm "
+                       "had a reward)",
+                       (long long)run_id);
+    *arm_id = sqlite3_column_int64(st, 0);
+    if (arm_name)
+        stmt_column_copy(st, 1, arm_name, ARM_NAME_MAX + 1);
+    *prompt = stmt_column_strdup(st, 2, &ok);
     sqlite3_reset(st);
-    return rc;
+    return ok ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
 }
 
-int runs_step_put(store *s, const struct run_step *step, char *err)
+pb_status runs_step_put(store *s, const struct run_step *step, char *err)
 {
-    sqlite3_stmt *st;
     const char *status = step->status ? step->status : "";
     if (strcmp(status, "ok") != 0 && strcmp(status, "failed") != 0 &&
         strcmp(status, "pending") != 0)
@@ -275,54 +225,34 @@ int runs_step_put(store *s, const struct run_step *step, char *err)
         return pb_errf(err, PB_ERR_INVALID, "step score must be a number in [-1, 1]");
     if (!(step->propensity >= 0 && step->propensity <= 1))
         return pb_errf(err, PB_ERR_INVALID, "step propensity must be in (0, 1] (0 = none)");
-    int rc = store_prepare(s, SQL_STEP_PUT, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, step->run_id);
-    sqlite3_bind_int64(st, 2, step->iteration);
-    sqlite3_bind_int64(st, 3, step->arm_id);
-    store_bind_text(st, 4, step->scenario);
-    store_bind_text(st, 5, step->output);
-    if (step->has_score)
-        sqlite3_bind_double(st, 6, step->score);
-    store_bind_text(st, 7, status);
-    store_bind_text(st, 8, step->error);
-    sqlite3_bind_int64(st, 9, step->tokens);
-    sqlite3_bind_double(st, 10, step->cost);
-    sqlite3_bind_double(st, 11, store_now());
-    sqlite3_bind_int64(st, 12, step->calls);
-    sqlite3_bind_int64(st, 13, step->attempts);
-    sqlite3_bind_double(st, 14, step->propensity);
-    store_bind_text(st, 15, step->emotion);
-    rc = store_exec_stmt(s, st, "storing a run step", err);
+    pb_status rc =
+        stmt_exec(s, SQL_STEP_PUT, "storing a run step", err, STMT_INT(step->run_id),
+                  STMT_INT(step->iteration), STMT_INT(step->arm_id), STMT_TEXT(step->scenario),
+                  STMT_TEXT(step->output), step->has_score ? STMT_REAL(step->score) : STMT_NULL,
+                  STMT_TEXT(status), STMT_TEXT(step->error), STMT_INT(step->tokens),
+                  STMT_REAL(step->cost), STMT_REAL(store_now()), STMT_INT(step->calls),
+                  STMT_INT(step->attempts), STMT_REAL(step->propensity), STMT_TEXT(step->emotion));
     if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "run %lld or arm %lld does not exist",
                      (long long)step->run_id, (long long)step->arm_id);
     return rc;
 }
 
-int runs_step_put_many(store *s, const struct run_step *steps, size_t n, char *err)
+pb_status runs_step_put_many(store *s, const struct run_step *steps, size_t n, char *err)
 {
-    int rc = store_begin(s, err);
+    pb_status rc = store_begin(s, err);
     for (size_t i = 0; rc == PB_OK && i < n; i++)
         rc = runs_step_put(s, &steps[i], err);
-    if (rc == PB_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
-    return rc;
+    return store_end(s, rc, err);
 }
 
 int runs_step_foreach(store *s, int64_t run_id, int (*fn)(void *ctx, const struct run_step *step),
                       void *ctx, char *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, SQL_STEP_LIST, &st, err), step;
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        struct run_step row = {
+    sqlite3_stmt *st = NULL;
+    int row = 0, rc = stmt_prepare(s, SQL_STEP_LIST, &st, err, STMT_INT(run_id));
+    while (rc == 0 && (row = stmt_step(s, st, "reading run steps", err)) == 1) {
+        struct run_step step = {
             .run_id = sqlite3_column_int64(st, 0),
             .iteration = sqlite3_column_int64(st, 1),
             .arm_id = sqlite3_column_int64(st, 2),
@@ -339,30 +269,22 @@ int runs_step_foreach(store *s, int64_t run_id, int (*fn)(void *ctx, const struc
             .propensity = sqlite3_column_double(st, 12),
             .emotion = (const char *)sqlite3_column_text(st, 13),
         };
-        if ((rc = fn(ctx, &row)) != 0)
-            break;
+        rc = fn(ctx, &step);
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = store_sql_error(s, "reading run steps", err);
     sqlite3_reset(st);
-    return rc;
+    return row < 0 ? row : rc;
 }
 
-int runs_insert_judge_eval(store *s, const char *judge_kind, const char *figures_json, int64_t *id,
-                           char *err)
+pb_status runs_insert_judge_eval(store *s, const char *judge_kind, const char *figures_json,
+                                 int64_t *id, char *err)
 {
-    sqlite3_stmt *st;
     if (!judge_kind || !*judge_kind)
         return pb_errf(err, PB_ERR_INVALID, "judge evaluation needs a judge kind");
-    if (!figures_json || !store_json_valid(figures_json, 1))
+    if (!figures_json || !store_json_valid(figures_json, true))
         return pb_errf(err, PB_ERR_INVALID, "judge evaluation figures must be a JSON object");
-    int rc = store_prepare(s, SQL_JUDGE_EVAL_INSERT, &st, err);
-    if (rc != PB_OK)
-        return rc;
-    sqlite3_bind_double(st, 1, store_now());
-    store_bind_text(st, 2, judge_kind);
-    store_bind_text(st, 3, figures_json);
-    rc = store_exec_stmt(s, st, "storing a judge evaluation", err);
+    pb_status rc =
+        stmt_exec(s, SQL_JUDGE_EVAL_INSERT, "storing a judge evaluation", err,
+                  STMT_REAL(store_now()), STMT_TEXT(judge_kind), STMT_TEXT(figures_json));
     if (rc == PB_OK && id)
         *id = store_last_insert_id(s);
     return rc;
@@ -371,10 +293,9 @@ int runs_insert_judge_eval(store *s, const char *judge_kind, const char *figures
 int runs_judge_eval_latest(store *s, int (*fn)(void *ctx, const struct runs_judge_eval *ev),
                            void *ctx, char *err)
 {
-    sqlite3_stmt *st;
-    int step = SQLITE_DONE;
-    int rc = store_prepare(s, SQL_JUDGE_EVAL_LATEST, &st, err);
-    while (rc == PB_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_stmt *st = NULL;
+    int row = 0, rc = store_prepare(s, SQL_JUDGE_EVAL_LATEST, &st, err);
+    while (rc == 0 && (row = stmt_step(s, st, "reading judge evaluations", err)) == 1) {
         struct runs_judge_eval ev = {
             .id = sqlite3_column_int64(st, 0),
             .created_at = sqlite3_column_double(st, 1),
@@ -383,8 +304,6 @@ int runs_judge_eval_latest(store *s, int (*fn)(void *ctx, const struct runs_judg
         };
         rc = fn(ctx, &ev);
     }
-    if (rc == PB_OK && step != SQLITE_DONE)
-        rc = store_sql_error(s, "reading judge evaluations", err);
     sqlite3_reset(st);
-    return rc;
+    return row < 0 ? row : rc;
 }

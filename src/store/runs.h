@@ -1,6 +1,6 @@
 /* runs.h — records of offline work: bandit-run runs and their steps (generate, judge, score;
  * a failed step is recorded as failed, never as a reward) and judge evaluations. Part of the
- * store family (speaks SQL through store.h's statement cache). It must not call the LLM or
+ * store family (speaks SQL through stmt.h). It must not call the LLM or
  * compute scores. */
 #ifndef RUNS_H
 #define RUNS_H
@@ -13,18 +13,18 @@
 #include "store/store.h"
 
 /* config_json may be NULL. Status starts as "running". */
-int runs_create(store *s, const char *name, const char *kind, const char *config_json,
-                int64_t *run_id, char *err);
+pb_status runs_create(store *s, const char *name, const char *kind, const char *config_json,
+                      int64_t *run_id, char *err);
 /* status: finished, failed or interrupted; sets finished_at. */
-int runs_finish(store *s, int64_t run_id, const char *status, char *err);
+pb_status runs_finish(store *s, int64_t run_id, const char *status, char *err);
 /* runs_finish plus why the run stopped (stop_reason: free text such as "completed", "budget",
  * "signal"; may be NULL) and the arm it found best (winner_arm_id 0 = none). */
-int runs_close(store *s, int64_t run_id, const char *status, const char *stop_reason,
-               int64_t winner_arm_id, char *err);
+pb_status runs_close(store *s, int64_t run_id, const char *status, const char *stop_reason,
+                     int64_t winner_arm_id, char *err);
 /* Links a run to the (offline) experiment whose arms it plays. */
-int runs_set_experiment(store *s, int64_t run_id, int64_t experiment_id, char *err);
+pb_status runs_set_experiment(store *s, int64_t run_id, int64_t experiment_id, char *err);
 /* Marks a stopped run as running again (a resume): clears finished_at and stop_reason. */
-int runs_reopen(store *s, int64_t run_id, char *err);
+pb_status runs_reopen(store *s, int64_t run_id, char *err);
 
 struct run {
     int64_t id;
@@ -36,14 +36,14 @@ struct run {
 };
 void runs_list_free(struct run *list, size_t n);
 /* All runs, newest first. Caller frees. */
-int runs_list(store *s, struct run **out, size_t *n, char *err);
+pb_status runs_list(store *s, struct run **out, size_t *n, char *err);
 /* One run; PB_ERR_NOT_FOUND if there is none. Caller frees with runs_list_free(out, 1). */
-int runs_get(store *s, int64_t run_id, struct run **out, char *err);
+pb_status runs_get(store *s, int64_t run_id, struct run **out, char *err);
 /* The winner recorded for a run and its prompt text (caller frees *prompt; arm_name gets
  * ARM_NAME_MAX + 1 bytes, may be NULL). PB_ERR_NOT_FOUND when the run does not exist or has
  * no winner (still running, or stopped before any arm had a reward). */
-int runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name, char **prompt,
-                char *err);
+pb_status runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name, char **prompt,
+                      char *err);
 
 struct run_step {
     int64_t run_id;
@@ -61,16 +61,18 @@ struct run_step {
     const char *emotion; /* emotion sent with the scenario; may be NULL */
 };
 /* Inserts or replaces the step (run_id, iteration), so a resumed run can finish a pending one. */
-int runs_step_put(store *s, const struct run_step *step, char *err);
+pb_status runs_step_put(store *s, const struct run_step *step, char *err);
 /* runs_step_put for n steps in one transaction: all stored or none. */
-int runs_step_put_many(store *s, const struct run_step *steps, size_t n, char *err);
-/* Calls fn for each step of a run in iteration order; strings valid during the call only. */
+pb_status runs_step_put_many(store *s, const struct run_step *steps, size_t n, char *err);
+/* Calls fn for each step of a run in iteration order; strings valid during the call only.
+ * Returns PB_OK after the last step, a negative pb_status, or the first non-zero value fn
+ * returned (which stops the walk). */
 int runs_step_foreach(store *s, int64_t run_id, int (*fn)(void *ctx, const struct run_step *step),
                       void *ctx, char *err);
 
 /* figures_json must be a JSON object. */
-int runs_insert_judge_eval(store *s, const char *judge_kind, const char *figures_json, int64_t *id,
-                           char *err);
+pb_status runs_insert_judge_eval(store *s, const char *judge_kind, const char *figures_json,
+                                 int64_t *id, char *err);
 
 struct runs_judge_eval {
     int64_t id;
@@ -78,8 +80,8 @@ struct runs_judge_eval {
     const char *judge_kind, *figures_json;
 };
 /* Calls fn for the newest evaluation of each judge kind, ordered by kind (the dashboard shows
- * them); a non-zero return from fn stops the walk and is returned. Strings are valid during
- * the call only. */
+ * them). Returns PB_OK after the last, a negative pb_status, or the first non-zero value fn
+ * returned (which stops the walk). Strings are valid during the call only. */
 int runs_judge_eval_latest(store *s, int (*fn)(void *ctx, const struct runs_judge_eval *ev),
                            void *ctx, char *err);
 

@@ -2,8 +2,6 @@
  * one-by-one fallback so that a bad record fails alone. */
 #include "store/writer.h"
 
-#include "store/impressions.h"
-
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +14,8 @@ struct op {
     const struct feedback_impression *imp;
     const struct feedback_reward *reward;
     int64_t id;
-    int duplicate, rc, done;
+    int duplicate, done;
+    pb_status rc;
     char err[PB_ERR_LEN];
     struct op *next;
 };
@@ -34,7 +33,7 @@ struct writer {
 
 static void *writer_main(void *arg);
 
-int writer_new(store *s, size_t max_batch, writer **out, char *err)
+pb_status writer_new(store *s, size_t max_batch, writer **out, char *err)
 {
     writer *w = calloc(1, sizeof *w);
     if (!w)
@@ -83,51 +82,55 @@ static void run_singly(writer *w, struct op **ops, size_t n)
     }
 }
 
-/* Writes the impressions of a batch in one transaction, falling back to one by one. */
+/* Settles ops after their batch: the batch's ids (and duplicate flags, when dups is not NULL)
+ * when it committed (rc PB_OK), else one transaction each so that a bad record fails alone. */
+static void settle(writer *w, struct op **ops, size_t n, pb_status rc, const int64_t *ids,
+                   const int *dups)
+{
+    if (rc != PB_OK) {
+        w->stats.fallbacks += n > 1;
+        run_singly(w, ops, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ops[i]->rc = PB_OK;
+        ops[i]->id = ids[i];
+        if (dups)
+            ops[i]->duplicate = dups[i];
+    }
+}
+
+/* Writes the impressions of a batch in one transaction. */
 static void run_impressions(writer *w, struct op **ops, size_t n)
 {
     struct feedback_impression *imps = malloc(n * sizeof *imps);
     int64_t *ids = malloc(n * sizeof *ids);
     char err[PB_ERR_LEN];
-    int rc = imps && ids ? PB_OK : PB_ERR_NOMEM;
-    for (size_t i = 0; rc == PB_OK && i < n; i++)
-        imps[i] = *ops[i]->imp;
-    if (rc == PB_OK && n > 1)
-        rc = impressions_insert_batch(w->s, imps, n, ids, err);
-    if (rc == PB_OK && n > 1) {
-        for (size_t i = 0; i < n; i++) {
-            ops[i]->rc = PB_OK;
-            ops[i]->id = ids[i];
-        }
-    } else {
-        w->stats.fallbacks += n > 1;
-        run_singly(w, ops, n);
+    pb_status rc = PB_ERR_NOMEM; /* also for a single op: it is written on its own */
+    if (n > 1 && imps && ids) {
+        for (size_t i = 0; i < n; i++)
+            imps[i] = *ops[i]->imp;
+        rc = feedback_insert_impressions(w->s, imps, n, ids, err);
     }
+    settle(w, ops, n, rc, ids, NULL);
     free(imps);
     free(ids);
 }
 
+/* Writes the rewards of a batch in one transaction. */
 static void run_rewards(writer *w, struct op **ops, size_t n)
 {
     struct feedback_reward *rs = malloc(n * sizeof *rs);
     int64_t *ids = malloc(n * sizeof *ids);
     int *dups = malloc(n * sizeof *dups);
     char err[PB_ERR_LEN];
-    int rc = rs && ids && dups ? PB_OK : PB_ERR_NOMEM;
-    for (size_t i = 0; rc == PB_OK && i < n; i++)
-        rs[i] = *ops[i]->reward;
-    if (rc == PB_OK && n > 1)
+    pb_status rc = PB_ERR_NOMEM; /* also for a single op: it is written on its own */
+    if (n > 1 && rs && ids && dups) {
+        for (size_t i = 0; i < n; i++)
+            rs[i] = *ops[i]->reward;
         rc = feedback_insert_rewards(w->s, rs, n, ids, dups, err);
-    if (rc == PB_OK && n > 1) {
-        for (size_t i = 0; i < n; i++) {
-            ops[i]->rc = PB_OK;
-            ops[i]->id = ids[i];
-            ops[i]->duplicate = dups[i];
-        }
-    } else {
-        w->stats.fallbacks += n > 1;
-        run_singly(w, ops, n);
     }
+    settle(w, ops, n, rc, ids, dups);
     free(rs);
     free(ids);
     free(dups);
@@ -194,7 +197,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int submit(writer *w, struct op *o, char *err)
+static pb_status submit(writer *w, struct op *o, char *err)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
@@ -215,20 +218,21 @@ static int submit(writer *w, struct op *o, char *err)
     return o->rc;
 }
 
-int writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id, char *err)
+pb_status writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id,
+                            char *err)
 {
     struct op o = {.kind = OP_IMPRESSION, .imp = imp};
-    int rc = submit(w, &o, err);
+    pb_status rc = submit(w, &o, err);
     if (rc == PB_OK && id)
         *id = o.id;
     return rc;
 }
 
-int writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
-                  char *err)
+pb_status writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
+                        char *err)
 {
     struct op o = {.kind = OP_REWARD, .reward = r};
-    int rc = submit(w, &o, err);
+    pb_status rc = submit(w, &o, err);
     if (rc == PB_OK) {
         if (id)
             *id = o.id;

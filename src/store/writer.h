@@ -17,18 +17,20 @@ typedef struct writer writer;
 
 /* Takes ownership of s (closed by writer_free) and starts the thread. max_batch: records per
  * transaction at most (0 = 512). */
-int writer_new(store *s, size_t max_batch, writer **out, char *err);
+pb_status writer_new(store *s, size_t max_batch, writer **out, char *err);
 
 /* Stops accepting, commits everything queued (every waiting caller gets its answer), joins
  * the thread and closes the handle. NULL is allowed. */
 void writer_free(writer *w);
 
 /* Stores one record and blocks until its transaction committed (PB_OK) or failed; the
- * result and err are those of feedback_insert_impression / feedback_insert_reward.
+ * result and err are those of feedback_insert_impression / feedback_insert_reward (a batch
+ * goes through feedback_insert_impressions / feedback_insert_rewards).
  * PB_ERR_UNAVAILABLE once writer_free has begun. Safe from any thread. */
-int writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id, char *err);
-int writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
-                  char *err);
+pb_status writer_impression(writer *w, const struct feedback_impression *imp, int64_t *id,
+                            char *err);
+pb_status writer_reward(writer *w, const struct feedback_reward *r, int64_t *id, int *duplicate,
+                        char *err);
 
 struct writer_stats {
     uint64_t records, batches, fallbacks; /* fallbacks: batches retried one by one */

@@ -5,6 +5,7 @@
  *   bench-store [--n REWARDS] [--batch SIZE] [--runs R] [--dir FOLDER] */
 #include "store/arms.h"
 #include "store/feedback.h"
+#include "store/experiment.h"
 #include "store/store.h"
 
 #include <stdio.h>
