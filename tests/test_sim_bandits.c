@@ -4,6 +4,7 @@
 #include "check.h"
 #include "base/pb.h"
 #include "sim/sim.h"
+#include "bandit/policyspec.h"
 
 /* Each row: spec, expected status, expected arm count (when ok) or a word of the error. */
 static const struct {
@@ -140,7 +141,7 @@ static sim_result *run(const char *arms_spec, const char *policies, long horizon
     char copy[256];
     snprintf(copy, sizeof copy, "%s", policies);
     for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " "))
-        if (bandit_policy_parse(tok, &pol[n_pol++], err) != PB_OK)
+        if (policyspec_parse(tok, &pol[n_pol++], err) != PB_OK)
             fprintf(stderr, "%s\n", err);
     sim_options opt = {
         .horizon = horizon, .reps = reps, .seed = seed, .checkpoints = cps, .n_checkpoints = n_cps};
@@ -215,7 +216,7 @@ static void test_bad_options_are_refused(void)
     char err[PB_ERR_LEN];
     sim_arm arm = {.kind = SIM_BERNOULLI, .p = 0.5};
     bandit_policy pol;
-    bandit_policy_parse("ucb1", &pol, err);
+    policyspec_parse("ucb1", &pol, err);
     sim_result *r;
     long bad_cps[] = {100, 50};
     const sim_options cases[] = {
@@ -333,7 +334,7 @@ static void test_report_json_has_the_promised_fields(void)
     sim_options opt = {
         .horizon = 1000, .reps = 3, .seed = 1, .checkpoints = cps, .n_checkpoints = 1};
     bandit_policy pol;
-    bandit_policy_parse("ucb1", &pol, err);
+    policyspec_parse("ucb1", &pol, err);
     sim_result *r;
     CHECK_INT(sim_run(arms, n, &pol, 1, &opt, NULL, NULL, &r, err), PB_OK);
     json_t *doc = sim_report_json(arms, n, &opt, r, 1);

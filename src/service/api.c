@@ -3,6 +3,7 @@
 
 #include "store/arms.h"
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "bandit/contextual.h"
 #include "store/feedback.h"
 #include "base/jsonio.h"
@@ -521,9 +522,9 @@ static int canonical_policy(const char *spec, char *out, size_t len, char *err)
         return rc;
     }
     bandit_policy p;
-    int rc = bandit_policy_parse(spec, &p, err);
+    int rc = policyspec_parse(spec, &p, err);
     if (rc == PB_OK)
-        bandit_policy_format(&p, out, len);
+        policyspec_format(&p, out, len);
     return rc;
 }
 

@@ -3,6 +3,8 @@
  * derived from the seed). Must not read files or print: the CLI does that. */
 #include "sim/sim.h"
 
+#include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "base/pb.h"
 
 #include <errno.h>
@@ -609,7 +611,7 @@ static json_t *policy_json(const sim_result *r, size_t p, long horizon, const do
 {
     char spec[160];
     sim_summary s;
-    bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
+    policyspec_format(&r->policies[p].policy, spec, sizeof spec);
     if (sim_summarize(r, p, r->n_checkpoints - 1, &s, NULL) != PB_OK)
         return NULL;
     json_t *o = json_pack("{s:s, s:o, s:f, s:o}", "policy", spec, "regret", sim_summary_json(&s),

@@ -7,8 +7,9 @@
 #define SIM_H
 
 #include "base/pb.h"
-#include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 
+#include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
