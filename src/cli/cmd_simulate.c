@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "base/pb.h"
 #include "sim/sim.h"
+#include "sim/simarm.h"
 #include "simulate_ctx.h"
 #include "bandit/policyspec.h"
 
@@ -130,7 +131,7 @@ static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *
                          const sim_result *r, int curves)
 {
     double c, best = -INFINITY;
-    int have_c = sim_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
+    int have_c = sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
     for (size_t i = 0; i < n_arms; i++)
         best = fmax(best, sim_arm_mean(&arms[i]));
     double ln_t = log((double)opt->horizon);
