@@ -1,7 +1,9 @@
-/* test_bandit_policies.c — the bandit engine: spec parsing, unplayed-first and random ties, each
- * policy converging, UCB1's index by hand, propensities, statistics by hand, P(best),
- * forget, reward validation, retired arms, the leader/runner-up separation check. */
+/* test_bandit_policies.c — the bandit engine: hand-built policies checked by bandit_new,
+ * unplayed-first and random ties, each policy converging, UCB1's index by hand, propensities,
+ * statistics by hand, P(best), forget, reward validation, retired arms, the leader/runner-up
+ * separation check. Spec text is tested in test_bandit_policyspec.c. */
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "check.h"
 #include "base/pb.h"
 #include "bandit/verdict.h"
@@ -20,7 +22,7 @@ static bandit *make(const char *spec, size_t arms)
     char err[PB_ERR_LEN];
     bandit_policy p;
     bandit *b = NULL;
-    if (bandit_policy_parse(spec, &p, err) != PB_OK || bandit_new(&p, arms, &b, err) != PB_OK) {
+    if (policyspec_parse(spec, &p, err) != PB_OK || bandit_new(&p, arms, &b, err) != PB_OK) {
         fprintf(stderr, "%s: %s\n", spec, err);
         exit(1);
     }
@@ -38,76 +40,19 @@ static const char *all_policies[] = {"ucb1",
                                      "swucb:window=500"};
 #define N_ALL (sizeof all_policies / sizeof all_policies[0])
 
-/* Each row: spec, expected status, a word the error must contain. */
-static const struct {
-    const char *spec;
-    int status;
-    const char *needle;
-} spec_cases[] = {
-    {"ucb1", PB_OK, NULL},
-    {"egreedy:epsilon=0.25", PB_OK, NULL},
-    {"egreedy-decay:c=0.15,d=0.1", PB_OK, NULL},
-    {"swucb:window=500,xi=0.5", PB_OK, NULL},
-    {"ducb:gamma=0.99", PB_OK, NULL},
-    {"softmax:tau=0.05", PB_OK, NULL},
-    {"thompson:sigma=0.5,draws=100", PB_OK, NULL},
-    {"thompson-beta:burnin=20", PB_OK, NULL},
-    {"ucb2", PB_ERR_INVALID, "unknown policy"},
-    {"", PB_ERR_INVALID, "unknown policy"},
-    {"ucb1:c=1", PB_ERR_INVALID, "unknown parameter"},
-    {"egreedy:eps=0.1", PB_ERR_INVALID, "unknown parameter"},
-    {"egreedy:epsilon=nan", PB_ERR_INVALID, "finite"},
-    {"egreedy:epsilon=1.5", PB_ERR_INVALID, "outside"},
-    {"egreedy:epsilon=", PB_ERR_INVALID, "needs a value"},
-    {"egreedy:epsilon", PB_ERR_INVALID, "key=value"},
-    {"egreedy:", PB_ERR_INVALID, "empty"},
-    {"ducb:gamma=1", PB_ERR_INVALID, "outside"},
-    {"swucb:window=2.5", PB_ERR_INVALID, "whole"},
-    {"swucb:window=0", PB_ERR_INVALID, "outside"},
-    {"softmax:tau=0", PB_ERR_INVALID, "outside"},
-    {"softmax:tau=inf", PB_ERR_INVALID, "finite"},
-};
-
-static void test_policy_specs_table(void)
-{
-    for (size_t i = 0; i < sizeof spec_cases / sizeof spec_cases[0]; i++) {
-        char err[PB_ERR_LEN] = "";
-        bandit_policy p;
-        int rc = bandit_policy_parse(spec_cases[i].spec, &p, err);
-        if (rc != spec_cases[i].status ||
-            (spec_cases[i].needle && !strstr(err, spec_cases[i].needle)))
-            fprintf(stderr, "spec case '%s': rc %d, err '%s'\n", spec_cases[i].spec, rc, err);
-        CHECK_INT(rc, spec_cases[i].status);
-        if (spec_cases[i].needle)
-            CHECK(strstr(err, spec_cases[i].needle) != NULL);
-    }
-}
-
 static void test_hand_built_policies_are_checked_too(void)
 {
     char err[PB_ERR_LEN];
     bandit_policy p;
     bandit *b = NULL;
-    bandit_policy_parse("egreedy", &p, err);
+    policyspec_parse("egreedy", &p, err);
     p.epsilon = NAN;
     CHECK_INT(bandit_new(&p, 2, &b, err), PB_ERR_INVALID);
     CHECK(strstr(err, "epsilon") != NULL);
-    bandit_policy_parse("swucb", &p, err);
+    policyspec_parse("swucb", &p, err);
     p.window = 0;
     CHECK_INT(bandit_new(&p, 2, &b, err), PB_ERR_INVALID);
     CHECK(b == NULL);
-}
-
-static void test_policy_format_round_trips(void)
-{
-    char err[PB_ERR_LEN], text[160];
-    bandit_policy p, q;
-    CHECK_INT(bandit_policy_parse("egreedy-decay:d=0.2,c=0.3", &p, err), PB_OK);
-    bandit_policy_format(&p, text, sizeof text);
-    CHECK_STR(text, "egreedy-decay:c=0.3,d=0.2");
-    CHECK_INT(bandit_policy_parse(text, &q, err), PB_OK);
-    CHECK_NEAR(q.c, 0.3, 0);
-    CHECK_NEAR(q.d, 0.2, 0);
 }
 
 static void test_unplayed_arms_come_first_for_every_policy(void)
@@ -496,9 +441,7 @@ static void test_replay_of_history_rebuilds_the_same_state(void)
 
 int main(void)
 {
-    RUN(test_policy_specs_table);
     RUN(test_hand_built_policies_are_checked_too);
-    RUN(test_policy_format_round_trips);
     RUN(test_unplayed_arms_come_first_for_every_policy);
     RUN(test_burnin_plays_each_arm_that_often_first);
     RUN(test_ties_are_random_but_reproducible_with_a_seed);

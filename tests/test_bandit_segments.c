@@ -4,13 +4,14 @@
 #include "check.h"
 #include "base/pb.h"
 #include "bandit/segments.h"
+#include "bandit/policyspec.h"
 
 static segments *make(const char *spec, size_t arms, size_t n_segments, long min_pulls)
 {
     char err[PB_ERR_LEN];
     bandit_policy p;
     segments *s = NULL;
-    if (bandit_policy_parse(spec, &p, err) != PB_OK ||
+    if (policyspec_parse(spec, &p, err) != PB_OK ||
         segments_new(&p, arms, n_segments, min_pulls, &s, err) != PB_OK) {
         fprintf(stderr, "%s: %s\n", spec, err);
         exit(1);

@@ -1,16 +1,15 @@
-/* bandit.c — the bandit policies: spec parsing, select, observe/forget and statistics.
- * Owns the per-arm sums and the caches that keep select O(K) without allocation (scores
- * scratch, log t, 1/sqrt n, the SW-UCB ring). Must not do I/O or keep global state; all
- * randomness comes from the caller's gsl_rng. */
+/* bandit.c — the bandit policies at work: select, observe/forget and statistics. Owns the
+ * per-arm sums and the caches that keep select O(K) without allocation (scores scratch, log t,
+ * 1/sqrt n, the SW-UCB ring). Spec text and parameter ranges are policyspec.c's. Must not do
+ * I/O or keep global state; all randomness comes from the caller's gsl_rng. */
 #include "bandit/bandit.h"
 
+#include "bandit/policyspec.h"
 #include "base/pb.h"
 
-#include <errno.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,215 +43,14 @@ struct bandit {
     double log_t;
 };
 
-/* ---- policy specs ---------------------------------------------------------------------- */
-
-struct param_def {
-    const char *name;
-    size_t offset;
-    int is_long;
-    double min, max;
-    int open_min, open_max; /* 1: the bound itself is not allowed */
-};
-
-static const struct param_def param_defs[] = {
-    {"epsilon", offsetof(bandit_policy, epsilon), 0, 0, 1, 0, 0},
-    {"c", offsetof(bandit_policy, c), 0, 0, 1e6, 1, 0},
-    {"d", offsetof(bandit_policy, d), 0, 0, 1, 1, 0},
-    {"sigma", offsetof(bandit_policy, sigma), 0, 0, 100, 1, 0},
-    {"tau", offsetof(bandit_policy, tau), 0, 0, 1e6, 1, 0},
-    {"gamma", offsetof(bandit_policy, gamma), 0, 0, 1, 1, 1},
-    {"xi", offsetof(bandit_policy, xi), 0, 0, 100, 1, 0},
-    {"window", offsetof(bandit_policy, window), 1, 1, 10000000, 0, 0},
-    {"draws", offsetof(bandit_policy, draws), 1, 1, 10000000, 0, 0},
-    {"burnin", offsetof(bandit_policy, burnin), 1, 0, 1000000, 0, 0},
-};
-#define N_PARAM_DEFS (sizeof param_defs / sizeof param_defs[0])
-
-static const struct {
-    const char *name;
-    bandit_kind kind;
-    const char *params; /* comma-separated names this policy accepts */
-} policy_defs[] = {
-    {"ucb1", BANDIT_UCB1, ""},
-    {"ucb1-tuned", BANDIT_UCB1_TUNED, ""},
-    {"egreedy", BANDIT_EGREEDY, "epsilon"},
-    {"egreedy-decay", BANDIT_EGREEDY_DECAY, "c,d"},
-    {"thompson", BANDIT_THOMPSON, "sigma,draws"},
-    {"thompson-beta", BANDIT_THOMPSON_BETA, "draws"},
-    {"softmax", BANDIT_SOFTMAX, "tau"},
-    {"ducb", BANDIT_DUCB, "gamma,xi"},
-    {"swucb", BANDIT_SWUCB, "window,xi"},
-};
-#define N_POLICY_DEFS (sizeof policy_defs / sizeof policy_defs[0])
-
-const char *bandit_kind_name(bandit_kind kind)
-{
-    for (size_t i = 0; i < N_POLICY_DEFS; i++)
-        if (policy_defs[i].kind == kind)
-            return policy_defs[i].name;
-    return "?";
-}
-
-static void policy_defaults(bandit_policy *p, bandit_kind kind)
-{
-    *p = (bandit_policy){.kind = kind,
-                         .epsilon = 0.1,
-                         .c = 0.15,
-                         .d = 0.1,
-                         .sigma = 1.0,
-                         .tau = 0.1,
-                         .gamma = 0.99,
-                         .xi = 0.6,
-                         .window = 1000,
-                         .draws = 1000};
-}
-
-/* True when the comma-separated list holds name exactly. */
-static int list_has(const char *list, const char *name, size_t name_len)
-{
-    const char *p = list;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        if (n == name_len && strncmp(p, name, n) == 0)
-            return 1;
-        p += n + (p[n] == ',');
-    }
-    return 0;
-}
-
-static int parse_param(bandit_policy *p, const char *policy_name, const char *allowed,
-                       const char *item, size_t len, char *err)
-{
-    const char *eq = memchr(item, '=', len);
-    if (!eq)
-        return pb_errf(err, PB_ERR_INVALID, "policy %s: expected key=value, got '%.*s'",
-                       policy_name, (int)len, item);
-    size_t key_len = (size_t)(eq - item);
-    const struct param_def *def = NULL;
-    for (size_t i = 0; i < N_PARAM_DEFS; i++)
-        if (strlen(param_defs[i].name) == key_len && !strncmp(param_defs[i].name, item, key_len))
-            def = &param_defs[i];
-    int common = def && !strcmp(def->name, "burnin");
-    if (!def || (!common && !list_has(allowed, item, key_len)))
-        return pb_errf(err, PB_ERR_INVALID,
-                       "policy %s: unknown parameter '%.*s' (accepted: %s%sburnin)", policy_name,
-                       (int)key_len, item, allowed, *allowed ? "," : "");
-    char text[64];
-    size_t vlen = len - key_len - 1;
-    if (vlen == 0 || vlen >= sizeof text)
-        return pb_errf(err, PB_ERR_INVALID, "policy %s: parameter %s needs a value", policy_name,
-                       def->name);
-    memcpy(text, eq + 1, vlen);
-    text[vlen] = '\0';
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end || errno || !isfinite(v) || (def->is_long && v != floor(v)))
-        return pb_errf(err, PB_ERR_INVALID, "policy %s: %s must be a finite %snumber, got '%s'",
-                       policy_name, def->name, def->is_long ? "whole " : "", text);
-    if (v < def->min || v > def->max || (def->open_min && v == def->min) ||
-        (def->open_max && v == def->max))
-        return pb_errf(err, PB_ERR_INVALID, "policy %s: %s=%s is outside %c%g, %g%c", policy_name,
-                       def->name, text, def->open_min ? '(' : '[', def->min, def->max,
-                       def->open_max ? ')' : ']');
-    if (def->is_long)
-        *(long *)((char *)p + def->offset) = (long)v;
-    else
-        *(double *)((char *)p + def->offset) = v;
-    return PB_OK;
-}
-
-int bandit_policy_parse(const char *spec, bandit_policy *out, char *err)
-{
-    size_t name_len = strcspn(spec, ":");
-    size_t found = N_POLICY_DEFS;
-    for (size_t i = 0; i < N_POLICY_DEFS; i++)
-        if (strlen(policy_defs[i].name) == name_len &&
-            !strncmp(policy_defs[i].name, spec, name_len))
-            found = i;
-    if (found == N_POLICY_DEFS)
-        return pb_errf(err, PB_ERR_INVALID,
-                       "unknown policy '%.*s' (known: ucb1, ucb1-tuned, egreedy, egreedy-decay, "
-                       "thompson, thompson-beta, softmax, ducb, swucb)",
-                       (int)(name_len > 40 ? 40 : name_len), spec);
-    bandit_policy p;
-    policy_defaults(&p, policy_defs[found].kind);
-    const char *rest = spec + name_len;
-    if (*rest == ':') {
-        rest++;
-        if (!*rest)
-            return pb_errf(err, PB_ERR_INVALID, "policy %s: empty parameter list after ':'",
-                           policy_defs[found].name);
-        while (*rest) {
-            size_t n = strcspn(rest, ",");
-            int rc =
-                parse_param(&p, policy_defs[found].name, policy_defs[found].params, rest, n, err);
-            if (rc != PB_OK)
-                return rc;
-            rest += n + (rest[n] == ',');
-        }
-    }
-    *out = p;
-    return PB_OK;
-}
-
-void bandit_policy_format(const bandit_policy *p, char *buf, size_t len)
-{
-    const char *params = "";
-    for (size_t i = 0; i < N_POLICY_DEFS; i++)
-        if (policy_defs[i].kind == p->kind)
-            params = policy_defs[i].params;
-    size_t used = (size_t)snprintf(buf, len, "%s", bandit_kind_name(p->kind));
-    char sep = ':';
-    for (size_t i = 0; i < N_PARAM_DEFS && used < len; i++) {
-        const struct param_def *def = &param_defs[i];
-        if (!list_has(params, def->name, strlen(def->name)))
-            continue;
-        const char *field = (const char *)p + def->offset;
-        if (def->is_long)
-            used += (size_t)snprintf(buf + used, len - used, "%c%s=%ld", sep, def->name,
-                                     *(const long *)field);
-        else
-            used += (size_t)snprintf(buf + used, len - used, "%c%s=%g", sep, def->name,
-                                     *(const double *)field);
-        sep = ',';
-    }
-    if (p->burnin > 0 && used < len)
-        snprintf(buf + used, len - used, "%cburnin=%ld", sep, p->burnin);
-}
-
-/* The ranges of the spec parser, for a policy built by hand rather than parsed. */
-static int policy_check(const bandit_policy *p, char *err)
-{
-    const char *params = NULL;
-    for (size_t i = 0; i < N_POLICY_DEFS; i++)
-        if (policy_defs[i].kind == p->kind)
-            params = policy_defs[i].params;
-    if (!params)
-        return pb_errf(err, PB_ERR_INVALID, "unknown policy kind %d", (int)p->kind);
-    for (size_t i = 0; i < N_PARAM_DEFS; i++) {
-        const struct param_def *def = &param_defs[i];
-        if (strcmp(def->name, "burnin") && !list_has(params, def->name, strlen(def->name)))
-            continue;
-        const char *field = (const char *)p + def->offset;
-        double v = def->is_long ? (double)*(const long *)field : *(const double *)field;
-        if (!(v >= def->min && v <= def->max) || (def->open_min && v == def->min) ||
-            (def->open_max && v == def->max))
-            return pb_errf(err, PB_ERR_INVALID, "policy %s: %s=%g is outside %c%g, %g%c",
-                           bandit_kind_name(p->kind), def->name, v, def->open_min ? '(' : '[',
-                           def->min, def->max, def->open_max ? ')' : ']');
-    }
-    return PB_OK;
-}
-
 /* ---- life cycle and arms --------------------------------------------------------------- */
 
-static int no_arm(const bandit *b, size_t arm, char *err)
+static pb_status no_arm(const bandit *b, size_t arm, char *err)
 {
     return pb_errf(err, PB_ERR_INVALID, "no arm %zu (the bandit has %zu)", arm, b->n_arms);
 }
 
-static int grow(bandit *b, size_t need, char *err)
+static pb_status grow(bandit *b, size_t need, char *err)
 {
     if (need <= b->cap)
         return PB_OK;
@@ -271,13 +69,13 @@ static int grow(bandit *b, size_t need, char *err)
     return PB_OK;
 }
 
-int bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, char *err)
+pb_status bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, char *err)
 {
     *out = NULL;
     if (n_arms > MAX_ARMS)
         return pb_errf(err, PB_ERR_INVALID, "%zu arms is more than the limit of %d", n_arms,
                        MAX_ARMS);
-    int rc = policy_check(policy, err);
+    pb_status rc = policyspec_check(policy, err);
     if (rc != PB_OK)
         return rc;
     bandit *b = calloc(1, sizeof *b);
@@ -333,11 +131,11 @@ void bandit_reset(bandit *b)
     b->log_t = 0;
 }
 
-int bandit_add_arm(bandit *b, size_t *index, char *err)
+pb_status bandit_add_arm(bandit *b, size_t *index, char *err)
 {
     if (b->n_arms >= MAX_ARMS)
         return pb_errf(err, PB_ERR_LIMIT, "a bandit holds at most %d arms", MAX_ARMS);
-    int rc = grow(b, b->n_arms + 1, err);
+    pb_status rc = grow(b, b->n_arms + 1, err);
     if (rc != PB_OK)
         return rc;
     b->arms[b->n_arms] = (struct bandit_arm){.active = 1};
@@ -349,7 +147,7 @@ int bandit_add_arm(bandit *b, size_t *index, char *err)
     return PB_OK;
 }
 
-int bandit_set_active(bandit *b, size_t arm, int active, char *err)
+pb_status bandit_set_active(bandit *b, size_t arm, int active, char *err)
 {
     if (arm >= b->n_arms)
         return no_arm(b, arm, err);
@@ -382,7 +180,7 @@ uint64_t bandit_total_pulls(const bandit *b)
 
 /* ---- observe / forget ------------------------------------------------------------------ */
 
-static int check_reward(const bandit *b, size_t arm, double reward, char *err)
+static pb_status check_reward(const bandit *b, size_t arm, double reward, char *err)
 {
     if (arm >= b->n_arms)
         return no_arm(b, arm, err);
@@ -436,9 +234,9 @@ static void window_push(bandit *b, size_t arm, double reward)
     b->arms[arm].wsum += reward;
 }
 
-int bandit_observe(bandit *b, size_t arm, double reward, char *err)
+pb_status bandit_observe(bandit *b, size_t arm, double reward, char *err)
 {
-    int rc = check_reward(b, arm, reward, err);
+    pb_status rc = check_reward(b, arm, reward, err);
     if (rc != PB_OK)
         return rc;
     struct bandit_arm *a = &b->arms[arm];
@@ -475,9 +273,9 @@ static void window_remove(bandit *b, size_t arm, double reward)
     }
 }
 
-int bandit_forget(bandit *b, size_t arm, double reward, char *err)
+pb_status bandit_forget(bandit *b, size_t arm, double reward, char *err)
 {
-    int rc = check_reward(b, arm, reward, err);
+    pb_status rc = check_reward(b, arm, reward, err);
     if (rc != PB_OK)
         return rc;
     struct bandit_arm *a = &b->arms[arm];
@@ -725,7 +523,7 @@ static size_t select_ucb1(bandit *b, gsl_rng *rng, size_t *ties)
     return pick;
 }
 
-int bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err)
+pb_status bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err)
 {
     if (b->n_active == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
@@ -764,20 +562,21 @@ int bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char
     return PB_OK;
 }
 
-int bandit_index(const bandit *b, size_t arm, double *out, char *err)
+pb_status bandit_index(const bandit *b, size_t arm, double *out, char *err)
 {
     bandit_kind kind = b->policy.kind;
     if (arm >= b->n_arms)
         return no_arm(b, arm, err);
     if (!is_index_policy(kind))
-        return pb_errf(err, PB_ERR_INVALID, "policy %s has no index", bandit_kind_name(kind));
+        return pb_errf(err, PB_ERR_INVALID, "policy %s has no index", policyspec_kind_name(kind));
     const struct bandit_arm *a = &b->arms[arm];
     double log_t = policy_log_t(b);
     *out = arm_unplayed(b, a) ? INFINITY : ucb_index(b, a, log_t, sqrt(2 * log_t));
     return PB_OK;
 }
 
-int bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, double *out, char *err)
+pb_status bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, double *out,
+                                      char *err)
 {
     if (b->n_active == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
@@ -818,7 +617,7 @@ int bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, doubl
 
 /* ---- statistics ------------------------------------------------------------------------ */
 
-int bandit_get_arm_stats(const bandit *b, size_t arm, bandit_arm_stats *out, char *err)
+pb_status bandit_get_arm_stats(const bandit *b, size_t arm, bandit_arm_stats *out, char *err)
 {
     if (arm >= b->n_arms)
         return no_arm(b, arm, err);

@@ -1,69 +1,36 @@
-/* bandit.h — multi-armed bandit policies over a growable set of arms: policy specs, select
- * (with the propensity of the choice), observe/forget, per-arm statistics, P(best) and a
- * leader/runner-up separation check. Pure maths: no I/O, no globals; every random choice
- * comes from the caller's seeded gsl_rng, so results are reproducible. Rewards are on the
- * project scale [-1, 1]; see docs/BANDITS.md for how each policy rescales them. */
+/* bandit.h — multi-armed bandit policies over a growable set of arms: select (with the
+ * propensity of the choice), observe/forget, choice probabilities, UCB indices and per-arm
+ * statistics. The policy itself (bandit_policy, its text form and ranges) is policyspec.h's;
+ * P(best) and the separation check are verdict.h's. Pure maths: no I/O, no globals; every
+ * random choice comes from the caller's seeded gsl_rng, so results are reproducible. Rewards
+ * are on the project scale [-1, 1]; see docs/BANDITS.md for how each policy rescales them. */
 #ifndef BANDIT_H
 #define BANDIT_H
 
+#include "bandit/policyspec.h"
 #include "base/pb.h"
 #include <gsl/gsl_rng.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    BANDIT_UCB1,
-    BANDIT_UCB1_TUNED,
-    BANDIT_EGREEDY,
-    BANDIT_EGREEDY_DECAY,
-    BANDIT_THOMPSON,
-    BANDIT_THOMPSON_BETA,
-    BANDIT_SOFTMAX,
-    BANDIT_DUCB,
-    BANDIT_SWUCB,
-} bandit_kind;
-
-/* A parsed policy spec. Fields a policy does not use keep their defaults. */
-typedef struct {
-    bandit_kind kind;
-    double epsilon; /* egreedy: exploration probability */
-    double c, d;    /* egreedy-decay: eps_n = min(1, c*K/(d*d*n)); d is a gap on [0,1] */
-    double sigma;   /* thompson: posterior sd scale, on the [-1,1] reward scale */
-    double tau;     /* softmax: temperature, on the [-1,1] reward scale */
-    double gamma;   /* ducb: discount factor */
-    double xi;      /* ducb, swucb: exploration constant (Garivier & Moulines use 0.6) */
-    long window;    /* swucb: window length in observations */
-    long draws;     /* thompson*: Monte Carlo draws for the propensity */
-    long burnin;    /* every policy: pulls each active arm gets before the policy decides */
-} bandit_policy;
-
-/* Parses "name" or "name:key=value,key=value" ("egreedy:epsilon=0.1", "swucb:window=500");
- * every policy also takes burnin=N (arms below N pulls are played first, uniformly).
- * Unknown names or keys, malformed or non-finite numbers and out-of-range values give
- * PB_ERR_INVALID with a message naming the offending part. */
-int bandit_policy_parse(const char *spec, bandit_policy *out, char *err);
-
-/* Writes the canonical spec of p (every parameter the policy uses) into buf. */
-void bandit_policy_format(const bandit_policy *p, char *buf, size_t len);
-
-/* Short policy name ("ucb1", "thompson-beta", ...). */
-const char *bandit_kind_name(bandit_kind kind);
-
 typedef struct bandit bandit;
 
 /* Creates a bandit with n_arms active, unplayed arms (0 is allowed). Caller frees with
- * bandit_free. Fails with PB_ERR_NOMEM or PB_ERR_INVALID (bad policy values). */
-int bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, char *err);
+ * bandit_free. Fails with PB_ERR_NOMEM or PB_ERR_INVALID (bad policy values, checked by
+ * policyspec_check, or more than a million arms). */
+pb_status bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, char *err);
 void bandit_free(bandit *b);
 
 /* Forgets every observation, keeping the arms and their active flags. */
 void bandit_reset(bandit *b);
 
-/* Appends one active, unplayed arm; *index (may be NULL) gets its index. Allocates. */
-int bandit_add_arm(bandit *b, size_t *index, char *err);
+/* Appends one active, unplayed arm; *index (may be NULL) gets its index. Allocates:
+ * PB_ERR_NOMEM, or PB_ERR_LIMIT past a million arms. */
+pb_status bandit_add_arm(bandit *b, size_t *index, char *err);
 
-/* Retires (active = 0) or revives an arm. Its statistics are kept. */
-int bandit_set_active(bandit *b, size_t arm, int active, char *err);
+/* Retires (active = 0) or revives an arm. Its statistics are kept. PB_ERR_INVALID for an
+ * unknown arm. */
+pb_status bandit_set_active(bandit *b, size_t arm, int active, char *err);
 
 size_t bandit_arm_count(const bandit *b);
 size_t bandit_active_count(const bandit *b);
@@ -71,28 +38,29 @@ const bandit_policy *bandit_get_policy(const bandit *b);
 uint64_t bandit_total_pulls(const bandit *b);
 
 /* Chooses an active arm: unplayed (or below burn-in) active arms first, uniformly, then the
- * policy; ties are
- * broken uniformly with rng. *propensity (may be NULL, which is faster) gets the probability
- * of this choice: exact for UCB-type, greedy and softmax policies, Monte Carlo with
+ * policy; ties are broken uniformly with rng. *propensity (may be NULL, which is faster) gets the
+ * probability of this choice: exact for UCB-type, greedy and softmax policies, Monte Carlo with
  * policy.draws for Thompson. PB_ERR_CONFLICT when no arm is active. No allocation. */
-int bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err);
+pb_status bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err);
 
 /* Records one reward in [-1, 1] for arm. NaN, infinities, out-of-range rewards and unknown
  * arms give PB_ERR_INVALID and leave the state unchanged. O(1) except D-UCB (O(K)). */
-int bandit_observe(bandit *b, size_t arm, double reward, char *err);
+pb_status bandit_observe(bandit *b, size_t arm, double reward, char *err);
 
 /* Removes one earlier observation (arm, reward), e.g. after a user's data is erased; undoes
  * bandit_observe up to floating-point rounding. PB_ERR_CONFLICT when the arm has no
  * observations, or for D-UCB, whose discounted sums cannot drop one reward: rebuild it. */
-int bandit_forget(bandit *b, size_t arm, double reward, char *err);
+pb_status bandit_forget(bandit *b, size_t arm, double reward, char *err);
 
 /* Probability that the policy picks each arm in the current state (out has one slot per
- * arm; inactive arms get 0). Exact except for Thompson, which uses draws samples. */
-int bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, double *out, char *err);
+ * arm; inactive arms get 0). Exact except for Thompson, which uses draws samples (PB_ERR_INVALID
+ * below 1). PB_ERR_CONFLICT when no arm is active. */
+pb_status bandit_choice_probabilities(const bandit *b, gsl_rng *rng, long draws, double *out,
+                                      char *err);
 
 /* The index a UCB-type policy ranks arm by right now (rewards rescaled to [0, 1]; +inf
  * for an unplayed arm). PB_ERR_INVALID for other policies or an unknown arm. */
-int bandit_index(const bandit *b, size_t arm, double *out, char *err);
+pb_status bandit_index(const bandit *b, size_t arm, double *out, char *err);
 
 typedef struct {
     uint64_t pulls;         /* observations, all time */
@@ -103,6 +71,6 @@ typedef struct {
 } bandit_arm_stats;
 
 /* Statistics of one arm. PB_ERR_INVALID for an unknown arm. */
-int bandit_get_arm_stats(const bandit *b, size_t arm, bandit_arm_stats *out, char *err);
+pb_status bandit_get_arm_stats(const bandit *b, size_t arm, bandit_arm_stats *out, char *err);
 
 #endif

@@ -51,7 +51,7 @@ static const struct {
 };
 #define N_PARAMS (sizeof params / sizeof params[0])
 
-static int set_param(contextual_policy *p, const char *item, size_t len, char *err)
+static pb_status set_param(contextual_policy *p, const char *item, size_t len, char *err)
 {
     const char *eq = memchr(item, '=', len);
     size_t key_len = eq ? (size_t)(eq - item) : len;
@@ -86,7 +86,7 @@ static int set_param(contextual_policy *p, const char *item, size_t len, char *e
                                                 : "v, lambda, burnin, draws");
 }
 
-int contextual_policy_parse(const char *spec, contextual_policy *out, char *err)
+pb_status contextual_policy_parse(const char *spec, contextual_policy *out, char *err)
 {
     size_t name_len = strcspn(spec, ":");
     contextual_policy p = {.alpha = 1, .v = 0.5, .lambda = 1, .draws = 1000};
@@ -103,7 +103,7 @@ int contextual_policy_parse(const char *spec, contextual_policy *out, char *err)
         return pb_errf(err, PB_ERR_INVALID, "policy: empty parameter list after ':'");
     while (*rest) {
         size_t n = strcspn(rest, ",");
-        int rc = set_param(&p, rest, n, err);
+        pb_status rc = set_param(&p, rest, n, err);
         if (rc != PB_OK)
             return rc;
         rest += n + (rest[n] == ',');
@@ -136,7 +136,7 @@ void contextual_free(contextual *c)
     free(c);
 }
 
-int contextual_add_arm(contextual *c, size_t *index, char *err)
+pb_status contextual_add_arm(contextual *c, size_t *index, char *err)
 {
     if (c->n_arms >= MAX_ARMS)
         return pb_errf(err, PB_ERR_LIMIT, "a contextual bandit holds at most %d arms", MAX_ARMS);
@@ -176,8 +176,8 @@ int contextual_add_arm(contextual *c, size_t *index, char *err)
     return PB_OK;
 }
 
-int contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim, contextual **out,
-                   char *err)
+pb_status contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim,
+                         contextual **out, char *err)
 {
     *out = NULL;
     if (dim < 1 || dim > MAX_DIM)
@@ -192,7 +192,7 @@ int contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim, c
     c->dim = dim;
     c->u = gsl_vector_alloc(dim);
     c->z = gsl_vector_alloc(dim);
-    int rc = c->u && c->z ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = c->u && c->z ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n_arms && rc == PB_OK; i++)
         rc = contextual_add_arm(c, NULL, err);
     if (rc != PB_OK) {
@@ -203,7 +203,7 @@ int contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim, c
     return PB_OK;
 }
 
-int contextual_set_active(contextual *c, size_t arm, int active, char *err)
+pb_status contextual_set_active(contextual *c, size_t arm, int active, char *err)
 {
     if (arm >= c->n_arms)
         return pb_errf(err, PB_ERR_INVALID, "no arm %zu (there are %zu)", arm, c->n_arms);
@@ -221,7 +221,7 @@ size_t contextual_arm_count(const contextual *c)
 
 /* ---- maths ----------------------------------------------------------------------------- */
 
-static int check_x(const contextual *c, const double *x, char *err)
+static pb_status check_x(const contextual *c, const double *x, char *err)
 {
     for (size_t i = 0; i < c->dim; i++)
         if (!isfinite(x[i]) || fabs(x[i]) > MAX_FEATURE)
@@ -230,7 +230,8 @@ static int check_x(const contextual *c, const double *x, char *err)
     return PB_OK;
 }
 
-static int check_observation(const contextual *c, size_t arm, const double *x, double r, char *err)
+static pb_status check_observation(const contextual *c, size_t arm, const double *x, double r,
+                                   char *err)
 {
     if (arm >= c->n_arms)
         return pb_errf(err, PB_ERR_INVALID, "no arm %zu (there are %zu)", arm, c->n_arms);
@@ -274,7 +275,8 @@ static void arm_refresh(struct ctx_arm *a)
 }
 
 /* Rank-one change of arm's model by sign * x x' and sign * r x (sign = +1 add, -1 remove). */
-static int arm_update(contextual *c, struct ctx_arm *a, const double *x, double r, double sign)
+static pb_status arm_update(contextual *c, struct ctx_arm *a, const double *x, double r,
+                            double sign)
 {
     gsl_vector_const_view xv = gsl_vector_const_view_array(x, c->dim);
     gsl_blas_dgemv(CblasNoTrans, 1, a->a_inv, &xv.vector, 0, c->u);
@@ -291,9 +293,9 @@ static int arm_update(contextual *c, struct ctx_arm *a, const double *x, double 
     return PB_OK;
 }
 
-int contextual_observe(contextual *c, size_t arm, const double *x, double reward, char *err)
+pb_status contextual_observe(contextual *c, size_t arm, const double *x, double reward, char *err)
 {
-    int rc = check_observation(c, arm, x, reward, err);
+    pb_status rc = check_observation(c, arm, x, reward, err);
     if (rc != PB_OK)
         return rc;
     if (arm_update(c, &c->arms[arm], x, reward, 1) != PB_OK)
@@ -302,9 +304,9 @@ int contextual_observe(contextual *c, size_t arm, const double *x, double reward
     return PB_OK;
 }
 
-int contextual_forget(contextual *c, size_t arm, const double *x, double reward, char *err)
+pb_status contextual_forget(contextual *c, size_t arm, const double *x, double reward, char *err)
 {
-    int rc = check_observation(c, arm, x, reward, err);
+    pb_status rc = check_observation(c, arm, x, reward, err);
     if (rc != PB_OK)
         return rc;
     if (c->arms[arm].n == 0 || arm_update(c, &c->arms[arm], x, reward, -1) != PB_OK)
@@ -313,12 +315,12 @@ int contextual_forget(contextual *c, size_t arm, const double *x, double reward,
     return PB_OK;
 }
 
-int contextual_predict(const contextual *c, size_t arm, const double *x, double *mean,
-                       double *width, uint64_t *pulls, char *err)
+pb_status contextual_predict(const contextual *c, size_t arm, const double *x, double *mean,
+                             double *width, uint64_t *pulls, char *err)
 {
     if (arm >= c->n_arms)
         return pb_errf(err, PB_ERR_INVALID, "no arm %zu (there are %zu)", arm, c->n_arms);
-    int rc = check_x(c, x, err);
+    pb_status rc = check_x(c, x, err);
     if (rc != PB_OK)
         return rc;
     const struct ctx_arm *a = &c->arms[arm];
@@ -385,12 +387,12 @@ static size_t argmax(const contextual *c, gsl_rng *rng, size_t *ties)
 /* The checks and the first scoring round shared by select and choice_probabilities: an active
  * arm must exist and x must have the right dimension; *pick is the argmax over *ties tied arms
  * and *min_pulls the burn-in the scores used. */
-static int first_choice(contextual *c, const double *x, gsl_rng *rng, uint64_t *min_pulls,
-                        size_t *pick, size_t *ties, char *err)
+static pb_status first_choice(contextual *c, const double *x, gsl_rng *rng, uint64_t *min_pulls,
+                              size_t *pick, size_t *ties, char *err)
 {
     if (c->n_active == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
-    int rc = check_x(c, x, err);
+    pb_status rc = check_x(c, x, err);
     if (rc != PB_OK)
         return rc;
     *min_pulls = c->policy.burnin > 1 ? (uint64_t)c->policy.burnin : 1;
@@ -399,12 +401,12 @@ static int first_choice(contextual *c, const double *x, gsl_rng *rng, uint64_t *
     return PB_OK;
 }
 
-int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm, double *propensity,
-                      char *err)
+pb_status contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm,
+                            double *propensity, char *err)
 {
     uint64_t min_pulls;
     size_t pick, ties;
-    int rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
+    pb_status rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
     if (rc != PB_OK)
         return rc;
     int random_policy = c->policy.kind == CONTEXTUAL_LINTS && !isinf(c->score[pick]);
@@ -422,8 +424,8 @@ int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm,
     return PB_OK;
 }
 
-int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
-                                    double *out, char *err)
+pb_status contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
+                                          double *out, char *err)
 {
     if (c->n_active == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "no active arm to choose from");
@@ -431,7 +433,7 @@ int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng
         return pb_errf(err, PB_ERR_INVALID, "draws must be at least 1, got %ld", draws);
     uint64_t min_pulls;
     size_t pick, ties;
-    int rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
+    pb_status rc = first_choice(c, x, rng, &min_pulls, &pick, &ties, err);
     if (rc != PB_OK)
         return rc;
     memset(out, 0, c->n_arms * sizeof *out);

@@ -24,41 +24,41 @@ typedef struct {
 
 /* Parses "linucb", "linucb:alpha=0.5,lambda=1", "lints:v=0.3,draws=500", burnin=N for both.
  * Unknown names or keys, non-finite or out-of-range values: PB_ERR_INVALID. */
-int contextual_policy_parse(const char *spec, contextual_policy *out, char *err);
+pb_status contextual_policy_parse(const char *spec, contextual_policy *out, char *err);
 
 typedef struct contextual contextual;
 
 /* n_arms active arms over features of dimension dim (1..256). Caller frees. */
-int contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim, contextual **out,
-                   char *err);
+pb_status contextual_new(const contextual_policy *policy, size_t n_arms, size_t dim,
+                         contextual **out, char *err);
 void contextual_free(contextual *c);
 
-int contextual_add_arm(contextual *c, size_t *index, char *err);
-int contextual_set_active(contextual *c, size_t arm, int active, char *err);
+pb_status contextual_add_arm(contextual *c, size_t *index, char *err);
+pb_status contextual_set_active(contextual *c, size_t arm, int active, char *err);
 size_t contextual_arm_count(const contextual *c);
 
 /* Chooses an active arm for context x (dim finite values, |x_i| <= 1e6): arms below burn-in
  * (at least one pull) first, then the policy; ties at random. *propensity (may be NULL):
  * exact for LinUCB (1/ties), Monte Carlo with policy.draws for LinTS. No allocation. */
-int contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm, double *propensity,
-                      char *err);
+pb_status contextual_select(contextual *c, const double *x, gsl_rng *rng, size_t *arm,
+                            double *propensity, char *err);
 
 /* Probability that contextual_select picks each arm at x in the current state (out has one
  * slot per arm; inactive arms get 0): exact for LinUCB and during burn-in, Monte Carlo with
  * `draws` samples for LinTS. Used for inverse-propensity estimates. No allocation. */
-int contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
-                                    double *out, char *err);
+pb_status contextual_choice_probabilities(contextual *c, const double *x, gsl_rng *rng, long draws,
+                                          double *out, char *err);
 
 /* Adds (x, reward) to arm's regression; reward in [-1, 1]. Bad input changes nothing. */
-int contextual_observe(contextual *c, size_t arm, const double *x, double reward, char *err);
+pb_status contextual_observe(contextual *c, size_t arm, const double *x, double reward, char *err);
 
 /* Removes an earlier (x, reward) of arm. PB_ERR_CONFLICT when the arm's data cannot have
  * contained x (the downdate would break positive definiteness). */
-int contextual_forget(contextual *c, size_t arm, const double *x, double reward, char *err);
+pb_status contextual_forget(contextual *c, size_t arm, const double *x, double reward, char *err);
 
 /* Ridge estimate theta.x of the arm's expected reward at x, and the width sqrt(x'A^-1 x)
  * of its confidence (before alpha). pulls gets the arm's observation count. */
-int contextual_predict(const contextual *c, size_t arm, const double *x, double *mean,
-                       double *width, uint64_t *pulls, char *err);
+pb_status contextual_predict(const contextual *c, size_t arm, const double *x, double *mean,
+                             double *width, uint64_t *pulls, char *err);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "base/pb.h"
 #include "bandit/segments.h"
+#include "bandit/policyspec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@ struct ctxpolicy {
 };
 
 /* Removes ",min_pulls=N" (or a leading "min_pulls=N") from a segmented spec's parameters. */
-static int take_min_pulls(char *spec, long *min_pulls, char *err)
+static pb_status take_min_pulls(char *spec, long *min_pulls, char *err)
 {
     char *m = strstr(spec, "min_pulls=");
     if (!m)
@@ -41,7 +42,7 @@ static int take_min_pulls(char *spec, long *min_pulls, char *err)
     return PB_OK;
 }
 
-int ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err)
+pb_status ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err)
 {
     ctxpolicy_spec p;
     memset(&p, 0, sizeof p);
@@ -49,14 +50,14 @@ int ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err)
         return pb_errf(err, PB_ERR_INVALID, "policy '%.40s...' is too long", spec);
     snprintf(p.spec, sizeof p.spec, "%s", spec);
     p.min_pulls = DEFAULT_MIN_PULLS;
-    int rc;
+    pb_status rc;
     if (!strncmp(spec, "segmented:", 10)) {
         char inner[sizeof p.spec];
         snprintf(inner, sizeof inner, "%s", spec + 10);
         p.kind = CTXPOLICY_SEGMENTED;
         rc = take_min_pulls(inner, &p.min_pulls, err);
         if (rc == PB_OK)
-            rc = bandit_policy_parse(inner, &p.bandit, err);
+            rc = policyspec_parse(inner, &p.bandit, err);
     } else if (!strncmp(spec, "fixed:", 6)) {
         p.kind = CTXPOLICY_FIXED;
         if (!spec[6] || strlen(spec + 6) >= sizeof p.arm)
@@ -68,7 +69,7 @@ int ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err)
         rc = contextual_policy_parse(spec, &p.linear, err);
     } else {
         p.kind = CTXPOLICY_GLOBAL;
-        rc = bandit_policy_parse(spec, &p.bandit, err);
+        rc = policyspec_parse(spec, &p.bandit, err);
         if (rc == PB_ERR_INVALID && err && !strncmp(err, "unknown policy '", 16))
             pb_errf(err, PB_ERR_INVALID,
                     "unknown policy '%.*s' (known: ucb1, ucb1-tuned, egreedy, egreedy-decay, "
@@ -81,7 +82,8 @@ int ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err)
     return rc;
 }
 
-int ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size_t *n, char *err)
+pb_status ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size_t *n,
+                               char *err)
 {
     char spec[160];
     const char *p = list;
@@ -103,7 +105,7 @@ int ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size
             return pb_errf(err, PB_ERR_INVALID, "--policy: at most %zu policies", cap);
         memcpy(spec, p, len);
         spec[len] = '\0';
-        int rc = ctxpolicy_parse(spec, &out[*n], err);
+        pb_status rc = ctxpolicy_parse(spec, &out[*n], err);
         if (rc != PB_OK)
             return rc;
         (*n)++;
@@ -113,8 +115,8 @@ int ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size
 }
 
 /* fixed:ARM as an index: a name from arm_names, else a 1-based number. */
-static int resolve_arm(const char *arm, size_t n_arms, const char *const *names, size_t *out,
-                       char *err)
+static pb_status resolve_arm(const char *arm, size_t n_arms, const char *const *names, size_t *out,
+                             char *err)
 {
     for (size_t i = 0; names && i < n_arms; i++)
         if (names[i] && !strcmp(names[i], arm)) {
@@ -130,8 +132,8 @@ static int resolve_arm(const char *arm, size_t n_arms, const char *const *names,
     return PB_OK;
 }
 
-int ctxpolicy_new(const ctxpolicy_spec *spec, size_t n_arms, size_t dim, size_t n_segments,
-                  const char *const *arm_names, ctxpolicy **out, char *err)
+pb_status ctxpolicy_new(const ctxpolicy_spec *spec, size_t n_arms, size_t dim, size_t n_segments,
+                        const char *const *arm_names, ctxpolicy **out, char *err)
 {
     *out = NULL;
     ctxpolicy *p = calloc(1, sizeof *p);
@@ -139,7 +141,7 @@ int ctxpolicy_new(const ctxpolicy_spec *spec, size_t n_arms, size_t dim, size_t 
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     p->spec = *spec;
     p->n_arms = n_arms;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     switch (spec->kind) {
     case CTXPOLICY_GLOBAL:
         rc = bandit_new(&spec->bandit, n_arms, &p->global, err);
@@ -172,8 +174,8 @@ void ctxpolicy_free(ctxpolicy *p)
     free(p);
 }
 
-int ctxpolicy_select(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng, size_t *arm,
-                     double *propensity, char *err)
+pb_status ctxpolicy_select(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng, size_t *arm,
+                           double *propensity, char *err)
 {
     switch (p->spec.kind) {
     case CTXPOLICY_GLOBAL:
@@ -197,8 +199,8 @@ static long mc_draws(const ctxpolicy *p)
     return d > 0 ? d : MC_DRAWS;
 }
 
-int ctxpolicy_probabilities(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng,
-                            double *out, char *err)
+pb_status ctxpolicy_probabilities(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng,
+                                  double *out, char *err)
 {
     switch (p->spec.kind) {
     case CTXPOLICY_GLOBAL:
@@ -215,8 +217,8 @@ int ctxpolicy_probabilities(ctxpolicy *p, const double *x, size_t segment, gsl_r
     return PB_OK;
 }
 
-int ctxpolicy_observe(ctxpolicy *p, const double *x, size_t segment, size_t arm, double reward,
-                      char *err)
+pb_status ctxpolicy_observe(ctxpolicy *p, const double *x, size_t segment, size_t arm,
+                            double reward, char *err)
 {
     switch (p->spec.kind) {
     case CTXPOLICY_GLOBAL:

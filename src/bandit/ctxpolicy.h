@@ -6,7 +6,7 @@
 #define CTXPOLICY_H
 
 #include "base/pb.h"
-#include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "bandit/contextual.h"
 
 #include <gsl/gsl_rng.h>
@@ -28,33 +28,34 @@ typedef struct {
     char spec[160];           /* the spec as given, for reports */
 } ctxpolicy_spec;
 
-/* Parses "ucb1-tuned" (any bandit.h spec), "segmented:SPEC[,min_pulls=N]", "linucb:...",
+/* Parses "ucb1-tuned" (any policyspec.h spec), "segmented:SPEC[,min_pulls=N]", "linucb:...",
  * "lints:..." or "fixed:ARM". Unknown names or keys: PB_ERR_INVALID naming them. */
-int ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err);
+pb_status ctxpolicy_parse(const char *spec, ctxpolicy_spec *out, char *err);
 
 /* Splits a comma list into specs, an item with '=' and no ':' continuing the previous one
  * ("linucb:alpha=0.5,burnin=5,ucb1" is two). Appends to out (cap slots) and counts in *n. */
-int ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size_t *n, char *err);
+pb_status ctxpolicy_parse_list(const char *list, ctxpolicy_spec *out, size_t cap, size_t *n,
+                               char *err);
 
 typedef struct ctxpolicy ctxpolicy;
 
 /* A fresh policy over n_arms arms, features of dimension dim and n_segments segments;
  * arm_names (may be NULL) resolve fixed:NAME. Caller frees with ctxpolicy_free. */
-int ctxpolicy_new(const ctxpolicy_spec *spec, size_t n_arms, size_t dim, size_t n_segments,
-                  const char *const *arm_names, ctxpolicy **out, char *err);
+pb_status ctxpolicy_new(const ctxpolicy_spec *spec, size_t n_arms, size_t dim, size_t n_segments,
+                        const char *const *arm_names, ctxpolicy **out, char *err);
 void ctxpolicy_free(ctxpolicy *p);
 
 /* Chooses an arm for features x (dim values) in segment (< n_segments); *propensity may be
  * NULL. Errors as the wrapped module's select. */
-int ctxpolicy_select(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng, size_t *arm,
-                     double *propensity, char *err);
+pb_status ctxpolicy_select(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng, size_t *arm,
+                           double *propensity, char *err);
 
 /* Probability of each arm under select in the current state (out: one slot per arm). */
-int ctxpolicy_probabilities(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng,
-                            double *out, char *err);
+pb_status ctxpolicy_probabilities(ctxpolicy *p, const double *x, size_t segment, gsl_rng *rng,
+                                  double *out, char *err);
 
 /* Learns one reward in [-1, 1]; bad input changes nothing. */
-int ctxpolicy_observe(ctxpolicy *p, const double *x, size_t segment, size_t arm, double reward,
-                      char *err);
+pb_status ctxpolicy_observe(ctxpolicy *p, const double *x, size_t segment, size_t arm,
+                            double reward, char *err);
 
 #endif

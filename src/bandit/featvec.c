@@ -6,7 +6,7 @@
 const char *const featvec_names[FEATVEC_DIM] = {"bias",    "positive",    "negative", "ambiguous",
                                                 "neutral", "log1p_turns", "hour_sin", "hour_cos"};
 
-int featvec_from_json(const json_t *features, double x[FEATVEC_DIM], char *err)
+pb_status featvec_from_json(const json_t *features, double x[FEATVEC_DIM], char *err)
 {
     if (!json_is_array(features) || json_array_size(features) != FEATVEC_DIM)
         return pb_errf(err, PB_ERR_INVALID,
@@ -29,7 +29,7 @@ int featvec_from_context(const char *context_json, double x[FEATVEC_DIM], char *
 {
     json_t *ctx = context_json ? json_loads(context_json, 0, NULL) : NULL;
     json_t *f = json_object_get(ctx, "features");
-    int rc = f ? featvec_from_json(f, x, err) : 0;
+    pb_status rc = f ? featvec_from_json(f, x, err) : PB_OK;
     json_decref(ctx);
     return rc == PB_OK && f ? 1 : rc;
 }

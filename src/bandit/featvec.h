@@ -20,7 +20,7 @@ extern const char *const featvec_names[FEATVEC_DIM];
 int featvec_from_context(const char *context_json, double x[FEATVEC_DIM], char *err);
 
 /* Checks a features array a client sent: FEATVEC_DIM finite numbers, |x_i| <= 1e6. */
-int featvec_from_json(const json_t *features, double x[FEATVEC_DIM], char *err);
+pb_status featvec_from_json(const json_t *features, double x[FEATVEC_DIM], char *err);
 
 /* A new JSON array of x. */
 json_t *featvec_json(const double x[FEATVEC_DIM]);

@@ -17,8 +17,8 @@ struct segments {
     uint64_t min_pulls;
 };
 
-int segments_new(const bandit_policy *policy, size_t n_arms, size_t n_segments, long min_pulls,
-                 segments **out, char *err)
+pb_status segments_new(const bandit_policy *policy, size_t n_arms, size_t n_segments,
+                       long min_pulls, segments **out, char *err)
 {
     *out = NULL;
     if (n_segments < 1 || n_segments > MAX_SEGMENTS)
@@ -33,8 +33,8 @@ int segments_new(const bandit_policy *policy, size_t n_arms, size_t n_segments, 
     s->n_segments = n_segments;
     s->min_pulls = (uint64_t)min_pulls;
     s->segment = calloc(n_segments, sizeof *s->segment);
-    int rc = s->segment ? bandit_new(policy, n_arms, &s->global, err)
-                        : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = s->segment ? bandit_new(policy, n_arms, &s->global, err)
+                              : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc != PB_OK) {
         segments_free(s);
         return rc;
@@ -54,25 +54,25 @@ void segments_free(segments *s)
     free(s);
 }
 
-int segments_add_arm(segments *s, size_t *index, char *err)
+pb_status segments_add_arm(segments *s, size_t *index, char *err)
 {
-    int rc = bandit_add_arm(s->global, index, err);
+    pb_status rc = bandit_add_arm(s->global, index, err);
     for (size_t i = 0; i < s->n_segments && rc == PB_OK; i++)
         if (s->segment[i])
             rc = bandit_add_arm(s->segment[i], NULL, err);
     return rc;
 }
 
-int segments_set_active(segments *s, size_t arm, int active, char *err)
+pb_status segments_set_active(segments *s, size_t arm, int active, char *err)
 {
-    int rc = bandit_set_active(s->global, arm, active, err);
+    pb_status rc = bandit_set_active(s->global, arm, active, err);
     for (size_t i = 0; i < s->n_segments && rc == PB_OK; i++)
         if (s->segment[i])
             rc = bandit_set_active(s->segment[i], arm, active, err);
     return rc;
 }
 
-static int check_segment(const segments *s, size_t segment, char *err)
+static pb_status check_segment(const segments *s, size_t segment, char *err)
 {
     if (segment >= s->n_segments)
         return pb_errf(err, PB_ERR_INVALID, "no segment %zu (there are %zu)", segment,
@@ -80,10 +80,10 @@ static int check_segment(const segments *s, size_t segment, char *err)
     return PB_OK;
 }
 
-int segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm, double *propensity,
-                    int *from_global, char *err)
+pb_status segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm,
+                          double *propensity, int *from_global, char *err)
 {
-    int rc = check_segment(s, segment, err);
+    pb_status rc = check_segment(s, segment, err);
     if (rc != PB_OK)
         return rc;
     bandit *own = s->segment[segment];
@@ -93,10 +93,10 @@ int segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm, doub
     return bandit_select(global ? s->global : own, rng, arm, propensity, err);
 }
 
-int segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
-                                  double *out, int *from_global, char *err)
+pb_status segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
+                                        double *out, int *from_global, char *err)
 {
-    int rc = check_segment(s, segment, err);
+    pb_status rc = check_segment(s, segment, err);
     if (rc != PB_OK)
         return rc;
     const bandit *own = s->segment[segment];
@@ -107,10 +107,10 @@ int segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rn
 }
 
 /* A new segment bandit with the global one's arms and active flags, no observations. */
-static int segment_create(segments *s, size_t segment, char *err)
+static pb_status segment_create(segments *s, size_t segment, char *err)
 {
     size_t n = bandit_arm_count(s->global);
-    int rc = bandit_new(&s->policy, n, &s->segment[segment], err);
+    pb_status rc = bandit_new(&s->policy, n, &s->segment[segment], err);
     for (size_t a = 0; a < n && rc == PB_OK; a++) {
         bandit_arm_stats st;
         bandit_get_arm_stats(s->global, a, &st, NULL);
@@ -119,9 +119,9 @@ static int segment_create(segments *s, size_t segment, char *err)
     return rc;
 }
 
-int segments_observe(segments *s, size_t segment, size_t arm, double reward, char *err)
+pb_status segments_observe(segments *s, size_t segment, size_t arm, double reward, char *err)
 {
-    int rc = check_segment(s, segment, err);
+    pb_status rc = check_segment(s, segment, err);
     if (rc == PB_OK && !s->segment[segment])
         rc = segment_create(s, segment, err);
     if (rc == PB_OK)
@@ -131,9 +131,9 @@ int segments_observe(segments *s, size_t segment, size_t arm, double reward, cha
     return rc;
 }
 
-int segments_forget(segments *s, size_t segment, size_t arm, double reward, char *err)
+pb_status segments_forget(segments *s, size_t segment, size_t arm, double reward, char *err)
 {
-    int rc = check_segment(s, segment, err);
+    pb_status rc = check_segment(s, segment, err);
     if (rc != PB_OK)
         return rc;
     if (!s->segment[segment])

@@ -7,34 +7,35 @@
 
 #include "base/pb.h"
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 
 typedef struct segments segments;
 
 /* n_arms arms, n_segments segments (1..100000) whose bandits are created on first
  * observation. Caller frees with segments_free. */
-int segments_new(const bandit_policy *policy, size_t n_arms, size_t n_segments, long min_pulls,
-                 segments **out, char *err);
+pb_status segments_new(const bandit_policy *policy, size_t n_arms, size_t n_segments,
+                       long min_pulls, segments **out, char *err);
 void segments_free(segments *s);
 
 /* Adds or retires an arm everywhere. On PB_ERR_NOMEM the object is inconsistent: free it. */
-int segments_add_arm(segments *s, size_t *index, char *err);
-int segments_set_active(segments *s, size_t arm, int active, char *err);
+pb_status segments_add_arm(segments *s, size_t *index, char *err);
+pb_status segments_set_active(segments *s, size_t arm, int active, char *err);
 
 /* Chooses for a segment; *from_global (may be NULL) says whether the global bandit chose
  * because the segment has fewer than min_pulls observations. */
-int segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm, double *propensity,
-                    int *from_global, char *err);
+pb_status segments_select(segments *s, size_t segment, gsl_rng *rng, size_t *arm,
+                          double *propensity, int *from_global, char *err);
 
 /* Probability of each arm under segments_select for this segment (bandit_choice_probabilities
  * of whichever bandit would choose); *from_global as in segments_select (may be NULL). */
-int segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
-                                  double *out, int *from_global, char *err);
+pb_status segments_choice_probabilities(const segments *s, size_t segment, gsl_rng *rng, long draws,
+                                        double *out, int *from_global, char *err);
 
 /* Records the reward in the global bandit and the segment's; bad input changes nothing. */
-int segments_observe(segments *s, size_t segment, size_t arm, double reward, char *err);
+pb_status segments_observe(segments *s, size_t segment, size_t arm, double reward, char *err);
 
 /* Removes an earlier observation from both (PB_ERR_CONFLICT as bandit_forget). */
-int segments_forget(segments *s, size_t segment, size_t arm, double reward, char *err);
+pb_status segments_forget(segments *s, size_t segment, size_t arm, double reward, char *err);
 
 /* The global bandit, and a segment's bandit (NULL before its first observation). */
 const bandit *segments_global(const segments *s);

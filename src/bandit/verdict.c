@@ -28,7 +28,7 @@ static double mean_posterior_draw(int beta, const bandit_arm_stats *s, gsl_rng *
     return s->mean + sqrt((ss + 1) / n / n) * gsl_ran_gaussian_ziggurat(rng, 1);
 }
 
-int verdict_prob_best(const bandit *b, gsl_rng *rng, long draws, double *out, char *err)
+pb_status verdict_prob_best(const bandit *b, gsl_rng *rng, long draws, double *out, char *err)
 {
     if (draws < 1)
         return pb_errf(err, PB_ERR_INVALID, "draws must be at least 1, got %ld", draws);
@@ -76,7 +76,8 @@ static double pulls_until(double v1, double n1, double v2, double n2, double tar
     return ceil(hi);
 }
 
-int verdict_check_separation(const bandit *b, double confidence, verdict_separation *out, char *err)
+pb_status verdict_check_separation(const bandit *b, double confidence, verdict_separation *out,
+                                   char *err)
 {
     if (!(confidence > 0 && confidence < 1))
         return pb_errf(err, PB_ERR_INVALID, "confidence must be in (0, 1), got %g", confidence);

@@ -12,7 +12,7 @@
  * posterior (Beta for thompson-beta, Gaussian otherwise; docs/BANDITS.md). Inactive arms get
  * 0. out has one slot per arm. PB_ERR_INVALID for draws < 1, PB_ERR_CONFLICT if no arm is
  * active. */
-int verdict_prob_best(const bandit *b, gsl_rng *rng, long draws, double *out, char *err);
+pb_status verdict_prob_best(const bandit *b, gsl_rng *rng, long draws, double *out, char *err);
 
 typedef struct {
     size_t leader, runner_up; /* active arms with the highest and second-highest mean */
@@ -25,7 +25,7 @@ typedef struct {
 
 /* Is the leader statistically ahead of the runner-up at `confidence` (e.g. 0.95)? Only
  * active arms with two pulls or more take part; fewer than two such arms: PB_ERR_CONFLICT. */
-int verdict_check_separation(const bandit *b, double confidence, verdict_separation *out,
-                             char *err);
+pb_status verdict_check_separation(const bandit *b, double confidence, verdict_separation *out,
+                                   char *err);
 
 #endif

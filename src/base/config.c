@@ -149,7 +149,7 @@ static int must_find(const char *key)
     return i;
 }
 
-static int validate(const struct setting *s, const char *v, char *err)
+static pb_status validate(const struct setting *s, const char *v, char *err)
 {
     char *end;
     switch (s->type) {
@@ -177,9 +177,9 @@ static int validate(const struct setting *s, const char *v, char *err)
     return PB_OK;
 }
 
-static int assign(config *cfg, size_t i, const char *v, const char *source, char *err)
+static pb_status assign(config *cfg, size_t i, const char *v, const char *source, char *err)
 {
-    int rc = validate(&settings[i], v, err);
+    pb_status rc = validate(&settings[i], v, err);
     if (rc != PB_OK)
         return rc;
     char *copy = strdup(v);
@@ -191,14 +191,14 @@ static int assign(config *cfg, size_t i, const char *v, const char *source, char
     return PB_OK;
 }
 
-int config_defaults(config **out, char *err)
+pb_status config_defaults(config **out, char *err)
 {
     config *cfg = calloc(1, sizeof *cfg);
     *out = NULL;
     if (!cfg)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        int rc = assign(cfg, i, settings[i].def, "default", err);
+        pb_status rc = assign(cfg, i, settings[i].def, "default", err);
         if (rc != PB_OK) {
             config_free(cfg);
             return rc;
@@ -208,8 +208,9 @@ int config_defaults(config **out, char *err)
     return PB_OK;
 }
 
-/* Converts a JSON scalar to the string form the table stores. */
-static int json_scalar_text(json_t *v, char *buf, size_t n)
+/* Converts a JSON scalar to the string form the table stores; false for an array, object or
+ * null. */
+static bool json_scalar_text(json_t *v, char *buf, size_t n)
 {
     if (json_is_string(v))
         snprintf(buf, n, "%s", json_string_value(v));
@@ -220,15 +221,15 @@ static int json_scalar_text(json_t *v, char *buf, size_t n)
     else if (json_is_boolean(v))
         snprintf(buf, n, "%s", json_is_true(v) ? "true" : "false");
     else
-        return -1;
-    return 0;
+        return false;
+    return true;
 }
 
-static int load_file(config *cfg, const char *path, char *err)
+static pb_status load_file(config *cfg, const char *path, char *err)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!root)
         return pb_errf(err, PB_ERR_INVALID, "config %s line %d: %s", path, jerr.line, jerr.text);
     if (!json_is_object(root)) {
@@ -254,7 +255,7 @@ static int load_file(config *cfg, const char *path, char *err)
                 rc = pb_errf(err, PB_ERR_INVALID, "config %s: unknown setting '%s'", path, key);
                 goto cleanup;
             }
-            if (json_scalar_text(v, text, sizeof text) != 0) {
+            if (!json_scalar_text(v, text, sizeof text)) {
                 rc = pb_errf(err, PB_ERR_INVALID, "config %s: '%s' must be a scalar", path, key);
                 goto cleanup;
             }
@@ -277,10 +278,10 @@ static void env_name(const char *key, char *out, size_t n)
     out[j] = '\0';
 }
 
-int config_load(const char *json_path, config **out, char *err)
+pb_status config_load(const char *json_path, config **out, char *err)
 {
     config *cfg = NULL;
-    int rc = config_defaults(&cfg, err);
+    pb_status rc = config_defaults(&cfg, err);
     if (rc != PB_OK)
         return rc;
     if (!json_path)
@@ -321,7 +322,7 @@ void config_free(config *cfg)
     free(cfg);
 }
 
-int config_set(config *cfg, const char *key, const char *value, char *err)
+pb_status config_set(config *cfg, const char *key, const char *value, char *err)
 {
     int i = find(key);
     if (i < 0)
@@ -344,7 +345,7 @@ double config_double(const config *cfg, const char *key)
     return strtod(cfg->value[must_find(key)], NULL);
 }
 
-int config_bool(const config *cfg, const char *key)
+bool config_bool(const config *cfg, const char *key)
 {
     const char *v = cfg->value[must_find(key)];
     return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-int jsonio_parse_object(const char *body, size_t len, json_t **out, char *err)
+pb_status jsonio_parse_object(const char *body, size_t len, json_t **out, char *err)
 {
     *out = NULL;
     if (!text_utf8_valid(body ? body : "", len))
@@ -27,7 +27,7 @@ int jsonio_parse_object(const char *body, size_t len, json_t **out, char *err)
     return PB_OK;
 }
 
-int jsonio_check_fields(const json_t *obj, const char *const *allowed, size_t n, char *err)
+pb_status jsonio_check_fields(const json_t *obj, const char *const *allowed, size_t n, char *err)
 {
     const char *key;
     json_t *value;
@@ -44,7 +44,7 @@ int jsonio_check_fields(const json_t *obj, const char *const *allowed, size_t n,
 }
 
 /* The field's value, NULL when absent or null; PB_ERR_INVALID when required and absent. */
-static int field(const json_t *obj, const char *name, int required, json_t **out, char *err)
+static pb_status field(const json_t *obj, const char *name, int required, json_t **out, char *err)
 {
     *out = json_object_get(obj, name);
     if (*out && json_is_null(*out))
@@ -54,10 +54,11 @@ static int field(const json_t *obj, const char *name, int required, json_t **out
     return PB_OK;
 }
 
-int jsonio_string(const json_t *obj, const char *name, int required, const char **out, char *err)
+pb_status jsonio_string(const json_t *obj, const char *name, int required, const char **out,
+                        char *err)
 {
     json_t *v;
-    int rc = field(obj, name, required, &v, err);
+    pb_status rc = field(obj, name, required, &v, err);
     if (rc != PB_OK || !v)
         return rc;
     if (!json_is_string(v))
@@ -68,11 +69,11 @@ int jsonio_string(const json_t *obj, const char *name, int required, const char 
     return PB_OK;
 }
 
-int jsonio_number(const json_t *obj, const char *name, int required, double min, double max,
-                  double *out, char *err)
+pb_status jsonio_number(const json_t *obj, const char *name, int required, double min, double max,
+                        double *out, char *err)
 {
     json_t *v;
-    int rc = field(obj, name, required, &v, err);
+    pb_status rc = field(obj, name, required, &v, err);
     if (rc != PB_OK || !v)
         return rc;
     double d = json_is_number(v) ? json_number_value(v) : NAN;
@@ -83,11 +84,11 @@ int jsonio_number(const json_t *obj, const char *name, int required, double min,
     return PB_OK;
 }
 
-int jsonio_integer(const json_t *obj, const char *name, int required, long long min, long long max,
-                   long long *out, char *err)
+pb_status jsonio_integer(const json_t *obj, const char *name, int required, long long min,
+                         long long max, long long *out, char *err)
 {
     json_t *v;
-    int rc = field(obj, name, required, &v, err);
+    pb_status rc = field(obj, name, required, &v, err);
     if (rc != PB_OK || !v)
         return rc;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
@@ -97,10 +98,10 @@ int jsonio_integer(const json_t *obj, const char *name, int required, long long 
     return PB_OK;
 }
 
-int jsonio_bool(const json_t *obj, const char *name, int required, int *out, char *err)
+pb_status jsonio_bool(const json_t *obj, const char *name, int required, int *out, char *err)
 {
     json_t *v;
-    int rc = field(obj, name, required, &v, err);
+    pb_status rc = field(obj, name, required, &v, err);
     if (rc != PB_OK || !v)
         return rc;
     if (!json_is_boolean(v))

@@ -13,20 +13,21 @@
 /* Parses body[0..len) as one JSON object into *out (caller decrefs). PB_ERR_INVALID with
  * "body is not valid UTF-8", "body is empty", "invalid JSON at line L, column C: ...", or
  * "body must be a JSON object". */
-int jsonio_parse_object(const char *body, size_t len, json_t **out, char *err);
+pb_status jsonio_parse_object(const char *body, size_t len, json_t **out, char *err);
 
 /* PB_ERR_INVALID naming the first field of obj that is not in allowed[0..n). */
-int jsonio_check_fields(const json_t *obj, const char *const *allowed, size_t n, char *err);
+pb_status jsonio_check_fields(const json_t *obj, const char *const *allowed, size_t n, char *err);
 
 /* Typed getters. A missing field (or JSON null) leaves *out unchanged and is PB_OK unless
  * required ("missing field 'user_id'"); a present field of the wrong type or out of range is
  * PB_ERR_INVALID. Strings are borrowed from obj and must be non-empty when required. */
-int jsonio_string(const json_t *obj, const char *field, int required, const char **out, char *err);
-int jsonio_number(const json_t *obj, const char *field, int required, double min, double max,
-                  double *out, char *err);
-int jsonio_integer(const json_t *obj, const char *field, int required, long long min, long long max,
-                   long long *out, char *err);
-int jsonio_bool(const json_t *obj, const char *field, int required, int *out, char *err);
+pb_status jsonio_string(const json_t *obj, const char *field, int required, const char **out,
+                        char *err);
+pb_status jsonio_number(const json_t *obj, const char *field, int required, double min, double max,
+                        double *out, char *err);
+pb_status jsonio_integer(const json_t *obj, const char *field, int required, long long min,
+                         long long max, long long *out, char *err);
+pb_status jsonio_bool(const json_t *obj, const char *field, int required, int *out, char *err);
 
 /* {"error":{"code":code,"message":message}} as a new reference (NULL when out of memory). */
 json_t *jsonio_error_body(const char *code, const char *message);

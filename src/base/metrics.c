@@ -116,7 +116,8 @@ static int valid_name(const char *s, int colon_ok)
     return 1;
 }
 
-static int check_labels(enum metrics_kind kind, const char *const *labels, size_t n, char *err)
+static pb_status check_labels(enum metrics_kind kind, const char *const *labels, size_t n,
+                              char *err)
 {
     for (size_t i = 0; i < n; i++) {
         if (!valid_name(labels[i], 0) || strncmp(labels[i], "__", 2) == 0)
@@ -174,15 +175,16 @@ static struct metrics_family *family_new(enum metrics_kind kind, const char *nam
     return f;
 }
 
-static int family_register(metrics *m, enum metrics_kind kind, const char *name, const char *help,
-                           const char *const *labels, size_t n_labels, const double *bounds,
-                           size_t n_bounds, metrics_family **out, char *err)
+static pb_status family_register(metrics *m, enum metrics_kind kind, const char *name,
+                                 const char *help, const char *const *labels, size_t n_labels,
+                                 const double *bounds, size_t n_bounds, metrics_family **out,
+                                 char *err)
 {
     *out = NULL;
     if (!valid_name(name, 1))
         return pb_errf(err, PB_ERR_INVALID, "metric name '%s' is not valid",
                        name ? name : "(null)");
-    int rc = check_labels(kind, labels, n_labels, err);
+    pb_status rc = check_labels(kind, labels, n_labels, err);
     if (rc != PB_OK)
         return rc;
     for (size_t i = 0; i < n_bounds; i++)
@@ -213,21 +215,21 @@ cleanup:
     return rc;
 }
 
-int metrics_counter(metrics *m, const char *name, const char *help, const char *const *labels,
-                    size_t n_labels, metrics_family **out, char *err)
+pb_status metrics_counter(metrics *m, const char *name, const char *help, const char *const *labels,
+                          size_t n_labels, metrics_family **out, char *err)
 {
     return family_register(m, KIND_COUNTER, name, help, labels, n_labels, NULL, 0, out, err);
 }
 
-int metrics_gauge(metrics *m, const char *name, const char *help, const char *const *labels,
-                  size_t n_labels, metrics_family **out, char *err)
+pb_status metrics_gauge(metrics *m, const char *name, const char *help, const char *const *labels,
+                        size_t n_labels, metrics_family **out, char *err)
 {
     return family_register(m, KIND_GAUGE, name, help, labels, n_labels, NULL, 0, out, err);
 }
 
-int metrics_histogram(metrics *m, const char *name, const char *help, const char *const *labels,
-                      size_t n_labels, const double *bounds, size_t n_bounds, metrics_family **out,
-                      char *err)
+pb_status metrics_histogram(metrics *m, const char *name, const char *help,
+                            const char *const *labels, size_t n_labels, const double *bounds,
+                            size_t n_bounds, metrics_family **out, char *err)
 {
     return family_register(m, KIND_HISTOGRAM, name, help, labels, n_labels, bounds, n_bounds, out,
                            err);
@@ -283,7 +285,7 @@ static struct metrics_series *series_get(struct metrics_family *f, const char *c
 
 enum update_op { OP_ADD, OP_SET, OP_OBSERVE };
 
-static int update(metrics_family *f, const char *const *values, double v, enum update_op op)
+static pb_status update(metrics_family *f, const char *const *values, double v, enum update_op op)
 {
     if (!f || isnan(v))
         return PB_OK;
@@ -310,17 +312,17 @@ static int update(metrics_family *f, const char *const *values, double v, enum u
     return s ? PB_OK : PB_ERR_NOMEM;
 }
 
-int metrics_add(metrics_family *f, const char *const *values, double delta)
+pb_status metrics_add(metrics_family *f, const char *const *values, double delta)
 {
     return update(f, values, delta, OP_ADD);
 }
 
-int metrics_set(metrics_family *f, const char *const *values, double value)
+pb_status metrics_set(metrics_family *f, const char *const *values, double value)
 {
     return update(f, values, value, OP_SET);
 }
 
-int metrics_observe(metrics_family *f, const char *const *values, double sample)
+pb_status metrics_observe(metrics_family *f, const char *const *values, double sample)
 {
     return update(f, values, sample, OP_OBSERVE);
 }
@@ -411,7 +413,7 @@ static void write_series(FILE *out, const struct metrics_family *f, const struct
     fprintf(out, " %llu\n", (unsigned long long)s->count);
 }
 
-int metrics_render(metrics *m, char **out, size_t *len, char *err)
+pb_status metrics_render(metrics *m, char **out, size_t *len, char *err)
 {
     char *buf = NULL;
     size_t n = 0;

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int pb_errf(char *err, int code, const char *fmt, ...)
+pb_status pb_errf(char *err, pb_status code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -24,7 +24,7 @@ int pb_errf(char *err, int code, const char *fmt, ...)
     return code;
 }
 
-const char *pb_status_name(int code)
+const char *pb_status_name(pb_status code)
 {
     switch (code) {
     case PB_OK:
@@ -58,9 +58,9 @@ const char *pb_status_name(int code)
     }
 }
 
-int pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err)
+pb_status pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err)
 {
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     char *buf = NULL;
     FILE *f = fopen(path, "rb");
     *out = NULL;
@@ -98,11 +98,12 @@ cleanup:
     return rc;
 }
 
-int pb_write_file_atomic(const char *path, const void *data, size_t len, char *err)
+pb_status pb_write_file_atomic(const char *path, const void *data, size_t len, char *err)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
-    int fd = -1, rc = PB_OK;
+    int fd = -1;
+    pb_status rc = PB_OK;
     if (!tmp)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
@@ -143,7 +144,7 @@ cleanup:
     return rc;
 }
 
-int pb_buf_append(struct pb_buf *b, const void *data, size_t n)
+pb_status pb_buf_append(struct pb_buf *b, const void *data, size_t n)
 {
     if (n >= SIZE_MAX / 2 - b->len)
         return PB_ERR_NOMEM;

@@ -9,6 +9,10 @@
 
 #define PB_ERR_LEN 256
 
+/* The project's status codes. As with curl's CURLcode, codes are only ever added, last (the
+ * next one is -13), and never renumbered or reused: they and their pb_status_name words reach
+ * API bodies and logs. tests/test_base_pb.c pins every value and name, so a renumbering fails
+ * a test. */
 typedef enum {
     PB_OK = 0,
     PB_ERR_INVALID = -1,     /* bad input from the caller or a file */
@@ -27,17 +31,19 @@ typedef enum {
 
 /* Formats a message into err (PB_ERR_LEN bytes; NULL is allowed) and returns code, so that
  * a failing path reads `return pb_errf(err, PB_ERR_INVALID, "line %d: ...", n);`. */
-int pb_errf(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pb_status pb_errf(char *err, pb_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* A short stable name for a status ("invalid", "not_found", ...), used in JSON errors. */
-const char *pb_status_name(int code);
+/* A short stable name for a status ("invalid", "not_found", ...), used in JSON errors;
+ * "error" for a value that is not a pb_status. */
+const char *pb_status_name(pb_status code);
 
 /* Reads a whole file into a NUL-terminated buffer the caller frees; *len gets the size
  * without the NUL (len may be NULL). Refuses files larger than max_bytes. */
-int pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
+pb_status pb_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
 
 /* Writes data to path atomically (temporary file in the same folder, fsync, rename). */
-int pb_write_file_atomic(const char *path, const void *data, size_t len, char *err);
+pb_status pb_write_file_atomic(const char *path, const void *data, size_t len, char *err);
 
 /* A growable byte buffer, always NUL-terminated after its first append so text can be read in
  * place. Start from {0}; the owner releases it with pb_buf_free. */
@@ -49,7 +55,7 @@ struct pb_buf {
 
 /* Appends n bytes of data (capacity doubles as needed). PB_ERR_NOMEM leaves b unchanged; the
  * caller enforces any size limit before appending. */
-int pb_buf_append(struct pb_buf *b, const void *data, size_t n);
+pb_status pb_buf_append(struct pb_buf *b, const void *data, size_t n);
 void pb_buf_free(struct pb_buf *b);
 
 /* Monotonic and wall-clock time in seconds. */

@@ -95,8 +95,8 @@ static void tick_label(char *buf, size_t n, double v, double step)
     snprintf(buf, n, "%.*f", decimals, v);
 }
 
-static int canvas_begin(struct canvas *c, const struct plot_frame *fr, char **buf, size_t *len,
-                        char *err)
+static pb_status canvas_begin(struct canvas *c, const struct plot_frame *fr, char **buf,
+                              size_t *len, char *err)
 {
     c->w = fr->width ? fr->width : 640;
     c->h = fr->height ? fr->height : 360;
@@ -123,7 +123,7 @@ static int canvas_begin(struct canvas *c, const struct plot_frame *fr, char **bu
     return PB_OK;
 }
 
-static int canvas_end(struct canvas *c, char **buf, char **out, char *err)
+static pb_status canvas_end(struct canvas *c, char **buf, char **out, char *err)
 {
     fputs("</svg>\n", c->f);
     int bad = ferror(c->f);
@@ -202,15 +202,15 @@ static int finite_point(const struct plot_series *s, size_t i)
     return isfinite(s->x[i]) && isfinite(s->y[i]);
 }
 
-int plot_lines(const struct plot_frame *frame, const struct plot_series *series, size_t n,
-               char **out, char *err)
+pb_status plot_lines(const struct plot_frame *frame, const struct plot_series *series, size_t n,
+                     char **out, char *err)
 {
     struct canvas c;
     char *buf = NULL;
     size_t len = 0;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     *out = NULL;
-    int rc = canvas_begin(&c, frame, &buf, &len, err);
+    pb_status rc = canvas_begin(&c, frame, &buf, &len, err);
     if (rc != PB_OK)
         return rc;
     for (size_t k = 0; k < n; k++)
@@ -267,8 +267,8 @@ static void category_label(struct canvas *c, double x, const char *name)
     fputs("</text>\n", c->f);
 }
 
-int plot_bars(const struct plot_frame *frame, const struct plot_bar *bars, size_t n, char **out,
-              char *err)
+pb_status plot_bars(const struct plot_frame *frame, const struct plot_bar *bars, size_t n,
+                    char **out, char *err)
 {
     struct canvas c;
     char *buf = NULL;
@@ -276,7 +276,7 @@ int plot_bars(const struct plot_frame *frame, const struct plot_bar *bars, size_
     double lo = 0, hi = 0; /* bars grow from zero */
     int any = 0;
     *out = NULL;
-    int rc = canvas_begin(&c, frame, &buf, &len, err);
+    pb_status rc = canvas_begin(&c, frame, &buf, &len, err);
     if (rc != PB_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -321,15 +321,16 @@ static double arm_total(const struct plot_dist *arm, size_t n_levels)
     return total;
 }
 
-int plot_distribution(const struct plot_frame *frame, const char *const *levels, size_t n_levels,
-                      const struct plot_dist *arms, size_t n_arms, char **out, char *err)
+pb_status plot_distribution(const struct plot_frame *frame, const char *const *levels,
+                            size_t n_levels, const struct plot_dist *arms, size_t n_arms,
+                            char **out, char *err)
 {
     struct canvas c;
     char *buf = NULL;
     size_t len = 0;
     double top_share = 0;
     *out = NULL;
-    int rc = canvas_begin(&c, frame, &buf, &len, err);
+    pb_status rc = canvas_begin(&c, frame, &buf, &len, err);
     if (rc != PB_OK)
         return rc;
     for (size_t a = 0; a < n_arms; a++) {

@@ -33,11 +33,12 @@ struct plot_dist {
 
 /* Each returns PB_OK with *out a NUL-terminated SVG document the caller frees, or
  * PB_ERR_INVALID (bad sizes) / PB_ERR_NOMEM with a message in err. */
-int plot_lines(const struct plot_frame *frame, const struct plot_series *series, size_t n,
-               char **out, char *err);
-int plot_bars(const struct plot_frame *frame, const struct plot_bar *bars, size_t n, char **out,
-              char *err);
-int plot_distribution(const struct plot_frame *frame, const char *const *levels, size_t n_levels,
-                      const struct plot_dist *arms, size_t n_arms, char **out, char *err);
+pb_status plot_lines(const struct plot_frame *frame, const struct plot_series *series, size_t n,
+                     char **out, char *err);
+pb_status plot_bars(const struct plot_frame *frame, const struct plot_bar *bars, size_t n,
+                    char **out, char *err);
+pb_status plot_distribution(const struct plot_frame *frame, const char *const *levels,
+                            size_t n_levels, const struct plot_dist *arms, size_t n_arms,
+                            char **out, char *err);
 
 #endif

@@ -44,7 +44,7 @@ int32_t text_utf8_next(const char *s, size_t len, size_t *pos)
     return (int32_t)cp;
 }
 
-int text_utf8_valid(const char *s, size_t len)
+bool text_utf8_valid(const char *s, size_t len)
 {
     size_t pos = 0;
     while (pos < len) {
@@ -53,9 +53,9 @@ int text_utf8_valid(const char *s, size_t len)
             continue;
         }
         if (text_utf8_next(s, len, &pos) < 0)
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 size_t text_utf8_put(uint32_t cp, char *out)

@@ -5,11 +5,12 @@
 #ifndef TEXT_H
 #define TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int text_utf8_valid(const char *s, size_t len);
+bool text_utf8_valid(const char *s, size_t len);
 
 /* Decodes one code point at s[*pos], advancing *pos. Returns the code point, or -1 on a
  * malformed sequence (then *pos advances by one byte so callers can resynchronise). */

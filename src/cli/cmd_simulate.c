@@ -5,7 +5,9 @@
 #include "cmd.h"
 #include "base/pb.h"
 #include "sim/sim.h"
+#include "sim/simarm.h"
 #include "simulate_ctx.h"
+#include "bandit/policyspec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -79,7 +81,7 @@ static int add_policies(const char *list, bandit_policy *out, size_t *n, char *e
             return pb_errf(err, PB_ERR_INVALID, "--policy: at most %d policies", MAX_POLICIES);
         memcpy(spec, p, len);
         spec[len] = '\0';
-        int rc = bandit_policy_parse(spec, &out[*n], err);
+        int rc = policyspec_parse(spec, &out[*n], err);
         if (rc != PB_OK)
             return rc;
         (*n)++;
@@ -129,7 +131,7 @@ static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *
                          const sim_result *r, int curves)
 {
     double c, best = -INFINITY;
-    int have_c = sim_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
+    int have_c = sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
     for (size_t i = 0; i < n_arms; i++)
         best = fmax(best, sim_arm_mean(&arms[i]));
     double ln_t = log((double)opt->horizon);
@@ -143,7 +145,7 @@ static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *
     for (size_t p = 0; p < r->n_policies; p++) {
         char spec[160];
         sim_summary s;
-        bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
+        policyspec_format(&r->policies[p].policy, spec, sizeof spec);
         sim_summarize(r, p, r->n_checkpoints - 1, &s, NULL);
         printf("%-32s %10.2f %9.2f %9.2f %9.2f %8.0f%% %10.3f\n", spec, s.mean, s.sd, s.q05, s.q95,
                100.0 * (double)r->policies[p].best_runs / (double)r->reps,
@@ -151,7 +153,7 @@ static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *
     }
     for (size_t p = 0; curves && p < r->n_policies; p++) {
         char spec[160];
-        bandit_policy_format(&r->policies[p].policy, spec, sizeof spec);
+        policyspec_format(&r->policies[p].policy, spec, sizeof spec);
         printf("\n%s\n%10s %10s %9s %9s %9s %10s %10s\n", spec, "T", "regret", "sd", "q05", "q95",
                "regret/lnT", "C lnT");
         for (size_t k = 0; k < r->n_checkpoints; k++) {

@@ -5,7 +5,9 @@
 
 #include "store/arms.h"
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "offline/runrecord.h"
+#include "offline/runplan.h"
 #include "store/runs.h"
 #include "offline/scenarios.h"
 
@@ -492,7 +494,7 @@ static pb_status setup(struct loop *L, char *err)
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
-    if (rc == PB_OK && (rc = bandit_policy_parse(L->opt.policy, &pol, err)) == PB_OK)
+    if (rc == PB_OK && (rc = policyspec_parse(L->opt.policy, &pol, err)) == PB_OK)
         rc = bandit_new(&pol, L->n_arms, &L->b, err);
     if (rc == PB_OK && (!(L->rng = gsl_rng_alloc(gsl_rng_mt19937)) ||
                         !(L->slots = calloc((size_t)L->opt.iterations, sizeof *L->slots))))

@@ -3,6 +3,7 @@
 #include "offline/replay.h"
 
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
@@ -151,7 +152,7 @@ pb_status replay_run(const struct replay_log *log, const char *policy, uint64_t 
     double *probs = NULL, sum = 0, sumsq = 0, ips = 0, weights = 0;
     memset(out, 0, sizeof *out);
     snprintf(out->policy, sizeof out->policy, "%s", policy ? policy : "");
-    pb_status rc = bandit_policy_parse(policy, &pol, err);
+    pb_status rc = policyspec_parse(policy, &pol, err);
     if (rc == PB_OK)
         rc = bandit_new(&pol, log->n_arms, &b, err);
     if (rc == PB_OK && (!(rng = gsl_rng_alloc(gsl_rng_mt19937)) ||

@@ -44,7 +44,7 @@ struct replay_result {
     double ips, snips;       /* (1/n) sum pi(a_t) r_t / p_t and its self-normalised form */
 };
 
-/* Replays one policy (a bandit_policy_parse spec) over the log with a seeded RNG. The policy
+/* Replays one policy (a policyspec_parse spec) over the log with a seeded RNG. The policy
  * learns only from accepted events, as in Li et al.; IPS weighs every event by the policy's
  * probability of the logged arm in that state (bandit_choice_probabilities). */
 pb_status replay_run(const struct replay_log *log, const char *policy, uint64_t seed,

@@ -4,6 +4,7 @@
 
 #include "store/arms.h"
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "offline/offline.h"
 #include "offline/runrecord.h"
 #include "base/plot.h"
@@ -198,7 +199,7 @@ pb_status report_build(const struct report_input *in, struct report **out, char 
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    rc = bandit_policy_parse(in->policy, &pol, err);
+    rc = policyspec_parse(in->policy, &pol, err);
     if (rc == PB_OK)
         rc = bandit_new(&pol, in->n_arms, &b, err);
     if (rc == PB_OK)

@@ -3,6 +3,7 @@
 #include "offline/runplan.h"
 
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "judge/judge.h"
 #include "store/experiment.h"
 #include "store/store.h"
@@ -45,7 +46,7 @@ pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char 
 static pb_status check_options(const struct offline_options *o, char *err)
 {
     bandit_policy pol;
-    if (!o->policy || bandit_policy_parse(o->policy, &pol, err) != PB_OK)
+    if (!o->policy || policyspec_parse(o->policy, &pol, err) != PB_OK)
         return o->policy ? PB_ERR_INVALID : pb_errf(err, PB_ERR_INVALID, "no policy given");
     if (o->iterations < 1)
         return pb_errf(err, PB_ERR_INVALID, "iterations must be at least 1");

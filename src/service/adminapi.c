@@ -4,6 +4,7 @@
 
 #include "store/experiment.h"
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "bandit/contextual.h"
 #include "base/jsonio.h"
 #include "service/live.h"
@@ -279,9 +280,9 @@ static pb_status canonical_policy(const char *spec, char *out, size_t len, char 
         return rc;
     }
     bandit_policy p;
-    pb_status rc = bandit_policy_parse(spec, &p, err);
+    pb_status rc = policyspec_parse(spec, &p, err);
     if (rc == PB_OK)
-        bandit_policy_format(&p, out, len);
+        policyspec_format(&p, out, len);
     return rc;
 }
 

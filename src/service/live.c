@@ -8,6 +8,7 @@
 #include "store/impressions.h"
 #include "bandit/segments.h"
 #include "bandit/verdict.h"
+#include "bandit/policyspec.h"
 
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
@@ -208,7 +209,7 @@ static pb_status exp_build(live *l, store *s, const char *name, struct live_exp 
         rc = contextual_policy_parse(e->policy, &cpol, err);
     /* A contextual experiment keeps context-free bandits too, for the statistics views. */
     if (rc == PB_OK)
-        rc = bandit_policy_parse(linear ? "ucb1" : e->policy, &policy, err);
+        rc = policyspec_parse(linear ? "ucb1" : e->policy, &policy, err);
     if (rc == PB_OK)
         rc = arms_list(s, se.id, 1, &arms, &n, err);
     if (rc == PB_OK && (!(e->arm_ids = calloc(n ? n : 1, sizeof *e->arm_ids)) ||
@@ -246,7 +247,7 @@ static pb_status exp_build(live *l, store *s, const char *name, struct live_exp 
         return rc;
     }
     if (!e->ctx)
-        bandit_policy_format(&policy, e->policy, sizeof e->policy);
+        policyspec_format(&policy, e->policy, sizeof e->policy);
     *out = e;
     return PB_OK;
 }

@@ -74,8 +74,8 @@ static int grow(struct ctxeval_log *log, size_t *cap)
     return 1;
 }
 
-static int parse_features(struct ctxeval_log *log, json_t *f, const char *where, size_t *cap,
-                          char *err)
+static pb_status parse_features(struct ctxeval_log *log, json_t *f, const char *where, size_t *cap,
+                                char *err)
 {
     if (!json_is_array(f) || json_array_size(f) == 0 || json_array_size(f) > MAX_DIM)
         return pb_errf(err, PB_ERR_INVALID, "%s: \"features\" must be an array of 1..%d numbers",
@@ -98,8 +98,8 @@ static int parse_features(struct ctxeval_log *log, json_t *f, const char *where,
     return PB_OK;
 }
 
-static int parse_event(struct ctxeval_log *log, json_t *o, const char *where, size_t *cap,
-                       char *err)
+static pb_status parse_event(struct ctxeval_log *log, json_t *o, const char *where, size_t *cap,
+                             char *err)
 {
     if (!json_is_object(o))
         return pb_errf(err, PB_ERR_INVALID, "%s: not a JSON object", where);
@@ -123,7 +123,7 @@ static int parse_event(struct ctxeval_log *log, json_t *o, const char *where, si
                        where);
     if (seg && !json_is_string(seg))
         return pb_errf(err, PB_ERR_INVALID, "%s: \"segment\" must be a string", where);
-    int rc = parse_features(log, json_object_get(o, "features"), where, cap, err);
+    pb_status rc = parse_features(log, json_object_get(o, "features"), where, cap, err);
     if (rc != PB_OK)
         return rc;
     size_t a = intern(&log->arms, &log->n_arms, name);
@@ -138,12 +138,12 @@ static int parse_event(struct ctxeval_log *log, json_t *o, const char *where, si
     return PB_OK;
 }
 
-int ctxeval_parse_jsonl(const char *data, size_t len, const char *name, size_t dim,
-                        struct ctxeval_log *out, char *err)
+pb_status ctxeval_parse_jsonl(const char *data, size_t len, const char *name, size_t dim,
+                              struct ctxeval_log *out, char *err)
 {
     size_t cap = 0;
     long lineno = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     memset(out, 0, sizeof *out);
     out->dim = dim;
     for (const char *p = data; rc == PB_OK && p < data + len;) {
@@ -169,12 +169,12 @@ int ctxeval_parse_jsonl(const char *data, size_t len, const char *name, size_t d
     return rc;
 }
 
-int ctxeval_load_jsonl(const char *path, size_t dim, struct ctxeval_log *out, char *err)
+pb_status ctxeval_load_jsonl(const char *path, size_t dim, struct ctxeval_log *out, char *err)
 {
     char *data = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    int rc = pb_read_file(path, MAX_LOG_BYTES, &data, &len, err);
+    pb_status rc = pb_read_file(path, MAX_LOG_BYTES, &data, &len, err);
     if (rc == PB_OK)
         rc = ctxeval_parse_jsonl(data, len, path, dim, out, err);
     free(data);
@@ -188,15 +188,15 @@ struct sums {
 };
 
 /* DM and DR terms of one event; q gets the model's clipped predictions (scratch). */
-static int model_terms(contextual *model, const struct ctxeval_log *log, size_t t,
-                       const double *probs, double w, double *q, struct sums *s, char *err)
+static pb_status model_terms(contextual *model, const struct ctxeval_log *log, size_t t,
+                             const double *probs, double w, double *q, struct sums *s, char *err)
 {
     const double *x = log->features + t * log->dim;
     double dm = 0;
     for (size_t a = 0; a < log->n_arms; a++) {
         double width;
         uint64_t pulls;
-        int rc = contextual_predict(model, a, x, &q[a], &width, &pulls, err);
+        pb_status rc = contextual_predict(model, a, x, &q[a], &width, &pulls, err);
         if (rc != PB_OK)
             return rc;
         q[a] = fmin(1, fmax(-1, q[a]));
@@ -208,14 +208,14 @@ static int model_terms(contextual *model, const struct ctxeval_log *log, size_t 
 }
 
 /* One event: IPS terms, then the replay's accept/reject and learning. */
-static int eval_event(ctxpolicy *pol, contextual *model, const struct ctxeval_log *log, size_t t,
-                      double p_min, gsl_rng *rng, double *probs, double *q, struct sums *s,
-                      size_t *accepted, char *err)
+static pb_status eval_event(ctxpolicy *pol, contextual *model, const struct ctxeval_log *log,
+                            size_t t, double p_min, gsl_rng *rng, double *probs, double *q,
+                            struct sums *s, size_t *accepted, char *err)
 {
     const double *x = log->features + t * log->dim;
     size_t seg = log->segment[t] == NO_SEGMENT ? 0 : log->segment[t], a = log->arm[t], pick;
     double r = log->reward[t];
-    int rc = ctxpolicy_probabilities(pol, x, seg, rng, probs, err);
+    pb_status rc = ctxpolicy_probabilities(pol, x, seg, rng, probs, err);
     double w = rc == PB_OK ? probs[a] / log->propensity[t] : 0;
     s->ips += w * r, s->ips2 += w * r * w * r, s->w += w, s->w2 += w * w;
     if (rc == PB_OK)
@@ -243,7 +243,8 @@ static void finish(const struct sums *s, size_t n_events, struct ctxeval_result 
     out->replay_se = k > 1 ? sqrt(fmax(0, (s->acc2 - s->acc * s->acc / k) / (k - 1)) / k) : NAN;
 }
 
-static int check_policy_fits(const struct ctxeval_log *log, const ctxpolicy_spec *policy, char *err)
+static pb_status check_policy_fits(const struct ctxeval_log *log, const ctxpolicy_spec *policy,
+                                   char *err)
 {
     if (policy->kind != CTXPOLICY_SEGMENTED)
         return PB_OK;
@@ -255,8 +256,8 @@ static int check_policy_fits(const struct ctxeval_log *log, const ctxpolicy_spec
     return PB_OK;
 }
 
-int ctxeval_run(const struct ctxeval_log *log, const ctxpolicy_spec *policy, uint64_t seed,
-                struct ctxeval_result *out, char *err)
+pb_status ctxeval_run(const struct ctxeval_log *log, const ctxpolicy_spec *policy, uint64_t seed,
+                      struct ctxeval_result *out, char *err)
 {
     ctxpolicy *pol = NULL;
     contextual *model = NULL;
@@ -266,8 +267,8 @@ int ctxeval_run(const struct ctxeval_log *log, const ctxpolicy_spec *policy, uin
     struct sums s = {0};
     memset(out, 0, sizeof *out);
     snprintf(out->policy, sizeof out->policy, "%s", policy->spec);
-    int rc = rng && probs && q ? check_policy_fits(log, policy, err)
-                               : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = rng && probs && q ? check_policy_fits(log, policy, err)
+                                     : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
         rc = ctxpolicy_new(policy, log->n_arms, log->dim, log->n_segments ? log->n_segments : 1,
                            (const char *const *)log->arms, &pol, err);
@@ -306,8 +307,8 @@ static json_t *event_json(const ctxworld *w, long t, const ctxworld_context *c, 
                      reward, "propensity", p);
 }
 
-int ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *o, FILE *out,
-                     double *logging_value, char *err)
+pb_status ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *o, FILE *out,
+                           double *logging_value, char *err)
 {
     if (o->events < 1)
         return pb_errf(err, PB_ERR_INVALID, "events must be at least 1, got %ld", o->events);
@@ -316,7 +317,7 @@ int ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *o, FILE *out,
                        "logging: epsilon must be in (0, 1] and the greedy arm one of the %zu",
                        w->n_arms);
     gsl_rng *ctx_rng = gsl_rng_alloc(gsl_rng_mt19937), *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    int rc = ctx_rng && rng ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = ctx_rng && rng ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     double k = (double)w->n_arms, mean_value = 0;
     if (rc == PB_OK) {
         gsl_rng_set(ctx_rng, sim_seed_stream(o->seed, 0, 0));

@@ -6,6 +6,7 @@
 #ifndef CTXEVAL_H
 #define CTXEVAL_H
 
+#include "base/pb.h"
 #include "bandit/ctxpolicy.h"
 #include "sim/ctxworld.h"
 
@@ -28,9 +29,9 @@ struct ctxeval_log {
  * policies)}; other keys are ignored, blank lines skipped. dim 0 takes the first line's.
  * Errors name the line: wrong dimension, missing or non-positive propensity, bad reward.
  * Caller frees with ctxeval_log_free. */
-int ctxeval_parse_jsonl(const char *data, size_t len, const char *name, size_t dim,
-                        struct ctxeval_log *out, char *err);
-int ctxeval_load_jsonl(const char *path, size_t dim, struct ctxeval_log *out, char *err);
+pb_status ctxeval_parse_jsonl(const char *data, size_t len, const char *name, size_t dim,
+                              struct ctxeval_log *out, char *err);
+pb_status ctxeval_load_jsonl(const char *path, size_t dim, struct ctxeval_log *out, char *err);
 void ctxeval_log_free(struct ctxeval_log *log);
 
 struct ctxeval_result {
@@ -46,8 +47,8 @@ struct ctxeval_result {
 /* Evaluates one policy over the log in order with a seeded RNG. The policy learns only from
  * the events the replay accepts, so IPS-type estimates refer to the same learning policy; the
  * reward model of DM/DR is a per-arm ridge regression on the earlier events only. */
-int ctxeval_run(const struct ctxeval_log *log, const ctxpolicy_spec *policy, uint64_t seed,
-                struct ctxeval_result *out, char *err);
+pb_status ctxeval_run(const struct ctxeval_log *log, const ctxpolicy_spec *policy, uint64_t seed,
+                      struct ctxeval_result *out, char *err);
 
 typedef struct {
     long events;
@@ -59,7 +60,7 @@ typedef struct {
 /* Writes options->events JSONL events drawn from the world under the logging policy, each
  * with features, the observed segment (top group), arm name, reward and propensity. The true
  * expected reward of the logging policy goes to *logging_value (may be NULL). */
-int ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *options, FILE *out,
-                     double *logging_value, char *err);
+pb_status ctxeval_generate(const ctxworld *w, const ctxeval_gen_options *options, FILE *out,
+                           double *logging_value, char *err);
 
 #endif

@@ -24,8 +24,8 @@ void ctxsim_result_free(ctxsim_result *r)
     free(r);
 }
 
-static int result_alloc(const sim_options *opt, const ctxpolicy_spec *policies, size_t n,
-                        ctxsim_result **out, char *err)
+static pb_status result_alloc(const sim_options *opt, const ctxpolicy_spec *policies, size_t n,
+                              ctxsim_result **out, char *err)
 {
     ctxsim_result *r = calloc(1, sizeof *r);
     if (!r)
@@ -69,8 +69,8 @@ static void seed_run(struct run_ctx *c, uint64_t seed, long rep)
 }
 
 /* One run of one policy: regret at each checkpoint into row, late optimal share into *late. */
-static int run_once(struct run_ctx *c, const ctxpolicy_spec *spec, const ctxsim_result *r,
-                    long horizon, double *row, double *late, char *err)
+static pb_status run_once(struct run_ctx *c, const ctxpolicy_spec *spec, const ctxsim_result *r,
+                          long horizon, double *row, double *late, char *err)
 {
     const ctxworld *w = c->w;
     ctxpolicy *p = NULL;
@@ -78,7 +78,7 @@ static int run_once(struct run_ctx *c, const ctxpolicy_spec *spec, const ctxsim_
     size_t next = 0, arm;
     long late_from = horizon - horizon / 10, optimal = 0;
     double regret = 0;
-    int rc = ctxpolicy_new(spec, w->n_arms, c->dim, w->n_segments, c->names, &p, err);
+    pb_status rc = ctxpolicy_new(spec, w->n_arms, c->dim, w->n_segments, c->names, &p, err);
     for (long t = 1; t <= horizon && rc == PB_OK; t++) {
         ctxworld_draw_context(w, c->context_rng, &ctx);
         rc = ctxpolicy_select(p, ctx.x, ctx.observed, c->policy_rng, &arm, NULL, err);
@@ -98,7 +98,7 @@ static int run_once(struct run_ctx *c, const ctxpolicy_spec *spec, const ctxsim_
     return rc;
 }
 
-static int ctx_alloc(struct run_ctx *c, const ctxworld *w, char *err)
+static pb_status ctx_alloc(struct run_ctx *c, const ctxworld *w, char *err)
 {
     size_t cells = w->n_segments * w->n_arms;
     c->w = w;
@@ -132,9 +132,9 @@ static void ctx_release(struct run_ctx *c)
         gsl_rng_free(c->policy_rng);
 }
 
-int ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_policies,
-               const sim_options *opt, sim_progress_fn progress, void *user, ctxsim_result **out,
-               char *err)
+pb_status ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_policies,
+                     const sim_options *opt, sim_progress_fn progress, void *user,
+                     ctxsim_result **out, char *err)
 {
     struct run_ctx c;
     ctxsim_result *r = NULL;
@@ -144,7 +144,7 @@ int ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_polic
     const char *names[CTXWORLD_MAX_ARMS];
     for (size_t a = 0; a < w->n_arms; a++)
         names[a] = w->arm_name[a];
-    int rc = sim_options_check(opt, n_policies, err);
+    pb_status rc = sim_options_check(opt, n_policies, err);
     for (size_t p = 0; p < n_policies && rc == PB_OK; p++) { /* fail before any long run */
         rc = ctxpolicy_new(&policies[p], w->n_arms, ctxworld_dim(w), w->n_segments, names, &probe,
                            err);
@@ -175,8 +175,8 @@ int ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_polic
     return rc;
 }
 
-int ctxsim_summarize(const ctxsim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
-                     char *err)
+pb_status ctxsim_summarize(const ctxsim_result *r, size_t policy, size_t checkpoint,
+                           sim_summary *out, char *err)
 {
     if (policy >= r->n_policies || checkpoint >= r->n_checkpoints)
         return pb_errf(err, PB_ERR_INVALID, "no such policy or checkpoint");

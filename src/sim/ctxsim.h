@@ -29,14 +29,14 @@ typedef struct {
 /* Runs every policy opt->reps times for opt->horizon rounds. Run r of every policy sees the
  * same contexts and, for the k-th pull of an arm in a segment, the same reward. *out is
  * allocated (ctxsim_result_free). Bad options or policies: PB_ERR_INVALID. */
-int ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_policies,
-               const sim_options *opt, sim_progress_fn progress, void *user, ctxsim_result **out,
-               char *err);
+pb_status ctxsim_run(const ctxworld *w, const ctxpolicy_spec *policies, size_t n_policies,
+                     const sim_options *opt, sim_progress_fn progress, void *user,
+                     ctxsim_result **out, char *err);
 void ctxsim_result_free(ctxsim_result *r);
 
 /* Regret summary of one policy at one checkpoint; PB_ERR_INVALID for bad indices. */
-int ctxsim_summarize(const ctxsim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
-                     char *err);
+pb_status ctxsim_summarize(const ctxsim_result *r, size_t policy, size_t checkpoint,
+                           sim_summary *out, char *err);
 
 /* Mean over runs of a policy's late optimal-arm share. */
 double ctxsim_late_optimal(const ctxsim_result *r, size_t policy);

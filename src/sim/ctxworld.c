@@ -4,7 +4,7 @@
 #include "sim/ctxworld.h"
 
 #include "base/pb.h"
-#include "sim/sim.h"
+#include "sim/simarm.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -87,7 +87,7 @@ static long number_list(const char *s, size_t len, double *vals, size_t cap)
 }
 
 /* means=M|M|...: one segment per '|', arms per '/'. */
-static int parse_means(ctxworld *w, const char *v, size_t len, char *err)
+static pb_status parse_means(ctxworld *w, const char *v, size_t len, char *err)
 {
     size_t pos = 0, s = 0;
     while (pos <= len) {
@@ -128,7 +128,7 @@ static int parse_reward_kind(const char *v, size_t len, ctxworld_reward *out)
 }
 
 /* One key=value item of the spec (means= is handled before, since it sets the sizes). */
-static int parse_item(ctxworld *w, const char *item, size_t len, char *err)
+static pb_status parse_item(ctxworld *w, const char *item, size_t len, char *err)
 {
     const char *eq = memchr(item, '=', len);
     size_t klen = eq ? (size_t)(eq - item) : len, vlen = eq ? len - klen - 1 : 0;
@@ -162,7 +162,7 @@ static int parse_item(ctxworld *w, const char *item, size_t len, char *err)
     return PB_OK;
 }
 
-int ctxworld_parse(const char *spec, ctxworld *out, char *err)
+pb_status ctxworld_parse(const char *spec, ctxworld *out, char *err)
 {
     ctxworld w;
     world_defaults(&w);
@@ -173,7 +173,7 @@ int ctxworld_parse(const char *spec, ctxworld *out, char *err)
                        spec);
     const char *p = spec + 11;
     size_t len = strcspn(p, ",");
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (len == 8 && !strncmp(p, "emotion4", 8))
         load_emotion4(&w);
     else if (len > 6 && !strncmp(p, "means=", 6))
@@ -197,7 +197,7 @@ int ctxworld_parse(const char *spec, ctxworld *out, char *err)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-static int json_names(json_t *arms, ctxworld *w, char *err)
+static pb_status json_names(json_t *arms, ctxworld *w, char *err)
 {
     if (!arms)
         return PB_OK;
@@ -214,7 +214,7 @@ static int json_names(json_t *arms, ctxworld *w, char *err)
     return PB_OK;
 }
 
-static int json_segment(json_t *o, size_t s, ctxworld *w, char *err)
+static pb_status json_segment(json_t *o, size_t s, ctxworld *w, char *err)
 {
     json_t *means = json_object_get(o, "means"), *freq = json_object_get(o, "freq");
     const char *name = json_string_value(json_object_get(o, "name"));
@@ -245,7 +245,7 @@ static int json_segment(json_t *o, size_t s, ctxworld *w, char *err)
     return PB_OK;
 }
 
-static int json_options(json_t *root, ctxworld *w, char *err)
+static pb_status json_options(json_t *root, ctxworld *w, char *err)
 {
     json_t *noise = json_object_get(root, "noise"), *sd = json_object_get(root, "sd");
     json_t *reward = json_object_get(root, "reward"), *features = json_object_get(root, "features");
@@ -266,7 +266,7 @@ static int json_options(json_t *root, ctxworld *w, char *err)
     return PB_OK;
 }
 
-int ctxworld_from_json(const char *text, ctxworld *out, char *err)
+pb_status ctxworld_from_json(const char *text, ctxworld *out, char *err)
 {
     json_error_t jerr;
     ctxworld w;
@@ -275,7 +275,7 @@ int ctxworld_from_json(const char *text, ctxworld *out, char *err)
     if (!root)
         return pb_errf(err, PB_ERR_INVALID, "world file line %d: %s", jerr.line, jerr.text);
     json_t *segs = json_object_get(root, "segments");
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!json_is_array(segs) || json_array_size(segs) == 0 ||
         json_array_size(segs) > CTXWORLD_MAX_SEGMENTS)
         rc = pb_errf(err, PB_ERR_INVALID, "world: expected {\"segments\": [1..%d segments], ...}",
@@ -318,7 +318,7 @@ static double solve_loc(double m, double sd)
     return 0.5 * (lo + hi);
 }
 
-int ctxworld_check(ctxworld *w, char *err)
+pb_status ctxworld_check(ctxworld *w, char *err)
 {
     if (w->n_segments < 1 || w->n_segments > CTXWORLD_MAX_SEGMENTS || w->n_arms < 1 ||
         w->n_arms > CTXWORLD_MAX_ARMS)

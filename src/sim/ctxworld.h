@@ -34,15 +34,15 @@ typedef struct {
  * where each M is one segment's arm means "0.5/0.3/-0.2" and keys are freq=F/F/..., noise=,
  * reward=discrete|bernoulli|gaussian, sd=, features=full|groups. PB_ERR_INVALID naming the
  * bad part. */
-int ctxworld_parse(const char *spec, ctxworld *out, char *err);
+pb_status ctxworld_parse(const char *spec, ctxworld *out, char *err);
 
 /* Same from JSON text: {"segments":[{"name":"negative","freq":0.35,"means":[...]}, ...],
  * "arms":["A",...], "reward":"discrete", "sd":0.5, "noise":0.2, "features":"full"}. */
-int ctxworld_from_json(const char *text, ctxworld *out, char *err);
+pb_status ctxworld_from_json(const char *text, ctxworld *out, char *err);
 
 /* Ranges (means in [-1, 1], frequencies >= 0 with a positive sum, noise in [0, 1), sd in
  * (0, 10]) and sizes; normalises freq. */
-int ctxworld_check(ctxworld *w, char *err);
+pb_status ctxworld_check(ctxworld *w, char *err);
 
 /* Feature dimension: 1 (bias) + n_segments (group scores) + 3 if extras. */
 size_t ctxworld_dim(const ctxworld *w);

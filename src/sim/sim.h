@@ -1,55 +1,17 @@
-/* sim.h — the bandit simulator's pure core: simulated arms (Bernoulli, clipped Gaussian,
- * discrete levels) parsed from a command-line spec or JSON text, repeated runs of several
- * policies on common random numbers, regret summaries and the Lai–Robbins constant.
+/* sim.h — the bandit simulator's pure core: repeated runs of several policies on simulated arms
+ * (simarm.h) with common random numbers, regret summaries at checkpoints, and the JSON report.
  * Owns no files and prints nothing (the CLI reads files and reports progress through the
  * callback); all randomness is derived from the caller's seed. */
 #ifndef SIM_H
 #define SIM_H
 
 #include "base/pb.h"
-#include "bandit/bandit.h"
+#include "bandit/policyspec.h"
+#include "sim/simarm.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef enum { SIM_BERNOULLI, SIM_GAUSSIAN, SIM_DISCRETE } sim_arm_kind;
-
-#define SIM_LEVELS 5 /* discrete arms: rewards -1, -0.5, 0, 0.5, 1 */
-
-typedef struct {
-    sim_arm_kind kind;
-    double p;                 /* bernoulli: success probability */
-    double mean, sd;          /* gaussian: before clipping to [-1, 1] */
-    double probs[SIM_LEVELS]; /* discrete: probability of each level */
-} sim_arm;
-
-/* Parses "bernoulli:0.9,0.8", "gaussian:0.2/0.5,0.1/0.5" (mean/sd) or
- * "discrete:0/0.1/0.2/0.3/0.4,..." (probabilities of -1/-0.5/0/0.5/1). *out is allocated
- * (caller frees); bad numbers, empty lists and invalid arms give PB_ERR_INVALID. */
-int sim_arms_parse(const char *spec, sim_arm **out, size_t *n, char *err);
-
-/* Same from JSON text: {"arms":[{"kind":"bernoulli","p":0.9}, {"kind":"gaussian",
- * "mean":0.2,"sd":0.5}, {"kind":"discrete","probs":[...5 numbers]}]} or the bare array. */
-int sim_arms_from_json(const char *text, sim_arm **out, size_t *n, char *err);
-
-/* Checks ranges (p in [0,1], mean in [-1,1], sd in [0,10], probabilities summing to 1),
- * a non-empty list, and that Bernoulli arms are not mixed with others (regret units). */
-int sim_arms_check(const sim_arm *arms, size_t n, char *err);
-
-/* Expected value in regret units: p for Bernoulli (successes, as in the papers), the
- * expected reward on [-1, 1] otherwise (the clipped Gaussian's exact mean). */
-double sim_arm_mean(const sim_arm *a);
-
-/* One reward for the bandit, in [-1, 1]; a Bernoulli success is +1 and a failure -1. */
-double sim_arm_draw(const sim_arm *a, gsl_rng *rng);
-
-/* Bernoulli Kullback–Leibler divergence kl(p, q) in nats (inf when q is 0 or 1 and p not). */
-double sim_kl_bernoulli(double p, double q);
-
-/* Lai–Robbins constant C = sum over suboptimal arms of (p* - p_i) / kl(p_i, p*), so that
- * regret >= C ln T asymptotically. PB_ERR_INVALID unless every arm is Bernoulli. */
-int sim_lai_robbins(const sim_arm *arms, size_t n, double *c, char *err);
 
 /* The RNG seed of one stream of one run (splitmix64 of seed, run and stream), so that run r
  * of every policy sees the same random numbers; shared with the contextual simulator. */
@@ -82,9 +44,9 @@ typedef void (*sim_progress_fn)(void *user, size_t policy, long rep, long reps);
 
 /* Runs every policy opt->reps times for opt->horizon plays. *out is allocated (free with
  * sim_result_free). Invalid options give PB_ERR_INVALID; progress may be NULL. */
-int sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies, size_t n_policies,
-            const sim_options *opt, sim_progress_fn progress, void *user, sim_result **out,
-            char *err);
+pb_status sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies,
+                  size_t n_policies, const sim_options *opt, sim_progress_fn progress, void *user,
+                  sim_result **out, char *err);
 void sim_result_free(sim_result *r);
 
 typedef struct {
@@ -92,12 +54,12 @@ typedef struct {
 } sim_summary;
 
 /* Summary of the regret of one policy at one checkpoint. Allocates scratch. */
-int sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
-                  char *err);
+pb_status sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
+                        char *err);
 
 /* Checks horizon, reps, that there is a policy, and that the checkpoints increase within
  * [1, horizon]; PB_ERR_INVALID naming the first bad value. Shared with ctxsim_run. */
-int sim_options_check(const sim_options *opt, size_t n_policies, char *err);
+pb_status sim_options_check(const sim_options *opt, size_t n_policies, char *err);
 
 /* A new array (caller frees) of the checkpoints a result holds: opt's, plus the horizon when
  * it is not already the last; their number goes to *n. NULL when out of memory. */
@@ -105,8 +67,8 @@ long *sim_checkpoints_new(const sim_options *opt, size_t *n);
 
 /* Summary of one checkpoint's column of a reps x n_checkpoints rep-major regret matrix (the
  * layout of sim_result and ctxsim_result). Allocates scratch: PB_ERR_NOMEM. */
-int sim_summarize_column(const double *regret, long reps, size_t n_checkpoints, size_t checkpoint,
-                         sim_summary *out, char *err);
+pb_status sim_summarize_column(const double *regret, long reps, size_t n_checkpoints,
+                               size_t checkpoint, sim_summary *out, char *err);
 
 /* {"mean", "sd", "q05", "q95"} as a new JSON object; NULL when out of memory. */
 json_t *sim_summary_json(const sim_summary *s);

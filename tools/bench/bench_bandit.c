@@ -5,6 +5,7 @@
  * other processes on the shared machine disturb less than wall time. Figures go to
  * docs/BENCHMARKS.md. */
 #include "bandit/bandit.h"
+#include "bandit/policyspec.h"
 #include "base/pb.h"
 
 #include <gsl/gsl_rng.h>
@@ -39,7 +40,7 @@ static double steps_per_s(const char *spec, long steps, char *err)
     bandit_policy pol;
     bandit *b = NULL;
     if (spec &&
-        (bandit_policy_parse(spec, &pol, err) != PB_OK || bandit_new(&pol, ARMS, &b, err) != PB_OK))
+        (policyspec_parse(spec, &pol, err) != PB_OK || bandit_new(&pol, ARMS, &b, err) != PB_OK))
         return -1;
     gsl_rng *env = gsl_rng_alloc(gsl_rng_mt19937), *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(env, 1);
@@ -69,7 +70,7 @@ static double replay_per_s(const char *spec, const size_t *arms, const double *r
 {
     bandit_policy pol;
     bandit *b = NULL;
-    if (bandit_policy_parse(spec, &pol, err) != PB_OK || bandit_new(&pol, ARMS, &b, err) != PB_OK)
+    if (policyspec_parse(spec, &pol, err) != PB_OK || bandit_new(&pol, ARMS, &b, err) != PB_OK)
         return -1;
     double t0 = cpu_seconds();
     for (long i = 0; i < n; i++)
