@@ -1,6 +1,7 @@
 /* chatturn.c — the four stages of a chat turn (chatturn.h), and regeneration. */
 #include "service/chatturn.h"
 
+#include "base/hash.h"
 #include "base/text.h"
 #include "service/chatmem.h"
 #include "service/live.h"
@@ -91,19 +92,18 @@ static pb_status no_provider(app *a, char *err)
     return pb_errf(err, PB_ERR_UNAVAILABLE, "%s", app_llm_note(a));
 }
 
-static void new_conversation_id(char *out, size_t len)
+/* A conversation id nobody can guess (it names a conversation in URLs): 96 random bits from
+ * the kernel. No fallback to the clock: a turn fails rather than get a guessable id. */
+static pb_status new_conversation_id(char *out, size_t len, char *err)
 {
-    unsigned char r[12] = {0};
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
-        double t = pb_now_wall() * 1e6;
-        memcpy(r, &t, sizeof t);
-    }
-    if (f)
-        fclose(f);
+    unsigned char r[12];
+    pb_status rc = hash_random_bytes(r, sizeof r, err);
+    if (rc != PB_OK)
+        return rc;
     int used = snprintf(out, len, "c-");
     for (size_t i = 0; i < sizeof r && (size_t)used + 2 < len; i++)
         used += snprintf(out + used, len - (size_t)used, "%02x", r[i]);
+    return PB_OK;
 }
 
 static void classify(app *a, const char *text, struct chatturn_out *out)
@@ -145,8 +145,9 @@ static pb_status stage_validate_classify(app *a, const struct chatturn_in *in, s
     app_user_key(a, in->user_id, t->user_key);
     if (in->conversation_id)
         snprintf(out->conversation_id, sizeof out->conversation_id, "%s", in->conversation_id);
-    else
-        new_conversation_id(out->conversation_id, sizeof out->conversation_id);
+    else if ((rc = new_conversation_id(out->conversation_id, sizeof out->conversation_id, err)) !=
+             PB_OK)
+        return rc;
     classify(a, in->message, out);
     if (!(t->emotions = emotions_json(out)))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
