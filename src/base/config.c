@@ -32,7 +32,7 @@ static const struct setting settings[] = {
     {"server.host", T_STR, "127.0.0.1", 0, 0, 0, "address the HTTP service listens on"},
     {"server.port", T_INT, "8080", 0, 65535, 0, "port of the HTTP service (0 = any free port)"},
     {"server.threads", T_INT, "0", 0, 256, 0,
-     "worker threads (0 = one per core); waiting requests hold none, so a few serve thousands"},
+     "worker threads (0 = one per core); a deferred request or stream holds none while it waits"},
     {"server.max_body_bytes", T_INT, "65536", 256, 67108864, 0, "largest request body"},
     {"server.max_connections", T_INT, "2048", 1, 100000, 0,
      "open connections at most, waiting ones included (past it a request gets 503); the default "
@@ -45,7 +45,8 @@ static const struct setting settings[] = {
      "deadline for receiving a request (408 after it), and for answering one that waits when "
      "its handler sets none (504 after it)"},
     {"server.shutdown_grace_s", T_DOUBLE, "10", 0, 3600, 0,
-     "on SIGTERM, wait this long for in-flight requests before stopping"},
+     "on SIGTERM, stop within this long: deferred requests get a short drain, then 503; "
+     "in-flight ones get the rest"},
     {"server.admin_token", T_STR, "", 0, 0, 1, "token for admin endpoints (empty: admin off)"},
     {"server.user_tokens", T_STR, "", 0, 0, 1,
      "user tokens as user:token pairs separated by commas"},
