@@ -511,6 +511,7 @@ static void test_200_waiting_requests_on_two_threads_while_healthz_answers(void)
     }
     CHECK_INT(suspended, 200);
     CHECK_INT(metric(s, "pb_http_deferred_waiting"), 200);
+    CHECK(metric(s, "pb_http_connections_open") >= 201); /* theirs and the scrape's */
     CHECK_INT(get_once(s, "/healthz"), 200);
     CHECK_INT(get_once(s, "/later?ms=1"), 200);
     CHECK_INT(held_count(), 200); /* still waiting: /healthz did not wait for them */

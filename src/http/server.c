@@ -33,7 +33,7 @@ struct server {
     size_t n_routes;
     metrics *metrics;
     int owns_metrics;
-    metrics_family *m_in_flight, *m_uptime, *m_suspended, *m_waiting, *m_deferred;
+    metrics_family *m_in_flight, *m_uptime, *m_connections, *m_suspended, *m_waiting, *m_deferred;
     httpauth *auth;
     double request_timeout;
     double started;
@@ -345,6 +345,7 @@ static pb_status route_builtin_metrics(struct server_request *req, struct server
     size_t len = 0;
     metrics_set(s->m_uptime, NULL, pb_now_monotonic() - s->started);
     metrics_set(s->m_in_flight, NULL, atomic_load(&s->site.in_flight)); /* sampled, not counted */
+    metrics_set(s->m_connections, NULL, (double)atomic_load(&s->site.connections));
     metrics_set(s->m_suspended, NULL, (double)httpdefer_suspended(s->site.defer));
     metrics_set(s->m_waiting, NULL, (double)httpdefer_waiting(s->site.defer));
     pb_status rc = metrics_render(s->metrics, &text, &len, reply->err);
@@ -378,6 +379,10 @@ static pb_status register_metrics(server *s, char *err)
     if (rc == PB_OK)
         rc = metrics_gauge(s->metrics, "pb_uptime_seconds", "seconds since the server started",
                            NULL, 0, &s->m_uptime, err);
+    if (rc == PB_OK)
+        rc = metrics_gauge(s->metrics, "pb_http_connections_open",
+                           "open connections (server.max_connections bounds them)", NULL, 0,
+                           &s->m_connections, err);
     if (rc == PB_OK)
         rc = metrics_gauge(s->metrics, "pb_http_suspended_connections",
                            "connections parked while their answer or next stream bytes wait", NULL,
