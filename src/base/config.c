@@ -31,15 +31,22 @@ static const struct setting settings[] = {
     {"prompts.dir", T_STR, "prompts", 0, 0, 0, "folder of arm prompt files (*.txt)"},
     {"server.host", T_STR, "127.0.0.1", 0, 0, 0, "address the HTTP service listens on"},
     {"server.port", T_INT, "8080", 0, 65535, 0, "port of the HTTP service (0 = any free port)"},
-    {"server.threads", T_INT, "0", 0, 256, 0, "worker threads (0 = one per core)"},
+    {"server.threads", T_INT, "0", 0, 256, 0,
+     "worker threads (0 = one per core); a deferred request or stream holds none while it waits"},
     {"server.max_body_bytes", T_INT, "65536", 256, 67108864, 0, "largest request body"},
-    {"server.max_connections", T_INT, "1024", 1, 100000, 0, "open connections at most"},
+    {"server.max_connections", T_INT, "2048", 1, 100000, 0,
+     "open connections at most, waiting ones included (past it a request gets 503); the default "
+     "holds 1,000 streams, and the open-file limit is raised to fit it"},
     {"server.per_ip_connections", T_INT, "128", 0, 100000, 0,
-     "open connections per client address (0 = unlimited)"},
+     "open connections per client address (0 = unlimited); one client may wait on 64 chats "
+     "and still probe; extra connections are closed unanswered (raise it for a load test)"},
     {"server.idle_timeout_s", T_INT, "15", 1, 3600, 0, "close a connection idle this long"},
-    {"server.request_timeout_s", T_INT, "60", 1, 3600, 0, "deadline for a whole request"},
+    {"server.request_timeout_s", T_INT, "60", 1, 3600, 0,
+     "deadline for receiving a request (408 after it), and for answering one that waits when "
+     "its handler sets none (504 after it)"},
     {"server.shutdown_grace_s", T_DOUBLE, "10", 0, 3600, 0,
-     "on SIGTERM, wait this long for in-flight requests before stopping"},
+     "on SIGTERM, stop within this long: deferred requests get a short drain, then 503; "
+     "in-flight ones get the rest"},
     {"server.admin_token", T_STR, "", 0, 0, 1, "token for admin endpoints (empty: admin off)"},
     {"server.user_tokens", T_STR, "", 0, 0, 1,
      "user tokens as user:token pairs separated by commas"},

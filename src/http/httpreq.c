@@ -189,6 +189,13 @@ static enum MHD_Result request_begin(struct server_request *req)
     }
     if (found != 0)
         return MHD_NO;
+    if (atomic_load(&req->site->connections) > req->site->max_connections) {
+        struct server_reply reply = {0};
+        server_reply_error(&reply, 503, "unavailable",
+                           "the server has too many open connections; retry shortly");
+        server_reply_header(&reply, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return respond(req, &reply);
+    }
     pb_status rc = auth_route(req, err);
     if (rc != PB_OK)
         return respond_error(req, server_http_status(rc, had_token(req)), pb_status_name(rc), err);
@@ -212,10 +219,46 @@ static enum MHD_Result request_take_body(struct server_request *req, const char 
     return pb_buf_append(&req->body, data, size) == PB_OK ? MHD_YES : MHD_NO;
 }
 
-/* Last call: the whole request is here; run the handler and answer. */
+/* Queues a stream's response: status and headers now, the body as the worker writes it. */
+static enum MHD_Result respond_stream(struct server_request *req)
+{
+    int status = 0;
+    struct MHD_Response *resp =
+        httpdefer_stream_response(req->defer, atomic_load(&req->site->stopping), &status);
+    if (!resp) {
+        httpdefer_handler_failed(req->defer);
+        return respond_error(req, 500, "error", "internal error");
+    }
+    req->status = status;
+    enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* A deferred reply, in the final call after the handler and again after each resume: suspend
+ * while nobody has answered, else queue the answer (or close for a client gone). */
+static enum MHD_Result respond_deferred(struct server_request *req)
+{
+    struct server_reply reply = {0};
+    switch (httpdefer_answer_or_suspend(req->defer, &reply)) {
+    case HTTPDEFER_SUSPENDED:
+        return MHD_YES;
+    case HTTPDEFER_CLOSE:
+        req->client_gone = 1;
+        return MHD_NO;
+    case HTTPDEFER_ANSWER:
+        break;
+    }
+    return respond(req, &reply);
+}
+
+/* Last call: the whole request is here; run the handler and answer — or, when it deferred,
+ * suspend until it is answered (see the essay in httpreq.h). */
 static enum MHD_Result request_finish(struct server_request *req)
 {
     char msg[PB_ERR_LEN];
+    if (req->defer) /* called again after a resume */
+        return respond_deferred(req);
     if (req->too_large) {
         snprintf(msg, sizeof msg, "request body is larger than %zu bytes", req->site->max_body);
         return respond_error(req, 413, "limit", msg);
@@ -223,9 +266,16 @@ static enum MHD_Result request_finish(struct server_request *req)
     deadline_receiving(req->site->deadline, req->track, 0);
     struct server_reply reply = {0};
     pb_status rc = req->route->handler(req, &reply, req->site->app);
-    if (rc != PB_OK)
+    if (rc != PB_OK) {
+        if (req->defer) /* the core answers the error; the worker's finish will get 0 */
+            httpdefer_handler_failed(req->defer);
         reply_from_status(req, &reply, rc);
-    return respond(req, &reply);
+        return respond(req, &reply);
+    }
+    if (!req->defer)
+        return respond(req, &reply);
+    httpresp_release(&reply); /* a deferring handler sets no reply of its own */
+    return httpdefer_is_stream(req->defer) ? respond_stream(req) : respond_deferred(req);
 }
 
 enum MHD_Result httpreq_on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -278,6 +328,13 @@ void httpreq_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls
         return;
     *con_cls = NULL;
     double duration = pb_now_monotonic() - req->start;
+    if (req->defer) {
+        size_t streamed = 0;
+        if (httpdefer_request_done(req->defer, &streamed))
+            req->client_gone = 1;
+        req->defer = NULL;
+        req->bytes_out += streamed;
+    }
     if (req->status == 0 && deadline_was_cut(site->deadline, req->track))
         req->status = 408;
     char status[8];
@@ -286,7 +343,8 @@ void httpreq_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     const char *labels[] = {route, method_label(req->method), status};
     metrics_add(site->m_requests, labels, 1);
     metrics_observe(site->m_duration, labels, duration);
-    struct accesslog_entry entry = {labels[1],           route,       req->ip,  outcome_name(toe),
+    const char *outcome = req->client_gone ? "client_abort" : outcome_name(toe);
+    struct accesslog_entry entry = {labels[1],           route,       req->ip,  outcome,
                                     req->internal_error, req->status, duration, req->bytes_out};
     accesslog_write(site->access_log, &entry);
     deadline_receiving(site->deadline, req->track,
@@ -305,9 +363,11 @@ void httpreq_on_connection(void *cls, struct MHD_Connection *conn, void **socket
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = info ? deadline_add(site->deadline, info->connect_fd) : NULL;
+        atomic_fetch_add(&site->connections, 1);
     } else {
         /* Called before libmicrohttpd closes the socket. */
         deadline_remove(site->deadline, *socket_context);
         *socket_context = NULL;
+        atomic_fetch_sub(&site->connections, 1);
     }
 }

@@ -14,10 +14,13 @@ static void add_standard_headers(struct server_reply *reply, int closing, struct
 {
     if (!reply->content_type)
         reply->content_type = "application/octet-stream";
+    int sse = strncmp(reply->content_type, "text/event-stream", 17) == 0;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            reply->body_static ? "no-cache" : "no-store");
+                            reply->body_static || sse ? "no-cache" : "no-store");
+    if (sse) /* a buffering proxy in front would hold the events back */
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     if (strncmp(reply->content_type, "text/html", 9) == 0) {
         MHD_add_response_header(resp, "Content-Security-Policy", CSP);
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -62,6 +65,11 @@ struct MHD_Response *httpresp_build(struct server_reply *reply, int closing, siz
     if (resp)
         add_standard_headers(reply, closing, resp);
     return resp;
+}
+
+void httpresp_stream_headers(struct server_reply *head, int closing, struct MHD_Response *resp)
+{
+    add_standard_headers(head, closing, resp);
 }
 
 void httpresp_clear_body(struct server_reply *reply)

@@ -18,6 +18,11 @@
  * application/octet-stream. NULL when out of memory. The caller destroys the response. */
 struct MHD_Response *httpresp_build(struct server_reply *reply, int closing, size_t *len);
 
+/* Adds the same headers to a stream's response (resp built by the caller around a content
+ * reader): head gives status, content type and the handler's headers; text/event-stream also
+ * gets Cache-Control: no-cache and X-Accel-Buffering: no. */
+void httpresp_stream_headers(struct server_reply *head, int closing, struct MHD_Response *resp);
+
 /* Frees the reply's body (JSON, or an owned buffer; a static body is only forgotten) and leaves
  * it without one; the setters of server.h call it before they set a new body. */
 void httpresp_clear_body(struct server_reply *reply);

@@ -1,7 +1,7 @@
 /* server.c — the daemon (settings, limits, start, graceful shutdown), the handler-facing API
- * (request accessors, auth, replies, the status mapping) and the built-in routes /healthz and
- * /metrics. One request's lifecycle is httpreq's, the reply's wire form httpresp's and the pages
- * webpages'. */
+ * (request accessors, auth, replies, deferred replies and streams, the status mapping) and the
+ * built-in routes /healthz and /metrics. One request's lifecycle is httpreq's, a deferred
+ * request's handle httpdefer's, the reply's wire form httpresp's and the pages webpages'. */
 #include "http/server.h"
 
 #include "base/jsonio.h"
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +33,7 @@ struct server {
     size_t n_routes;
     metrics *metrics;
     int owns_metrics;
-    metrics_family *m_in_flight, *m_uptime;
+    metrics_family *m_in_flight, *m_uptime, *m_connections, *m_suspended, *m_waiting, *m_deferred;
     httpauth *auth;
     double request_timeout;
     double started;
@@ -138,6 +139,66 @@ pb_status server_reply_header(struct server_reply *reply, const char *name, cons
     reply->headers = grown;
     reply->headers_len += n + v;
     return PB_OK;
+}
+
+/* ---- deferred replies and streams (the handle is httpdefer's) ---- */
+
+static struct server_defer *defer_open(struct server_request *req, struct server_reply *reply,
+                                       const struct httpdefer_spec *spec)
+{
+    if (req->defer || !req->site->defer) { /* deferred twice, or not from a handler */
+        server_reply_error(reply, 500, "error", "internal error");
+        return NULL;
+    }
+    req->defer = httpdefer_open(req->site->defer, req->conn, spec, reply);
+    return req->defer;
+}
+
+struct server_defer *server_reply_defer(struct server_request *req, struct server_reply *reply,
+                                        double deadline_s, void (*on_cancel)(void *ud), void *ud)
+{
+    struct httpdefer_spec spec = {.deadline_s = deadline_s, .on_cancel = on_cancel, .ud = ud};
+    return defer_open(req, reply, &spec);
+}
+
+struct server_defer *server_reply_stream(struct server_request *req, struct server_reply *reply,
+                                         int status, const char *content_type, double deadline_s,
+                                         const char *timeout_event, void (*on_cancel)(void *ud),
+                                         void *ud)
+{
+    struct httpdefer_spec spec = {.deadline_s = deadline_s,
+                                  .on_cancel = on_cancel,
+                                  .ud = ud,
+                                  .stream = 1,
+                                  .status = status,
+                                  .content_type = content_type,
+                                  .timeout_event = timeout_event};
+    return defer_open(req, reply, &spec);
+}
+
+int server_defer_finish(struct server_defer *d, struct server_reply *reply)
+{
+    return httpdefer_finish(d, reply);
+}
+
+void server_defer_drop(struct server_defer *d)
+{
+    httpdefer_drop(d);
+}
+
+double server_defer_deadline(const struct server_defer *d)
+{
+    return httpdefer_deadline(d);
+}
+
+int server_stream_write(struct server_defer *d, const char *data, size_t len)
+{
+    return httpdefer_write(d, data, len);
+}
+
+void server_stream_end(struct server_defer *d, const char *data, size_t len)
+{
+    httpdefer_end(d, data, len);
 }
 
 /* ---- request accessors (the fields are httpreq's) ---- */
@@ -284,6 +345,9 @@ static pb_status route_builtin_metrics(struct server_request *req, struct server
     size_t len = 0;
     metrics_set(s->m_uptime, NULL, pb_now_monotonic() - s->started);
     metrics_set(s->m_in_flight, NULL, atomic_load(&s->site.in_flight)); /* sampled, not counted */
+    metrics_set(s->m_connections, NULL, (double)atomic_load(&s->site.connections));
+    metrics_set(s->m_suspended, NULL, (double)httpdefer_suspended(s->site.defer));
+    metrics_set(s->m_waiting, NULL, (double)httpdefer_waiting(s->site.defer));
     pb_status rc = metrics_render(s->metrics, &text, &len, reply->err);
     if (rc != PB_OK)
         return rc;
@@ -315,6 +379,23 @@ static pb_status register_metrics(server *s, char *err)
     if (rc == PB_OK)
         rc = metrics_gauge(s->metrics, "pb_uptime_seconds", "seconds since the server started",
                            NULL, 0, &s->m_uptime, err);
+    if (rc == PB_OK)
+        rc = metrics_gauge(s->metrics, "pb_http_connections_open",
+                           "open connections (server.max_connections bounds them)", NULL, 0,
+                           &s->m_connections, err);
+    if (rc == PB_OK)
+        rc = metrics_gauge(s->metrics, "pb_http_suspended_connections",
+                           "connections parked while their answer or next stream bytes wait", NULL,
+                           0, &s->m_suspended, err);
+    if (rc == PB_OK)
+        rc = metrics_gauge(s->metrics, "pb_http_deferred_waiting",
+                           "deferred requests and streams not answered or ended yet", NULL, 0,
+                           &s->m_waiting, err);
+    if (rc == PB_OK)
+        rc = metrics_counter(s->metrics, "pb_http_deferred_total",
+                             "deferred requests and streams by who ended them: worker, timeout, "
+                             "shutdown, client_gone, handler_error",
+                             (const char *const[]){"outcome"}, 1, &s->m_deferred, err);
     return rc;
 }
 
@@ -329,6 +410,7 @@ pb_status server_new(const config *cfg, const struct server_options *opt, server
     s->opt = *opt;
     s->listen_fd = -1;
     s->site.max_body = (size_t)config_int(cfg, "server.max_body_bytes");
+    s->site.max_connections = config_int(cfg, "server.max_connections");
     s->request_timeout = (double)config_int(cfg, "server.request_timeout_s");
     s->n_routes = opt->n_routes + N_BUILTIN;
     s->routes = malloc(s->n_routes * sizeof *s->routes);
@@ -380,6 +462,44 @@ static pb_status bind_address(const server *s, struct sockaddr_storage *addr, in
     return PB_OK;
 }
 
+/* Every connection may have a provider socket behind it, plus the database, the logs and the
+ * listening socket: the descriptors server.max_connections needs. */
+static rlim_t descriptors_needed(long max_connections)
+{
+    return (rlim_t)max_connections * 2 + 256;
+}
+
+/* Raises the open-file soft limit to the hard limit when it is below what the connection
+ * limit needs, and says so on stderr (also when even the hard limit is too low). */
+static void raise_descriptor_limit(long max_connections)
+{
+    struct rlimit lim;
+    rlim_t need = descriptors_needed(max_connections);
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need)
+        return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? need : lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+        fprintf(stderr, "promptbandit: raised the open-file limit from %llu to %llu\n",
+                (unsigned long long)was, (unsigned long long)lim.rlim_cur);
+    else
+        lim.rlim_cur = was;
+    if (lim.rlim_cur < need)
+        fprintf(stderr,
+                "promptbandit: the open-file limit %llu is below the %llu that "
+                "server.max_connections=%ld needs; connections past it will fail\n",
+                (unsigned long long)lim.rlim_cur, (unsigned long long)need, max_connections);
+}
+
+/* Stops what server_start started before the daemon (on its failure, or after the daemon). */
+static void stop_helpers(server *s)
+{
+    httpdefer_stop(s->site.defer);
+    s->site.defer = NULL;
+    deadline_stop(s->site.deadline); /* every connection is closed and untracked by now */
+    s->site.deadline = NULL;
+}
+
 pb_status server_start(server *s, char *err)
 {
     struct sockaddr_storage addr;
@@ -390,25 +510,33 @@ pb_status server_start(server *s, char *err)
     long threads = config_int(s->cfg, "server.threads");
     if (threads == 0)
         threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
+    /* libmicrohttpd splits its limit evenly across the pool's threads and closes a connection
+     * over its thread's share without a word; giving each thread the whole limit leaves the
+     * total to the core, which answers 503 past it (httpreq). */
+    long max_connections = s->site.max_connections;
+    unsigned mhd_limit = (unsigned)(max_connections * threads);
+    raise_descriptor_limit(max_connections);
     s->started = pb_now_monotonic();
     atomic_store(&s->site.stopping, 0);
-    if ((rc = deadline_start(s->request_timeout, &s->site.deadline, err)) != PB_OK)
+    if ((rc = deadline_start(s->request_timeout, &s->site.deadline, err)) != PB_OK ||
+        (rc = httpdefer_start(s->request_timeout, s->m_deferred, &s->site.defer, err)) != PB_OK) {
+        stop_helpers(s);
         return rc;
+    }
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, httpreq_on_access, &s->site, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)config_int(s->cfg, "server.max_connections"),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)config_int(s->cfg, "server.per_ip_connections"), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)config_int(s->cfg, "server.idle_timeout_s"), MHD_OPTION_NOTIFY_COMPLETED,
         httpreq_on_completed, &s->site, MHD_OPTION_NOTIFY_CONNECTION, httpreq_on_connection,
         &s->site, MHD_OPTION_END);
     if (!s->daemon) {
-        deadline_stop(s->site.deadline);
-        s->site.deadline = NULL;
+        stop_helpers(s);
         return pb_errf(err, PB_ERR_IO, "cannot listen on %s:%ld: %s",
                        config_str(s->cfg, "server.host"), config_int(s->cfg, "server.port"),
                        errno ? strerror(errno) : "libmicrohttpd refused the settings");
@@ -438,19 +566,26 @@ pb_status server_stop(server *s, double grace_s)
     atomic_store(&s->site.stopping, 1);
     s->listen_fd = MHD_quiesce_daemon(s->daemon);
     double give_up = pb_now_monotonic() + grace_s;
+    /* A commit waiting on fsync finishes in the drain; a provider call is cancelled (503). */
+    httpdefer_shutdown(s->site.defer, grace_s / 4 < 1 ? grace_s / 4 : 1);
     while (atomic_load(&s->site.in_flight) > 0 && pb_now_monotonic() < give_up) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (atomic_load(&s->site.in_flight) > 0)
         rc = PB_ERR_TIMEOUT;
+    /* The daemon must never stop with a suspended connection (it aborts): the resumes still
+     * owed were all decided by the shutdown sweep and are moments away. */
+    while (httpdefer_suspended(s->site.defer) > 0) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     s->listen_fd = -1;
-    deadline_stop(s->site.deadline); /* every connection is closed and untracked by now */
-    s->site.deadline = NULL;
+    stop_helpers(s);
     return rc;
 }
 

@@ -35,7 +35,9 @@ struct server_reply {
 
 /* A handler fills reply and returns PB_OK, or returns a pb_status with a message in
  * reply->err: the core then answers the standard error JSON with server_http_status(rc).
- * Handlers run on the server's worker threads and may block (an LLM call), never forever. */
+ * Handlers run on the server's few worker threads and must not wait: a handler whose answer
+ * waits for something (a provider call, a commit) defers it (server_reply_defer or
+ * server_reply_stream below) and returns at once. */
 typedef pb_status server_handler(struct server_request *req, struct server_reply *reply, void *app);
 
 enum server_route_flag {
@@ -67,15 +69,20 @@ struct server_options {
 pb_status server_new(const config *cfg, const struct server_options *opt, server **out, char *err);
 
 /* Binds server.host:server.port (port 0 = any free port, see server_port) and starts the
- * worker threads. PB_ERR_IO when the address cannot be bound. */
+ * worker threads and the deferred-request timer. Raises the process's open-file soft limit to
+ * its hard limit when server.max_connections needs more (logged on stderr). PB_ERR_IO when
+ * the address cannot be bound. */
 pb_status server_start(server *s, char *err);
 /* The port bound by server_start (the free one chosen for port 0); 0 before it. */
 int server_port(const server *s);
 metrics *server_metrics(server *s);
 
-/* Graceful stop: stops accepting, lets in-flight requests finish for up to grace_s seconds
- * (server.shutdown_grace_s when negative), then stops the threads. PB_ERR_TIMEOUT when
- * requests were still running at the deadline (their replies may be lost). Idempotent. */
+/* Graceful stop: stops accepting, lets deferred requests finish by themselves for a short
+ * drain (a quarter of the grace, at most 1 s), then answers those still waiting 503
+ * shutting_down (streams end with an error event) after calling their on_cancel, lets
+ * in-flight requests finish for up to grace_s seconds in all (server.shutdown_grace_s when
+ * negative), then stops the threads. PB_ERR_TIMEOUT when requests were still running at the
+ * deadline (their replies may be lost). Idempotent. */
 pb_status server_stop(server *s, double grace_s);
 
 /* Blocks SIGINT and SIGTERM in the calling thread, starts the server (its threads inherit the
@@ -127,6 +134,68 @@ void server_reply_static(struct server_reply *reply, int status, const char *con
 pb_status server_reply_error(struct server_reply *reply, int status, const char *code,
                              const char *message);
 pb_status server_reply_header(struct server_reply *reply, const char *name, const char *value);
+
+/* ---- Answering later: deferred replies and streams ----
+ * The lifecycle is the essay at the top of http/httpreq.h. In short: the handler gets a
+ * handle, hands it to whoever does the work, and returns PB_OK without a reply; the connection
+ * is suspended (no thread waits) and answered when the worker finishes — or by the core itself
+ * first: 504 at the deadline, 503 at shutdown, nothing when the client went away. */
+
+struct server_defer; /* one request answered later; opaque */
+
+/* Called by a handler that will answer later: the core suspends the connection once the
+ * handler returns PB_OK (the handler sets no reply; one it set is dropped). deadline_s > 0:
+ * seconds from now after which the core itself answers 504 {"error":{"code":"timeout",...}};
+ * <= 0: server.request_timeout_s. on_cancel (may be NULL) is called at most once, from a core
+ * thread, when the core gives up first (deadline, shutdown, client gone, or the handler
+ * returning an error after deferring) so the worker can stop early; it must not block, and
+ * may itself call server_defer_finish or server_defer_drop. The worker side owns one reference
+ * to the handle and must release it with exactly one server_defer_finish or
+ * server_defer_drop, from any thread, even after on_cancel; that release waits for an
+ * on_cancel still running on another thread, so ud stays valid for it. NULL (with reply set
+ * to a 500, or 503 shutting_down while the server stops) when the core cannot defer: the
+ * handler then returns PB_OK (or any error: the reply set wins). Call it once, from the
+ * handler, on the handler's thread. */
+struct server_defer *server_reply_defer(struct server_request *req, struct server_reply *reply,
+                                        double deadline_s, void (*on_cancel)(void *ud), void *ud);
+
+/* Answers a deferred request with reply (moved in: status, body, headers as set by
+ * server_reply_*; the reply is cleared either way) and releases the worker's reference.
+ * Returns 1 when this answered the request, 0 when the core had already answered it (timeout,
+ * shutdown, client gone, handler error). Safe from any thread. On a stream's handle it ends
+ * the stream (reply is dropped) as server_stream_end(d, NULL, 0). */
+int server_defer_finish(struct server_defer *d, struct server_reply *reply);
+/* Releases the worker's reference without answering — after on_cancel, or when the core has
+ * answered. Dropped before anybody answered, the request gets 500 now (a stream just ends). */
+void server_defer_drop(struct server_defer *d);
+
+/* The request's deadline as a monotonic time (pb_now_monotonic() scale), for workers that
+ * bound their own waits (provider Retry-After) by it. */
+double server_defer_deadline(const struct server_defer *d);
+
+/* Streaming: like server_reply_defer, but the core sends `status` and the reply's headers (set
+ * with server_reply_header before this call) now, with the given content type (copied;
+ * "text/event-stream" also gets Cache-Control: no-cache and X-Accel-Buffering: no), and then
+ * the bytes the worker writes, until it ends the stream; the body is chunked (HTTP/1.1) so
+ * the connection is kept. The content reader suspends the connection when no bytes are ready
+ * and a write resumes it. At the deadline the core writes timeout_event (copied; may be NULL)
+ * and ends the stream itself; at shutdown a text/event-stream ends with
+ * "event: error
+data: {"error":{"code":"shutting_down",...}}
+
+". A client that goes away
+ * ends it too (on_cancel). References, on_cancel and NULL as for server_reply_defer. */
+struct server_defer *server_reply_stream(struct server_request *req, struct server_reply *reply,
+                                         int status, const char *content_type, double deadline_s,
+                                         const char *timeout_event, void (*on_cancel)(void *ud),
+                                         void *ud);
+/* Appends bytes (copied). 1 while the client is still there, 0 once the stream is over
+ * (client gone, deadline, shutdown, out of memory): the worker may stop producing. Any
+ * thread; writes from several threads at once are not ordered. */
+int server_stream_write(struct server_defer *d, const char *data, size_t len);
+/* Appends final bytes (may be NULL/0), ends the stream and releases the worker's reference.
+ * On a deferred reply's handle it is server_defer_drop. */
+void server_stream_end(struct server_defer *d, const char *data, size_t len);
 
 /* HTTP status for a pb_status: invalid 400, forbidden 403 (401 when had_token is 0),
  * not_found 404, conflict 409, limit 429 (the core answers 413 itself for bodies), provider
