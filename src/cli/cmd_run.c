@@ -63,7 +63,9 @@ static const char usage_text[] =
     "  --out DIR             write steps.jsonl, report.md, report.json and SVG plots there\n"
     "  --dry-run             print what would be called and the estimated cost; no calls\n"
     "  --resume RUN          same as `resume RUN`\n"
-    "  --quiet               no progress line on stderr\n"
+    "  --max-failure-share X exit 1 when more than this share of the steps failed\n"
+    "                        (default 0.2; every failure is shown on stderr as it happens)\n"
+    "  --quiet               no progress line on stderr (failures are still shown)\n"
     "\n"
     "Exit status: 0 finished (all iterations or the budget), 1 failure, 2 usage, 130 stopped\n"
     "by a signal. docs/RUN.md has the details.\n";
@@ -72,12 +74,15 @@ struct run_args {
     const char *judge, *policy, *budget, *scenarios, *prompts, *rubric, *examples, *db, *name, *out,
         *events, *resume;
     long iterations, batch, concurrency, attempts;
-    double price_prompt, price_completion;
+    double price_prompt, price_completion, max_failure_share;
     unsigned long long seed;
     int has_seed, dry_run, json, quiet;
     const char *policies[32];
     int n_policies;
 };
+
+/* A finished run exits 1 when more than this share of its steps failed (--max-failure-share). */
+#define RUN_MAX_FAILURE_SHARE 0.2
 
 static volatile sig_atomic_t stop_flag;
 
@@ -135,6 +140,13 @@ static int numeric_option(struct run_args *a, const char *o, const char *v)
             a->seed = strtoull(v, NULL, 10);
             a->has_seed = 1;
         }
+    } else if (!strcmp(o, "--max-failure-share")) {
+        if (d < 0 || d > 1) {
+            fprintf(stderr,
+                    "bandit-run: --max-failure-share is a share between 0 and 1, got '%s'\n", v);
+            return 2;
+        }
+        a->max_failure_share = d;
     } else if (!strcmp(o, "--price-prompt") || !strcmp(o, "--price-completion")) {
         if (d < 0) {
             fprintf(stderr, "bandit-run: %s cannot be negative\n", o);
@@ -172,7 +184,7 @@ static int add_policies(struct run_args *a, char *spec)
 
 static int parse_args(int argc, char **argv, int first, struct run_args *a)
 {
-    *a = (struct run_args){.price_prompt = -1, .price_completion = -1};
+    *a = (struct run_args){.price_prompt = -1, .price_completion = -1, .max_failure_share = -1};
     for (int i = first; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **s = string_option(a, o);
@@ -281,12 +293,21 @@ static int start_llm(struct session *s, const struct run_args *a, char *err)
     return rc;
 }
 
-/* ---- progress ---- */
+/* ---- progress and failures ---- */
+
+/* Failure lines are rate-limited: at most FAIL_BURST in any FAIL_WINDOW_S seconds; the rest are
+ * counted and the count is printed with the next line shown (and in the final summary). */
+#define FAIL_BURST    4
+#define FAIL_WINDOW_S 5.0
 
 struct progress_state {
     int tty, quiet;
     long last_tenth;
     int64_t run_id;
+    int line_open; /* a \r progress line is on the terminal */
+    double window_start;
+    int shown_in_window;
+    long suppressed;
 };
 
 static void show_progress(const struct offline_progress *p, void *user)
@@ -304,6 +325,33 @@ static void show_progress(const struct offline_progress *p, void *user)
             ps->tty ? "\r" : "", (long long)ps->run_id, p->done, p->iterations,
             p->leader ? p->leader : "-", p->leader ? p->leader_mean : 0.0, p->calls, p->tokens,
             p->usd, p->failed, ps->tty ? "\033[K" : "\n");
+    ps->line_open = ps->tty;
+    fflush(stderr);
+}
+
+/* Every failed attempt, as it happens, even with --quiet: a run must never fail silently. */
+static void show_failure(const struct offline_failure_event *f, void *user)
+{
+    struct progress_state *ps = user;
+    double now = pb_now_monotonic();
+    if (now - ps->window_start >= FAIL_WINDOW_S) {
+        ps->window_start = now;
+        ps->shown_in_window = 0;
+    }
+    if (ps->shown_in_window >= FAIL_BURST) {
+        ps->suppressed++;
+        return;
+    }
+    ps->shown_in_window++;
+    if (ps->line_open)
+        fputs("\r\033[K", stderr);
+    ps->line_open = 0;
+    if (ps->suppressed)
+        fprintf(stderr, "bandit-run: (%ld more failed attempts not shown)\n", ps->suppressed);
+    ps->suppressed = 0;
+    fprintf(stderr, "bandit-run: step %ld (arm %s) %s failed [%s]: %s; %s\n", f->iteration, f->arm,
+            f->phase, offline_failure_name(f->kind), f->message,
+            f->final ? "recorded as failed" : "will try again");
     fflush(stderr);
 }
 
@@ -333,27 +381,121 @@ static int write_outputs(store *db, int64_t run_id, const char *dir, int print_m
     return rc;
 }
 
+/* Bytes of the LLM judge's rubric and examples, for the estimate (0 for other judges). */
+static size_t judge_system_bytes(const struct offline_options *o)
+{
+    struct stat st;
+    size_t n = 0;
+    if (judge_kind_parse(o->judge) != JUDGE_LLM)
+        return 0;
+    if (o->judge_rubric && stat(o->judge_rubric, &st) == 0)
+        n += (size_t)st.st_size;
+    if (o->judge_examples && stat(o->judge_examples, &st) == 0)
+        n += (size_t)st.st_size;
+    return n;
+}
+
+static int estimate(const config *cfg, const struct offline_options *o, struct runplan_cost *p,
+                    char *err)
+{
+    return runplan_estimate(o, judge_kind_parse(o->judge) == JUDGE_LLM, judge_system_bytes(o),
+                            (int)config_int(cfg, "llm.max_tokens"), p, err);
+}
+
+/* What the dry run would have said for the steps recorded, next to what they cost, and where
+ * extra calls came from. */
+static void print_spend(const struct session *s, const struct offline_options *o,
+                        const struct offline_result *res)
+{
+    char err[PB_ERR_LEN];
+    struct runplan_cost p;
+    long steps = res->ok + res->failed;
+    if (steps == 0 || estimate(s->cfg, o, &p, err) != PB_OK)
+        return;
+    double f = (double)steps / (double)o->iterations;
+    long est_calls = (long)llround((double)(p.generation_calls + p.judge_calls) * f);
+    fprintf(stderr,
+            "bandit-run: spend for %ld steps     estimated (dry run)   made\n"
+            "bandit-run:   calls                %-21ld %ld (this session: %ld generation + %ld "
+            "judge)\n"
+            "bandit-run:   tokens               <= %-18ld %ld\n"
+            "bandit-run:   cost                 <= $%-17.4f $%.4f\n",
+            steps, est_calls, res->calls, res->generation_calls, res->judge_calls,
+            (long)llround((double)(p.prompt_tokens + p.completion_tokens) * f), res->tokens,
+            p.usd * f, res->usd);
+    if (res->calls > est_calls)
+        fprintf(stderr,
+                "bandit-run:   %ld calls more than estimated: failed steps were tried again "
+                "(up to %d attempts) and the LLM judge asks again when its answer is not a "
+                "level (up to 3 times per text)\n",
+                res->calls - est_calls, o->step_attempts ? o->step_attempts : 2);
+}
+
+static void print_failures(const struct offline_result *res)
+{
+    if (res->failed == 0)
+        return;
+    fprintf(stderr, "bandit-run: %ld of %ld steps failed:", res->failed, res->ok + res->failed);
+    for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+        if (res->failures[k])
+            fprintf(stderr, " %ld %s", res->failures[k],
+                    offline_failure_name((enum offline_failure)k));
+    fprintf(stderr, " (report.md lists them)\nbandit-run: last failure: %s\n", res->last_failure);
+}
+
+/* The exit status of a run that stopped: 130 for a signal, 1 when a failure stopped it, every
+ * step failed or the share of failed steps passed max_share, else 0. */
+static int run_exit_status(const struct offline_result *res, double max_share, int64_t run_id)
+{
+    long steps = res->ok + res->failed;
+    double share = steps ? (double)res->failed / (double)steps : 0;
+    if (!strcmp(res->stop_reason, "signal")) {
+        fprintf(stderr, "bandit-run: interrupted; continue with `bandit-run resume %lld`\n",
+                (long long)run_id);
+        return 130;
+    }
+    if (strcmp(res->stop_reason, "completed") != 0 && strcmp(res->stop_reason, "budget") != 0) {
+        fprintf(stderr, "bandit-run: run %lld FAILED: stopped by %s failures (exit 1)\n",
+                (long long)run_id, res->stop_reason);
+        return 1;
+    }
+    if (share > max_share) {
+        fprintf(stderr,
+                "bandit-run: run %lld FAILED: %.0f %% of its steps failed, more than "
+                "--max-failure-share %g (exit 1)\n",
+                (long long)run_id, 100 * share, max_share);
+        return 1;
+    }
+    return 0;
+}
+
 static int finish(struct session *s, const struct run_args *a, int64_t run_id,
-                  const struct offline_budget *budget)
+                  const struct offline_options *o, const struct offline_budget *budget)
 {
     char err[PB_ERR_LEN];
     struct offline_result res;
-    struct progress_state ps = {
-        .tty = isatty(STDERR_FILENO), .quiet = a->quiet, .last_tenth = -1, .run_id = run_id};
+    struct progress_state ps = {.tty = isatty(STDERR_FILENO),
+                                .quiet = a->quiet,
+                                .last_tenth = -1,
+                                .run_id = run_id,
+                                .window_start = pb_now_monotonic()};
     struct offline_env env = {.db = s->db,
                               .llm = s->llm,
                               .judge = s->judge,
                               .judge_llm = s->rubric ? s->llm : NULL,
                               .stop = &stop_flag,
                               .progress = show_progress,
+                              .failure = show_failure,
                               .user = &ps};
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = offline_continue(&env, run_id, budget, &res, err);
-    if (ps.tty && !a->quiet)
+    if (ps.line_open)
         fputc('\n', stderr);
+    if (ps.suppressed)
+        fprintf(stderr, "bandit-run: (%ld more failed attempts not shown)\n", ps.suppressed);
     if (rc != PB_OK) {
         fprintf(stderr, "bandit-run: run %lld: %s\n", (long long)run_id, err);
         return 1;
@@ -362,16 +504,14 @@ static int finish(struct session *s, const struct run_args *a, int64_t run_id,
             "bandit-run: run %lld stopped (%s): %ld ok, %ld failed, %ld calls, %ld "
             "tokens, $%.4f\n",
             (long long)run_id, res.stop_reason, res.ok, res.failed, res.calls, res.tokens, res.usd);
+    print_failures(&res);
+    print_spend(s, o, &res);
     if (write_outputs(s->db, run_id, a->out, 1, err) != PB_OK) {
         fprintf(stderr, "bandit-run: report: %s\n", err);
         return 1;
     }
-    if (!strcmp(res.stop_reason, "signal")) {
-        fprintf(stderr, "bandit-run: interrupted; continue with `bandit-run resume %lld`\n",
-                (long long)run_id);
-        return 130;
-    }
-    return !strcmp(res.stop_reason, "completed") || !strcmp(res.stop_reason, "budget") ? 0 : 1;
+    return run_exit_status(
+        &res, a->max_failure_share >= 0 ? a->max_failure_share : RUN_MAX_FAILURE_SHARE, run_id);
 }
 
 /* Options of a new run from the arguments and settings. */
@@ -413,15 +553,7 @@ static int do_dry_run(const struct run_args *a, const config *cfg, const struct 
 {
     char err[PB_ERR_LEN];
     struct runplan_cost p;
-    size_t judge_bytes = 0;
-    int llm_judge = judge_kind_parse(o->judge) == JUDGE_LLM;
-    struct stat st;
-    if (llm_judge && o->judge_rubric && stat(o->judge_rubric, &st) == 0)
-        judge_bytes += (size_t)st.st_size;
-    if (llm_judge && o->judge_examples && stat(o->judge_examples, &st) == 0)
-        judge_bytes += (size_t)st.st_size;
-    if (runplan_estimate(o, llm_judge, judge_bytes, (int)config_int(cfg, "llm.max_tokens"), &p,
-                         err) != PB_OK) {
+    if (estimate(cfg, o, &p, err) != PB_OK) {
         fprintf(stderr, "bandit-run: %s\n", err);
         return 1;
     }
@@ -470,7 +602,7 @@ static int do_start(const struct run_args *a)
             "bandit-run: run %lld '%s' started (policy %s, %ld iterations, batch %d, "
             "seed %llu)\n",
             (long long)run_id, o.name, o.policy, o.iterations, o.batch, (unsigned long long)o.seed);
-    rc = finish(&s, a, run_id, NULL);
+    rc = finish(&s, a, run_id, &o, NULL);
     goto cleanup;
 fail:
     fprintf(stderr, "bandit-run: %s\n", err);
@@ -515,7 +647,7 @@ static int do_resume(const struct run_args *a, const char *id_text)
     if (start_llm(&s, a, err) != PB_OK || build_judge(&s, &o, err) != PB_OK)
         goto fail;
     fprintf(stderr, "bandit-run: resuming run %lld '%s'\n", (long long)run_id, o.name);
-    rc = finish(&s, a, run_id, &budget);
+    rc = finish(&s, a, run_id, &o, &budget);
     goto cleanup;
 fail:
     fprintf(stderr, "bandit-run: %s\n", err);

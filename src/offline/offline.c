@@ -40,6 +40,46 @@ static size_t scenario_of(uint64_t seed, long iteration, size_t n)
     return (size_t)(mix64(seed ^ mix64((uint64_t)iteration + 0x5ce7a210u)) % n);
 }
 
+/* ---- failures ---- */
+
+static const char *const failure_names[OFFLINE_FAIL_KINDS] = {
+    "provider", "unreachable", "timeout", "quota", "auth", "judge_parse", "other"};
+
+const char *offline_failure_name(enum offline_failure kind)
+{
+    return kind < OFFLINE_FAIL_KINDS ? failure_names[kind] : "other";
+}
+
+enum offline_failure offline_failure_of(pb_status status, const char *message)
+{
+    if (message && strstr(message, JUDGE_UNPARSED_PREFIX))
+        return OFFLINE_FAIL_JUDGE_PARSE;
+    switch (status) {
+    case PB_ERR_PROVIDER:
+        return OFFLINE_FAIL_PROVIDER;
+    case PB_ERR_UNAVAILABLE:
+        return OFFLINE_FAIL_UNREACHABLE;
+    case PB_ERR_TIMEOUT:
+        return OFFLINE_FAIL_TIMEOUT;
+    case PB_ERR_LIMIT:
+        return OFFLINE_FAIL_QUOTA;
+    case PB_ERR_FORBIDDEN:
+        return OFFLINE_FAIL_AUTH;
+    default:
+        return OFFLINE_FAIL_OTHER;
+    }
+}
+
+enum offline_failure offline_failure_parse(const char *recorded_error)
+{
+    const char *colon = recorded_error ? strchr(recorded_error, ':') : NULL;
+    for (int k = 0; colon && k < OFFLINE_FAIL_KINDS; k++)
+        if ((size_t)(colon - recorded_error) == strlen(failure_names[k]) &&
+            !strncmp(recorded_error, failure_names[k], (size_t)(colon - recorded_error)))
+            return (enum offline_failure)k;
+    return OFFLINE_FAIL_OTHER;
+}
+
 /* ---- the loop ---- */
 
 enum slot_state { SLOT_NONE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
@@ -52,7 +92,8 @@ struct slot {
     long tokens, calls, attempts;
     int open, need_gen, need_judge; /* transient, within a batch */
     pb_status status;               /* of the step's last generation or judgement */
-    char error[PB_ERR_LEN + 16];    /* "generation: " or "judge: " + the message */
+    enum offline_failure kind;      /* of the last failed attempt */
+    char error[PB_ERR_LEN + 32];    /* "KIND: generation: " or "KIND: judge: " + the message */
 };
 
 struct loop {
@@ -69,6 +110,8 @@ struct loop {
     struct slot *slots;
     long ok, failed, calls, tokens;
     double usd;
+    long generation_calls, judge_calls;
+    long failures[OFFLINE_FAIL_KINDS];
 };
 
 static bool find_arm(const struct loop *L, int64_t arm_id, size_t *index)
@@ -113,8 +156,12 @@ static int load_step(void *ctx, const struct run_step *st)
         return pb_errf(c->err, PB_ERR_NOMEM, "out of memory");
     if (s->state == SLOT_OK)
         L->ok++;
-    if (s->state == SLOT_FAILED)
+    if (s->state == SLOT_FAILED) {
         L->failed++;
+        L->failures[offline_failure_parse(st->error)]++;
+        if (st->error)
+            snprintf(s->error, sizeof s->error, "%s", st->error);
+    }
     L->calls += s->calls;
     L->tokens += s->tokens;
     L->usd += s->cost;
@@ -182,6 +229,7 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
         s->tokens += t;
         s->cost += price(L, r->prompt_tokens, r->completion_tokens);
         L->calls++;
+        L->generation_calls++;
         L->tokens += t;
         L->usd += price(L, r->prompt_tokens, r->completion_tokens);
         s->status = items[k].status;
@@ -194,7 +242,9 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
             s->need_gen = 0;
             s->need_judge = 1;
         } else {
-            snprintf(s->error, sizeof s->error, "generation: %s", items[k].err);
+            s->kind = offline_failure_of(items[k].status, items[k].err);
+            snprintf(s->error, sizeof s->error, "%s: generation: %s", offline_failure_name(s->kind),
+                     items[k].err);
         }
     }
 cleanup:
@@ -249,6 +299,7 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
     long calls = after.calls - before.calls, pt = after.prompt_tokens - before.prompt_tokens,
          ct = after.completion_tokens - before.completion_tokens;
     L->calls += calls;
+    L->judge_calls += calls;
     L->tokens += pt + ct;
     L->usd += price(L, pt, ct);
     if (batch_rc != PB_OK) {
@@ -267,7 +318,9 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
             s->need_judge = 0;
             s->state = SLOT_OK;
         } else {
-            snprintf(s->error, sizeof s->error, "judge: %s", errs[k]);
+            s->kind = offline_failure_of(status[k], errs[k]);
+            snprintf(s->error, sizeof s->error, "%s: judge: %s", offline_failure_name(s->kind),
+                     errs[k]);
         }
     }
 cleanup:
@@ -341,6 +394,27 @@ static bool fatal_status(pb_status status)
     return status == PB_ERR_LIMIT || status == PB_ERR_FORBIDDEN;
 }
 
+/* Tells the failure callback about every step of the batch whose attempt just failed. */
+static void tell_failures(const struct loop *L, long first, long n, bool final)
+{
+    if (!L->env->failure)
+        return;
+    for (long i = first; i < first + n; i++) {
+        const struct slot *s = &L->slots[i];
+        if (!s->need_gen && !s->need_judge)
+            continue;
+        /* the message after "KIND: PHASE: " */
+        const char *msg = strchr(s->error, ':'), *phase_end = msg ? strchr(msg + 1, ':') : NULL;
+        struct offline_failure_event ev = {.iteration = i,
+                                           .arm = L->arms[s->arm].name,
+                                           .phase = s->need_gen ? "generation" : "judge",
+                                           .kind = s->kind,
+                                           .message = phase_end ? phase_end + 2 : s->error,
+                                           .final = final};
+        L->env->failure(&ev, L->env->user);
+    }
+}
+
 /* Generation and judging for one batch, retrying failed steps up to step_attempts times.
  * *fatal is set when the provider refused for good (quota, key). */
 static pb_status work_batch(struct loop *L, long first, long n, bool *fatal, char *err)
@@ -371,13 +445,17 @@ static pb_status work_batch(struct loop *L, long first, long n, bool *fatal, cha
             if ((L->slots[i].need_gen || L->slots[i].need_judge) &&
                 fatal_status(L->slots[i].status))
                 *fatal = true;
+        if (rc == PB_OK)
+            tell_failures(L, first, n, *fatal || round + 1 >= attempts);
     }
     for (long i = first; i < first + n && rc == PB_OK; i++) {
         struct slot *s = &L->slots[i];
         if (!s->open)
             continue;
-        if (s->state == SLOT_PENDING)
+        if (s->state == SLOT_PENDING) {
             s->state = SLOT_FAILED;
+            L->failures[s->kind]++;
+        }
         L->ok += s->state == SLOT_OK;
         L->failed += s->state == SLOT_FAILED;
     }
@@ -517,10 +595,23 @@ static void teardown(struct loop *L)
     runrecord_release(L->owner);
 }
 
+/* The kind that stops a run: the refusal (quota before key) when fatal, else the kind most of the
+ * failures since the last success had (the first kind in enum order on ties). */
+static enum offline_failure most_common(const long *fails, bool fatal)
+{
+    if (fatal)
+        return fails[OFFLINE_FAIL_QUOTA] ? OFFLINE_FAIL_QUOTA : OFFLINE_FAIL_AUTH;
+    int best = OFFLINE_FAIL_OTHER;
+    for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+        if (fails[k] > fails[best])
+            best = k;
+    return (enum offline_failure)best;
+}
+
 /* The main loop from the first open batch on; sets reason. */
 static pb_status run_batches(struct loop *L, const char **reason, char *err)
 {
-    long next = first_open_batch(L), dead = 0;
+    long next = first_open_batch(L), dead = 0, dead_fails[OFFLINE_FAIL_KINDS] = {0};
     pb_status rc = observe_range(L, 0, next, err);
     *reason = "completed";
     report_progress(L);
@@ -545,7 +636,8 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
                 kept += !slot_final(&L->slots[i]);
             end = i;
         }
-        long ok_before = L->ok;
+        long ok_before = L->ok, fails_before[OFFLINE_FAIL_KINDS];
+        memcpy(fails_before, L->failures, sizeof fails_before);
         bool fatal = false;
         rc = decide(L, next, end - next, err);
         if (rc == PB_OK)
@@ -555,9 +647,13 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
         if (rc == PB_OK)
             rc = observe_range(L, next, end, err);
         report_progress(L);
+        if (L->ok > ok_before)
+            memset(dead_fails, 0, sizeof dead_fails);
+        for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+            dead_fails[k] += L->failures[k] - fails_before[k];
         dead = L->ok > ok_before ? 0 : dead + 1;
         if (fatal || dead >= MAX_DEAD_BATCHES) {
-            *reason = "provider";
+            *reason = offline_failure_name(most_common(dead_fails, fatal));
             break;
         }
         if (end < next + L->opt.batch && end < L->opt.iterations) {
@@ -566,6 +662,9 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
         }
         next = end;
     }
+    /* A run whose every step failed did not complete anything: say what stopped it. */
+    if (rc == PB_OK && !strcmp(*reason, "completed") && L->ok == 0 && L->failed > 0)
+        *reason = offline_failure_name(most_common(L->failures, false));
     return rc;
 }
 
@@ -592,12 +691,20 @@ pb_status offline_continue(const struct offline_env *env, int64_t run_id,
     out->calls = L.calls;
     out->tokens = L.tokens;
     out->usd = L.usd;
+    out->generation_calls = L.generation_calls;
+    out->judge_calls = L.judge_calls;
+    memcpy(out->failures, L.failures, sizeof out->failures);
+    for (long i = L.slots ? L.opt.iterations - 1 : -1; i >= 0; i--)
+        if (L.slots[i].state == SLOT_FAILED) {
+            snprintf(out->last_failure, sizeof out->last_failure, "%s", L.slots[i].error);
+            break;
+        }
     if (rc != PB_OK)
         reason = "error";
     snprintf(out->stop_reason, sizeof out->stop_reason, "%s", reason);
-    const char *status = !strcmp(reason, "signal")                                 ? "interrupted"
-                         : !strcmp(reason, "error") || !strcmp(reason, "provider") ? "failed"
-                                                                                   : "finished";
+    const char *status = !strcmp(reason, "signal")                                   ? "interrupted"
+                         : !strcmp(reason, "completed") || !strcmp(reason, "budget") ? "finished"
+                                                                                     : "failed";
     char close_err[PB_ERR_LEN];
     pb_status crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
     if (rc == PB_OK && crc != PB_OK)

@@ -37,6 +37,8 @@ struct report {
     double **run_x, **run_y;
     size_t *run_n;
     double (*levels)[N_LEVELS];
+    long failures[OFFLINE_FAIL_KINDS];
+    char failure_example[OFFLINE_FAIL_KINDS][PB_ERR_LEN + 32]; /* the first of each kind */
 };
 
 void report_free(struct report *r)
@@ -111,10 +113,15 @@ static pb_status replay_steps(struct report *r, const struct report_input *in, b
         r->calls += s->calls;
         r->tokens += s->tokens;
         r->usd += s->cost;
-        if (s->state != REPORT_STEP_OK) {
-            r->failed += s->state == REPORT_STEP_FAILED;
-            continue;
+        if (s->state == REPORT_STEP_FAILED) {
+            enum offline_failure k = offline_failure_parse(s->error);
+            if (r->failures[k]++ == 0)
+                snprintf(r->failure_example[k], sizeof r->failure_example[k], "%s",
+                         s->error ? s->error : "(no error recorded)");
+            r->failed++;
         }
+        if (s->state != REPORT_STEP_OK)
+            continue;
         if (s->arm < 0 || (size_t)s->arm >= in->n_arms)
             return pb_errf(err, PB_ERR_INVALID, "step %ld names arm %ld of %zu", s->iteration,
                            s->arm, in->n_arms);
@@ -249,6 +256,19 @@ __attribute__((format(printf, 2, 3))) static void put(struct buf *b, const char 
     b->len += (size_t)n;
 }
 
+/* Text inside a markdown table cell: '|' escaped, line breaks as spaces. */
+static void put_cell(struct buf *b, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (*p == '|')
+            put(b, "\\|");
+        else if (*p == '\n' || *p == '\r')
+            put(b, " ");
+        else
+            put(b, "%c", *p);
+    }
+}
+
 static void put_separation(struct buf *b, const struct report *r)
 {
     if (!r->has_sep) {
@@ -276,6 +296,22 @@ static void put_separation(struct buf *b, const struct report *r)
     }
 }
 
+/* Failed steps by kind, with the first error of each kind as recorded. */
+static void put_failures(struct buf *b, const struct report *r)
+{
+    if (r->failed == 0)
+        return;
+    put(b, "\n## Failures\n\n%ld of %ld recorded steps failed; a failure is never a reward.\n\n",
+        r->failed, r->ok + r->failed);
+    put(b, "| kind | steps | first error |\n| --- | ---: | --- |\n");
+    for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+        if (r->failures[k]) {
+            put(b, "| %s | %ld | ", offline_failure_name((enum offline_failure)k), r->failures[k]);
+            put_cell(b, r->failure_example[k]);
+            put(b, " |\n");
+        }
+}
+
 pb_status report_markdown(const struct report *r, char **out, char *err)
 {
     struct buf b = {0};
@@ -299,6 +335,7 @@ pb_status report_markdown(const struct report *r, char **out, char *err)
     }
     put(&b, "\n");
     put_separation(&b, r);
+    put_failures(&b, r);
     put(&b, "\n![mean reward per arm over iterations](means.svg)\n\n"
             "![reward levels per arm](rewards.svg)\n");
     if (b.failed) {
@@ -340,6 +377,16 @@ pb_status report_json(const struct report *r, char **out, char *err)
                   "iterations", (json_int_t)r->iterations, "ok", (json_int_t)r->ok, "failed",
                   (json_int_t)r->failed, "calls", (json_int_t)r->calls, "tokens",
                   (json_int_t)r->tokens, "usd", r->usd, "arms", arms, "separation", sep);
+    json_t *fails = json_array();
+    for (int k = 0; fails && k < OFFLINE_FAIL_KINDS; k++)
+        if (r->failures[k])
+            json_array_append_new(fails, json_pack("{s:s, s:I, s:s}", "kind",
+                                                   offline_failure_name((enum offline_failure)k),
+                                                   "steps", (json_int_t)r->failures[k],
+                                                   "first_error", r->failure_example[k]));
+    if (o && fails)
+        json_object_set(o, "failures", fails);
+    json_decref(fails);
     *out = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return *out ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -439,7 +486,10 @@ static int collect_step(void *ctx, const struct run_step *st)
                                             .score = st->score,
                                             .calls = (long)st->calls,
                                             .tokens = (long)st->tokens,
-                                            .cost = st->cost};
+                                            .cost = st->cost,
+                                            .error = NULL};
+    if (st->error && !(c->steps[c->n - 1].error = strdup(st->error)))
+        return pb_errf(c->err, PB_ERR_NOMEM, "out of memory");
     return 0;
 }
 
@@ -481,6 +531,8 @@ pb_status report_load(store *db, int64_t run_id, struct report **out, char *err)
                               .n_steps = c.n};
     rc = report_build(&in, out, err);
 cleanup:
+    for (size_t i = 0; i < c.n; i++)
+        free((char *)c.steps[i].error);
     free(c.steps);
     free(names);
     arms_list_free(arms, n_arms);

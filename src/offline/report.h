@@ -25,6 +25,7 @@ struct report_step {
     double score;
     long calls, tokens;
     double cost;
+    const char *error; /* failed steps: the recorded error ("KIND: PHASE: message"); may be NULL */
 };
 
 struct report_input {
