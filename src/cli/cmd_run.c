@@ -1,24 +1,24 @@
-/* cmd_run.c — `promptbandit run` = `bandit-run`: offline runs (new, resume, dry run), their
- * reports and exports, the list of runs, and policy replay over logged events. Parses
- * arguments, builds the LLM client and judge from settings, calls offline/runplan/report/replay,
- * prints; the loop itself lives in src/offline.c. */
+/* cmd_run.c — `promptbandit run` = `bandit-run`: starts a run (or a dry run) and resumes one;
+ * the options are runargs.h's, the read-only actions (report, export, list, replay) runread.h's.
+ * Builds the LLM client and the judge from settings, shows progress and every failure as it
+ * happens, and turns the way a run stopped into the exit status; the loop itself lives in
+ * src/offline/offline.c. */
 #include "cmd.h"
 
 #include "base/config.h"
 #include "judge/judge.h"
+#include "judge/ratings.h"
+#include "judge/rewardmodel.h"
 #include "llm/llm.h"
 #include "offline/offline.h"
-#include "judge/ratings.h"
-#include "offline/replay.h"
-#include "offline/report.h"
-#include "judge/rewardmodel.h"
 #include "offline/runplan.h"
 #include "offline/runrecord.h"
+#include "runargs.h"
+#include "runread.h"
 #include "store/runs.h"
 #include "store/store.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,196 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage_text[] =
-    "usage: bandit-run [options]              start a run (= promptbandit run [options])\n"
-    "       bandit-run resume RUN [--budget B] [--out DIR] [--concurrency N]\n"
-    "       bandit-run report RUN [--out DIR] [--json]\n"
-    "       bandit-run export RUN [--out FILE.jsonl]\n"
-    "       bandit-run list\n"
-    "       bandit-run replay --events FILE.jsonl --policy ucb1,thompson,... [--seed S] [--json]\n"
-    "\n"
-    "A run: for each iteration the policy picks an arm (a prompt file), the LLM answers a\n"
-    "scenario with it, the judge scores the answer and the bandit learns the reward. Every\n"
-    "step is stored in the database; Ctrl-C finishes the requests in flight, stores them and\n"
-    "exits 130; `resume RUN` continues with the same decisions and repeats no paid call.\n"
-    "\n"
-    "  --judge llm|local|constant  scorer (default llm; local = setting judge.local_model)\n"
-    "  --policy SPEC         bandit policy, e.g. ucb1, thompson, egreedy:epsilon=0.1\n"
-    "                        (default: setting bandit.policy)\n"
-    "  --iterations N        iterations (default: setting run.iterations)\n"
-    "  --batch N             decisions made from one bandit state before its rewards are\n"
-    "                        learned (default: setting run.batch); fixes the decisions\n"
-    "  --concurrency N       requests in flight (default llm.concurrency); never changes a\n"
-    "                        decision\n"
-    "  --seed S              decisions and scenario order (default: bandit.seed, 0 = 1)\n"
-    "  --budget B            calls=N, tokens=N, usd=X, or several joined by commas\n"
-    "  --price-prompt X      USD per 1000 prompt tokens (run.price_prompt_per_1k)\n"
-    "  --price-completion X  USD per 1000 completion tokens (run.price_completion_per_1k)\n"
-    "  --scenarios FILE      opening sentences, one per line, optional TAB emotion\n"
-    "                        (default: setting run.scenarios)\n"
-    "  --prompts DIR         arm files NAME.txt (default: setting prompts.dir)\n"
-    "  --rubric FILE         LLM judge rubric (default: PROMPTS/judge_chat.txt)\n"
-    "  --examples FILE       LLM judge few-shot examples (default: ratings/examples_chat.jsonl)\n"
-    "  --attempts N          tries of a failing step (default: setting run.step_attempts)\n"
-    "  --db PATH             database (default: setting db.path)\n"
-    "  --name NAME           run name (default \"run\")\n"
-    "  --out DIR             write steps.jsonl, report.md, report.json and SVG plots there\n"
-    "  --dry-run             print what would be called and the estimated cost; no calls\n"
-    "  --resume RUN          same as `resume RUN`\n"
-    "  --max-failure-share X exit 1 when more than this share of the steps failed\n"
-    "                        (default 0.2; every failure is shown on stderr as it happens)\n"
-    "  --quiet               no progress line on stderr (failures are still shown)\n"
-    "\n"
-    "Exit status: 0 finished (all iterations or the budget), 1 failure, 2 usage, 130 stopped\n"
-    "by a signal. docs/RUN.md has the details.\n";
-
-struct run_args {
-    const char *judge, *policy, *budget, *scenarios, *prompts, *rubric, *examples, *db, *name, *out,
-        *events, *resume;
-    long iterations, batch, concurrency, attempts;
-    double price_prompt, price_completion, max_failure_share;
-    unsigned long long seed;
-    int has_seed, dry_run, json, quiet;
-    const char *policies[32];
-    int n_policies;
-};
-
-/* A finished run exits 1 when more than this share of its steps failed (--max-failure-share). */
-#define RUN_MAX_FAILURE_SHARE 0.2
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-static int parse_number(const char *o, const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtod(v, &end);
-    if (end == v || *end || errno || !isfinite(*out)) {
-        fprintf(stderr, "bandit-run: %s expects a number, got '%s'\n", o, v);
-        return 0;
-    }
-    return 1;
-}
-
-/* Options that take a string value; NULL when o is not one of them. */
-static const char **string_option(struct run_args *a, const char *o)
-{
-    static const char *const names[] = {"--judge",  "--budget",   "--scenarios", "--prompts",
-                                        "--rubric", "--examples", "--db",        "--name",
-                                        "--out",    "--events",   "--resume"};
-    const char **slots[] = {&a->judge,  &a->budget,   &a->scenarios, &a->prompts,
-                            &a->rubric, &a->examples, &a->db,        &a->name,
-                            &a->out,    &a->events,   &a->resume};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(o, names[i]))
-            return slots[i];
-    return NULL;
-}
-
-static int numeric_option(struct run_args *a, const char *o, const char *v)
-{
-    double d;
-    if (!parse_number(o, v, &d))
-        return 2;
-    long *whole = !strcmp(o, "--iterations")    ? &a->iterations
-                  : !strcmp(o, "--batch")       ? &a->batch
-                  : !strcmp(o, "--concurrency") ? &a->concurrency
-                  : !strcmp(o, "--attempts")    ? &a->attempts
-                                                : NULL;
-    if (whole || !strcmp(o, "--seed")) {
-        if (d < 0 || d != floor(d) || d > 1e18) {
-            fprintf(stderr, "bandit-run: %s expects a whole number >= 0, got '%s'\n", o, v);
-            return 2;
-        }
-        if (whole)
-            *whole = (long)d;
-        else {
-            a->seed = strtoull(v, NULL, 10);
-            a->has_seed = 1;
-        }
-    } else if (!strcmp(o, "--max-failure-share")) {
-        if (d < 0 || d > 1) {
-            fprintf(stderr,
-                    "bandit-run: --max-failure-share is a share between 0 and 1, got '%s'\n", v);
-            return 2;
-        }
-        a->max_failure_share = d;
-    } else if (!strcmp(o, "--price-prompt") || !strcmp(o, "--price-completion")) {
-        if (d < 0) {
-            fprintf(stderr, "bandit-run: %s cannot be negative\n", o);
-            return 2;
-        }
-        *(!strcmp(o, "--price-prompt") ? &a->price_prompt : &a->price_completion) = d;
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
-/* Splits "ucb1,egreedy:epsilon=0.1,burnin=2,thompson": a piece with '=' and no ':' belongs to
- * the policy before it. Modifies spec in place. */
-static int add_policies(struct run_args *a, char *spec)
-{
-    char *start = spec;
-    for (char *p = spec;; p++) {
-        if (*p != ',' && *p != '\0')
-            continue;
-        char *next = p + 1, *comma = *p ? strchr(next, ',') : NULL;
-        size_t len = comma ? (size_t)(comma - next) : strlen(next);
-        int joins = *p && memchr(next, '=', len) && !memchr(next, ':', len);
-        if (joins)
-            continue;
-        int end = *p == '\0';
-        *p = '\0';
-        if (*start && a->n_policies < 32)
-            a->policies[a->n_policies++] = start;
-        if (end)
-            return 0;
-        start = next;
-    }
-}
-
-static int parse_args(int argc, char **argv, int first, struct run_args *a)
-{
-    *a = (struct run_args){.price_prompt = -1, .price_completion = -1, .max_failure_share = -1};
-    for (int i = first; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **s = string_option(a, o);
-        int is_policy = !strcmp(o, "--policy");
-        if (!strcmp(o, "--dry-run") || !strcmp(o, "--json") || !strcmp(o, "--quiet")) {
-            *(!strcmp(o, "--dry-run") ? &a->dry_run
-              : !strcmp(o, "--json")  ? &a->json
-                                      : &a->quiet) = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "bandit-run: %s needs a value (see --help)\n", o);
-            return 2;
-        }
-        if (s) {
-            *s = v;
-        } else if (is_policy) {
-            if (!a->policy)
-                a->policy = v;
-            add_policies(a, argv[i + 1]);
-        } else {
-            int rc = numeric_option(a, o, v);
-            if (rc > 0)
-                return rc;
-            if (rc < 0) {
-                fprintf(stderr, "bandit-run: unknown option '%s' (see --help)\n", o);
-                return 2;
-            }
-        }
-        i++;
-    }
-    return 0;
 }
 
 /* ---- shared set-up ---- */
@@ -248,9 +64,9 @@ static void session_close(struct session *s)
 static int open_session(struct session *s, const struct run_args *a, int with_db, char *err)
 {
     memset(s, 0, sizeof *s);
-    int rc = config_load(NULL, &s->cfg, err);
+    int rc = config_load(a->common.config, &s->cfg, err);
     if (rc == PB_OK && with_db)
-        rc = store_open_config(s->cfg, a->db, &s->db, err);
+        rc = store_open_config(s->cfg, a->common.db, &s->db, err);
     return rc;
 }
 
@@ -353,32 +169,6 @@ static void show_failure(const struct offline_failure_event *f, void *user)
             f->phase, offline_failure_name(f->kind), f->message,
             f->final ? "recorded as failed" : "will try again");
     fflush(stderr);
-}
-
-/* ---- actions ---- */
-
-static int write_outputs(store *db, int64_t run_id, const char *dir, int print_md, char *err)
-{
-    struct report *r = NULL;
-    char *md = NULL, path[4096];
-    int rc = report_load(db, run_id, &r, err);
-    if (rc == PB_OK && dir) {
-        rc = report_write_dir(r, dir, err);
-        snprintf(path, sizeof path, "%s/steps.jsonl", dir);
-        FILE *f = rc == PB_OK ? fopen(path, "w") : NULL;
-        if (rc == PB_OK && !f)
-            rc = pb_errf(err, PB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        if (f) {
-            rc = report_export_jsonl(db, run_id, f, err);
-            if (fclose(f) != 0 && rc == PB_OK)
-                rc = pb_errf(err, PB_ERR_IO, "cannot write %s", path);
-        }
-    }
-    if (rc == PB_OK && print_md && (rc = report_markdown(r, &md, err)) == PB_OK)
-        fputs(md, stdout);
-    free(md);
-    report_free(r);
-    return rc;
 }
 
 /* Bytes of the LLM judge's rubric and examples, for the estimate (0 for other judges). */
@@ -506,12 +296,53 @@ static int finish(struct session *s, const struct run_args *a, int64_t run_id,
             (long long)run_id, res.stop_reason, res.ok, res.failed, res.calls, res.tokens, res.usd);
     print_failures(&res);
     print_spend(s, o, &res);
-    if (write_outputs(s->db, run_id, a->out, 1, err) != PB_OK) {
+    if (runread_write_outputs(s->db, run_id, a->out, 1, err) != PB_OK) {
         fprintf(stderr, "bandit-run: report: %s\n", err);
         return 1;
     }
     return run_exit_status(
-        &res, a->max_failure_share >= 0 ? a->max_failure_share : RUN_MAX_FAILURE_SHARE, run_id);
+        &res, a->max_failure_share >= 0 ? a->max_failure_share : RUNARGS_MAX_FAILURE_SHARE, run_id);
+}
+
+/* PB_OK when path is a readable file (or a folder when want_dir); else names the path and where
+ * it came from (an option, a setting, the task file). */
+static int check_path(const char *path, int want_dir, const char *what, const char *from, char *err)
+{
+    struct stat st;
+    if (!path || !*path)
+        return pb_errf(err, PB_ERR_INVALID, "no %s given (%s)", what, from);
+    if (stat(path, &st) != 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND, "%s %s: %s (%s)", what, path, strerror(errno), from);
+    if (want_dir && !S_ISDIR(st.st_mode))
+        return pb_errf(err, PB_ERR_INVALID, "%s %s is not a folder (%s)", what, path, from);
+    if (!want_dir && S_ISDIR(st.st_mode))
+        return pb_errf(err, PB_ERR_INVALID, "%s %s is a folder, not a file (%s)", what, path, from);
+    return PB_OK;
+}
+
+/* Every file a new run reads, checked before any provider is contacted, so that a wrong path is
+ * a usage error that names the path. */
+static int check_inputs(const struct run_args *a, const struct offline_options *o, char *err)
+{
+    int kind = judge_kind_parse(o->judge);
+    int rc = check_path(o->prompts_dir, 1, "prompts folder",
+                        a->prompts ? "--prompts" : "setting prompts.dir", err);
+    if (rc == PB_OK)
+        rc = check_path(o->scenarios_path, 0, "scenarios file",
+                        a->scenarios ? "--scenarios" : "setting run.scenarios", err);
+    if (rc == PB_OK && kind == JUDGE_LLM)
+        rc = check_path(o->judge_rubric, 0, "judge rubric",
+                        a->rubric ? "--rubric" : "default: PROMPTS/judge_chat.txt", err);
+    if (rc == PB_OK && kind == JUDGE_LLM)
+        rc = check_path(o->judge_examples, 0, "judge examples",
+                        a->examples ? "--examples" : "default", err);
+    if (rc == PB_OK && kind == JUDGE_LOCAL)
+        rc = check_path(o->judge_model, 0, "local reward model",
+                        a->local_model ? "--local-model"
+                                       : "setting judge.local_model; make one with `promptbandit "
+                                         "judge train`",
+                        err);
+    return rc;
 }
 
 /* Options of a new run from the arguments and settings. */
@@ -542,11 +373,11 @@ static int new_options(const struct run_args *a, const config *cfg, struct offli
         o->judge_rubric = a->rubric ? a->rubric : rubric_buf;
         o->judge_examples = a->examples ? a->examples : "ratings/examples_chat.jsonl";
     } else if (kind == JUDGE_LOCAL) {
-        o->judge_model = config_str(cfg, "judge.local_model");
+        o->judge_model = a->local_model ? a->local_model : config_str(cfg, "judge.local_model");
     }
     if (a->budget && runplan_budget_parse(a->budget, &o->budget, err) != PB_OK)
         return PB_ERR_INVALID;
-    return PB_OK;
+    return check_inputs(a, o, err);
 }
 
 static int do_dry_run(const struct run_args *a, const config *cfg, const struct offline_options *o)
@@ -582,11 +413,15 @@ static int do_start(const struct run_args *a)
     char err[PB_ERR_LEN], rubric[4096];
     struct session s;
     struct offline_options o;
+    struct runplan_cost check;
     int64_t run_id;
     int rc = 1;
-    if (open_session(&s, a, !a->dry_run, err) != PB_OK)
+    if (open_session(&s, a, 0, err) != PB_OK)
         goto fail;
-    if (new_options(a, s.cfg, &o, rubric, sizeof rubric, err) != PB_OK) {
+    /* Usage errors (bad values, wrong paths, an empty prompts folder) come before the database
+     * is opened and the provider contacted. */
+    if (new_options(a, s.cfg, &o, rubric, sizeof rubric, err) != PB_OK ||
+        runplan_estimate(&o, 0, 0, 1, &check, err) != PB_OK) {
         fprintf(stderr, "bandit-run: %s\n", err);
         rc = 2;
         goto cleanup;
@@ -595,7 +430,8 @@ static int do_start(const struct run_args *a)
         rc = do_dry_run(a, s.cfg, &o);
         goto cleanup;
     }
-    if (start_llm(&s, a, err) != PB_OK || build_judge(&s, &o, err) != PB_OK ||
+    if (store_open_config(s.cfg, a->common.db, &s.db, err) != PB_OK ||
+        start_llm(&s, a, err) != PB_OK || build_judge(&s, &o, err) != PB_OK ||
         runrecord_create(s.db, &o, &run_id, err) != PB_OK)
         goto fail;
     fprintf(stderr,
@@ -611,20 +447,7 @@ cleanup:
     return rc;
 }
 
-static int parse_run_id(const char *v, int64_t *id)
-{
-    char *end;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || *end || n <= 0) {
-        fprintf(stderr, "bandit-run: expected a run id (a positive number), got '%s'\n",
-                v ? v : "");
-        return 0;
-    }
-    *id = n;
-    return 1;
-}
-
-static int do_resume(const struct run_args *a, const char *id_text)
+static int do_resume(const struct run_args *a)
 {
     char err[PB_ERR_LEN];
     struct session s;
@@ -633,10 +456,12 @@ static int do_resume(const struct run_args *a, const char *id_text)
     void *owner = NULL;
     int64_t run_id;
     int rc = 1;
-    if (!parse_run_id(id_text, &run_id))
-        return 2;
-    if (open_session(&s, a, 1, err) != PB_OK ||
-        runrecord_load(s.db, run_id, &o, &owner, err) != PB_OK)
+    if (open_session(&s, a, 1, err) != PB_OK)
+        goto fail;
+    if ((rc = runargs_find_run(s.db, a->run, &run_id)) != 0)
+        goto cleanup;
+    rc = 1;
+    if (runrecord_load(s.db, run_id, &o, &owner, err) != PB_OK)
         goto fail;
     budget = o.budget;
     if (a->budget && runplan_budget_parse(a->budget, &budget, err) != PB_OK) {
@@ -657,191 +482,26 @@ cleanup:
     return rc;
 }
 
-static int do_report(const struct run_args *a, const char *id_text)
-{
-    char err[PB_ERR_LEN], *text = NULL;
-    struct session s;
-    struct report *r = NULL;
-    int64_t run_id;
-    int rc = 1;
-    if (!parse_run_id(id_text, &run_id))
-        return 2;
-    if (open_session(&s, a, 1, err) == PB_OK && report_load(s.db, run_id, &r, err) == PB_OK &&
-        (a->json ? report_json(r, &text, err) : report_markdown(r, &text, err)) == PB_OK &&
-        (!a->out || write_outputs(s.db, run_id, a->out, 0, err) == PB_OK)) {
-        printf("%s%s", text, a->json ? "\n" : "");
-        rc = 0;
-    } else {
-        fprintf(stderr, "bandit-run: %s\n", err);
-    }
-    free(text);
-    report_free(r);
-    session_close(&s);
-    return rc;
-}
-
-static int do_export(const struct run_args *a, const char *id_text)
-{
-    char err[PB_ERR_LEN];
-    struct session s;
-    int64_t run_id;
-    FILE *out = stdout;
-    int rc = 1;
-    if (!parse_run_id(id_text, &run_id))
-        return 2;
-    if (open_session(&s, a, 1, err) != PB_OK)
-        goto fail;
-    if (a->out && !(out = fopen(a->out, "w"))) {
-        pb_errf(err, PB_ERR_IO, "cannot write %s: %s", a->out, strerror(errno));
-        goto fail;
-    }
-    if (report_export_jsonl(s.db, run_id, out, err) != PB_OK)
-        goto fail;
-    rc = 0;
-    goto cleanup;
-fail:
-    fprintf(stderr, "bandit-run: %s\n", err);
-cleanup:
-    if (out && out != stdout && fclose(out) != 0 && rc == 0) {
-        fprintf(stderr, "bandit-run: cannot write %s\n", a->out);
-        rc = 1;
-    }
-    session_close(&s);
-    return rc;
-}
-
-static int do_list(const struct run_args *a)
-{
-    char err[PB_ERR_LEN];
-    struct session s;
-    struct run *list = NULL;
-    size_t n = 0;
-    int rc = 1;
-    if (open_session(&s, a, 1, err) != PB_OK || runs_list(s.db, &list, &n, err) != PB_OK) {
-        fprintf(stderr, "bandit-run: %s\n", err);
-        goto cleanup;
-    }
-    printf("%-5s %-20s %-8s %-12s %-10s %6s %6s %7s  %s\n", "id", "name", "kind", "status",
-           "stopped", "ok", "failed", "pending", "winner");
-    for (size_t i = 0; i < n; i++) {
-        char winner[ARM_NAME_MAX + 1] = "-", *prompt = NULL;
-        int64_t arm_id;
-        if (list[i].winner_arm_id &&
-            runs_winner(s.db, list[i].id, &arm_id, winner, &prompt, err) != PB_OK)
-            snprintf(winner, sizeof winner, "?");
-        free(prompt);
-        printf("%-5lld %-20.20s %-8s %-12s %-10s %6lld %6lld %7lld  %s\n", (long long)list[i].id,
-               list[i].name, list[i].kind, list[i].status,
-               list[i].stop_reason ? list[i].stop_reason : "-", (long long)list[i].steps_ok,
-               (long long)list[i].steps_failed, (long long)list[i].steps_pending, winner);
-    }
-    rc = 0;
-cleanup:
-    runs_list_free(list, n);
-    session_close(&s);
-    return rc;
-}
-
-static void print_replay(const struct replay_log *log, const struct replay_result *res, int n)
-{
-    printf("%zu events (%zu skipped without a reward), %zu arms, %zu with propensities\n\n", log->n,
-           log->skipped, log->n_arms, log->with_propensity);
-    printf("%-32s %9s %8s %18s %8s %8s\n", "policy", "accepted", "replay", "95 % CI", "IPS",
-           "SNIPS");
-    for (int i = 0; i < n; i++) {
-        const struct replay_result *r = &res[i];
-        printf("%-32s %9zu %8.4f [%7.4f, %7.4f] %8.4f %8.4f\n", r->policy, r->accepted, r->mean,
-               r->ci_low, r->ci_high, r->ips, r->snips);
-    }
-    if (log->with_propensity < log->n)
-        printf("\nIPS needs a propensity on every event; this log has %zu of %zu.\n",
-               log->with_propensity, log->n);
-}
-
-static json_t *number_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static int print_replay_json(const struct replay_result *res, int n)
-{
-    json_t *list = json_array();
-    for (int i = 0; list && i < n; i++) {
-        const struct replay_result *r = &res[i];
-        json_array_append_new(
-            list, json_pack("{s:s, s:I, s:I, s:o, s:[o,o], s:o, s:o}", "policy", r->policy,
-                            "events", (json_int_t)r->events, "accepted", (json_int_t)r->accepted,
-                            "mean", number_or_null(r->mean), "ci95", number_or_null(r->ci_low),
-                            number_or_null(r->ci_high), "ips", number_or_null(r->ips), "snips",
-                            number_or_null(r->snips)));
-    }
-    char *text = list ? json_dumps(list, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
-    if (text)
-        printf("%s\n", text);
-    free(text);
-    json_decref(list);
-    return text ? 0 : 1;
-}
-
-static int do_replay(const struct run_args *a)
-{
-    char err[PB_ERR_LEN];
-    struct replay_log log;
-    struct replay_result res[32];
-    if (!a->events || a->n_policies == 0) {
-        fprintf(stderr, "bandit-run replay: --events FILE and --policy P1,P2,... are required\n");
-        return 2;
-    }
-    if (replay_load_jsonl(a->events, &log, err) != PB_OK) {
-        fprintf(stderr, "bandit-run replay: %s\n", err);
-        return 1;
-    }
-    for (int i = 0; i < a->n_policies; i++)
-        if (replay_run(&log, a->policies[i], a->has_seed ? a->seed : 1, &res[i], err) != PB_OK) {
-            fprintf(stderr, "bandit-run replay: policy '%s': %s\n", a->policies[i], err);
-            replay_log_free(&log);
-            return 2;
-        }
-    int rc = 0;
-    if (a->json)
-        rc = print_replay_json(res, a->n_policies);
-    else
-        print_replay(&log, res, a->n_policies);
-    replay_log_free(&log);
-    return rc;
-}
-
 int cmd_run(int argc, char **argv)
 {
     struct run_args a;
-    const char *action = argc > 1 ? argv[1] : NULL;
-    for (int i = 1; i < argc; i++)
-        if (cmd_is_help(argv[i])) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-    int is_action = action && action[0] != '-';
-    int takes_id = is_action && (!strcmp(action, "resume") || !strcmp(action, "report") ||
-                                 !strcmp(action, "export"));
-    int rc = parse_args(argc, argv, is_action ? 2 + takes_id : 1, &a);
-    if (rc)
+    int rc = runargs_parse(argc, argv, &a);
+    if (rc >= 0)
         return rc;
-    if (!is_action)
-        return a.resume ? do_resume(&a, a.resume) : do_start(&a);
-    if (takes_id && argc < 3) {
-        fprintf(stderr, "bandit-run %s: which run? (bandit-run list)\n", action);
+    switch (a.action) {
+    case RUNARGS_START:
+        return do_start(&a);
+    case RUNARGS_RESUME:
+        return do_resume(&a);
+    case RUNARGS_REPORT:
+        return runread_report(&a);
+    case RUNARGS_EXPORT:
+        return runread_export(&a);
+    case RUNARGS_LIST:
+        return runread_list(&a);
+    case RUNARGS_REPLAY:
+        return runread_replay(&a);
+    default:
         return 2;
     }
-    if (!strcmp(action, "resume"))
-        return do_resume(&a, argv[2]);
-    if (!strcmp(action, "report"))
-        return do_report(&a, argv[2]);
-    if (!strcmp(action, "export"))
-        return do_export(&a, argv[2]);
-    if (!strcmp(action, "list"))
-        return do_list(&a);
-    if (!strcmp(action, "replay"))
-        return do_replay(&a);
-    fprintf(stderr, "bandit-run: unknown action '%s'\n\n%s", action, usage_text);
-    return 2;
 }
