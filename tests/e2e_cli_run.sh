@@ -77,8 +77,10 @@ curl -s -X POST "$URL/_reset" >/dev/null
 pb_check_eq "$?" 0 "a whole run exits 0"
 whole_calls=$(calls)
 pb_check_eq "$whole_calls" 96 "48 iterations cost 48 generations and 48 judgements"
-pb_check "the report names C as separated leader" grep -q "Separated:\*\* leader C" "$PB_TMP/whole.md"
-for f in steps.jsonl report.md report.json means.svg rewards.svg; do
+pb_check "the report names C the leader" grep -q "^| C (leader) |" "$PB_TMP/whole.md"
+pb_check "the verdict is the GLR rule with its small-sample guard" \
+  grep -Eq "^\*\*(Separated: C is the best arm|Not enough rewards yet:\*\* C leads)" "$PB_TMP/whole.md"
+for f in steps.jsonl report.md report.json verdict.svg means.svg rewards.svg; do
   pb_check "--out wrote $f" test -s "$PB_TMP/whole/$f"
 done
 pb_check_eq "$(wc -l <"$PB_TMP/whole/steps.jsonl")" 48 "steps.jsonl has one line per iteration"
@@ -123,7 +125,11 @@ pb_check "the error lists the runs there are" grep -q "1 night run 2\|2 night ru
 pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .pulls' "$PB_TMP/r.json")" \
   "$(jq -r '.arms[] | select(.arm == "C") | .pulls' <("$RUN" report 1 --db "$PB_TMP/whole.db" --json))" \
   "report --json gives the same pulls after resume"
-pb_check_eq "$(jq -r '.separation.leader' "$PB_TMP/r.json")" C "report --json names C leader"
+pb_check_eq "$(jq -r '.verdict.leader' "$PB_TMP/r.json")" C "report --json names C leader"
+pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .prompt' "$PB_TMP/r.json")" \
+  "PROMPT-C 공감하며 답해." "report --json carries the prompt texts"
+pb_check "report --json carries examples" \
+  test "$(jq -r '.arms[] | select(.arm == "C") | .examples.best.output' "$PB_TMP/r.json" | cut -c1-4)" = GOOD
 
 # --- budget ---
 "$RUN" "${common[@]}" --db "$PB_TMP/budget.db" --iterations 100 --budget calls=20 \

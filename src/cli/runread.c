@@ -4,6 +4,7 @@
 
 #include "offline/replay.h"
 #include "offline/report.h"
+#include "offline/reportview.h"
 #include "store/arms.h"
 #include "store/runs.h"
 

@@ -127,6 +127,18 @@ const char *runrecord_scenarios_sha256(const void *owner)
     return json_string_value(json_object_get(owner, "scenarios_sha256"));
 }
 
+const char *runrecord_task_name(const void *owner)
+{
+    const char *t = json_string_value(json_object_get(owner, "task"));
+    return t ? t : "chat";
+}
+
+const char *runrecord_segment_label(const void *owner)
+{
+    const char *t = json_string_value(json_object_get(owner, "segment_label"));
+    return t ? t : "emotion";
+}
+
 pb_status runrecord_arms(store *db, const struct run *run, int include_retired, struct arm **arms,
                          size_t *n, char *err)
 {

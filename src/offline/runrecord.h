@@ -32,6 +32,12 @@ void runrecord_release(void *owner);
  * owner; NULL when the record has none. */
 const char *runrecord_scenarios_sha256(const void *owner);
 
+/* The task name recorded for the run ("chat" for runs recorded before tasks) and the label of
+ * its segment values ("emotion" unless the task names another, e.g. "mood"); borrowed from
+ * owner. */
+const char *runrecord_task_name(const void *owner);
+const char *runrecord_segment_label(const void *owner);
+
 /* The arms of run's experiment (include_retired as arms_list; caller frees with
  * arms_list_free). PB_ERR_INVALID for a run whose setup failed before it had arms. */
 pb_status runrecord_arms(store *db, const struct run *run, int include_retired, struct arm **arms,
