@@ -14,6 +14,7 @@
 #include "offline/runplan.h"
 #include "offline/runrecord.h"
 #include "runargs.h"
+#include "runopts.h"
 #include "runread.h"
 #include "store/runs.h"
 #include "store/store.h"
@@ -304,82 +305,6 @@ static int finish(struct session *s, const struct run_args *a, int64_t run_id,
         &res, a->max_failure_share >= 0 ? a->max_failure_share : RUNARGS_MAX_FAILURE_SHARE, run_id);
 }
 
-/* PB_OK when path is a readable file (or a folder when want_dir); else names the path and where
- * it came from (an option, a setting, the task file). */
-static int check_path(const char *path, int want_dir, const char *what, const char *from, char *err)
-{
-    struct stat st;
-    if (!path || !*path)
-        return pb_errf(err, PB_ERR_INVALID, "no %s given (%s)", what, from);
-    if (stat(path, &st) != 0)
-        return pb_errf(err, PB_ERR_NOT_FOUND, "%s %s: %s (%s)", what, path, strerror(errno), from);
-    if (want_dir && !S_ISDIR(st.st_mode))
-        return pb_errf(err, PB_ERR_INVALID, "%s %s is not a folder (%s)", what, path, from);
-    if (!want_dir && S_ISDIR(st.st_mode))
-        return pb_errf(err, PB_ERR_INVALID, "%s %s is a folder, not a file (%s)", what, path, from);
-    return PB_OK;
-}
-
-/* Every file a new run reads, checked before any provider is contacted, so that a wrong path is
- * a usage error that names the path. */
-static int check_inputs(const struct run_args *a, const struct offline_options *o, char *err)
-{
-    int kind = judge_kind_parse(o->judge);
-    int rc = check_path(o->prompts_dir, 1, "prompts folder",
-                        a->prompts ? "--prompts" : "setting prompts.dir", err);
-    if (rc == PB_OK)
-        rc = check_path(o->scenarios_path, 0, "scenarios file",
-                        a->scenarios ? "--scenarios" : "setting run.scenarios", err);
-    if (rc == PB_OK && kind == JUDGE_LLM)
-        rc = check_path(o->judge_rubric, 0, "judge rubric",
-                        a->rubric ? "--rubric" : "default: PROMPTS/judge_chat.txt", err);
-    if (rc == PB_OK && kind == JUDGE_LLM)
-        rc = check_path(o->judge_examples, 0, "judge examples",
-                        a->examples ? "--examples" : "default", err);
-    if (rc == PB_OK && kind == JUDGE_LOCAL)
-        rc = check_path(o->judge_model, 0, "local reward model",
-                        a->local_model ? "--local-model"
-                                       : "setting judge.local_model; make one with `promptbandit "
-                                         "judge train`",
-                        err);
-    return rc;
-}
-
-/* Options of a new run from the arguments and settings. */
-static int new_options(const struct run_args *a, const config *cfg, struct offline_options *o,
-                       char *rubric_buf, size_t rubric_len, char *err)
-{
-    *o = (struct offline_options){
-        .name = a->name ? a->name : "run",
-        .policy = a->policy ? a->policy : config_str(cfg, "bandit.policy"),
-        .iterations = a->iterations ? a->iterations : config_int(cfg, "run.iterations"),
-        .batch = (int)(a->batch ? a->batch : config_int(cfg, "run.batch")),
-        .seed = a->has_seed ? a->seed : (uint64_t)config_int(cfg, "bandit.seed"),
-        .scenarios_path = a->scenarios ? a->scenarios : config_str(cfg, "run.scenarios"),
-        .prompts_dir = a->prompts ? a->prompts : config_str(cfg, "prompts.dir"),
-        .judge = a->judge ? a->judge : "llm",
-        .step_attempts = (int)(a->attempts ? a->attempts : config_int(cfg, "run.step_attempts")),
-        .price_prompt_per_1k =
-            a->price_prompt >= 0 ? a->price_prompt : config_double(cfg, "run.price_prompt_per_1k"),
-        .price_completion_per_1k = a->price_completion >= 0
-                                       ? a->price_completion
-                                       : config_double(cfg, "run.price_completion_per_1k"),
-    };
-    if (o->seed == 0)
-        o->seed = 1; /* a run must be reproducible: never seed from the clock */
-    snprintf(rubric_buf, rubric_len, "%s/judge_chat.txt", o->prompts_dir);
-    int kind = judge_kind_parse(o->judge);
-    if (kind == JUDGE_LLM) {
-        o->judge_rubric = a->rubric ? a->rubric : rubric_buf;
-        o->judge_examples = a->examples ? a->examples : "ratings/examples_chat.jsonl";
-    } else if (kind == JUDGE_LOCAL) {
-        o->judge_model = a->local_model ? a->local_model : config_str(cfg, "judge.local_model");
-    }
-    if (a->budget && runplan_budget_parse(a->budget, &o->budget, err) != PB_OK)
-        return PB_ERR_INVALID;
-    return check_inputs(a, o, err);
-}
-
 static int do_dry_run(const struct run_args *a, const config *cfg, const struct offline_options *o)
 {
     char err[PB_ERR_LEN];
@@ -389,14 +314,15 @@ static int do_dry_run(const struct run_args *a, const config *cfg, const struct 
         return 1;
     }
     printf("dry run (no calls made, nothing stored)\n"
-           "  arms         %zu (%s) from %s\n  scenarios    %zu from %s\n"
+           "  task         %s%s%s: %s\n  arms         %zu (%s) from %s\n"
            "  policy       %s, seed %llu, batch %d, %ld iterations\n"
            "  judge        %s\n  LLM          %s, model %s\n"
            "  calls        %ld generation + %ld judge = %ld\n"
            "  tokens       ~%ld prompt + <= %ld completion (estimate; completions at max_tokens)\n"
            "  cost         ~$%.4f at $%g / $%g per 1k prompt / completion tokens\n",
-           p.n_arms, p.arm_names, o->prompts_dir, p.n_scenarios, o->scenarios_path, o->policy,
-           (unsigned long long)o->seed, o->batch, o->iterations, o->judge,
+           p.task, o->task_path ? " from " : " (built in)", o->task_path ? o->task_path : "",
+           p.source, p.n_arms, p.arm_names, o->prompts_dir, o->policy, (unsigned long long)o->seed,
+           o->batch, o->iterations, o->judge,
            *config_str(cfg, "llm.base_url") ? config_str(cfg, "llm.base_url") : "(not configured)",
            config_str(cfg, "llm.model"), p.generation_calls, p.judge_calls,
            p.generation_calls + p.judge_calls, p.prompt_tokens, p.completion_tokens, p.usd,
@@ -410,39 +336,43 @@ static int do_dry_run(const struct run_args *a, const config *cfg, const struct 
 
 static int do_start(const struct run_args *a)
 {
-    char err[PB_ERR_LEN], rubric[4096];
+    char err[PB_ERR_LEN];
     struct session s;
-    struct offline_options o;
+    static struct runopts ro; /* large (paths); one run per process */
+    const struct offline_options *o = &ro.o;
     struct runplan_cost check;
     int64_t run_id;
     int rc = 1;
+    memset(&ro, 0, sizeof ro);
     if (open_session(&s, a, 0, err) != PB_OK)
         goto fail;
-    /* Usage errors (bad values, wrong paths, an empty prompts folder) come before the database
-     * is opened and the provider contacted. */
-    if (new_options(a, s.cfg, &o, rubric, sizeof rubric, err) != PB_OK ||
-        runplan_estimate(&o, 0, 0, 1, &check, err) != PB_OK) {
+    /* Usage errors (bad values, wrong paths, an empty prompts folder, a judge the task does not
+     * take) come before the database is opened and the provider contacted. */
+    if (runopts_new(a, s.cfg, &ro, err) != PB_OK ||
+        runplan_estimate(o, 0, 0, 1, &check, err) != PB_OK) {
         fprintf(stderr, "bandit-run: %s\n", err);
         rc = 2;
         goto cleanup;
     }
     if (a->dry_run) {
-        rc = do_dry_run(a, s.cfg, &o);
+        rc = do_dry_run(a, s.cfg, o);
         goto cleanup;
     }
     if (store_open_config(s.cfg, a->common.db, &s.db, err) != PB_OK ||
-        start_llm(&s, a, err) != PB_OK || build_judge(&s, &o, err) != PB_OK ||
-        runrecord_create(s.db, &o, &run_id, err) != PB_OK)
+        start_llm(&s, a, err) != PB_OK || build_judge(&s, o, err) != PB_OK ||
+        runrecord_create(s.db, o, &run_id, err) != PB_OK)
         goto fail;
     fprintf(stderr,
-            "bandit-run: run %lld '%s' started (policy %s, %ld iterations, batch %d, "
-            "seed %llu)\n",
-            (long long)run_id, o.name, o.policy, o.iterations, o.batch, (unsigned long long)o.seed);
-    rc = finish(&s, a, run_id, &o, NULL);
+            "bandit-run: run %lld '%s' started (task %s, judge %s, policy %s, %ld iterations, "
+            "batch %d, seed %llu)\n",
+            (long long)run_id, o->name, ro.task.name, o->judge, o->policy, o->iterations, o->batch,
+            (unsigned long long)o->seed);
+    rc = finish(&s, a, run_id, o, NULL);
     goto cleanup;
 fail:
     fprintf(stderr, "bandit-run: %s\n", err);
 cleanup:
+    runopts_free(&ro);
     session_close(&s);
     return rc;
 }

@@ -7,7 +7,8 @@
 #include "bandit/bandit.h"
 #include "offline/runrecord.h"
 #include "store/runs.h"
-#include "offline/scenarios.h"
+#include "offline/runplan.h"
+#include "offline/task.h"
 
 #include <gsl/gsl_rng.h>
 #include <stdbool.h>
@@ -19,25 +20,10 @@
 
 /* ---- seeds ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 unsigned long offline_iteration_seed(uint64_t seed, long iteration)
 {
     /* mt19937 keeps 32 bits of its seed; mixing first keeps nearby iterations unrelated. */
-    return (unsigned long)(mix64(seed ^ mix64((uint64_t)iteration)) & 0xffffffffu);
-}
-
-/* The scenario of an iteration depends on the seed only, never on the policy, so runs of
- * different policies with one seed answer the same scenarios (common random numbers). */
-static size_t scenario_of(uint64_t seed, long iteration, size_t n)
-{
-    return (size_t)(mix64(seed ^ mix64((uint64_t)iteration + 0x5ce7a210u)) % n);
+    return (unsigned long)(task_mix64(seed ^ task_mix64((uint64_t)iteration)) & 0xffffffffu);
 }
 
 /* ---- failures ---- */
@@ -86,8 +72,9 @@ enum slot_state { SLOT_NONE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
 
 struct slot {
     enum slot_state state;
-    size_t arm, scenario;
-    char *output; /* owned */
+    size_t arm;
+    struct task_message msg; /* the task's message of this iteration (task_message_of) */
+    char *output;            /* owned */
     double score, cost, propensity;
     long tokens, calls, attempts;
     int open, need_gen, need_judge; /* transient, within a batch */
@@ -102,7 +89,7 @@ struct loop {
     void *owner;
     struct offline_budget budget;
     int64_t run_id;
-    struct scenarios scen;
+    struct task task;
     struct arm *arms;
     size_t n_arms;
     bandit *b;
@@ -145,7 +132,9 @@ static int load_step(void *ctx, const struct run_step *st)
     s->state = !strcmp(st->status, "ok")       ? SLOT_OK
                : !strcmp(st->status, "failed") ? SLOT_FAILED
                                                : SLOT_PENDING;
-    s->scenario = scenario_of(L->opt.seed, st->iteration, L->scen.n);
+    pb_status rc = task_message_of(&L->task, L->opt.seed, st->iteration, &s->msg, c->err);
+    if (rc != PB_OK)
+        return rc;
     s->score = st->score;
     s->tokens = (long)st->tokens;
     s->calls = (long)st->calls;
@@ -179,25 +168,14 @@ static double price(const struct loop *L, long prompt_tokens, long completion_to
            completion_tokens / 1000.0 * L->opt.price_completion_per_1k;
 }
 
-/* The user message of a scenario, as the seed's chatbot sent it: "sentence ;; emotion". */
-static const char *user_message(struct loop *L, size_t k, char *buf, size_t len)
-{
-    const char *emotion = L->scen.emotion[k];
-    if (!emotion)
-        return L->scen.sentence[k];
-    snprintf(buf, len, "%s ;; %s", L->scen.sentence[k], emotion);
-    return buf;
-}
-
 /* Generates answers for the batch slots needing one; failures stay need_gen with an error. */
 static pb_status generate(struct loop *L, long first, long n, char *err)
 {
     struct llm_batch_item *items = calloc((size_t)n, sizeof *items);
     struct llm_message *msgs = calloc(2 * (size_t)n, sizeof *msgs);
-    char **users = calloc((size_t)n, sizeof *users);
     long *which = calloc((size_t)n, sizeof *which), m = 0;
     pb_status rc = PB_OK;
-    if (!items || !msgs || !users || !which) {
+    if (!items || !msgs || !which) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
@@ -205,14 +183,8 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
         struct slot *s = &L->slots[i];
         if (!s->need_gen)
             continue;
-        size_t k = s->scenario, len = strlen(L->scen.sentence[k]) + 8 +
-                                      (L->scen.emotion[k] ? strlen(L->scen.emotion[k]) : 0);
-        if (!(users[m] = malloc(len))) {
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-            goto cleanup;
-        }
         msgs[2 * m] = (struct llm_message){"system", L->arms[s->arm].prompt};
-        msgs[2 * m + 1] = (struct llm_message){"user", user_message(L, k, users[m], len)};
+        msgs[2 * m + 1] = (struct llm_message){"user", s->msg.user};
         items[m].req =
             (struct llm_request){.messages = &msgs[2 * m], .n_messages = 2, .temperature = -1};
         which[m++] = i;
@@ -250,11 +222,8 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
 cleanup:
     for (long k = 0; items && k < m; k++)
         llm_response_clear(&items[k].resp);
-    for (long k = 0; users && k < n; k++)
-        free(users[k]);
     free(items);
     free(msgs);
-    free(users);
     free(which);
     return rc;
 }
@@ -283,7 +252,7 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
     for (long i = first; i < first + n; i++)
         if (L->slots[i].need_judge) {
             texts[m] = L->slots[i].output;
-            contexts[m] = L->scen.sentence[L->slots[i].scenario];
+            contexts[m] = L->slots[i].msg.context;
             which[m++] = i;
         }
     if (m == 0)
@@ -340,8 +309,8 @@ static struct run_step step_record(const struct loop *L, long i)
         .run_id = L->run_id,
         .iteration = i,
         .arm_id = L->arms[s->arm].id,
-        .scenario = L->scen.sentence[s->scenario],
-        .emotion = L->scen.emotion[s->scenario],
+        .scenario = s->msg.context,
+        .emotion = s->msg.segment,
         .output = s->output,
         .score = s->score,
         .has_score = s->state == SLOT_OK,
@@ -383,7 +352,8 @@ static pb_status decide(struct loop *L, long first, long n, char *err)
         pb_status rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
         if (rc != PB_OK)
             return rc;
-        s->scenario = scenario_of(L->opt.seed, i, L->scen.n);
+        if ((rc = task_message_of(&L->task, L->opt.seed, i, &s->msg, err)) != PB_OK)
+            return rc;
         s->state = SLOT_PENDING;
     }
     return PB_OK;
@@ -559,14 +529,15 @@ static pb_status setup(struct loop *L, char *err)
     if (rc == PB_OK)
         rc = runrecord_arms(L->env->db, r, 0, &L->arms, &L->n_arms, err);
     if (rc == PB_OK)
-        rc = scenarios_load(L->opt.scenarios_path, &L->scen, err);
+        rc = runplan_task(&L->opt, &L->task, err);
     if (rc == PB_OK) {
         const char *sha = runrecord_scenarios_sha256(L->owner);
-        if (!sha || strcmp(sha, L->scen.sha256) != 0)
+        if (!sha || strcmp(sha, L->task.sha256) != 0)
             rc = pb_errf(err, PB_ERR_CONFLICT,
                          "%s changed since run %lld began; restore it to "
-                         "resume (the scenario of each iteration depends on it)",
-                         L->opt.scenarios_path, (long long)L->run_id);
+                         "resume (the message of each iteration depends on it)",
+                         L->opt.task_path ? L->opt.task_path : L->opt.scenarios_path,
+                         (long long)L->run_id);
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
@@ -585,13 +556,15 @@ static pb_status setup(struct loop *L, char *err)
 
 static void teardown(struct loop *L)
 {
-    for (long i = 0; L->slots && i < L->opt.iterations; i++)
+    for (long i = 0; L->slots && i < L->opt.iterations; i++) {
         free(L->slots[i].output);
+        task_message_clear(&L->slots[i].msg);
+    }
     free(L->slots);
     gsl_rng_free(L->rng);
     bandit_free(L->b);
     arms_list_free(L->arms, L->n_arms);
-    scenarios_free(&L->scen);
+    task_free(&L->task);
     runrecord_release(L->owner);
 }
 

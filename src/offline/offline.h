@@ -1,8 +1,8 @@
 /* offline.h — bandit-run's loop: for N iterations a policy picks an arm (a prompt), the LLM
- * answers a scenario with it, the judge scores the answer and the bandit learns the reward.
- * Owns the order of decisions (update batches, one seeded RNG per iteration), budgets, step
- * retries, and the recording of every step so a run resumes without repeating paid calls.
- * Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
+ * answers the task's message of that iteration with it, the judge scores the answer and the bandit
+ * learns the reward. Owns the order of decisions (update batches, one seeded RNG per iteration),
+ * budgets, step retries, and the recording of every step so a run resumes without repeating paid
+ * calls. Talks to the provider only through llm/judge and to SQLite only through runs/arms/store;
  * it prints nothing (progress goes to a callback). The scenarios file is scenarios.h's; option
  * checks, the budget spec and the dry-run estimate are runplan.h's; creating a run and its
  * recorded options are runrecord.h's. docs/RUN.md describes the semantics. */
@@ -31,7 +31,9 @@ struct offline_options {
     long iterations;            /* >= 1 */
     int batch;                  /* decisions per update (>= 1); NOT the concurrency */
     uint64_t seed;              /* drives every decision and the scenario of each iteration */
-    const char *scenarios_path; /* scenarios_load format */
+    const char *task_path;      /* task file (task.h); NULL = the built-in chat task */
+    const char *scenarios_path; /* scenario lines replacing the task's (scenarios_load format);
+                                   required without a task file, may be NULL with one */
     const char *prompts_dir;    /* arm files NAME.txt, read as arms_sync_dir reads them */
     const char *judge;        /* "llm", "local" or "constant": recorded so resume can rebuild it */
     const char *judge_rubric; /* recorded for the caller that builds the judge; may be NULL */
