@@ -34,8 +34,8 @@ static bool set_explicitly(const config *cfg, const char *key)
     return strcmp(config_source(cfg, key), "default") != 0;
 }
 
-/* The option, a setting set explicitly, the task's default, the setting's default: the first
- * that exists. *from names which, for error messages. */
+/* The option, else the task file's value, else the setting: the first that exists. *from names
+ * which, for error messages. */
 static const char *pick(const char *option, const char *option_name, const config *cfg,
                         const char *key, const char *task_value, const struct task *t, char *from,
                         size_t from_len)
@@ -43,10 +43,6 @@ static const char *pick(const char *option, const char *option_name, const confi
     if (option) {
         snprintf(from, from_len, "%s", option_name);
         return option;
-    }
-    if (key && set_explicitly(cfg, key)) {
-        snprintf(from, from_len, "setting %s", key);
-        return config_str(cfg, key);
     }
     if (task_value) {
         snprintf(from, from_len, "task %s", t->name);

@@ -1,8 +1,8 @@
 /* runopts.h — the options of a new bandit-run from its command line, its task file and the
- * settings, with one precedence rule (an option, then a setting set explicitly, then the task
- * file, then the setting's default) and every input path checked before the database or the
- * provider is touched. Part of the executable; the option types are offline.h's, the task
- * file's format task.h's. */
+ * settings, with one precedence rule (an option, then the task file, then the setting; the
+ * setting run.scenarios replaces a task's scenario lines only when set explicitly) and every input
+ * path checked before the database or the provider is touched. Part of the executable; the option
+ * types are offline.h's, the task file's format task.h's. */
 #ifndef RUNOPTS_H
 #define RUNOPTS_H
 
