@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"prompts", cmd_prompts, "prompts list|add|propose|retire: candidate prompts (arms)"},
     {"db", cmd_db, "db migrate|backup|purge: the SQLite database"},
     {"config", cmd_config, "config show: effective settings and where they come from"},
+    {"demo", cmd_demo, "the service with a simulated provider and users: try it without a key"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
