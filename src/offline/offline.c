@@ -534,10 +534,10 @@ static pb_status setup(struct loop *L, char *err)
         const char *sha = runrecord_scenarios_sha256(L->owner);
         if (!sha || strcmp(sha, L->task.sha256) != 0)
             rc = pb_errf(err, PB_ERR_CONFLICT,
-                         "%s changed since run %lld began; restore it to "
+                         "%s%s changed since run %lld began; restore it to "
                          "resume (the message of each iteration depends on it)",
                          L->opt.task_path ? L->opt.task_path : L->opt.scenarios_path,
-                         (long long)L->run_id);
+                         L->opt.task_path ? " (or a file it reads)" : "", (long long)L->run_id);
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
