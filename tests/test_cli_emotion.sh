@@ -50,7 +50,9 @@ out=$("$BIN" emotion train --data "$FIX/aihub_tiny.csv" --format aihub --min-cou
 check train_aihub 0 $? "$out" "3 labels"
 
 out=$("$BIN" emotion predict --model "$TMP/missing.pbem" --text "안녕" 2>&1)
-check predict_without_model_says_unknown 0 $? "$out" "알 수 없음"
+check predict_with_a_missing_model_fails 1 $? "$out" "cannot open emotion model"
+out=$("$BIN" emotion predict --model /missing --text "안녕" 2>&1)
+check predict_model_slash_missing_fails 1 $? "$out" "/missing"
 out=$("$BIN" emotion eval --model "$FIX/plain.csv" --data "$FIX/plain.csv" --format csv 2>&1)
 check eval_not_a_model 1 $? "$out" "not a promptbandit emotion model"
 out=$("$BIN" emotion predict --model "$TMP/ge.pbem" --text "" 2>&1)

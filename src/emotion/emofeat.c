@@ -102,7 +102,7 @@ static uint64_t word_hash(const uint32_t *w, size_t m)
     return h;
 }
 
-static int decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n, char *err)
+static pb_status decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n, char *err)
 {
     size_t pos = 0, k = 0;
     while (pos < len && k < EMOFEAT_MAX_CHARS) {
@@ -118,8 +118,8 @@ static int decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n,
     return PB_OK;
 }
 
-int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len, uint32_t *out,
-                    size_t cap, size_t *n, char *err)
+pb_status emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len,
+                          uint32_t *out, size_t cap, size_t *n, char *err)
 {
     uint32_t cps[EMOFEAT_MAX_CHARS];
     size_t ncp = 0;
@@ -128,7 +128,7 @@ int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t le
         !opts->flags)
         return pb_errf(err, PB_ERR_INVALID, "feature options: bucket_bits %u or flags 0x%x invalid",
                        opts->bucket_bits, opts->flags);
-    int rc = decode_prefix(text, len, cps, &ncp, err);
+    pb_status rc = decode_prefix(text, len, cps, &ncp, err);
     if (rc != PB_OK)
         return rc;
     struct sink s = {out, cap, 0, (1u << opts->bucket_bits) - 1};
@@ -179,7 +179,7 @@ void emofeat_flags_name(uint32_t flags, char *buf, size_t size)
                                      flag_names[i].name);
 }
 
-int emofeat_flags_parse(const char *s, uint32_t *flags, char *err)
+pb_status emofeat_flags_parse(const char *s, uint32_t *flags, char *err)
 {
     if (strcmp(s, "default") == 0) {
         *flags = EMOFEAT_DEFAULT;

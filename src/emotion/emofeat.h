@@ -36,13 +36,13 @@ struct emofeat_opts {
  * enough) and their count into *n. An id may repeat (term frequency). Returns PB_OK, or
  * PB_ERR_INVALID for invalid UTF-8 or bad options (err says which); empty or blank text gives
  * *n == 0 and PB_OK. */
-int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len, uint32_t *out,
-                    size_t cap, size_t *n, char *err);
+pb_status emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len,
+                          uint32_t *out, size_t cap, size_t *n, char *err);
 
 /* Human-readable form of flags ("char1,char2,..."), for reports; buf of 96 bytes is enough. */
 void emofeat_flags_name(uint32_t flags, char *buf, size_t size);
 
 /* Parses "char1,char2,word1" or "default"/"all" into flags; PB_ERR_INVALID on an unknown name. */
-int emofeat_flags_parse(const char *s, uint32_t *flags, char *err);
+pb_status emofeat_flags_parse(const char *s, uint32_t *flags, char *err);
 
 #endif

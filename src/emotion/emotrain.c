@@ -3,6 +3,7 @@
  * root per feature and update instead of one per label, with the same sparse-feature benefit. */
 #include "emotion/emotrain.h"
 
+#include "emotion/emolabels.h"
 #include "emotion/evalclass.h"
 #include "base/pb.h"
 
@@ -91,12 +92,12 @@ static void corpus_free(struct corpus *c)
     free(c->norm);
 }
 
-static int corpus_build(const struct emodata *d, const struct emofeat_opts *feat, struct corpus *c,
-                        char *err)
+static pb_status corpus_build(const struct emodata *d, const struct emofeat_opts *feat,
+                              struct corpus *c, char *err)
 {
     uint32_t *buf = malloc(EMOFEAT_MAX_FEATURES * sizeof *buf);
     size_t cap = d->n * 64, used = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *c = (struct corpus){.n = d->n};
     c->start = malloc((d->n + 1) * sizeof *c->start);
     c->norm = malloc(d->n * sizeof *c->norm);
@@ -137,8 +138,8 @@ cleanup:
 
 /* Maps bucket ids seen in >= min_count of the examples idx[0..n) to rows 0..rows-1 (ascending
  * by id); row_of has 2^bucket_bits entries, -1 for dropped ids. */
-static int vocabulary(const struct trainer *t, const size_t *idx, size_t n, int32_t **row_of,
-                      struct fitted *f, char *err)
+static pb_status vocabulary(const struct trainer *t, const size_t *idx, size_t n, int32_t **row_of,
+                            struct fitted *f, char *err)
 {
     size_t buckets = (size_t)1 << t->o->feat.bucket_bits;
     int32_t *count = calloc(buckets, sizeof *count);
@@ -212,8 +213,8 @@ static void rowlists_free(struct rowlists *r)
     free(r->row);
 }
 
-static int rowlists_build(const struct trainer *t, const size_t *idx, size_t n,
-                          const int32_t *row_of, struct rowlists *r, char *err)
+static pb_status rowlists_build(const struct trainer *t, const size_t *idx, size_t n,
+                                const int32_t *row_of, struct rowlists *r, char *err)
 {
     const struct corpus *c = t->c;
     size_t total = 0, used = 0;
@@ -249,6 +250,9 @@ static void step(const struct trainer *t, const struct rowlists *rl, const float
             s[l] += x * w[l];
     }
     gradient(t, pos_weight, i, s);
+    if (t->d->weight)
+        for (size_t l = 0; l < L; l++)
+            s[l] *= t->d->weight[i];
     float g2 = 0;
     for (size_t l = 0; l < L; l++) {
         g2 += s[l] * s[l];
@@ -289,13 +293,13 @@ static void fitted_free(struct fitted *f)
 
 /* Trains on examples idx[0..n) into f; the weights are the average of the end-of-epoch weights
  * from epoch average_from on. */
-static int fit(struct trainer *t, const size_t *idx, size_t n, struct fitted *f, char *err)
+static pb_status fit(struct trainer *t, const size_t *idx, size_t n, struct fitted *f, char *err)
 {
     const struct emotrain_opts *o = t->o;
     int32_t *row_of = NULL;
     float *G = NULL, *Gb = NULL, *avg = NULL, *avg_b = NULL, *pw = NULL, *s = NULL;
     size_t *order = NULL;
-    int rc;
+    pb_status rc;
     *f = (struct fitted){.L = t->L};
     struct rowlists rl = {0};
     if ((rc = vocabulary(t, idx, n, &row_of, f, err)) != PB_OK)
@@ -353,8 +357,8 @@ cleanup:
     return rc;
 }
 
-static int build(const struct trainer *t, const struct fitted *f, const float *thresholds,
-                 emomodel **out, char *err)
+static pb_status build(const struct trainer *t, const struct fitted *f, const float *thresholds,
+                       emomodel **out, char *err)
 {
     size_t L = t->L;
     const char **names = malloc(3 * L * sizeof *names);
@@ -376,20 +380,20 @@ static int build(const struct trainer *t, const struct fitted *f, const float *t
                                  .n_rows = f->rows,
                                  .keys = f->keys,
                                  .weights = f->w};
-    int rc = emomodel_build(&spec, out, err);
+    pb_status rc = emomodel_build(&spec, out, err);
     free(names);
     return rc;
 }
 
 /* Per-label thresholds maximising F1 on the held-out examples idx[0..n), scored by m. */
-static int tune_thresholds(const struct trainer *t, const emomodel *m, const size_t *idx, size_t n,
-                           float *thr, char *err)
+static pb_status tune_thresholds(const struct trainer *t, const emomodel *m, const size_t *idx,
+                                 size_t n, float *thr, char *err)
 {
     size_t L = t->L;
     float *score = malloc((n ? n : 1) * L * sizeof *score), *col = malloc((n ? n : 1) * 4);
     uint8_t *pos = malloc(n ? n : 1);
     size_t *positives = calloc(L, sizeof *positives);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!score || !col || !pos || !positives) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -432,7 +436,54 @@ cleanup:
     return rc;
 }
 
-static int check_opts(const struct emotrain_opts *o, const struct emodata *d, char *err)
+/* Single mode with a "neutral" label: the threshold on its probability above which a sentence
+ * is neutral (else the best other label), chosen for the best macro-F1 over the labels seen
+ * in the held-out examples idx[0..n) — the calibrated "no clear emotion" decision. */
+static pb_status tune_neutral(const struct trainer *t, const emomodel *m, const size_t *idx,
+                              size_t n, float *thr, char *err)
+{
+    size_t L = t->L;
+    int neutral = emomodel_find_label(m, "neutral");
+    float *score = malloc((n ? n : 1) * L * sizeof *score);
+    struct evalclass e = {0};
+    pb_status rc = PB_OK;
+    if (!score)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n && rc == PB_OK; k++)
+        rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * L, err);
+    double best_f1 = -1;
+    for (int j = 0; rc == PB_OK && j <= 90; j++) {
+        float cut = 0.05f + 0.01f * (float)j;
+        if ((rc = evalclass_init(&e, L, err)) != PB_OK)
+            break;
+        for (size_t k = 0; k < n; k++) {
+            const float *sc = score + k * L;
+            uint16_t pred = 0;
+            if (sc[neutral] >= cut) {
+                pred = (uint16_t)neutral;
+            } else {
+                for (size_t l = 0; l < L; l++)
+                    if ((int)l != neutral && ((int)pred == neutral || sc[l] > sc[pred]))
+                        pred = (uint16_t)l;
+            }
+            const struct emodata *d = t->d;
+            evalclass_add(&e, d->labels + d->label_start[idx[k]],
+                          d->label_start[idx[k] + 1] - d->label_start[idx[k]], &pred, 1);
+        }
+        struct evalclass_stats st;
+        evalclass_macro_seen(&e, &st);
+        if (st.f1 > best_f1 + 1e-12)
+            best_f1 = st.f1, thr[neutral] = cut;
+        evalclass_free(&e);
+    }
+    if (rc == PB_OK)
+        progress(t->o, "neutral threshold %.2f (held-out macro-F1 %.4f)", (double)thr[neutral],
+                 best_f1);
+    free(score);
+    return rc;
+}
+
+static pb_status check_opts(const struct emotrain_opts *o, const struct emodata *d, char *err)
 {
     if (o->feat.bucket_bits < 12 || o->feat.bucket_bits > MAX_TRAIN_BUCKET_BITS)
         return pb_errf(err, PB_ERR_INVALID, "bucket bits must be in 12..%d", MAX_TRAIN_BUCKET_BITS);
@@ -446,7 +497,8 @@ static int check_opts(const struct emotrain_opts *o, const struct emodata *d, ch
     return PB_OK;
 }
 
-int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomodel **out, char *err)
+pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomodel **out,
+                       char *err)
 {
     struct corpus c = {0};
     struct fitted f = {0};
@@ -454,7 +506,7 @@ int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomode
     size_t *idx = NULL;
     float *thr = NULL;
     emomodel *probe = NULL;
-    int rc;
+    pb_status rc;
     *out = NULL;
     if ((rc = check_opts(o, d, err)) != PB_OK || (rc = corpus_build(d, &o->feat, &c, err)))
         return rc;
@@ -466,16 +518,23 @@ int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomode
     }
     for (size_t i = 0; i < d->n; i++)
         idx[i] = i;
-    for (size_t l = 0; l < d->n_labels; l++)
+    int neutral = -1;
+    for (size_t l = 0; l < d->n_labels; l++) {
         thr[l] = o->mode == EMOMODEL_MULTI ? 0.5f : 0.0f;
-    size_t held = o->mode == EMOMODEL_MULTI ? (size_t)(o->holdout * (double)d->n) : 0;
+        if (o->mode == EMOMODEL_SINGLE && strcmp(d->label[l].name, "neutral") == 0)
+            neutral = (int)l, thr[l] = 1.0f;
+    }
+    size_t held =
+        o->mode == EMOMODEL_MULTI || neutral >= 0 ? (size_t)(o->holdout * (double)d->n) : 0;
     if (held) {
         uint64_t split_rng = o->seed ^ 0x5eed;
         shuffle(idx, d->n, &split_rng);
         progress(o, "tuning thresholds: training on %zu, holding out %zu", d->n - held, held);
         if ((rc = fit(&t, idx, d->n - held, &f, err)) != PB_OK ||
             (rc = build(&t, &f, thr, &probe, err)) != PB_OK ||
-            (rc = tune_thresholds(&t, probe, idx + d->n - held, held, thr, err)) != PB_OK)
+            (rc = o->mode == EMOMODEL_MULTI
+                      ? tune_thresholds(&t, probe, idx + d->n - held, held, thr, err)
+                      : tune_neutral(&t, probe, idx + d->n - held, held, thr, err)) != PB_OK)
             goto cleanup;
         if (!o->refit) {
             rc = build(&t, &f, thr, out, err);
@@ -498,13 +557,13 @@ cleanup:
     return rc;
 }
 
-int emotrain_eval(const emomodel *m, const struct emodata *d, double threshold, struct evalclass *e,
-                  char *err)
+pb_status emotrain_eval(const emomodel *m, const struct emodata *d, double threshold,
+                        struct evalclass *e, char *err)
 {
     size_t L = emomodel_n_labels(m);
     float *s = malloc(L * sizeof *s);
     uint16_t *pred = malloc(L * sizeof *pred);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!s || !pred) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -534,5 +593,97 @@ int emotrain_eval(const emomodel *m, const struct emodata *d, double threshold, 
 cleanup:
     free(s);
     free(pred);
+    return rc;
+}
+
+void emotrain_bundle_defaults(struct emotrain_bundle *b)
+{
+    *b = (struct emotrain_bundle){.second_name = "kote"};
+    emotrain_defaults(&b->emotion_opts);
+    emotrain_defaults(&b->second_opts);
+    emotrain_defaults(&b->segment_opts);
+    b->segment_opts.mode = EMOMODEL_SINGLE;
+}
+
+pb_status emotrain_fit_bundle(const struct emotrain_bundle *b, emomodel **out, char *err)
+{
+    emomodel *head[3] = {NULL, NULL, NULL};
+    const char *names[3] = {EMOMODEL_HEAD_EMOTION, EMOMODEL_HEAD_SEGMENT, b->second_name};
+    struct emodata *seg = NULL;
+    struct emotrain_opts so = b->segment_opts, ko = b->second_opts;
+    size_t n = 1;
+    pb_status rc;
+    *out = NULL;
+    so.feat = ko.feat = b->emotion_opts.feat;
+    so.progress = ko.progress = b->emotion_opts.progress;
+    so.progress_ctx = ko.progress_ctx = b->emotion_opts.progress_ctx;
+    progress(&b->emotion_opts, "head emotion: %zu sentences, %zu labels", b->emotion->n,
+             b->emotion->n_labels);
+    if ((rc = emotrain_fit(b->emotion, &b->emotion_opts, &head[0], err)) != PB_OK)
+        goto cleanup;
+    if (b->n_sources) {
+        if ((rc = emodata_segments(b->source, b->weight, b->n_sources, &seg, err)) != PB_OK)
+            goto cleanup;
+        progress(&so, "head segment: %zu sentences from %zu sources", seg->n, b->n_sources);
+        if ((rc = emotrain_fit(seg, &so, &head[n++], err)) != PB_OK)
+            goto cleanup;
+    }
+    if (b->second) {
+        progress(&ko, "head %s: %zu sentences, %zu labels", b->second_name, b->second->n,
+                 b->second->n_labels);
+        if ((rc = emotrain_fit(b->second, &ko, &head[n], err)) != PB_OK)
+            goto cleanup;
+        names[n++] = b->second_name;
+    }
+    if (n == 1) {
+        *out = head[0];
+        head[0] = NULL;
+    } else {
+        rc = emomodel_bundle((const emomodel *const *)head, names, n, out, err);
+    }
+cleanup:
+    for (size_t i = 0; i < 3; i++)
+        emomodel_free(head[i]);
+    emodata_free(seg);
+    return rc;
+}
+
+pb_status emotrain_eval_segment(const emomodel *m, const struct emodata *d, int strict,
+                                struct evalclass *e, size_t *skipped, char *err)
+{
+    uint32_t *ids = malloc(EMOFEAT_MAX_FEATURES * sizeof *ids);
+    float *s = malloc(emomodel_n_labels(m) * sizeof *s);
+    pb_status rc = PB_OK;
+    *skipped = 0;
+    if (!ids || !s) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        char why[PB_ERR_LEN];
+        size_t n;
+        const char *truth = emodata_segment(d, i, strict);
+        if (!truth) {
+            (*skipped)++;
+            continue;
+        }
+        if (emomodel_features(m, d->text[i], strlen(d->text[i]), ids, &n, why) != PB_OK) {
+            rc = pb_errf(err, PB_ERR_INVALID, "example %zu: %s", i + 1, why);
+            goto cleanup;
+        }
+        emomodel_scores_ids(m, ids, n, s);
+        const char *pred = emomodel_segment_ids(m, ids, n, s);
+        uint16_t t = 0, p = UINT16_MAX;
+        for (uint16_t k = 0; k < EMOLABELS_SEGMENTS; k++) {
+            if (!strcmp(truth, emolabels_segment_names[k]))
+                t = k;
+            if (pred && !strcmp(pred, emolabels_segment_names[k]))
+                p = k;
+        }
+        evalclass_add(e, &t, 1, &p, p == UINT16_MAX ? 0 : 1);
+    }
+cleanup:
+    free(ids);
+    free(s);
     return rc;
 }
