@@ -39,6 +39,8 @@ static const char *usage_text =
     "  --bucket-bits N      hash feature ids into 2^N buckets (default 22, 12..24)\n"
     "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"
     "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"
+    "  --folds N            tune thresholds on N-fold out-of-fold scores instead (N >= 2)\n"
+    "  --ensemble N         average N models trained on other shuffles (emotion head)\n"
     "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"
     "  --threshold-prior N  pull each label's threshold toward the shared best one, weight N\n"
     "                       held-out positives (default 0: per-label thresholds as tuned)\n"
@@ -151,6 +153,10 @@ static int parse(int argc, char **argv, struct args *a)
             a->train.pos_weight_power = d;
         } else if (!strcmp(f, "--bucket-bits") && !num(f, v, 12, 24, &d)) {
             a->train.feat.bucket_bits = (uint32_t)d;
+        } else if (!strcmp(f, "--folds") && !num(f, v, 0, 20, &d)) {
+            a->train.folds = (int)d;
+        } else if (!strcmp(f, "--ensemble") && !num(f, v, 1, 20, &d)) {
+            a->train.ensemble = (int)d;
         } else if (!strcmp(f, "--emotion-weight") && !num(f, v, 0, 100, &d)) {
             a->emotion_weight = d;
         } else if (!strcmp(f, "--polarity-weight") && !num(f, v, 0, 100, &d)) {
@@ -438,6 +444,7 @@ static int do_train(struct args *a)
     a->bundle.emotion_opts = a->train;
     a->bundle.second_opts.seed = a->bundle.segment_opts.seed = a->train.seed;
     a->bundle.segment_opts.refit = a->bundle.second_opts.refit = a->train.refit;
+    a->bundle.segment_opts.folds = a->bundle.second_opts.folds = a->train.folds;
     started = pb_now_monotonic();
     fprintf(stderr, "[%6.1fs] read %zu sentences, %zu labels from %s\n", 0.0, d->n, d->n_labels,
             a->data);

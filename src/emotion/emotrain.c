@@ -64,6 +64,7 @@ void emotrain_defaults(struct emotrain_opts *o)
                                 .min_count = 3,
                                 .seed = 1,
                                 .holdout = 0.15,
+                                .folds = 5,
                                 .pos_weight_power = 0.5,
                                 .pos_weight_max = 10.0,
                                 .refit = 1};
@@ -329,19 +330,28 @@ static pb_status fit(struct trainer *t, const size_t *idx, size_t n, struct fitt
              o->min_count, n);
     class_weights(t, idx, n, pw);
     memcpy(order, idx, n * sizeof *order);
-    int averaged = 0;
-    for (int e = 1; e <= o->epochs; e++) {
+    int averaged = 0, members = o->ensemble > 1 ? o->ensemble : 1;
+    /* An ensemble restarts from zero with other shuffles; every member's epochs from
+     * average_from on go into the one average (a linear model: averaging the weights averages
+     * the members' scores before the squashing). */
+    for (int e = 1; e <= o->epochs * members; e++) {
+        if (e > 1 && (e - 1) % o->epochs == 0) {
+            memset(f->w, 0, W * sizeof *f->w);
+            memset(f->bias, 0, t->L * sizeof *f->bias);
+            memset(G, 0, (f->rows ? f->rows : 1) * sizeof *G);
+            memset(Gb, 0, t->L * sizeof *Gb);
+        }
         shuffle(order, n, &t->rng);
         for (size_t k = 0; k < n; k++)
             step(t, &rl, pw, order[k], f, G, Gb, s);
-        if (e >= o->average_from) {
+        if ((e - 1) % o->epochs + 1 >= o->average_from) {
             for (size_t i = 0; i < W; i++)
                 avg[i] += f->w[i];
             for (size_t l = 0; l < t->L; l++)
                 avg_b[l] += f->bias[l];
             averaged++;
         }
-        progress(o, "epoch %d/%d done", e, o->epochs);
+        progress(o, "epoch %d/%d done", e, o->epochs * members);
     }
     if (averaged) {
         for (size_t i = 0; i < W; i++)
@@ -385,23 +395,30 @@ static pb_status build(const struct trainer *t, const struct fitted *f, const fl
     return rc;
 }
 
-/* Per-label thresholds maximising F1 on the held-out examples idx[0..n), scored by m. */
-static pb_status tune_thresholds(const struct trainer *t, const emomodel *m, const size_t *idx,
-                                 size_t n, float *thr, char *err)
+/* Scores of the examples idx[0..n) by m into score (n rows of t->L). */
+static pb_status score_examples(const struct trainer *t, const emomodel *m, const size_t *idx,
+                                size_t n, float *score, char *err)
+{
+    pb_status rc = PB_OK;
+    for (size_t k = 0; k < n && rc == PB_OK; k++)
+        rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * t->L,
+                             err);
+    return rc;
+}
+
+/* Per-label thresholds maximising F1 on the held-out examples idx[0..n) given their scores. */
+static pb_status tune_thresholds(const struct trainer *t, const size_t *idx, size_t n,
+                                 const float *score, float *thr, char *err)
 {
     size_t L = t->L;
-    float *score = malloc((n ? n : 1) * L * sizeof *score), *col = malloc((n ? n : 1) * 4);
+    float *col = malloc((n ? n : 1) * 4);
     uint8_t *pos = malloc(n ? n : 1);
     size_t *positives = calloc(L, sizeof *positives);
     pb_status rc = PB_OK;
-    if (!score || !col || !pos || !positives) {
+    if (!col || !pos || !positives) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t k = 0; k < n; k++)
-        if ((rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * L,
-                                  err)) != PB_OK)
-            goto cleanup;
     enum { NT = 91 }; /* thresholds 0.05, 0.06, ..., 0.95 */
     double grid[NT], mean_f1[NT] = {0}, f1[NT];
     for (int j = 0; j < NT; j++)
@@ -432,25 +449,19 @@ static pb_status tune_thresholds(const struct trainer *t, const emomodel *m, con
             thr[l] = (float)((p * thr[l] + k * grid[shared]) / (p + k));
     }
 cleanup:
-    free(score), free(col), free(pos), free(positives);
+    free(col), free(pos), free(positives);
     return rc;
 }
 
 /* Single mode with a "neutral" label: the threshold on its probability above which a sentence
  * is neutral (else the best other label), chosen for the best macro-F1 over the labels seen
  * in the held-out examples idx[0..n) — the calibrated "no clear emotion" decision. */
-static pb_status tune_neutral(const struct trainer *t, const emomodel *m, const size_t *idx,
-                              size_t n, float *thr, char *err)
+static pb_status tune_neutral(const struct trainer *t, int neutral, const size_t *idx, size_t n,
+                              const float *score, float *thr, char *err)
 {
     size_t L = t->L;
-    int neutral = emomodel_find_label(m, "neutral");
-    float *score = malloc((n ? n : 1) * L * sizeof *score);
     struct evalclass e = {0};
     pb_status rc = PB_OK;
-    if (!score)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < n && rc == PB_OK; k++)
-        rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * L, err);
     double best_f1 = -1;
     for (int j = 0; rc == PB_OK && j <= 90; j++) {
         float cut = 0.05f + 0.01f * (float)j;
@@ -479,7 +490,6 @@ static pb_status tune_neutral(const struct trainer *t, const emomodel *m, const 
     if (rc == PB_OK)
         progress(t->o, "neutral threshold %.2f (held-out macro-F1 %.4f)", (double)thr[neutral],
                  best_f1);
-    free(score);
     return rc;
 }
 
@@ -497,6 +507,39 @@ static pb_status check_opts(const struct emotrain_opts *o, const struct emodata 
     return PB_OK;
 }
 
+/* Scores every example of idx[0..n) by a model trained without it: folds >= 2 models, each
+ * trained on the other folds (cross-validation), or one model trained on idx[n..total) (the
+ * plain held-out split). */
+static pb_status held_out_scores(struct trainer *t, const size_t *idx, size_t n, size_t total,
+                                 const float *thr, float *score, char *err)
+{
+    int folds = t->o->folds >= 2 ? t->o->folds : 1;
+    size_t *train = malloc((total ? total : 1) * sizeof *train);
+    pb_status rc = train ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (int k = 0; rc == PB_OK && k < folds; k++) {
+        size_t lo = n * (size_t)k / (size_t)folds, hi = n * (size_t)(k + 1) / (size_t)folds, m = 0;
+        struct fitted f = {0};
+        emomodel *probe = NULL;
+        if (folds == 1) {
+            memcpy(train, idx + n, (total - n) * sizeof *train);
+            m = total - n;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                if (i < lo || i >= hi)
+                    train[m++] = idx[i];
+        }
+        progress(t->o, "held-out scores %d/%d: training on %zu, scoring %zu", k + 1, folds, m,
+                 hi - lo);
+        if ((rc = fit(t, train, m, &f, err)) == PB_OK &&
+            (rc = build(t, &f, thr, &probe, err)) == PB_OK)
+            rc = score_examples(t, probe, idx + lo, hi - lo, score + lo * t->L, err);
+        emomodel_free(probe);
+        fitted_free(&f);
+    }
+    free(train);
+    return rc;
+}
+
 pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomodel **out,
                        char *err)
 {
@@ -504,8 +547,7 @@ pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, e
     struct fitted f = {0};
     struct trainer t = {.d = d, .o = o, .c = &c, .L = d->n_labels, .rng = o->seed};
     size_t *idx = NULL;
-    float *thr = NULL;
-    emomodel *probe = NULL;
+    float *thr = NULL, *score = NULL;
     pb_status rc;
     *out = NULL;
     if ((rc = check_opts(o, d, err)) != PB_OK || (rc = corpus_build(d, &o->feat, &c, err)))
@@ -524,24 +566,34 @@ pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, e
         if (o->mode == EMOMODEL_SINGLE && strcmp(d->label[l].name, "neutral") == 0)
             neutral = (int)l, thr[l] = 1.0f;
     }
-    size_t held =
-        o->mode == EMOMODEL_MULTI || neutral >= 0 ? (size_t)(o->holdout * (double)d->n) : 0;
+    int tune = o->mode == EMOMODEL_MULTI || neutral >= 0;
+    /* Cross-validated tuning scores every example; the plain split only the held-out part. */
+    size_t held = !tune                       ? 0
+                  : o->folds >= 2 && o->refit ? d->n
+                                              : (size_t)(o->holdout * (double)d->n);
     if (held) {
         uint64_t split_rng = o->seed ^ 0x5eed;
         shuffle(idx, d->n, &split_rng);
-        progress(o, "tuning thresholds: training on %zu, holding out %zu", d->n - held, held);
-        if ((rc = fit(&t, idx, d->n - held, &f, err)) != PB_OK ||
-            (rc = build(&t, &f, thr, &probe, err)) != PB_OK ||
-            (rc = o->mode == EMOMODEL_MULTI
-                      ? tune_thresholds(&t, probe, idx + d->n - held, held, thr, err)
-                      : tune_neutral(&t, probe, idx + d->n - held, held, thr, err)) != PB_OK)
-            goto cleanup;
-        if (!o->refit) {
-            rc = build(&t, &f, thr, out, err);
+        if (held < d->n) { /* the held-out part first, as held_out_scores expects */
+            for (size_t i = 0; i < held; i++) {
+                size_t j = d->n - held + i, tmp = idx[i];
+                idx[i] = idx[j], idx[j] = tmp;
+            }
+        }
+        if (!(score = malloc(held * t.L * sizeof *score))) {
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
             goto cleanup;
         }
-        fitted_free(&f);
-        f = (struct fitted){0};
+        if ((rc = held_out_scores(&t, idx, held, d->n, thr, score, err)) != PB_OK ||
+            (rc = o->mode == EMOMODEL_MULTI
+                      ? tune_thresholds(&t, idx, held, score, thr, err)
+                      : tune_neutral(&t, neutral, idx, held, score, thr, err)) != PB_OK)
+            goto cleanup;
+        if (!o->refit) {
+            if ((rc = fit(&t, idx + held, d->n - held, &f, err)) == PB_OK)
+                rc = build(&t, &f, thr, out, err);
+            goto cleanup;
+        }
         for (size_t i = 0; i < d->n; i++)
             idx[i] = i;
         progress(o, "refitting on all %zu sentences", d->n);
@@ -549,11 +601,11 @@ pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, e
     if ((rc = fit(&t, idx, d->n, &f, err)) == PB_OK)
         rc = build(&t, &f, thr, out, err);
 cleanup:
-    emomodel_free(probe);
     fitted_free(&f);
     corpus_free(&c);
     free(idx);
     free(thr);
+    free(score);
     return rc;
 }
 

@@ -23,14 +23,17 @@ struct emotrain_opts {
     double l2;               /* L2 penalty per update, scaled by the step */
     int min_count;           /* keep features seen in at least this many sentences */
     uint64_t seed;           /* shuffling and the held-out split */
-    double holdout;          /* multi mode: fraction held out to tune thresholds (0: all 0.5) */
+    double holdout;          /* fraction held out to tune thresholds (0: all 0.5, no tuning) */
+    int folds;               /* >= 2: tune on the out-of-fold scores of this many models
+                                (cross-validation) instead of the holdout split; needs refit */
     double pos_weight_power; /* multi mode: positives weigh (negatives/positives)^power */
     double pos_weight_max;
     /* A label's tuned threshold is pulled toward the one threshold best for macro-F1 over all
      * labels, as if threshold_prior extra held-out positives had voted for it: rare labels
      * (few positives, noisy F1) keep mostly the shared value. 0: no pull. */
     double threshold_prior;
-    int refit; /* after tuning, train again on all data (thresholds kept) */
+    int refit;    /* after tuning, train again on all data (thresholds kept) */
+    int ensemble; /* > 1: average this many models trained on other shuffles */
     void (*progress)(void *ctx, const char *message);
     void *progress_ctx;
 };
