@@ -222,9 +222,11 @@ static pb_status parse_polarity_line(struct builder *b, char *p, int line, char 
     char *label = trim(tab + 1);
     if (is_blank(p, strlen(p)))
         return pb_errf(err, PB_ERR_INVALID, "%s line %d: empty text", b->path, line);
-    pb_status rc = label_id(b, label, NULL, line, &id, err);
-    if (rc == PB_OK)
-        rc = example_begin(b, p, strlen(p), line, err);
+    if ((id = label_find(b->d, label)) < 0)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "%s line %d: label must be positive, negative or neutral; got '%s'", b->path,
+                       line, label);
+    pb_status rc = example_begin(b, p, strlen(p), line, err);
     return rc == PB_OK ? example_label(b, id, err) : rc;
 }
 
