@@ -655,6 +655,7 @@ void emotrain_bundle_defaults(struct emotrain_bundle *b)
     emotrain_defaults(&b->second_opts);
     emotrain_defaults(&b->segment_opts);
     b->segment_opts.mode = EMOMODEL_SINGLE;
+    b->segment_opts.min_count = 5; /* as good as 3 on held-out reviews, a third fewer rows */
 }
 
 pb_status emotrain_fit_bundle(const struct emotrain_bundle *b, emomodel **out, char *err)
