@@ -514,8 +514,9 @@ static int do_eval(struct args *a)
             printf("\n");
             json_decref(root);
         } else {
+            json_t *unused = NULL; /* evaluate_segment prints when json is 0 */
             print_report(head, &e);
-            rc = evaluate_segment(m, d, 1, 0, &(json_t *){NULL});
+            rc = evaluate_segment(m, d, 1, 0, &unused);
         }
         evalclass_free(&e);
     } else if (rc == 0) {
