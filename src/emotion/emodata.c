@@ -30,19 +30,20 @@ struct csv_record {
     size_t n, cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+/* Grows *p to hold need elements; PB_ERR_NOMEM (no message: callers add theirs) leaves it. */
+static pb_status grow(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
-        return 0;
+        return PB_OK;
     size_t c = *cap ? *cap : 16;
     while (c < need)
         c *= 2;
     void *q = realloc(*p, c * size);
     if (!q)
-        return -1;
+        return PB_ERR_NOMEM;
     *p = q;
     *cap = c;
-    return 0;
+    return PB_OK;
 }
 
 static int label_find(const struct emodata *d, const char *name)
@@ -259,20 +260,20 @@ static pb_status for_each_line(struct builder *b, char *buf,
 
 /* ---- CSV and the AI-Hub export ------------------------------------------------------------ */
 
-static int rec_put(struct csv_record *r, char c)
+static pb_status rec_put(struct csv_record *r, char c)
 {
     if (grow((void **)&r->buf, &r->buf_cap, r->buf_len + 1, 1))
-        return -1;
+        return PB_ERR_NOMEM;
     r->buf[r->buf_len++] = c;
-    return 0;
+    return PB_OK;
 }
 
-static int rec_field(struct csv_record *r)
+static pb_status rec_field(struct csv_record *r)
 {
     if (grow((void **)&r->start, &r->cap, r->n + 1, sizeof *r->start))
-        return -1;
+        return PB_ERR_NOMEM;
     r->start[r->n++] = r->buf_len;
-    return 0;
+    return PB_OK;
 }
 
 /* Parses one record at *pos; *line counts newlines (quoted ones too). Returns 1 for a record,
@@ -590,14 +591,14 @@ pb_status emodata_format_parse(const char *s, enum emodata_format *out, char *er
                    "unknown format '%s' (use goemotions, kote, polarity, aihub, csv, jsonl)", s);
 }
 
-static int set_str(char **slot, const char *v)
+static pb_status set_str(char **slot, const char *v)
 {
     char *c = strdup(v);
     if (!c)
-        return -1;
+        return PB_ERR_NOMEM;
     free(*slot);
     *slot = c;
-    return 0;
+    return PB_OK;
 }
 
 pb_status emodata_apply_names(struct emodata *d, const char *path, char *err)
