@@ -216,7 +216,8 @@ pb_status verdict_check_separation(const bandit *b, double confidence, verdict_s
                                     .difference = arms[o.leader].mean - arms[o.runner_up].mean,
                                     .statistic = o.statistic,
                                     .threshold = o.threshold,
-                                    .z = sqrt(2 * o.statistic),
+                                    .z = gsl_cdf_ugaussian_Pinv(0.5 + confidence / 2) *
+                                         sqrt(o.statistic / o.threshold),
                                     .enough_data = o.enough_data,
                                     .separated = o.separated,
                                     .more_pulls = o.more_rewards};

@@ -47,8 +47,10 @@ typedef struct {
     double difference;        /* leader mean - runner-up mean */
     double statistic;         /* GLR of the leader against the runner-up */
     double threshold;         /* beta(t, delta) it must exceed (glr.h) */
-    double z;                 /* sqrt(2 statistic): the same evidence on a z-score scale, for
-                                 display only; separation is statistic > threshold */
+    double z;                 /* q sqrt(statistic / threshold), q the two-sided normal quantile
+                                 of `confidence`: the evidence on a z-score scale, above q
+                                 exactly when the statistic passes the threshold (display
+                                 only: separation also needs enough_data) */
     int enough_data;          /* both have VERDICT_MIN_REWARDS rewards or more */
     int separated;            /* the leader is the best active arm at `confidence` */
     double more_pulls;        /* rewards still needed on the two arms (in their current split)

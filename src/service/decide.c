@@ -36,7 +36,7 @@ void decide_stats(const struct decide_arm *arms, size_t k, struct verdict_arm *o
 static json_t *interval_json(double mean, double n)
 {
     double lo, hi;
-    glr_interval(mean, n, VERDICT_LO, VERDICT_HI, 1 - DECIDE_CONFIDENCE, &lo, &hi);
+    glr_interval(mean, n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &lo, &hi);
     return json_pack("[f, f]", lo, hi);
 }
 
@@ -128,7 +128,7 @@ json_t *decide_series_arm_json(int64_t id, const struct decide_point *p, size_t 
     for (size_t i = 0; i < n; i++) {
         double m = p[i].n > 0 ? p[i].sum / p[i].n : NAN, l = NAN, h = NAN;
         if (p[i].n > 0)
-            glr_interval(m, p[i].n, VERDICT_LO, VERDICT_HI, 1 - DECIDE_CONFIDENCE, &l, &h);
+            glr_interval(m, p[i].n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &l, &h);
         json_array_append_new(share, decide_number(p[i].share));
         json_array_append_new(rewards, json_real(p[i].n));
         json_array_append_new(mean, decide_number(m));

@@ -13,7 +13,7 @@
 #include "bandit/verdict.h"
 #include "base/pb.h"
 
-#define DECIDE_CONFIDENCE 0.95
+#define DECIDE_DELTA 0.05 /* error level of the verdict: 95 % confidence */
 #define DECIDE_DRAWS      4000 /* P(best) samples when it is not exact (more than two arms) */
 
 /* One arm with its reward sums. */

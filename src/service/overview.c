@@ -2,6 +2,7 @@
  * live state's segments; the series over clock time is remembered in the cache's memo. */
 #include "service/overview.h"
 
+#include "bandit/glr.h"
 #include "base/hash.h"
 #include "service/dashcache.h"
 #include "service/decide.h"
@@ -279,16 +280,13 @@ static json_t *segment_arms_json(const struct ov *o, const struct live_snapshot 
         st[i] = (struct verdict_arm){n, mean, 0, o->darms[i].active};
         if (!arms || !shown(o, i))
             continue;
-        struct decide_point p = {NAN, n, mean * n, NAN};
-        json_t *s = decide_series_arm_json(o->ids[i], &p, 1);
+        double lo, hi;
+        glr_interval(mean, n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &lo, &hi);
         json_array_append_new(
-            arms,
-            json_pack("{s:I, s:f, s:o, s:[O, O], s:o}", "id", (json_int_t)o->ids[i], "rewards", n,
-                      "mean", n > 0 ? json_real(mean) : json_null(), "interval",
-                      json_array_get(json_object_get(s, "lo"), 0),
-                      json_array_get(json_object_get(s, "hi"), 0), "p_best",
-                      o->darms[i].active && la ? json_real(la->p_best) : json_null()));
-        json_decref(s);
+            arms, json_pack("{s:I, s:f, s:o, s:[f, f], s:o}", "id", (json_int_t)o->ids[i],
+                            "rewards", n, "mean", n > 0 ? json_real(mean) : json_null(),
+                            "interval", lo, hi, "p_best",
+                            o->darms[i].active && la ? json_real(la->p_best) : json_null()));
     }
     return arms;
 }
@@ -312,7 +310,7 @@ static pb_status decisions_json(struct ov *o, const struct verdict_outcome *over
         arms[k] = segment_arms_json(o, &o->segs[k], st + k * n);
         groups[k] = (struct verdict_group){st + k * n, o->n_arms};
     }
-    if ((rc = verdict_judge_segments(groups, o->n_seg < 64 ? o->n_seg : 64, 1 - DECIDE_CONFIDENCE,
+    if ((rc = verdict_judge_segments(groups, o->n_seg < 64 ? o->n_seg : 64, DECIDE_DELTA,
                                      outs, err)) != PB_OK)
         goto cleanup;
     for (size_t i = 0; i < o->n_arms; i++)
@@ -368,7 +366,7 @@ static pb_status build(void *ctx, const struct dashcache_view *v, struct dashcac
     }
     decide_stats(o->darms, o->n_arms, st);
     struct verdict_group g = {st, o->n_arms};
-    rc = verdict_judge(&g, 1 - DECIDE_CONFIDENCE, &overall, err);
+    rc = verdict_judge(&g, DECIDE_DELTA, &overall, err);
     free(st);
     json_t *promoted =
         o->e->promoted_arm_id ? json_integer(o->e->promoted_arm_id) : json_null();

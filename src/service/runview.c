@@ -316,7 +316,7 @@ pb_status runview_json(store *s, int64_t run_id, json_t **out, char *err)
     if (rc == PB_OK) {
         decide_stats(v.darms, v.n_arms, st);
         struct verdict_group g = {st, v.n_arms};
-        rc = verdict_judge(&g, 1 - DECIDE_CONFIDENCE, &o, err);
+        rc = verdict_judge(&g, DECIDE_DELTA, &o, err);
     }
     double ok = 0;
     for (size_t a = 0; a < v.n_arms; a++)
