@@ -347,8 +347,9 @@
       for (const c of list) {
         const opt = document.createElement('option');
         opt.value = c.id;
-        const date = new Date(c.last_at * 1000).toLocaleString('ko-KR');
-        const preview = (c.preview || '').slice(0, 24);
+        const date = new Date(c.last_at * 1000).toLocaleString('ko-KR', {
+          month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+        const preview = (c.preview || '').slice(0, 20);
         opt.textContent = date + ' — ' + preview;
         select.appendChild(opt);
       }
