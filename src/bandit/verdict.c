@@ -175,8 +175,8 @@ pb_status verdict_judge(const struct verdict_group *g, double delta, struct verd
     free(arms);
     if (rc != PB_OK)
         return rc;
-    *out = (struct verdict_outcome){1,           delta,         v.leader,      v.runner_up,
-                                    v.statistic, v.threshold,   v.more_rewards, v.enough_data,
+    *out = (struct verdict_outcome){1,           delta,       v.leader,       v.runner_up,
+                                    v.statistic, v.threshold, v.more_rewards, v.enough_data,
                                     v.separated};
     return PB_OK;
 }

@@ -82,9 +82,9 @@ struct verdict_group {
 };
 
 struct verdict_outcome {
-    int compared;       /* 1 when at least two active arms had rewards (else the fields below
-                           are zero and the group took no part) */
-    double delta;       /* error level used (segments share 1 - confidence) */
+    int compared; /* 1 when at least two active arms had rewards (else the fields below
+                     are zero and the group took no part) */
+    double delta; /* error level used (segments share 1 - confidence) */
     size_t leader, runner_up;
     double statistic, threshold, more_rewards;
     int enough_data, separated;
@@ -108,9 +108,9 @@ pb_status verdict_judge_segments(const struct verdict_group *segs, size_t n, dou
                                  struct verdict_outcome *out, char *err);
 
 /* What to do given the overall outcome and the n_seg segment outcomes of
- * verdict_judge_segments. promoted: the promoted arm's index or SIZE_MAX. seg_leader[i] (n_seg slots, may be NULL when
- * n_seg is 0) gets the segment's separated leader or SIZE_MAX; SERVE_PER_SEGMENT when two
- * separated segments have different leaders. */
+ * verdict_judge_segments. promoted: the promoted arm's index or SIZE_MAX. seg_leader[i] (n_seg
+ * slots, may be NULL when n_seg is 0) gets the segment's separated leader or SIZE_MAX;
+ * SERVE_PER_SEGMENT when two separated segments have different leaders. */
 void verdict_advise(const struct verdict_outcome *overall, const struct verdict_outcome *segs,
                     size_t n_seg, size_t promoted, struct verdict_advice *out, size_t *seg_leader);
 

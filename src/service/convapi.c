@@ -37,8 +37,7 @@ json_t *convapi_messages_json(const struct dashq_message *msgs, size_t n,
             json_t *ctx = m->context_json ? json_loads(m->context_json, 0, NULL) : NULL;
             json_t *emotions = json_object_get(ctx, "emotions");
             examples_split_user_text(m->content, sentence, TEXT_MAX, feeling, sizeof feeling);
-            item = json_pack("{s:s, s:s, s:o, s:f}", "role", "user", "text", sentence,
-                             "emotions",
+            item = json_pack("{s:s, s:s, s:o, s:f}", "role", "user", "text", sentence, "emotions",
                              json_is_array(emotions) ? json_incref(emotions) : json_array(),
                              "created_at", m->created_at);
             json_decref(ctx);
@@ -46,8 +45,8 @@ json_t *convapi_messages_json(const struct dashq_message *msgs, size_t n,
             last_answer = m->impression_id;
             item = json_pack("{s:s, s:s, s:o, s:s, s:f, s:o}", "role", "assistant", "text",
                              m->content, "impression_id",
-                             m->impression_id ? json_integer(m->impression_id) : json_null(),
-                             "arm", m->arm, "created_at", m->created_at, "feedback",
+                             m->impression_id ? json_integer(m->impression_id) : json_null(), "arm",
+                             m->arm, "created_at", m->created_at, "feedback",
                              feedback ? feedback : json_object());
             feedback = NULL;
         }
@@ -90,10 +89,10 @@ static pb_status h_list(struct server_request *req, struct server_reply *reply, 
     char *sentence = malloc(TEXT_MAX), feeling[128];
     for (size_t i = 0; rc == PB_OK && arr && sentence && i < n; i++) {
         examples_split_user_text(list[i].first_text, sentence, TEXT_MAX, feeling, sizeof feeling);
-        json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:I, s:s}", "id", list[i].id,
-                                             "created_at", list[i].created_at, "last_at",
-                                             list[i].last_at, "answers",
-                                             (json_int_t)list[i].answers, "preview", sentence));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:f, s:f, s:I, s:s}", "id", list[i].id, "created_at",
+                                        list[i].created_at, "last_at", list[i].last_at, "answers",
+                                        (json_int_t)list[i].answers, "preview", sentence));
     }
     if (rc == PB_OK && (!arr || !sentence))
         rc = pb_errf(reply->err, PB_ERR_NOMEM, "out of memory listing conversations");
@@ -130,9 +129,8 @@ static pb_status reply_conversation(app *a, store *s, const char *id, const char
     if (rc == PB_OK && !list)
         rc = pb_errf(reply->err, PB_ERR_NOMEM, "out of memory reading a conversation");
     if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:s, s:b, s:o}", "id", id, "stored", n > 0, "messages",
-                                    list));
+        server_reply_json(
+            reply, 200, json_pack("{s:s, s:b, s:o}", "id", id, "stored", n > 0, "messages", list));
     dashq_message_list_free(msgs, n);
     free(rewards);
     return rc;

@@ -619,8 +619,7 @@ static pb_status overview_body(app *a, store *s, const struct store_experiment *
     int64_t run_id = 0;
     if (strcmp(e->kind, "offline") == 0 && runview_run_of(s, e->id, &run_id, err) == PB_OK)
         return runview_json(s, run_id, out, err);
-    return overview_live_json(a, s, e, *(const enum overview_window *)ctx, pb_now_wall(), out,
-                              err);
+    return overview_live_json(a, s, e, *(const enum overview_window *)ctx, pb_now_wall(), out, err);
 }
 
 static pb_status h_overview(struct server_request *req, struct server_reply *reply, void *ctx)
@@ -680,16 +679,17 @@ static pb_status h_experiments(struct server_request *req, struct server_reply *
     json_t *arr = json_array();
     (void)req;
     store *s = app_store_acquire(ctx, reply->err);
-    pb_status rc = !s ? PB_ERR_DB : arr ? store_experiment_list(s, &list, &n, reply->err)
-                                        : pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = !s    ? PB_ERR_DB
+                   : arr ? store_experiment_list(s, &list, &n, reply->err)
+                         : pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
     app_store_release(ctx, s);
     for (size_t i = 0; rc == PB_OK && i < n; i++)
         if (strcmp(list[i].status, "active") == 0)
             json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:f}", "id",
                                                  (json_int_t)list[i].id, "name", list[i].name,
                                                  "kind", list[i].kind, "policy",
-                                                 list[i].policy ? list[i].policy : "",
-                                                 "created_at", list[i].created_at));
+                                                 list[i].policy ? list[i].policy : "", "created_at",
+                                                 list[i].created_at));
     store_experiment_list_free(list, n);
     if (rc == PB_OK)
         server_reply_json(reply, 200, json_pack("{s:O}", "experiments", arr));

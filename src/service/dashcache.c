@@ -224,8 +224,8 @@ static int add_reward(void *ctx, const struct dashq_reward *r)
         a->newest[bin] = r->reward_id;
     }
     struct dashcache_recent *slot = &e->ring[e->ring_next];
-    *slot = (struct dashcache_recent){r->reward_id, r->impression_id, r->arm_id, "",
-                                      r->value,     r->created_at};
+    *slot = (struct dashcache_recent){r->reward_id, r->impression_id, r->arm_id,
+                                      "",           r->value,         r->created_at};
     snprintf(slot->source, sizeof slot->source, "%s", source);
     e->ring_next = (e->ring_next + 1) % DASHCACHE_RECENT;
     if (e->n_recent < DASHCACHE_RECENT)
@@ -294,8 +294,8 @@ pb_status dashcache_read(dashcache *c, store *s, int64_t experiment_id,
         e->used = ++c->clock;
         rc = dashq_rewards_after(s, experiment_id, e->last_reward_id, add_reward, e, err);
         if (rc == PB_OK)
-            rc = dashq_impressions_after(s, experiment_id, e->last_impression_id,
-                                         add_impression, e, err);
+            rc = dashq_impressions_after(s, experiment_id, e->last_impression_id, add_impression, e,
+                                         err);
         if (e->nomem)
             rc = pb_errf(err, PB_ERR_NOMEM, "out of memory caching the dashboard");
         if (rc != PB_OK)

@@ -25,9 +25,9 @@
 typedef struct dashcache dashcache;
 
 struct dashcache_cell {
-    double n, sum, sum_sq;             /* rewards */
-    double levels[DASHCACHE_LEVELS];   /* rewards per level */
-    double impressions;                /* impressions created */
+    double n, sum, sum_sq;           /* rewards */
+    double levels[DASHCACHE_LEVELS]; /* rewards per level */
+    double impressions;              /* impressions created */
 };
 
 struct dashcache_arm {
@@ -51,11 +51,11 @@ struct dashcache_source {
 /* A read-only view of one experiment, valid during the callback only. */
 struct dashcache_view {
     int64_t experiment_id, last_reward_id, last_impression_id;
-    int64_t rewards, impressions;     /* totals */
-    size_t n_arms;                    /* in order of first appearance */
+    int64_t rewards, impressions; /* totals */
+    size_t n_arms;                /* in order of first appearance */
     const struct dashcache_arm *arms;
-    size_t n_hours;                   /* hours with any row, ascending */
-    const int64_t *hours;             /* floor(created_at / 3600) */
+    size_t n_hours;                     /* hours with any row, ascending */
+    const int64_t *hours;               /* floor(created_at / 3600) */
     const struct dashcache_cell *cells; /* n_hours x stride: cells[h * stride + arm] */
     size_t stride;
     size_t n_sources;

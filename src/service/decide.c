@@ -47,9 +47,9 @@ static json_t *arm_json(const struct decide_arm *arms, size_t k, size_t i,
     char label[32];
     decide_label(arms, k, i, label);
     json_t *j = json_pack("{s:I, s:s, s:s, s:i, s:s, s:b, s:b, s:o, s:f, s:o, s:o, s:o}", "id",
-                          (json_int_t)a->id, "name", a->name, "label", label, "version",
-                          a->version, "prompt", a->prompt ? a->prompt : "", "active", a->active,
-                          "promoted", a->promoted, "impressions",
+                          (json_int_t)a->id, "name", a->name, "label", label, "version", a->version,
+                          "prompt", a->prompt ? a->prompt : "", "active", a->active, "promoted",
+                          a->promoted, "impressions",
                           a->impressions >= 0 ? json_real(a->impressions) : json_null(), "rewards",
                           st->pulls, "mean", st->pulls > 0 ? json_real(st->mean) : json_null(),
                           "interval", interval_json(st->mean, st->pulls), "p_best",
@@ -123,8 +123,8 @@ json_t *decide_advice_json(const struct verdict_advice *adv, const int64_t *ids,
 
 json_t *decide_series_arm_json(int64_t id, const struct decide_point *p, size_t n)
 {
-    json_t *share = json_array(), *rewards = json_array(), *mean = json_array(),
-           *lo = json_array(), *hi = json_array(), *pb = json_array();
+    json_t *share = json_array(), *rewards = json_array(), *mean = json_array(), *lo = json_array(),
+           *hi = json_array(), *pb = json_array();
     for (size_t i = 0; i < n; i++) {
         double m = p[i].n > 0 ? p[i].sum / p[i].n : NAN, l = NAN, h = NAN;
         if (p[i].n > 0)

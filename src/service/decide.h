@@ -14,7 +14,7 @@
 #include "base/pb.h"
 
 #define DECIDE_DELTA 0.05 /* error level of the verdict: 95 % confidence */
-#define DECIDE_DRAWS      4000 /* P(best) samples when it is not exact (more than two arms) */
+#define DECIDE_DRAWS 4000 /* P(best) samples when it is not exact (more than two arms) */
 
 /* One arm with its reward sums. */
 struct decide_arm {
@@ -50,9 +50,9 @@ json_t *decide_advice_json(const struct verdict_advice *adv, const int64_t *ids,
 
 /* A chart's points for one arm, filled by the caller: n points. */
 struct decide_point {
-    double share;      /* NaN = no data at this point */
-    double n, sum;     /* rewards at this point (a bucket, or cumulative for a run) */
-    double p_best;     /* NaN = unknown */
+    double share;  /* NaN = no data at this point */
+    double n, sum; /* rewards at this point (a bucket, or cumulative for a run) */
+    double p_best; /* NaN = unknown */
 };
 
 /* {id, share: [], rewards: [], mean: [], lo: [], hi: [], p_best: []} with null for NaN and for

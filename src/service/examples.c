@@ -49,8 +49,7 @@ static json_t *example_json(int rank, const struct dashq_example *x, int offline
         snprintf(sentence, sizeof sentence, "%s", x->user_text ? x->user_text : "");
         snprintf(feeling, sizeof feeling, "%s", x->segment);
     } else {
-        examples_split_user_text(x->user_text, sentence, sizeof sentence, feeling,
-                                 sizeof feeling);
+        examples_split_user_text(x->user_text, sentence, sizeof sentence, feeling, sizeof feeling);
     }
     return json_pack("{s:s, s:I, s:o, s:f, s:s, s:f, s:s, s:s, s:s, s:s, s:o}", "rank",
                      rank_names[rank], offline ? "iteration" : "reward_id",
@@ -163,8 +162,7 @@ static pb_status offline_arm_json(store *s, int64_t run_id, int64_t arm_id, int6
     return PB_OK;
 }
 
-pb_status examples_json(app *a, store *s, const struct store_experiment *e, json_t **out,
-                        char *err)
+pb_status examples_json(app *a, store *s, const struct store_experiment *e, json_t **out, char *err)
 {
     struct arm *arms = NULL;
     size_t n = 0;
@@ -204,8 +202,8 @@ pb_status examples_json(app *a, store *s, const struct store_experiment *e, json
     }
     if (rc == PB_ERR_NOMEM)
         pb_errf(err, rc, "out of memory listing examples");
-    if (rc == PB_OK && !(*out = json_pack("{s:s, s:s, s:O}", "experiment", e->name, "kind",
-                                          e->kind, "arms", list)))
+    if (rc == PB_OK && !(*out = json_pack("{s:s, s:s, s:O}", "experiment", e->name, "kind", e->kind,
+                                          "arms", list)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory listing examples");
     json_decref(list);
     free(picks);

@@ -156,9 +156,9 @@ static void fill_points(const struct ov *o, const struct dashcache_view *v, cons
         for (size_t i = 0; i < o->n_arms; i++) {
             size_t ci = o->cache_index[i];
             const struct dashcache_cell *b = ci < k ? &w->bucket[ci] : NULL;
-            w->pts[i * ax->n_points + p] = (struct decide_point){
-                imp > 0 ? (b ? b->impressions : 0) / imp : NAN, b ? b->n : 0, b ? b->sum : 0,
-                w->now_pb[i]};
+            w->pts[i * ax->n_points + p] =
+                (struct decide_point){imp > 0 ? (b ? b->impressions : 0) / imp : NAN, b ? b->n : 0,
+                                      b ? b->sum : 0, w->now_pb[i]};
         }
     }
 }
@@ -167,24 +167,27 @@ static json_t *series_json(const struct ov *o, const struct dashcache_view *v,
                            const struct axis *ax, char *err)
 {
     size_t n = o->n_arms ? o->n_arms : 1, k = v->n_arms ? v->n_arms : 1;
-    struct series_work w = {
-        calloc(n * (ax->n_points ? ax->n_points : 1), sizeof *w.pts), calloc(k, sizeof *w.cum),
-        calloc(k, sizeof *w.bucket),  calloc(n, sizeof *w.scratch), calloc(n, sizeof *w.st),
-        calloc(n, sizeof *w.pb),      calloc(n, sizeof *w.now_pb)};
+    struct series_work w = {calloc(n * (ax->n_points ? ax->n_points : 1), sizeof *w.pts),
+                            calloc(k, sizeof *w.cum),
+                            calloc(k, sizeof *w.bucket),
+                            calloc(n, sizeof *w.scratch),
+                            calloc(n, sizeof *w.st),
+                            calloc(n, sizeof *w.pb),
+                            calloc(n, sizeof *w.now_pb)};
     json_t *x = json_array(), *arms = json_array(), *out = NULL;
     if (!w.pts || !w.cum || !w.bucket || !w.scratch || !w.st || !w.pb || !w.now_pb || !x || !arms)
         goto cleanup;
     fill_points(o, v, ax, &w);
     for (size_t p = 0; p < ax->n_points; p++)
         json_array_append_new(
-            x, json_real((double)(ax->start_hour + (int64_t)p * ax->bucket_hours) *
-                         DASHCACHE_HOUR));
+            x,
+            json_real((double)(ax->start_hour + (int64_t)p * ax->bucket_hours) * DASHCACHE_HOUR));
     for (size_t i = 0; i < o->n_arms; i++)
         if (shown(o, i))
             json_array_append_new(
                 arms, decide_series_arm_json(o->ids[i], w.pts + i * ax->n_points, ax->n_points));
-    out = json_pack("{s:s, s:s, s:f, s:O, s:O}", "x_kind", "time", "window", ax->name,
-                    "bucket_s", (double)ax->bucket_hours * DASHCACHE_HOUR, "x", x, "arms", arms);
+    out = json_pack("{s:s, s:s, s:f, s:O, s:O}", "x_kind", "time", "window", ax->name, "bucket_s",
+                    (double)ax->bucket_hours * DASHCACHE_HOUR, "x", x, "arms", arms);
 cleanup:
     if (!out)
         pb_errf(err, PB_ERR_NOMEM, "out of memory drawing the series");
@@ -203,9 +206,9 @@ static json_t *series_cached(const struct ov *o, const struct dashcache_view *v,
     for (size_t i = 0; i < o->n_arms; i++)
         arms = hash_fnv1a64(&o->darms[i].active, sizeof o->darms[i].active, arms);
     char key[sizeof memo->key];
-    snprintf(key, sizeof key, "%s:%lld:%zu:%lld:%lld:%d:%llx", ax.name,
-             (long long)ax.start_hour, ax.n_points, (long long)v->last_reward_id,
-             (long long)v->last_impression_id, (int)o->model, (unsigned long long)arms);
+    snprintf(key, sizeof key, "%s:%lld:%zu:%lld:%lld:%d:%llx", ax.name, (long long)ax.start_hour,
+             ax.n_points, (long long)v->last_reward_id, (long long)v->last_impression_id,
+             (int)o->model, (unsigned long long)arms);
     if (memo->value && strcmp(memo->key, key) == 0)
         return json_deep_copy(memo->value);
     json_t *series = series_json(o, v, &ax, err);
@@ -283,10 +286,10 @@ static json_t *segment_arms_json(const struct ov *o, const struct live_snapshot 
         double lo, hi;
         glr_interval(mean, n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &lo, &hi);
         json_array_append_new(
-            arms, json_pack("{s:I, s:f, s:o, s:[f, f], s:o}", "id", (json_int_t)o->ids[i],
-                            "rewards", n, "mean", n > 0 ? json_real(mean) : json_null(),
-                            "interval", lo, hi, "p_best",
-                            o->darms[i].active && la ? json_real(la->p_best) : json_null()));
+            arms,
+            json_pack("{s:I, s:f, s:o, s:[f, f], s:o}", "id", (json_int_t)o->ids[i], "rewards", n,
+                      "mean", n > 0 ? json_real(mean) : json_null(), "interval", lo, hi, "p_best",
+                      o->darms[i].active && la ? json_real(la->p_best) : json_null()));
     }
     return arms;
 }
@@ -310,8 +313,8 @@ static pb_status decisions_json(struct ov *o, const struct verdict_outcome *over
         arms[k] = segment_arms_json(o, &o->segs[k], st + k * n);
         groups[k] = (struct verdict_group){st + k * n, o->n_arms};
     }
-    if ((rc = verdict_judge_segments(groups, o->n_seg < 64 ? o->n_seg : 64, DECIDE_DELTA,
-                                     outs, err)) != PB_OK)
+    if ((rc = verdict_judge_segments(groups, o->n_seg < 64 ? o->n_seg : 64, DECIDE_DELTA, outs,
+                                     err)) != PB_OK)
         goto cleanup;
     for (size_t i = 0; i < o->n_arms; i++)
         if (o->ids[i] == o->e->promoted_arm_id)
@@ -319,16 +322,15 @@ static pb_status decisions_json(struct ov *o, const struct verdict_outcome *over
     struct verdict_advice adv;
     verdict_advise(overall, outs, o->n_seg < 64 ? o->n_seg : 64, promoted, &adv, leaders);
     for (size_t k = 0; k < o->n_seg && k < 64; k++) {
-        json_array_append_new(
-            segs, json_pack("{s:s, s:I, s:O, s:o}", "name", o->seg_names[k], "rewards",
-                            (json_int_t)o->global.segment_pulls[k], "arms",
-                            arms[k] ? arms[k] : json_array(), "verdict",
-                            decide_verdict_json(&outs[k], o->ids)));
+        json_array_append_new(segs, json_pack("{s:s, s:I, s:O, s:o}", "name", o->seg_names[k],
+                                              "rewards", (json_int_t)o->global.segment_pulls[k],
+                                              "arms", arms[k] ? arms[k] : json_array(), "verdict",
+                                              decide_verdict_json(&outs[k], o->ids)));
     }
     json_object_set(o->out, "segments", segs);
-    json_object_set_new(o->out, "advice",
-                        decide_advice_json(&adv, o->ids, o->seg_names, leaders,
-                                           o->n_seg < 64 ? o->n_seg : 64));
+    json_object_set_new(
+        o->out, "advice",
+        decide_advice_json(&adv, o->ids, o->seg_names, leaders, o->n_seg < 64 ? o->n_seg : 64));
 cleanup:
     for (size_t k = 0; k < 64; k++)
         json_decref(arms[k]);
@@ -368,16 +370,14 @@ static pb_status build(void *ctx, const struct dashcache_view *v, struct dashcac
     struct verdict_group g = {st, o->n_arms};
     rc = verdict_judge(&g, DECIDE_DELTA, &overall, err);
     free(st);
-    json_t *promoted =
-        o->e->promoted_arm_id ? json_integer(o->e->promoted_arm_id) : json_null();
+    json_t *promoted = o->e->promoted_arm_id ? json_integer(o->e->promoted_arm_id) : json_null();
     json_t *series = rc == PB_OK ? series_cached(o, v, memo, err) : NULL;
     o->out = json_pack(
-        "{s:{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o}, s:o, s:o, s:o, s:o, s:o}",
-        "experiment", "id", (json_int_t)o->e->id, "name", o->e->name, "kind", o->e->kind,
-        "status", o->e->status, "policy", o->global.policy, "promoted_arm_id", promoted,
-        "rewards", (json_int_t)v->rewards, "impressions", (json_int_t)v->impressions,
-        "by_source", sources_json(v), "arms", arms, "verdict",
-        decide_verdict_json(&overall, o->ids), "series", series, "distribution",
+        "{s:{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o}, s:o, s:o, s:o, s:o, s:o}", "experiment",
+        "id", (json_int_t)o->e->id, "name", o->e->name, "kind", o->e->kind, "status", o->e->status,
+        "policy", o->global.policy, "promoted_arm_id", promoted, "rewards", (json_int_t)v->rewards,
+        "impressions", (json_int_t)v->impressions, "by_source", sources_json(v), "arms", arms,
+        "verdict", decide_verdict_json(&overall, o->ids), "series", series, "distribution",
         distribution_json(o, v), "recent", recent_json(o, v));
     if (rc == PB_OK && !o->out)
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory building the overview");
@@ -428,8 +428,8 @@ static pb_status ov_load(app *a, store *s, struct ov *o, char *err)
         rc = live_snapshot_get(app_live(a), s, o->e->name, o->seg_names[k], DECIDE_DRAWS,
                                &o->segs[k], err);
     }
-    o->model = strncmp(o->global.policy, "thompson-beta", 13) == 0 ? VERDICT_BETA
-                                                                    : VERDICT_GAUSSIAN;
+    o->model =
+        strncmp(o->global.policy, "thompson-beta", 13) == 0 ? VERDICT_BETA : VERDICT_GAUSSIAN;
     return rc;
 }
 

@@ -13,24 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_POINTS  200 /* points per series, evenly spaced in iterations */
-#define RUN_DRAWS   1000
-#define RUN_RECENT  20
-#define RUN_LEVELS  5
+#define RUN_POINTS 200 /* points per series, evenly spaced in iterations */
+#define RUN_DRAWS  1000
+#define RUN_RECENT 20
+#define RUN_LEVELS 5
 
 static json_t *run_json(const struct run *r, const struct dashq_run_cost *c, const char *exp)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:f, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:o, s:o}",
-                     "id", (json_int_t)r->id, "name", r->name ? r->name : "", "kind",
-                     r->kind ? r->kind : "", "status", r->status ? r->status : "", "stop_reason",
-                     r->stop_reason ? json_string(r->stop_reason) : json_null(), "created_at",
-                     r->created_at, "finished_at",
-                     r->finished_at > 0 ? json_real(r->finished_at) : json_null(), "steps_ok",
-                     (json_int_t)r->steps_ok, "steps_failed", (json_int_t)r->steps_failed,
-                     "steps_pending", (json_int_t)r->steps_pending, "cost_usd", c->usd, "tokens",
-                     (json_int_t)c->tokens, "calls", (json_int_t)c->calls, "experiment",
-                     exp ? json_string(exp) : json_null(), "winner_arm_id",
-                     r->winner_arm_id ? json_integer(r->winner_arm_id) : json_null());
+    return json_pack(
+        "{s:I, s:s, s:s, s:s, s:o, s:f, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:o, s:o}", "id",
+        (json_int_t)r->id, "name", r->name ? r->name : "", "kind", r->kind ? r->kind : "", "status",
+        r->status ? r->status : "", "stop_reason",
+        r->stop_reason ? json_string(r->stop_reason) : json_null(), "created_at", r->created_at,
+        "finished_at", r->finished_at > 0 ? json_real(r->finished_at) : json_null(), "steps_ok",
+        (json_int_t)r->steps_ok, "steps_failed", (json_int_t)r->steps_failed, "steps_pending",
+        (json_int_t)r->steps_pending, "cost_usd", c->usd, "tokens", (json_int_t)c->tokens, "calls",
+        (json_int_t)c->calls, "experiment", exp ? json_string(exp) : json_null(), "winner_arm_id",
+        r->winner_arm_id ? json_integer(r->winner_arm_id) : json_null());
 }
 
 /* The name of experiment id (copied into name, 65 bytes), "" when it has none. */
@@ -171,8 +170,8 @@ static pb_status rv_load(store *s, int64_t run_id, struct rv *v, char *err)
     if (rc == PB_OK)
         rc = arms_list(s, v->e.id, 1, &v->arms, &v->n_arms, err);
     size_t n = v->n_arms ? v->n_arms : 1;
-    if (rc == PB_OK && (!(v->darms = calloc(n, sizeof *v->darms)) ||
-                        !(v->ids = calloc(n, sizeof *v->ids))))
+    if (rc == PB_OK &&
+        (!(v->darms = calloc(n, sizeof *v->darms)) || !(v->ids = calloc(n, sizeof *v->ids))))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory reading a run");
     for (size_t i = 0; rc == PB_OK && i < v->n_arms; i++) {
         v->ids[i] = v->arms[i].id;
@@ -223,15 +222,14 @@ static json_t *series_json(const struct rv *v)
         json_array_append_new(x, json_integer(v->steps[end - 1].iteration + 1));
         for (size_t a = 0; a < k; a++)
             pts[a * n_points + p] = (struct decide_point){
-                chosen[a] / (double)end, cum[a].n, cum[a].sum,
-                have && cum[a].active ? pb[a] : NAN};
+                chosen[a] / (double)end, cum[a].n, cum[a].sum, have && cum[a].active ? pb[a] : NAN};
     }
     for (size_t a = 0; a < k; a++)
         if (v->darms[a].active || v->darms[a].n > 0)
-            json_array_append_new(arms, decide_series_arm_json(v->ids[a], pts + a * n_points,
-                                                               n_points));
-    out = json_pack("{s:s, s:s, s:O, s:O}", "x_kind", "iteration", "window", "all", "x", x,
-                    "arms", arms);
+            json_array_append_new(arms,
+                                  decide_series_arm_json(v->ids[a], pts + a * n_points, n_points));
+    out = json_pack("{s:s, s:s, s:O, s:O}", "x_kind", "iteration", "window", "all", "x", x, "arms",
+                    arms);
 cleanup:
     json_decref(x);
     json_decref(arms);
@@ -254,9 +252,9 @@ static json_t *distribution_json(const struct rv *v)
                 c[l < 0 ? 0 : l > 4 ? 4 : l] += 1;
             }
         if (v->darms[a].active || v->darms[a].n > 0)
-            json_array_append_new(arms, json_pack("{s:I, s:[f, f, f, f, f]}", "id",
-                                                  (json_int_t)v->ids[a], "counts", c[0], c[1],
-                                                  c[2], c[3], c[4]));
+            json_array_append_new(arms,
+                                  json_pack("{s:I, s:[f, f, f, f, f]}", "id", (json_int_t)v->ids[a],
+                                            "counts", c[0], c[1], c[2], c[3], c[4]));
     }
     return json_pack("{s:[f, f, f, f, f], s:o}", "levels", -1.0, -0.5, 0.0, 0.5, 1.0, "arms",
                      arms ? arms : json_array());
@@ -270,13 +268,12 @@ static json_t *recent_json(const struct rv *v)
         char label[32] = "";
         if (s->arm != SIZE_MAX)
             decide_label(v->darms, v->n_arms, s->arm, label);
-        json_array_append_new(
-            list, json_pack("{s:I, s:I, s:s, s:s, s:o, s:f}", "iteration",
-                            (json_int_t)s->iteration, "arm_id",
-                            (json_int_t)(s->arm != SIZE_MAX ? v->ids[s->arm] : 0), "arm", label,
-                            "status", s->status, "score",
-                            s->ok ? json_real(s->score) : json_null(), "created_at",
-                            s->created_at));
+        json_array_append_new(list, json_pack("{s:I, s:I, s:s, s:s, s:o, s:f}", "iteration",
+                                              (json_int_t)s->iteration, "arm_id",
+                                              (json_int_t)(s->arm != SIZE_MAX ? v->ids[s->arm] : 0),
+                                              "arm", label, "status", s->status, "score",
+                                              s->ok ? json_real(s->score) : json_null(),
+                                              "created_at", s->created_at));
     }
     return list;
 }
@@ -292,10 +289,10 @@ static json_t *advice_json(const struct rv *v, const struct verdict_outcome *o)
     double top = v->darms[o->leader].n + v->darms[o->runner_up].n, all = 0;
     for (size_t a = 0; a < v->n_arms; a++)
         all += v->darms[a].n;
-    double more = isfinite(o->more_rewards) && top > 0 ? ceil(o->more_rewards * all / top)
-                                                       : INFINITY;
-    return json_pack("{s:s, s:n, s:[], s:o}", "action", "run_longer", "arm", "serve",
-                     "more_steps", decide_number(more));
+    double more =
+        isfinite(o->more_rewards) && top > 0 ? ceil(o->more_rewards * all / top) : INFINITY;
+    return json_pack("{s:s, s:n, s:[], s:o}", "action", "run_longer", "arm", "serve", "more_steps",
+                     decide_number(more));
 }
 
 pb_status runview_json(store *s, int64_t run_id, json_t **out, char *err)

@@ -55,8 +55,7 @@ static const char *SQL_CONVERSATION_REWARDS =
     "r.impression_id = i.id WHERE i.conversation_id = ?1 ORDER BY r.id";
 
 int dashq_rewards_after(store *s, int64_t experiment_id, int64_t after_id,
-                        int (*fn)(void *ctx, const struct dashq_reward *row), void *ctx,
-                        char *err)
+                        int (*fn)(void *ctx, const struct dashq_reward *row), void *ctx, char *err)
 {
     sqlite3_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_REWARDS_AFTER, &st, err, STMT_INT(experiment_id),
@@ -110,9 +109,9 @@ int dashq_example_find(store *s, int64_t experiment_id, int64_t arm_id, double l
     sqlite3_stmt *st;
     int ok = 1;
     memset(out, 0, sizeof *out);
-    int row = stmt_first(s, SQL_EXAMPLE, &st, "reading an example answer", err,
-                         STMT_INT(experiment_id), STMT_INT(arm_id), STMT_REAL(lo),
-                         STMT_INT(max_reward_id), STMT_REAL(hi));
+    int row =
+        stmt_first(s, SQL_EXAMPLE, &st, "reading an example answer", err, STMT_INT(experiment_id),
+                   STMT_INT(arm_id), STMT_REAL(lo), STMT_INT(max_reward_id), STMT_REAL(hi));
     if (row <= 0)
         return row;
     out->reward_id = sqlite3_column_int64(st, 0);
@@ -196,8 +195,8 @@ int dashq_run_example(store *s, int64_t run_id, int64_t arm_id, int64_t rank,
     sqlite3_stmt *st;
     int ok = 1;
     memset(out, 0, sizeof *out);
-    int row = stmt_first(s, SQL_RUN_EXAMPLE, &st, "reading an example step", err,
-                         STMT_INT(run_id), STMT_INT(arm_id), STMT_INT(rank));
+    int row = stmt_first(s, SQL_RUN_EXAMPLE, &st, "reading an example step", err, STMT_INT(run_id),
+                         STMT_INT(arm_id), STMT_INT(rank));
     if (row <= 0)
         return row;
     out->reward_id = sqlite3_column_int64(st, 0);
@@ -246,8 +245,8 @@ pb_status dashq_conversations(store *s, const char *user_key, size_t limit,
 {
     sqlite3_stmt *st;
     struct stmt_rows rows;
-    pb_status rc = stmt_prepare(s, SQL_CONVERSATIONS, &st, err, STMT_TEXT(user_key),
-                                STMT_INT((int64_t)limit));
+    pb_status rc =
+        stmt_prepare(s, SQL_CONVERSATIONS, &st, err, STMT_TEXT(user_key), STMT_INT((int64_t)limit));
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, conversation_read, conversation_clear, &rows,
                            "listing conversations", err);
@@ -318,8 +317,7 @@ pb_status dashq_conversation_rewards(store *s, const char *conversation_id,
 {
     sqlite3_stmt *st;
     struct stmt_rows rows;
-    pb_status rc =
-        stmt_prepare(s, SQL_CONVERSATION_REWARDS, &st, err, STMT_TEXT(conversation_id));
+    pb_status rc = stmt_prepare(s, SQL_CONVERSATION_REWARDS, &st, err, STMT_TEXT(conversation_id));
     if (rc == PB_OK)
         rc = stmt_read_all(s, st, sizeof **out, turn_reward_read, NULL, &rows,
                            "reading a conversation's rewards", err);

@@ -24,8 +24,7 @@ struct dashq_reward {
  * PB_OK after the last, a negative pb_status, or the first non-zero value of fn (which stops
  * the walk). Reads only the rows after after_id. */
 int dashq_rewards_after(store *s, int64_t experiment_id, int64_t after_id,
-                        int (*fn)(void *ctx, const struct dashq_reward *row), void *ctx,
-                        char *err);
+                        int (*fn)(void *ctx, const struct dashq_reward *row), void *ctx, char *err);
 
 struct dashq_impression {
     int64_t impression_id, arm_id;
@@ -91,8 +90,8 @@ int dashq_run_example(store *s, int64_t run_id, int64_t arm_id, int64_t rank,
 struct dashq_conversation {
     char id[65];
     double created_at, last_at;
-    int64_t answers;   /* stored assistant messages */
-    char *first_text;  /* the first stored user message; owned */
+    int64_t answers;  /* stored assistant messages */
+    char *first_text; /* the first stored user message; owned */
 };
 void dashq_conversation_list_free(struct dashq_conversation *list, size_t n);
 /* The user's conversations with stored messages, the most recent first, at most limit. Caller
