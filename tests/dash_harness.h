@@ -95,7 +95,9 @@ struct dash_answer {
     long status;
     char *body;
     size_t len;
-    json_t *json; /* the body parsed, NULL when it is not JSON */
+    json_t *json;       /* the body parsed, NULL when it is not JSON */
+    char *content_type; /* NULL when absent */
+    char *csp;          /* the Content-Security-Policy header, NULL when absent */
 };
 
 static inline size_t dash_collect(char *data, size_t size, size_t n, void *ctx)
@@ -109,6 +111,15 @@ static inline size_t dash_collect(char *data, size_t size, size_t n, void *ctx)
     grown[a->len] = 0;
     a->body = grown;
     return size * n;
+}
+
+static inline size_t dash_header(char *data, size_t size, size_t n, void *ctx)
+{
+    struct dash_answer *a = ctx;
+    size_t len = size * n;
+    if (len > 25 && strncasecmp(data, "content-security-policy:", 24) == 0)
+        a->csp = strndup(data + 25, len - 25);
+    return len;
 }
 
 /* GET path on 127.0.0.1:port with token (NULL = none). */
@@ -127,9 +138,14 @@ static inline struct dash_answer dash_get(int port, const char *path, const char
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dash_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, dash_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     CHECK_INT(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+    char *type = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+    a.content_type = type ? strdup(type) : NULL;
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     a.json = a.body ? json_loads(a.body, 0, NULL) : NULL;
@@ -139,6 +155,8 @@ static inline struct dash_answer dash_get(int port, const char *path, const char
 static inline void dash_answer_clear(struct dash_answer *a)
 {
     free(a->body);
+    free(a->content_type);
+    free(a->csp);
     json_decref(a->json);
     memset(a, 0, sizeof *a);
 }
