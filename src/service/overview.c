@@ -112,6 +112,9 @@ struct series_work {
     struct decide_arm *scratch;
     struct verdict_arm *st;
     double *pb, *now_pb;
+    uint64_t arms_hash;   /* the arms' ids and active flags */
+    const json_t *old_pb; /* P(best) per point computed before: {key: [per arm]} */
+    json_t *new_pb;       /* the same for this series' points */
 };
 
 static void series_work_free(struct series_work *w)
@@ -123,6 +126,32 @@ static void series_work_free(struct series_work *w)
     free(w->st);
     free(w->pb);
     free(w->now_pb);
+}
+
+/* P(best) at the point ending at hour `end` into w->now_pb: from the points computed before
+ * when one had the same cumulative state (rows are only ever added, so the end hour and the
+ * number of rewards up to it name the state), else computed; recorded in w->new_pb. A refresh
+ * after new rewards thus recomputes only the points they changed, usually the last. */
+static void p_best_point(const struct ov *o, struct series_work *w, int64_t end, size_t k)
+{
+    double total = 0;
+    char key[96];
+    for (size_t a = 0; a < k; a++)
+        total += w->cum[a].n;
+    snprintf(key, sizeof key, "%lld:%.0f:%llx:%d", (long long)end, total,
+             (unsigned long long)w->arms_hash, (int)o->model);
+    json_t *old = json_object_get(w->old_pb, key), *keep = json_array();
+    if (json_array_size(old) == o->n_arms)
+        for (size_t i = 0; i < o->n_arms; i++) {
+            json_t *x = json_array_get(old, i);
+            w->now_pb[i] = json_is_number(x) ? json_number_value(x) : NAN;
+        }
+    else
+        p_best_now(o, w->cum, k, w->scratch, w->st, w->pb, w->now_pb);
+    for (size_t i = 0; keep && i < o->n_arms; i++)
+        json_array_append_new(keep, decide_number(w->now_pb[i]));
+    if (keep)
+        json_object_set_new(w->new_pb, key, keep);
 }
 
 /* Fills the points: per bucket the traffic share and rewards of each arm, and P(best) over
@@ -151,7 +180,7 @@ static void fill_points(const struct ov *o, const struct dashcache_view *v, cons
                 changed |= c->n > 0;
             }
         if (changed)
-            p_best_now(o, w->cum, k, w->scratch, w->st, w->pb, w->now_pb);
+            p_best_point(o, w, end, k);
         changed = 0;
         for (size_t i = 0; i < o->n_arms; i++) {
             size_t ci = o->cache_index[i];
@@ -163,8 +192,11 @@ static void fill_points(const struct ov *o, const struct dashcache_view *v, cons
     }
 }
 
+/* The series of the axis; *p_best gets the P(best) of its points (a new object) for the next
+ * call, which reuses what old_pb (may be NULL) holds. */
 static json_t *series_json(const struct ov *o, const struct dashcache_view *v,
-                           const struct axis *ax, char *err)
+                           const struct axis *ax, uint64_t arms_hash, const json_t *old_pb,
+                           json_t **p_best, char *err)
 {
     size_t n = o->n_arms ? o->n_arms : 1, k = v->n_arms ? v->n_arms : 1;
     struct series_work w = {calloc(n * (ax->n_points ? ax->n_points : 1), sizeof *w.pts),
@@ -173,9 +205,14 @@ static json_t *series_json(const struct ov *o, const struct dashcache_view *v,
                             calloc(n, sizeof *w.scratch),
                             calloc(n, sizeof *w.st),
                             calloc(n, sizeof *w.pb),
-                            calloc(n, sizeof *w.now_pb)};
+                            calloc(n, sizeof *w.now_pb),
+                            arms_hash,
+                            old_pb,
+                            json_object()};
     json_t *x = json_array(), *arms = json_array(), *out = NULL;
-    if (!w.pts || !w.cum || !w.bucket || !w.scratch || !w.st || !w.pb || !w.now_pb || !x || !arms)
+    *p_best = NULL;
+    if (!w.pts || !w.cum || !w.bucket || !w.scratch || !w.st || !w.pb || !w.now_pb || !x || !arms ||
+        !w.new_pb)
         goto cleanup;
     fill_points(o, v, ax, &w);
     for (size_t p = 0; p < ax->n_points; p++)
@@ -191,13 +228,17 @@ static json_t *series_json(const struct ov *o, const struct dashcache_view *v,
 cleanup:
     if (!out)
         pb_errf(err, PB_ERR_NOMEM, "out of memory drawing the series");
+    else
+        *p_best = json_incref(w.new_pb);
+    json_decref(w.new_pb);
     json_decref(x);
     json_decref(arms);
     series_work_free(&w);
     return out;
 }
 
-/* The series, from the memo when nothing it depends on changed; a new reference. */
+/* The series, from the memo when nothing it depends on changed, else drawn again reusing the
+ * P(best) of unchanged points; a new reference. The memo holds {"series", "p_best"}. */
 static json_t *series_cached(const struct ov *o, const struct dashcache_view *v,
                              struct dashcache_memo *memo, char *err)
 {
@@ -209,13 +250,18 @@ static json_t *series_cached(const struct ov *o, const struct dashcache_view *v,
     snprintf(key, sizeof key, "%s:%lld:%zu:%lld:%lld:%d:%llx", ax.name, (long long)ax.start_hour,
              ax.n_points, (long long)v->last_reward_id, (long long)v->last_impression_id,
              (int)o->model, (unsigned long long)arms);
-    if (memo->value && strcmp(memo->key, key) == 0)
-        return json_deep_copy(memo->value);
-    json_t *series = series_json(o, v, &ax, err);
+    json_t *kept = json_object_get(memo->value, "series");
+    if (kept && strcmp(memo->key, key) == 0)
+        return json_deep_copy(kept);
+    json_t *p_best = NULL;
+    json_t *series =
+        series_json(o, v, &ax, arms, json_object_get(memo->value, "p_best"), &p_best, err);
     if (series) {
         json_decref(memo->value);
-        memo->value = json_deep_copy(series);
+        memo->value = json_pack("{s:o, s:o}", "series", json_deep_copy(series), "p_best", p_best);
         snprintf(memo->key, sizeof memo->key, "%s", memo->value ? key : "");
+    } else {
+        json_decref(p_best);
     }
     return series;
 }
