@@ -7,7 +7,9 @@
 # first refresh (the dashboard cache reads the history once), refreshes with nothing new, and
 # refreshes after 10 new rewards each (the cache reads those, the series is recomputed), per
 # window; and, for comparison, the endpoints the page used before (GET /v1/experiments/{name},
-# mean.svg, feedback?limit=20), which read every reward on each call.
+# mean.svg, feedback?limit=20), which read every reward on each call. Besides the times curl
+# measured, the service's own CPU time per refresh (from /proc), which other load on the
+# machine disturbs less than wall time.
 #   bash tools/bench/bench_dashboard.sh [BUILD_DIR]
 #   env: REWARDS (1000000), ROUNDS (10), WINDOWS ("7d 24h all")
 set -euo pipefail
@@ -110,6 +112,9 @@ refresh() {
     printf "%.1f %s %s %s %s %s\n", l + m, l, a, b, c, d }'
 }
 
+# CPU time the service has used so far, in ms (user + system, /proc/PID/stat).
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' /proc/"$pid"/stat; }
+
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 column_median() { awk -v c="$1" '{ print $c }' "$2" | median; }
 
@@ -122,34 +127,43 @@ new_rewards() {
 }
 
 echo
-echo "| case | window | refresh ms | list | overview | examples | runs | judge-evals |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| case | window | refresh ms | list | overview | examples | runs | judge-evals | service CPU ms per refresh |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 first=1
 for w in $windows; do
   : >"$tmp/warm" && : >"$tmp/new"
   if [ $first = 1 ]; then
+    c0=$(cpu_ms)
     read -r wall l o e r j <<<"$(refresh "$w")"
-    echo "| first refresh (cache empty) | $w | $wall | $l | $o | $e | $r | $j |"
+    echo "| first refresh (cache empty) | $w | $wall | $l | $o | $e | $r | $j | $(awk -v a="$c0" -v b="$(cpu_ms)" 'BEGIN { print b - a }') |"
     first=0
   fi
   refresh "$w" >/dev/null # the window's series into the memo
+  c0=$(cpu_ms)
   for _ in $(seq "$rounds"); do refresh "$w" >>"$tmp/warm"; done
+  cpu_warm=$(awk -v a="$c0" -v b="$(cpu_ms)" -v n="$rounds" 'BEGIN { printf "%.1f", (b - a) / n }')
+  cpu_new=0
   for _ in $(seq "$rounds"); do
     new_rewards
+    c0=$(cpu_ms)
     refresh "$w" >>"$tmp/new"
+    cpu_new=$(awk -v s="$cpu_new" -v a="$c0" -v b="$(cpu_ms)" 'BEGIN { print s + b - a }')
   done
+  cpu_new=$(awk -v s="$cpu_new" -v n="$rounds" 'BEGIN { printf "%.1f", s / n }')
   for kind in warm new; do
     label=$([ $kind = warm ] && echo "nothing new (median of $rounds)" || echo "after 10 new rewards (median of $rounds)")
-    echo "| $label | $w | $(column_median 1 "$tmp/$kind") | $(column_median 2 "$tmp/$kind") | $(column_median 3 "$tmp/$kind") | $(column_median 4 "$tmp/$kind") | $(column_median 5 "$tmp/$kind") | $(column_median 6 "$tmp/$kind") |"
+    cpu=$([ $kind = warm ] && echo "$cpu_warm" || echo "$cpu_new")
+    echo "| $label | $w | $(column_median 1 "$tmp/$kind") | $(column_median 2 "$tmp/$kind") | $(column_median 3 "$tmp/$kind") | $(column_median 4 "$tmp/$kind") | $(column_median 5 "$tmp/$kind") | $(column_median 6 "$tmp/$kind") | $cpu |"
   done
 done
 
 echo
-echo "Endpoints of the page before (each reads every reward), median of 3:"
+echo "Endpoints of the page before (each reads every reward), median of 3 (service CPU ms per call):"
 for path in /v1/experiments/default /v1/experiments/default/plots/mean.svg \
   "/v1/experiments/default/feedback?limit=20"; do
   : >"$tmp/old"
+  c0=$(cpu_ms)
   for _ in 1 2 3; do get_ms "$path" >>"$tmp/old" && echo >>"$tmp/old"; done
-  echo "  $path: $(grep . "$tmp/old" | median) ms"
+  echo "  $path: $(grep . "$tmp/old" | median) ms ($(awk -v a="$c0" -v b="$(cpu_ms)" 'BEGIN { printf "%.0f", (b - a) / 3 }'))"
 done
 echo "VmRSS: $(awk '/VmRSS/ { print $2 / 1024 " MiB" }' /proc/"$pid"/status)"
