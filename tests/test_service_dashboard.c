@@ -333,7 +333,7 @@ static void test_routes_are_admin_only_reads_but_the_admin_status(void)
 {
     size_t n = 0;
     const struct server_route *r = dashboard_routes(&n);
-    CHECK_INT(n, 9);
+    CHECK_INT(n, 10);
     for (size_t i = 0; i < n; i++) {
         CHECK_STR(r[i].method, "GET");
         CHECK(r[i].handler != NULL);

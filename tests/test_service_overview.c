@@ -202,7 +202,8 @@ static void test_examples_are_consented_answers_ranked_per_arm(void)
         return dash_service_stop(&sv);
     store *s = app_store_acquire(sv.app, err);
     default_arms(s, &exp, ids);
-    dash_turn(s, exp, ids[1], "u1", "c1", "시험 망쳤어", "BEST 많이 속상했겠다", "click", 1);
+    int64_t turn =
+        dash_turn(s, exp, ids[1], "u1", "c1", "시험 망쳤어", "BEST 많이 속상했겠다", "click", 1);
     dash_turn(s, exp, ids[1], "u1", "c1", "그냥 그래", "음 그렇구나", "edit", 0);
     dash_turn(s, exp, ids[1], "u1", "c1", "몰라", "별로인 답", "click", -1);
     dash_turn(s, exp, ids[0], "u2", "c2", "안녕", "A의 답", "click", -1);
@@ -223,6 +224,28 @@ static void test_examples_are_consented_answers_ranked_per_arm(void)
     CHECK_STR(json_string_value(json_object_get(worst, "answer")), "별로인 답");
     json_t *arm_a = arm_named(json_object_get(a.json, "arms"), "A");
     CHECK_INT(json_array_size(json_object_get(arm_a, "examples")), 1); /* one answer, shown once */
+    dash_answer_clear(&a);
+    /* From a reward row back to its turn. */
+    char path[96];
+    snprintf(path, sizeof path, "/v1/impressions/%lld/turn", (long long)turn);
+    a = dash_get(sv.port, path, "tok");
+    CHECK_INT(a.status, 200);
+    CHECK(json_is_true(json_object_get(a.json, "stored")));
+    CHECK_STR(json_string_value(json_object_get(a.json, "user_text")), "시험 망쳤어");
+    CHECK_STR(json_string_value(json_object_get(a.json, "answer")), "BEST 많이 속상했겠다");
+    CHECK_STR(json_string_value(json_object_get(a.json, "emotion")), "슬픔");
+    dash_answer_clear(&a);
+    snprintf(path, sizeof path, "/v1/impressions/%lld/turn", (long long)turn + 4);
+    a = dash_get(sv.port, path, "tok"); /* a planted reward: nothing stored */
+    CHECK_INT(a.status, 200);
+    CHECK(json_is_false(json_object_get(a.json, "stored")));
+    CHECK(json_is_null(json_object_get(a.json, "answer")));
+    dash_answer_clear(&a);
+    a = dash_get(sv.port, "/v1/impressions/99999/turn", "tok");
+    CHECK_INT(a.status, 404);
+    dash_answer_clear(&a);
+    a = dash_get(sv.port, "/v1/impressions/1/turn", NULL);
+    CHECK_INT(a.status, 401);
     dash_answer_clear(&a);
     app_store_release(sv.app, s);
     dash_service_stop(&sv);

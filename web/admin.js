@@ -54,7 +54,8 @@
       impression: '노출', iteration: '반복',
       rated: (n) => `평가된 답변 ${n}개`,
       noExamples: '아직 저장된 답변 예시가 없어요 (저장에 동의한 대화에 평가가 있어야 해요).',
-      feedbackHead: ['시각', '프롬프트', '출처', '보상', '노출 id'],
+      feedbackHead: ['시각', '프롬프트', '출처', '보상', '노출 id', '대화'],
+      showTurn: '보기', turnNotStored: '저장된 대화가 없어요 (저장에 동의하지 않은 대화예요).',
       stepsHead: ['반복', '프롬프트', '상태', '점수', '시각'],
       sources: '출처별: ',
       view: '보기', viewing: '보는 중',
@@ -472,8 +473,38 @@
         cell(tr, r.source);
         cell(tr, signed(r.value), 'num');
         cell(tr, r.impression_id, 'num');
+        const act = cell(tr, '');
+        act.textContent = '';
+        act.appendChild(button(T.showTurn, T.impression + ' #' + r.impression_id + ' ' + T.showTurn,
+                               () => showTurn(tr, r.impression_id)));
       }
       tbody.appendChild(tr);
+    }
+  }
+
+  // From a reward row to the turn it rated: the user's sentence and the answer, when stored.
+  async function showTurn(tr, impressionId) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains('turn-row')) return next.remove();
+    try {
+      const t = await apiJson('GET', '/v1/impressions/' + encodeURIComponent(impressionId) + '/turn');
+      const row = node('tr', null, 'turn-row');
+      const td = node('td');
+      td.colSpan = tr.children.length;
+      if (t.stored) {
+        const user = node('p', null, 'ex-user');
+        user.append(node('strong', T.user + ': '), document.createTextNode(t.user_text || '—'));
+        const answer = node('p', null, 'ex-answer');
+        answer.append(node('strong', T.answer + ': '), document.createTextNode(t.answer || '—'));
+        td.append(user, answer);
+        if (t.emotion) td.appendChild(node('p', T.emotion + ': ' + t.emotion, 'help'));
+      } else {
+        td.appendChild(node('p', T.turnNotStored, 'help'));
+      }
+      row.appendChild(td);
+      tr.after(row);
+    } catch (err) {
+      showError(err);
     }
   }
 

@@ -657,6 +657,22 @@ static pb_status h_run(struct server_request *req, struct server_reply *reply, v
     return rc;
 }
 
+static pb_status h_turn(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    int64_t id = 0;
+    json_t *out = NULL;
+    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
+    if (rc != PB_OK)
+        return rc;
+    store *s = app_store_acquire(ctx, reply->err);
+    if (!s)
+        return PB_ERR_DB;
+    if ((rc = examples_turn_json(s, id, &out, reply->err)) == PB_OK)
+        server_reply_json(reply, 200, out);
+    app_store_release(ctx, s);
+    return rc;
+}
+
 static pb_status h_runs(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     json_t *out = NULL;
@@ -714,6 +730,7 @@ static const struct server_route routes[] = {
     {"GET", "/v1/experiments/{name}/overview", h_overview, SERVER_ADMIN},
     {"GET", "/v1/experiments/{name}/examples", h_examples, SERVER_ADMIN},
     {"GET", "/v1/runs/{id}", h_run, SERVER_ADMIN},
+    {"GET", "/v1/impressions/{id}/turn", h_turn, SERVER_ADMIN},
     {"GET", "/v1/dashboard/runs", h_runs, SERVER_ADMIN},
     {"GET", "/v1/dashboard/experiments", h_experiments, SERVER_ADMIN},
     {"GET", "/v1/admin-status", h_admin_status, 0},

@@ -162,6 +162,31 @@ static pb_status offline_arm_json(store *s, int64_t run_id, int64_t arm_id, int6
     return PB_OK;
 }
 
+pb_status examples_turn_json(store *s, int64_t impression_id, json_t **out, char *err)
+{
+    struct dashq_example x;
+    char sentence[TEXT_MAX], feeling[128];
+    *out = NULL;
+    int found = dashq_turn_of(s, impression_id, &x, err);
+    if (found < 0)
+        return found;
+    if (found == 0)
+        return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist",
+                       (long long)impression_id);
+    examples_split_user_text(x.user_text, sentence, sizeof sentence, feeling, sizeof feeling);
+    json_t *ctx = x.context_json ? json_loads(x.context_json, 0, NULL) : NULL;
+    json_t *emotions = json_object_get(ctx, "emotions");
+    *out = json_pack("{s:I, s:b, s:o, s:s, s:o, s:s, s:o, s:f}", "impression_id",
+                     (json_int_t)x.impression_id, "stored", x.answer != NULL, "user_text",
+                     x.user_text ? json_string(sentence) : json_null(), "emotion", feeling,
+                     "emotions", json_is_array(emotions) ? json_incref(emotions) : json_array(),
+                     "segment", x.segment, "answer", x.answer ? json_string(x.answer) : json_null(),
+                     "created_at", x.created_at);
+    json_decref(ctx);
+    dashq_example_clear(&x);
+    return *out ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory reading a turn");
+}
+
 pb_status examples_json(app *a, store *s, const struct store_experiment *e, json_t **out, char *err)
 {
     struct arm *arms = NULL;

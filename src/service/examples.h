@@ -19,6 +19,11 @@
 pb_status examples_json(app *a, store *s, const struct store_experiment *e, json_t **out,
                         char *err);
 
+/* The turn impression_id answered, from a reward row back to what was said: {impression_id,
+ * stored (false when nothing was stored: no consent, or erased), user_text, emotion, emotions,
+ * segment, answer, created_at}. PB_ERR_NOT_FOUND for an unknown impression. */
+pb_status examples_turn_json(store *s, int64_t impression_id, json_t **out, char *err);
+
 /* The user's sentence and the emotion of a stored user message "sentence ;; emotion" (the
  * layout the LLM sees); without " ;; " the whole text and "". Writes into the two buffers
  * (cut to fit). */

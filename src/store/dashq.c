@@ -27,6 +27,11 @@ static const char *SQL_EXAMPLE =
     "m.impression_id = r.impression_id AND m.role = 'assistant' WHERE r.id <= ?4 AND "
     "+i.experiment_id = ?1 AND +i.arm_id = ?2 AND r.value >= ?3 AND r.value <= ?5 ORDER BY r.id "
     "DESC LIMIT 1";
+static const char *SQL_TURN_OF =
+    "SELECT i.id, i.created_at, i.segment, i.context, m.content, (SELECT u.content FROM "
+    "messages u WHERE u.conversation_id = m.conversation_id AND u.role = 'user' AND u.id < m.id "
+    "ORDER BY u.id DESC LIMIT 1) FROM impressions i LEFT JOIN messages m ON m.impression_id = "
+    "i.id AND m.role = 'assistant' WHERE i.id = ?1 ORDER BY m.id LIMIT 1";
 static const char *SQL_RUN_STEPS =
     "SELECT iteration, coalesce(arm_id, 0), status, score, cost, created_at, tokens, calls FROM "
     "run_steps WHERE run_id = ?1 ORDER BY iteration";
@@ -128,6 +133,28 @@ int dashq_example_find(store *s, int64_t experiment_id, int64_t arm_id, double l
     if (!ok) {
         dashq_example_clear(out);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory reading an example answer");
+    }
+    return 1;
+}
+
+int dashq_turn_of(store *s, int64_t impression_id, struct dashq_example *out, char *err)
+{
+    sqlite3_stmt *st;
+    int ok = 1;
+    memset(out, 0, sizeof *out);
+    int row = stmt_first(s, SQL_TURN_OF, &st, "reading a turn", err, STMT_INT(impression_id));
+    if (row <= 0)
+        return row;
+    out->impression_id = sqlite3_column_int64(st, 0);
+    out->created_at = sqlite3_column_double(st, 1);
+    stmt_column_copy(st, 2, out->segment, sizeof out->segment);
+    out->context_json = stmt_column_strdup(st, 3, &ok);
+    out->answer = stmt_column_strdup(st, 4, &ok);
+    out->user_text = stmt_column_strdup(st, 5, &ok);
+    sqlite3_reset(st);
+    if (!ok) {
+        dashq_example_clear(out);
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory reading a turn");
     }
     return 1;
 }

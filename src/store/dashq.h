@@ -55,6 +55,12 @@ void dashq_example_clear(struct dashq_example *e);
 int dashq_example_find(store *s, int64_t experiment_id, int64_t arm_id, double lo, double hi,
                        int64_t max_reward_id, struct dashq_example *out, char *err);
 
+/* The turn an impression answered: the stored answer and the user's message before it (NULL
+ * when nothing was stored: no consent), the impression's context and segment; value, source
+ * and reward_id stay 0 / "". Returns 1, 0 when there is no such impression, or a negative
+ * pb_status. */
+int dashq_turn_of(store *s, int64_t impression_id, struct dashq_example *out, char *err);
+
 /* ---- offline runs ---- */
 
 struct dashq_step {

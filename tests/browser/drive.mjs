@@ -175,6 +175,13 @@ async function examplesShowThePlantedBest(admin) {
   const user = (await admin.locator(`.example-arm[data-arm-id="${b.id}"] .ex-user`).first().textContent()) || '';
   check('an example shows the user\'s message without the emotion suffix',
         user.includes('친구랑 싸워서 속상해') && !user.includes(';;'), JSON.stringify(user));
+  // From a reward row to its turn: the newest rewards are the consented turns just planted.
+  await admin.locator('#feedback tbody tr').first().locator('button').click();
+  const turn = admin.locator('#feedback tr.turn-row').first();
+  await turn.waitFor({ timeout: WAIT });
+  const said = (await turn.textContent()) || '';
+  check('a recent reward opens the turn it rated', said.includes('친구랑 싸워서 속상해'),
+        JSON.stringify(said.slice(0, 80)));
 }
 
 async function pBestIsStable(admin) {
