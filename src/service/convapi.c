@@ -31,7 +31,8 @@ json_t *convapi_messages_json(const struct dashq_message *msgs, size_t n,
         if (strcmp(m->role, "user") == 0) {
             int repeat = regenerated && last_user && strcmp(last_user, m->content) == 0;
             last_user = m->content;
-            json_decref(feedback);
+            json_decref(feedback); /* a user message carries no feedback */
+            feedback = NULL;
             if (repeat)
                 continue;
             json_t *ctx = m->context_json ? json_loads(m->context_json, 0, NULL) : NULL;
