@@ -592,6 +592,7 @@
       const offline = ov.experiment.kind === 'offline';
       document.body.dataset.kind = ov.experiment.kind;
       $('#manage').hidden = offline;
+      $('#window').disabled = offline; // a run's charts go by iteration, not by clock time
       renderVerdict(ov);
       renderSummary(ov);
       renderArms(ov);
