@@ -241,10 +241,13 @@
     buttons.replaceChildren();
     if (v.compared) {
       headline = v.separated ? T.best(leader) : T.leads(leader, runner);
-      if (!v.separated)
-        detail = !v.enough_data ? T.needMin(v.min_rewards) + ' ' : '';
-      if (!v.separated)
-        detail += v.more_rewards === null ? T.moreUnknown : T.more(Math.ceil(v.more_rewards));
+      if (!v.separated) {
+        // Unknown "more" with too few rewards means an arm has none yet; with enough, that
+        // the two means are equal.
+        if (!v.enough_data) detail = T.needMin(v.min_rewards) + ' ';
+        if (v.more_rewards !== null) detail += T.more(Math.ceil(v.more_rewards));
+        else if (v.enough_data) detail += T.moreUnknown;
+      }
       detail += ' ' + T.stat(num(v.statistic, 2), num(v.threshold, 2), Math.round(v.confidence * 100));
     }
     if (adv.action === 'keep_exploring') action = T.keepExploring;
