@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# e2e_web_browser.sh — the chat page and the dashboard in a real Chromium: starts fake-llm, one
-# `promptbandit serve` using it and one without a provider (temporary databases, an admin
-# token, free ports), then runs tests/browser/run.sh (node + playwright-core). Screenshots go
-# to $PB_BUILD_DIR/artifacts/browser/. Missing node, npm, chromium or fake-llm fails the test.
+# e2e_web_browser.sh — the chat page and the dashboard in a real Chromium: starts fake-llm (with
+# rules that make prompt B and the offline arm Warm give the "best" answers, and a judge that
+# rates them), records a finished offline run with bandit-run, starts one `promptbandit serve`
+# on that database using the fake and one without a provider and without an admin token
+# (temporary databases, free ports), then runs tests/browser/run.sh (node + playwright-core).
+# Screenshots go to $PB_BUILD_DIR/artifacts/browser/. Missing node, npm, chromium or fake-llm
+# fails the test.
 source "${PB_SOURCE_DIR:-.}/tests/lib.sh"
 src=${PB_SOURCE_DIR:-.}
 artifacts=${PB_BUILD_DIR:-build}/artifacts/browser
@@ -16,12 +19,31 @@ fail() {
 [ -x "${PB_FAKE_LLM:-}" ] || fail "PB_FAKE_LLM is not set or not built (fake-llm target)"
 [ -f "$model" ] || fail "missing emotion model $model (the chat shows emotions from it)"
 
-pb_start fake "$PB_FAKE_LLM" --port 0
+# The judge rates an answer holding BEST 1 and any other -0.5; prompt B of prompts/ ("오랜
+# 친구") and the offline arm Warm answer with BEST, the others with the fake's default reply.
+cat >"$PB_TMP/rules.json" <<'JSON'
+[{"system_contains": "Rubric", "user_contains": "BEST", "reply": "1"},
+ {"system_contains": "Rubric", "reply": "-0.5"},
+ {"system_contains": "WARM-MARK", "reply": "BEST 따뜻한 답: {sentence}"},
+ {"system_contains": "오랜 친구", "reply": "BEST-B 많이 속상했겠다. {sentence}"}]
+JSON
+pb_start fake "$PB_FAKE_LLM" --port 0 --rules "$PB_TMP/rules.json"
 fake_url=$(pb_listen_url "$PB_TMP/fake.out") || fail "fake-llm did not start: $(cat "$PB_TMP/fake.err")"
+
+# A finished offline run over three arms whose winner (Warm) is known.
+mkdir -p "$PB_TMP/run-prompts"
+printf 'WARM-MARK 너는 다정한 친구야. 반말로 따뜻하게 답해.\n' >"$PB_TMP/run-prompts/Warm.txt"
+printf 'SHORT-MARK 한 문장으로만 답해.\n' >"$PB_TMP/run-prompts/Short.txt"
+printf 'CHEER-MARK 무조건 힘내라고 말해.\n' >"$PB_TMP/run-prompts/Cheer.txt"
+PB_LLM_BASE_URL="$fake_url/v1" OPENAI_BASE_URL= OPENAI_API_KEY= "$PB_BIN" run \
+  --db "$PB_TMP/llm.db" --prompts "$PB_TMP/run-prompts" \
+  --scenarios "$src/prompts/scenarios_chat.txt" --rubric "$src/prompts/judge_chat.txt" \
+  --examples "$src/ratings/examples_chat.jsonl" --iterations 60 --batch 4 --seed 3 --quiet \
+  >"$PB_TMP/run.md" 2>"$PB_TMP/run.err" || fail "bandit-run failed: $(tail -5 "$PB_TMP/run.err")"
 
 token=admin-$RANDOM$RANDOM
 # serve NAME [VAR=VALUE...]: one service on a free port with its own database and the shared
-# settings; its URL is left in SERVE_URL.
+# settings (a later VAR=VALUE overrides them); its URL is left in SERVE_URL.
 serve() {
   local name=$1
   shift
@@ -34,7 +56,7 @@ serve() {
 }
 serve llm PB_LLM_BASE_URL="$fake_url/v1" PB_LLM_API_KEY=test-key
 url=$SERVE_URL
-serve nollm
+serve nollm PB_SERVER_ADMIN_TOKEN=
 url_no_llm=$SERVE_URL
 
 rm -rf "$artifacts"

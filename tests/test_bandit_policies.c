@@ -396,7 +396,7 @@ static void test_separation_of_leader_and_runner_up(void)
     bandit *b = make("ucb1", 2);
     verdict_separation s;
     CHECK_INT(verdict_check_separation(b, 0.95, &s, err), PB_ERR_CONFLICT);
-    /* arm 1: mean 0.5, arm 0: mean 0, both variance 1/3 from alternating rewards */
+    /* arm 1: mean 0.5, arm 0: mean 0 (the GLR rule of glr.h; docs/BANDITS.md "Verdict") */
     for (int i = 0; i < 4; i++) {
         bandit_observe(b, 0, i % 2 ? 0.5 : -0.5, err);
         bandit_observe(b, 1, i % 2 ? 1 : 0, err);
@@ -405,15 +405,16 @@ static void test_separation_of_leader_and_runner_up(void)
     CHECK_INT(s.leader, 1);
     CHECK_INT(s.runner_up, 0);
     CHECK_NEAR(s.difference, 0.5, 1e-12);
+    CHECK(!s.enough_data); /* 4 rewards each: below VERDICT_MIN_REWARDS, no claim */
     CHECK(!s.separated);
-    /* se at n pulls each: sqrt(2 * (1/3) / n) <= 0.5 / 1.96 -> n >= 10.24 -> 7 more each */
-    CHECK_NEAR(s.more_pulls, 14, 0);
-    for (int i = 0; i < 8; i++) {
+    CHECK(s.more_pulls > 0 && isfinite(s.more_pulls));
+    for (int i = 0; i < 196; i++) {
         bandit_observe(b, 0, i % 2 ? 0.5 : -0.5, err);
         bandit_observe(b, 1, i % 2 ? 1 : 0, err);
     }
     CHECK_INT(verdict_check_separation(b, 0.95, &s, err), PB_OK);
     CHECK(s.separated);
+    CHECK(s.statistic > s.threshold);
     CHECK_NEAR(s.more_pulls, 0, 0);
     bandit_free(b);
 }

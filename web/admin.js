@@ -1,17 +1,87 @@
-// admin.js — the dashboard (/admin): reads the admin API (experiments, arms) and the
-// dashboard's own endpoints (plots, recent feedback, judge evaluations), and sends the admin
-// forms (add, retire, restore, promote an arm; change the policy). The admin token is asked
-// once and kept in sessionStorage; every request carries it as Authorization: Bearer (no
-// cookies, JSON bodies only, so other sites cannot forge requests). Data from the server —
-// prompts, names, sources — reaches the page through textContent only, never as markup;
-// plots are SVG drawn and escaped by the server and shown as <img> (which runs no script).
+// admin.js — the dashboard (/admin). Reads the dashboard's decision views (an experiment's
+// overview with verdict, advice and series; examples per arm; offline runs) and the admin API,
+// draws the charts with charts.js, and sends the admin actions (add, retire, restore, promote
+// an arm; change the policy; reset; import a run's winner) — each change that cannot be undone
+// in one click asks first in a <dialog>. The admin token is asked once and kept in
+// sessionStorage; every request carries it as Authorization: Bearer (no cookies, JSON bodies
+// only, so other sites cannot forge requests). Data from the server — prompts, names, answers
+// — reaches the page through textContent only, never as markup.
 'use strict';
 
 (function () {
   const $ = (sel, root) => (root || document).querySelector(sel);
   const TOKEN_KEY = 'pb.admin_token';
-  const PLOTS = ['intervals', 'mean', 'distribution', 'share', 'regret'];
+  const lang = (document.documentElement.lang || 'ko').slice(0, 2);
+
+  // Every label the page writes itself, in the page's language.
+  const TEXT = {
+    ko: {
+      tokenWrong: '관리자 토큰이 맞지 않아요: ',
+      network: '서버에 연결할 수 없어요',
+      none: '없음',
+      active: '사용 중', retired: '은퇴', promoted: '승격',
+      retire: '은퇴', restore: '복원', promote: '승격',
+      noData: '아직 자료가 없어요',
+      segments: { positive: '긍정', negative: '부정', ambiguous: '모호', neutral: '중립', unknown: '알 수 없음', all: '전체' },
+      segmentTitle: (name, n) => `${name} — 보상 ${n}개`,
+      emptySegments: '아직 보상이 없는 구간: ',
+      cols: ['이름', '보상 수', '평균 보상', '95 % 구간', 'P(최고)'],
+      leads: (a, b) => `${a}이(가) ${b}보다 앞서지만 아직 확실하지 않아요.`,
+      best: (a) => `${a}이(가) 가장 좋아요 (95 % 신뢰, GLR 검정).`,
+      bestPromoted: (a) => `${a}이(가) 가장 좋고, 이미 승격돼 있어요.`,
+      perSegment: '감정 구간마다 가장 좋은 프롬프트가 달라요.',
+      noCompare: '아직 비교할 수 없어요: 보상을 받은 프롬프트가 두 개 이상 있어야 해요.',
+      keepExploring: '계속 탐색하세요.',
+      promoteIt: (a) => `${a}을(를) 승격하세요.`,
+      nothingToDo: '할 일이 없어요.',
+      serve: (pairs) => pairs.map(([seg, arm]) => `${seg}에는 ${arm}`).join(', ') + '을(를) 쓰세요.',
+      importIt: (a) => `${a}을(를) 라이브 실험으로 가져오세요.`,
+      runLonger: (n) => (n === null ? '실행을 더 하세요.' : `약 ${n}단계 더 실행하세요.`),
+      needMin: (n) => `두 프롬프트 모두 보상이 ${n}개 이상 모여야 판단해요.`,
+      more: (n) => `지금 차이가 이어지면 보상이 약 ${n}개 더 필요해요.`,
+      moreUnknown: '두 평균이 같아서 얼마나 더 필요한지 알 수 없어요.',
+      stat: (s, t, c) => `GLR 통계량 ${s} / 기준 ${t} (${c} % 신뢰, 여러 번 봐도 유효한 기준)`,
+      segVerdict: (a, sep) => (sep ? `가장 좋음: ${a} (확정)` : `앞서는 중: ${a} (아직 확실하지 않음)`),
+      chartPbest: 'P(최고)', chartShare: '노출 비율', chartMean: '평균 보상',
+      capPbest: { time: '시간에 따른 P(최고)', iteration: '반복에 따른 P(최고)' },
+      capShare: { time: '시간대별 노출 비율', iteration: '반복에 따른 누적 선택 비율' },
+      capMean: { time: '시간대별 평균 보상과 95 % 구간', iteration: '반복에 따른 누적 평균 보상과 95 % 구간' },
+      xTime: '시각', xIter: '반복',
+      levels: ['-1', '-0.5', '0', '+0.5', '+1'],
+      count: '개수 ',
+      ranks: { best: '가장 좋은 평가', median: '중간 평가', worst: '가장 나쁜 평가' },
+      reward: '보상', emotion: '감정', user: '사용자', answer: '답변', reason: '판정 이유',
+      impression: '노출', iteration: '반복',
+      rated: (n) => `평가된 답변 ${n}개`,
+      noExamples: '아직 저장된 답변 예시가 없어요 (저장에 동의한 대화에 평가가 있어야 해요).',
+      feedbackHead: ['시각', '프롬프트', '출처', '보상', '노출 id', '대화'],
+      showTurn: '보기', turnNotStored: '저장된 대화가 없어요 (저장에 동의하지 않은 대화예요).',
+      stepsHead: ['반복', '프롬프트', '상태', '점수', '시각'],
+      sources: '출처별: ',
+      view: '보기', viewing: '보는 중',
+      runStatus: { running: '실행 중', finished: '끝남', failed: '실패', interrupted: '중단됨' },
+      runLine: (r) => `#${r.id} ${r.name} · ${r.status}${r.stop_reason ? ' (' + r.stop_reason + ')' : ''} · 성공 ${r.steps_ok} / 실패 ${r.steps_failed} · $${r.cost_usd.toFixed(4)}`,
+      confirmRetire: (a) => `${a}을(를) 은퇴시킬까요? 더 이상 사용자에게 나가지 않아요 (나중에 복원할 수 있어요).`,
+      confirmRestore: (a) => `${a}을(를) 다시 사용할까요?`,
+      confirmPromote: (a) => `${a}을(를) 승격할까요? 승격하면 모든 사용자가 이 프롬프트만 받아요.`,
+      confirmReset: (e) => `실험 "${e}"을(를) 초기화할까요? 지금 실험은 보관되고, 같은 프롬프트로 보상 없이 새로 시작해요.`,
+      confirmImport: (a, r) => `실행 #${r}의 승자 ${a}을(를) 아래 라이브 실험에 프롬프트로 추가할까요?`,
+      importTarget: '가져갈 실험',
+      importButton: (a) => `승자 ${a} 가져오기…`,
+      promoteButton: (a) => `${a} 승격하기…`,
+      restoredMsg: (a) => `${a}을(를) 복원했어요.`, retiredMsg: (a) => `${a}을(를) 은퇴시켰어요.`,
+      promotedMsg: (a) => `${a}을(를) 승격했어요.`, resetMsg: (e) => `실험 ${e}을(를) 새로 시작했어요.`,
+      importedMsg: (a, e) => `${a}을(를) 실험 ${e}에 가져왔어요.`,
+      addedMsg: (a) => `${a}을(를) 추가했어요.`, policyMsg: (p) => `정책을 ${p}(으)로 바꿨어요.`,
+      noEvals: '아직 평가가 없어요 (promptbandit judge eval 로 만들 수 있어요).',
+      adminOff: '관리자 기능이 꺼져 있어요 (server.admin_token 이 설정되지 않았어요).',
+    },
+  };
+  const T = TEXT[lang] || TEXT.ko;
+
   let timer = null;
+  let current = null; // the last overview shown
+  let liveExperiments = [];
 
   function token() {
     return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -30,7 +100,7 @@
     try {
       res = await fetch(path, init);
     } catch (e) {
-      const err = new Error('서버에 연결할 수 없어요 (' + (e && e.message ? e.message : e) + ')');
+      const err = new Error(T.network + ' (' + (e && e.message ? e.message : e) + ')');
       err.code = 'network';
       throw err;
     }
@@ -57,7 +127,8 @@
     const banner = $('#banner');
     let text = err.message || String(err);
     if (err.status === 401 || err.status === 403) {
-      text = '관리자 토큰이 맞지 않아요: ' + text;
+      if (/admin endpoints are off/.test(text)) return showAdminOff();
+      text = T.tokenWrong + text;
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin();
     }
@@ -72,9 +143,17 @@
   }
 
   function showLogin() {
+    $('#admin-off').hidden = true;
     $('#login').hidden = false;
     $('#dashboard').hidden = true;
     $('#token').focus();
+  }
+
+  function showAdminOff() {
+    $('#admin-off').hidden = false;
+    $('#login').hidden = true;
+    $('#dashboard').hidden = true;
+    document.body.dataset.state = 'admin-off';
   }
 
   // ---- small helpers that never interpret text as markup ----
@@ -87,8 +166,19 @@
     return td;
   }
 
+  function node(tag, text, cls) {
+    const n = document.createElement(tag);
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    if (cls) n.className = cls;
+    return n;
+  }
+
   function num(v, digits) {
     return typeof v === 'number' && isFinite(v) ? v.toFixed(digits) : '—';
+  }
+
+  function signed(v) {
+    return typeof v === 'number' ? (v > 0 ? '+' : '') + v.toFixed(2) : '—';
   }
 
   function firstLine(text) {
@@ -98,201 +188,391 @@
 
   function when(seconds) {
     if (typeof seconds !== 'number') return '—';
-    return new Date(seconds * 1000).toLocaleString('ko-KR');
-  }
-
-  // The API's field names, tolerant of the two spellings an interval may take.
-  function interval(arm) {
-    if (Array.isArray(arm.ci)) return arm.ci;
-    if (Array.isArray(arm.ci95)) return arm.ci95;
-    return [arm.ci_low, arm.ci_high];
-  }
-
-  function armId(arm) {
-    return arm.arm_id !== undefined ? arm.arm_id : arm.id;
-  }
-
-  function listOf(data, key) {
-    if (Array.isArray(data)) return data;
-    return (data && Array.isArray(data[key]) && data[key]) || [];
+    return new Date(seconds * 1000).toLocaleString(lang === 'ko' ? 'ko-KR' : undefined);
   }
 
   function selected() {
     return $('#experiment').value || 'default';
   }
 
-  // ---- rendering ----
-
-  function renderArms(arms, promotedId) {
-    const tbody = $('#arms tbody');
-    tbody.replaceChildren();
-    for (const arm of arms) {
-      const tr = document.createElement('tr');
-      const id = armId(arm);
-      tr.dataset.armId = String(id);
-      const label = arm.version > 1 ? arm.name + ' v' + arm.version : arm.name;
-      cell(tr, label).className = 'arm-name';
-      cell(tr, firstLine(arm.prompt)).className = 'prompt';
-      cell(tr, arm.impressions, 'num');
-      cell(tr, arm.pulls, 'num pulls');
-      cell(tr, num(arm.mean, 3), 'num');
-      const ci = interval(arm);
-      cell(tr, num(ci[0], 2) + ' … ' + num(ci[1], 2), 'num');
-      cell(tr, num(arm.p_best, 2), 'num');
-      const active = arm.active !== undefined ? arm.active : arm.status !== 'retired';
-      const promoted = arm.promoted || (promotedId && id === promotedId);
-      cell(tr, (active ? '사용 중' : '은퇴') + (promoted ? ' · 승격' : ''));
-      const actions = cell(tr, '');
-      actions.textContent = '';
-      actions.appendChild(
-        active
-          ? button('은퇴', label + ' 은퇴시키기', () => armAction(id, 'retire', label))
-          : button('복원', label + ' 복원하기', () => armAction(id, 'restore', label)),
-      );
-      if (active && !promoted)
-        actions.appendChild(button('승격', label + ' 승격하기', () => promote(id, label)));
-      tbody.appendChild(tr);
-    }
+  function labelOf(ov, id) {
+    const arm = (ov.arms || []).find((a) => a.id === id);
+    return arm ? arm.label : '#' + id;
   }
 
-  function button(text, label, onClick) {
+  function segmentName(name) {
+    return (T.segments[name] ? T.segments[name] + ' (' + name + ')' : name);
+  }
+
+  function button(text, label, onClick, cls) {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = text;
     b.setAttribute('aria-label', label);
+    if (cls) b.className = cls;
     b.addEventListener('click', onClick);
     return b;
   }
 
-  // Segment tables, when the API gives them (GET /v1/experiments/{name}): an object
-  // {segment: {pulls, arms: [{id, pulls, mean, p_best}]}}; arm names come from the arms list.
-  function renderSegments(exp, arms) {
+  // Asks in the page's <dialog> (no window.confirm: it blocks and cannot be styled); resolves
+  // to true when the operator confirmed. extra: a node shown under the question (a select).
+  function confirmAction(question, extra) {
+    const dialog = $('#confirm');
+    $('#confirm-text').textContent = question;
+    $('#confirm-extra').replaceChildren(...(extra ? [extra] : []));
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+      dialog.returnValue = '';
+      dialog.showModal();
+      $('#confirm-cancel').focus();
+    });
+  }
+
+  // ---- rendering ----
+
+  function renderVerdict(ov) {
+    const panel = $('#verdict-panel');
+    const v = ov.verdict || {};
+    const adv = ov.advice || { action: 'no_data' };
+    const leader = v.leader !== null && v.leader !== undefined ? labelOf(ov, v.leader) : '';
+    const runner = v.runner_up !== null && v.runner_up !== undefined ? labelOf(ov, v.runner_up) : '';
+    let headline = T.noCompare, action = '', detail = '';
+    const buttons = $('#verdict-buttons');
+    buttons.replaceChildren();
+    if (v.compared) {
+      headline = v.separated ? T.best(leader) : T.leads(leader, runner);
+      if (!v.separated) {
+        // Unknown "more" with too few rewards means an arm has none yet; with enough, that
+        // the two means are equal.
+        if (!v.enough_data) detail = T.needMin(v.min_rewards) + ' ';
+        if (v.more_rewards !== null) detail += T.more(Math.ceil(v.more_rewards));
+        else if (v.enough_data) detail += T.moreUnknown;
+      }
+      detail += ' ' + T.stat(num(v.statistic, 2), num(v.threshold, 2), Math.round(v.confidence * 100));
+    }
+    if (adv.action === 'keep_exploring') action = T.keepExploring;
+    if (adv.action === 'promote') {
+      action = T.promoteIt(labelOf(ov, adv.arm));
+      buttons.appendChild(button(T.promoteButton(labelOf(ov, adv.arm)), T.promoteButton(labelOf(ov, adv.arm)),
+                                 () => promote(adv.arm, labelOf(ov, adv.arm))));
+    }
+    if (adv.action === 'promoted') {
+      headline = T.bestPromoted(leader);
+      action = T.nothingToDo;
+    }
+    if (adv.action === 'serve_per_segment') {
+      headline = T.perSegment;
+      action = T.serve((adv.serve || []).map((s) => [segmentName(s.segment), labelOf(ov, s.arm)]));
+    }
+    if (adv.action === 'import_winner') {
+      action = T.importIt(labelOf(ov, adv.arm));
+      buttons.appendChild(button(T.importButton(labelOf(ov, adv.arm)), T.importButton(labelOf(ov, adv.arm)),
+                                 () => importWinner(ov.run.id, labelOf(ov, adv.arm))));
+    }
+    if (adv.action === 'run_longer')
+      action = T.runLonger(typeof adv.more_steps === 'number' ? adv.more_steps : null);
+    $('#verdict-headline').textContent = headline;
+    $('#verdict-action').textContent = action;
+    $('#verdict-detail').textContent = detail.trim();
+    panel.dataset.action = adv.action;
+    panel.dataset.separated = v.separated ? '1' : '0';
+    panel.dataset.leader = leader;
+  }
+
+  function renderSummary(ov) {
+    const e = ov.experiment || {};
+    $('#sum-policy').textContent = e.policy || '—';
+    $('#sum-kind').textContent = e.kind || '—';
+    $('#sum-pulls').textContent = String(Math.round(e.rewards || 0));
+    const feedback = Object.values(e.by_source || {}).reduce((a, b) => a + b, 0);
+    $('#sum-feedback').textContent = String(Math.round(feedback));
+    const promoted = (ov.arms || []).find((a) => a.promoted);
+    $('#sum-promoted').textContent = promoted ? promoted.label : T.none;
+    const run = ov.run;
+    $('#sum-run-label').hidden = !run;
+    $('#sum-run').hidden = !run;
+    if (run) $('#sum-run').textContent = T.runLine(run);
+    if (!$('#policy').value) $('#policy').value = e.policy || '';
+  }
+
+  function renderArms(ov) {
+    const tbody = $('#arms tbody');
+    const live = ov.experiment.kind !== 'offline';
+    const v = ov.verdict || {};
+    tbody.replaceChildren();
+    for (const arm of ov.arms || []) {
+      const tr = document.createElement('tr');
+      tr.dataset.armId = String(arm.id);
+      const lead = v.compared && v.leader === arm.id;
+      const name = cell(tr, arm.label, 'arm-name');
+      if (lead) name.appendChild(node('span', v.separated ? ' ★ 확정' : ' ★', 'mark'));
+      cell(tr, firstLine(arm.prompt), 'prompt');
+      cell(tr, arm.impressions === null ? '—' : Math.round(arm.impressions), 'num');
+      cell(tr, Math.round(arm.rewards), 'num pulls');
+      cell(tr, num(arm.mean, 3), 'num mean');
+      cell(tr, arm.rewards > 0 ? num(arm.interval[0], 2) + ' … ' + num(arm.interval[1], 2) : '—', 'num');
+      cell(tr, num(arm.p_best, 2), 'num p-best');
+      cell(tr, (arm.active ? T.active : T.retired) + (arm.promoted ? ' · ' + T.promoted : ''));
+      const actions = cell(tr, '');
+      actions.textContent = '';
+      if (live) {
+        actions.appendChild(
+          arm.active
+            ? button(T.retire, arm.label + ' ' + T.retire, () => armAction(arm.id, 'retire', arm.label))
+            : button(T.restore, arm.label + ' ' + T.restore, () => armAction(arm.id, 'restore', arm.label)),
+        );
+        if (arm.active && !arm.promoted)
+          actions.appendChild(button(T.promote, arm.label + ' ' + T.promote, () => promote(arm.id, arm.label)));
+      }
+      tbody.appendChild(tr);
+    }
+  }
+
+  function segmentTable(ov, seg) {
+    const table = node('table', null, 'stats segment');
+    const cols = document.createElement('colgroup');
+    for (const c of ['c-name', 'c-num', 'c-num', 'c-ci', 'c-num']) cols.appendChild(node('col', null, c));
+    table.appendChild(cols);
+    const head = table.createTHead().insertRow();
+    T.cols.forEach((t, i) => {
+      const th = node('th', t, i ? 'num' : '');
+      th.scope = 'col';
+      head.appendChild(th);
+    });
+    const body = table.createTBody();
+    for (const arm of seg.arms) {
+      const tr = body.insertRow();
+      const name = cell(tr, labelOf(ov, arm.id));
+      if (seg.verdict.compared && seg.verdict.leader === arm.id)
+        name.appendChild(node('span', seg.verdict.separated ? ' ★ 확정' : ' ★', 'mark'));
+      cell(tr, Math.round(arm.rewards), 'num');
+      cell(tr, num(arm.mean, 3), 'num');
+      cell(tr, arm.rewards > 0 ? num(arm.interval[0], 2) + ' … ' + num(arm.interval[1], 2) : '—', 'num');
+      cell(tr, arm.rewards > 0 ? num(arm.p_best, 2) : '—', 'num');
+    }
+    return table;
+  }
+
+  function renderSegments(ov) {
     const box = $('#segments');
+    const segs = ov.segments || [];
+    $('#segments-section').hidden = ov.experiment.kind === 'offline';
     box.replaceChildren();
-    const segments = exp && typeof exp.segments === 'object' && exp.segments ? exp.segments : {};
-    const names = new Map(arms.map((a) => [armId(a), a.version > 1 ? a.name + ' v' + a.version : a.name]));
     const empty = [];
-    for (const [segName, seg] of Object.entries(segments)) {
-      if (!seg || !Array.isArray(seg.arms)) continue;
-      if (!seg.pulls) {
-        empty.push(segName); // a table of zeros says nothing; name the segment once below
+    for (const seg of segs) {
+      if (!seg.rewards) {
+        empty.push(segmentName(seg.name));
         continue;
       }
-      const h = document.createElement('h3');
-      h.textContent = '구간 "' + segName + '" — 보상 ' + (seg.pulls || 0) + '회';
-      const table = document.createElement('table');
-      table.className = 'segment';
-      const head = table.createTHead().insertRow();
-      for (const t of ['이름', '보상 수', '평균 보상', 'P(최고)']) {
-        const th = document.createElement('th');
-        th.textContent = t;
-        head.appendChild(th);
-      }
-      const body = table.createTBody();
-      for (const arm of seg.arms) {
-        const tr = body.insertRow();
-        cell(tr, names.get(armId(arm)) || '#' + armId(arm));
-        cell(tr, arm.pulls, 'num');
-        cell(tr, num(arm.mean, 3), 'num');
-        cell(tr, num(arm.p_best, 2), 'num');
-      }
-      const wrap = document.createElement('div');
-      wrap.className = 'table-wrap';
-      wrap.appendChild(table);
-      box.append(h, wrap);
+      const wrap = node('div', null, 'segment-block');
+      wrap.dataset.segment = seg.name;
+      wrap.appendChild(node('h3', T.segmentTitle(segmentName(seg.name), seg.rewards)));
+      const v = seg.verdict;
+      if (v.compared)
+        wrap.appendChild(node('p', T.segVerdict(labelOf(ov, v.leader), v.separated), 'help seg-verdict'));
+      const tw = node('div', null, 'table-wrap');
+      tw.appendChild(segmentTable(ov, seg));
+      wrap.appendChild(tw);
+      box.appendChild(wrap);
     }
-    if (empty.length) {
-      const p = document.createElement('p');
-      p.className = 'help';
-      p.textContent = '아직 보상이 없는 구간: ' + empty.join(', ');
-      box.appendChild(p);
-    }
+    if (empty.length) box.appendChild(node('p', T.emptySegments + empty.join(', '), 'help'));
   }
 
-  function renderSummary(exp, arms) {
-    $('#sum-policy').textContent = exp.policy || '—';
-    $('#sum-kind').textContent = exp.kind || '—';
-    const pulls =
-      exp.total_pulls !== undefined
-        ? exp.total_pulls
-        : arms.reduce((n, a) => n + (Number(a.pulls) || 0), 0);
-    $('#sum-pulls').textContent = String(pulls);
-    const promoted = arms.find((a) => a.promoted || armId(a) === exp.promoted_arm_id);
-    $('#sum-promoted').textContent = promoted ? promoted.name : '없음';
-    if (!$('#policy').value) $('#policy').value = exp.policy || '';
+  function renderCharts(ov) {
+    const s = ov.series || { x: [], arms: [] };
+    const kind = s.x_kind === 'iteration' ? 'iteration' : 'time';
+    const byId = new Map((s.arms || []).map((a) => [a.id, a]));
+    const arms = (ov.arms || []).filter((a) => byId.has(a.id));
+    const pick = (key) => arms.map((a) => ({ name: a.label, y: byId.get(a.id)[key] }));
+    const xLabel = kind === 'time' ? T.xTime : T.xIter;
+    $('#cap-pbest').textContent = T.capPbest[kind];
+    $('#cap-share').textContent = T.capShare[kind];
+    $('#cap-mean').textContent = T.capMean[kind];
+    PBCharts.lines($('#chart-pbest'), { title: T.capPbest[kind], x: s.x, xKind: kind, lang: lang,
+                                        yMin: 0, yMax: 1, yLabel: T.chartPbest, xLabel: xLabel,
+                                        series: pick('p_best'), noData: T.noData });
+    PBCharts.lines($('#chart-share'), { title: T.capShare[kind], x: s.x, xKind: kind, lang: lang,
+                                        yMin: 0, yMax: 1, yLabel: T.chartShare, xLabel: xLabel,
+                                        series: pick('share'), noData: T.noData });
+    PBCharts.lines($('#chart-mean'), {
+      title: T.capMean[kind], x: s.x, xKind: kind, lang: lang, yMin: -1, yMax: 1,
+      yLabel: T.chartMean, xLabel: xLabel, noData: T.noData,
+      series: arms.map((a) => ({ name: a.label, y: byId.get(a.id).mean, lo: byId.get(a.id).lo,
+                                 hi: byId.get(a.id).hi })),
+    });
+    PBCharts.intervals($('#chart-intervals'), {
+      title: T.chartMean, yMin: -1, yMax: 1, noData: T.noData,
+      rows: (ov.arms || []).filter((a) => a.rewards > 0)
+        .map((a) => ({ name: a.label, mean: a.mean, lo: a.interval[0], hi: a.interval[1] })),
+    });
+    const dist = ov.distribution || { arms: [] };
+    PBCharts.stacked($('#chart-distribution'), {
+      title: T.levels.join(' / '), levels: T.levels, countLabel: T.count, noData: T.noData,
+      rows: (dist.arms || []).map((d) => ({ name: labelOf(ov, d.id), counts: d.counts })),
+    });
   }
 
-  function renderFeedback(data) {
-    $('#sum-feedback').textContent = String(data.total);
-    const parts = Object.entries(data.by_source || {}).map(([k, v]) => k + ' ' + v);
-    $('#feedback-sources').textContent = parts.length ? '출처별: ' + parts.join(', ') : '';
+  function exampleCard(ex, offline) {
+    const art = node('article', null, 'example');
+    art.dataset.rank = ex.rank;
+    const head = [T.ranks[ex.rank] || ex.rank, T.reward + ' ' + signed(ex.value) + ' (' + ex.source + ')'];
+    if (ex.emotion) head.push(T.emotion + ': ' + ex.emotion);
+    head.push(when(ex.created_at));
+    art.appendChild(node('p', head.join(' · '), 'ex-head'));
+    const user = node('p', null, 'ex-user');
+    user.append(node('strong', T.user + ': '), document.createTextNode(ex.user_text || '—'));
+    const answer = node('p', null, 'ex-answer');
+    answer.append(node('strong', T.answer + ': '), document.createTextNode(ex.answer || '—'));
+    art.append(user, answer);
+    if (ex.reason) art.appendChild(node('p', T.reason + ': ' + ex.reason, 'ex-reason'));
+    art.appendChild(node('p', offline ? T.iteration + ' #' + ex.iteration
+                                      : T.impression + ' #' + ex.impression_id, 'help'));
+    return art;
+  }
+
+  function renderExamples(data, ov) {
+    const box = $('#examples');
+    box.replaceChildren();
+    const offline = data.kind === 'offline';
+    let any = false;
+    for (const arm of data.arms || []) {
+      const block = node('div', null, 'example-arm');
+      block.dataset.armId = String(arm.id);
+      block.appendChild(node('h3', labelOf(ov, arm.id) + ' — ' + T.rated(arm.rated)));
+      for (const ex of arm.examples) {
+        block.appendChild(exampleCard(ex, offline));
+        any = true;
+      }
+      if (arm.examples.length) box.appendChild(block);
+    }
+    if (!any) box.appendChild(node('p', T.noExamples, 'help'));
+  }
+
+  function renderRecent(ov) {
+    const offline = ov.experiment.kind === 'offline';
+    const by = ov.experiment.by_source || {};
+    const parts = Object.entries(by).map(([k, v]) => k + ' ' + Math.round(v));
+    $('#feedback-sources').textContent = parts.length ? T.sources + parts.join(', ') : '';
+    const head = $('#feedback thead tr');
+    head.replaceChildren();
+    (offline ? T.stepsHead : T.feedbackHead).forEach((t, i) => {
+      const th = node('th', t, (offline ? [0, 3] : [3, 4]).includes(i) ? 'num' : '');
+      th.scope = 'col';
+      head.appendChild(th);
+    });
     const tbody = $('#feedback tbody');
     tbody.replaceChildren();
-    for (const r of data.recent || []) {
+    for (const r of ov.recent || []) {
       const tr = document.createElement('tr');
+      if (offline) {
+        cell(tr, r.iteration, 'num');
+        cell(tr, r.arm);
+        cell(tr, r.status);
+        cell(tr, r.score === null ? '—' : signed(r.score), 'num');
+        cell(tr, when(r.created_at));
+      } else {
+        cell(tr, when(r.created_at));
+        cell(tr, r.arm);
+        cell(tr, r.source);
+        cell(tr, signed(r.value), 'num');
+        cell(tr, r.impression_id, 'num');
+        const act = cell(tr, '');
+        act.textContent = '';
+        act.appendChild(button(T.showTurn, T.impression + ' #' + r.impression_id + ' ' + T.showTurn,
+                               () => showTurn(tr, r.impression_id)));
+      }
+      tbody.appendChild(tr);
+    }
+  }
+
+  // From a reward row to the turn it rated: the user's sentence and the answer, when stored.
+  async function showTurn(tr, impressionId) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains('turn-row')) return next.remove();
+    try {
+      const t = await apiJson('GET', '/v1/impressions/' + encodeURIComponent(impressionId) + '/turn');
+      const row = node('tr', null, 'turn-row');
+      const td = node('td');
+      td.colSpan = tr.children.length;
+      if (t.stored) {
+        const user = node('p', null, 'ex-user');
+        user.append(node('strong', T.user + ': '), document.createTextNode(t.user_text || '—'));
+        const answer = node('p', null, 'ex-answer');
+        answer.append(node('strong', T.answer + ': '), document.createTextNode(t.answer || '—'));
+        td.append(user, answer);
+        if (t.emotion) td.appendChild(node('p', T.emotion + ': ' + t.emotion, 'help'));
+      } else {
+        td.appendChild(node('p', T.turnNotStored, 'help'));
+      }
+      row.appendChild(td);
+      tr.after(row);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function renderRuns(data) {
+    const tbody = $('#runs tbody');
+    const runs = (data && data.runs) || [];
+    tbody.replaceChildren();
+    $('#runs-empty').hidden = runs.length > 0;
+    for (const r of runs) {
+      const tr = document.createElement('tr');
+      tr.dataset.runId = String(r.id);
+      cell(tr, r.id, 'num');
+      cell(tr, r.name);
+      cell(tr, (T.runStatus[r.status] || r.status) + (r.stop_reason ? ' (' + r.stop_reason + ')' : ''));
+      cell(tr, r.steps_ok, 'num steps-ok');
+      cell(tr, r.steps_failed, 'num');
+      cell(tr, r.steps_pending, 'num');
+      cell(tr, num(r.cost_usd, 4), 'num');
       cell(tr, when(r.created_at));
-      cell(tr, r.arm);
-      cell(tr, r.source);
-      cell(tr, num(r.value, 2), 'num');
-      cell(tr, r.impression_id, 'num');
+      const act = cell(tr, '');
+      act.textContent = '';
+      if (r.experiment) {
+        const viewing = selected() === r.experiment;
+        const b = button(viewing ? T.viewing : T.view, '#' + r.id + ' ' + T.view, () => {
+          $('#experiment').value = r.experiment;
+          sessionStorage.setItem('pb.experiment', r.experiment);
+          refresh();
+        });
+        b.disabled = viewing;
+        act.appendChild(b);
+      }
       tbody.appendChild(tr);
     }
   }
 
   function renderJudgeEvals(data) {
     const box = $('#judge-evals');
-    const evals = listOf(data, 'judge_evals');
+    const evals = (data && data.judge_evals) || [];
     box.replaceChildren();
     if (evals.length === 0) {
-      const p = document.createElement('p');
-      p.className = 'help';
-      p.textContent = '아직 평가가 없어요 (promptbandit judge eval 로 만들 수 있어요).';
-      box.appendChild(p);
+      box.appendChild(node('p', T.noEvals, 'help'));
       return;
     }
     for (const ev of evals) {
-      const h = document.createElement('h3');
-      h.textContent = ev.judge_kind + ' — ' + when(ev.created_at);
-      const dl = document.createElement('dl');
-      dl.className = 'summary';
+      box.appendChild(node('h3', ev.judge_kind + ' — ' + when(ev.created_at)));
+      const dl = node('dl', null, 'summary');
       for (const [k, v] of Object.entries(ev.figures || {})) {
         if (typeof v === 'object' && v !== null) continue; // tables stay in the CLI report
-        const dt = document.createElement('dt');
-        dt.textContent = k;
-        const dd = document.createElement('dd');
-        dd.textContent = typeof v === 'number' ? String(Math.round(v * 10000) / 10000) : String(v);
-        dl.append(dt, dd);
+        dl.append(node('dt', k),
+                  node('dd', typeof v === 'number' ? String(Math.round(v * 10000) / 10000) : String(v)));
       }
-      box.append(h, dl);
-    }
-  }
-
-  // SVG arrives as text (the request needs the bearer header, which <img src> cannot send)
-  // and is shown through a data: URL: an image document runs no script whatever it holds.
-  async function loadPlot(name, exp) {
-    const img = $('#plot-' + name);
-    try {
-      const res = await api('GET', '/v1/experiments/' + encodeURIComponent(exp) + '/plots/' +
-                            name + '.svg');
-      const svg = await res.text();
-      img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
-      img.dataset.loaded = '1';
-    } catch (err) {
-      img.removeAttribute('src');
-      img.alt = '그래프를 불러오지 못했어요: ' + err.message;
+      box.appendChild(dl);
     }
   }
 
   async function loadExperiments() {
-    const data = await apiJson('GET', '/v1/experiments');
-    const list = listOf(data, 'experiments');
+    const data = await apiJson('GET', '/v1/dashboard/experiments');
+    const list = (data && data.experiments) || [];
+    liveExperiments = list.filter((e) => e.kind !== 'offline').map((e) => e.name);
     const select = $('#experiment');
     const keep = select.value || sessionStorage.getItem('pb.experiment') || 'default';
     select.replaceChildren();
     for (const exp of list) {
-      const opt = document.createElement('option');
+      const opt = node('option', exp.name + (exp.kind === 'offline' ? ' (offline)' : ''));
       opt.value = exp.name;
-      opt.textContent = exp.name + (exp.kind ? ' (' + exp.kind + ')' : '');
       select.appendChild(opt);
     }
     if (list.some((e) => e.name === keep)) select.value = keep;
@@ -302,31 +582,29 @@
   async function refresh() {
     clearError();
     try {
-      const list = await loadExperiments();
-      const name = selected();
-      // The single-experiment view adds segment statistics; the list entry is the fallback.
-      let exp = list.find((e) => e.name === name) || {};
-      try {
-        exp = await apiJson('GET', '/v1/experiments/' + encodeURIComponent(name));
-      } catch (err) {
-        if (err.status !== 404 && err.status !== 405) throw err;
-      }
-      let arms = listOf(exp, 'arms');
-      if (arms.length === 0) {
-        const data = await apiJson('GET', '/v1/arms?experiment=' + encodeURIComponent(name));
-        arms = listOf(data, 'arms');
-        if (data && !Array.isArray(data) && !exp.policy) exp = Object.assign({}, data, exp);
-      }
-      renderSummary(exp, arms);
-      renderArms(arms, exp.promoted_arm_id);
-      renderSegments(exp, arms);
-      const [feedback, evals] = await Promise.all([
-        apiJson('GET', '/v1/experiments/' + encodeURIComponent(name) + '/feedback?limit=20'),
+      await loadExperiments();
+      const name = encodeURIComponent(selected());
+      const win = encodeURIComponent($('#window').value);
+      const [ov, examples, runs, evals] = await Promise.all([
+        apiJson('GET', '/v1/experiments/' + name + '/overview?window=' + win),
+        apiJson('GET', '/v1/experiments/' + name + '/examples'),
+        apiJson('GET', '/v1/dashboard/runs'),
         apiJson('GET', '/v1/judge-evals'),
       ]);
-      renderFeedback(feedback);
+      current = ov;
+      const offline = ov.experiment.kind === 'offline';
+      document.body.dataset.kind = ov.experiment.kind;
+      $('#manage').hidden = offline;
+      $('#window').disabled = offline; // a run's charts go by iteration, not by clock time
+      renderVerdict(ov);
+      renderSummary(ov);
+      renderArms(ov);
+      renderSegments(ov);
+      renderCharts(ov);
+      renderExamples(examples, ov);
+      renderRecent(ov);
+      renderRuns(runs);
       renderJudgeEvals(evals);
-      await Promise.all(PLOTS.map((p) => loadPlot(p, name)));
       document.body.dataset.state = 'ready';
     } catch (err) {
       document.body.dataset.state = 'error';
@@ -337,77 +615,96 @@
     }
   }
 
-  // ---- actions ----
+  // ---- actions (each asks first) ----
 
   function said(text) {
     $('#manage-status').textContent = text;
+    $('#verdict-detail').dataset.said = text;
+  }
+
+  async function run(change, message) {
+    clearError();
+    try {
+      await change();
+      said(message);
+      await refresh();
+    } catch (err) {
+      showError(err);
+    }
   }
 
   async function armAction(id, action, label) {
-    clearError();
-    try {
-      await apiJson('POST', '/v1/arms/' + encodeURIComponent(id) + '/' + action, {});
-      said(label + (action === 'retire' ? ' 을(를) 은퇴시켰어요.' : ' 을(를) 복원했어요.'));
-      await refresh();
-    } catch (err) {
-      showError(err);
-    }
+    const question = action === 'retire' ? T.confirmRetire(label) : T.confirmRestore(label);
+    if (!(await confirmAction(question))) return;
+    await run(() => apiJson('POST', '/v1/arms/' + encodeURIComponent(id) + '/' + action, {}),
+              action === 'retire' ? T.retiredMsg(label) : T.restoredMsg(label));
   }
 
   async function promote(id, label) {
-    clearError();
-    try {
-      await apiJson('POST', '/v1/experiments/' + encodeURIComponent(selected()) + '/promote', {
-        arm_id: id,
-      });
-      said(label + ' 을(를) 승격했어요.');
-      await refresh();
-    } catch (err) {
-      showError(err);
+    if (!(await confirmAction(T.confirmPromote(label)))) return;
+    await run(() => apiJson('POST', '/v1/experiments/' + encodeURIComponent(selected()) + '/promote',
+                            { arm_id: id }), T.promotedMsg(label));
+  }
+
+  async function resetExperiment() {
+    const name = selected();
+    if (!(await confirmAction(T.confirmReset(name)))) return;
+    await run(() => apiJson('POST', '/v1/experiments/' + encodeURIComponent(name) + '/reset', {}),
+              T.resetMsg(name));
+  }
+
+  async function importWinner(runId, label) {
+    const wrap = node('label', T.importTarget + ' ');
+    const target = node('select');
+    target.id = 'import-target';
+    for (const name of liveExperiments) {
+      const opt = node('option', name);
+      opt.value = name;
+      target.appendChild(opt);
     }
+    wrap.appendChild(target);
+    if (!(await confirmAction(T.confirmImport(label, runId), wrap))) return;
+    const into = target.value || 'default';
+    await run(() => apiJson('POST', '/v1/experiments/' + encodeURIComponent(into) + '/import-run',
+                            { run_id: runId }), T.importedMsg(label, into));
   }
 
   async function onAddArm(ev) {
     ev.preventDefault();
-    clearError();
     const name = $('#arm-name').value.trim();
-    try {
-      await apiJson('POST', '/v1/arms', {
-        experiment: selected(),
-        name: name,
-        prompt: $('#arm-prompt').value,
-      });
-      said(name + ' 을(를) 추가했어요.');
+    await run(async () => {
+      await apiJson('POST', '/v1/arms', { experiment: selected(), name: name, prompt: $('#arm-prompt').value });
       $('#add-arm').reset();
-      await refresh();
-    } catch (err) {
-      showError(err);
-    }
+    }, T.addedMsg(name));
   }
 
   async function onPolicy(ev) {
     ev.preventDefault();
-    clearError();
     const policy = $('#policy').value.trim();
-    try {
-      await apiJson('POST', '/v1/experiments/' + encodeURIComponent(selected()) + '/policy', {
-        policy: policy,
-      });
-      said('정책을 ' + policy + ' (으)로 바꿨어요.');
+    await run(async () => {
+      await apiJson('POST', '/v1/experiments/' + encodeURIComponent(selected()) + '/policy', { policy: policy });
       $('#policy').value = '';
-      await refresh();
-    } catch (err) {
-      showError(err);
-    }
+    }, T.policyMsg(policy));
   }
 
   function start() {
     $('#login').hidden = true;
+    $('#admin-off').hidden = true;
     $('#dashboard').hidden = false;
     refresh();
   }
 
-  document.addEventListener('DOMContentLoaded', () => {
+  // Admin off (no token configured on the server) is said as such, not as a wrong token.
+  async function adminIsOn() {
+    try {
+      const res = await fetch('/v1/admin-status', { cache: 'no-store' });
+      return res.ok ? Boolean((await res.json()).admin) : true;
+    } catch (e) {
+      return true; // the refresh will report the network failure
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', async () => {
     $('#token-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim());
@@ -424,12 +721,18 @@
       $('#policy').value = '';
       refresh();
     });
+    $('#window').addEventListener('change', refresh);
     $('#auto-refresh').addEventListener('change', (e) => {
       clearInterval(timer);
       timer = e.target.checked ? setInterval(refresh, 10000) : null;
     });
     $('#add-arm').addEventListener('submit', onAddArm);
     $('#policy-form').addEventListener('submit', onPolicy);
+    $('#reset').addEventListener('click', resetExperiment);
+    $('#show-arms').checked = localStorage.getItem('pb.show_arms') === '1';
+    $('#show-arms').addEventListener('change', (e) =>
+      localStorage.setItem('pb.show_arms', e.target.checked ? '1' : '0'));
+    if (!(await adminIsOn())) return showAdminOff();
     if (token()) start();
     else showLogin();
   });

@@ -1,12 +1,17 @@
 // chat.js — the chat page (/): sends messages to POST /v1/chat, shows the answer with the
 // emotions read from the user's sentence, and posts feedback (like, dislike, regenerate,
-// edit) to the API. It keeps only a random user id (localStorage) and the conversation id
-// (sessionStorage); it never puts server or user text into the page as markup (textContent
-// only). API errors ({"error":{"code","message"}}) are shown in the banner.
+// edit) to the API. A consented conversation is stored, so a reload (or "지난 대화") shows it
+// again from GET /v1/conversations/{id}; "새 대화" starts another. Prompt (arm) names are not
+// shown to end users — they would bias the ratings — unless an operator turned them on for this
+// browser on /admin (localStorage pb.show_arms). It keeps only a random user id
+// (localStorage) and the conversation id (sessionStorage); it never puts server or user text
+// into the page as markup (textContent only). API errors ({"error":{"code","message"}}) are
+// shown in the banner. Every answer is drawn by renderAnswer, so a streamed answer can reuse it.
 'use strict';
 
 (function () {
   const $ = (sel, root) => (root || document).querySelector(sel);
+  const CONVERSATION_KEY = 'pb.conversation_id';
 
   // Korean explanations per API error code; the server's own message follows them.
   const ERROR_TEXT = {
@@ -20,6 +25,8 @@
     conflict: '이미 평가한 답변이에요.',
     network: '서버에 연결할 수 없어요. 네트워크를 확인해 주세요.',
   };
+  const NOT_STORED =
+    '이 대화는 저장하지 않아서 새로 고치면 내용이 보이지 않아요. 이어서 말하면 대화는 계속돼요.';
 
   function randomId(prefix) {
     const bytes = new Uint8Array(12);
@@ -36,15 +43,20 @@
     return id;
   }
 
-  // POST JSON; resolves to the parsed body or throws an Error with .code and .status.
-  async function postJson(url, body) {
+  function showArms() {
+    return localStorage.getItem('pb.show_arms') === '1';
+  }
+
+  // Resolves to the parsed body or throws an Error with .code and .status.
+  async function request(method, url, body) {
     let res;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+      const init = { method: method, cache: 'no-store' };
+      if (body !== undefined) {
+        init.headers = { 'Content-Type': 'application/json' };
+        init.body = JSON.stringify(body);
+      }
+      res = await fetch(url, init);
     } catch (e) {
       const err = new Error(String(e && e.message ? e.message : e));
       err.code = 'network';
@@ -65,6 +77,8 @@
     }
     return data || {};
   }
+
+  const postJson = (url, body) => request('POST', url, body);
 
   function explain(err) {
     const base = ERROR_TEXT[err.code] || '요청이 실패했어요.';
@@ -87,7 +101,7 @@
 
   function scrollToEnd() {
     const list = $('#messages');
-    list.lastElementChild && list.lastElementChild.scrollIntoView({ block: 'end' });
+    list.scrollTop = list.scrollHeight;
   }
 
   function emotionText(emotions) {
@@ -100,11 +114,22 @@
     return '감정: ' + parts.join(' · ');
   }
 
-  function addUserMessage(text) {
+  function clearMessages(hint) {
+    const list = $('#messages');
+    list.replaceChildren();
+    const li = document.createElement('li');
+    li.className = 'hint';
+    li.id = 'empty-hint';
+    li.textContent = hint;
+    list.appendChild(li);
+  }
+
+  function addUserMessage(text, emotions) {
     const hint = $('#empty-hint');
     if (hint) hint.remove();
     const li = $('#tpl-user').content.firstElementChild.cloneNode(true);
     $('.text', li).textContent = text;
+    if (emotions) $('.emotions', li).textContent = emotionText(emotions);
     $('#messages').appendChild(li);
     scrollToEnd();
     return li;
@@ -120,6 +145,12 @@
       b.disabled = true;
       if (b === pressed) b.setAttribute('aria-pressed', 'true');
     }
+  }
+
+  function markReplaced(li) {
+    lockVerdict(li, null);
+    for (const b of li.querySelectorAll('.regenerate, .edit')) b.disabled = true;
+    li.classList.add('replaced');
   }
 
   async function sendFeedback(li, kind, extra) {
@@ -158,9 +189,7 @@
         '/v1/chat/' + encodeURIComponent(li.dataset.impression) + '/regenerate',
         { user_id: userId(), event_id: eventId },
       );
-      lockVerdict(li, null);
-      for (const b of li.querySelectorAll('.regenerate, .edit')) b.disabled = true;
-      li.classList.add('replaced');
+      markReplaced(li);
       setStatus(li, '새 답으로 바꿨어요.');
       addBotMessage(data);
     } catch (err) {
@@ -193,7 +222,7 @@
     const submit = $('button[type=submit]', form);
     submit.disabled = true;
     try {
-      const data = await sendFeedback(li, 'edit', { final_text: text });
+      const data = await sendFeedback(li, 'edit', { final_text: text, draft: $('.text', li).textContent });
       form.hidden = true;
       $('.edit', li).disabled = true;
       $('.edit', li).setAttribute('aria-expanded', 'false');
@@ -205,11 +234,30 @@
     }
   }
 
-  function addBotMessage(data) {
+  // The answer's text; a streamed answer calls this as its text grows.
+  function setAnswerText(li, text) {
+    $('.text', li).textContent = text;
+  }
+
+  // Draws an answer into li: {reply | text, impression_id, arm, feedback: {source: value}}. The
+  // one place an answer is put on the page, live or from the history.
+  function renderAnswer(li, answer) {
+    li.dataset.impression = String(answer.impression_id);
+    setAnswerText(li, answer.reply !== undefined ? answer.reply : answer.text || '');
+    const meta = $('.meta', li);
+    meta.textContent = answer.arm ? '프롬프트 ' + answer.arm : '';
+    meta.hidden = !(showArms() && answer.arm);
+    const fb = answer.feedback || {};
+    if (typeof fb.click === 'number')
+      lockVerdict(li, $(fb.click > 0 ? '.like' : '.dislike', li));
+    if (fb.regenerate !== undefined) markReplaced(li);
+    if (fb.edit !== undefined) $('.edit', li).disabled = true;
+  }
+
+  function addBotMessage(answer) {
+    const hint = $('#empty-hint');
+    if (hint) hint.remove();
     const li = $('#tpl-bot').content.firstElementChild.cloneNode(true);
-    li.dataset.impression = String(data.impression_id);
-    $('.text', li).textContent = data.reply || '';
-    $('.meta', li).textContent = data.arm ? '프롬프트 ' + data.arm : '';
     const like = $('.like', li);
     const dislike = $('.dislike', li);
     const regen = $('.regenerate', li);
@@ -219,6 +267,7 @@
     $('.edit', li).addEventListener('click', () => toggleEdit(li, $('.edit-form', li).hidden));
     $('.edit-form', li).addEventListener('submit', (ev) => onEditSubmit(li, ev));
     $('.edit-form .cancel', li).addEventListener('click', () => toggleEdit(li, false));
+    renderAnswer(li, answer);
     $('#messages').appendChild(li);
     scrollToEnd();
     return li;
@@ -235,19 +284,21 @@
     const userLi = addUserMessage(text);
     box.value = '';
     const body = { user_id: userId(), message: text, consent: $('#consent').checked };
-    const conversation = sessionStorage.getItem('pb.conversation_id');
+    const conversation = sessionStorage.getItem(CONVERSATION_KEY);
     if (conversation) body.conversation_id = conversation;
     const waiting = document.createElement('li');
     waiting.className = 'msg bot waiting';
     waiting.setAttribute('aria-busy', 'true');
     waiting.textContent = '답을 쓰는 중…';
     $('#messages').appendChild(waiting);
+    scrollToEnd();
     try {
       const data = await postJson('/v1/chat', body);
-      if (data.conversation_id) sessionStorage.setItem('pb.conversation_id', data.conversation_id);
+      if (data.conversation_id) sessionStorage.setItem(CONVERSATION_KEY, data.conversation_id);
       $('.emotions', userLi).textContent = emotionText(data.emotions);
       waiting.remove();
       addBotMessage(data);
+      if (body.consent) loadHistoryList();
     } catch (err) {
       waiting.remove();
       userLi.classList.add('failed');
@@ -267,13 +318,73 @@
     }
   }
 
-  document.addEventListener('DOMContentLoaded', () => {
+  // ---- stored conversations ----
+
+  async function loadConversation(id) {
+    const url = '/v1/conversations/' + encodeURIComponent(id) + '?user_id=' + encodeURIComponent(userId());
+    try {
+      const data = await request('GET', url);
+      clearMessages(NOT_STORED);
+      for (const m of data.messages || []) {
+        if (m.role === 'user') addUserMessage(m.text, m.emotions);
+        else if (m.role === 'assistant') addBotMessage(m);
+      }
+      document.body.dataset.restored = String((data.messages || []).length);
+    } catch (err) {
+      // 404: nothing was stored for it (no consent, or a fresh id): keep going with an empty list.
+      if (err.status === 404) clearMessages(NOT_STORED);
+      else showBanner(err);
+      document.body.dataset.restored = '0';
+    }
+  }
+
+  async function loadHistoryList() {
+    const select = $('#history');
+    try {
+      const data = await request('GET', '/v1/conversations?user_id=' + encodeURIComponent(userId()));
+      const list = data.conversations || [];
+      while (select.options.length > 1) select.remove(1);
+      for (const c of list) {
+        const opt = document.createElement('option');
+        opt.value = c.id;
+        const date = new Date(c.last_at * 1000).toLocaleString('ko-KR', {
+          month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+        const preview = (c.preview || '').slice(0, 20);
+        opt.textContent = date + ' — ' + preview;
+        select.appendChild(opt);
+      }
+      select.value = sessionStorage.getItem(CONVERSATION_KEY) || '';
+      select.hidden = list.length === 0;
+    } catch (err) {
+      select.hidden = true; // the list is a convenience; the chat works without it
+    }
+  }
+
+  function newConversation() {
+    sessionStorage.removeItem(CONVERSATION_KEY);
+    hideBanner();
+    clearMessages('새 대화예요. 오늘 어떤 일이 있었는지 편하게 말해 줘.');
+    $('#history').value = '';
+    $('#message').focus();
+  }
+
+  document.addEventListener('DOMContentLoaded', async () => {
     $('#composer').addEventListener('submit', onSend);
     $('#message').addEventListener('keydown', onKey);
     $('#consent').checked = localStorage.getItem('pb.consent') === '1';
     $('#consent').addEventListener('change', (e) =>
       localStorage.setItem('pb.consent', e.target.checked ? '1' : '0'),
     );
+    $('#new-conversation').addEventListener('click', newConversation);
+    $('#history').addEventListener('change', (e) => {
+      if (!e.target.value) return;
+      sessionStorage.setItem(CONVERSATION_KEY, e.target.value);
+      loadConversation(e.target.value);
+    });
     $('#message').focus();
+    const conversation = sessionStorage.getItem(CONVERSATION_KEY);
+    if (conversation) await loadConversation(conversation);
+    loadHistoryList();
+    document.body.dataset.ready = '1';
   });
 })();

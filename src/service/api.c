@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/convapi.h"
 #include "service/dashboard.h"
 
 #define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -252,18 +253,20 @@ static const struct server_route api_table[] = {
 
 pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
 {
-    size_t na = N_FIELDS(api_table), nadmin = 0, nd = 0;
+    size_t na = N_FIELDS(api_table), nadmin = 0, nd = 0, nc = 0;
     const struct server_route *admin = adminapi_routes(&nadmin);
     const struct server_route *dash = dashboard_routes(&nd);
-    struct server_route *all = malloc((na + nadmin + nd) * sizeof *all);
+    const struct server_route *conv = convapi_routes(&nc);
+    struct server_route *all = malloc((na + nadmin + nd + nc) * sizeof *all);
     if (!all)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     memcpy(all, api_table, sizeof api_table);
     memcpy(all + na, admin, nadmin * sizeof *admin);
     if (nd)
         memcpy(all + na + nadmin, dash, nd * sizeof *dash);
+    memcpy(all + na + nadmin + nd, conv, nc * sizeof *conv);
     *out = all;
-    *n = na + nadmin + nd;
+    *n = na + nadmin + nd + nc;
     return PB_OK;
 }
 

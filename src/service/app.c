@@ -5,6 +5,7 @@
 #include "store/experiment.h"
 #include "store/arms.h"
 #include "service/chatmem.h"
+#include "service/dashcache.h"
 #include "store/feedback.h"
 #include "store/impressions.h"
 #include "service/live.h"
@@ -31,6 +32,7 @@ struct app {
     segmap *segmap;
     writer *writer;
     chatmem *chatmem;
+    dashcache *dashcache;
     emotion *emotion;
     llm_client *llm;
     char llm_note[PB_ERR_LEN];
@@ -64,6 +66,10 @@ const struct segmap *app_segmap(const app *a)
 struct writer *app_writer(app *a)
 {
     return a->writer;
+}
+struct dashcache *app_dashcache(app *a)
+{
+    return a->dashcache;
 }
 struct chatmem *app_chatmem(app *a)
 {
@@ -330,6 +336,8 @@ pb_status app_new(const config *cfg, const struct app_options *opt, app **out, c
     if (rc == PB_OK && !(a->metrics = metrics_new()))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
+        rc = dashcache_new(&a->dashcache, err);
+    if (rc == PB_OK)
         rc = app_open_parts(a, opt, err);
     if (rc == PB_OK)
         rc = app_run_retention(a, NULL, err);
@@ -364,6 +372,7 @@ void app_free(app *a)
     live_free(a->live);
     segmap_free(a->segmap);
     chatmem_free(a->chatmem);
+    dashcache_free(a->dashcache);
     emotion_close(a->emotion);
     llm_client_free(a->llm);
     for (size_t i = 0; i < a->pool_n; i++)

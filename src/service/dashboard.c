@@ -9,6 +9,9 @@
 #include "store/feedback.h"
 #include "base/plot.h"
 #include "store/runs.h"
+#include "service/examples.h"
+#include "service/overview.h"
+#include "service/runview.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -586,10 +589,151 @@ static pb_status h_judge_evals(struct server_request *req, struct server_reply *
     return rc;
 }
 
+/* ---- the decision views (overview.h, examples.h, runview.h) ---- */
+
+/* Runs body(a, s, e, ctx, &json) on the active experiment named by the path and answers its
+ * JSON; the store handle is released on every path. */
+static pb_status with_experiment(struct server_request *req, struct server_reply *reply, app *a,
+                                 pb_status (*body)(app *a, store *s,
+                                                   const struct store_experiment *e, void *ctx,
+                                                   json_t **out, char *err),
+                                 void *ctx)
+{
+    struct store_experiment e = {0};
+    json_t *out = NULL;
+    store *s = app_store_acquire(a, reply->err);
+    if (!s)
+        return PB_ERR_DB;
+    pb_status rc = store_experiment_get(s, server_req_param(req, "name"), &e, reply->err);
+    if (rc == PB_OK && (rc = body(a, s, &e, ctx, &out, reply->err)) == PB_OK)
+        server_reply_json(reply, 200, out);
+    app_store_release(a, s);
+    store_experiment_clear(&e);
+    return rc;
+}
+
+/* A live experiment's overview, or for an offline one the view of its run. */
+static pb_status overview_body(app *a, store *s, const struct store_experiment *e, void *ctx,
+                               json_t **out, char *err)
+{
+    int64_t run_id = 0;
+    if (strcmp(e->kind, "offline") == 0 && runview_run_of(s, e->id, &run_id, err) == PB_OK)
+        return runview_json(s, run_id, out, err);
+    return overview_live_json(a, s, e, *(const enum overview_window *)ctx, pb_now_wall(), out, err);
+}
+
+static pb_status h_overview(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    enum overview_window w;
+    pb_status rc = overview_window_from_name(server_req_query(req, "window"), &w, reply->err);
+    return rc == PB_OK ? with_experiment(req, reply, ctx, overview_body, &w) : rc;
+}
+
+static pb_status examples_body(app *a, store *s, const struct store_experiment *e, void *ctx,
+                               json_t **out, char *err)
+{
+    (void)ctx;
+    return examples_json(a, s, e, out, err);
+}
+
+static pb_status h_examples(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    return with_experiment(req, reply, ctx, examples_body, NULL);
+}
+
+static pb_status h_run(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    int64_t id = 0;
+    json_t *out = NULL;
+    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
+    if (rc != PB_OK)
+        return rc;
+    store *s = app_store_acquire(ctx, reply->err);
+    if (!s)
+        return PB_ERR_DB;
+    if ((rc = runview_json(s, id, &out, reply->err)) == PB_OK)
+        server_reply_json(reply, 200, out);
+    app_store_release(ctx, s);
+    return rc;
+}
+
+static pb_status h_turn(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    int64_t id = 0;
+    json_t *out = NULL;
+    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
+    if (rc != PB_OK)
+        return rc;
+    store *s = app_store_acquire(ctx, reply->err);
+    if (!s)
+        return PB_ERR_DB;
+    if ((rc = examples_turn_json(s, id, &out, reply->err)) == PB_OK)
+        server_reply_json(reply, 200, out);
+    app_store_release(ctx, s);
+    return rc;
+}
+
+static pb_status h_runs(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    json_t *out = NULL;
+    (void)req;
+    store *s = app_store_acquire(ctx, reply->err);
+    if (!s)
+        return PB_ERR_DB;
+    pb_status rc = runview_list_json(s, &out, reply->err);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200, out);
+    app_store_release(ctx, s);
+    return rc;
+}
+
+/* The active experiments without statistics: the selector needs names and kinds only. */
+static pb_status h_experiments(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    struct store_experiment *list = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    (void)req;
+    store *s = app_store_acquire(ctx, reply->err);
+    pb_status rc = !s    ? PB_ERR_DB
+                   : arr ? store_experiment_list(s, &list, &n, reply->err)
+                         : pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    app_store_release(ctx, s);
+    for (size_t i = 0; rc == PB_OK && i < n; i++)
+        if (strcmp(list[i].status, "active") == 0)
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:f}", "id",
+                                                 (json_int_t)list[i].id, "name", list[i].name,
+                                                 "kind", list[i].kind, "policy",
+                                                 list[i].policy ? list[i].policy : "", "created_at",
+                                                 list[i].created_at));
+    store_experiment_list_free(list, n);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200, json_pack("{s:O}", "experiments", arr));
+    json_decref(arr);
+    return rc;
+}
+
+/* Public: whether the admin endpoints are on, so the page can say "admin is off" instead of
+ * asking for a token that cannot work. Says nothing about the token itself. */
+static pb_status h_admin_status(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    (void)req;
+    const char *token = config_str(app_config(ctx), "server.admin_token");
+    server_reply_json(reply, 200, json_pack("{s:b}", "admin", token && *token));
+    return PB_OK;
+}
+
 static const struct server_route routes[] = {
     {"GET", "/v1/experiments/{name}/plots/{plot}", h_plot, SERVER_ADMIN},
     {"GET", "/v1/experiments/{name}/feedback", h_feedback, SERVER_ADMIN},
     {"GET", "/v1/judge-evals", h_judge_evals, SERVER_ADMIN},
+    {"GET", "/v1/experiments/{name}/overview", h_overview, SERVER_ADMIN},
+    {"GET", "/v1/experiments/{name}/examples", h_examples, SERVER_ADMIN},
+    {"GET", "/v1/runs/{id}", h_run, SERVER_ADMIN},
+    {"GET", "/v1/impressions/{id}/turn", h_turn, SERVER_ADMIN},
+    {"GET", "/v1/dashboard/runs", h_runs, SERVER_ADMIN},
+    {"GET", "/v1/dashboard/experiments", h_experiments, SERVER_ADMIN},
+    {"GET", "/v1/admin-status", h_admin_status, 0},
 };
 
 const struct server_route *dashboard_routes(size_t *n)

@@ -1,8 +1,11 @@
-/* dashboard.h — the admin dashboard's own read-only HTTP endpoints: SVG plots of an experiment
- * (mean reward, share of pulls and regret over time, reward distribution, mean with interval),
- * the recent feedback list and the latest judge-evaluation figures. Data comes from the
- * store family (feedback.h, runs.h) and app.h's views; drawing from plot.h. It writes nothing
- * and owns no state: the service appends dashboard_routes() to its routing table. */
+/* dashboard.h — the admin dashboard's own read-only HTTP endpoints: the decision views (an
+ * experiment's overview with verdict, advice and series over time: overview.h; examples per
+ * arm and a reward's turn: examples.h; offline runs: runview.h), the light experiment list,
+ * whether admin is on, SVG plots of an experiment (mean reward, share of pulls and regret by
+ * reward count, reward distribution, mean with interval), the recent feedback list and the
+ * latest judge-evaluation figures. Data comes from the store family and app.h's views; drawing
+ * from plot.h. It writes nothing and owns no state: the service appends dashboard_routes() to
+ * its routing table. */
 #ifndef DASHBOARD_H
 #define DASHBOARD_H
 
@@ -54,8 +57,12 @@ pb_status dashboard_judge_evals(store *s, json_t **out, char *err);
  * routes would silently be missing from `serve`.
  *
  * The admin-only routes (GET /v1/experiments/{name}/plots/{plot}, GET
- * /v1/experiments/{name}/feedback?limit=N, GET /v1/judge-evals). Handlers expect the app
- * (app.h) as their `app` pointer. Static table; *n gets its length. */
+ * /v1/experiments/{name}/feedback?limit=N, GET /v1/judge-evals, GET
+ * /v1/experiments/{name}/overview?window=24h|7d|all, GET /v1/experiments/{name}/examples, GET
+ * /v1/runs/{id}, GET /v1/impressions/{id}/turn, GET /v1/dashboard/runs, GET
+ * /v1/dashboard/experiments) and the public GET
+ * /v1/admin-status. Handlers expect the app (app.h) as their `app` pointer. Static table; *n
+ * gets its length. */
 const struct server_route *dashboard_routes(size_t *n);
 
 #endif

@@ -1,8 +1,9 @@
 // drive.mjs — drives the chat page and the admin dashboard in a real Chromium (playwright-core,
 // the system browser at PB_CHROMIUM, no download). Run by run.sh / tests/e2e_web_browser.sh
-// against a service already started with the fake LLM (PB_URL) and one without a provider
-// (PB_URL_NO_LLM). Prints "ok   …" / "FAIL …" per check, keeps screenshots in PB_ARTIFACTS
-// and exits 1 when any check failed. It only reads and clicks; it starts no server.
+// against a service already started with the fake LLM and a finished offline run (PB_URL) and
+// one without a provider or admin token (PB_URL_NO_LLM). Prints "ok   …" / "FAIL …" per
+// check, keeps screenshots in PB_ARTIFACTS and exits 1 when any check failed. It starts no
+// server; besides clicking, it plants traffic through the public API (choose + feedback).
 import { chromium } from 'playwright-core';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ const adminToken = env('PB_ADMIN_TOKEN');
 const artifacts = env('PB_ARTIFACTS');
 const executablePath = env('PB_CHROMIUM', '/usr/bin/chromium');
 const WAIT = 15000; // ms for one UI change; the fake LLM answers at once
+const ARM_NAME_SHOWN = /프롬프트 [A-Z][A-Za-z0-9]*/;
 
 let passed = 0;
 let failed = 0;
@@ -48,21 +50,29 @@ function watch(page, name, events) {
   });
 }
 
+async function api(request, method, path, body, token) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const res = await request.fetch(base + path, { method, headers, data: body });
+  if (!res.ok()) throw new Error(`${method} ${path}: HTTP ${res.status()} ${await res.text()}`);
+  return res.json();
+}
+
 async function sendMessage(page, text) {
   const before = await page.locator('.msg.bot:not(.waiting)').count();
   await page.locator('#message').fill(text);
   await page.locator('#message').press('Enter'); // keyboard path: Enter sends
-  return before;
+  const answer = page.locator('.msg.bot:not(.waiting)').nth(before);
+  await answer.locator('.text').waitFor({ timeout: WAIT });
+  return answer;
 }
 
-async function chatFlow(page, events) {
+async function chatFlow(page) {
   await page.goto(base + '/');
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: WAIT });
   check('chat page is Korean', (await page.getAttribute('html', 'lang')) === 'ko');
   check('message box has the focus on load',
         await page.evaluate(() => document.activeElement && document.activeElement.id === 'message'));
-  const before = await sendMessage(page, '오늘 시험을 망쳐서 너무 속상해');
-  const answer = page.locator('.msg.bot:not(.waiting)').nth(before);
-  await answer.locator('.text').waitFor({ timeout: WAIT });
+  const answer = await sendMessage(page, '오늘 시험을 망쳐서 너무 속상해');
   const reply = (await answer.locator('.text').textContent()) || '';
   check('the answer appears', reply.trim().length > 0, JSON.stringify(reply));
   const emotions = (await page.locator('.msg.user .emotions').last().textContent()) || '';
@@ -73,6 +83,10 @@ async function chatFlow(page, events) {
     bs.map((b) => b.getAttribute('aria-label') || ''));
   check('like, dislike, regenerate and edit buttons have aria-labels',
         labels.length === 4 && labels.every((l) => l.length > 0), JSON.stringify(labels));
+  const text = await page.evaluate(() => document.body.innerText);
+  check('arm names are absent from the end-user page', !ARM_NAME_SHOWN.test(text),
+        (text.match(ARM_NAME_SHOWN) || [''])[0]);
+  check('the answer carries no visible prompt label', await answer.locator('.meta').isHidden());
   await page.screenshot({ path: join(artifacts, 'chat-desktop.png'), fullPage: true });
   return answer;
 }
@@ -82,6 +96,10 @@ async function chatFlow(page, events) {
 async function refreshAdmin(admin) {
   const done = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
   await admin.locator('#refresh').click();
+  await waitRefresh(admin, done);
+}
+
+async function waitRefresh(admin, done) {
   await admin.waitForFunction((n) => Number(document.body.dataset.refreshes || 0) > n, done, {
     timeout: WAIT,
   });
@@ -110,7 +128,7 @@ async function adminLogin(admin) {
   check('the token is kept in sessionStorage', stored === adminToken);
 }
 
-async function likeMovesTheDashboard(page, admin, answer) {
+async function likeMovesTheDashboard(admin, answer) {
   const before = await readCounts(admin);
   await answer.locator('.like').click();
   await answer.locator('.like[aria-pressed="true"]').waitFor({ timeout: WAIT });
@@ -124,6 +142,218 @@ async function likeMovesTheDashboard(page, admin, answer) {
         `${before.feedback} -> ${after.feedback}`);
   check('the dashboard pull count moves after a like', after.pulls > before.pulls,
         `${before.pulls} -> ${after.pulls}`);
+}
+
+// Consented turns through the API, each in a new conversation, liking arm B's answers and
+// disliking the others, until B was liked twice.
+async function plantRatedAnswers(request) {
+  let liked = 0;
+  for (let i = 0; i < 24 && liked < 2; i++) {
+    const user = `web-plant-${i}`;
+    const turn = await api(request, 'POST', '/v1/chat',
+                           { user_id: user, message: `친구랑 싸워서 속상해 ${i}`, consent: true });
+    const kind = turn.arm === 'B' ? 'like' : 'dislike';
+    liked += kind === 'like';
+    await api(request, 'POST', '/v1/feedback',
+              { impression_id: turn.impression_id, user_id: user, kind: kind });
+  }
+  return liked;
+}
+
+async function examplesShowThePlantedBest(admin) {
+  const liked = await plantRatedAnswers(admin.request);
+  check('arm B answered and was liked in consented conversations', liked >= 2, `${liked}`);
+  await refreshAdmin(admin);
+  const exp = await api(admin.request, 'GET', '/v1/experiments/default/overview', undefined, adminToken);
+  const b = exp.arms.find((a) => a.name === 'B');
+  const best = admin.locator(`.example-arm[data-arm-id="${b.id}"] .example[data-rank="best"] .ex-answer`);
+  const text = (await best.count()) ? (await best.first().textContent()) || '' : '';
+  check('the examples show arm B\'s planted best answer', text.includes('BEST-B'), JSON.stringify(text));
+  const others = await admin.locator(`.example-arm:not([data-arm-id="${b.id}"]) .ex-answer`).allTextContents();
+  check('no other arm shows B\'s answer', others.length > 0 && others.every((t) => !t.includes('BEST-B')),
+        JSON.stringify(others.slice(0, 2)));
+  const user = (await admin.locator(`.example-arm[data-arm-id="${b.id}"] .ex-user`).first().textContent()) || '';
+  check('an example shows the user\'s message without the emotion suffix',
+        user.includes('친구랑 싸워서 속상해') && !user.includes(';;'), JSON.stringify(user));
+  // From a reward row to its turn: the newest rewards are the consented turns just planted.
+  await admin.locator('#feedback tbody tr').first().locator('button').click();
+  const turn = admin.locator('#feedback tr.turn-row').first();
+  await turn.waitFor({ timeout: WAIT });
+  const said = (await turn.textContent()) || '';
+  check('a recent reward opens the turn it rated', said.includes('친구랑 싸워서 속상해'),
+        JSON.stringify(said.slice(0, 80)));
+}
+
+async function pBestIsStable(admin) {
+  await refreshAdmin(admin);
+  const first = await admin.locator('#arms td.p-best').allTextContents();
+  await refreshAdmin(admin);
+  const second = await admin.locator('#arms td.p-best').allTextContents();
+  check('P(best) is the same on two refreshes without new data',
+        first.length > 0 && JSON.stringify(first) === JSON.stringify(second),
+        `${JSON.stringify(first)} vs ${JSON.stringify(second)}`);
+}
+
+// n choose + feedback calls in one segment: the best arm liked 9 times in 10, the others 2.
+async function plantTraffic(request, segment, best, n) {
+  const seen = {};
+  for (let i = 0; i < n; i++) {
+    const c = await api(request, 'POST', '/v1/choose', { experiment: 'default', segment });
+    const k = (seen[c.arm] = (seen[c.arm] || 0) + 1) - 1;
+    const like = k % 10 < (c.arm === best ? 9 : 2);
+    await api(request, 'POST', '/v1/feedback',
+              { impression_id: c.impression_id, kind: like ? 'like' : 'dislike' });
+  }
+}
+
+async function verdictFollowsTheData(admin) {
+  await refreshAdmin(admin);
+  const panel = admin.locator('#verdict-panel');
+  const start = await panel.getAttribute('data-action');
+  check('the verdict panel shows a verdict before there is enough data',
+        ['keep_exploring', 'no_data'].includes(start) &&
+          ((await admin.locator('#verdict-headline').textContent()) || '').length > 3, start);
+  await plantTraffic(admin.request, 'negative', 'B', 200);
+  await refreshAdmin(admin);
+  check('after 200 rewards favouring B the verdict says promote B',
+        (await panel.getAttribute('data-action')) === 'promote' &&
+          (await panel.getAttribute('data-leader')) === 'B',
+        `${await panel.getAttribute('data-action')} ${await panel.getAttribute('data-leader')}`);
+  check('the advice names B', ((await admin.locator('#verdict-action').textContent()) || '').includes('B'));
+  await admin.screenshot({ path: join(artifacts, 'dashboard-verdict-promote.png'), fullPage: false });
+  // Promote asks first: cancelling changes nothing.
+  await admin.locator('#verdict-buttons button').click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  check('promote asks for a confirmation naming the arm',
+        ((await admin.locator('#confirm-text').textContent()) || '').includes('B'));
+  await admin.locator('#confirm-cancel').click();
+  await refreshAdmin(admin);
+  check('a cancelled promotion promotes nothing',
+        (await admin.locator('#sum-promoted').textContent()) === '없음');
+  await plantTraffic(admin.request, 'positive', 'C', 200);
+  await refreshAdmin(admin);
+  const action = (await admin.locator('#verdict-action').textContent()) || '';
+  check('with C best for positive messages the advice is to serve per segment',
+        (await panel.getAttribute('data-action')) === 'serve_per_segment' &&
+          /부정[^,]*B/.test(action) && /긍정[^,]*C/.test(action), action);
+  const marks = await admin.locator('.segment-block[data-segment="negative"] .mark').allTextContents();
+  check('the negative segment table marks its separated leader', marks.some((m) => m.includes('확정')),
+        JSON.stringify(marks));
+  await admin.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
+}
+
+async function retireAsksFirst(admin) {
+  const row = admin.locator('#arms tbody tr', { hasText: 'D' }).first();
+  await row.locator('button', { hasText: '은퇴' }).click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  await admin.locator('#confirm-cancel').click();
+  const data = await api(admin.request, 'GET', '/v1/arms?experiment=default', undefined, adminToken);
+  const d = data.arms.find((a) => a.name === 'D');
+  check('a cancelled retire leaves the arm active', d && d.status === 'active', d && d.status);
+}
+
+async function consentedConversationComesBack(context, events) {
+  const page = await context.newPage();
+  watch(page, 'chat-history', events);
+  await page.goto(base + '/');
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: WAIT });
+  await page.locator('#consent').check();
+  const answer = await sendMessage(page, '오늘 친구한테 선물 받아서 기뻐');
+  const reply = (await answer.locator('.text').textContent()) || '';
+  await answer.locator('.like').click();
+  await answer.locator('.like[aria-pressed="true"]').waitFor({ timeout: WAIT });
+  const conversation = await page.evaluate(() => sessionStorage.getItem('pb.conversation_id'));
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: WAIT });
+  const users = await page.locator('.msg.user .text').allTextContents();
+  const bots = await page.locator('.msg.bot .text').allTextContents();
+  check('a reload restores a consented conversation',
+        users.includes('오늘 친구한테 선물 받아서 기뻐') && bots.includes(reply),
+        JSON.stringify({ users, bots }));
+  check('the restored answer keeps its like',
+        (await page.locator('.msg.bot .like[aria-pressed="true"]').count()) === 1);
+  check('the restored user message shows its emotions',
+        /^감정: \S/.test((await page.locator('.msg.user .emotions').first().textContent()) || ''));
+  const text = await page.evaluate(() => document.body.innerText);
+  check('arm names stay absent after a reload', !ARM_NAME_SHOWN.test(text));
+  check('the past conversation is listed', (await page.locator('#history option').count()) >= 2);
+  await page.screenshot({ path: join(artifacts, 'chat-restored.png'), fullPage: false });
+  // The operator switch (set on /admin, this browser only) shows the arm under each answer.
+  await page.evaluate(() => localStorage.setItem('pb.show_arms', '1'));
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: WAIT });
+  check('the operator switch shows the arm name',
+        ARM_NAME_SHOWN.test((await page.locator('.msg.bot .meta').first().textContent()) || '') &&
+          (await page.locator('.msg.bot .meta').first().isVisible()));
+  await page.evaluate(() => localStorage.setItem('pb.show_arms', '0'));
+  await page.locator('#new-conversation').click();
+  check('"new conversation" empties the list',
+        (await page.locator('.msg').count()) === 0 &&
+          (await page.evaluate(() => sessionStorage.getItem('pb.conversation_id'))) === null);
+  await sendMessage(page, '새 대화에서 인사할게');
+  const next = await page.evaluate(() => sessionStorage.getItem('pb.conversation_id'));
+  check('the next message starts another conversation', next && next !== conversation, `${conversation} -> ${next}`);
+  // Fixed header, scrolling list: only the list scrolls however long the conversation gets.
+  await page.setViewportSize({ width: 1280, height: 560 });
+  for (let i = 0; i < 4; i++) await sendMessage(page, `긴 대화 ${i}`);
+  const layout = await page.evaluate(() => {
+    const list = document.getElementById('messages');
+    const header = document.querySelector('header.top').getBoundingClientRect();
+    const send = document.getElementById('send').getBoundingClientRect();
+    return { pageScrolls: document.documentElement.scrollHeight > window.innerHeight + 1,
+             listScrolls: list.scrollHeight > list.clientHeight, headerTop: header.top,
+             sendBottom: send.bottom, height: window.innerHeight };
+  });
+  check('the header stays and only the message list scrolls',
+        !layout.pageScrolls && layout.listScrolls && layout.headerTop === 0 &&
+          layout.sendBottom <= layout.height, JSON.stringify(layout));
+  await page.screenshot({ path: join(artifacts, 'chat-long.png'), fullPage: false });
+  await page.close();
+}
+
+async function offlineRunShowsItsRealStatistics(admin) {
+  await refreshAdmin(admin);
+  const runs = await api(admin.request, 'GET', '/v1/dashboard/runs', undefined, adminToken);
+  const run = runs.runs[0];
+  const row = admin.locator(`#runs tr[data-run-id="${run.id}"]`);
+  check('the runs list shows the finished run with its steps and cost',
+        (await row.count()) === 1 && Number(await row.locator('td.steps-ok').textContent()) === 60 &&
+          run.cost_usd > 0, JSON.stringify(run));
+  const done = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
+  await row.locator('button').click();
+  await waitRefresh(admin, done);
+  const view = await api(admin.request, 'GET', `/v1/runs/${run.id}`, undefined, adminToken);
+  const pulls = (await admin.locator('#arms td.pulls').allTextContents()).map(Number);
+  const want = view.arms.map((a) => a.rewards);
+  check('a finished offline run shows its real pull counts',
+        pulls.reduce((a, b) => a + b, 0) === 60 && JSON.stringify(pulls) === JSON.stringify(want) &&
+          pulls.every((p) => p > 0), `${JSON.stringify(pulls)} vs ${JSON.stringify(want)}`);
+  check('an offline experiment offers no promote or retire',
+        (await admin.locator('#arms td button').count()) === 0);
+  const panel = admin.locator('#verdict-panel');
+  check('the run\'s verdict names its winner',
+        (await panel.getAttribute('data-action')) === 'import_winner' &&
+          (await panel.getAttribute('data-leader')) === 'Warm',
+        `${await panel.getAttribute('data-action')} ${await panel.getAttribute('data-leader')}`);
+  const charts = await admin.locator('.plots .chart svg path').count();
+  check('the run\'s charts have lines', charts > 0, `${charts}`);
+  await admin.screenshot({ path: join(artifacts, 'dashboard-run.png'), fullPage: true });
+  const hasWarm = async () =>
+    (await api(admin.request, 'GET', '/v1/arms?experiment=default', undefined, adminToken))
+      .arms.some((a) => a.name === 'Warm');
+  await admin.locator('#verdict-buttons button').click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  await admin.locator('#confirm-cancel').click();
+  check('a cancelled import adds nothing', !(await hasWarm()));
+  await admin.locator('#verdict-buttons button').click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  await admin.locator('#import-target').selectOption('default');
+  const before = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
+  await admin.locator('#confirm-ok').click();
+  await waitRefresh(admin, before);
+  check('"import the winner" adds Warm to the live experiment', await hasWarm());
+  await admin.locator('#experiment').selectOption('default');
+  await admin.waitForFunction(() => document.body.dataset.kind === 'live', null, { timeout: WAIT });
 }
 
 async function scriptPromptShowsAsText(admin, events) {
@@ -143,7 +373,7 @@ async function scriptPromptShowsAsText(admin, events) {
   check('the <script> prompt shows as text on /admin', cells.includes(evil), JSON.stringify(cells));
   if (byName.ok()) {
     const names = await admin.locator('#arms td.arm-name').allTextContents();
-    check('a <script> arm name shows as text on /admin', names.includes(evil));
+    check('a <script> arm name shows as text on /admin', names.some((n) => n.startsWith(evil)));
   } else {
     check('a <script> arm name is refused by the API (400)', byName.status() === 400,
           `HTTP ${byName.status()}`);
@@ -152,10 +382,40 @@ async function scriptPromptShowsAsText(admin, events) {
   check('no script element was injected into the dashboard', injected === 0);
   await admin.waitForTimeout(300); // give a would-be alert the time to fire
   check('no dialog fired', !events.some((e) => e.includes('dialog')), events.join('; '));
-  const plots = await admin.locator('.plots img').evaluateAll((imgs) =>
-    imgs.map((i) => (i.complete && i.naturalWidth > 0 ? 1 : 0)).reduce((a, b) => a + b, 0));
-  check('all five plots render as images', plots === 5, `${plots} of 5`);
-  await admin.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
+  // Retire asks first; confirming retires.
+  const row = admin.locator('#arms tbody tr', { hasText: 'Xss1' }).first();
+  await row.locator('button', { hasText: '은퇴' }).click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  const before = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
+  await admin.locator('#confirm-ok').click();
+  await waitRefresh(admin, before);
+  const data = await api(admin.request, 'GET', '/v1/arms?experiment=default', undefined, adminToken);
+  check('a confirmed retire retires the arm',
+        data.arms.some((a) => a.name === 'Xss1' && a.status === 'retired'));
+}
+
+async function chartsSpeakThePageLanguage(admin) {
+  for (const w of ['24h', '7d', 'all']) {
+    const done = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
+    await admin.locator('#window').selectOption(w);
+    await waitRefresh(admin, done);
+    const svgs = await admin.locator('.plots .chart svg').count();
+    const lines = await admin.locator('#chart-pbest svg path').count();
+    check(`window ${w}: all five charts render, P(best) over time has lines`,
+          svgs === 5 && lines > 0, `${svgs} charts, ${lines} lines`);
+  }
+  const labels = (await admin.locator('.plots svg text').allTextContents()).join(' ');
+  check('chart labels are in the page\'s language', labels.includes('시각') &&
+        !/rewards received|share of|mean reward/i.test(labels), labels.slice(0, 120));
+  const legend = await admin.locator('#chart-pbest .legend li').allTextContents();
+  check('charts have a readable legend of arm names', legend.includes('B') && legend.includes('C'),
+        JSON.stringify(legend));
+  check('no regret panel for live traffic', (await admin.locator('#plot-regret, #chart-regret').count()) === 0);
+  const fit = await admin.evaluate(() => [...document.querySelectorAll('.plots .chart')].every((c) => {
+    const svg = c.querySelector('svg');
+    return svg && Math.abs(svg.getBoundingClientRect().width - c.getBoundingClientRect().width) < 2;
+  }));
+  check('charts fill their panels', fit);
 }
 
 async function phone(context, events) {
@@ -163,13 +423,12 @@ async function phone(context, events) {
   watch(page, 'phone', events);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + '/');
-  const before = await sendMessage(page, '친구랑 싸워서 마음이 복잡해');
-  await page.locator('.msg.bot:not(.waiting)').nth(before).locator('.text').waitFor({ timeout: WAIT });
+  await sendMessage(page, '친구랑 싸워서 마음이 복잡해');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check('the chat page fits a 390 px wide phone screen (no sideways scroll)', width <= 390,
         `${width}px`);
   const box = await page.locator('#send').boundingBox();
-  check('the send button is on screen on a phone', box && box.x + box.width <= 390);
+  check('the send button is on screen on a phone', box && box.x + box.width <= 390 && box.y + box.height <= 844);
   await page.screenshot({ path: join(artifacts, 'chat-phone.png'), fullPage: true });
   await page.close();
 }
@@ -178,7 +437,8 @@ async function noProvider(context, events) {
   const page = await context.newPage();
   watch(page, 'no-llm', events);
   await page.goto(baseNoLlm + '/');
-  await sendMessage(page, '안녕');
+  await page.locator('#message').fill('안녕');
+  await page.locator('#message').press('Enter');
   const banner = page.locator('#banner');
   await banner.waitFor({ state: 'visible', timeout: WAIT });
   const text = (await banner.textContent()) || '';
@@ -189,6 +449,18 @@ async function noProvider(context, events) {
   check('the unsent message is given back to the input box',
         (await page.locator('#message').inputValue()) === '안녕');
   await page.screenshot({ path: join(artifacts, 'chat-no-provider.png'), fullPage: true });
+  await page.close();
+}
+
+async function adminOff(context, events) {
+  const page = await context.newPage();
+  watch(page, 'admin-off', events);
+  await page.goto(baseNoLlm + '/admin');
+  await page.locator('#admin-off').waitFor({ state: 'visible', timeout: WAIT });
+  check('without an admin token configured the dashboard says admin is off',
+        (await page.locator('#login').isHidden()) &&
+          ((await page.locator('#admin-off').textContent()) || '').includes('꺼져 있어요'));
+  await page.screenshot({ path: join(artifacts, 'dashboard-admin-off.png'), fullPage: false });
   await page.close();
 }
 
@@ -208,12 +480,20 @@ async function main() {
     watch(page, 'chat', events);
     const admin = await context.newPage();
     watch(admin, 'admin', events);
-    const answer = await chatFlow(page, events);
+    const answer = await chatFlow(page);
     await adminLogin(admin);
-    await likeMovesTheDashboard(page, admin, answer);
+    await likeMovesTheDashboard(admin, answer);
+    await examplesShowThePlantedBest(admin);
+    await pBestIsStable(admin);
+    await verdictFollowsTheData(admin);
+    await retireAsksFirst(admin);
+    await consentedConversationComesBack(context, events);
+    await offlineRunShowsItsRealStatistics(admin);
     await scriptPromptShowsAsText(admin, events);
+    await chartsSpeakThePageLanguage(admin);
     await phone(context, events);
     await noProvider(context, events);
+    await adminOff(context, events);
     const problems = events.filter((e) => !e.includes('dialog'));
     check('no page errors, console errors or CSP refusals', problems.length === 0,
           problems.join('; '));
