@@ -166,7 +166,7 @@ static void test_choose_feedback_and_rebuild_after_restart(void)
     free(s.routes);
     CHECK_INT(app_new(s.cfg, &ao, &s.app, err), PB_OK);
     CHECK_INT(api_routes_new(&s.routes, &nr, err), PB_OK);
-    struct server_options so = {s.routes, nr, s.app, app_metrics(s.app), api_health};
+    struct server_options so = {s.routes, nr, s.app, app_metrics(s.app), api_health, api_before_metrics};
     CHECK_INT(server_new(s.cfg, &so, &s.srv, err), PB_OK);
     CHECK_INT(server_start(s.srv, err), PB_OK);
     snprintf(s.url, sizeof s.url, "http://127.0.0.1:%d", server_port(s.srv));

@@ -10,6 +10,7 @@
 #include "service/live.h"
 #include "service/segmap.h"
 #include "store/writer.h"
+#include "llm/llmloop.h"
 
 #include <errno.h>
 #include <gsl/gsl_cdf.h>
@@ -33,6 +34,7 @@ struct app {
     chatmem *chatmem;
     emotion *emotion;
     llm_client *llm;
+    llm_loop *loop; /* the provider event loop over llm; NULL without a provider */
     char llm_note[PB_ERR_LEN];
     double started_at;
     pthread_mutex_t pool_mu;
@@ -77,6 +79,11 @@ llm_client *app_llm(app *a)
 {
     return a->llm;
 }
+llm_loop *app_llm_loop(app *a)
+{
+    return a->loop;
+}
+
 const char *app_llm_note(const app *a)
 {
     return a->llm_note;
@@ -272,7 +279,9 @@ static pb_status open_llm(app *a, char *err)
     }
     if (rc != PB_OK)
         return pb_errf(err, rc, "LLM provider settings: %s", why);
-    return PB_OK;
+    struct llm_loop_options lo;
+    llm_loop_options_from_config(a->cfg, &lo);
+    return llm_loop_new(a->llm, &lo, &a->loop, err);
 }
 
 static pb_status app_open_parts(app *a, const struct app_options *opt, char *err)
@@ -360,6 +369,9 @@ void app_free(app *a)
         pthread_mutex_unlock(&a->stop_mu);
         pthread_join(a->retention, NULL);
     }
+    /* Order: the provider loop ends its calls first (their turns end unstored), then the writer
+     * commits what is queued (turns already answered are recorded), then the state they touch. */
+    llm_loop_free(a->loop);
     writer_free(a->writer);
     live_free(a->live);
     segmap_free(a->segmap);
