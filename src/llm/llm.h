@@ -57,7 +57,9 @@ struct llm_response {
     int http_status; /* of the last attempt, 0 when no HTTP answer */
     int attempts;
     double latency_s;
-    double backoff_s; /* total delay scheduled between attempts (backoff or Retry-After) */
+    double backoff_s;     /* total delay scheduled between attempts (backoff or Retry-After) */
+    double retry_after_s; /* the provider's Retry-After (or retry-after-ms) of the last attempt,
+                           * in seconds, as sent (not capped); 0 when it sent none */
 };
 
 struct llm_usage {
