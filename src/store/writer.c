@@ -421,8 +421,19 @@ static void settle_batch(writer *w, struct op *list, size_t n, int reserve)
     for (i = 0; i < n; i++)
         ops[i]->rc = PB_OK;
     int committed = run_batch(w, ops, n, reserve);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         refused += committed && ops[i]->rc != PB_OK;
+    pthread_mutex_lock(&w->mu);
+    w->stats.records += n;
+    w->stats.batches++;
+    w->stats.refused += refused;
+    w->stats.queued -= n;
+    w->stats.last_batch = n;
+    if (n > w->stats.largest_batch)
+        w->stats.largest_batch = n;
+    w->stats.batch_sizes[bucket_of(n)]++;
+    pthread_mutex_unlock(&w->mu);
+    for (i = 0; i < n; i++) {
         if (ops[i]->kind == OP_ERASE && ops[i]->rc == PB_OK)
             erase = 1;
         else
@@ -437,16 +448,6 @@ static void settle_batch(writer *w, struct op *list, size_t n, int reserve)
             }
         }
     }
-    pthread_mutex_lock(&w->mu);
-    w->stats.records += n;
-    w->stats.batches++;
-    w->stats.refused += refused;
-    w->stats.queued -= n;
-    w->stats.last_batch = n;
-    if (n > w->stats.largest_batch)
-        w->stats.largest_batch = n;
-    w->stats.batch_sizes[bucket_of(n)]++;
-    pthread_mutex_unlock(&w->mu);
     for (i = 0; i < n; i++)
         free(ops[i]);
     if (ops != stack)
