@@ -1,11 +1,13 @@
 /* feedback.h — the records the service writes as they arrive: users and consent,
- * conversations with their sticky arm, new impressions (an arm shown) and rewards (idempotent
- * by event id, one per source and impression), one at a time or batched for the group-commit
- * writer; consented messages, erasure and retention; and the per-arm aggregates the bandit is
- * built from. What later happens to a stored impression (activation, discard, the reward-wait
- * sweep) and the walks that need an impression's segment, features or propensity live in
- * impressions.h. Part of the store family (speaks SQL through stmt.h). Every write acknowledged
- * with PB_OK is committed. It must not choose arms or compute rewards. */
+ * conversations with their sticky arm, new impressions (an arm shown; their ids reserved in
+ * blocks so that one handed out before its row exists is never handed out twice) and rewards
+ * (idempotent by event id, one per source and impression), one at a time, batched, or inside
+ * the group-commit writer's transaction (the _tx forms); consented messages, erasure and
+ * retention; and the per-arm aggregates the bandit is built from. What later happens to a
+ * stored impression (activation, discard, the reward-wait sweep) and the walks that need an
+ * impression's segment, features or propensity live in impressions.h. Part of the store family
+ * (speaks SQL through stmt.h). Every write acknowledged with PB_OK is committed (a _tx form's
+ * when the caller's transaction commits). It must not choose arms or compute rewards. */
 #ifndef FEEDBACK_H
 #define FEEDBACK_H
 

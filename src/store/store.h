@@ -1,7 +1,8 @@
-/* store.h — the SQLite connection: set-up (WAL, busy timeout, foreign keys, synchronous),
- * schema migrations compiled in from db/NNN_name.sql, backup and checks, and for the store
- * family (experiment, arms, feedback, impressions, runs; statements through stmt.h) the
- * per-connection statement cache, transactions and SQLite errors as messages. With them it is
+/* store.h — the SQLite connection: set-up (WAL, busy timeout, foreign keys, synchronous,
+ * secure_delete), schema migrations compiled in from db/NNN_name.sql, backup, checks and WAL
+ * checkpoints, and for the store family (experiment, arms, feedback, impressions, runs, writer;
+ * statements through stmt.h) the per-connection statement cache, transactions, savepoints and
+ * SQLite errors as messages. With them it is
  * the only code that speaks SQL (docs/STORE.md). A handle is used by one thread at a time
  * (open one per worker thread). Every write acknowledged by a PB_OK return is committed.
  * Knows nothing of tables' meaning, bandit policies, HTTP or the LLM. */

@@ -87,8 +87,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITER_ID_BLOCK 8192
-
 enum op_kind { OP_IMPRESSION, OP_REWARD, OP_ERASE, OP_BARRIER };
 
 /* One submitted record with its own copy of every string (in text[]). */
@@ -593,6 +591,9 @@ static pb_status take_id(writer *w, int64_t *id, char *err)
                            "no impression id left to hand out: the database takes no writes "
                            "(%s)",
                            w->why);
+        if (pthread_equal(pthread_self(), w->thread)) /* a done callback: it would wait on itself */
+            return pb_errf(err, PB_ERR_LIMIT,
+                           "no impression id left until the writer's next commit; retry");
         pthread_cond_signal(&w->work);
         pthread_cond_wait(&w->ids, &w->mu);
     }

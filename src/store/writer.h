@@ -43,8 +43,10 @@ typedef void writer_done_fn(pb_status rc, int64_t id, int duplicate, const char 
  * written in submit order (FIFO with rewards), each in a savepoint: a bad one fails alone.
  * done is called exactly once when this returns PB_OK, never otherwise. Errors at once:
  * PB_ERR_INVALID (feedback_impression_check), PB_ERR_LIMIT (the queue holds
- * WRITER_QUEUE_MAX records), PB_ERR_UNAVAILABLE (writer_free has begun, or no ids are left
- * while commits fail). Safe from any thread. */
+ * WRITER_QUEUE_MAX records; or, from a done callback, both id blocks are used up),
+ * PB_ERR_UNAVAILABLE (writer_free has begun, or no ids are left while commits fail). Safe
+ * from any thread; from another thread than the writer's it may wait for an id block when
+ * more than WRITER_ID_BLOCK impressions came during one commit. */
 pb_status writer_submit_impression(writer *w, const struct feedback_impression *imp, int64_t *id,
                                    writer_done_fn *done, void *ud, char *err);
 
@@ -110,6 +112,7 @@ void writer_set_log(writer *w, void (*fn)(const char *msg, void *ud), void *ud);
 void writer_fail_next(writer *w, int n);
 
 #define WRITER_QUEUE_MAX           65536 /* records waiting at most; past it submits fail */
+#define WRITER_ID_BLOCK            8192  /* impression ids reserved at a time */
 #define WRITER_PROBE_MS            1000  /* while unhealthy and idle: a probe write this often */
 #define WRITER_CHECKPOINT_WAIT_MS  100   /* a checkpoint waits this long for readers */
 #define WRITER_CHECKPOINT_RETRY_MS 500   /* a pending checkpoint is retried this often */
