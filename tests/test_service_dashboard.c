@@ -469,7 +469,7 @@ static int service_start(struct service *sv)
     if (app_new(sv->cfg, &opt, &sv->app, err) != PB_OK)
         return -1;
     const struct server_route *routes = dashboard_routes(&n);
-    struct server_options so = {routes, n, sv->app, app_metrics(sv->app), NULL};
+    struct server_options so = {routes, n, sv->app, app_metrics(sv->app), NULL, NULL};
     if (server_new(sv->cfg, &so, &sv->srv, err) != PB_OK || server_start(sv->srv, err) != PB_OK)
         return -1;
     sv->port = server_port(sv->srv);

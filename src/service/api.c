@@ -38,11 +38,11 @@ static pb_status flow_status(struct server_reply *reply, pb_status rc)
  * the writer's thread once the batch carrying the reward is on disk. */
 static json_t *feedback_json(const struct reward_feedback_out *out)
 {
-    json_t *j = json_pack("{s:I, s:I, s:s, s:I, s:s, s:f, s:b}", "reward_id",
-                          (json_int_t)out->reward_id, "impression_id",
-                          (json_int_t)out->impression_id, "arm", out->arm, "arm_id",
-                          (json_int_t)out->arm_id, "source", out->source, "value", out->value,
-                          "duplicate", out->duplicate);
+    json_t *j =
+        json_pack("{s:I, s:I, s:s, s:I, s:s, s:f, s:b}", "reward_id", (json_int_t)out->reward_id,
+                  "impression_id", (json_int_t)out->impression_id, "arm", out->arm, "arm_id",
+                  (json_int_t)out->arm_id, "source", out->source, "value", out->value, "duplicate",
+                  out->duplicate);
     if (j && out->similarity >= 0)
         json_object_set_new(j, "similarity", json_real(out->similarity));
     return j;
@@ -279,14 +279,16 @@ void api_before_metrics(void *ctx)
     if (app_llm_loop(a)) {
         struct llm_loop_stats ls;
         llm_loop_stats_get(app_llm_loop(a), &ls);
-        if (metrics_gauge(m, "pb_llm_in_flight", "provider calls running now", NULL, 0, &f,
-                          err) == PB_OK)
+        if (metrics_gauge(m, "pb_llm_in_flight", "provider calls running now", NULL, 0, &f, err) ==
+            PB_OK)
             metrics_set(f, NULL, (double)ls.in_flight);
-        if (metrics_gauge(m, "pb_llm_queued", "provider calls waiting for a slot or a retry",
-                          NULL, 0, &f, err) == PB_OK)
+        if (metrics_gauge(m, "pb_llm_queued", "provider calls waiting for a slot or a retry", NULL,
+                          0, &f, err) == PB_OK)
             metrics_set(f, NULL, (double)ls.queued);
-        if (metrics_gauge(m, "pb_llm_refused", "provider calls refused at once (queue full) since "
-                          "the start", NULL, 0, &f, err) == PB_OK)
+        if (metrics_gauge(m, "pb_llm_refused",
+                          "provider calls refused at once (queue full) since "
+                          "the start",
+                          NULL, 0, &f, err) == PB_OK)
             metrics_set(f, NULL, (double)ls.refused);
     }
     if (metrics_gauge(m, "pb_writer_queued", "records waiting for the writer's next commit", NULL,
@@ -295,17 +297,19 @@ void api_before_metrics(void *ctx)
     if (metrics_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", NULL, 0, &f,
                       err) == PB_OK)
         metrics_set(f, NULL, ws.healthy);
-    if (metrics_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole", NULL,
-                      0, &f, err) == PB_OK)
+    if (metrics_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole", NULL, 0,
+                      &f, err) == PB_OK)
         metrics_set(f, NULL, (double)ws.failed_commits);
-    if (metrics_gauge(m, "pb_writer_batches", "transactions written (records / batches is the "
-                      "mean batch size)", NULL, 0, &f, err) == PB_OK)
+    if (metrics_gauge(m, "pb_writer_batches",
+                      "transactions written (records / batches is the "
+                      "mean batch size)",
+                      NULL, 0, &f, err) == PB_OK)
         metrics_set(f, NULL, (double)ws.batches);
-    if (metrics_gauge(m, "pb_writer_records", "records settled by the writer", NULL, 0, &f,
-                      err) == PB_OK)
+    if (metrics_gauge(m, "pb_writer_records", "records settled by the writer", NULL, 0, &f, err) ==
+        PB_OK)
         metrics_set(f, NULL, (double)ws.records);
-    if (metrics_gauge(m, "pb_writer_largest_batch", "the largest batch so far", NULL, 0, &f,
-                      err) == PB_OK)
+    if (metrics_gauge(m, "pb_writer_largest_batch", "the largest batch so far", NULL, 0, &f, err) ==
+        PB_OK)
         metrics_set(f, NULL, (double)ws.largest_batch);
     static const char *const le[] = {"le"};
     if (metrics_gauge(m, "pb_writer_batch_size", "batches by size: at most le records", le, 1, &f,

@@ -69,10 +69,10 @@ static json_t *emotions_json(const struct chatturn_out *o)
 /* The fields known before the answer (the stream's first event, and the body's frame). */
 static json_t *turn_json(const struct chatturn_out *o, int64_t regenerated)
 {
-    json_t *j = json_pack("{s:o, s:s, s:I, s:s, s:I, s:s}", "emotions", emotions_json(o), "arm",
-                          o->arm, "arm_id", (json_int_t)o->arm_id, "segment", o->segment,
-                          "impression_id", (json_int_t)o->impression_id, "conversation_id",
-                          o->conversation_id);
+    json_t *j =
+        json_pack("{s:o, s:s, s:I, s:s, s:I, s:s}", "emotions", emotions_json(o), "arm", o->arm,
+                  "arm_id", (json_int_t)o->arm_id, "segment", o->segment, "impression_id",
+                  (json_int_t)o->impression_id, "conversation_id", o->conversation_id);
     if (j && regenerated)
         json_object_set_new(j, "regenerated_impression_id", json_integer(regenerated));
     return j;
@@ -229,9 +229,8 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     const config *cfg = app_config(a);
     double timeout = (double)config_int(cfg, "server.request_timeout_s");
     double deadline = pb_now_monotonic() + timeout, retry_after = 0;
-    struct chatturn_sink sink = {.on_delta = stream ? sink_delta : NULL,
-                                 .on_done = sink_done,
-                                 .ud = c};
+    struct chatturn_sink sink = {
+        .on_delta = stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
     pthread_mutex_lock(&c->lock); /* the turn may end before the reply is open */
     pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
     if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
@@ -286,8 +285,8 @@ static pb_status flow_error(struct server_reply *reply, pb_status rc)
 
 pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, void *ctx)
 {
-    static const char *const fields[] = {"user_id",    "conversation_id", "message",
-                                         "consent",    "experiment",      "stream"};
+    static const char *const fields[] = {"user_id", "conversation_id", "message",
+                                         "consent", "experiment",      "stream"};
     struct chatturn_in in = {.consent = -1};
     struct chatturn_out first;
     chatturn_job *job = NULL;

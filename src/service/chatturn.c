@@ -438,9 +438,8 @@ pb_status chatturn_submit(chatturn_job *j, double deadline, int stream,
         msgs[i + 1].content = json_string_value(json_object_get(m, "content"));
     }
     struct llm_request req = {.messages = msgs, .n_messages = n + 1, .temperature = -1};
-    struct llm_call_handlers h = {.on_delta = stream ? on_delta : NULL,
-                                  .on_done = on_provider_done,
-                                  .ud = j};
+    struct llm_call_handlers h = {
+        .on_delta = stream ? on_delta : NULL, .on_done = on_provider_done, .ud = j};
     j->sink = *sink;
     pthread_mutex_lock(&j->lock); /* on_provider_done may run before submit returns */
     pb_status rc = llm_loop_submit(app_llm_loop(a), &req, deadline, stream, &h, &j->call, err);
@@ -450,8 +449,8 @@ pb_status chatturn_submit(chatturn_job *j, double deadline, int stream,
         if (rc == PB_ERR_LIMIT) {
             *retry_after_s = 1;
             pipeline_count(a, "pb_chat_refused_total",
-                           "chat turns refused at once because the provider queue was full",
-                           NULL, 0, NULL, 1);
+                           "chat turns refused at once because the provider queue was full", NULL,
+                           0, NULL, 1);
         }
         chatturn_job_free(j);
     }
@@ -503,8 +502,8 @@ static pb_status record_call(store *s, void *ud, int64_t *id, char *err)
         rc = feedback_set_consent(s, t->user_key, t->set_consent, err);
     if (rc == PB_OK && j->fresh)
         rc = feedback_open_conversation_tx(s, out->conversation_id, t->user_key,
-                                           t->choice.experiment_id, t->choice.arm_id,
-                                           out->segment, &sticky, NULL, err);
+                                           t->choice.experiment_id, t->choice.arm_id, out->segment,
+                                           &sticky, NULL, err);
     char *ctx = rc == PB_OK ? context_text(t) : NULL;
     if (rc == PB_OK && !ctx)
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");

@@ -59,8 +59,8 @@ struct chatturn_sink {
     /* Exactly once per submitted job: PB_OK once the turn is stored (out complete, its reply
      * may be taken: set out->reply to NULL), else why it failed (nothing stored; err says why,
      * retry_after_s is the provider's Retry-After or 0). out is valid during the call only. */
-    void (*on_done)(pb_status rc, struct chatturn_out *out, const char *err,
-                    double retry_after_s, void *ud);
+    void (*on_done)(pb_status rc, struct chatturn_out *out, const char *err, double retry_after_s,
+                    void *ud);
     void *ud;
 };
 

@@ -136,8 +136,8 @@ static pb_status check_impression(store *s, struct feedback_reward *r, void *ud,
 {
     struct reward_job *j = ud;
     struct store_experiment e = {0};
-    pb_status rc = pipeline_owned_impression(s, r->impression_id, j->has_user ? j->key : NULL,
-                                             &j->info, err);
+    pb_status rc =
+        pipeline_owned_impression(s, r->impression_id, j->has_user ? j->key : NULL, &j->info, err);
     if (rc == PB_OK && !j->info.activated)
         rc = pb_errf(err, PB_ERR_CONFLICT,
                      "impression %lld is not activated: activate it (POST "
@@ -148,7 +148,8 @@ static pb_status check_impression(store *s, struct feedback_reward *r, void *ud,
                      "impression %lld already got the default reward (no feedback within "
                      "rewards.wait_s); late feedback is not counted",
                      (long long)r->impression_id);
-    if (rc == PB_OK && (rc = store_experiment_get_by_id(s, j->info.experiment_id, &e, err)) == PB_OK)
+    if (rc == PB_OK &&
+        (rc = store_experiment_get_by_id(s, j->info.experiment_id, &e, err)) == PB_OK)
         snprintf(j->experiment, sizeof j->experiment, "%s", e.name);
     store_experiment_clear(&e);
     return rc;
@@ -170,8 +171,8 @@ static void reward_done(pb_status rc, int64_t id, int duplicate, const char *err
     job_free(j);
 }
 
-pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done,
-                        void *ud, char *err)
+pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done, void *ud,
+                        char *err)
 {
     struct reward_job *j = calloc(1, sizeof *j);
     if (!j)

@@ -47,8 +47,8 @@ typedef void reward_done_fn(pb_status rc, const struct reward_feedback_out *out,
  * stopping), PB_ERR_LIMIT (the writer's queue is full). Through done: PB_ERR_NOT_FOUND
  * (impression), PB_ERR_FORBIDDEN (another user's), PB_ERR_CONFLICT (this source already
  * rewarded the impression, event id reused; not activated; default reward given), PB_ERR_DB. */
-pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done,
-                        void *ud, char *err);
+pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done, void *ud,
+                        char *err);
 
 /* The same, waiting for the commit (tests and tools). */
 pb_status reward_from_feedback(app *a, const struct reward_feedback_in *in,

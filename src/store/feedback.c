@@ -182,27 +182,64 @@ static pb_status insert_conversation(store *s, const char *conversation_id, cons
                      STMT_INT(arm_id), STMT_TEXT(segment), STMT_REAL(store_now()));
 }
 
+/* The look-up and insert of feedback_open_conversation, in the caller's transaction. */
+static pb_status open_conversation(store *s, const char *conversation_id, const char *user_id,
+                                   int64_t experiment_id, int64_t arm_id, const char *segment,
+                                   int64_t *arm, int *found, char *err)
+{
+    char owner[260];
+    *found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, arm, err);
+    if (*found == 1 && strcmp(owner, user_id ? user_id : "") != 0)
+        return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
+                       conversation_id);
+    if (*found < 0)
+        return *found;
+    if (*found == 0) {
+        *arm = arm_id;
+        return insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment,
+                                   err);
+    }
+    return PB_OK;
+}
+
+static pb_status check_conversation_ids(const char *conversation_id, const char *user_id, char *err)
+{
+    pb_status rc = check_id(conversation_id, "conversation id", err);
+    if (rc == PB_OK && user_id)
+        rc = check_id(user_id, "user id", err);
+    return rc;
+}
+
 pb_status feedback_open_conversation(store *s, const char *conversation_id, const char *user_id,
                                      int64_t experiment_id, int64_t arm_id, const char *segment,
                                      int64_t *sticky_arm_id, int *created, char *err)
 {
-    char owner[260];
     int64_t arm = 0;
-    pb_status rc = check_id(conversation_id, "conversation id", err);
-    if (rc == PB_OK && user_id)
-        rc = check_id(user_id, "user id", err);
+    int found = 0;
+    pb_status rc = check_conversation_ids(conversation_id, user_id, err);
     if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    int found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, &arm, err);
-    if (found == 1 && strcmp(owner, user_id ? user_id : "") != 0)
-        found = pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
-                        conversation_id);
-    if (found == 0) {
-        arm = arm_id;
-        found =
-            insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, err);
-    }
-    if ((rc = store_end(s, found < 0 ? found : PB_OK, err)) != PB_OK)
+    rc = open_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, &arm,
+                           &found, err);
+    if ((rc = store_end(s, rc, err)) != PB_OK)
+        return rc;
+    *sticky_arm_id = arm;
+    if (created)
+        *created = found == 0;
+    return PB_OK;
+}
+
+pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, const char *user_id,
+                                        int64_t experiment_id, int64_t arm_id, const char *segment,
+                                        int64_t *sticky_arm_id, int *created, char *err)
+{
+    int64_t arm = 0;
+    int found = 0;
+    pb_status rc = check_conversation_ids(conversation_id, user_id, err);
+    if (rc == PB_OK)
+        rc = open_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, &arm,
+                               &found, err);
+    if (rc != PB_OK)
         return rc;
     *sticky_arm_id = arm;
     if (created)

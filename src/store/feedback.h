@@ -45,6 +45,10 @@ pb_status feedback_open_conversation(store *s, const char *conversation_id, cons
 /* The conversation's owner (user id, "" when none; cut to owner_len) and sticky arm. Returns
  * 1 found, 0 absent, or a negative pb_status. Unlike feedback_open_conversation it creates
  * nothing (a failed turn stores nothing). */
+/* The same inside a transaction the caller opened (the writer's batch). */
+pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, const char *user_id,
+                                        int64_t experiment_id, int64_t arm_id, const char *segment,
+                                        int64_t *sticky_arm_id, int *created, char *err);
 int feedback_get_conversation(store *s, const char *conversation_id, char *owner, size_t owner_len,
                               int64_t *arm_id, char *err);
 

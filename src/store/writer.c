@@ -87,7 +87,7 @@
 #include <string.h>
 #include <time.h>
 
-enum op_kind { OP_IMPRESSION, OP_REWARD, OP_ERASE, OP_BARRIER };
+enum op_kind { OP_IMPRESSION, OP_REWARD, OP_ERASE, OP_BARRIER, OP_CALL };
 
 /* One submitted record with its own copy of every string (in text[]). */
 struct op {
@@ -97,6 +97,8 @@ struct op {
     const char *user_id;           /* OP_ERASE */
     struct writer_erase_result erase, *erase_out;
     writer_check_fn *check;
+    writer_call_fn *call; /* OP_CALL, with call_ud */
+    void *call_ud;
     writer_done_fn *done;
     void *ud;
     int64_t id;
@@ -330,6 +332,8 @@ static pb_status run_op(writer *w, struct op *o)
         return rc;
     case OP_ERASE:
         return feedback_erase_user_tx(w->s, o->user_id, &o->erase.counts, o->err);
+    case OP_CALL:
+        return o->call(w->s, o->call_ud, &o->id, o->err);
     case OP_BARRIER:
         break;
     }
@@ -688,6 +692,29 @@ pb_status writer_submit_erase(writer *w, const char *user_id, struct writer_eras
     char *at = o->text;
     o->user_id = text_copy(&at, user_id);
     o->erase_out = out;
+    return enqueue(w, o, NULL, err);
+}
+
+pb_status writer_reserve_impression_id(writer *w, int64_t *id, char *err)
+{
+    pthread_mutex_lock(&w->mu);
+    pb_status rc = w->stopping
+                       ? pb_errf(err, PB_ERR_UNAVAILABLE, "the service is shutting down; retry")
+                       : take_id(w, id, err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+pb_status writer_submit_call(writer *w, writer_call_fn *call, void *call_ud, writer_done_fn *done,
+                             void *ud, char *err)
+{
+    if (!call)
+        return pb_errf(err, PB_ERR_INVALID, "writer_submit_call needs a function");
+    struct op *o = op_new(OP_CALL, 0, done, ud, err);
+    if (!o)
+        return PB_ERR_NOMEM;
+    o->call = call;
+    o->call_ud = call_ud;
     return enqueue(w, o, NULL, err);
 }
 

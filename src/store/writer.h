@@ -77,6 +77,22 @@ struct writer_erase_result {
 pb_status writer_submit_erase(writer *w, const char *user_id, struct writer_erase_result *out,
                               writer_done_fn *done, void *ud, char *err);
 
+/* An impression id for a record the caller will write later through writer_submit_call (a
+ * chat turn tells its client the id before the provider answers): taken from the same durably
+ * reserved block as writer_submit_impression's, so it is never handed out again; an id whose
+ * record is never written is a gap. Errors as writer_submit_impression's. */
+pb_status writer_reserve_impression_id(writer *w, int64_t *id, char *err);
+
+/* Runs call(s, call_ud, &id, err) on the writer's thread in its own savepoint of the next
+ * batch, in submit order with the other records, for a record made of several rows (a chat
+ * turn: consent, conversation, impression, messages) committed with one fsync. call writes
+ * with s's _tx functions and never commits; an error rolls back its savepoint only and goes to
+ * done with the id it set. call_ud must live until done. Errors at once as
+ * writer_submit_impression's (PB_ERR_LIMIT, PB_ERR_UNAVAILABLE). */
+typedef pb_status writer_call_fn(store *s, void *call_ud, int64_t *id, char *err);
+pb_status writer_submit_call(writer *w, writer_call_fn *call, void *call_ud, writer_done_fn *done,
+                             void *ud, char *err);
+
 /* done runs once every record submitted before this one has been committed or has failed;
  * rc is PB_ERR_DB when the batch it rode in failed. For a request that must read what it
  * just wrote behind (an impression's activation). */
