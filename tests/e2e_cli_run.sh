@@ -42,6 +42,23 @@ pb_check_eq "$?" 2 "report without a run id is a usage error"
 pb_check_eq "$?" 2 "a bad number is a usage error"
 pb_check "the message names the option" grep -q -- "--iterations" "$PB_TMP/err"
 
+# every action answers its own --help, and takes only its own options
+for action in resume report export list replay; do
+  "$RUN" "$action" --help >"$PB_TMP/help.$action" 2>&1
+  pb_check_eq "$?" 0 "$action --help exits 0"
+  pb_check "$action --help is its own help" grep -q "^usage: bandit-run $action" "$PB_TMP/help.$action"
+done
+pb_expect 2 "this action takes: --db, --config" -- "$RUN" list --iterations 3
+pb_expect 2 "unknown action 'frob'; the actions are resume, report" -- "$RUN" frob
+# usage errors exit 2, list the valid values and come before the provider check
+PB_LLM_BASE_URL= pb_expect 2 "--judge must be one of llm, local, constant; got 'gpt'" -- "$RUN" --judge gpt
+PB_LLM_BASE_URL= pb_expect 2 "known: ucb1, ucb1-tuned" -- "$RUN" --policy ucb9
+PB_LLM_BASE_URL= pb_expect 2 "prompts folder $PB_TMP/nodir: No such file" -- \
+  "$RUN" --prompts "$PB_TMP/nodir" --db "$PB_TMP/x.db"
+pb_check "a usage error creates no database" test ! -e "$PB_TMP/x.db"
+PB_LLM_BASE_URL= pb_expect 2 "scenarios file $PB_TMP/none.txt" -- \
+  "$RUN" --prompts "$PB_TMP/prompts" --scenarios "$PB_TMP/none.txt"
+
 # --- dry run makes no calls ---
 before=$(calls)
 "$RUN" "${common[@]}" --db "$PB_TMP/dry.db" --iterations 100 --dry-run --budget usd=1 \
@@ -60,8 +77,10 @@ curl -s -X POST "$URL/_reset" >/dev/null
 pb_check_eq "$?" 0 "a whole run exits 0"
 whole_calls=$(calls)
 pb_check_eq "$whole_calls" 96 "48 iterations cost 48 generations and 48 judgements"
-pb_check "the report names C as separated leader" grep -q "Separated:\*\* leader C" "$PB_TMP/whole.md"
-for f in steps.jsonl report.md report.json means.svg rewards.svg; do
+pb_check "the report names C the leader" grep -q "^| C (leader) |" "$PB_TMP/whole.md"
+pb_check "the verdict is the GLR rule with its small-sample guard" \
+  grep -Eq "^\*\*(Separated: C is the best arm|Not enough rewards yet:\*\* C leads)" "$PB_TMP/whole.md"
+for f in steps.jsonl report.md report.json verdict.svg means.svg rewards.svg; do
   pb_check "--out wrote $f" test -s "$PB_TMP/whole/$f"
 done
 pb_check_eq "$(wc -l <"$PB_TMP/whole/steps.jsonl")" 48 "steps.jsonl has one line per iteration"
@@ -91,11 +110,26 @@ pb_check_eq "$(calls)" "$whole_calls" "interrupted + resumed made exactly the ca
 strip() { jq -c '{iteration, arm, status, reward, propensity, output, tokens}' "$1"; }
 pb_check "resumed run has the same steps as the uninterrupted one" \
   cmp -s <(strip "$PB_TMP/parts.jsonl") <(strip "$PB_TMP/whole.jsonl")
+# a run is named by its id or by the name `list` shows, in every action
+"$RUN" "${common[@]}" --db "$PB_TMP/parts.db" --iterations 8 --name "night run 2" \
+  >/dev/null 2>&1
+"$RUN" list --db "$PB_TMP/parts.db" >"$PB_TMP/list3"
+pb_check "list shows names in full" grep -q "night run 2" "$PB_TMP/list3"
+"$RUN" report "night run 2" --db "$PB_TMP/parts.db" --json >"$PB_TMP/named.json"
+pb_check_eq "$?" 0 "report accepts the name list shows"
+pb_check_eq "$(jq -r .run "$PB_TMP/named.json")" 2 "the name finds its run"
+pb_check_eq "$("$RUN" export "night run 2" --db "$PB_TMP/parts.db" | wc -l)" 8 "export accepts the name"
+pb_expect 2 "no run named 'nope'" -- "$RUN" report nope --db "$PB_TMP/parts.db"
+pb_check "the error lists the runs there are" grep -q "1 night run 2\|2 night run 2" "$PB_TMP/err"
 "$RUN" report 1 --db "$PB_TMP/parts.db" --json >"$PB_TMP/r.json"
 pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .pulls' "$PB_TMP/r.json")" \
   "$(jq -r '.arms[] | select(.arm == "C") | .pulls' <("$RUN" report 1 --db "$PB_TMP/whole.db" --json))" \
   "report --json gives the same pulls after resume"
-pb_check_eq "$(jq -r '.separation.leader' "$PB_TMP/r.json")" C "report --json names C leader"
+pb_check_eq "$(jq -r '.verdict.leader' "$PB_TMP/r.json")" C "report --json names C leader"
+pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .prompt' "$PB_TMP/r.json")" \
+  "PROMPT-C 공감하며 답해." "report --json carries the prompt texts"
+pb_check "report --json carries examples" \
+  test "$(jq -r '.arms[] | select(.arm == "C") | .examples.best.output' "$PB_TMP/r.json" | cut -c1-4)" = GOOD
 
 # --- budget ---
 "$RUN" "${common[@]}" --db "$PB_TMP/budget.db" --iterations 100 --budget calls=20 \

@@ -1,5 +1,5 @@
 /* test_offline_run.c — the bandit-run loop against the fake LLM ($PB_FAKE_LLM): a known best prompt
- * is found and separated; concurrency never changes decisions; an interrupted run resumed
+ * is found and leads the verdict; concurrency never changes decisions; an interrupted run resumed
  * equals an uninterrupted one and repeats no call (counted at the fake); a stored answer is
  * judged on resume, not generated again; provider failures are recorded as failures and never
  * as rewards; budgets stop the run; scenarios and budget specs parse as documented. */
@@ -203,13 +203,11 @@ static void test_known_best_prompt_leads_and_is_separated(void)
     CHECK_STR(r ? report_arm_at(r, best)->name : "", "C");
     CHECK_NEAR(r ? report_arm_at(r, best)->mean : 0, 1.0, 1e-12);
     CHECK(r && report_arm_at(r, best)->p_best > 0.99);
-    size_t lead = 9, runner = 9;
-    int separated = 0;
-    double more = -1;
-    CHECK(r && report_separation(r, &lead, &runner, &separated, &more));
-    CHECK_INT(lead, best);
-    CHECK(separated);
-    CHECK_NEAR(more, 0, 0);
+    struct report_verdict v = {.leader = 9};
+    CHECK(r && report_get_verdict(r, &v));
+    CHECK_INT(v.leader, best);
+    CHECK(!v.separated || v.enough_data); /* never claimed below REPORT_MIN_REWARDS */
+    CHECK(v.separated || v.more_rewards > 0);
     int64_t arm_id = 0;
     CHECK_INT(runs_winner(h.db, run, &arm_id, name, &prompt, err), PB_OK);
     CHECK_STR(name, "C");
@@ -475,6 +473,88 @@ static void test_changed_scenarios_file_refuses_resume(void)
     harness_close(&h);
 }
 
+/* Failure kinds: the status and message of a failed attempt, and the recorded prefix read back. */
+static void test_failure_kinds_are_told_apart(void)
+{
+    static const struct {
+        pb_status status;
+        const char *message, *kind;
+    } cases[] = {
+        {PB_ERR_PROVIDER, "LLM provider answered HTTP 500: boom", "provider"},
+        {PB_ERR_PROVIDER, JUDGE_UNPARSED_PREFIX " after 3 attempt(s): \"좋아\"", "judge_parse"},
+        {PB_ERR_UNAVAILABLE, "cannot reach the LLM provider", "unreachable"},
+        {PB_ERR_TIMEOUT, "no answer within 30 s", "timeout"},
+        {PB_ERR_LIMIT, "quota exhausted", "quota"},
+        {PB_ERR_FORBIDDEN, "HTTP 401", "auth"},
+        {PB_ERR_NOMEM, "out of memory", "other"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        enum offline_failure k = offline_failure_of(cases[i].status, cases[i].message);
+        CHECK_STR(offline_failure_name(k), cases[i].kind);
+        char recorded[300];
+        snprintf(recorded, sizeof recorded, "%s: judge: %s", offline_failure_name(k),
+                 cases[i].message);
+        CHECK_INT(offline_failure_parse(recorded), k);
+    }
+    CHECK_INT(offline_failure_parse("judge: an error recorded before kinds"), OFFLINE_FAIL_OTHER);
+    CHECK_INT(offline_failure_parse(NULL), OFFLINE_FAIL_OTHER);
+}
+
+struct failure_log {
+    long events, final, judge_parse;
+    char first[PB_ERR_LEN];
+};
+
+static void log_failure(const struct offline_failure_event *f, void *user)
+{
+    struct failure_log *l = user;
+    if (l->events++ == 0)
+        snprintf(l->first, sizeof l->first, "%s", f->message);
+    l->final += f->final;
+    l->judge_parse += f->kind == OFFLINE_FAIL_JUDGE_PARSE;
+}
+
+/* A judge that answers words: every attempt is told as it happens, the run stops with the
+ * reason "judge_parse" (not "provider"), is recorded failed, and its calls are split by use. */
+static void test_judge_answers_that_are_not_levels_stop_the_run_as_judge_parse(void)
+{
+    struct fakellm words;
+    struct harness h;
+    struct offline_result res;
+    struct failure_log log = {0};
+    struct run *run = NULL;
+    char err[PB_ERR_LEN], rules[600];
+    snprintf(rules, sizeof rules, "%s/words.json", tmp);
+    write_text(rules, "[{\"system_contains\": \"Rubric\", \"reply\": \"아주 좋아요\"},\n"
+                      " {\"any_contains\": \"PROMPT-\", \"reply\": \"meh {sentence}\"}]\n");
+    const char *argv[] = {"--rules", rules, NULL};
+    fakellm_start(&words, argv);
+    harness_open(&h, &words, 4, 0);
+    h.env.failure = log_failure;
+    h.env.user = &log;
+    struct offline_options o = base_options(40, 4);
+    o.step_attempts = 2;
+    int64_t id = start_run(&h, &o, &res);
+    CHECK_STR(res.stop_reason, "judge_parse");
+    CHECK_INT(res.ok, 0);
+    CHECK_INT(res.failed, 12); /* three batches of four without a success */
+    CHECK_INT(res.failures[OFFLINE_FAIL_JUDGE_PARSE], 12);
+    CHECK_INT(log.events, 24); /* two attempts per step, each told */
+    CHECK_INT(log.final, 12);
+    CHECK_INT(log.judge_parse, 24);
+    CHECK(strstr(log.first, "\"아주 좋아요\"") != NULL);
+    CHECK(strncmp(res.last_failure, "judge_parse: judge: ", 20) == 0);
+    CHECK_INT(res.generation_calls, 12);
+    CHECK_INT(res.judge_calls, 12 * 2 * 3); /* two attempts, three asks each */
+    CHECK_INT(res.calls, res.generation_calls + res.judge_calls);
+    CHECK_INT(runs_get(h.db, id, &run, err), PB_OK);
+    CHECK_STR(run ? run->status : NULL, "failed");
+    CHECK_STR(run ? run->stop_reason : NULL, "judge_parse");
+    runs_list_free(run, 1);
+    harness_close(&h);
+    CHECK(fakellm_stop(&words));
+}
+
 int main(void)
 {
     char err[PB_ERR_LEN];
@@ -493,6 +573,8 @@ int main(void)
     RUN(test_budget_in_calls_stops_the_run);
     RUN(test_budget_in_money_and_tokens_stops_near_the_limit);
     RUN(test_changed_scenarios_file_refuses_resume);
+    RUN(test_failure_kinds_are_told_apart);
+    RUN(test_judge_answers_that_are_not_levels_stop_the_run_as_judge_parse);
     CHECK(fakellm_stop(&fake));
     llm_global_cleanup();
     CHECK_DONE();

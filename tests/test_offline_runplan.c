@@ -30,7 +30,7 @@ static void setup_files(void)
     write_text(p, "012345678901234567890123456789"); /* 30 bytes */
     snprintf(p, sizeof p, "%s/B.txt", prompts);
     write_text(p, "012345678901234567890123456789012345678901234567890123456789"); /* 60 */
-    /* 13 + 4 + 6 and 9 + 4 + 0 bytes as the estimate counts them ("sentence ;; emotion") */
+    /* messages of 13 + 4 + 6 ("sentence ;; emotion") and 9 bytes (the sentence alone) */
     write_text(scen_path, "# comment\n오늘 합격\t기쁨\n\n123456789\n");
 }
 
@@ -47,18 +47,38 @@ static struct offline_options options(const char *judge_kind)
                                     .price_completion_per_1k = 2.0};
 }
 
+/* Mean bytes of the user messages of the run's 10 iterations, "sentence ;; emotion" or the
+ * sentence alone (the two lines give 13 + 4 + 6 and 9 bytes). */
+static double mean_message_bytes(const struct offline_options *o)
+{
+    struct task t;
+    char err[PB_ERR_LEN];
+    double total = 0;
+    CHECK_INT(task_builtin_chat(o->scenarios_path, &t, err), PB_OK);
+    for (long i = 0; i < o->iterations; i++) {
+        struct task_message m;
+        CHECK_INT(task_message_of(&t, o->seed, i, &m, err), PB_OK);
+        CHECK(strlen(m.user) == 23 || strlen(m.user) == 9);
+        total += (double)strlen(m.user);
+        task_message_clear(&m);
+    }
+    task_free(&t);
+    return total / (double)o->iterations;
+}
+
 static void test_estimate_follows_the_documented_formula(void)
 {
     struct offline_options o = options("llm");
     struct runplan_cost c;
     char err[PB_ERR_LEN];
     CHECK_INT(runplan_estimate(&o, 1, 300, 100, &c, err), PB_OK);
-    double arm_avg = (30 + 60) / 2.0, scen_avg = (23 + 13) / 2.0;
+    double arm_avg = (30 + 60) / 2.0, scen_avg = mean_message_bytes(&o);
     double per_step = (arm_avg + scen_avg) / 3.0 + 300 / 3.0 + scen_avg / 3.0 + 100;
     long prompt = (long)ceil(10 * per_step), completion = 10 * (100 + 2);
     CHECK_INT(c.n_arms, 2);
     CHECK_STR(c.arm_names, "A, B");
-    CHECK_INT(c.n_scenarios, 2);
+    CHECK(strstr(c.source, "2 scenario lines from ") != NULL);
+    CHECK_STR(c.task, "chat");
     CHECK_INT(c.generation_calls, 10);
     CHECK_INT(c.judge_calls, 10);
     CHECK_INT(c.prompt_tokens, prompt);
@@ -73,25 +93,25 @@ static void test_local_judge_adds_no_calls_or_tokens(void)
     char err[PB_ERR_LEN];
     CHECK_INT(runplan_estimate(&o, 0, 0, 100, &c, err), PB_OK);
     CHECK_INT(c.judge_calls, 0);
-    CHECK_INT(c.prompt_tokens, (long)ceil(10 * ((30 + 60) / 2.0 + (23 + 13) / 2.0) / 3.0));
+    CHECK_INT(c.prompt_tokens, (long)ceil(10 * ((30 + 60) / 2.0 + mean_message_bytes(&o)) / 3.0));
     CHECK_INT(c.completion_tokens, 1000);
 }
 
 static void test_prepare_returns_what_the_run_would_use(void)
 {
     struct offline_options o = options("constant");
-    struct scenarios s;
+    struct task s;
     struct arm *arms = NULL;
     size_t n = 0;
     char err[PB_ERR_LEN];
     CHECK_INT(runplan_prepare(&o, &s, &arms, &n, err), PB_OK);
-    CHECK_INT(s.n, 2);
-    CHECK_STR(s.sentence[0], "오늘 합격");
-    CHECK_STR(s.emotion[0], "기쁨");
+    CHECK_INT(s.lines.n, 2);
+    CHECK_STR(s.lines.sentence[0], "오늘 합격");
+    CHECK_STR(s.lines.emotion[0], "기쁨");
     CHECK_INT(n, 2);
     CHECK_STR(arms[1].name, "B");
     arms_list_free(arms, n);
-    scenarios_free(&s);
+    task_free(&s);
 }
 
 /* Refusals leave nothing to free (the ASan build checks that). */
@@ -107,7 +127,7 @@ static void test_bad_plans_are_refused_with_a_reason(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct offline_options o = options("llm");
-        struct scenarios s;
+        struct task s;
         struct arm *arms = (struct arm *)&o; /* must be reset to NULL */
         size_t n = 7;
         char err[PB_ERR_LEN] = "";
@@ -120,7 +140,7 @@ static void test_bad_plans_are_refused_with_a_reason(void)
         else
             o.scenarios_path = bad[i].value;
         CHECK(runplan_prepare(&o, &s, &arms, &n, err) != PB_OK);
-        CHECK(arms == NULL && n == 0 && s.n == 0);
+        CHECK(arms == NULL && n == 0 && s.lines.n == 0 && s.name == NULL);
         CHECK(strstr(err, bad[i].message) != NULL);
         CHECK(err[0] != '\0');
     }

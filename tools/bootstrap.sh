@@ -16,7 +16,8 @@ esac
 
 build_pkgs=(build-essential cmake pkg-config python3 libssl-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libgsl-dev libmicrohttpd-dev)
-test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm)
+test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm
+  systemd)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

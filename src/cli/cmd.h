@@ -18,6 +18,7 @@ PB_CMD(emotion);
 PB_CMD(prompts);
 PB_CMD(db);
 PB_CMD(config);
+PB_CMD(demo);
 /* `prompts propose` lives with the judge code (cmd_propose.c); cmd_prompts dispatches to it. */
 PB_CMD(prompts_propose);
 #undef PB_CMD

@@ -1,6 +1,8 @@
-/* main.c — entry point: dispatches `promptbandit <command>` (or `bandit-run`, the same binary
- * under a second name) to the subcommand functions in cmd_*.c. */
+/* main.c — entry point: points settings defaults at an install's data folder (datadir.h), then
+ * dispatches `promptbandit <command>` (or `bandit-run`, the same binary under a second name) to
+ * the subcommand functions in cmd_*.c. */
 #include "cmd.h"
+#include "datadir.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ static const struct command commands[] = {
     {"prompts", cmd_prompts, "prompts list|add|propose|retire: candidate prompts (arms)"},
     {"db", cmd_db, "db migrate|backup|purge: the SQLite database"},
     {"config", cmd_config, "config show: effective settings and where they come from"},
+    {"demo", cmd_demo, "the service with a simulated provider and users: try it without a key"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -36,8 +39,19 @@ static void usage(FILE *out)
                  "PB_CONFIG or --config, then built-in defaults (`promptbandit config show`).\n");
 }
 
+/* The value of a --config argument anywhere on the command line; NULL when there is none. */
+static const char *config_argument(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    /* An installed binary reads its prompts and models from PREFIX/share/promptbandit. */
+    datadir_apply(config_argument(argc, argv));
     char *self = basename(argv[0]);
     if (strcmp(self, "bandit-run") == 0) {
         if (!cmd_run) {

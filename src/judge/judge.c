@@ -282,6 +282,24 @@ static void set_item_error(int *status, char (*errs)[PB_ERR_LEN], size_t i, pb_s
         snprintf(errs[i], PB_ERR_LEN, "%s", msg);
 }
 
+/* The failure message of an answer that never parsed: JUDGE_UNPARSED_PREFIX, the attempts, and
+ * the answer itself cut to 60 characters on a UTF-8 boundary, control characters as spaces, so
+ * that a person sees what the judge said instead of a level. */
+static void unparsed_message(const char *answer, int attempts, char msg[PB_ERR_LEN])
+{
+    char shown[192]; /* 60 characters of at most 3 bytes (Hangul), with room to spare */
+    const char *a = answer ? answer : "";
+    size_t len = strlen(a), cut = text_utf8_valid(a, len) ? text_utf8_prefix(a, len, 60) : 0;
+    if (cut > sizeof shown - 1) /* four-byte characters: back off to a character start */
+        for (cut = sizeof shown - 1; cut > 0 && ((unsigned char)a[cut] & 0xC0) == 0x80; cut--)
+            ;
+    for (size_t k = 0; k < cut; k++)
+        shown[k] = (unsigned char)a[k] < 0x20 ? ' ' : a[k];
+    shown[cut] = '\0';
+    snprintf(msg, PB_ERR_LEN, JUDGE_UNPARSED_PREFIX " after %d attempt(s): \"%s%s\"", attempts,
+             shown, cut < len ? "..." : "");
+}
+
 /* One round: asks every pending text once; parsed ones get a score, provider failures are
  * final, unparsable ones stay pending (compacted to the front) with their answer kept. */
 static pb_status llm_round(judge *j, struct pending *p, size_t *np, int attempt, double *scores,
@@ -315,8 +333,7 @@ static pb_status llm_round(judge *j, struct pending *p, size_t *np, int attempt,
             status[idx] = PB_OK;
         } else if (attempt >= j->max_attempts) {
             char msg[PB_ERR_LEN];
-            snprintf(msg, sizeof msg, "judge answer \"%.60s\" is not a level after %d attempt(s)",
-                     items[i].resp.text ? items[i].resp.text : "", attempt);
+            unparsed_message(items[i].resp.text, attempt, msg);
             set_item_error(status, errs, idx, PB_ERR_PROVIDER, msg);
         } else {
             free(p[i].last_answer);

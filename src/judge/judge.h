@@ -42,6 +42,10 @@ void judge_free(judge *j);
  * err says why (PB_ERR_PROVIDER for answers that never parsed, or the llm status). */
 pb_status judge_score(judge *j, const char *text, const char *context, double *score, char *err);
 
+/* How the message of a judgement whose answers never parsed begins (the status is
+ * PB_ERR_PROVIDER); callers that tell a confused judge from a failing provider look for it. */
+#define JUDGE_UNPARSED_PREFIX "judge answer is not a level"
+
 /* Scores n texts, with the LLM through llm_chat_batch (concurrent). contexts may be NULL.
  * status[i] (a pb_status code) and errs[i] (errs may be NULL) report each item; scores[i] is
  * set only where status[i] == PB_OK. Returns PB_OK when the batch ran, whatever the items'

@@ -9,7 +9,8 @@
 #include "offline/runrecord.h"
 #include "offline/runplan.h"
 #include "store/runs.h"
-#include "offline/scenarios.h"
+#include "offline/runplan.h"
+#include "offline/task.h"
 
 #include <gsl/gsl_rng.h>
 #include <stdbool.h>
@@ -21,25 +22,50 @@
 
 /* ---- seeds ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 unsigned long offline_iteration_seed(uint64_t seed, long iteration)
 {
     /* mt19937 keeps 32 bits of its seed; mixing first keeps nearby iterations unrelated. */
-    return (unsigned long)(mix64(seed ^ mix64((uint64_t)iteration)) & 0xffffffffu);
+    return (unsigned long)(task_mix64(seed ^ task_mix64((uint64_t)iteration)) & 0xffffffffu);
 }
 
-/* The scenario of an iteration depends on the seed only, never on the policy, so runs of
- * different policies with one seed answer the same scenarios (common random numbers). */
-static size_t scenario_of(uint64_t seed, long iteration, size_t n)
+/* ---- failures ---- */
+
+static const char *const failure_names[OFFLINE_FAIL_KINDS] = {
+    "provider", "unreachable", "timeout", "quota", "auth", "judge_parse", "other"};
+
+const char *offline_failure_name(enum offline_failure kind)
 {
-    return (size_t)(mix64(seed ^ mix64((uint64_t)iteration + 0x5ce7a210u)) % n);
+    return kind < OFFLINE_FAIL_KINDS ? failure_names[kind] : "other";
+}
+
+enum offline_failure offline_failure_of(pb_status status, const char *message)
+{
+    if (message && strstr(message, JUDGE_UNPARSED_PREFIX))
+        return OFFLINE_FAIL_JUDGE_PARSE;
+    switch (status) {
+    case PB_ERR_PROVIDER:
+        return OFFLINE_FAIL_PROVIDER;
+    case PB_ERR_UNAVAILABLE:
+        return OFFLINE_FAIL_UNREACHABLE;
+    case PB_ERR_TIMEOUT:
+        return OFFLINE_FAIL_TIMEOUT;
+    case PB_ERR_LIMIT:
+        return OFFLINE_FAIL_QUOTA;
+    case PB_ERR_FORBIDDEN:
+        return OFFLINE_FAIL_AUTH;
+    default:
+        return OFFLINE_FAIL_OTHER;
+    }
+}
+
+enum offline_failure offline_failure_parse(const char *recorded_error)
+{
+    const char *colon = recorded_error ? strchr(recorded_error, ':') : NULL;
+    for (int k = 0; colon && k < OFFLINE_FAIL_KINDS; k++)
+        if ((size_t)(colon - recorded_error) == strlen(failure_names[k]) &&
+            !strncmp(recorded_error, failure_names[k], (size_t)(colon - recorded_error)))
+            return (enum offline_failure)k;
+    return OFFLINE_FAIL_OTHER;
 }
 
 /* ---- the loop ---- */
@@ -48,13 +74,15 @@ enum slot_state { SLOT_NONE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
 
 struct slot {
     enum slot_state state;
-    size_t arm, scenario;
-    char *output; /* owned */
+    size_t arm;
+    struct task_message msg; /* the task's message of this iteration (task_message_of) */
+    char *output;            /* owned */
     double score, cost, propensity;
     long tokens, calls, attempts;
     int open, need_gen, need_judge; /* transient, within a batch */
     pb_status status;               /* of the step's last generation or judgement */
-    char error[PB_ERR_LEN + 16];    /* "generation: " or "judge: " + the message */
+    enum offline_failure kind;      /* of the last failed attempt */
+    char error[PB_ERR_LEN + 32];    /* "KIND: generation: " or "KIND: judge: " + the message */
 };
 
 struct loop {
@@ -63,7 +91,7 @@ struct loop {
     void *owner;
     struct offline_budget budget;
     int64_t run_id;
-    struct scenarios scen;
+    struct task task;
     struct arm *arms;
     size_t n_arms;
     bandit *b;
@@ -71,6 +99,8 @@ struct loop {
     struct slot *slots;
     long ok, failed, calls, tokens;
     double usd;
+    long generation_calls, judge_calls;
+    long failures[OFFLINE_FAIL_KINDS];
 };
 
 static bool find_arm(const struct loop *L, int64_t arm_id, size_t *index)
@@ -104,7 +134,9 @@ static int load_step(void *ctx, const struct run_step *st)
     s->state = !strcmp(st->status, "ok")       ? SLOT_OK
                : !strcmp(st->status, "failed") ? SLOT_FAILED
                                                : SLOT_PENDING;
-    s->scenario = scenario_of(L->opt.seed, st->iteration, L->scen.n);
+    pb_status rc = task_message_of(&L->task, L->opt.seed, st->iteration, &s->msg, c->err);
+    if (rc != PB_OK)
+        return rc;
     s->score = st->score;
     s->tokens = (long)st->tokens;
     s->calls = (long)st->calls;
@@ -115,8 +147,12 @@ static int load_step(void *ctx, const struct run_step *st)
         return pb_errf(c->err, PB_ERR_NOMEM, "out of memory");
     if (s->state == SLOT_OK)
         L->ok++;
-    if (s->state == SLOT_FAILED)
+    if (s->state == SLOT_FAILED) {
         L->failed++;
+        L->failures[offline_failure_parse(st->error)]++;
+        if (st->error)
+            snprintf(s->error, sizeof s->error, "%s", st->error);
+    }
     L->calls += s->calls;
     L->tokens += s->tokens;
     L->usd += s->cost;
@@ -134,25 +170,14 @@ static double price(const struct loop *L, long prompt_tokens, long completion_to
            completion_tokens / 1000.0 * L->opt.price_completion_per_1k;
 }
 
-/* The user message of a scenario, as the seed's chatbot sent it: "sentence ;; emotion". */
-static const char *user_message(struct loop *L, size_t k, char *buf, size_t len)
-{
-    const char *emotion = L->scen.emotion[k];
-    if (!emotion)
-        return L->scen.sentence[k];
-    snprintf(buf, len, "%s ;; %s", L->scen.sentence[k], emotion);
-    return buf;
-}
-
 /* Generates answers for the batch slots needing one; failures stay need_gen with an error. */
 static pb_status generate(struct loop *L, long first, long n, char *err)
 {
     struct llm_batch_item *items = calloc((size_t)n, sizeof *items);
     struct llm_message *msgs = calloc(2 * (size_t)n, sizeof *msgs);
-    char **users = calloc((size_t)n, sizeof *users);
     long *which = calloc((size_t)n, sizeof *which), m = 0;
     pb_status rc = PB_OK;
-    if (!items || !msgs || !users || !which) {
+    if (!items || !msgs || !which) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
@@ -160,14 +185,8 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
         struct slot *s = &L->slots[i];
         if (!s->need_gen)
             continue;
-        size_t k = s->scenario, len = strlen(L->scen.sentence[k]) + 8 +
-                                      (L->scen.emotion[k] ? strlen(L->scen.emotion[k]) : 0);
-        if (!(users[m] = malloc(len))) {
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-            goto cleanup;
-        }
         msgs[2 * m] = (struct llm_message){"system", L->arms[s->arm].prompt};
-        msgs[2 * m + 1] = (struct llm_message){"user", user_message(L, k, users[m], len)};
+        msgs[2 * m + 1] = (struct llm_message){"user", s->msg.user};
         items[m].req =
             (struct llm_request){.messages = &msgs[2 * m], .n_messages = 2, .temperature = -1};
         which[m++] = i;
@@ -184,6 +203,7 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
         s->tokens += t;
         s->cost += price(L, r->prompt_tokens, r->completion_tokens);
         L->calls++;
+        L->generation_calls++;
         L->tokens += t;
         L->usd += price(L, r->prompt_tokens, r->completion_tokens);
         s->status = items[k].status;
@@ -196,17 +216,16 @@ static pb_status generate(struct loop *L, long first, long n, char *err)
             s->need_gen = 0;
             s->need_judge = 1;
         } else {
-            snprintf(s->error, sizeof s->error, "generation: %s", items[k].err);
+            s->kind = offline_failure_of(items[k].status, items[k].err);
+            snprintf(s->error, sizeof s->error, "%s: generation: %s", offline_failure_name(s->kind),
+                     items[k].err);
         }
     }
 cleanup:
     for (long k = 0; items && k < m; k++)
         llm_response_clear(&items[k].resp);
-    for (long k = 0; users && k < n; k++)
-        free(users[k]);
     free(items);
     free(msgs);
-    free(users);
     free(which);
     return rc;
 }
@@ -235,7 +254,7 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
     for (long i = first; i < first + n; i++)
         if (L->slots[i].need_judge) {
             texts[m] = L->slots[i].output;
-            contexts[m] = L->scen.sentence[L->slots[i].scenario];
+            contexts[m] = L->slots[i].msg.context;
             which[m++] = i;
         }
     if (m == 0)
@@ -251,6 +270,7 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
     long calls = after.calls - before.calls, pt = after.prompt_tokens - before.prompt_tokens,
          ct = after.completion_tokens - before.completion_tokens;
     L->calls += calls;
+    L->judge_calls += calls;
     L->tokens += pt + ct;
     L->usd += price(L, pt, ct);
     if (batch_rc != PB_OK) {
@@ -269,7 +289,9 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
             s->need_judge = 0;
             s->state = SLOT_OK;
         } else {
-            snprintf(s->error, sizeof s->error, "judge: %s", errs[k]);
+            s->kind = offline_failure_of(status[k], errs[k]);
+            snprintf(s->error, sizeof s->error, "%s: judge: %s", offline_failure_name(s->kind),
+                     errs[k]);
         }
     }
 cleanup:
@@ -289,8 +311,8 @@ static struct run_step step_record(const struct loop *L, long i)
         .run_id = L->run_id,
         .iteration = i,
         .arm_id = L->arms[s->arm].id,
-        .scenario = L->scen.sentence[s->scenario],
-        .emotion = L->scen.emotion[s->scenario],
+        .scenario = s->msg.context,
+        .emotion = s->msg.segment,
         .output = s->output,
         .score = s->score,
         .has_score = s->state == SLOT_OK,
@@ -332,7 +354,8 @@ static pb_status decide(struct loop *L, long first, long n, char *err)
         pb_status rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
         if (rc != PB_OK)
             return rc;
-        s->scenario = scenario_of(L->opt.seed, i, L->scen.n);
+        if ((rc = task_message_of(&L->task, L->opt.seed, i, &s->msg, err)) != PB_OK)
+            return rc;
         s->state = SLOT_PENDING;
     }
     return PB_OK;
@@ -341,6 +364,27 @@ static pb_status decide(struct loop *L, long first, long n, char *err)
 static bool fatal_status(pb_status status)
 {
     return status == PB_ERR_LIMIT || status == PB_ERR_FORBIDDEN;
+}
+
+/* Tells the failure callback about every step of the batch whose attempt just failed. */
+static void tell_failures(const struct loop *L, long first, long n, bool final)
+{
+    if (!L->env->failure)
+        return;
+    for (long i = first; i < first + n; i++) {
+        const struct slot *s = &L->slots[i];
+        if (!s->need_gen && !s->need_judge)
+            continue;
+        /* the message after "KIND: PHASE: " */
+        const char *msg = strchr(s->error, ':'), *phase_end = msg ? strchr(msg + 1, ':') : NULL;
+        struct offline_failure_event ev = {.iteration = i,
+                                           .arm = L->arms[s->arm].name,
+                                           .phase = s->need_gen ? "generation" : "judge",
+                                           .kind = s->kind,
+                                           .message = phase_end ? phase_end + 2 : s->error,
+                                           .final = final};
+        L->env->failure(&ev, L->env->user);
+    }
 }
 
 /* Generation and judging for one batch, retrying failed steps up to step_attempts times.
@@ -373,13 +417,17 @@ static pb_status work_batch(struct loop *L, long first, long n, bool *fatal, cha
             if ((L->slots[i].need_gen || L->slots[i].need_judge) &&
                 fatal_status(L->slots[i].status))
                 *fatal = true;
+        if (rc == PB_OK)
+            tell_failures(L, first, n, *fatal || round + 1 >= attempts);
     }
     for (long i = first; i < first + n && rc == PB_OK; i++) {
         struct slot *s = &L->slots[i];
         if (!s->open)
             continue;
-        if (s->state == SLOT_PENDING)
+        if (s->state == SLOT_PENDING) {
             s->state = SLOT_FAILED;
+            L->failures[s->kind]++;
+        }
         L->ok += s->state == SLOT_OK;
         L->failed += s->state == SLOT_FAILED;
     }
@@ -483,14 +531,15 @@ static pb_status setup(struct loop *L, char *err)
     if (rc == PB_OK)
         rc = runrecord_arms(L->env->db, r, 0, &L->arms, &L->n_arms, err);
     if (rc == PB_OK)
-        rc = scenarios_load(L->opt.scenarios_path, &L->scen, err);
+        rc = runplan_task(&L->opt, &L->task, err);
     if (rc == PB_OK) {
         const char *sha = runrecord_scenarios_sha256(L->owner);
-        if (!sha || strcmp(sha, L->scen.sha256) != 0)
+        if (!sha || strcmp(sha, L->task.sha256) != 0)
             rc = pb_errf(err, PB_ERR_CONFLICT,
-                         "%s changed since run %lld began; restore it to "
-                         "resume (the scenario of each iteration depends on it)",
-                         L->opt.scenarios_path, (long long)L->run_id);
+                         "%s%s changed since run %lld began; restore it to "
+                         "resume (the message of each iteration depends on it)",
+                         L->opt.task_path ? L->opt.task_path : L->opt.scenarios_path,
+                         L->opt.task_path ? " (or a file it reads)" : "", (long long)L->run_id);
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
@@ -509,20 +558,35 @@ static pb_status setup(struct loop *L, char *err)
 
 static void teardown(struct loop *L)
 {
-    for (long i = 0; L->slots && i < L->opt.iterations; i++)
+    for (long i = 0; L->slots && i < L->opt.iterations; i++) {
         free(L->slots[i].output);
+        task_message_clear(&L->slots[i].msg);
+    }
     free(L->slots);
     gsl_rng_free(L->rng);
     bandit_free(L->b);
     arms_list_free(L->arms, L->n_arms);
-    scenarios_free(&L->scen);
+    task_free(&L->task);
     runrecord_release(L->owner);
+}
+
+/* The kind that stops a run: the refusal (quota before key) when fatal, else the kind most of the
+ * failures since the last success had (the first kind in enum order on ties). */
+static enum offline_failure most_common(const long *fails, bool fatal)
+{
+    if (fatal)
+        return fails[OFFLINE_FAIL_QUOTA] ? OFFLINE_FAIL_QUOTA : OFFLINE_FAIL_AUTH;
+    int best = OFFLINE_FAIL_OTHER;
+    for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+        if (fails[k] > fails[best])
+            best = k;
+    return (enum offline_failure)best;
 }
 
 /* The main loop from the first open batch on; sets reason. */
 static pb_status run_batches(struct loop *L, const char **reason, char *err)
 {
-    long next = first_open_batch(L), dead = 0;
+    long next = first_open_batch(L), dead = 0, dead_fails[OFFLINE_FAIL_KINDS] = {0};
     pb_status rc = observe_range(L, 0, next, err);
     *reason = "completed";
     report_progress(L);
@@ -547,7 +611,8 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
                 kept += !slot_final(&L->slots[i]);
             end = i;
         }
-        long ok_before = L->ok;
+        long ok_before = L->ok, fails_before[OFFLINE_FAIL_KINDS];
+        memcpy(fails_before, L->failures, sizeof fails_before);
         bool fatal = false;
         rc = decide(L, next, end - next, err);
         if (rc == PB_OK)
@@ -557,9 +622,13 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
         if (rc == PB_OK)
             rc = observe_range(L, next, end, err);
         report_progress(L);
+        if (L->ok > ok_before)
+            memset(dead_fails, 0, sizeof dead_fails);
+        for (int k = 0; k < OFFLINE_FAIL_KINDS; k++)
+            dead_fails[k] += L->failures[k] - fails_before[k];
         dead = L->ok > ok_before ? 0 : dead + 1;
         if (fatal || dead >= MAX_DEAD_BATCHES) {
-            *reason = "provider";
+            *reason = offline_failure_name(most_common(dead_fails, fatal));
             break;
         }
         if (end < next + L->opt.batch && end < L->opt.iterations) {
@@ -568,6 +637,9 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
         }
         next = end;
     }
+    /* A run whose every step failed did not complete anything: say what stopped it. */
+    if (rc == PB_OK && !strcmp(*reason, "completed") && L->ok == 0 && L->failed > 0)
+        *reason = offline_failure_name(most_common(L->failures, false));
     return rc;
 }
 
@@ -594,12 +666,20 @@ pb_status offline_continue(const struct offline_env *env, int64_t run_id,
     out->calls = L.calls;
     out->tokens = L.tokens;
     out->usd = L.usd;
+    out->generation_calls = L.generation_calls;
+    out->judge_calls = L.judge_calls;
+    memcpy(out->failures, L.failures, sizeof out->failures);
+    for (long i = L.slots ? L.opt.iterations - 1 : -1; i >= 0; i--)
+        if (L.slots[i].state == SLOT_FAILED) {
+            snprintf(out->last_failure, sizeof out->last_failure, "%s", L.slots[i].error);
+            break;
+        }
     if (rc != PB_OK)
         reason = "error";
     snprintf(out->stop_reason, sizeof out->stop_reason, "%s", reason);
-    const char *status = !strcmp(reason, "signal")                                 ? "interrupted"
-                         : !strcmp(reason, "error") || !strcmp(reason, "provider") ? "failed"
-                                                                                   : "finished";
+    const char *status = !strcmp(reason, "signal")                                   ? "interrupted"
+                         : !strcmp(reason, "completed") || !strcmp(reason, "budget") ? "finished"
+                                                                                     : "failed";
     char close_err[PB_ERR_LEN];
     pb_status crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
     if (rc == PB_OK && crc != PB_OK)

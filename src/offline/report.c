@@ -1,59 +1,110 @@
-/* report.c — run reports: statistics from recorded steps (bandit + verdict), markdown, JSON,
- * SVG plots (plot.h), the report folder, and the JSONL export of a run's steps. */
+/* report.c — a run's findings from its recorded steps: per-arm statistics, examples, segments,
+ * failures and plot series, the GLR verdict (bandit/glr), P(best) (bandit/verdict), and the
+ * report and JSONL export of a stored run. */
 #include "offline/report.h"
 
-#include "store/arms.h"
 #include "bandit/bandit.h"
+#include "bandit/glr.h"
 #include "bandit/policyspec.h"
 #include "offline/offline.h"
 #include "offline/runrecord.h"
 #include "base/plot.h"
 #include "store/runs.h"
 #include "bandit/verdict.h"
+#include "offline/runrecord.h"
+#include "store/arms.h"
+#include "store/runs.h"
 
 #include <errno.h>
-#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define PBEST_DRAWS 20000
 #define N_LEVELS    5
 
 struct report {
     int64_t run_id;
-    char name[128], policy[96], status[16], stop_reason[16];
+    char name[128], policy[96], status[16], stop_reason[16], task[64], segment_label[32];
     uint64_t seed;
     long iterations, ok, failed, pending, calls, tokens;
-    double usd, confidence;
+    double usd;
     struct report_arm *arms;
     size_t n_arms;
-    bool has_sep;
-    verdict_separation sep;
-    double more_iterations;
+    bool has_verdict;
+    struct report_verdict verdict;
+    double *sum; /* per arm, of rewards */
     /* plots: running mean of each arm at each of its rewards, and reward level counts */
     double **run_x, **run_y;
     size_t *run_n;
     double (*levels)[N_LEVELS];
+    long failures[OFFLINE_FAIL_KINDS];
+    char failure_example[OFFLINE_FAIL_KINDS][PB_ERR_LEN + 32]; /* the first of each kind */
+    /* segments: names in order of appearance, per segment and arm the rewards and their sum */
+    char **seg_name;
+    size_t n_seg, seg_cap;
+    uint64_t *seg_n;
+    double *seg_sum;
 };
+
+static void free_strings(struct report *r)
+{
+    for (size_t a = 0; a < r->n_arms; a++) {
+        struct report_arm *x = &r->arms[a];
+        const char *owned[] = {x->prompt,        x->best.scenario,   x->best.segment,
+                               x->best.output,   x->median.scenario, x->median.segment,
+                               x->median.output, x->worst.scenario,  x->worst.segment,
+                               x->worst.output};
+        for (size_t k = 0; k < sizeof owned / sizeof *owned; k++)
+            free((char *)owned[k]);
+    }
+}
 
 void report_free(struct report *r)
 {
     if (!r)
         return;
+    if (r->arms)
+        free_strings(r);
     for (size_t a = 0; a < r->n_arms; a++) {
         free(r->run_x ? r->run_x[a] : NULL);
         free(r->run_y ? r->run_y[a] : NULL);
     }
+    for (size_t s = 0; s < r->n_seg; s++)
+        free(r->seg_name[s]);
+    free(r->seg_name);
+    free(r->seg_n);
+    free(r->seg_sum);
     free(r->run_x);
     free(r->run_y);
     free(r->run_n);
     free(r->levels);
+    free(r->sum);
     free(r->arms);
     free(r);
+}
+
+/* ---- reading ---- */
+
+void report_get_summary(const struct report *r, struct report_summary *out)
+{
+    *out = (struct report_summary){.run_id = r->run_id,
+                                   .name = r->name,
+                                   .policy = r->policy,
+                                   .status = r->status,
+                                   .stop_reason = r->stop_reason,
+                                   .task = r->task,
+                                   .segment_label = r->segment_label,
+                                   .seed = r->seed,
+                                   .iterations = r->iterations,
+                                   .ok = r->ok,
+                                   .failed = r->failed,
+                                   .pending = r->pending,
+                                   .calls = r->calls,
+                                   .tokens = r->tokens,
+                                   .usd = r->usd};
 }
 
 size_t report_arm_count(const struct report *r)
@@ -66,17 +117,59 @@ const struct report_arm *report_arm_at(const struct report *r, size_t i)
     return i < r->n_arms ? &r->arms[i] : NULL;
 }
 
-bool report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
-                       double *more_iterations)
+bool report_get_verdict(const struct report *r, struct report_verdict *out)
 {
-    if (!r->has_sep)
-        return false;
-    *leader = r->sep.leader;
-    *runner_up = r->sep.runner_up;
-    *separated = r->sep.separated;
-    *more_iterations = r->more_iterations;
-    return true;
+    if (r->has_verdict)
+        *out = r->verdict;
+    return r->has_verdict;
 }
+
+long report_failures(const struct report *r, enum offline_failure kind, const char **first_error)
+{
+    if (kind >= OFFLINE_FAIL_KINDS) {
+        *first_error = "";
+        return 0;
+    }
+    *first_error = r->failure_example[kind];
+    return r->failures[kind];
+}
+
+size_t report_segment_count(const struct report *r)
+{
+    return r->n_seg;
+}
+
+const char *report_segment_name(const struct report *r, size_t s)
+{
+    return s < r->n_seg ? r->seg_name[s] : "";
+}
+
+void report_segment_cell(const struct report *r, size_t s, size_t arm, uint64_t *n, double *mean)
+{
+    *n = 0;
+    *mean = NAN;
+    if (s >= r->n_seg || arm >= r->n_arms)
+        return;
+    *n = r->seg_n[s * r->n_arms + arm];
+    if (*n)
+        *mean = r->seg_sum[s * r->n_arms + arm] / (double)*n;
+}
+
+size_t report_running_mean(const struct report *r, size_t arm, const double **x, const double **y)
+{
+    if (arm >= r->n_arms)
+        return 0;
+    *x = r->run_x[arm];
+    *y = r->run_y[arm];
+    return r->run_n[arm];
+}
+
+const double *report_level_counts(const struct report *r, size_t arm)
+{
+    return arm < r->n_arms ? r->levels[arm] : NULL;
+}
+
+/* ---- building ---- */
 
 static int level_index(double score)
 {
@@ -84,66 +177,201 @@ static int level_index(double score)
     return k < 0 ? 0 : k > 4 ? 4 : k;
 }
 
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
 static bool alloc_arrays(struct report *r, const struct report_input *in)
 {
-    size_t K = in->n_arms;
-    r->arms = calloc(K ? K : 1, sizeof *r->arms);
-    r->run_x = calloc(K ? K : 1, sizeof *r->run_x);
-    r->run_y = calloc(K ? K : 1, sizeof *r->run_y);
-    r->run_n = calloc(K ? K : 1, sizeof *r->run_n);
-    r->levels = calloc(K ? K : 1, sizeof *r->levels);
-    if (!r->arms || !r->run_x || !r->run_y || !r->run_n || !r->levels)
+    size_t K = in->n_arms ? in->n_arms : 1;
+    r->arms = calloc(K, sizeof *r->arms);
+    r->run_x = calloc(K, sizeof *r->run_x);
+    r->run_y = calloc(K, sizeof *r->run_y);
+    r->run_n = calloc(K, sizeof *r->run_n);
+    r->levels = calloc(K, sizeof *r->levels);
+    r->sum = calloc(K, sizeof *r->sum);
+    if (!r->arms || !r->run_x || !r->run_y || !r->run_n || !r->levels || !r->sum)
         return false;
-    for (size_t a = 0; a < K; a++) {
+    for (size_t a = 0; a < in->n_arms; a++) {
+        struct report_arm *x = &r->arms[a];
         r->run_x[a] = malloc((in->n_steps + 1) * sizeof **r->run_x);
         r->run_y[a] = malloc((in->n_steps + 1) * sizeof **r->run_y);
-        if (!r->run_x[a] || !r->run_y[a])
+        x->prompt = dup_or_empty(in->arm_prompts ? in->arm_prompts[a] : NULL);
+        if (!r->run_x[a] || !r->run_y[a] || !x->prompt)
             return false;
-        snprintf(r->arms[a].name, sizeof r->arms[a].name, "%s", in->arm_names[a]);
+        snprintf(x->name, sizeof x->name, "%s", in->arm_names[a]);
+        x->mean = NAN;
+        x->best.iteration = x->median.iteration = x->worst.iteration = -1;
     }
     return true;
 }
 
-/* Replays the ok steps into a bandit of the run's policy, collecting the plot series. */
+/* Index of a segment, added when new; -1 when out of memory. */
+static long segment_index(struct report *r, const char *name)
+{
+    const char *key = name ? name : "";
+    for (size_t s = 0; s < r->n_seg; s++)
+        if (!strcmp(r->seg_name[s], key))
+            return (long)s;
+    if (r->n_seg == r->seg_cap) {
+        size_t cap = r->seg_cap ? 2 * r->seg_cap : 8, K = r->n_arms ? r->n_arms : 1;
+        char **names = realloc(r->seg_name, cap * sizeof *names);
+        if (!names)
+            return -1;
+        r->seg_name = names;
+        uint64_t *n = realloc(r->seg_n, cap * K * sizeof *n);
+        if (!n)
+            return -1;
+        r->seg_n = n;
+        double *sum = realloc(r->seg_sum, cap * K * sizeof *sum);
+        if (!sum)
+            return -1;
+        r->seg_sum = sum;
+        r->seg_cap = cap;
+    }
+    if (!(r->seg_name[r->n_seg] = strdup(key)))
+        return -1;
+    for (size_t a = 0; a < r->n_arms; a++) {
+        r->seg_n[r->n_seg * r->n_arms + a] = 0;
+        r->seg_sum[r->n_seg * r->n_arms + a] = 0;
+    }
+    return (long)r->n_seg++;
+}
+
+static void count_failure(struct report *r, const struct report_step *s)
+{
+    enum offline_failure k = offline_failure_parse(s->error);
+    if (r->failures[k]++ == 0)
+        snprintf(r->failure_example[k], sizeof r->failure_example[k], "%s",
+                 s->error ? s->error : "(no error recorded)");
+    r->failed++;
+}
+
+/* Replays the ok steps into a bandit of the run's policy (for P(best)), collecting sums,
+ * segments, spend, failures and the plot series. */
 static pb_status replay_steps(struct report *r, const struct report_input *in, bandit *b, char *err)
 {
     for (size_t i = 0; i < in->n_steps; i++) {
         const struct report_step *s = &in->steps[i];
-        r->calls += s->calls;
-        r->tokens += s->tokens;
-        r->usd += s->cost;
-        if (s->state != REPORT_STEP_OK) {
-            r->failed += s->state == REPORT_STEP_FAILED;
-            continue;
-        }
         if (s->arm < 0 || (size_t)s->arm >= in->n_arms)
             return pb_errf(err, PB_ERR_INVALID, "step %ld names arm %ld of %zu", s->iteration,
                            s->arm, in->n_arms);
+        struct report_arm *x = &r->arms[s->arm];
+        r->calls += s->calls;
+        r->tokens += s->tokens;
+        r->usd += s->cost;
+        x->calls += s->calls;
+        x->tokens += s->tokens;
+        x->cost += s->cost;
+        if (s->state == REPORT_STEP_FAILED) {
+            x->failed++;
+            count_failure(r, s);
+        }
+        if (s->state != REPORT_STEP_OK)
+            continue;
         pb_status rc = bandit_observe(b, (size_t)s->arm, s->score, err);
         if (rc != PB_OK)
             return rc;
+        long seg = segment_index(r, s->segment);
+        if (seg < 0)
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        r->seg_n[(size_t)seg * r->n_arms + (size_t)s->arm]++;
+        r->seg_sum[(size_t)seg * r->n_arms + (size_t)s->arm] += s->score;
         r->ok++;
-        bandit_arm_stats st;
-        bandit_get_arm_stats(b, (size_t)s->arm, &st, err);
+        x->pulls++;
+        r->sum[s->arm] += s->score;
         size_t n = r->run_n[s->arm]++;
         r->run_x[s->arm][n] = (double)s->iteration;
-        r->run_y[s->arm][n] = st.mean;
+        r->run_y[s->arm][n] = r->sum[s->arm] / (double)x->pulls;
         r->levels[s->arm][level_index(s->score)] += 1;
     }
     return PB_OK;
 }
 
-/* Iterations until separation: the pulls verdict asks of the top two, scaled by the share of
- * iterations those two arms received so far (the policy keeps splitting the same way). */
-static double more_iterations(const struct report *r)
+/* An ok step of one arm, for sorting by reward. */
+struct ranked {
+    double score;
+    long iteration;
+    size_t index; /* into the input's steps */
+};
+
+/* Ascending by score, then by iteration. */
+static int by_score(const void *pa, const void *pb)
 {
-    if (r->sep.separated)
-        return 0;
-    if (!isfinite(r->sep.more_pulls))
-        return INFINITY;
-    double top = (double)(r->arms[r->sep.leader].pulls + r->arms[r->sep.runner_up].pulls);
-    double share = r->ok > 0 ? top / (double)r->ok : 1;
-    return ceil(r->sep.more_pulls / (share > 0 ? share : 1));
+    const struct ranked *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score < b->score ? -1 : 1;
+    return (a->iteration > b->iteration) - (a->iteration < b->iteration);
+}
+
+static bool set_example(struct report_example *e, const struct report_step *s)
+{
+    e->iteration = s->iteration;
+    e->score = s->score;
+    e->scenario = dup_or_empty(s->scenario);
+    e->segment = dup_or_empty(s->segment);
+    e->output = dup_or_empty(s->output);
+    return e->scenario && e->segment && e->output;
+}
+
+/* Best (highest reward, earliest on ties), median and worst (lowest, earliest) answer per arm. */
+static pb_status pick_examples(struct report *r, const struct report_input *in, char *err)
+{
+    struct ranked *rk = malloc((in->n_steps ? in->n_steps : 1) * sizeof *rk);
+    if (!rk)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = PB_OK;
+    for (size_t a = 0; a < r->n_arms && rc == PB_OK; a++) {
+        size_t n = 0;
+        for (size_t i = 0; i < in->n_steps; i++)
+            if (in->steps[i].state == REPORT_STEP_OK && (size_t)in->steps[i].arm == a)
+                rk[n++] = (struct ranked){in->steps[i].score, in->steps[i].iteration, i};
+        if (n == 0)
+            continue;
+        qsort(rk, n, sizeof *rk, by_score);
+        size_t best = n - 1; /* the earliest of the highest scores */
+        while (best > 0 && rk[best - 1].score == rk[n - 1].score)
+            best--;
+        struct report_arm *x = &r->arms[a];
+        if (!set_example(&x->best, &in->steps[rk[best].index]) ||
+            !set_example(&x->median, &in->steps[rk[(n - 1) / 2].index]) ||
+            !set_example(&x->worst, &in->steps[rk[0].index]))
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
+    free(rk);
+    return rc;
+}
+
+/* The GLR verdict over the arms (all active: a run's arms are fixed), and the iterations the
+ * rewards it still needs would take at the share of iterations leader and runner-up got. */
+static void compute_verdict(struct report *r)
+{
+    struct glr_arm *g = calloc(r->n_arms ? r->n_arms : 1, sizeof *g);
+    struct glr_verdict v;
+    char ignored[PB_ERR_LEN];
+    if (!g)
+        return;
+    for (size_t a = 0; a < r->n_arms; a++)
+        g[a] = (struct glr_arm){.mean = r->arms[a].pulls ? r->arms[a].mean : 0,
+                                .n = (double)r->arms[a].pulls,
+                                .active = 1};
+    r->has_verdict = glr_verdict_of(g, r->n_arms, REPORT_REWARD_LO, REPORT_REWARD_HI, REPORT_DELTA,
+                                    REPORT_MIN_REWARDS, &v, ignored) == PB_OK;
+    free(g);
+    if (!r->has_verdict)
+        return;
+    double top = (double)(r->arms[v.leader].pulls + r->arms[v.runner_up].pulls);
+    double share = r->ok > 0 && top > 0 ? top / (double)r->ok : 1;
+    r->verdict = (struct report_verdict){
+        .leader = v.leader,
+        .runner_up = v.runner_up,
+        .statistic = v.statistic,
+        .threshold = v.threshold,
+        .enough_data = v.enough_data,
+        .separated = v.separated,
+        .more_rewards = v.more_rewards,
+        .more_iterations = isfinite(v.more_rewards) ? ceil(v.more_rewards / share) : INFINITY};
 }
 
 static pb_status compute_stats(struct report *r, bandit *b, char *err)
@@ -159,18 +387,13 @@ static pb_status compute_stats(struct report *r, bandit *b, char *err)
     if (r->n_arms && verdict_prob_best(b, rng, PBEST_DRAWS, pbest, err) != PB_OK)
         memset(pbest, 0, r->n_arms * sizeof *pbest);
     for (size_t a = 0; a < r->n_arms; a++) {
-        bandit_arm_stats st;
-        bandit_get_arm_stats(b, a, &st, err);
-        r->arms[a].pulls = st.pulls;
-        r->arms[a].mean = st.mean;
-        r->arms[a].ci_low = st.ci_low;
-        r->arms[a].ci_high = st.ci_high;
-        r->arms[a].p_best = pbest[a];
+        struct report_arm *x = &r->arms[a];
+        x->mean = x->pulls ? r->sum[a] / (double)x->pulls : NAN;
+        glr_interval(x->pulls ? x->mean : 0, (double)x->pulls, REPORT_REWARD_LO, REPORT_REWARD_HI,
+                     REPORT_DELTA, &x->ci_low, &x->ci_high);
+        x->p_best = pbest[a];
     }
-    char ignored[PB_ERR_LEN];
-    r->has_sep = verdict_check_separation(b, r->confidence, &r->sep, ignored) == PB_OK;
-    if (r->has_sep)
-        r->more_iterations = more_iterations(r);
+    compute_verdict(r);
 cleanup:
     gsl_rng_free(rng);
     free(pbest);
@@ -191,9 +414,11 @@ pb_status report_build(const struct report_input *in, struct report **out, char 
     snprintf(r->policy, sizeof r->policy, "%s", in->policy ? in->policy : "");
     snprintf(r->status, sizeof r->status, "%s", in->status ? in->status : "");
     snprintf(r->stop_reason, sizeof r->stop_reason, "%s", in->stop_reason ? in->stop_reason : "");
+    snprintf(r->task, sizeof r->task, "%s", in->task ? in->task : "chat");
+    snprintf(r->segment_label, sizeof r->segment_label, "%s",
+             in->segment_label ? in->segment_label : "emotion");
     r->seed = in->seed;
     r->iterations = in->iterations;
-    r->confidence = in->confidence > 0 ? in->confidence : 0.95;
     r->n_arms = in->n_arms;
     if (!alloc_arrays(r, in)) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -204,6 +429,8 @@ pb_status report_build(const struct report_input *in, struct report **out, char 
         rc = bandit_new(&pol, in->n_arms, &b, err);
     if (rc == PB_OK)
         rc = replay_steps(r, in, b, err);
+    if (rc == PB_OK)
+        rc = pick_examples(r, in, err);
     if (rc == PB_OK)
         rc = compute_stats(r, b, err);
     r->pending = r->iterations - r->ok - r->failed;
@@ -216,187 +443,6 @@ cleanup:
     else
         *out = r;
     return rc;
-}
-
-/* ---- markdown ---- */
-
-struct buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->failed || n < 0)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void put_separation(struct buf *b, const struct report *r)
-{
-    if (!r->has_sep) {
-        put(b, "**Separation:** not enough data (fewer than two arms with two rewards each).\n");
-        return;
-    }
-    const char *lead = r->arms[r->sep.leader].name, *run = r->arms[r->sep.runner_up].name;
-    double q = gsl_cdf_ugaussian_Pinv(0.5 + r->confidence / 2);
-    if (r->sep.separated) {
-        put(b,
-            "**Separated:** leader %s is ahead of runner-up %s at %.0f %% confidence "
-            "(difference %.3f, z = %.2f >= %.2f).\n",
-            lead, run, r->confidence * 100, r->sep.difference, r->sep.z, q);
-    } else if (isfinite(r->more_iterations)) {
-        put(b,
-            "**Not separated yet:** %s leads %s by %.3f (z = %.2f < %.2f). About %.0f more "
-            "rewards for the two (split evenly), roughly %.0f more iterations at the current "
-            "split, would separate them if the observed means and variances hold.\n",
-            lead, run, r->sep.difference, r->sep.z, q, ceil(r->sep.more_pulls), r->more_iterations);
-    } else {
-        put(b,
-            "**Not separated:** %s and %s have the same mean; more iterations will not tell "
-            "them apart unless the means move.\n",
-            lead, run);
-    }
-}
-
-pb_status report_markdown(const struct report *r, char **out, char *err)
-{
-    struct buf b = {0};
-    put(&b, "# bandit-run report: %s (run %lld)\n\n", r->name, (long long)r->run_id);
-    put(&b, "- policy `%s`, seed %llu\n", r->policy, (unsigned long long)r->seed);
-    put(&b,
-        "- %ld of %ld iterations recorded: %ld scored, %ld failed (failures are never "
-        "rewards)\n",
-        r->ok + r->failed, r->iterations, r->ok, r->failed);
-    put(&b, "- status: %s%s%s%s\n", r->status, *r->stop_reason ? " (" : "", r->stop_reason,
-        *r->stop_reason ? ")" : "");
-    put(&b, "- spend: %ld provider calls, %ld tokens, $%.4f\n\n", r->calls, r->tokens, r->usd);
-    put(&b, "| arm | pulls | mean | 95 %% CI | P(best) |\n| --- | ---: | ---: | --- | ---: |\n");
-    for (size_t a = 0; a < r->n_arms; a++) {
-        const struct report_arm *x = &r->arms[a];
-        if (x->pulls == 0)
-            put(&b, "| %s | 0 | – | – | %.3f |\n", x->name, x->p_best);
-        else
-            put(&b, "| %s | %llu | %.3f | [%.3f, %.3f] | %.3f |\n", x->name,
-                (unsigned long long)x->pulls, x->mean, x->ci_low, x->ci_high, x->p_best);
-    }
-    put(&b, "\n");
-    put_separation(&b, r);
-    put(&b, "\n![mean reward per arm over iterations](means.svg)\n\n"
-            "![reward levels per arm](rewards.svg)\n");
-    if (b.failed) {
-        free(b.s);
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    }
-    *out = b.s;
-    return PB_OK;
-}
-
-/* ---- JSON ---- */
-
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-pb_status report_json(const struct report *r, char **out, char *err)
-{
-    json_t *arms = json_array(), *o = NULL;
-    for (size_t a = 0; arms && a < r->n_arms; a++) {
-        const struct report_arm *x = &r->arms[a];
-        json_array_append_new(arms,
-                              json_pack("{s:s, s:I, s:o, s:[o,o], s:f}", "arm", x->name, "pulls",
-                                        (json_int_t)x->pulls, "mean",
-                                        x->pulls ? json_real(x->mean) : json_null(), "ci95",
-                                        num(x->ci_low), num(x->ci_high), "p_best", x->p_best));
-    }
-    json_t *sep = json_null();
-    if (r->has_sep)
-        sep = json_pack("{s:s, s:s, s:f, s:o, s:b, s:f, s:o, s:o}", "leader",
-                        r->arms[r->sep.leader].name, "runner_up", r->arms[r->sep.runner_up].name,
-                        "difference", r->sep.difference, "z", num(r->sep.z), "separated",
-                        r->sep.separated, "confidence", r->confidence, "more_pulls",
-                        num(r->sep.more_pulls), "more_iterations", num(r->more_iterations));
-    o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o}", "run",
-                  (json_int_t)r->run_id, "name", r->name, "policy", r->policy, "seed",
-                  (json_int_t)r->seed, "status", r->status, "stop_reason", r->stop_reason,
-                  "iterations", (json_int_t)r->iterations, "ok", (json_int_t)r->ok, "failed",
-                  (json_int_t)r->failed, "calls", (json_int_t)r->calls, "tokens",
-                  (json_int_t)r->tokens, "usd", r->usd, "arms", arms, "separation", sep);
-    *out = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(o);
-    return *out ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
-}
-
-/* ---- plots ---- */
-
-pb_status report_svg_means(const struct report *r, char **out, char *err)
-{
-    struct plot_series *s = calloc(r->n_arms ? r->n_arms : 1, sizeof *s);
-    if (!s)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    for (size_t a = 0; a < r->n_arms; a++)
-        s[a] = (struct plot_series){r->arms[a].name, r->run_x[a], r->run_y[a], r->run_n[a]};
-    struct plot_frame f = {
-        .title = "Mean reward per arm", .x_label = "iteration", .y_label = "running mean reward"};
-    pb_status rc = plot_lines(&f, s, r->n_arms, out, err);
-    free(s);
-    return rc;
-}
-
-pb_status report_svg_rewards(const struct report *r, char **out, char *err)
-{
-    static const char *const levels[N_LEVELS] = {"-1", "-0.5", "0", "0.5", "1"};
-    struct plot_dist *d = calloc(r->n_arms ? r->n_arms : 1, sizeof *d);
-    if (!d)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    for (size_t a = 0; a < r->n_arms; a++)
-        d[a] = (struct plot_dist){r->arms[a].name, r->levels[a]};
-    struct plot_frame f = {.title = "Reward levels per arm (share of the arm's rewards)",
-                           .x_label = "reward",
-                           .y_label = "share"};
-    pb_status rc = plot_distribution(&f, levels, N_LEVELS, d, r->n_arms, out, err);
-    free(d);
-    return rc;
-}
-
-pb_status report_write_dir(const struct report *r, const char *dir, char *err)
-{
-    static const char *const names[] = {"report.md", "report.json", "means.svg", "rewards.svg"};
-    pb_status (*const render[])(const struct report *, char **, char *) = {
-        report_markdown, report_json, report_svg_means, report_svg_rewards};
-    char path[4096];
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return pb_errf(err, PB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    for (size_t i = 0; i < 4; i++) {
-        char *text = NULL;
-        pb_status rc = render[i](r, &text, err);
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (rc == PB_OK)
-            rc = pb_write_file_atomic(path, text, strlen(text), err);
-        free(text);
-        if (rc != PB_OK)
-            return rc;
-    }
-    return PB_OK;
 }
 
 /* ---- from the database ---- */
@@ -419,10 +465,31 @@ static long arm_index(const struct collect *c, int64_t arm_id)
     return -1;
 }
 
+static void collect_free(struct collect *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free((char *)c->steps[i].error);
+        free((char *)c->steps[i].scenario);
+        free((char *)c->steps[i].segment);
+        free((char *)c->steps[i].output);
+    }
+    free(c->steps);
+}
+
+/* A copy of s, or NULL for NULL; sets *failed when out of memory. */
+static const char *copy_or_null(const char *s, bool *failed)
+{
+    char *c = s ? strdup(s) : NULL;
+    if (s && !c)
+        *failed = true;
+    return c;
+}
+
 /* runs_step_foreach callbacks: 0 or a pb_status. */
 static int collect_step(void *ctx, const struct run_step *st)
 {
     struct collect *c = ctx;
+    bool failed = false;
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 256;
         struct report_step *s = realloc(c->steps, cap * sizeof *s);
@@ -440,8 +507,12 @@ static int collect_step(void *ctx, const struct run_step *st)
                                             .score = st->score,
                                             .calls = (long)st->calls,
                                             .tokens = (long)st->tokens,
-                                            .cost = st->cost};
-    return 0;
+                                            .cost = st->cost,
+                                            .error = copy_or_null(st->error, &failed),
+                                            .scenario = copy_or_null(st->scenario, &failed),
+                                            .segment = copy_or_null(st->emotion, &failed),
+                                            .output = copy_or_null(st->output, &failed)};
+    return failed ? pb_errf(c->err, PB_ERR_NOMEM, "out of memory") : 0;
 }
 
 pb_status report_load(store *db, int64_t run_id, struct report **out, char *err)
@@ -451,19 +522,22 @@ pb_status report_load(store *db, int64_t run_id, struct report **out, char *err)
     size_t n_arms = 0;
     struct offline_options opt;
     void *owner = NULL;
-    const char **names = NULL;
+    const char **names = NULL, **prompts = NULL;
     struct collect c = {.err = err};
     pb_status rc = runs_get(db, run_id, &run, err);
     if (rc == PB_OK)
         rc = runrecord_load(db, run_id, &opt, &owner, err);
     if (rc == PB_OK)
         rc = runrecord_arms(db, run, 1, &arms, &n_arms, err);
-    if (rc == PB_OK && !(names = calloc(n_arms ? n_arms : 1, sizeof *names)))
+    if (rc == PB_OK && (!(names = calloc(n_arms ? n_arms : 1, sizeof *names)) ||
+                        !(prompts = calloc(n_arms ? n_arms : 1, sizeof *prompts))))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc != PB_OK)
         goto cleanup;
-    for (size_t a = 0; a < n_arms; a++)
+    for (size_t a = 0; a < n_arms; a++) {
         names[a] = arms[a].name;
+        prompts[a] = arms[a].prompt;
+    }
     c.arms = arms;
     c.n_arms = n_arms;
     rc = runs_step_foreach(db, run_id, collect_step, &c, err);
@@ -474,16 +548,20 @@ pb_status report_load(store *db, int64_t run_id, struct report **out, char *err)
                               .policy = opt.policy,
                               .status = run->status,
                               .stop_reason = run->stop_reason,
+                              .task = runrecord_task_name(owner),
+                              .segment_label = runrecord_segment_label(owner),
                               .seed = opt.seed,
                               .iterations = opt.iterations,
                               .arm_names = names,
+                              .arm_prompts = prompts,
                               .n_arms = n_arms,
                               .steps = c.steps,
                               .n_steps = c.n};
     rc = report_build(&in, out, err);
 cleanup:
-    free(c.steps);
+    collect_free(&c);
     free(names);
+    free(prompts);
     arms_list_free(arms, n_arms);
     runrecord_release(owner);
     runs_list_free(run, 1);

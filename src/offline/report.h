@@ -1,9 +1,11 @@
-/* report.h — reports of a bandit-run run: the arm table (pulls, mean, 95 % CI, P(best)),
- * whether the leader is separated from the runner-up and how many more iterations might
- * separate them, SVG plots (mean reward per arm over iterations, reward distribution per
- * arm), markdown and JSON, and the steps as JSONL (export). Computes from recorded steps
- * through bandit/verdict/plot; reads the database only through runs/arms; never calls an
- * LLM and never changes a run. */
+/* report.h — what a bandit-run run found, computed from its recorded steps: per arm the prompt,
+ * pulls, mean reward with an interval that respects the reward range at small n, P(best),
+ * failures, calls, tokens and cost, and the best, median and worst answer; the verdict (leader,
+ * runner-up, separated or how many more rewards) by bandit/glr's GLR rule with its small-sample
+ * guard, the rule the dashboard uses; the mean reward per arm for each emotion (or the task's
+ * segment); failures by kind; the series the plots draw; and the steps as JSONL (export). Reads
+ * the database only through runs/arms/runrecord; never calls an LLM and never changes a run.
+ * Renderings (markdown, JSON, SVG, the report folder) are reportview.h's. */
 #ifndef REPORT_H
 #define REPORT_H
 
@@ -13,11 +15,21 @@
 #include <stdio.h>
 
 #include "base/pb.h"
+#include "offline/offline.h"
 #include "store/store.h"
+
+/* The verdict's parameters: confidence 1 - REPORT_DELTA, and nothing claimed below
+ * REPORT_MIN_REWARDS rewards for either compared arm. Rewards lie in [REPORT_REWARD_LO,
+ * REPORT_REWARD_HI] (judge levels and the local model's scores). */
+#define REPORT_DELTA       0.05
+#define REPORT_MIN_REWARDS 10
+#define REPORT_REWARD_LO   (-1.0)
+#define REPORT_REWARD_HI   1.0
 
 enum report_step_state { REPORT_STEP_OK, REPORT_STEP_FAILED, REPORT_STEP_PENDING };
 
-/* One recorded step as the report needs it; only OK steps carry a reward. */
+/* One recorded step as the report needs it; only OK steps carry a reward. Strings are borrowed
+ * for report_build and may be NULL. */
 struct report_step {
     long iteration;
     long arm; /* index into arm_names */
@@ -25,24 +37,53 @@ struct report_step {
     double score;
     long calls, tokens;
     double cost;
+    const char *error;    /* failed steps: the recorded error ("KIND: PHASE: message") */
+    const char *scenario; /* what the answer answered (the judge's context) */
+    const char *segment;  /* the step's emotion (or the task's segment value) */
+    const char *output;   /* the answer */
 };
 
 struct report_input {
     int64_t run_id;
     const char *name, *policy, *status, *stop_reason; /* stop_reason may be NULL */
+    const char *task;                                 /* task name; NULL = "chat" */
+    const char *segment_label;                        /* NULL = "emotion" */
     uint64_t seed;
     long iterations; /* planned */
     const char *const *arm_names;
+    const char *const *arm_prompts; /* may be NULL */
     size_t n_arms;
     const struct report_step *steps; /* in iteration order */
     size_t n_steps;
-    double confidence; /* of the separation test; 0 = 0.95 */
+};
+
+/* An answer shown as an example of an arm; iteration < 0 when the arm has no reward. Strings
+ * belong to the report ("" when not recorded). */
+struct report_example {
+    long iteration;
+    double score;
+    const char *scenario, *segment, *output;
 };
 
 struct report_arm {
     char name[32];
-    uint64_t pulls;
-    double mean, ci_low, ci_high, p_best;
+    const char *prompt;     /* owned by the report; "" when not given */
+    uint64_t pulls;         /* rewards */
+    double mean;            /* NaN without rewards */
+    double ci_low, ci_high; /* 1 - REPORT_DELTA KL interval within the reward range */
+    double p_best;
+    long failed, calls, tokens; /* over all the arm's recorded steps, failed ones included */
+    double cost;
+    struct report_example best, median, worst; /* by reward */
+};
+
+struct report_verdict {
+    size_t leader, runner_up;
+    double statistic, threshold; /* GLR of leader vs runner-up, and the bar it must pass */
+    int enough_data;             /* both have at least REPORT_MIN_REWARDS rewards */
+    int separated;               /* the leader is the best arm at 1 - REPORT_DELTA */
+    double more_rewards;         /* for leader and runner-up; 0 separated, INFINITY unknown */
+    double more_iterations;      /* more_rewards at the share of iterations the two got so far */
 };
 
 struct report; /* opaque: built once, rendered in several forms */
@@ -52,27 +93,37 @@ struct report; /* opaque: built once, rendered in several forms */
 pb_status report_build(const struct report_input *in, struct report **out, char *err);
 void report_free(struct report *r);
 
-/* Read access for callers and tests. */
+/* The run as a whole. */
+struct report_summary {
+    int64_t run_id;
+    const char *name, *policy, *status, *stop_reason, *task, *segment_label;
+    uint64_t seed;
+    long iterations, ok, failed, pending, calls, tokens;
+    double usd;
+};
+void report_get_summary(const struct report *r, struct report_summary *out);
+
 size_t report_arm_count(const struct report *r);
 const struct report_arm *report_arm_at(const struct report *r, size_t i);
-/* True, with *leader / *runner_up (arm indices), when at least two arms have two rewards
- * each; *separated (1 or 0) says whether the leader is ahead at the report's confidence, and
- * *more_iterations estimates the iterations still needed (0 when separated, INFINITY for
- * equal means). False leaves the outputs untouched. */
-bool report_separation(const struct report *r, size_t *leader, size_t *runner_up, int *separated,
-                       double *more_iterations);
 
-/* Renderings; each *out is a NUL-terminated string the caller frees. */
-pb_status report_markdown(const struct report *r, char **out, char *err);
-pb_status report_json(const struct report *r, char **out, char *err);
-pb_status report_svg_means(const struct report *r, char **out, char *err);
-pb_status report_svg_rewards(const struct report *r, char **out, char *err);
+/* False when fewer than two arms exist; else *out holds the GLR verdict. */
+bool report_get_verdict(const struct report *r, struct report_verdict *out);
 
-/* Writes report.md, report.json, means.svg and rewards.svg into dir (created if absent),
- * each atomically. */
-pb_status report_write_dir(const struct report *r, const char *dir, char *err);
+/* Failed steps of one kind and the first recorded error of that kind ("" when none). */
+long report_failures(const struct report *r, enum offline_failure kind, const char **first_error);
 
-/* Builds the report of a stored run (its recorded policy and seed, all its arms). */
+/* The segments (emotions) seen in ok steps, in order of first appearance ("" = steps without
+ * one), and per arm the rewards and their mean there (NaN without rewards). */
+size_t report_segment_count(const struct report *r);
+const char *report_segment_name(const struct report *r, size_t s);
+void report_segment_cell(const struct report *r, size_t s, size_t arm, uint64_t *n, double *mean);
+
+/* Plot series of an arm: the running mean at each of its rewards (x = iteration), and the count
+ * of rewards at each of the 5 levels -1, -0.5, 0, 0.5, 1 (local scores rounded). */
+size_t report_running_mean(const struct report *r, size_t arm, const double **x, const double **y);
+const double *report_level_counts(const struct report *r, size_t arm);
+
+/* Builds the report of a stored run (its recorded policy, seed and task, all its arms). */
 pb_status report_load(store *db, int64_t run_id, struct report **out, char *err);
 
 /* Writes every step of a run as one JSON object per line: run, iteration, arm, arm_id,

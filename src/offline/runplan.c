@@ -56,8 +56,9 @@ static pb_status check_options(const struct offline_options *o, char *err)
         return pb_errf(err, PB_ERR_INVALID, "step attempts must be between 1 and 10");
     if (!o->judge || judge_kind_parse(o->judge) < 0)
         return pb_errf(err, PB_ERR_INVALID, "judge must be llm, local or constant");
-    if (!o->scenarios_path || !o->prompts_dir)
-        return pb_errf(err, PB_ERR_INVALID, "a run needs a scenarios file and a prompts folder");
+    if ((!o->task_path && !o->scenarios_path) || !o->prompts_dir)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "a run needs a task file (or a scenarios file) and a prompts folder");
     if (o->price_prompt_per_1k < 0 || o->price_completion_per_1k < 0 || o->budget.calls < 0 ||
         o->budget.tokens < 0 || o->budget.usd < 0)
         return pb_errf(err, PB_ERR_INVALID, "prices and budgets cannot be negative");
@@ -86,22 +87,29 @@ static pb_status scratch_arms(const char *dir, struct arm **arms, size_t *n, cha
     return rc;
 }
 
-pb_status runplan_prepare(const struct offline_options *opt, struct scenarios *scen,
-                          struct arm **arms, size_t *n_arms, char *err)
+pb_status runplan_task(const struct offline_options *opt, struct task *task, char *err)
 {
-    memset(scen, 0, sizeof *scen);
+    if (opt->task_path)
+        return task_load(opt->task_path, opt->scenarios_path, task, err);
+    return task_builtin_chat(opt->scenarios_path, task, err);
+}
+
+pb_status runplan_prepare(const struct offline_options *opt, struct task *task, struct arm **arms,
+                          size_t *n_arms, char *err)
+{
+    memset(task, 0, sizeof *task);
     *arms = NULL;
     *n_arms = 0;
     pb_status rc = check_options(opt, err);
     if (rc == PB_OK)
-        rc = scenarios_load(opt->scenarios_path, scen, err);
+        rc = runplan_task(opt, task, err);
     if (rc == PB_OK)
         rc = scratch_arms(opt->prompts_dir, arms, n_arms, err);
     if (rc != PB_OK) {
         arms_list_free(*arms, *n_arms);
         *arms = NULL;
         *n_arms = 0;
-        scenarios_free(scen);
+        task_free(task);
     }
     return rc;
 }
@@ -110,11 +118,11 @@ pb_status runplan_estimate(const struct offline_options *opt, int llm_judge,
                            size_t judge_system_bytes, int max_tokens, struct runplan_cost *out,
                            char *err)
 {
-    struct scenarios scen;
+    struct task task;
     struct arm *arms = NULL;
-    size_t n_arms = 0, arm_bytes = 0, scen_bytes = 0;
+    size_t n_arms = 0, arm_bytes = 0;
     memset(out, 0, sizeof *out);
-    pb_status rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
+    pb_status rc = runplan_prepare(opt, &task, &arms, &n_arms, err);
     if (rc != PB_OK)
         return rc;
     for (size_t i = 0; i < n_arms; i++) {
@@ -123,23 +131,23 @@ pb_status runplan_estimate(const struct offline_options *opt, int llm_judge,
         snprintf(out->arm_names + used, sizeof out->arm_names - used, "%s%s", i ? ", " : "",
                  arms[i].name);
     }
-    for (size_t i = 0; i < scen.n; i++)
-        scen_bytes +=
-            strlen(scen.sentence[i]) + 4 + (scen.emotion[i] ? strlen(scen.emotion[i]) : 0);
+    snprintf(out->task, sizeof out->task, "%s", task.name);
+    task_source_text(&task, out->source, sizeof out->source);
+    /* the messages of the first iterations (all of them for runs up to 256) */
+    long sample = opt->iterations < 256 ? opt->iterations : 256;
     double n = (double)opt->iterations, arm_avg = (double)arm_bytes / n_arms,
-           scen_avg = (double)scen_bytes / scen.n;
+           user_avg = task_mean_user_bytes(&task, opt->seed, sample);
     out->n_arms = n_arms;
-    out->n_scenarios = scen.n;
     out->generation_calls = opt->iterations;
     out->judge_calls = llm_judge ? opt->iterations : 0;
-    double gen_prompt = (arm_avg + scen_avg) / 3.0, judge_prompt = 0;
+    double gen_prompt = (arm_avg + user_avg) / 3.0, judge_prompt = 0;
     if (llm_judge)
-        judge_prompt = (double)judge_system_bytes / 3.0 + scen_avg / 3.0 + max_tokens;
+        judge_prompt = (double)judge_system_bytes / 3.0 + user_avg / 3.0 + max_tokens;
     out->prompt_tokens = (long)ceil(n * (gen_prompt + judge_prompt));
     out->completion_tokens = (long)(n * (max_tokens + (llm_judge ? 2 : 0)));
     out->usd = out->prompt_tokens / 1000.0 * opt->price_prompt_per_1k +
                out->completion_tokens / 1000.0 * opt->price_completion_per_1k;
     arms_list_free(arms, n_arms);
-    scenarios_free(&scen);
+    task_free(&task);
     return PB_OK;
 }

@@ -1,5 +1,5 @@
 /* runplan.h — a bandit-run before it exists: checks its options, parses the --budget spec,
- * reads its scenarios and arm files exactly as the run will, and estimates what it would cost
+ * reads its task and arm files exactly as the run will, and estimates what it would cost
  * (--dry-run). Split out of offline.c, which creates and executes runs from these checks. It
  * calls no provider and writes no database: arm files are read through a scratch in-memory
  * store. The option types themselves are offline.h's. */
@@ -11,24 +11,30 @@
 #include "store/arms.h"
 #include "offline/offline.h"
 #include "base/pb.h"
-#include "offline/scenarios.h"
+#include "offline/task.h"
 
 /* Parses "calls=500", "tokens=200000", "usd=1.50" or several joined by commas into b (fields
  * not named are left alone). PB_ERR_INVALID names the bad part. */
 pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char *err);
 
-/* Checks opt and reads what the run would use: its scenarios (caller frees with
- * scenarios_free) and the arms of opt->prompts_dir (caller frees with arms_list_free; ids are
- * scratch ids, not the database's). PB_ERR_INVALID for bad options, a bad policy or an empty
- * prompts folder; nothing is left to free on failure. */
-pb_status runplan_prepare(const struct offline_options *opt, struct scenarios *scen,
-                          struct arm **arms, size_t *n_arms, char *err);
+/* The task of opt: its task file with scenarios_path replacing the file's lines, or the
+ * built-in chat task over scenarios_path. Caller frees with task_free (also on failure). */
+pb_status runplan_task(const struct offline_options *opt, struct task *task, char *err);
+
+/* Checks opt and reads what the run would use: its task (caller frees with task_free) and the
+ * arms of opt->prompts_dir (caller frees with arms_list_free; ids are scratch ids, not the
+ * database's). PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder; nothing
+ * is left to free on failure. */
+pb_status runplan_prepare(const struct offline_options *opt, struct task *task, struct arm **arms,
+                          size_t *n_arms, char *err);
 
 /* What a run would cost, without calling anyone. Token counts are estimates: UTF-8 bytes / 3
  * for prompts (about one token per Korean character) and max_tokens for each answer, an upper
  * bound. */
 struct runplan_cost {
-    size_t n_arms, n_scenarios;
+    size_t n_arms;
+    char task[64];       /* the task's name */
+    char source[256];    /* where messages come from (task_source_text) */
     char arm_names[512]; /* "A, B, C" */
     long generation_calls, judge_calls;
     long prompt_tokens, completion_tokens;

@@ -5,27 +5,30 @@
 
 #include "store/experiment.h"
 #include "offline/runplan.h"
-#include "offline/scenarios.h"
+#include "offline/task.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *options_json(const struct offline_options *o, const char *scenarios_sha256)
+/* The recorded options; "scenarios_sha256" is the task's hash (task.h), named so for the runs
+ * recorded before task files, whose hash was the scenarios file's. */
+static json_t *options_json(const struct offline_options *o, const struct task *task)
 {
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:s, s:i, "
+        "{s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:s, s:s, s:s, s:s, s:i, "
         "s:{s:I, s:I, s:f}, s:{s:f, s:f}}",
-        "task", "chat", "name", o->name ? o->name : "run", "policy", o->policy, "iterations",
-        (json_int_t)o->iterations, "batch", o->batch, "seed", (json_int_t)o->seed, "scenarios",
-        o->scenarios_path, "scenarios_sha256", scenarios_sha256, "prompts", o->prompts_dir, "judge",
-        o->judge, "step_attempts", o->step_attempts, "budget", "calls", (json_int_t)o->budget.calls,
-        "tokens", (json_int_t)o->budget.tokens, "usd", o->budget.usd, "prices", "prompt_per_1k",
+        "task", task->name, "segment_label", task->segment_label, "name", o->name ? o->name : "run",
+        "policy", o->policy, "iterations", (json_int_t)o->iterations, "batch", o->batch, "seed",
+        (json_int_t)o->seed, "scenarios", o->scenarios_path ? o->scenarios_path : "",
+        "scenarios_sha256", task->sha256, "prompts", o->prompts_dir, "judge", o->judge,
+        "step_attempts", o->step_attempts, "budget", "calls", (json_int_t)o->budget.calls, "tokens",
+        (json_int_t)o->budget.tokens, "usd", o->budget.usd, "prices", "prompt_per_1k",
         o->price_prompt_per_1k, "completion_per_1k", o->price_completion_per_1k);
-    const char *keys[] = {"judge_rubric", "judge_examples", "judge_model"};
-    const char *values[] = {o->judge_rubric, o->judge_examples, o->judge_model};
-    for (size_t i = 0; j && i < 3; i++)
+    const char *keys[] = {"judge_rubric", "judge_examples", "judge_model", "task_file"};
+    const char *values[] = {o->judge_rubric, o->judge_examples, o->judge_model, o->task_path};
+    for (size_t i = 0; j && i < 4; i++)
         if (values[i])
             json_object_set_new(j, keys[i], json_string(values[i]));
     return j;
@@ -33,16 +36,16 @@ static json_t *options_json(const struct offline_options *o, const char *scenari
 
 pb_status runrecord_create(store *db, const struct offline_options *opt, int64_t *run_id, char *err)
 {
-    struct scenarios scen;
+    struct task task;
     struct arm *arms = NULL;
     size_t n_arms = 0;
     struct store_experiment e = {0};
     char *config_text = NULL, ename[64];
     json_t *o = NULL;
-    pb_status rc = runplan_prepare(opt, &scen, &arms, &n_arms, err);
+    pb_status rc = runplan_prepare(opt, &task, &arms, &n_arms, err);
     if (rc != PB_OK)
         return rc;
-    o = options_json(opt, scen.sha256);
+    o = options_json(opt, &task);
     config_text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (!config_text) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -64,7 +67,7 @@ pb_status runrecord_create(store *db, const struct offline_options *opt, int64_t
 cleanup:
     store_experiment_clear(&e);
     arms_list_free(arms, n_arms);
-    scenarios_free(&scen);
+    task_free(&task);
     free(config_text);
     json_decref(o);
     return rc;
@@ -109,6 +112,9 @@ pb_status runrecord_load(store *db, int64_t run_id, struct offline_options *opt,
     opt->judge_rubric = json_string_value(json_object_get(root, "judge_rubric"));
     opt->judge_examples = json_string_value(json_object_get(root, "judge_examples"));
     opt->judge_model = json_string_value(json_object_get(root, "judge_model"));
+    opt->task_path = json_string_value(json_object_get(root, "task_file"));
+    if (opt->scenarios_path && !*opt->scenarios_path)
+        opt->scenarios_path = NULL; /* a task without scenario lines */
     opt->iterations = (long)iterations;
     opt->batch = batch;
     opt->seed = (uint64_t)seed;
@@ -126,6 +132,18 @@ cleanup:
 const char *runrecord_scenarios_sha256(const void *owner)
 {
     return json_string_value(json_object_get(owner, "scenarios_sha256"));
+}
+
+const char *runrecord_task_name(const void *owner)
+{
+    const char *t = json_string_value(json_object_get(owner, "task"));
+    return t ? t : "chat";
+}
+
+const char *runrecord_segment_label(const void *owner)
+{
+    const char *t = json_string_value(json_object_get(owner, "segment_label"));
+    return t ? t : "emotion";
 }
 
 pb_status runrecord_arms(store *db, const struct run *run, int include_retired, struct arm **arms,

@@ -16,8 +16,9 @@
 #include "store/store.h"
 
 /* Creates a run with its own offline experiment, named "run-ID", whose arms are the prompt
- * files of opt->prompts_dir; records opt and the scenarios file's SHA-256 as the run's config
- * JSON. PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder. */
+ * files of opt->prompts_dir; records opt, the task's name, segment label and SHA-256 (task.h) as
+ * the run's config JSON. PB_ERR_INVALID for bad options, a bad policy or an empty prompts folder.
+ */
 pb_status runrecord_create(store *db, const struct offline_options *opt, int64_t *run_id,
                            char *err);
 
@@ -28,9 +29,15 @@ pb_status runrecord_load(store *db, int64_t run_id, struct offline_options *opt,
                          char *err);
 void runrecord_release(void *owner);
 
-/* The SHA-256 (hex) of the scenarios file recorded when the run was created, borrowed from
- * owner; NULL when the record has none. */
+/* The SHA-256 (hex) of the run's task recorded when the run was created (the scenarios file's
+ * for runs recorded before task files), borrowed from owner; NULL when the record has none. */
 const char *runrecord_scenarios_sha256(const void *owner);
+
+/* The task name recorded for the run ("chat" for runs recorded before tasks) and the label of
+ * its segment values ("emotion" unless the task names another, e.g. "mood"); borrowed from
+ * owner. */
+const char *runrecord_task_name(const void *owner);
+const char *runrecord_segment_label(const void *owner);
 
 /* The arms of run's experiment (include_retired as arms_list; caller frees with
  * arms_list_free). PB_ERR_INVALID for a run whose setup failed before it had arms. */
