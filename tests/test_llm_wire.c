@@ -103,6 +103,24 @@ static void test_request_body_takes_unset_fields_from_defaults_or_leaves_them_ou
     free(body);
 }
 
+static void test_streamed_request_body_asks_for_usage(void)
+{
+    char err[PB_ERR_LEN], *body = NULL;
+    struct llm_message m[] = {{"user", "hi"}};
+    struct llm_request req = {m, 1, "", -1, 0};
+    struct llmwire_defaults none = {NULL, -1, 0};
+    CHECK_INT(llmwire_request_body(&req, &none, 1, &body, err), PB_OK);
+    json_t *v = body_json(body);
+    CHECK(json_is_true(json_object_get(v, "stream")));
+    CHECK(json_is_true(json_object_get(json_object_get(v, "stream_options"), "include_usage")));
+    CHECK_INT(json_object_size(v), 3); /* messages, stream, stream_options */
+    json_decref(v);
+    free(body);
+    CHECK_INT(llmwire_request_body(&req, &none, 0, &body, err), PB_OK);
+    CHECK(strstr(body, "stream") == NULL);
+    free(body);
+}
+
 static void test_request_body_refuses_bad_messages(void)
 {
     static const struct llm_message null_content[] = {{"user", NULL}};
@@ -253,6 +271,7 @@ int main(void)
     RUN(test_endpoint_refuses_bad_settings);
     RUN(test_request_body_keeps_messages_in_order_with_request_fields);
     RUN(test_request_body_takes_unset_fields_from_defaults_or_leaves_them_out);
+    RUN(test_streamed_request_body_asks_for_usage);
     RUN(test_request_body_refuses_bad_messages);
     RUN(test_answers_table);
     RUN(test_answer_body_is_read_only_up_to_its_length);

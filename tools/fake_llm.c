@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdint.h>
@@ -1150,6 +1151,17 @@ static int parse_args(int argc, char **argv, struct fake *fk, unsigned *port, un
     return 0;
 }
 
+/* MHD's messages, without the ones every injected fault or departed client causes. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (strstr(line, "application error generating response") ||
+        strstr(line, "no longer available for sending"))
+        return;
+    fprintf(stderr, "fake-llm: %s", line);
+}
+
 /* Raises the descriptor limit to its hard maximum (a thousand streams need as many sockets)
  * and returns how many connections MHD may then hold. */
 static unsigned connection_limit(void)
@@ -1234,9 +1246,10 @@ int main(int argc, char **argv)
         pool[0].option = MHD_OPTION_END;
     d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, &fk, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &fk, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+        on_request, &fk, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &fk, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+        MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "fake-llm: cannot listen on 127.0.0.1:%u: %s\n", port, strerror(errno));
         goto cleanup;

@@ -86,6 +86,24 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* Streams: ends the attempt once no byte moved for timeout_s. curl calls this at least once a
+ * second while a low-speed limit is set (easy_setup), even when nothing arrives. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct llmcall *k = user;
+    double now = pb_now_monotonic();
+    if (dlnow + ulnow != k->seen_bytes) {
+        k->seen_bytes = dlnow + ulnow;
+        k->last_progress = now;
+        return 0;
+    }
+    if (now - k->last_progress < k->client->timeout_s)
+        return 0;
+    k->silent = 1;
+    return 1; /* CURLE_ABORTED_BY_CALLBACK */
+}
+
 /* Creates the easy handle on the first attempt; later attempts reuse it (only the time limits
  * change, in llmcall_attempt_start). */
 static pb_status easy_setup(struct llmcall *k, char *msg)
@@ -121,8 +139,11 @@ static pb_status easy_setup(struct llmcall *k, char *msg)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "promptbandit/" PB_VERSION);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (k->stream) {
-        /* A stream may run longer than timeout_s in all; what timeout_s bounds is a silence:
-         * less than one byte a second over that many seconds ends the attempt. */
+        /* A stream may run longer than timeout_s in all; what timeout_s bounds is a silence
+         * (on_progress). The low-speed limit makes curl look at the transfer every second. */
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, k);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)ceil(c->timeout_s));
     }
@@ -155,6 +176,9 @@ pb_status llmcall_attempt_start(struct llmcall *k, CURLM *multi)
     k->curl_err[0] = '\0';
     k->body_kind = LLMCALL_BODY_UNKNOWN;
     k->sse_rc = PB_OK;
+    k->seen_bytes = 0;
+    k->last_progress = pb_now_monotonic();
+    k->silent = 0;
     llmsse_free(&k->sse);
     llmsse_init(&k->sse, k->limit, c->api_key);
     if (curl_multi_add_handle(multi, k->easy) != CURLM_OK) {
@@ -245,7 +269,7 @@ static enum llmwire_verdict judge_attempt(struct llmcall *k, CURLcode cc, pb_sta
         *code = pb_errf(msg, PB_ERR_LIMIT, "LLM answer larger than the %zu-byte limit", k->limit);
         return LLMWIRE_FINAL;
     }
-    if (cc == CURLE_OPERATION_TIMEDOUT)
+    if (cc == CURLE_OPERATION_TIMEDOUT || (cc == CURLE_ABORTED_BY_CALLBACK && k->silent))
         return judge_timeout(k, code, msg);
     if (k->body_kind == LLMCALL_BODY_SSE)
         return judge_stream(k, cc, code, msg);

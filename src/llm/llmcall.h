@@ -67,7 +67,10 @@ struct llmcall {
     struct llmsse sse;
     pb_status sse_rc; /* the parser's error that stopped the transfer */
     char sse_err[PB_ERR_LEN];
-    long deltas; /* handed on over the whole call: after the first, no retry */
+    long deltas;           /* handed on over the whole call: after the first, no retry */
+    curl_off_t seen_bytes; /* bytes moved in this attempt when last counted */
+    double last_progress;  /* monotonic time bytes last moved (streams) */
+    int silent;            /* the attempt was ended for a silence of timeout_s */
     llmsse_delta_fn *on_delta;
     void *delta_ud;
 };

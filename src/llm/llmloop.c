@@ -286,7 +286,7 @@ static int loop_wait_ms(llm_loop *l, double now)
 static void loop_collect(llm_loop *l)
 {
     CURLMsg *m;
-    int left, changed = 0;
+    int left;
     while ((m = curl_multi_info_read(l->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
@@ -295,15 +295,13 @@ static void loop_collect(llm_loop *l)
         CURLcode result = m->data.result;
         curl_multi_remove_handle(l->multi, m->easy_handle);
         list_remove(&l->running, c);
-        changed = 1;
+        running_set(l); /* before on_done, so that stats read there add up */
         llmcall_attempt_end(&c->k, result);
         if (c->k.state == LLMCALL_DONE)
             call_end(l, c);
         else
             list_push(&l->waiting, c, 0);
     }
-    if (changed)
-        running_set(l);
 }
 
 /* Runs curl on the sockets epoll reported, then on its timer when that is due. */
@@ -482,10 +480,13 @@ pb_status llm_loop_submit(llm_loop *l, const struct llm_request *req, double dea
     pthread_mutex_lock(&l->lock);
     if (rc == PB_OK && l->stopping)
         rc = pb_errf(err, PB_ERR_UNAVAILABLE, "the LLM loop is shutting down");
-    if (rc == PB_OK)
+    if (rc == PB_OK) {
         list_push(&l->inbox, c, 0);
-    else
+        if (out)
+            *out = c; /* before the loop can see it: on_done may come before we return */
+    } else {
         l->admitted--;
+    }
     pthread_mutex_unlock(&l->lock);
     if (rc != PB_OK) {
         if (c) {
@@ -495,8 +496,6 @@ pb_status llm_loop_submit(llm_loop *l, const struct llm_request *req, double dea
         }
         return rc;
     }
-    if (out)
-        *out = c;
     loop_wake(l);
     return PB_OK;
 }

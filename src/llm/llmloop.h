@@ -62,15 +62,18 @@ struct llm_call_handlers {
  * never. Returns at once, on_done not called, nothing queued: PB_ERR_LIMIT when concurrency +
  * queue_max calls are already accepted and unfinished; PB_ERR_UNAVAILABLE once the loop is
  * stopping; PB_ERR_INVALID for a request with no messages or text that is not UTF-8. *out (may
- * be NULL) is the handle for llm_loop_cancel. */
+ * be NULL) is the handle for llm_loop_cancel, set before the loop can see the call. Once
+ * accepted, on_done may run (on the loop thread) before this returns: set up whatever it
+ * needs first. */
 pb_status llm_loop_submit(llm_loop *l, const struct llm_request *req, double deadline, int stream,
                           const struct llm_call_handlers *h, struct llm_call **out, char *err);
 
 /* Asks the loop to drop a call (client gone, request timed out): its transfer is stopped and
  * its on_done still comes, with PB_ERR_TIMEOUT "LLM call cancelled", or with the real result
- * if it had already finished. Safe from any thread, but only while that call's on_done has not
- * returned: the handle is freed right after it (callers that race a cancel against on_done
- * hold their own lock across both). Calling it twice is harmless. */
+ * if it had already finished. Safe from any thread (and from on_done), any number of times, but
+ * only while that call's on_done has not returned: the call is freed right after it. A caller
+ * whose cancel can race on_done keeps the handle under its own lock, clears it there in on_done,
+ * and cancels only under that lock while the handle is set (tests/test_llm_loop.c shows it). */
 void llm_loop_cancel(llm_loop *l, struct llm_call *call);
 
 struct llm_loop_stats {

@@ -44,7 +44,7 @@ static pb_status fail(struct llmsse *p, pb_status code, char *err, const char *f
 
 static pb_status fail_limit(struct llmsse *p, char *err)
 {
-    return fail(p, PB_ERR_LIMIT, err, "LLM stream larger than the %zu-byte limit", p->limit);
+    return fail(p, PB_ERR_LIMIT, err, "LLM answer larger than the %zu-byte limit", p->limit);
 }
 
 /* An error object sent inside the stream (an "error" event, or a chunk {"error": {...}}). */
@@ -117,7 +117,10 @@ static pb_status event_dispatch(struct llmsse *p, llmsse_delta_fn *on_delta, voi
     } else {
         json_error_t jerr;
         json_t *root = json_loadb(payload, p->data.len, 0, &jerr);
-        if (!json_is_object(root))
+        if (!root && p->at_end)
+            rc = fail(p, PB_ERR_PROVIDER, err,
+                      "truncated stream: it ended inside an event after %ld deltas", p->deltas);
+        else if (!json_is_object(root))
             rc = fail(p, PB_ERR_PROVIDER, err, "malformed stream chunk: %s",
                       root ? "not a JSON object" : "not valid JSON");
         else if (json_object_get(root, "error"))
@@ -153,7 +156,7 @@ static pb_status line_end(struct llmsse *p, llmsse_delta_fn *on_delta, void *ud,
     }
     if (name_len != 4 || memcmp(line, "data", 4) != 0)
         return PB_OK; /* id:, retry: and unknown fields mean nothing here */
-    if (p->data.len + value_len + 1 > p->limit)
+    if (p->data.len + value_len + 1 > p->limit + LLMSSE_EVENT_SLACK)
         return fail_limit(p, err);
     if ((p->has_data && pb_buf_append(&p->data, "\n", 1) != PB_OK) ||
         pb_buf_append(&p->data, value, value_len) != PB_OK)
@@ -177,7 +180,7 @@ pb_status llmsse_feed(struct llmsse *p, const char *data, size_t len, llmsse_del
         size_t j = i;
         while (j < len && data[j] != '\n' && data[j] != '\r')
             j++;
-        if (p->line.len + (j - i) > p->limit)
+        if (p->line.len + (j - i) > p->limit + LLMSSE_EVENT_SLACK)
             return fail_limit(p, err);
         if (j > i && pb_buf_append(&p->line, data + i, j - i) != PB_OK)
             return fail(p, PB_ERR_NOMEM, err, "%s", "out of memory");
@@ -197,10 +200,13 @@ pb_status llmsse_feed(struct llmsse *p, const char *data, size_t len, llmsse_del
 pb_status llmsse_finish(struct llmsse *p, llmsse_delta_fn *on_delta, void *ud,
                         struct llm_response *r, char *err)
 {
-    if (p->failed == PB_OK && !p->done && p->line.len > 0)
-        line_end(p, on_delta, ud, err);
-    if (p->failed == PB_OK && !p->done && p->has_data)
-        event_dispatch(p, on_delta, ud, err);
+    if (p->failed == PB_OK && !p->done && (p->line.len > 0 || p->has_data)) {
+        p->at_end = 1; /* a chunk that does not parse now was cut off */
+        if (p->line.len > 0)
+            line_end(p, on_delta, ud, err);
+        if (p->failed == PB_OK && p->has_data)
+            event_dispatch(p, on_delta, ud, err);
+    }
     if (p->failed != PB_OK) {
         if (err)
             snprintf(err, PB_ERR_LEN, "%s", p->why);

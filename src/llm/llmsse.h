@@ -14,6 +14,9 @@
 #include "base/pb.h"
 #include "llm/llm.h"
 
+/* One event may be this much longer than the text limit (the JSON around a delta). */
+#define LLMSSE_EVENT_SLACK 65536
+
 /* A piece of answer text (UTF-8, not NUL-terminated, valid during the call only). */
 typedef void llmsse_delta_fn(const char *text, size_t len, void *ud);
 
@@ -30,6 +33,7 @@ struct llmsse {
     int is_error;         /* the current event is named "error" */
     int cr;               /* the last byte fed was CR (an LF right after it ends no new line) */
     int done;             /* `data: [DONE]` seen; later bytes are ignored */
+    int at_end;           /* llmsse_finish is dispatching what was left */
     pb_status failed;     /* the first error of a feed; later feeds return it again */
     char why[PB_ERR_LEN]; /* its message */
     long deltas;          /* readable: non-empty deltas handed on */
@@ -47,11 +51,11 @@ pb_status llmsse_feed(struct llmsse *p, const char *data, size_t len, llmsse_del
                       void *ud, char *err);
 
 /* Ends the stream (the transfer finished cleanly). An event left without its blank line is
- * dispatched first. PB_OK when `[DONE]` was seen and some text came: r->text (the whole
- * answer), r->finish_reason (NULL when none came) and the token counts are set (r->text and
- * r->finish_reason must be NULL on entry; caller frees through llm_response_clear). Otherwise
- * PB_ERR_PROVIDER: "truncated" without `[DONE]`, "empty answer" without text, or the feed's
- * sticky error. */
+ * dispatched first (a `data: [DONE]` without it is fine; a cut chunk is truncation). PB_OK when
+ * `[DONE]` was seen and some text came: r->text (the whole answer), r->finish_reason (NULL when
+ * none came) and the token counts are set (r->text and r->finish_reason must be NULL on entry;
+ * caller frees through llm_response_clear). Otherwise PB_ERR_PROVIDER: "truncated stream"
+ * without `[DONE]`, "empty answer" without text, or the feed's sticky error. */
 pb_status llmsse_finish(struct llmsse *p, llmsse_delta_fn *on_delta, void *ud,
                         struct llm_response *r, char *err);
 
