@@ -47,29 +47,87 @@ static void child_insert_forever(const char *path, const char *sync, int64_t exp
     _exit(0);
 }
 
-struct id_set {
-    int64_t *ids;
+/* Every stored reward of an experiment with its impression, in id order. */
+struct reward_imp {
+    int64_t *ids, *imps;
     size_t n, cap;
 };
 
-static int collect_ids(void *ctx, const struct feedback_reward_row *row)
+static int collect_pairs(void *ctx, const struct feedback_reward_row *row)
 {
-    struct id_set *set = ctx;
+    struct reward_imp *set = ctx;
     if (set->n == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 1024;
         set->ids = realloc(set->ids, set->cap * sizeof *set->ids);
-        if (!set->ids)
+        set->imps = realloc(set->imps, set->cap * sizeof *set->imps);
+        if (!set->ids || !set->imps)
             return -1;
     }
-    set->ids[set->n++] = row->reward_id;
+    set->ids[set->n] = row->reward_id;
+    set->imps[set->n++] = row->impression_id;
     return 0;
 }
 
-/* Reads acknowledged ids from fd; kills the child after `kill_after` of them. */
-static size_t read_acks(int fd, pid_t child, int64_t *acks, size_t max, size_t kill_after)
+/* A fresh database with one experiment and arm; the child processes write into it. */
+struct crash_db {
+    char path[512];
+    struct store_options opt;
+    struct store_experiment e;
+    int64_t arm;
+};
+
+typedef void child_fn(const char *path, const char *sync, int64_t exp, int64_t arm, int out_fd);
+
+static void crash_db_create(struct crash_db *db, const char *name, const char *sync)
 {
-    char buf[4096], line[32];
-    size_t n = 0, len = 0;
+    char err[PB_ERR_LEN];
+    store *s = NULL;
+    snprintf(db->path, sizeof db->path, "%s/%s", check_tmpdir(), name);
+    db->opt = (struct store_options){.busy_timeout_ms = 5000, .synchronous = sync};
+    CHECK_INT(store_open(db->path, &db->opt, &s, err), PB_OK);
+    CHECK_INT(store_experiment_get_or_create(s, "crash", "live", "ucb1", &db->e, err), PB_OK);
+    CHECK_INT(arms_add(s, db->e.id, "A", "prompt", NULL, &db->arm, NULL, err), PB_OK);
+    store_close(s);
+}
+
+/* Forks a child running fn on db; *fd gets the read end of its pipe. */
+static pid_t crash_child_start(const struct crash_db *db, child_fn *fn, int *fd)
+{
+    int fds[2];
+    CHECK_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        fn(db->path, db->opt.synchronous, db->e.id, db->arm, fds[1]);
+    }
+    close(fds[1]);
+    *fd = fds[0];
+    return pid;
+}
+
+/* Closes fd, reaps the child and checks that SIGKILL ended it; reopens the database and
+ * checks its integrity. */
+static store *crash_child_reap(const struct crash_db *db, pid_t pid, int fd)
+{
+    char err[PB_ERR_LEN];
+    store *s = NULL;
+    int status = 0;
+    close(fd);
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_INT(store_open(db->path, &db->opt, &s, err), PB_OK);
+    CHECK_INT(store_integrity_check(s, err), PB_OK);
+    return s;
+}
+
+/* Reads the child's lines from fd until it closes, calling on_line with each whole line; kills
+ * the child with SIGKILL once on_line returned 1 (enough acknowledgements seen). A partial last
+ * line was never acknowledged and is dropped. */
+static void read_lines(int fd, pid_t child, int (*on_line)(void *ctx, const char *line), void *ctx)
+{
+    char buf[4096], line[64];
+    size_t len = 0;
     int killed = 0;
     ssize_t got;
     while ((got = read(fd, buf, sizeof buf)) > 0) {
@@ -81,50 +139,43 @@ static size_t read_acks(int fd, pid_t child, int64_t *acks, size_t max, size_t k
             }
             line[len] = '\0';
             len = 0;
-            if (n < max)
-                acks[n++] = strtoll(line, NULL, 10);
-        }
-        if (!killed && n >= kill_after) {
-            kill(child, SIGKILL);
-            killed = 1;
+            if (on_line(ctx, line) && !killed) {
+                kill(child, SIGKILL);
+                killed = 1;
+            }
         }
     }
-    return n; /* a partial last line was never acknowledged */
+}
+
+struct acks {
+    int64_t ids[MAX_ACKS];
+    size_t n;
+};
+
+static int ack_line(void *ctx, const char *line)
+{
+    struct acks *a = ctx;
+    if (a->n < MAX_ACKS)
+        a->ids[a->n++] = strtoll(line, NULL, 10);
+    return a->n >= ACKS_BEFORE_KILL;
 }
 
 static void crash_and_check(const char *sync)
 {
-    char err[PB_ERR_LEN], path[512];
-    snprintf(path, sizeof path, "%s/crash.db", check_tmpdir());
-    struct store_options opt = {.busy_timeout_ms = 5000, .synchronous = sync};
-    store *s = NULL;
-    struct store_experiment e;
-    int64_t arm;
-    CHECK_INT(store_open(path, &opt, &s, err), PB_OK);
-    CHECK_INT(store_experiment_get_or_create(s, "crash", "live", "ucb1", &e, err), PB_OK);
-    CHECK_INT(arms_add(s, e.id, "A", "prompt", NULL, &arm, NULL, err), PB_OK);
-    store_close(s);
-    int fds[2];
-    CHECK_INT(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        child_insert_forever(path, sync, e.id, arm, fds[1]);
-    }
-    close(fds[1]);
-    static int64_t acks[MAX_ACKS];
-    size_t n_acks = read_acks(fds[0], pid, acks, MAX_ACKS, ACKS_BEFORE_KILL);
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    char err[PB_ERR_LEN];
+    struct crash_db db;
+    int fd;
+    crash_db_create(&db, "crash.db", sync);
+    pid_t pid = crash_child_start(&db, child_insert_forever, &fd);
+    static struct acks a;
+    a.n = 0;
+    read_lines(fd, pid, ack_line, &a);
+    store *s = crash_child_reap(&db, pid, fd);
+    size_t n_acks = a.n;
+    const int64_t *acks = a.ids;
     CHECK(n_acks >= ACKS_BEFORE_KILL);
-
-    CHECK_INT(store_open(path, &opt, &s, err), PB_OK);
-    CHECK_INT(store_integrity_check(s, err), PB_OK);
-    struct id_set set = {0};
-    CHECK_INT(feedback_reward_foreach(s, e.id, collect_ids, &set, err), 0);
+    struct reward_imp set = {0};
+    CHECK_INT(feedback_reward_foreach(s, db.e.id, collect_pairs, &set, err), 0);
     size_t missing = 0, j = 0;
     for (size_t i = 0; i < n_acks; i++) { /* both lists ascend */
         while (j < set.n && set.ids[j] < acks[i])
@@ -137,7 +188,8 @@ static void crash_and_check(const char *sync)
     CHECK_INT(missing, 0);
     CHECK(set.n >= n_acks);
     free(set.ids);
-    store_experiment_clear(&e);
+    free(set.imps);
+    store_experiment_clear(&db.e);
     store_close(s);
 }
 
@@ -202,92 +254,35 @@ struct writer_acks {
     int64_t max_told; /* the largest impression id handed out */
 };
 
-/* Reads the child's lines; kills it after `kill_after` acknowledged rewards. */
-static void read_writer_acks(int fd, pid_t child, struct writer_acks *a, size_t kill_after)
+/* "i <id>": an id handed out; "r <reward> <impression>": a reward acknowledged. Enough after
+ * WRITER_ACKS_BEFORE_KILL rewards. */
+static int writer_ack_line(void *ctx, const char *line)
 {
-    char buf[4096], line[64];
-    size_t len = 0;
-    int killed = 0;
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0) {
-        for (ssize_t i = 0; i < got; i++) {
-            if (buf[i] != '\n') {
-                if (len + 1 < sizeof line)
-                    line[len++] = buf[i];
-                continue;
-            }
-            line[len] = '\0';
-            len = 0;
-            long long x = 0, y = 0;
-            if (line[0] == 'i' && sscanf(line, "i %lld", &x) == 1 && x > a->max_told)
-                a->max_told = x;
-            if (line[0] == 'r' && sscanf(line, "r %lld %lld", &x, &y) == 2 &&
-                a->n_rewards < MAX_ACKS) {
-                a->rewards[a->n_rewards] = x;
-                a->reward_imps[a->n_rewards++] = y;
-            }
-        }
-        if (!killed && a->n_rewards >= kill_after) {
-            kill(child, SIGKILL);
-            killed = 1;
-        }
+    struct writer_acks *a = ctx;
+    long long x = 0, y = 0;
+    if (line[0] == 'i' && sscanf(line, "i %lld", &x) == 1 && x > a->max_told)
+        a->max_told = x;
+    if (line[0] == 'r' && sscanf(line, "r %lld %lld", &x, &y) == 2 && a->n_rewards < MAX_ACKS) {
+        a->rewards[a->n_rewards] = x;
+        a->reward_imps[a->n_rewards++] = y;
     }
-}
-
-struct reward_imp {
-    int64_t *ids, *imps;
-    size_t n, cap;
-};
-
-static int collect_pairs(void *ctx, const struct feedback_reward_row *row)
-{
-    struct reward_imp *set = ctx;
-    if (set->n == set->cap) {
-        set->cap = set->cap ? set->cap * 2 : 1024;
-        set->ids = realloc(set->ids, set->cap * sizeof *set->ids);
-        set->imps = realloc(set->imps, set->cap * sizeof *set->imps);
-        if (!set->ids || !set->imps)
-            return -1;
-    }
-    set->ids[set->n] = row->reward_id;
-    set->imps[set->n++] = row->impression_id;
-    return 0;
+    return a->n_rewards >= WRITER_ACKS_BEFORE_KILL;
 }
 
 static void crash_writer_and_check(const char *sync)
 {
-    char err[PB_ERR_LEN], path[512];
-    snprintf(path, sizeof path, "%s/crash-writer.db", check_tmpdir());
-    struct store_options opt = {.busy_timeout_ms = 5000, .synchronous = sync};
-    store *s = NULL;
-    struct store_experiment e;
-    int64_t arm;
-    CHECK_INT(store_open(path, &opt, &s, err), PB_OK);
-    CHECK_INT(store_experiment_get_or_create(s, "crash", "live", "ucb1", &e, err), PB_OK);
-    CHECK_INT(arms_add(s, e.id, "A", "prompt", NULL, &arm, NULL, err), PB_OK);
-    store_close(s);
-    int fds[2];
-    CHECK_INT(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        child_write_behind_forever(path, sync, e.id, arm, fds[1]);
-    }
-    close(fds[1]);
+    char err[PB_ERR_LEN];
+    struct crash_db db;
+    int fd;
+    crash_db_create(&db, "crash-writer.db", sync);
+    pid_t pid = crash_child_start(&db, child_write_behind_forever, &fd);
     static int64_t rewards[MAX_ACKS], imps[MAX_ACKS];
     struct writer_acks acks = {.rewards = rewards, .reward_imps = imps};
-    read_writer_acks(fds[0], pid, &acks, WRITER_ACKS_BEFORE_KILL);
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    read_lines(fd, pid, writer_ack_line, &acks);
+    store *s = crash_child_reap(&db, pid, fd);
     CHECK(acks.n_rewards >= WRITER_ACKS_BEFORE_KILL);
-
-    CHECK_INT(store_open(path, &opt, &s, err), PB_OK);
-    CHECK_INT(store_integrity_check(s, err), PB_OK);
     struct reward_imp set = {0};
-    CHECK_INT(feedback_reward_foreach(s, e.id, collect_pairs, &set, err), 0);
+    CHECK_INT(feedback_reward_foreach(s, db.e.id, collect_pairs, &set, err), 0);
     size_t missing = 0, wrong = 0, j = 0;
     for (size_t i = 0; i < acks.n_rewards; i++) { /* acknowledged in commit order: ascending */
         while (j < set.n && set.ids[j] < acks.rewards[i])
@@ -309,13 +304,13 @@ static void crash_writer_and_check(const char *sync)
     writer *w = NULL;
     int64_t next = 0;
     CHECK_INT(writer_new(s, 0, &w, err), PB_OK);
-    struct feedback_impression im = {.experiment_id = e.id, .arm_id = arm, .activated = 1};
+    struct feedback_impression im = {.experiment_id = db.e.id, .arm_id = db.arm, .activated = 1};
     CHECK_INT(writer_impression(w, &im, &next, err), PB_OK);
     CHECK(next > acks.max_told);
     writer_free(w); /* closes s */
     free(set.ids);
     free(set.imps);
-    store_experiment_clear(&e);
+    store_experiment_clear(&db.e);
 }
 
 static void test_acknowledged_rewards_survive_kill_9_full(void)

@@ -6,6 +6,7 @@
  * retry finishes it once the reader is gone; writer_request_checkpoint does the same for an
  * erasure made on another handle. */
 #include "check.h"
+#include "writer_harness.h"
 #include "store/arms.h"
 #include "store/experiment.h"
 #include "store/feedback.h"
@@ -23,26 +24,7 @@
 #define TEXT "erase-me-secret-text-91c2"
 #define EDIT "erase-me-private-edit-5d1e"
 
-static char db_path[512];
 static int64_t exp_id, arm_id;
-
-static store *open_store(void)
-{
-    char err[PB_ERR_LEN];
-    store *s = NULL;
-    struct store_options opt = {.busy_timeout_ms = 2000, .synchronous = "NORMAL"};
-    if (store_open(db_path, &opt, &s, err) != PB_OK) {
-        fprintf(stderr, "store_open: %s\n", err);
-        exit(2);
-    }
-    return s;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* 1 when the file at path (absent = empty) holds the bytes of needle. */
 static int file_holds(const char *path, const char *needle)
@@ -162,28 +144,6 @@ static void test_erasure_through_the_writer_leaves_no_copy_on_disk(void)
     CHECK_INT(c.rewards, 1);
     CHECK_INT(store_integrity_check(s, err), PB_OK);
     store_close(s);
-}
-
-struct log_lines {
-    pthread_mutex_t mu;
-    char text[4096];
-};
-
-static void log_append(const char *msg, void *ud)
-{
-    struct log_lines *l = ud;
-    pthread_mutex_lock(&l->mu);
-    size_t len = strlen(l->text);
-    snprintf(l->text + len, sizeof l->text - len, "%s\n", msg);
-    pthread_mutex_unlock(&l->mu);
-}
-
-static int log_has(struct log_lines *l, const char *what)
-{
-    pthread_mutex_lock(&l->mu);
-    int found = strstr(l->text, what) != NULL;
-    pthread_mutex_unlock(&l->mu);
-    return found;
 }
 
 /* Waits up to ms for the writer's checkpoint to stop being pending. */

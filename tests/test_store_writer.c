@@ -9,6 +9,7 @@
  * old snapshot leaves the checkpoint pending until the background retry finishes it.
  * Raw SQL appears here only to look behind the API. */
 #include "check.h"
+#include "writer_harness.h"
 #include "store/arms.h"
 #include "store/experiment.h"
 #include "store/feedback.h"
@@ -22,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char db_path[512];
 static int64_t exp_id, arm_id;
 
 /* A fresh database with experiment "exp" and arm A; returns a writer on its own handle. */
@@ -47,18 +47,6 @@ static writer *fresh_writer(size_t max_batch)
     return w;
 }
 
-static store *open_store(void)
-{
-    char err[PB_ERR_LEN];
-    store *s = NULL;
-    struct store_options opt = {.busy_timeout_ms = 2000, .synchronous = "NORMAL"};
-    if (store_open(db_path, &opt, &s, err) != PB_OK) {
-        fprintf(stderr, "store_open: %s\n", err);
-        exit(2);
-    }
-    return s;
-}
-
 /* One integer from raw SQL on a connection of its own (sees committed rows only). */
 static long long raw_int(const char *sql)
 {
@@ -71,12 +59,6 @@ static long long raw_int(const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* ---- holding the writer thread so that the next records form one batch ---------------- */
@@ -385,28 +367,6 @@ static void test_a_failed_commit_fails_the_batch_and_health_returns_with_a_commi
     writer_free(w);
     pthread_mutex_destroy(&g.mu);
     pthread_cond_destroy(&g.cv);
-}
-
-struct log_lines {
-    pthread_mutex_t mu;
-    char text[4096];
-};
-
-static void log_append(const char *msg, void *ud)
-{
-    struct log_lines *l = ud;
-    pthread_mutex_lock(&l->mu);
-    size_t len = strlen(l->text);
-    snprintf(l->text + len, sizeof l->text - len, "%s\n", msg);
-    pthread_mutex_unlock(&l->mu);
-}
-
-static int log_has(struct log_lines *l, const char *what)
-{
-    pthread_mutex_lock(&l->mu);
-    int found = strstr(l->text, what) != NULL;
-    pthread_mutex_unlock(&l->mu);
-    return found;
 }
 
 /* Waits up to ms for writer_healthy to become want. */

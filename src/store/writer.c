@@ -72,8 +72,10 @@
  * holding an erasure, the writer runs wal_checkpoint(TRUNCATE), waiting up to
  * WRITER_CHECKPOINT_WAIT_MS for readers. A reader on another handle still reading an older
  * snapshot makes it impossible; then the erasure is reported not yet purged and the writer
- * retries every WRITER_CHECKPOINT_RETRY_MS (between batches) until a checkpoint completes,
- * and logs that it did. writer_request_checkpoint asks for the same without an erasure.
+ * retries every WRITER_CHECKPOINT_RETRY_MS until a checkpoint completes, and logs that it did.
+ * A due retry comes before the next batch, so steady traffic cannot starve it, and waits only
+ * WRITER_CHECKPOINT_RETRY_WAIT_MS for readers, so it delays that batch by little.
+ * writer_request_checkpoint asks for the same without an erasure.
  *
  * Locks. One mutex guards the queue, the id blocks, the health flag, the checkpoint state and
  * the statistics; it is never held while SQL runs or a callback is called. The writer thread
@@ -122,7 +124,7 @@ struct writer {
     int healthy, fail_next;
     char why[PB_ERR_LEN];
     double next_probe;
-    int checkpoint_pending;
+    int checkpoint_pending, checkpoint_misses; /* misses: attempts since it became pending */
     double next_checkpoint;
     void (*log)(const char *msg, void *ud);
     void *log_ud;
@@ -267,20 +269,21 @@ static void probe(writer *w, int reserve)
 
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
-/* One wal_checkpoint(TRUNCATE) attempt; returns 1 when it completed. */
-static int try_checkpoint(writer *w)
+/* One wal_checkpoint(TRUNCATE) attempt waiting up to wait_ms for readers; returns 1 when it
+ * completed. */
+static int try_checkpoint(writer *w, int wait_ms)
 {
     char err[PB_ERR_LEN] = "";
     bool complete = false;
-    pb_status rc = store_checkpoint(w->s, WRITER_CHECKPOINT_WAIT_MS, &complete, err);
+    pb_status rc = store_checkpoint(w->s, wait_ms, &complete, err);
     pthread_mutex_lock(&w->mu);
-    int was_pending = w->checkpoint_pending;
-    uint64_t retries = w->stats.checkpoint_retries;
+    int was_pending = w->checkpoint_pending, misses = w->checkpoint_misses;
     if (complete) {
-        w->checkpoint_pending = 0;
+        w->checkpoint_pending = w->checkpoint_misses = 0;
         w->stats.checkpoints++;
     } else {
         w->checkpoint_pending = 1;
+        w->checkpoint_misses++;
         w->next_checkpoint = pb_now_monotonic() + WRITER_CHECKPOINT_RETRY_MS / 1000.0;
         w->stats.checkpoint_retries++;
     }
@@ -288,7 +291,7 @@ static int try_checkpoint(writer *w)
     pthread_mutex_unlock(&w->mu);
     char detail[64];
     if (complete && was_pending) {
-        snprintf(detail, sizeof detail, "%llu", (unsigned long long)retries);
+        snprintf(detail, sizeof detail, "%d", misses);
         writer_log(w,
                    "writer: checkpoint completed: erased data is gone from the database and its "
                    "WAL (%s attempts found readers in the way before)",
@@ -383,6 +386,8 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
         }
         if (o->kind == OP_REWARD)
             o->id = 0;
+        o->duplicate = 0;
+        o->erase = (struct writer_erase_result){0};
     }
     return 0;
 }
@@ -442,7 +447,7 @@ static void settle_batch(writer *w, struct op *list, size_t n, int reserve)
             call_done(ops[i]);
     }
     if (erase) {
-        int purged = try_checkpoint(w);
+        int purged = try_checkpoint(w, WRITER_CHECKPOINT_WAIT_MS);
         for (i = 0; i < n; i++) {
             if (ops[i]->kind == OP_ERASE && ops[i]->rc == PB_OK) {
                 ops[i]->erase.purged = purged;
@@ -486,7 +491,7 @@ static void writer_finish(writer *w)
     }
     pthread_mutex_unlock(&w->mu);
     if (healthy && pending)
-        try_checkpoint(w);
+        try_checkpoint(w, WRITER_CHECKPOINT_WAIT_MS);
     if (healthy)
         feedback_return_impression_ids(w->s, first, end, NULL, err);
 }
@@ -497,6 +502,14 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         double now = pb_now_monotonic();
+        /* A due retry goes first, so that steady traffic cannot starve it; it waits only
+         * briefly for readers, so it delays the next batch by little. */
+        if (w->checkpoint_pending && !w->stopping && now >= w->next_checkpoint) {
+            pthread_mutex_unlock(&w->mu);
+            try_checkpoint(w, WRITER_CHECKPOINT_RETRY_WAIT_MS);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         if (w->head) {
             /* Take up to max_batch ops off the queue; callers keep queueing meanwhile. */
             struct op *list = w->head, *last = w->head;
@@ -520,12 +533,6 @@ static void *writer_main(void *arg)
         if (refill || due_probe) {
             pthread_mutex_unlock(&w->mu);
             probe(w, w->spare_first == w->spare_end);
-            pthread_mutex_lock(&w->mu);
-            continue;
-        }
-        if (w->checkpoint_pending && !w->stopping && now >= w->next_checkpoint) {
-            pthread_mutex_unlock(&w->mu);
-            try_checkpoint(w);
             pthread_mutex_lock(&w->mu);
             continue;
         }

@@ -127,12 +127,13 @@ void writer_set_log(writer *w, void (*fn)(const char *msg, void *ud), void *ud);
  * them fail, with PB_ERR_DB "injected failure". */
 void writer_fail_next(writer *w, int n);
 
-#define WRITER_QUEUE_MAX           65536 /* records waiting at most; past it submits fail */
-#define WRITER_ID_BLOCK            8192  /* impression ids reserved at a time */
-#define WRITER_PROBE_MS            1000  /* while unhealthy and idle: a probe write this often */
-#define WRITER_CHECKPOINT_WAIT_MS  100   /* a checkpoint waits this long for readers */
-#define WRITER_CHECKPOINT_RETRY_MS 500   /* a pending checkpoint is retried this often */
-#define WRITER_BATCH_BUCKETS       12
+#define WRITER_QUEUE_MAX                65536 /* records waiting at most; past it submits fail */
+#define WRITER_ID_BLOCK                 8192  /* impression ids reserved at a time */
+#define WRITER_PROBE_MS                 1000 /* while unhealthy and idle: a probe write this often */
+#define WRITER_CHECKPOINT_WAIT_MS       100  /* a checkpoint waits this long for readers */
+#define WRITER_CHECKPOINT_RETRY_MS      500  /* a pending checkpoint is retried this often, */
+#define WRITER_CHECKPOINT_RETRY_WAIT_MS 10   /* waiting this long for readers (between batches) */
+#define WRITER_BATCH_BUCKETS            12
 
 struct writer_stats {
     uint64_t records;        /* settled: committed or failed (erasures and barriers count) */
