@@ -284,6 +284,14 @@ static pb_status open_llm(app *a, char *err)
     return llm_loop_new(a->llm, &lo, &a->loop, err);
 }
 
+/* What the writer reports with nobody waiting (commits failing and recovering, a checkpoint
+ * left pending and finished) goes to the service's log. */
+static void writer_log_line(const char *msg, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "promptbandit: writer: %s\n", msg);
+}
+
 static pb_status app_open_parts(app *a, const struct app_options *opt, char *err)
 {
     store *s = NULL, *ws = NULL;
@@ -305,6 +313,8 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
     if (rc == PB_OK && (rc = open_store(a, &ws, err)) == PB_OK &&
         (rc = writer_new(ws, 0, &a->writer, err)) != PB_OK)
         store_close(ws);
+    if (rc == PB_OK)
+        writer_set_log(a->writer, writer_log_line, a);
     if (rc == PB_OK)
         rc = open_llm(a, err);
     app_store_release(a, s);
