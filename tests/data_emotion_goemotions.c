@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 /* Measured as docs/EMOTION.md says; the floor leaves room for other seeds and compilers. */
-#define TRAINED_MACRO_F1_FLOOR (0.4284 - 0.015)
-#define COMMITTED_MACRO_F1     0.4284
+#define TRAINED_MACRO_F1_FLOOR (0.4353 - 0.015)
+#define COMMITTED_MACRO_F1     0.4353
 #define COMMITTED_TOLERANCE    0.005
 
 static const char *bin(void)

@@ -40,10 +40,41 @@ static void test_tokenizer_counts_ngrams_of_one_word(void)
     static uint32_t f[EMOFEAT_MAX_FEATURES];
     /* "기쁨": char1 2, char2 3 (^기 기쁨 쁨$), char3 2 (^기쁨 기쁨$), word1 1 = 8 */
     CHECK_INT(features("기쁨", f), 8);
-    /* two words add each word's 8 and one word bigram */
-    CHECK_INT(features("기쁨 기쁨", f), 17);
-    for (size_t i = 0; i < 17; i++)
+    /* two words add each word's 8, one word bigram and the grams across the space: 쁨기,
+     * 기쁨기, 쁨기쁨 */
+    CHECK_INT(features("기쁨 기쁨", f), 20);
+    for (size_t i = 0; i < 20; i++)
         CHECK(f[i] > 0 && f[i] < (1u << 20));
+}
+
+static int has(const uint32_t *f, size_t n, uint32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i] == id)
+            return 1;
+    return 0;
+}
+
+static void test_grams_across_a_space_match_the_same_grams_inside_a_word(void)
+{
+    static uint32_t spaced[EMOFEAT_MAX_FEATURES], joined[EMOFEAT_MAX_FEATURES],
+        gram[EMOFEAT_MAX_FEATURES];
+    size_t ns = features("재미 없다", spaced), nj = features("재미없다", joined);
+    struct emofeat_opts only3 = {EMOFEAT_CHAR3, 20};
+    size_t ng = 0;
+    char err[PB_ERR_LEN];
+    /* "재미없" and "미없다" are trigrams inside "재미없다" (its 2nd and 3rd, after "^재미") */
+    CHECK_INT(emofeat_extract(&only3, "재미없다", strlen("재미없다"), gram, EMOFEAT_MAX_FEATURES,
+                              &ng, err),
+              PB_OK);
+    CHECK_INT(ng, 4);
+    CHECK(has(spaced, ns, gram[1]) && has(spaced, ns, gram[2]));
+    CHECK(has(joined, nj, gram[1]) && has(joined, nj, gram[2]));
+    struct emofeat_opts no_cross = {EMOFEAT_DEFAULT & ~EMOFEAT_CROSS, 20};
+    CHECK_INT(emofeat_extract(&no_cross, "재미 없다", strlen("재미 없다"), spaced,
+                              EMOFEAT_MAX_FEATURES, &ns, err),
+              PB_OK);
+    CHECK(!has(spaced, ns, gram[1]) && !has(spaced, ns, gram[2]));
 }
 
 static void test_tokenizer_rejects_invalid_utf8_and_accepts_empty(void)
@@ -345,6 +376,7 @@ int main(void)
 {
     RUN(test_tokenizer_is_deterministic_and_folds_ascii_case);
     RUN(test_tokenizer_counts_ngrams_of_one_word);
+    RUN(test_grams_across_a_space_match_the_same_grams_inside_a_word);
     RUN(test_tokenizer_rejects_invalid_utf8_and_accepts_empty);
     RUN(test_tokenizer_bounds_features_of_huge_text);
     RUN(test_feature_flags_parse_and_name);

@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "base/config.h"
 #include "emotion/emodata.h"
+#include "emotion/emolabels.h"
 #include "emotion/emotion.h"
 #include "emotion/emotrain.h"
 #include "emotion/evalclass.h"
@@ -23,8 +24,10 @@ static const char *usage_text =
     "       promptbandit emotion labels  --model MODEL\n"
     "\n"
     "Formats (--format): goemotions (text<TAB>ids, needs --labels FILE when training),\n"
-    "  aihub (CSV export with 감정_대분류, 감정_소분류, 사람문장1..3), csv (header row;\n"
-    "  --text-col, --label-col, default text,label), jsonl ({\"text\":..,\"label\":..|[..]}).\n"
+    "  kote (id<TAB>text<TAB>ids, needs --labels FILE unless the model has a kote head),\n"
+    "  polarity (text<TAB>positive|negative|neutral), aihub (CSV export with 감정_대분류,\n"
+    "  감정_소분류, 사람문장1..3), csv (header row; --text-col, --label-col, default\n"
+    "  text,label), jsonl ({\"text\":..,\"label\":..|[..]}).\n"
     "\n"
     "train options:\n"
     "  --labels FILE        GoEmotions label names, one per line (0-based)\n"
@@ -36,27 +39,41 @@ static const char *usage_text =
     "  --bucket-bits N      hash feature ids into 2^N buckets (default 22, 12..24)\n"
     "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"
     "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"
+    "  --folds N            tune thresholds on N-fold out-of-fold scores instead (N >= 2)\n"
+    "  --ensemble N         average N models trained on other shuffles (emotion head)\n"
     "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"
     "  --threshold-prior N  pull each label's threshold toward the shared best one, weight N\n"
     "                       held-out positives (default 0: per-label thresholds as tuned)\n"
     "  --no-refit           keep the model trained without the held-out part\n"
+    "segment head (negative / neutral / positive; trained when any of these is given):\n"
+    "  --polarity FILE      polarity TSV (native text, positive|negative) for the segment head\n"
+    "  --kote FILE          KOTE TSV: a second label set (head \"kote\") and segment sentences\n"
+    "  --kote-labels FILE   KOTE label names, one per line (0-based)\n"
+    "  --emotion-weight X --polarity-weight X --kote-weight X\n"
+    "                       weight of each source's sentences in the segment head (default 1)\n"
+    "  --segment-epochs N --segment-lr X --segment-min-count N\n"
     "eval options:\n"
     "  --threshold X        use one threshold X for every label instead of the tuned ones\n"
+    "  (polarity and kote data, and any data with label groups, also get the segment report:\n"
+    "  accuracy, macro-F1 and the confusion matrix; kote counts only sentences whose labels\n"
+    "  are all of one group)\n"
     "  --json               machine-readable: accuracy, micro_f1, macro_f1, per-label table\n"
     "predict options:\n"
     "  --model MODEL        default: the emotion.model setting (backend from emotion.backend)\n"
     "  --text S | --file F  one sentence, or a file of one sentence per line (- = stdin)\n"
-    "  -k N                 emotions per sentence (default: emotion.top_k)\n"
+    "  -k N                 emotions per sentence (default: emotion.top_k); the sentence's\n"
+    "                       segment is printed too (last line; first column with --file)\n"
     "\n"
     "Example: promptbandit emotion train --data train.tsv --dev dev.tsv --labels labels.txt\n"
     "           --format goemotions --out models/emotion-goemotions.pbem\n";
 
 struct args {
     const char *data, *format, *labels, *names, *dev, *out, *model, *text, *file, *mode;
-    const char *features, *text_col, *label_col;
+    const char *features, *text_col, *label_col, *polarity, *kote, *kote_labels;
     int json, k, no_refit;
-    double threshold;
+    double threshold, emotion_weight, polarity_weight, kote_weight;
     struct emotrain_opts train;
+    struct emotrain_bundle bundle;
 };
 
 static int num(const char *flag, const char *v, double lo, double hi, double *out)
@@ -78,20 +95,23 @@ static int parse(int argc, char **argv, struct args *a)
     double d;
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **str = !strcmp(f, "--data")        ? &a->data
-                           : !strcmp(f, "--format")    ? &a->format
-                           : !strcmp(f, "--labels")    ? &a->labels
-                           : !strcmp(f, "--names")     ? &a->names
-                           : !strcmp(f, "--dev")       ? &a->dev
-                           : !strcmp(f, "--out")       ? &a->out
-                           : !strcmp(f, "--model")     ? &a->model
-                           : !strcmp(f, "--text")      ? &a->text
-                           : !strcmp(f, "--file")      ? &a->file
-                           : !strcmp(f, "--mode")      ? &a->mode
-                           : !strcmp(f, "--features")  ? &a->features
-                           : !strcmp(f, "--text-col")  ? &a->text_col
-                           : !strcmp(f, "--label-col") ? &a->label_col
-                                                       : NULL;
+        const char **str = !strcmp(f, "--data")          ? &a->data
+                           : !strcmp(f, "--format")      ? &a->format
+                           : !strcmp(f, "--labels")      ? &a->labels
+                           : !strcmp(f, "--names")       ? &a->names
+                           : !strcmp(f, "--dev")         ? &a->dev
+                           : !strcmp(f, "--out")         ? &a->out
+                           : !strcmp(f, "--model")       ? &a->model
+                           : !strcmp(f, "--text")        ? &a->text
+                           : !strcmp(f, "--file")        ? &a->file
+                           : !strcmp(f, "--mode")        ? &a->mode
+                           : !strcmp(f, "--features")    ? &a->features
+                           : !strcmp(f, "--text-col")    ? &a->text_col
+                           : !strcmp(f, "--label-col")   ? &a->label_col
+                           : !strcmp(f, "--polarity")    ? &a->polarity
+                           : !strcmp(f, "--kote")        ? &a->kote
+                           : !strcmp(f, "--kote-labels") ? &a->kote_labels
+                                                         : NULL;
         if (cmd_is_help(f))
             return 3;
         if (!strcmp(f, "--json")) {
@@ -133,6 +153,22 @@ static int parse(int argc, char **argv, struct args *a)
             a->train.pos_weight_power = d;
         } else if (!strcmp(f, "--bucket-bits") && !num(f, v, 12, 24, &d)) {
             a->train.feat.bucket_bits = (uint32_t)d;
+        } else if (!strcmp(f, "--folds") && !num(f, v, 0, 20, &d)) {
+            a->train.folds = (int)d;
+        } else if (!strcmp(f, "--ensemble") && !num(f, v, 1, 20, &d)) {
+            a->train.ensemble = (int)d;
+        } else if (!strcmp(f, "--emotion-weight") && !num(f, v, 0, 100, &d)) {
+            a->emotion_weight = d;
+        } else if (!strcmp(f, "--polarity-weight") && !num(f, v, 0, 100, &d)) {
+            a->polarity_weight = d;
+        } else if (!strcmp(f, "--kote-weight") && !num(f, v, 0, 100, &d)) {
+            a->kote_weight = d;
+        } else if (!strcmp(f, "--segment-epochs") && !num(f, v, 1, 1000, &d)) {
+            a->bundle.segment_opts.epochs = (int)d;
+        } else if (!strcmp(f, "--segment-lr") && !num(f, v, 1e-6, 100, &d)) {
+            a->bundle.segment_opts.lr = d;
+        } else if (!strcmp(f, "--segment-min-count") && !num(f, v, 1, 1e6, &d)) {
+            a->bundle.segment_opts.min_count = (int)d;
         } else {
             fprintf(stderr, "emotion: bad option '%s %s' (see --help)\n", f, v);
             return 2;
@@ -141,19 +177,23 @@ static int parse(int argc, char **argv, struct args *a)
     return 0;
 }
 
-static int read_data(const struct args *a, const char *path, const emomodel *m,
-                     struct emodata **out)
+/* Reads path as format (labels: the id file of goemotions/kote) into *out; m (may be NULL)
+ * fixes the label set to its labels. Returns 0, 2 (usage) or 1. */
+static int read_set(const struct args *a, const char *path, const char *format, const char *labels,
+                    const emomodel *m, struct emodata **out)
 {
     char err[PB_ERR_LEN];
-    struct emodata_opts o = {.labels_path = a->labels,
+    struct emodata_opts o = {.labels_path = labels,
                              .text_col = a->text_col ? a->text_col : "text",
                              .label_col = a->label_col ? a->label_col : "label"};
     const char **known = NULL;
-    if (!a->format) {
-        fprintf(stderr, "emotion: --format is required (goemotions, aihub, csv, jsonl)\n");
+    *out = NULL;
+    if (!format) {
+        fprintf(stderr, "emotion: --format is required (goemotions, kote, polarity, aihub, csv, "
+                        "jsonl)\n");
         return 2;
     }
-    if (emodata_format_parse(a->format, &o.format, err) != PB_OK) {
+    if (emodata_format_parse(format, &o.format, err) != PB_OK) {
         fprintf(stderr, "emotion: %s\n", err);
         return 2;
     }
@@ -165,9 +205,9 @@ static int read_data(const struct args *a, const char *path, const emomodel *m,
             known[l] = emomodel_label(m, l)->name;
         o.known_labels = known, o.n_known = emomodel_n_labels(m);
     }
-    int rc = emodata_read(path, &o, out, err);
+    pb_status rc = emodata_read(path, &o, out, err);
     free(known);
-    if (rc == PB_OK && a->names && !m)
+    if (rc == PB_OK && a->names && !m && path == a->data)
         rc = emodata_apply_names(*out, a->names, err);
     if (rc != PB_OK) {
         fprintf(stderr, "emotion: %s\n", err);
@@ -176,6 +216,12 @@ static int read_data(const struct args *a, const char *path, const emomodel *m,
         return 1;
     }
     return 0;
+}
+
+static int read_data(const struct args *a, const char *path, const emomodel *m,
+                     struct emodata **out)
+{
+    return read_set(a, path, a->format, a->labels, m, out);
 }
 
 static void print_report(const emomodel *m, const struct evalclass *e)
@@ -198,7 +244,7 @@ static void print_report(const emomodel *m, const struct evalclass *e)
     printf("%-24s %29.4f %9zu\n", "accuracy (exact set)", evalclass_accuracy(e), e->n_examples);
 }
 
-static void print_json(const emomodel *m, const struct evalclass *e, double threshold)
+static json_t *report_json(const emomodel *m, const struct evalclass *e, double threshold)
 {
     struct evalclass_stats s, micro, macro;
     json_t *root = json_object(), *labels = json_array();
@@ -225,27 +271,112 @@ static void print_json(const emomodel *m, const struct evalclass *e, double thre
                               (json_int_t)s.support, "threshold", (double)lab->threshold));
     }
     json_object_set_new(root, "labels", labels);
-    json_dumpf(root, stdout, JSON_INDENT(2));
-    printf("\n");
-    json_decref(root);
+    return root;
 }
 
-static int evaluate(const emomodel *m, const struct emodata *d, double threshold, int json)
+static json_t *segment_json(const struct evalclass *e, size_t skipped)
+{
+    struct evalclass_stats s, macro;
+    json_t *labels = json_array(), *confusion = json_array();
+    evalclass_macro_seen(e, &macro);
+    for (size_t t = 0; t < e->n_labels; t++) {
+        json_t *row = json_array();
+        evalclass_label(e, t, &s);
+        json_array_append_new(labels, json_pack("{s:s, s:f, s:f, s:f, s:I}", "label",
+                                                emolabels_segment_names[t], "precision",
+                                                s.precision, "recall", s.recall, "f1", s.f1,
+                                                "support", (json_int_t)s.support));
+        for (size_t p = 0; p < e->n_labels; p++)
+            json_array_append_new(row, json_integer((json_int_t)e->confusion[t * e->n_labels + p]));
+        json_array_append_new(confusion, row);
+    }
+    return json_pack("{s:I, s:I, s:f, s:f, s:o, s:o}", "examples", (json_int_t)e->n_examples,
+                     "skipped", (json_int_t)skipped, "accuracy", evalclass_accuracy(e), "macro_f1",
+                     macro.f1, "labels", labels, "confusion", confusion);
+}
+
+static void print_segment(const struct evalclass *e, size_t skipped)
+{
+    struct evalclass_stats s;
+    printf("\nsegment: %zu sentences (%zu without a segment skipped)\n", e->n_examples, skipped);
+    printf("%-24s %9s %9s %9s %9s\n", "segment", "precision", "recall", "f1-score", "support");
+    for (size_t l = 0; l < e->n_labels; l++) {
+        evalclass_label(e, l, &s);
+        printf("%-24s %9.4f %9.4f %9.4f %9llu\n", emolabels_segment_names[l], s.precision, s.recall,
+               s.f1, (unsigned long long)s.support);
+    }
+    evalclass_macro_seen(e, &s);
+    printf("%-24s %29.4f\n", "macro avg (labels seen)", s.f1);
+    printf("%-24s %29.4f %9zu\n", "accuracy", evalclass_accuracy(e), e->n_examples);
+    printf("confusion (rows: truth, columns: predicted)\n%-10s", "");
+    for (size_t p = 0; p < e->n_labels; p++)
+        printf(" %9s", emolabels_segment_names[p]);
+    for (size_t t = 0; t < e->n_labels; t++) {
+        printf("\n%-10s", emolabels_segment_names[t]);
+        for (size_t p = 0; p < e->n_labels; p++)
+            printf(" %9llu", (unsigned long long)e->confusion[t * e->n_labels + p]);
+    }
+    printf("\n");
+}
+
+/* The segment report of m on d (strict: every label of one group); prints nothing when no
+ * sentence of d has a segment. Returns 0 or 1. */
+static int evaluate_segment(const emomodel *m, const struct emodata *d, int strict, int json,
+                            json_t **out)
 {
     char err[PB_ERR_LEN];
     struct evalclass e;
-    if (evalclass_init(&e, emomodel_n_labels(m), err) != PB_OK ||
-        emotrain_eval(m, d, threshold, &e, err) != PB_OK) {
+    size_t skipped = 0;
+    *out = NULL;
+    if (evalclass_init(&e, EMOLABELS_SEGMENTS, err) != PB_OK ||
+        emotrain_eval_segment(m, d, strict, &e, &skipped, err) != PB_OK) {
         fprintf(stderr, "emotion eval: %s\n", err);
         evalclass_free(&e);
         return 1;
     }
-    if (json)
-        print_json(m, &e, threshold);
-    else
-        print_report(m, &e);
+    if (e.n_examples && json)
+        *out = segment_json(&e, skipped);
+    else if (e.n_examples)
+        print_segment(&e, skipped);
     evalclass_free(&e);
     return 0;
+}
+
+/* Prints the label report of m on d (unless labels is 0) and the segment report. */
+static int evaluate_all(const emomodel *m, const struct emodata *d, int labels, int strict,
+                        double threshold, int json)
+{
+    char err[PB_ERR_LEN];
+    struct evalclass e = {0};
+    json_t *root = NULL, *seg = NULL;
+    int rc = 0;
+    if (labels && (evalclass_init(&e, emomodel_n_labels(m), err) != PB_OK ||
+                   emotrain_eval(m, d, threshold, &e, err) != PB_OK)) {
+        fprintf(stderr, "emotion eval: %s\n", err);
+        rc = 1;
+        goto cleanup;
+    }
+    if (labels && !json)
+        print_report(m, &e);
+    if ((rc = evaluate_segment(m, d, strict, json, &seg)) != 0)
+        goto cleanup;
+    if (json) {
+        root = labels ? report_json(m, &e, threshold) : json_object();
+        json_object_set_new(root, "segment", seg ? seg : json_null());
+        seg = NULL;
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        printf("\n");
+    }
+cleanup:
+    json_decref(root);
+    json_decref(seg);
+    evalclass_free(&e);
+    return rc;
+}
+
+static int evaluate(const emomodel *m, const struct emodata *d, double threshold, int json)
+{
+    return evaluate_all(m, d, 1, 0, threshold, json);
 }
 
 static double started;
@@ -255,10 +386,37 @@ static void on_progress(void *ctx, const char *msg)
     fprintf(stderr, "[%6.1fs] %s\n", pb_now_monotonic() - started, msg);
 }
 
+/* Reads the segment sources (--polarity, --kote) into the bundle; the main data d is source 0.
+ * Returns 0, 1 or 2. */
+static int read_sources(struct args *a, struct emodata *d, struct emodata **pol,
+                        struct emodata **kote)
+{
+    struct emotrain_bundle *b = &a->bundle;
+    int rc;
+    b->emotion = d;
+    b->source[0] = d, b->weight[0] = a->emotion_weight, b->n_sources = 1;
+    if (a->polarity) {
+        if ((rc = read_set(a, a->polarity, "polarity", NULL, NULL, pol)) != 0)
+            return rc;
+        b->source[b->n_sources] = *pol, b->weight[b->n_sources++] = a->polarity_weight;
+    }
+    if (a->kote) {
+        if (!a->kote_labels) {
+            fprintf(stderr, "emotion train: --kote needs --kote-labels FILE\n");
+            return 2;
+        }
+        if ((rc = read_set(a, a->kote, "kote", a->kote_labels, NULL, kote)) != 0)
+            return rc;
+        b->source[b->n_sources] = *kote, b->weight[b->n_sources++] = a->kote_weight;
+        b->second = *kote;
+    }
+    return 0;
+}
+
 static int do_train(struct args *a)
 {
     char err[PB_ERR_LEN];
-    struct emodata *d = NULL, *dev = NULL;
+    struct emodata *d = NULL, *dev = NULL, *pol = NULL, *kote = NULL;
     emomodel *m = NULL;
     int rc;
     if (!a->data || !a->out) {
@@ -283,18 +441,27 @@ static int do_train(struct args *a)
     if (a->no_refit)
         a->train.refit = 0;
     a->train.progress = on_progress;
+    a->bundle.emotion_opts = a->train;
+    a->bundle.second_opts.seed = a->bundle.segment_opts.seed = a->train.seed;
+    a->bundle.segment_opts.refit = a->bundle.second_opts.refit = a->train.refit;
+    a->bundle.segment_opts.folds = a->bundle.second_opts.folds = a->train.folds;
     started = pb_now_monotonic();
     fprintf(stderr, "[%6.1fs] read %zu sentences, %zu labels from %s\n", 0.0, d->n, d->n_labels,
             a->data);
-    if (emotrain_fit(d, &a->train, &m, err) != PB_OK || emomodel_save(m, a->out, err) != PB_OK) {
+    if ((a->polarity || a->kote) && (rc = read_sources(a, d, &pol, &kote)) != 0)
+        goto cleanup;
+    if ((a->polarity || a->kote ? emotrain_fit_bundle(&a->bundle, &m, err)
+                                : emotrain_fit(d, &a->train, &m, err)) != PB_OK ||
+        emomodel_save(m, a->out, err) != PB_OK) {
         fprintf(stderr, "emotion train: %s\n", err);
         rc = 1;
         goto cleanup;
     }
     size_t bytes;
     emomodel_image(m, &bytes);
-    fprintf(stderr, "[%6.1fs] wrote %s (%zu bytes, %zu features, %zu labels)\n",
-            pb_now_monotonic() - started, a->out, bytes, emomodel_n_rows(m), emomodel_n_labels(m));
+    fprintf(stderr, "[%6.1fs] wrote %s (%zu bytes, %zu heads, %zu features, %zu labels)\n",
+            pb_now_monotonic() - started, a->out, bytes, emomodel_n_heads(m), emomodel_n_rows(m),
+            emomodel_n_labels(m));
     if (a->dev) {
         if ((rc = read_data(a, a->dev, m, &dev)) != 0)
             goto cleanup;
@@ -303,6 +470,8 @@ static int do_train(struct args *a)
 cleanup:
     emodata_free(d);
     emodata_free(dev);
+    emodata_free(pol);
+    emodata_free(kote);
     emomodel_free(m);
     return rc;
 }
@@ -312,6 +481,7 @@ static int do_eval(struct args *a)
     char err[PB_ERR_LEN];
     struct emodata *d = NULL;
     emomodel *m = NULL;
+    int rc;
     if (!a->model || !a->data) {
         fprintf(stderr, "emotion eval: --model and --data are required (see --help)\n");
         return 2;
@@ -320,9 +490,38 @@ static int do_eval(struct args *a)
         fprintf(stderr, "emotion eval: %s\n", err);
         return 1;
     }
-    int rc = read_data(a, a->data, m, &d);
-    if (rc == 0)
-        rc = evaluate(m, d, a->threshold, a->json);
+    int polarity = a->format && !strcmp(a->format, "polarity");
+    int kote = a->format && !strcmp(a->format, "kote");
+    const emomodel *head = kote ? emomodel_head(m, "kote") : polarity ? NULL : m;
+    if (kote && !head && !a->labels) {
+        fprintf(stderr, "emotion eval: KOTE data needs --labels (the model has no kote head)\n");
+        rc = 2;
+    } else {
+        rc = read_set(a, a->data, a->format, head ? NULL : a->labels, head, &d);
+    }
+    /* The segment comes from the bundle (m); the label report from the head the data names. */
+    if (rc == 0 && head && head != m) {
+        struct evalclass e;
+        if (evalclass_init(&e, emomodel_n_labels(head), err) != PB_OK ||
+            emotrain_eval(head, d, a->threshold, &e, err) != PB_OK) {
+            fprintf(stderr, "emotion eval: %s\n", err);
+            rc = 1;
+        } else if (a->json) {
+            json_t *root = report_json(head, &e, a->threshold), *seg = NULL;
+            rc = evaluate_segment(m, d, 1, 1, &seg);
+            json_object_set_new(root, "segment", seg ? seg : json_null());
+            json_dumpf(root, stdout, JSON_INDENT(2));
+            printf("\n");
+            json_decref(root);
+        } else {
+            json_t *unused = NULL; /* evaluate_segment prints when json is 0 */
+            print_report(head, &e);
+            rc = evaluate_segment(m, d, 1, 0, &unused);
+        }
+        evalclass_free(&e);
+    } else if (rc == 0) {
+        rc = evaluate_all(m, d, head != NULL, kote, a->threshold, a->json);
+    }
     emodata_free(d);
     emomodel_free(m);
     return rc;
@@ -343,17 +542,20 @@ static int predict_one(const emotion *e, const char *text, size_t k, int json, i
             json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:f}", "label", r[i].label,
                                                   "display", r[i].display, "group", r[i].group,
                                                   "score", r[i].score));
-        json_t *o = json_pack("{s:s, s:o}", "text", text, "emotions", list);
+        json_t *o =
+            json_pack("{s:s, s:s, s:o}", "text", text, "segment", r[0].segment, "emotions", list);
         json_dumpf(o, stdout, JSON_COMPACT);
         printf("\n");
         json_decref(o);
     } else if (one_per_line) {
+        printf("%s", n ? r[0].segment : "");
         for (size_t i = 0; i < n; i++)
-            printf("%s%s:%.4f", i ? "\t" : "", r[i].label, r[i].score);
+            printf("\t%s:%.4f", r[i].label, r[i].score);
         printf("\n");
     } else {
         for (size_t i = 0; i < n; i++)
             printf("%s\t%s\t%s\t%.4f\n", r[i].label, r[i].display, r[i].group, r[i].score);
+        printf("segment\t%s\n", n ? r[0].segment : "");
     }
     return 0;
 }
@@ -418,9 +620,12 @@ static int do_predict(struct args *a)
         fprintf(stderr, "emotion predict: %s\n", err);
         goto cleanup;
     }
+    if (!emotion_is_known(e) && strcmp(config_str(cfg, "emotion.backend"), "none") != 0) {
+        fprintf(stderr, "emotion predict: no classifier: %s\n", emotion_note(e));
+        goto cleanup;
+    }
     if (!emotion_is_known(e))
-        fprintf(stderr, "emotion predict: no classifier (%s); answering unknown\n",
-                emotion_note(e));
+        fprintf(stderr, "emotion predict: emotion.backend is none; answering unknown\n");
     size_t k = a->k ? (size_t)a->k : (size_t)config_int(cfg, "emotion.top_k");
     rc = a->text ? predict_one(e, a->text, k, a->json, 0) : predict_file(e, a->file, k, a->json);
 cleanup:
@@ -441,10 +646,15 @@ static int do_labels(const struct args *a)
         fprintf(stderr, "emotion labels: %s\n", err);
         return 1;
     }
-    printf("# label\tdisplay\tgroup\tthreshold\n");
-    for (size_t l = 0; l < emomodel_n_labels(m); l++) {
-        const struct emomodel_label *lab = emomodel_label(m, l);
-        printf("%s\t%s\t%s\t%.2f\n", lab->name, lab->display, lab->group, lab->threshold);
+    for (size_t h = 0; h < emomodel_n_heads(m); h++) {
+        const emomodel *head = emomodel_head(m, emomodel_head_name(m, h));
+        if (emomodel_n_heads(m) > 1)
+            printf("%s# head %s\n", h ? "\n" : "", emomodel_head_name(m, h));
+        printf("# label\tdisplay\tgroup\tthreshold\n");
+        for (size_t l = 0; l < emomodel_n_labels(head); l++) {
+            const struct emomodel_label *lab = emomodel_label(head, l);
+            printf("%s\t%s\t%s\t%.2f\n", lab->name, lab->display, lab->group, lab->threshold);
+        }
     }
     emomodel_free(m);
     return 0;
@@ -452,12 +662,13 @@ static int do_labels(const struct args *a)
 
 int cmd_emotion(int argc, char **argv)
 {
-    struct args a = {.threshold = -1};
+    struct args a = {.threshold = -1, .emotion_weight = 1, .polarity_weight = 1, .kote_weight = 1};
     if (argc < 2 || cmd_is_help(argv[1])) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     emotrain_defaults(&a.train);
+    emotrain_bundle_defaults(&a.bundle);
     int rc = parse(argc, argv, &a);
     if (rc == 3) {
         fputs(usage_text, stdout);

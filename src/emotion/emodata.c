@@ -30,19 +30,20 @@ struct csv_record {
     size_t n, cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+/* Grows *p to hold need elements; PB_ERR_NOMEM (no message: callers add theirs) leaves it. */
+static pb_status grow(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
-        return 0;
+        return PB_OK;
     size_t c = *cap ? *cap : 16;
     while (c < need)
         c *= 2;
     void *q = realloc(*p, c * size);
     if (!q)
-        return -1;
+        return PB_ERR_NOMEM;
     *p = q;
     *cap = c;
-    return 0;
+    return PB_OK;
 }
 
 static int label_find(const struct emodata *d, const char *name)
@@ -53,7 +54,8 @@ static int label_find(const struct emodata *d, const char *name)
     return -1;
 }
 
-static int label_add(struct builder *b, const char *name, const char *group, int *id, char *err)
+static pb_status label_add(struct builder *b, const char *name, const char *group, int *id,
+                           char *err)
 {
     struct emodata *d = b->d;
     if (d->n_labels >= MAX_LABELS)
@@ -74,8 +76,8 @@ static int label_add(struct builder *b, const char *name, const char *group, int
 }
 
 /* Maps a label as written in the data to its id, adding it when the set is open. */
-static int label_id(struct builder *b, const char *name, const char *group, int line, int *id,
-                    char *err)
+static pb_status label_id(struct builder *b, const char *name, const char *group, int line, int *id,
+                          char *err)
 {
     if (!*name || !text_utf8_valid(name, strlen(name)) || strlen(name) > 200)
         return pb_errf(err, PB_ERR_INVALID, "%s line %d: empty, too long or non-UTF-8 label",
@@ -89,7 +91,7 @@ static int label_id(struct builder *b, const char *name, const char *group, int 
     return label_add(b, name, group, id, err);
 }
 
-static int example_begin(struct builder *b, const char *text, size_t len, int line, char *err)
+static pb_status example_begin(struct builder *b, const char *text, size_t len, int line, char *err)
 {
     struct emodata *d = b->d;
     if (!text_utf8_valid(text, len))
@@ -107,7 +109,7 @@ static int example_begin(struct builder *b, const char *text, size_t len, int li
     return PB_OK;
 }
 
-static int example_label(struct builder *b, int id, char *err)
+static pb_status example_label(struct builder *b, int id, char *err)
 {
     struct emodata *d = b->d;
     size_t at = d->label_start[d->n];
@@ -133,10 +135,10 @@ static char *trim(char *s);
 
 /* ---- GoEmotions TSV ---------------------------------------------------------------------- */
 
-static int read_label_file(struct builder *b, char *err)
+static pb_status read_label_file(struct builder *b, char *err)
 {
     char *buf = NULL;
-    int rc = pb_read_file(b->opts->labels_path, 1u << 20, &buf, NULL, err);
+    pb_status rc = pb_read_file(b->opts->labels_path, 1u << 20, &buf, NULL, err);
     if (rc != PB_OK)
         return rc;
     int line = 0, id;
@@ -162,7 +164,7 @@ static int read_label_file(struct builder *b, char *err)
     return rc;
 }
 
-static int parse_goemotions_line(struct builder *b, char *p, int line, char *err)
+static pb_status parse_goemotions_line(struct builder *b, char *p, int line, char *err)
 {
     char *tab = strchr(p, '\t');
     if (!tab)
@@ -174,7 +176,7 @@ static int parse_goemotions_line(struct builder *b, char *p, int line, char *err
         *end = '\0';
     if (is_blank(p, strlen(p)))
         return pb_errf(err, PB_ERR_INVALID, "%s line %d: empty text", b->path, line);
-    int rc = example_begin(b, p, strlen(p), line, err);
+    pb_status rc = example_begin(b, p, strlen(p), line, err);
     if (rc != PB_OK)
         return rc;
     for (char *q = ids;;) {
@@ -199,9 +201,39 @@ static int parse_goemotions_line(struct builder *b, char *p, int line, char *err
     return PB_OK;
 }
 
+/* KOTE: id<TAB>text<TAB>ids — the GoEmotions line after the id. */
+static pb_status parse_kote_line(struct builder *b, char *p, int line, char *err)
+{
+    char *tab = strchr(p, '\t');
+    if (!tab)
+        return pb_errf(err, PB_ERR_INVALID, "%s line %d: expected id<TAB>text<TAB>label ids",
+                       b->path, line);
+    return parse_goemotions_line(b, tab + 1, line, err);
+}
+
+/* Polarity: text<TAB>positive|negative|neutral. */
+static pb_status parse_polarity_line(struct builder *b, char *p, int line, char *err)
+{
+    char *tab = strrchr(p, '\t');
+    int id;
+    if (!tab)
+        return pb_errf(err, PB_ERR_INVALID, "%s line %d: expected text<TAB>positive|negative",
+                       b->path, line);
+    *tab = '\0';
+    char *label = trim(tab + 1);
+    if (is_blank(p, strlen(p)))
+        return pb_errf(err, PB_ERR_INVALID, "%s line %d: empty text", b->path, line);
+    if ((id = label_find(b->d, label)) < 0)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "%s line %d: label must be positive, negative or neutral; got '%s'", b->path,
+                       line, label);
+    pb_status rc = example_begin(b, p, strlen(p), line, err);
+    return rc == PB_OK ? example_label(b, id, err) : rc;
+}
+
 /* Splits buf into lines (NUL-terminating each) and calls fn on the non-blank ones. */
-static int for_each_line(struct builder *b, char *buf,
-                         int (*fn)(struct builder *, char *, int, char *), char *err)
+static pb_status for_each_line(struct builder *b, char *buf,
+                               pb_status (*fn)(struct builder *, char *, int, char *), char *err)
 {
     int line = 0;
     char *p = buf;
@@ -217,7 +249,7 @@ static int for_each_line(struct builder *b, char *buf,
         if (len && p[len - 1] == '\r')
             p[--len] = '\0';
         if (!is_blank(p, len)) {
-            int rc = fn(b, p, line, err);
+            pb_status rc = fn(b, p, line, err);
             if (rc != PB_OK)
                 return rc;
         }
@@ -228,20 +260,20 @@ static int for_each_line(struct builder *b, char *buf,
 
 /* ---- CSV and the AI-Hub export ------------------------------------------------------------ */
 
-static int rec_put(struct csv_record *r, char c)
+static pb_status rec_put(struct csv_record *r, char c)
 {
     if (grow((void **)&r->buf, &r->buf_cap, r->buf_len + 1, 1))
-        return -1;
+        return PB_ERR_NOMEM;
     r->buf[r->buf_len++] = c;
-    return 0;
+    return PB_OK;
 }
 
-static int rec_field(struct csv_record *r)
+static pb_status rec_field(struct csv_record *r)
 {
     if (grow((void **)&r->start, &r->cap, r->n + 1, sizeof *r->start))
-        return -1;
+        return PB_ERR_NOMEM;
     r->start[r->n++] = r->buf_len;
-    return 0;
+    return PB_OK;
 }
 
 /* Parses one record at *pos; *line counts newlines (quoted ones too). Returns 1 for a record,
@@ -325,9 +357,11 @@ static char *trim(char *s)
     return s;
 }
 
-static int csv_row(struct builder *b, struct csv_record *r, const int *col, int line, char *err)
+static pb_status csv_row(struct builder *b, struct csv_record *r, const int *col, int line,
+                         char *err)
 {
-    int rc, id;
+    pb_status rc;
+    int id;
     if (b->opts->format == EMODATA_CSV) {
         char *text = trim((char *)field(r, col[0])), *label = trim((char *)field(r, col[1]));
         if (!*text)
@@ -358,7 +392,7 @@ static int csv_row(struct builder *b, struct csv_record *r, const int *col, int 
     return PB_OK;
 }
 
-static int read_csv(struct builder *b, const char *s, size_t len, char *err)
+static pb_status read_csv(struct builder *b, const char *s, size_t len, char *err)
 {
     struct csv_record r = {0};
     size_t pos = 0;
@@ -399,12 +433,12 @@ static int read_csv(struct builder *b, const char *s, size_t len, char *err)
 cleanup:
     free(r.buf);
     free(r.start);
-    return rc < 0 ? rc : PB_OK;
+    return rc < 0 ? (pb_status)rc : PB_OK;
 }
 
 /* ---- JSON lines ---------------------------------------------------------------------------- */
 
-static int jsonl_label(struct builder *b, json_t *v, int line, char *err)
+static pb_status jsonl_label(struct builder *b, json_t *v, int line, char *err)
 {
     char num[32];
     const char *name;
@@ -421,10 +455,10 @@ static int jsonl_label(struct builder *b, json_t *v, int line, char *err)
     return example_label(b, id, err);
 }
 
-static int parse_jsonl_line(struct builder *b, char *p, int line, char *err)
+static pb_status parse_jsonl_line(struct builder *b, char *p, int line, char *err)
 {
     json_error_t jerr;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     json_t *o = json_loads(p, 0, &jerr);
     if (!o || !json_is_object(o)) {
         rc = pb_errf(err, PB_ERR_INVALID, "%s line %d: not a JSON object (%s)", b->path, line,
@@ -461,7 +495,7 @@ static int cmp_label(const void *a, const void *b)
 }
 
 /* Sorts an open label set by name so ids do not depend on row order. */
-static int sort_labels(struct emodata *d, char *err)
+static pb_status sort_labels(struct emodata *d, char *err)
 {
     struct emodata_label *old = malloc(d->n_labels * sizeof *old);
     uint16_t *map = malloc(d->n_labels * sizeof *map);
@@ -480,40 +514,51 @@ static int sort_labels(struct emodata *d, char *err)
     return PB_OK;
 }
 
-static int seed_known(struct builder *b, char *err)
+static pb_status seed_known(struct builder *b, const char *const *names, size_t n, char *err)
 {
     int id;
-    for (size_t i = 0; i < b->opts->n_known; i++) {
-        int rc = label_add(b, b->opts->known_labels[i], NULL, &id, err);
+    for (size_t i = 0; i < n; i++) {
+        pb_status rc = label_add(b, names[i], NULL, &id, err);
         if (rc != PB_OK)
             return rc;
     }
     return PB_OK;
 }
 
-int emodata_read(const char *path, const struct emodata_opts *opts, struct emodata **out, char *err)
+pb_status emodata_read(const char *path, const struct emodata_opts *opts, struct emodata **out,
+                       char *err)
 {
     struct builder b = {.opts = opts, .path = path};
     char *buf = NULL;
     size_t len = 0;
-    int rc;
+    pb_status rc;
     *out = NULL;
     b.d = calloc(1, sizeof *b.d);
     if (!b.d)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if ((rc = pb_read_file(path, MAX_FILE_BYTES, &buf, &len, err)) != PB_OK)
         goto cleanup;
+    int id_file = opts->format == EMODATA_GOEMOTIONS || opts->format == EMODATA_KOTE;
     if (opts->known_labels)
-        rc = seed_known(&b, err);
-    else if (opts->format == EMODATA_GOEMOTIONS && !opts->labels_path)
-        rc = pb_errf(err, PB_ERR_INVALID, "GoEmotions data needs its label file (--labels)");
-    else if (opts->format == EMODATA_GOEMOTIONS)
+        rc = seed_known(&b, opts->known_labels, opts->n_known, err);
+    else if (id_file && !opts->labels_path)
+        rc = pb_errf(err, PB_ERR_INVALID, "%s data needs its label file (--labels)",
+                     opts->format == EMODATA_KOTE ? "KOTE" : "GoEmotions");
+    else if (id_file)
         rc = read_label_file(&b, err);
+    else if (opts->format == EMODATA_POLARITY)
+        rc = seed_known(&b, emolabels_segment_names, EMOLABELS_SEGMENTS, err);
     if (rc != PB_OK)
         goto cleanup;
     switch (opts->format) {
     case EMODATA_GOEMOTIONS:
         rc = for_each_line(&b, buf, parse_goemotions_line, err);
+        break;
+    case EMODATA_KOTE:
+        rc = for_each_line(&b, buf, parse_kote_line, err);
+        break;
+    case EMODATA_POLARITY:
+        rc = for_each_line(&b, buf, parse_polarity_line, err);
         break;
     case EMODATA_JSONL:
         rc = for_each_line(&b, buf, parse_jsonl_line, err);
@@ -523,7 +568,7 @@ int emodata_read(const char *path, const struct emodata_opts *opts, struct emoda
     }
     if (rc == PB_OK && b.d->n == 0)
         rc = pb_errf(err, PB_ERR_INVALID, "%s: no examples", path);
-    if (rc == PB_OK && !opts->known_labels && opts->format != EMODATA_GOEMOTIONS)
+    if (rc == PB_OK && !opts->known_labels && !id_file && opts->format != EMODATA_POLARITY)
         rc = sort_labels(b.d, err);
 cleanup:
     free(buf);
@@ -534,32 +579,33 @@ cleanup:
     return rc;
 }
 
-int emodata_format_parse(const char *s, enum emodata_format *out, char *err)
+pb_status emodata_format_parse(const char *s, enum emodata_format *out, char *err)
 {
-    static const char *names[] = {"goemotions", "aihub", "csv", "jsonl"};
-    for (int i = 0; i < 4; i++)
+    static const char *names[] = {"goemotions", "aihub", "csv", "jsonl", "polarity", "kote"};
+    for (int i = 0; i < 6; i++)
         if (strcmp(s, names[i]) == 0) {
             *out = (enum emodata_format)i;
             return PB_OK;
         }
-    return pb_errf(err, PB_ERR_INVALID, "unknown format '%s' (use goemotions, aihub, csv, jsonl)",
-                   s);
+    return pb_errf(err, PB_ERR_INVALID,
+                   "unknown format '%s' (use goemotions, kote, polarity, aihub, csv, jsonl)", s);
 }
 
-static int set_str(char **slot, const char *v)
+static pb_status set_str(char **slot, const char *v)
 {
     char *c = strdup(v);
     if (!c)
-        return -1;
+        return PB_ERR_NOMEM;
     free(*slot);
     *slot = c;
-    return 0;
+    return PB_OK;
 }
 
-int emodata_apply_names(struct emodata *d, const char *path, char *err)
+pb_status emodata_apply_names(struct emodata *d, const char *path, char *err)
 {
     char *buf = NULL;
-    int rc = pb_read_file(path, 1u << 20, &buf, NULL, err), line = 0;
+    pb_status rc = pb_read_file(path, 1u << 20, &buf, NULL, err);
+    int line = 0;
     if (rc != PB_OK)
         return rc;
     for (char *p = buf, *next; p && *p; p = next) {
@@ -603,8 +649,62 @@ void emodata_free(struct emodata *d)
         free(d->label[i].group);
     }
     free(d->text);
+    free(d->weight);
     free(d->label_start);
     free(d->labels);
     free(d->label);
     free(d);
+}
+
+const char *emodata_segment(const struct emodata *d, size_t i, int strict)
+{
+    const char *groups[64];
+    unsigned n = 0;
+    for (size_t k = d->label_start[i]; k < d->label_start[i + 1] && n < 64; k++)
+        groups[n++] = d->label[d->labels[k]].group;
+    return emolabels_segment_of(groups, n, strict);
+}
+
+static int segment_index(const char *seg)
+{
+    for (int k = 0; k < EMOLABELS_SEGMENTS; k++)
+        if (!strcmp(seg, emolabels_segment_names[k]))
+            return k;
+    return -1;
+}
+
+pb_status emodata_segments(const struct emodata *const *src, const double *weight, size_t n,
+                           struct emodata **out, char *err)
+{
+    struct emodata_opts opts = {.format = EMODATA_POLARITY};
+    struct builder b = {.opts = &opts, .path = "segment set"};
+    size_t cap_w = 0;
+    pb_status rc = PB_OK;
+    *out = NULL;
+    if (!(b.d = calloc(1, sizeof *b.d)))
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    rc = seed_known(&b, emolabels_segment_names, EMOLABELS_SEGMENTS, err);
+    for (size_t s = 0; rc == PB_OK && s < n; s++)
+        for (size_t i = 0; rc == PB_OK && i < src[s]->n; i++) {
+            const char *seg = emodata_segment(src[s], i, 0);
+            if (!seg)
+                continue;
+            const char *text = src[s]->text[i];
+            if ((rc = example_begin(&b, text, strlen(text), (int)i + 1, err)) == PB_OK)
+                rc = example_label(&b, segment_index(seg), err);
+            if (rc == PB_OK && grow((void **)&b.d->weight, &cap_w, b.d->n, sizeof *b.d->weight))
+                rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+            if (rc == PB_OK)
+                b.d->weight[b.d->n - 1] = (float)(weight ? weight[s] : 1.0);
+        }
+    if (rc == PB_OK && b.d->n == 0)
+        rc = pb_errf(err, PB_ERR_INVALID,
+                     "no sentence has a segment (positive, negative or "
+                     "neutral labels only)");
+    if (rc != PB_OK) {
+        emodata_free(b.d);
+        return rc;
+    }
+    *out = b.d;
+    return PB_OK;
 }

@@ -87,6 +87,21 @@ static void emit_jamo(struct sink *s, const uint32_t *w, size_t m)
         emit(s, hash_cp(hash_cp(hash_start(F_JAMO_T), w[m - 2]), final));
 }
 
+/* The grams of want (EMOFEAT_CHAR2, EMOFEAT_CHAR3) that span the space between words a[0..ma)
+ * and b[0..mb), hashed as in-word grams (no markers). */
+static void emit_cross(struct sink *s, uint32_t flags, const uint32_t *a, size_t ma,
+                       const uint32_t *b, size_t mb)
+{
+    if (flags & EMOFEAT_CHAR2)
+        emit(s, hash_cp(hash_cp(hash_start(F_CHAR2), a[ma - 1]), b[0]));
+    if (!(flags & EMOFEAT_CHAR3))
+        return;
+    if (ma >= 2)
+        emit(s, hash_cp(hash_cp(hash_cp(hash_start(F_CHAR3), a[ma - 2]), a[ma - 1]), b[0]));
+    if (mb >= 2)
+        emit(s, hash_cp(hash_cp(hash_cp(hash_start(F_CHAR3), a[ma - 1]), b[0]), b[1]));
+}
+
 static uint64_t word_hash(const uint32_t *w, size_t m)
 {
     size_t a = 0, b = m;
@@ -102,7 +117,7 @@ static uint64_t word_hash(const uint32_t *w, size_t m)
     return h;
 }
 
-static int decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n, char *err)
+static pb_status decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n, char *err)
 {
     size_t pos = 0, k = 0;
     while (pos < len && k < EMOFEAT_MAX_CHARS) {
@@ -118,8 +133,8 @@ static int decode_prefix(const char *text, size_t len, uint32_t *cps, size_t *n,
     return PB_OK;
 }
 
-int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len, uint32_t *out,
-                    size_t cap, size_t *n, char *err)
+pb_status emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t len,
+                          uint32_t *out, size_t cap, size_t *n, char *err)
 {
     uint32_t cps[EMOFEAT_MAX_CHARS];
     size_t ncp = 0;
@@ -128,12 +143,12 @@ int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t le
         !opts->flags)
         return pb_errf(err, PB_ERR_INVALID, "feature options: bucket_bits %u or flags 0x%x invalid",
                        opts->bucket_bits, opts->flags);
-    int rc = decode_prefix(text, len, cps, &ncp, err);
+    pb_status rc = decode_prefix(text, len, cps, &ncp, err);
     if (rc != PB_OK)
         return rc;
     struct sink s = {out, cap, 0, (1u << opts->bucket_bits) - 1};
     uint64_t prev_word = 0;
-    size_t i = 0;
+    size_t i = 0, prev_start = 0, prev_len = 0;
     while (i < ncp) {
         while (i < ncp && is_space(cps[i]))
             i++;
@@ -145,6 +160,9 @@ int emofeat_extract(const struct emofeat_opts *opts, const char *text, size_t le
         const uint32_t *w = cps + start;
         size_t m = i - start;
         emit_char_ngrams(&s, opts->flags, w, m);
+        if ((opts->flags & EMOFEAT_CROSS) && prev_len)
+            emit_cross(&s, opts->flags, cps + prev_start, prev_len, w, m);
+        prev_start = start, prev_len = m;
         uint64_t wh = word_hash(w, m);
         if (opts->flags & EMOFEAT_WORD1)
             emit(&s, wh);
@@ -166,7 +184,7 @@ static const struct {
     const char *name;
 } flag_names[] = {{EMOFEAT_CHAR1, "char1"}, {EMOFEAT_CHAR2, "char2"}, {EMOFEAT_CHAR3, "char3"},
                   {EMOFEAT_CHAR4, "char4"}, {EMOFEAT_WORD1, "word1"}, {EMOFEAT_WORD2, "word2"},
-                  {EMOFEAT_JAMO, "jamo"}};
+                  {EMOFEAT_JAMO, "jamo"},   {EMOFEAT_CROSS, "cross"}};
 #define N_FLAG_NAMES (sizeof flag_names / sizeof flag_names[0])
 
 void emofeat_flags_name(uint32_t flags, char *buf, size_t size)
@@ -179,7 +197,7 @@ void emofeat_flags_name(uint32_t flags, char *buf, size_t size)
                                      flag_names[i].name);
 }
 
-int emofeat_flags_parse(const char *s, uint32_t *flags, char *err)
+pb_status emofeat_flags_parse(const char *s, uint32_t *flags, char *err)
 {
     if (strcmp(s, "default") == 0) {
         *flags = EMOFEAT_DEFAULT;
@@ -197,9 +215,10 @@ int emofeat_flags_parse(const char *s, uint32_t *flags, char *err)
                !(strlen(flag_names[i].name) == len && strncmp(flag_names[i].name, s, len) == 0))
             i++;
         if (i == N_FLAG_NAMES)
-            return pb_errf(err, PB_ERR_INVALID,
-                           "unknown feature '%.*s' (use char1..char4, word1, word2, jamo, default)",
-                           (int)len, s);
+            return pb_errf(
+                err, PB_ERR_INVALID,
+                "unknown feature '%.*s' (use char1..char4, word1, word2, jamo, cross, default)",
+                (int)len, s);
         f |= flag_names[i].flag;
         s += len + (s[len] == ',');
     }

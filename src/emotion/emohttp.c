@@ -20,7 +20,7 @@ struct body {
     int too_big;
 };
 
-int emohttp_new(const char *url, double timeout_s, emohttp **out, char *err)
+pb_status emohttp_new(const char *url, double timeout_s, emohttp **out, char *err)
 {
     *out = NULL;
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
@@ -111,13 +111,13 @@ static long read_columns(json_t *o, struct emohttp_label *all, size_t cap)
     return (long)n;
 }
 
-int emohttp_parse(const char *body, size_t len, struct emohttp_label *out, size_t cap, size_t *n,
-                  char *err)
+pb_status emohttp_parse(const char *body, size_t len, struct emohttp_label *out, size_t cap,
+                        size_t *n, char *err)
 {
     enum { MAX_ALL = 4096 };
     json_error_t jerr;
     long got = -1;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *n = 0;
     struct emohttp_label *all = malloc(MAX_ALL * sizeof *all);
     json_t *root = json_loadb(body, len, 0, &jerr);
@@ -167,14 +167,14 @@ static char *request_body(const char *text, size_t len)
     return s;
 }
 
-int emohttp_classify(const emohttp *h, const char *text, size_t len, struct emohttp_label *out,
-                     size_t cap, size_t *n, char *err)
+pb_status emohttp_classify(const emohttp *h, const char *text, size_t len,
+                           struct emohttp_label *out, size_t cap, size_t *n, char *err)
 {
     struct body b = {0};
     struct curl_slist *headers = NULL;
     char *req = request_body(text, len);
     CURL *c = curl_easy_init();
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *n = 0;
     if (!req || !c) {
         rc = pb_errf(err, !req ? PB_ERR_INVALID : PB_ERR_NOMEM,

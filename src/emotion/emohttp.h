@@ -20,18 +20,18 @@ struct emohttp_label {
 typedef struct emohttp emohttp;
 
 /* url must be http:// or https://; timeout_s bounds a whole call. *out freed by emohttp_free. */
-int emohttp_new(const char *url, double timeout_s, emohttp **out, char *err);
+pb_status emohttp_new(const char *url, double timeout_s, emohttp **out, char *err);
 void emohttp_free(emohttp *h);
 
 /* Classifies text; out gets up to cap labels sorted by score (highest first), *n how many.
  * Errors: PB_ERR_TIMEOUT, PB_ERR_UNAVAILABLE (connection, HTTP status), PB_ERR_INVALID (an
  * answer of an unknown shape), PB_ERR_LIMIT (answer too large). */
-int emohttp_classify(const emohttp *h, const char *text, size_t len, struct emohttp_label *out,
-                     size_t cap, size_t *n, char *err);
+pb_status emohttp_classify(const emohttp *h, const char *text, size_t len,
+                           struct emohttp_label *out, size_t cap, size_t *n, char *err);
 
 /* Parses an answer body: [{label, score}...], [[{label, score}...]], {label, score}, or an
  * object whose "predictions" / "labels"+"scores" hold them. Sorted by score, at most cap kept. */
-int emohttp_parse(const char *body, size_t len, struct emohttp_label *out, size_t cap, size_t *n,
-                  char *err);
+pb_status emohttp_parse(const char *body, size_t len, struct emohttp_label *out, size_t cap,
+                        size_t *n, char *err);
 
 #endif

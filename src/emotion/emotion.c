@@ -19,11 +19,11 @@ struct emotion {
     char note[PB_ERR_LEN];
 };
 
-int emotion_open(const config *cfg, emotion **out, char *err)
+pb_status emotion_open(const config *cfg, emotion **out, char *err)
 {
     const char *name = config_str(cfg, "emotion.backend");
     emotion *e = calloc(1, sizeof *e);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *out = NULL;
     if (!e)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -71,45 +71,73 @@ static void put(struct emotion_result *r, const char *label, const char *display
     copy_text(r->display, sizeof r->display, display);
     copy_text(r->group, sizeof r->group, group);
     r->score = score;
+    r->segment[0] = '\0';
 }
 
-static int classify_embedded(const emomodel *m, const char *text, size_t len, size_t k,
-                             struct emotion_result *out, size_t *n, char *err)
+/* The best label of m whose group is segment, or -1. */
+static int best_of_group(const emomodel *m, const float *s, const char *segment)
 {
-    size_t L = emomodel_n_labels(m);
+    int best = -1;
+    for (size_t l = 0; l < emomodel_n_labels(m); l++)
+        if (s[l] >= 0 && !strcmp(emomodel_label(m, l)->group, segment) &&
+            (best < 0 || s[l] > s[best]))
+            best = (int)l;
+    return best;
+}
+
+static pb_status classify_embedded(const emomodel *m, const char *text, size_t len, size_t k,
+                                   struct emotion_result *out, size_t *n, char *err)
+{
+    size_t L = emomodel_n_labels(m), nf = 0;
     float *s = malloc(L * sizeof *s);
-    if (!s)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    int rc = emomodel_scores(m, text, len, s, err);
-    for (size_t i = 0; rc == PB_OK && i < k && i < L; i++) {
+    uint32_t *ids = malloc(EMOFEAT_MAX_FEATURES * sizeof *ids);
+    pb_status rc = PB_OK;
+    if (!s || !ids) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = emomodel_features(m, text, len, ids, &nf, err)) != PB_OK)
+        goto cleanup;
+    emomodel_scores_ids(m, ids, nf, s);
+    const char *segment = emomodel_segment_ids(m, ids, nf, s);
+    int first = best_of_group(m, s, segment);
+    for (size_t i = 0; i < k && i < L; i++) {
         size_t best = 0;
         for (size_t l = 1; l < L; l++)
             if (s[l] > s[best])
                 best = l;
+        if (i == 0 && first >= 0)
+            best = (size_t)first;
         const struct emomodel_label *lab = emomodel_label(m, best);
         put(&out[i], lab->name, lab->display, lab->group, s[best]);
         s[best] = -1.0f; /* below any probability: not picked again */
         *n = i + 1;
     }
+    for (size_t i = 0; i < *n; i++)
+        copy_text(out[i].segment, sizeof out[i].segment, segment);
+cleanup:
     free(s);
+    free(ids);
     return rc;
 }
 
-static int classify_http(const emohttp *h, const char *text, size_t len, size_t k,
-                         struct emotion_result *out, size_t *n, char *err)
+static pb_status classify_http(const emohttp *h, const char *text, size_t len, size_t k,
+                               struct emotion_result *out, size_t *n, char *err)
 {
     struct emohttp_label got[EMOTION_MAX_K];
-    int rc = emohttp_classify(h, text, len, got, k, n, err);
+    pb_status rc = emohttp_classify(h, text, len, got, k, n, err);
     for (size_t i = 0; rc == PB_OK && i < *n; i++) {
         const char *display = emolabels_display(got[i].label);
         put(&out[i], got[i].label, display ? display : got[i].label, emolabels_group(got[i].label),
             got[i].score);
     }
+    for (size_t i = 0; rc == PB_OK && i < *n; i++)
+        copy_text(out[i].segment, sizeof out[i].segment, out[0].group);
     return rc;
 }
 
-int emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
-                     struct emotion_result *out, size_t *n, char *err)
+pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
+                           struct emotion_result *out, size_t *n, char *err)
 {
     *n = 0;
     if (k == 0 || k > EMOTION_MAX_K)

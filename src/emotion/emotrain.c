@@ -3,6 +3,7 @@
  * root per feature and update instead of one per label, with the same sparse-feature benefit. */
 #include "emotion/emotrain.h"
 
+#include "emotion/emolabels.h"
 #include "emotion/evalclass.h"
 #include "base/pb.h"
 
@@ -63,6 +64,7 @@ void emotrain_defaults(struct emotrain_opts *o)
                                 .min_count = 3,
                                 .seed = 1,
                                 .holdout = 0.15,
+                                .folds = 5,
                                 .pos_weight_power = 0.5,
                                 .pos_weight_max = 10.0,
                                 .refit = 1};
@@ -91,12 +93,12 @@ static void corpus_free(struct corpus *c)
     free(c->norm);
 }
 
-static int corpus_build(const struct emodata *d, const struct emofeat_opts *feat, struct corpus *c,
-                        char *err)
+static pb_status corpus_build(const struct emodata *d, const struct emofeat_opts *feat,
+                              struct corpus *c, char *err)
 {
     uint32_t *buf = malloc(EMOFEAT_MAX_FEATURES * sizeof *buf);
     size_t cap = d->n * 64, used = 0;
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     *c = (struct corpus){.n = d->n};
     c->start = malloc((d->n + 1) * sizeof *c->start);
     c->norm = malloc(d->n * sizeof *c->norm);
@@ -137,8 +139,8 @@ cleanup:
 
 /* Maps bucket ids seen in >= min_count of the examples idx[0..n) to rows 0..rows-1 (ascending
  * by id); row_of has 2^bucket_bits entries, -1 for dropped ids. */
-static int vocabulary(const struct trainer *t, const size_t *idx, size_t n, int32_t **row_of,
-                      struct fitted *f, char *err)
+static pb_status vocabulary(const struct trainer *t, const size_t *idx, size_t n, int32_t **row_of,
+                            struct fitted *f, char *err)
 {
     size_t buckets = (size_t)1 << t->o->feat.bucket_bits;
     int32_t *count = calloc(buckets, sizeof *count);
@@ -212,8 +214,8 @@ static void rowlists_free(struct rowlists *r)
     free(r->row);
 }
 
-static int rowlists_build(const struct trainer *t, const size_t *idx, size_t n,
-                          const int32_t *row_of, struct rowlists *r, char *err)
+static pb_status rowlists_build(const struct trainer *t, const size_t *idx, size_t n,
+                                const int32_t *row_of, struct rowlists *r, char *err)
 {
     const struct corpus *c = t->c;
     size_t total = 0, used = 0;
@@ -249,6 +251,9 @@ static void step(const struct trainer *t, const struct rowlists *rl, const float
             s[l] += x * w[l];
     }
     gradient(t, pos_weight, i, s);
+    if (t->d->weight)
+        for (size_t l = 0; l < L; l++)
+            s[l] *= t->d->weight[i];
     float g2 = 0;
     for (size_t l = 0; l < L; l++) {
         g2 += s[l] * s[l];
@@ -289,13 +294,13 @@ static void fitted_free(struct fitted *f)
 
 /* Trains on examples idx[0..n) into f; the weights are the average of the end-of-epoch weights
  * from epoch average_from on. */
-static int fit(struct trainer *t, const size_t *idx, size_t n, struct fitted *f, char *err)
+static pb_status fit(struct trainer *t, const size_t *idx, size_t n, struct fitted *f, char *err)
 {
     const struct emotrain_opts *o = t->o;
     int32_t *row_of = NULL;
     float *G = NULL, *Gb = NULL, *avg = NULL, *avg_b = NULL, *pw = NULL, *s = NULL;
     size_t *order = NULL;
-    int rc;
+    pb_status rc;
     *f = (struct fitted){.L = t->L};
     struct rowlists rl = {0};
     if ((rc = vocabulary(t, idx, n, &row_of, f, err)) != PB_OK)
@@ -325,19 +330,28 @@ static int fit(struct trainer *t, const size_t *idx, size_t n, struct fitted *f,
              o->min_count, n);
     class_weights(t, idx, n, pw);
     memcpy(order, idx, n * sizeof *order);
-    int averaged = 0;
-    for (int e = 1; e <= o->epochs; e++) {
+    int averaged = 0, members = o->ensemble > 1 ? o->ensemble : 1;
+    /* An ensemble restarts from zero with other shuffles; every member's epochs from
+     * average_from on go into the one average (a linear model: averaging the weights averages
+     * the members' scores before the squashing). */
+    for (int e = 1; e <= o->epochs * members; e++) {
+        if (e > 1 && (e - 1) % o->epochs == 0) {
+            memset(f->w, 0, W * sizeof *f->w);
+            memset(f->bias, 0, t->L * sizeof *f->bias);
+            memset(G, 0, (f->rows ? f->rows : 1) * sizeof *G);
+            memset(Gb, 0, t->L * sizeof *Gb);
+        }
         shuffle(order, n, &t->rng);
         for (size_t k = 0; k < n; k++)
             step(t, &rl, pw, order[k], f, G, Gb, s);
-        if (e >= o->average_from) {
+        if ((e - 1) % o->epochs + 1 >= o->average_from) {
             for (size_t i = 0; i < W; i++)
                 avg[i] += f->w[i];
             for (size_t l = 0; l < t->L; l++)
                 avg_b[l] += f->bias[l];
             averaged++;
         }
-        progress(o, "epoch %d/%d done", e, o->epochs);
+        progress(o, "epoch %d/%d done", e, o->epochs * members);
     }
     if (averaged) {
         for (size_t i = 0; i < W; i++)
@@ -353,8 +367,8 @@ cleanup:
     return rc;
 }
 
-static int build(const struct trainer *t, const struct fitted *f, const float *thresholds,
-                 emomodel **out, char *err)
+static pb_status build(const struct trainer *t, const struct fitted *f, const float *thresholds,
+                       emomodel **out, char *err)
 {
     size_t L = t->L;
     const char **names = malloc(3 * L * sizeof *names);
@@ -376,28 +390,35 @@ static int build(const struct trainer *t, const struct fitted *f, const float *t
                                  .n_rows = f->rows,
                                  .keys = f->keys,
                                  .weights = f->w};
-    int rc = emomodel_build(&spec, out, err);
+    pb_status rc = emomodel_build(&spec, out, err);
     free(names);
     return rc;
 }
 
-/* Per-label thresholds maximising F1 on the held-out examples idx[0..n), scored by m. */
-static int tune_thresholds(const struct trainer *t, const emomodel *m, const size_t *idx, size_t n,
-                           float *thr, char *err)
+/* Scores of the examples idx[0..n) by m into score (n rows of t->L). */
+static pb_status score_examples(const struct trainer *t, const emomodel *m, const size_t *idx,
+                                size_t n, float *score, char *err)
+{
+    pb_status rc = PB_OK;
+    for (size_t k = 0; k < n && rc == PB_OK; k++)
+        rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * t->L,
+                             err);
+    return rc;
+}
+
+/* Per-label thresholds maximising F1 on the held-out examples idx[0..n) given their scores. */
+static pb_status tune_thresholds(const struct trainer *t, const size_t *idx, size_t n,
+                                 const float *score, float *thr, char *err)
 {
     size_t L = t->L;
-    float *score = malloc((n ? n : 1) * L * sizeof *score), *col = malloc((n ? n : 1) * 4);
+    float *col = malloc((n ? n : 1) * 4);
     uint8_t *pos = malloc(n ? n : 1);
     size_t *positives = calloc(L, sizeof *positives);
-    int rc = PB_OK;
-    if (!score || !col || !pos || !positives) {
+    pb_status rc = PB_OK;
+    if (!col || !pos || !positives) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t k = 0; k < n; k++)
-        if ((rc = emomodel_scores(m, t->d->text[idx[k]], strlen(t->d->text[idx[k]]), score + k * L,
-                                  err)) != PB_OK)
-            goto cleanup;
     enum { NT = 91 }; /* thresholds 0.05, 0.06, ..., 0.95 */
     double grid[NT], mean_f1[NT] = {0}, f1[NT];
     for (int j = 0; j < NT; j++)
@@ -428,11 +449,51 @@ static int tune_thresholds(const struct trainer *t, const emomodel *m, const siz
             thr[l] = (float)((p * thr[l] + k * grid[shared]) / (p + k));
     }
 cleanup:
-    free(score), free(col), free(pos), free(positives);
+    free(col), free(pos), free(positives);
     return rc;
 }
 
-static int check_opts(const struct emotrain_opts *o, const struct emodata *d, char *err)
+/* Single mode with a "neutral" label: the threshold on its probability above which a sentence
+ * is neutral (else the best other label), chosen for the best macro-F1 over the labels seen
+ * in the held-out examples idx[0..n) — the calibrated "no clear emotion" decision. */
+static pb_status tune_neutral(const struct trainer *t, int neutral, const size_t *idx, size_t n,
+                              const float *score, float *thr, char *err)
+{
+    size_t L = t->L;
+    struct evalclass e = {0};
+    pb_status rc = PB_OK;
+    double best_f1 = -1;
+    for (int j = 0; rc == PB_OK && j <= 90; j++) {
+        float cut = 0.05f + 0.01f * (float)j;
+        if ((rc = evalclass_init(&e, L, err)) != PB_OK)
+            break;
+        for (size_t k = 0; k < n; k++) {
+            const float *sc = score + k * L;
+            uint16_t pred = 0;
+            if (sc[neutral] >= cut) {
+                pred = (uint16_t)neutral;
+            } else {
+                for (size_t l = 0; l < L; l++)
+                    if ((int)l != neutral && ((int)pred == neutral || sc[l] > sc[pred]))
+                        pred = (uint16_t)l;
+            }
+            const struct emodata *d = t->d;
+            evalclass_add(&e, d->labels + d->label_start[idx[k]],
+                          d->label_start[idx[k] + 1] - d->label_start[idx[k]], &pred, 1);
+        }
+        struct evalclass_stats st;
+        evalclass_macro_seen(&e, &st);
+        if (st.f1 > best_f1 + 1e-12)
+            best_f1 = st.f1, thr[neutral] = cut;
+        evalclass_free(&e);
+    }
+    if (rc == PB_OK)
+        progress(t->o, "neutral threshold %.2f (held-out macro-F1 %.4f)", (double)thr[neutral],
+                 best_f1);
+    return rc;
+}
+
+static pb_status check_opts(const struct emotrain_opts *o, const struct emodata *d, char *err)
 {
     if (o->feat.bucket_bits < 12 || o->feat.bucket_bits > MAX_TRAIN_BUCKET_BITS)
         return pb_errf(err, PB_ERR_INVALID, "bucket bits must be in 12..%d", MAX_TRAIN_BUCKET_BITS);
@@ -446,15 +507,48 @@ static int check_opts(const struct emotrain_opts *o, const struct emodata *d, ch
     return PB_OK;
 }
 
-int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomodel **out, char *err)
+/* Scores every example of idx[0..n) by a model trained without it: folds >= 2 models, each
+ * trained on the other folds (cross-validation), or one model trained on idx[n..total) (the
+ * plain held-out split). */
+static pb_status held_out_scores(struct trainer *t, const size_t *idx, size_t n, size_t total,
+                                 const float *thr, float *score, char *err)
+{
+    int folds = t->o->folds >= 2 ? t->o->folds : 1;
+    size_t *train = malloc((total ? total : 1) * sizeof *train);
+    pb_status rc = train ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (int k = 0; rc == PB_OK && k < folds; k++) {
+        size_t lo = n * (size_t)k / (size_t)folds, hi = n * (size_t)(k + 1) / (size_t)folds, m = 0;
+        struct fitted f = {0};
+        emomodel *probe = NULL;
+        if (folds == 1) {
+            memcpy(train, idx + n, (total - n) * sizeof *train);
+            m = total - n;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                if (i < lo || i >= hi)
+                    train[m++] = idx[i];
+        }
+        progress(t->o, "held-out scores %d/%d: training on %zu, scoring %zu", k + 1, folds, m,
+                 hi - lo);
+        if ((rc = fit(t, train, m, &f, err)) == PB_OK &&
+            (rc = build(t, &f, thr, &probe, err)) == PB_OK)
+            rc = score_examples(t, probe, idx + lo, hi - lo, score + lo * t->L, err);
+        emomodel_free(probe);
+        fitted_free(&f);
+    }
+    free(train);
+    return rc;
+}
+
+pb_status emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomodel **out,
+                       char *err)
 {
     struct corpus c = {0};
     struct fitted f = {0};
     struct trainer t = {.d = d, .o = o, .c = &c, .L = d->n_labels, .rng = o->seed};
     size_t *idx = NULL;
-    float *thr = NULL;
-    emomodel *probe = NULL;
-    int rc;
+    float *thr = NULL, *score = NULL;
+    pb_status rc;
     *out = NULL;
     if ((rc = check_opts(o, d, err)) != PB_OK || (rc = corpus_build(d, &o->feat, &c, err)))
         return rc;
@@ -466,23 +560,40 @@ int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomode
     }
     for (size_t i = 0; i < d->n; i++)
         idx[i] = i;
-    for (size_t l = 0; l < d->n_labels; l++)
+    int neutral = -1;
+    for (size_t l = 0; l < d->n_labels; l++) {
         thr[l] = o->mode == EMOMODEL_MULTI ? 0.5f : 0.0f;
-    size_t held = o->mode == EMOMODEL_MULTI ? (size_t)(o->holdout * (double)d->n) : 0;
+        if (o->mode == EMOMODEL_SINGLE && strcmp(d->label[l].name, "neutral") == 0)
+            neutral = (int)l, thr[l] = 1.0f;
+    }
+    int tune = o->mode == EMOMODEL_MULTI || neutral >= 0;
+    /* Cross-validated tuning scores every example; the plain split only the held-out part. */
+    size_t held = !tune                       ? 0
+                  : o->folds >= 2 && o->refit ? d->n
+                                              : (size_t)(o->holdout * (double)d->n);
     if (held) {
         uint64_t split_rng = o->seed ^ 0x5eed;
         shuffle(idx, d->n, &split_rng);
-        progress(o, "tuning thresholds: training on %zu, holding out %zu", d->n - held, held);
-        if ((rc = fit(&t, idx, d->n - held, &f, err)) != PB_OK ||
-            (rc = build(&t, &f, thr, &probe, err)) != PB_OK ||
-            (rc = tune_thresholds(&t, probe, idx + d->n - held, held, thr, err)) != PB_OK)
-            goto cleanup;
-        if (!o->refit) {
-            rc = build(&t, &f, thr, out, err);
+        if (held < d->n) { /* the held-out part first, as held_out_scores expects */
+            for (size_t i = 0; i < held; i++) {
+                size_t j = d->n - held + i, tmp = idx[i];
+                idx[i] = idx[j], idx[j] = tmp;
+            }
+        }
+        if (!(score = malloc(held * t.L * sizeof *score))) {
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
             goto cleanup;
         }
-        fitted_free(&f);
-        f = (struct fitted){0};
+        if ((rc = held_out_scores(&t, idx, held, d->n, thr, score, err)) != PB_OK ||
+            (rc = o->mode == EMOMODEL_MULTI
+                      ? tune_thresholds(&t, idx, held, score, thr, err)
+                      : tune_neutral(&t, neutral, idx, held, score, thr, err)) != PB_OK)
+            goto cleanup;
+        if (!o->refit) {
+            if ((rc = fit(&t, idx + held, d->n - held, &f, err)) == PB_OK)
+                rc = build(&t, &f, thr, out, err);
+            goto cleanup;
+        }
         for (size_t i = 0; i < d->n; i++)
             idx[i] = i;
         progress(o, "refitting on all %zu sentences", d->n);
@@ -490,21 +601,21 @@ int emotrain_fit(const struct emodata *d, const struct emotrain_opts *o, emomode
     if ((rc = fit(&t, idx, d->n, &f, err)) == PB_OK)
         rc = build(&t, &f, thr, out, err);
 cleanup:
-    emomodel_free(probe);
     fitted_free(&f);
     corpus_free(&c);
     free(idx);
     free(thr);
+    free(score);
     return rc;
 }
 
-int emotrain_eval(const emomodel *m, const struct emodata *d, double threshold, struct evalclass *e,
-                  char *err)
+pb_status emotrain_eval(const emomodel *m, const struct emodata *d, double threshold,
+                        struct evalclass *e, char *err)
 {
     size_t L = emomodel_n_labels(m);
     float *s = malloc(L * sizeof *s);
     uint16_t *pred = malloc(L * sizeof *pred);
-    int rc = PB_OK;
+    pb_status rc = PB_OK;
     if (!s || !pred) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -534,5 +645,98 @@ int emotrain_eval(const emomodel *m, const struct emodata *d, double threshold, 
 cleanup:
     free(s);
     free(pred);
+    return rc;
+}
+
+void emotrain_bundle_defaults(struct emotrain_bundle *b)
+{
+    *b = (struct emotrain_bundle){.second_name = "kote"};
+    emotrain_defaults(&b->emotion_opts);
+    emotrain_defaults(&b->second_opts);
+    emotrain_defaults(&b->segment_opts);
+    b->segment_opts.mode = EMOMODEL_SINGLE;
+    b->segment_opts.min_count = 5; /* as good as 3 on held-out reviews, a third fewer rows */
+}
+
+pb_status emotrain_fit_bundle(const struct emotrain_bundle *b, emomodel **out, char *err)
+{
+    emomodel *head[3] = {NULL, NULL, NULL};
+    const char *names[3] = {EMOMODEL_HEAD_EMOTION, EMOMODEL_HEAD_SEGMENT, b->second_name};
+    struct emodata *seg = NULL;
+    struct emotrain_opts so = b->segment_opts, ko = b->second_opts;
+    size_t n = 1;
+    pb_status rc;
+    *out = NULL;
+    so.feat = ko.feat = b->emotion_opts.feat;
+    so.progress = ko.progress = b->emotion_opts.progress;
+    so.progress_ctx = ko.progress_ctx = b->emotion_opts.progress_ctx;
+    progress(&b->emotion_opts, "head emotion: %zu sentences, %zu labels", b->emotion->n,
+             b->emotion->n_labels);
+    if ((rc = emotrain_fit(b->emotion, &b->emotion_opts, &head[0], err)) != PB_OK)
+        goto cleanup;
+    if (b->n_sources) {
+        if ((rc = emodata_segments(b->source, b->weight, b->n_sources, &seg, err)) != PB_OK)
+            goto cleanup;
+        progress(&so, "head segment: %zu sentences from %zu sources", seg->n, b->n_sources);
+        if ((rc = emotrain_fit(seg, &so, &head[n++], err)) != PB_OK)
+            goto cleanup;
+    }
+    if (b->second) {
+        progress(&ko, "head %s: %zu sentences, %zu labels", b->second_name, b->second->n,
+                 b->second->n_labels);
+        if ((rc = emotrain_fit(b->second, &ko, &head[n], err)) != PB_OK)
+            goto cleanup;
+        names[n++] = b->second_name;
+    }
+    if (n == 1) {
+        *out = head[0];
+        head[0] = NULL;
+    } else {
+        rc = emomodel_bundle((const emomodel *const *)head, names, n, out, err);
+    }
+cleanup:
+    for (size_t i = 0; i < 3; i++)
+        emomodel_free(head[i]);
+    emodata_free(seg);
+    return rc;
+}
+
+pb_status emotrain_eval_segment(const emomodel *m, const struct emodata *d, int strict,
+                                struct evalclass *e, size_t *skipped, char *err)
+{
+    uint32_t *ids = malloc(EMOFEAT_MAX_FEATURES * sizeof *ids);
+    float *s = malloc(emomodel_n_labels(m) * sizeof *s);
+    pb_status rc = PB_OK;
+    *skipped = 0;
+    if (!ids || !s) {
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        char why[PB_ERR_LEN];
+        size_t n;
+        const char *truth = emodata_segment(d, i, strict);
+        if (!truth) {
+            (*skipped)++;
+            continue;
+        }
+        if (emomodel_features(m, d->text[i], strlen(d->text[i]), ids, &n, why) != PB_OK) {
+            rc = pb_errf(err, PB_ERR_INVALID, "example %zu: %s", i + 1, why);
+            goto cleanup;
+        }
+        emomodel_scores_ids(m, ids, n, s);
+        const char *pred = emomodel_segment_ids(m, ids, n, s);
+        uint16_t t = 0, p = UINT16_MAX;
+        for (uint16_t k = 0; k < EMOLABELS_SEGMENTS; k++) {
+            if (!strcmp(truth, emolabels_segment_names[k]))
+                t = k;
+            if (pred && !strcmp(pred, emolabels_segment_names[k]))
+                p = k;
+        }
+        evalclass_add(e, &t, 1, &p, p == UINT16_MAX ? 0 : 1);
+    }
+cleanup:
+    free(ids);
+    free(s);
     return rc;
 }

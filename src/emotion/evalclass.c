@@ -5,13 +5,14 @@
 
 #include <stdlib.h>
 
-int evalclass_init(struct evalclass *e, size_t n_labels, char *err)
+pb_status evalclass_init(struct evalclass *e, size_t n_labels, char *err)
 {
     *e = (struct evalclass){.n_labels = n_labels};
     e->tp = calloc(n_labels ? n_labels : 1, sizeof *e->tp);
     e->fp = calloc(n_labels ? n_labels : 1, sizeof *e->fp);
     e->fn = calloc(n_labels ? n_labels : 1, sizeof *e->fn);
-    if (!e->tp || !e->fp || !e->fn) {
+    e->confusion = calloc(n_labels ? n_labels * n_labels : 1, sizeof *e->confusion);
+    if (!e->tp || !e->fp || !e->fn || !e->confusion) {
         evalclass_free(e);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
@@ -23,7 +24,8 @@ void evalclass_free(struct evalclass *e)
     free(e->tp);
     free(e->fp);
     free(e->fn);
-    e->tp = e->fp = e->fn = NULL;
+    free(e->confusion);
+    e->tp = e->fp = e->fn = e->confusion = NULL;
 }
 
 static int contains(const uint16_t *set, size_t n, uint16_t v)
@@ -50,6 +52,8 @@ void evalclass_add(struct evalclass *e, const uint16_t *truth, size_t n_truth, c
         if (truth[i] < e->n_labels && !contains(pred, n_pred, truth[i]))
             e->fn[truth[i]]++;
     e->n_examples++;
+    if (n_truth == 1 && n_pred == 1 && truth[0] < e->n_labels && pred[0] < e->n_labels)
+        e->confusion[(size_t)truth[0] * e->n_labels + pred[0]]++;
     if (hits == n_truth && n_pred == n_truth)
         e->exact++;
 }
@@ -82,6 +86,28 @@ void evalclass_macro(const struct evalclass *e, struct evalclass_stats *out)
         out->precision /= (double)e->n_labels;
         out->recall /= (double)e->n_labels;
         out->f1 /= (double)e->n_labels;
+    }
+}
+
+void evalclass_macro_seen(const struct evalclass *e, struct evalclass_stats *out)
+{
+    size_t seen = 0;
+    *out = (struct evalclass_stats){0};
+    for (size_t l = 0; l < e->n_labels; l++) {
+        struct evalclass_stats s;
+        if (e->tp[l] + e->fp[l] + e->fn[l] == 0)
+            continue;
+        evalclass_label(e, l, &s);
+        out->precision += s.precision;
+        out->recall += s.recall;
+        out->f1 += s.f1;
+        out->support += s.support;
+        seen++;
+    }
+    if (seen) {
+        out->precision /= (double)seen;
+        out->recall /= (double)seen;
+        out->f1 /= (double)seen;
     }
 }
 

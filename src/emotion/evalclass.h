@@ -6,6 +6,8 @@
 #ifndef EVALCLASS_H
 #define EVALCLASS_H
 
+#include "base/pb.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +16,8 @@ struct evalclass {
     size_t n_examples;
     size_t exact; /* examples whose predicted set equals the true set */
     uint64_t *tp, *fp, *fn;
+    /* n_labels x n_labels, truth-major: examples with one true and one predicted label. */
+    uint64_t *confusion;
 };
 
 struct evalclass_stats {
@@ -22,7 +26,7 @@ struct evalclass_stats {
 };
 
 /* Allocates zeroed counts for n_labels labels; evalclass_free releases them. */
-int evalclass_init(struct evalclass *e, size_t n_labels, char *err);
+pb_status evalclass_init(struct evalclass *e, size_t n_labels, char *err);
 void evalclass_free(struct evalclass *e);
 
 /* Counts one example: its true label set and its predicted set (ids < n_labels, no repeats). */
@@ -33,6 +37,10 @@ void evalclass_label(const struct evalclass *e, size_t label, struct evalclass_s
 /* Unweighted mean over all labels (macro) of precision, recall and F1. */
 void evalclass_macro(const struct evalclass *e, struct evalclass_stats *out);
 /* Precision, recall and F1 of the pooled counts (micro). */
+/* The same over the labels that occur in the truth or the predictions only (scikit-learn's
+ * f1_score(average="macro") without a labels= argument): for single-label reports where a
+ * model may predict a label the data never has (neutral on positive/negative reviews). */
+void evalclass_macro_seen(const struct evalclass *e, struct evalclass_stats *out);
 void evalclass_micro(const struct evalclass *e, struct evalclass_stats *out);
 double evalclass_accuracy(const struct evalclass *e);
 

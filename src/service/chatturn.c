@@ -121,7 +121,7 @@ static void classify(app *a, const char *text, struct chatturn_out *out)
         out->n_emotions = 1;
     }
     snprintf(out->segment, sizeof out->segment, "%s",
-             segmap_of(app_segmap(a), out->emotions[0].label, out->emotions[0].group));
+             segmap_of(app_segmap(a), out->emotions[0].label, out->emotions[0].segment));
 }
 
 static json_t *emotions_json(const struct chatturn_out *out)

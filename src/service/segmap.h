@@ -31,7 +31,8 @@ size_t segmap_count(const segmap *m);
 const char *const *segmap_names(const segmap *m);
 
 /* The segment of a classification whose top label and group are given (either may be NULL
- * or ""): the map's entry, else the group (group mode) or label (label mode) when it is a
+ * or ""; the chat passes the classifier's sentence segment, emotion_result.segment, as the
+ * group): the map's entry, else the group (group mode) or label (label mode) when it is a
  * segment, else the fallback. Returns one of segmap_names. */
 const char *segmap_of(const segmap *m, const char *label, const char *group);
 
