@@ -196,9 +196,12 @@ pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done
                                         .value = j->out.value,
                                         .event_id = in->event_id,
                                         .detail_json = j->detail};
+        /* From here j belongs to the writer's callbacks (reward_done may already have freed
+         * it when this returns). j->r.event_id stays the caller's string: the writer took a
+         * copy, and reward_done reads only the value and the static source. */
         rc = writer_submit_reward(app_writer(a), &j->r, check_impression, reward_done, j, err);
-        j->r.event_id = NULL; /* the caller's string; the writer took a copy */
-        j->r.detail_json = NULL;
+        if (rc == PB_OK)
+            return PB_OK;
     }
     if (rc != PB_OK)
         job_free(j);
