@@ -203,7 +203,7 @@ static inline int dash_service_start(struct dash_service *sv, const char *admin_
         return -1;
     for (size_t i = 0, at = 0; i < n_sets; at += counts[i], i++)
         memcpy(sv->routes + at, sets[i], counts[i] * sizeof *sv->routes);
-    struct server_options so = {sv->routes, n, sv->app, app_metrics(sv->app), NULL};
+    struct server_options so = {sv->routes, n, sv->app, app_metrics(sv->app), NULL, NULL};
     if (server_new(sv->cfg, &so, &sv->srv, dash_err) != PB_OK ||
         server_start(sv->srv, dash_err) != PB_OK)
         return -1;

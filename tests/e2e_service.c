@@ -367,6 +367,7 @@ static void test_user_ids_are_pseudonymised(void)
     store *st = NULL;
     int consent_raw = -1, consent_hashed = -1;
     struct impressions_info info;
+    svc_flush(&s);
     CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
     CHECK_INT(feedback_get_consent(st, "alice", &consent_raw, err), PB_OK);
     CHECK_INT(feedback_get_consent(st, hex, &consent_hashed, err), PB_OK);

@@ -21,6 +21,7 @@ static void age_impressions(const struct svc *s, int seconds)
              "UPDATE impressions SET created_at = created_at - %d, activated_at = "
              "activated_at - %d",
              seconds, seconds);
+    svc_flush(s);
     int rc = store_open(s->db, NULL, &st, err);
     if (rc == PB_OK && (rc = store_prepare(st, sql, &q, err)) == PB_OK)
         rc = stmt_run(st, q, "ageing impressions", err);
@@ -34,6 +35,7 @@ static struct impressions_info stored(const struct svc *s, long long id)
     char err[PB_ERR_LEN];
     struct impressions_info info = {0};
     store *st = NULL;
+    svc_flush(s);
     if (store_open(s->db, NULL, &st, err) != PB_OK || impressions_get(st, id, &info, err) != PB_OK)
         info.id = -1;
     store_close(st);

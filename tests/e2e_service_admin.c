@@ -104,6 +104,7 @@ static void test_import_run_adds_the_winner(void)
     int64_t a1 = 0, a2 = 0, run = 0;
     json_t *r = NULL;
     svc_start(&s, ADMIN);
+    svc_flush(&s);
     CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
     CHECK_INT(store_experiment_get_or_create(st, "offline-1", "offline", "ucb1", &off, err), PB_OK);
     CHECK_INT(arms_add(st, off.id, "X", "오프라인 프롬프트 X", NULL, &a1, NULL, err), PB_OK);
@@ -166,7 +167,8 @@ static void test_choose_feedback_and_rebuild_after_restart(void)
     free(s.routes);
     CHECK_INT(app_new(s.cfg, &ao, &s.app, err), PB_OK);
     CHECK_INT(api_routes_new(&s.routes, &nr, err), PB_OK);
-    struct server_options so = {s.routes, nr, s.app, app_metrics(s.app), api_health};
+    struct server_options so = {s.routes,           nr,         s.app,
+                                app_metrics(s.app), api_health, api_before_metrics};
     CHECK_INT(server_new(s.cfg, &so, &s.srv, err), PB_OK);
     CHECK_INT(server_start(s.srv, err), PB_OK);
     snprintf(s.url, sizeof s.url, "http://127.0.0.1:%d", server_port(s.srv));

@@ -112,7 +112,8 @@ static void restart(struct svc *s)
     struct app_options ao = {.prompts_dir = check_source_path("prompts"), .no_background = 1};
     CHECK_INT(app_new(s->cfg, &ao, &s->app, err), PB_OK);
     CHECK_INT(api_routes_new(&s->routes, &nr, err), PB_OK);
-    struct server_options so = {s->routes, nr, s->app, app_metrics(s->app), api_health};
+    struct server_options so = {s->routes,           nr,         s->app,
+                                app_metrics(s->app), api_health, api_before_metrics};
     CHECK_INT(server_new(s->cfg, &so, &s->srv, err), PB_OK);
     CHECK_INT(server_start(s->srv, err), PB_OK);
     snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", server_port(s->srv));

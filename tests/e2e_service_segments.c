@@ -87,6 +87,7 @@ static void test_map_file_overrides_the_groups(void)
     CHECK_STR(svc_str(c, "segment"), "low");
     store *st = NULL;
     struct impressions_info info = {0};
+    svc_flush(&s);
     CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
     CHECK_INT(impressions_get(st, svc_int(c, "impression_id"), &info, err), PB_OK);
     CHECK_STR(info.segment, "low");

@@ -18,7 +18,11 @@ db=$PB_TMP/svc.db
 start_serve() {
   pb_start serve "$PB_BIN" serve --port 0 --db "$db" --prompts "$PB_SOURCE_DIR/prompts"
   serve_pid=$PB_LAST_PID
-  url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$url/healthz"
+  url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$url/healthz" 300 || {
+    echo "serve's stderr:" >&2
+    cat "$PB_TMP/serve.err" >&2
+    return 1
+  }
 }
 
 json_field() { # json_field NAME: a number or string field of $PB_BODY (flat answers only)

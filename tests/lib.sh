@@ -40,11 +40,13 @@ pb_start() {
 # pb_wait_http URL [TRIES]: polls until URL answers 200 (0.1 s apart, 100 tries by default).
 pb_wait_http() {
   local url=$1 tries=${2:-100} i
+  local code=
   for ((i = 0; i < tries; i++)); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ] && return 0
+    code=$(curl -s -m 5 -o "$PB_TMP/wait_http.body" -w '%{http_code}' "$url")
+    [ "$code" = 200 ] && return 0
     sleep 0.1
   done
-  echo "not answering: $url" >&2
+  echo "not answering: $url (last status ${code:-none}: $(head -c 300 "$PB_TMP/wait_http.body" 2>/dev/null))" >&2
   return 1
 }
 

@@ -14,6 +14,7 @@
 #include "emotion/emotrain.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -116,7 +117,8 @@ static inline void svc_start(struct svc *s, const char *const *settings)
         rc = app_new(s->cfg, &ao, &s->app, err);
     if (rc == PB_OK)
         rc = api_routes_new(&s->routes, &n_routes, err);
-    struct server_options so = {s->routes, n_routes, s->app, app_metrics(s->app), api_health};
+    struct server_options so = {s->routes,           n_routes,   s->app,
+                                app_metrics(s->app), api_health, api_before_metrics};
     if (rc == PB_OK)
         rc = server_new(s->cfg, &so, &s->srv, err);
     if (rc == PB_OK)
@@ -221,12 +223,22 @@ static inline void svc_fake_reset(void)
     svc_http("POST", url, NULL, "{}", NULL);
 }
 
-/* Row counts of the service's database, read through a fresh handle. */
+/* Waits until everything the service queued to its writer is on disk: choose writes its
+ * impression behind the answer, so a test that reads the database right after must wait. */
+static inline void svc_flush(const struct svc *s)
+{
+    char err[PB_ERR_LEN];
+    if (writer_flush(app_writer(s->app), err) != PB_OK)
+        fprintf(stderr, "svc_flush: %s\n", err);
+}
+
+/* Row counts of the service's database (after svc_flush), read through a fresh handle. */
 static inline struct store_counts svc_counts(const struct svc *s)
 {
     struct store_counts c = {0};
     char err[PB_ERR_LEN];
     store *st = NULL;
+    svc_flush(s);
     if (store_open(s->db, NULL, &st, err) != PB_OK || store_count_rows(st, &c, err) != PB_OK)
         fprintf(stderr, "svc_counts: %s\n", err);
     store_close(st);

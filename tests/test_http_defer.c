@@ -206,7 +206,8 @@ static server *start(const char *const (*settings)[2], size_t n)
     for (size_t i = 0; i < n; i++)
         if (config_set(cfg, settings[i][0], settings[i][1], err) != PB_OK)
             fprintf(stderr, "setting: %s\n", err);
-    struct server_options opt = {routes, sizeof routes / sizeof routes[0], &the_app, NULL, NULL};
+    struct server_options opt = {routes, sizeof routes / sizeof routes[0], &the_app, NULL, NULL,
+                                 NULL};
     if (server_new(cfg, &opt, &s, err) != PB_OK || server_start(s, err) != PB_OK) {
         fprintf(stderr, "cannot start the server: %s\n", err);
         exit(2);

@@ -114,8 +114,8 @@ static server *start(const char *const (*settings)[2], size_t n)
     for (size_t i = 0; i < n; i++)
         if (config_set(cfg, settings[i][0], settings[i][1], err) != PB_OK)
             fprintf(stderr, "setting: %s\n", err);
-    struct server_options opt = {routes, sizeof routes / sizeof routes[0], &the_app, NULL,
-                                 health_hook};
+    struct server_options opt = {
+        routes, sizeof routes / sizeof routes[0], &the_app, NULL, health_hook, NULL};
     if (server_new(cfg, &opt, &s, err) != PB_OK || server_start(s, err) != PB_OK) {
         fprintf(stderr, "cannot start the server: %s\n", err);
         exit(2);
@@ -658,7 +658,7 @@ static void test_sigterm_stops_run_until_signal_cleanly(void)
     config_defaults(&cfg, err);
     config_set(cfg, "server.port", port, err);
     config_set(cfg, "server.access_log", "", err);
-    struct server_options opt = {routes, 1, &the_app, NULL, NULL};
+    struct server_options opt = {routes, 1, &the_app, NULL, NULL, NULL};
     CHECK_INT(server_new(cfg, &opt, &s, err), PB_OK);
     /* Blocked here first so the client thread, which inherits the mask, cannot take it. */
     sigset_t term, old;

@@ -65,7 +65,7 @@ static void test_request_body_keeps_messages_in_order_with_request_fields(void)
     struct llm_message m[] = {{"system", "Be brief."}, {"user", "Héllo \"you\""}};
     struct llm_request req = {m, 2, "gpt-test", 0.25, 77};
     struct llmwire_defaults d = {"default-model", 0.9, 500};
-    CHECK_INT(llmwire_request_body(&req, &d, &body, err), PB_OK);
+    CHECK_INT(llmwire_request_body(&req, &d, 0, &body, err), PB_OK);
     json_t *v = body_json(body);
     json_t *msgs = json_object_get(v, "messages");
     CHECK_INT(json_array_size(msgs), 2);
@@ -86,7 +86,7 @@ static void test_request_body_takes_unset_fields_from_defaults_or_leaves_them_ou
     struct llm_message m[] = {{"user", "hi"}};
     struct llm_request req = {m, 1, "", -1, 0};
     struct llmwire_defaults d = {"default-model", 0.5, 300};
-    CHECK_INT(llmwire_request_body(&req, &d, &body, err), PB_OK);
+    CHECK_INT(llmwire_request_body(&req, &d, 0, &body, err), PB_OK);
     json_t *v = body_json(body);
     CHECK_STR(json_string_value(json_object_get(v, "model")), "default-model");
     CHECK_NEAR(json_real_value(json_object_get(v, "temperature")), 0.5, 1e-12);
@@ -95,11 +95,29 @@ static void test_request_body_takes_unset_fields_from_defaults_or_leaves_them_ou
     free(body);
 
     struct llmwire_defaults none = {NULL, -1, 0};
-    CHECK_INT(llmwire_request_body(&req, &none, &body, err), PB_OK);
+    CHECK_INT(llmwire_request_body(&req, &none, 0, &body, err), PB_OK);
     v = body_json(body);
     CHECK(v != NULL);
     CHECK_INT(json_object_size(v), 1); /* messages only */
     json_decref(v);
+    free(body);
+}
+
+static void test_streamed_request_body_asks_for_usage(void)
+{
+    char err[PB_ERR_LEN], *body = NULL;
+    struct llm_message m[] = {{"user", "hi"}};
+    struct llm_request req = {m, 1, "", -1, 0};
+    struct llmwire_defaults none = {NULL, -1, 0};
+    CHECK_INT(llmwire_request_body(&req, &none, 1, &body, err), PB_OK);
+    json_t *v = body_json(body);
+    CHECK(json_is_true(json_object_get(v, "stream")));
+    CHECK(json_is_true(json_object_get(json_object_get(v, "stream_options"), "include_usage")));
+    CHECK_INT(json_object_size(v), 3); /* messages, stream, stream_options */
+    json_decref(v);
+    free(body);
+    CHECK_INT(llmwire_request_body(&req, &none, 0, &body, err), PB_OK);
+    CHECK(strstr(body, "stream") == NULL);
     free(body);
 }
 
@@ -121,7 +139,7 @@ static void test_request_body_refuses_bad_messages(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[PB_ERR_LEN] = "", *body = (char *)"unset";
         struct llm_request req = {cases[i].messages, cases[i].n, NULL, -1, 0};
-        CHECK_INT(llmwire_request_body(&req, &d, &body, err), PB_ERR_INVALID);
+        CHECK_INT(llmwire_request_body(&req, &d, 0, &body, err), PB_ERR_INVALID);
         CHECK_STR(err, cases[i].message);
         CHECK(body == NULL);
     }
@@ -253,6 +271,7 @@ int main(void)
     RUN(test_endpoint_refuses_bad_settings);
     RUN(test_request_body_keeps_messages_in_order_with_request_fields);
     RUN(test_request_body_takes_unset_fields_from_defaults_or_leaves_them_out);
+    RUN(test_streamed_request_body_asks_for_usage);
     RUN(test_request_body_refuses_bad_messages);
     RUN(test_answers_table);
     RUN(test_answer_body_is_read_only_up_to_its_length);

@@ -4,6 +4,7 @@
  * I/O or keep global state; all randomness comes from the caller's gsl_rng. */
 #include "bandit/bandit.h"
 
+#include "bandit/pbest.h"
 #include "bandit/policyspec.h"
 #include "base/pb.h"
 
@@ -41,6 +42,13 @@ struct bandit {
     size_t ring_head, ring_len; /* oldest entry, entries held */
     uint64_t log_at;            /* total at which log_t was computed */
     double log_t;
+    /* Thompson propensities: p_best[i] is P(arm i's draw wins) in the state numbered
+     * p_version[i]; every change of state takes a new number. post is scratch for pbest. */
+    uint64_t version;
+    double *p_best;
+    uint64_t *p_version;
+    struct pbest_arm *post;
+    struct pbest_table *tables; /* thompson-beta: one CDF table per arm */
 };
 
 /* ---- life cycle and arms --------------------------------------------------------------- */
@@ -65,6 +73,24 @@ static pb_status grow(bandit *b, size_t need, char *err)
     if (!score)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory for %zu arms", cap);
     b->score = score;
+    bandit_kind k = b->policy.kind;
+    if (k == BANDIT_THOMPSON || k == BANDIT_THOMPSON_BETA) {
+        double *p_best = realloc(b->p_best, cap * sizeof *p_best);
+        if (p_best)
+            b->p_best = p_best;
+        uint64_t *p_version = p_best ? realloc(b->p_version, cap * sizeof *p_version) : NULL;
+        if (p_version)
+            b->p_version = p_version;
+        struct pbest_arm *post = p_version ? realloc(b->post, cap * sizeof *post) : NULL;
+        if (post)
+            b->post = post;
+        struct pbest_table *tables = NULL;
+        if (post && k == BANDIT_THOMPSON_BETA &&
+            (tables = realloc(b->tables, cap * sizeof *tables)))
+            b->tables = tables;
+        if (!post || (k == BANDIT_THOMPSON_BETA && !tables))
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory for %zu arms", cap);
+    }
     b->cap = cap;
     return PB_OK;
 }
@@ -111,6 +137,10 @@ void bandit_free(bandit *b)
     free(b->arms);
     free(b->score);
     free(b->ring);
+    free(b->p_best);
+    free(b->p_version);
+    free(b->post);
+    free(b->tables);
     free(b);
 }
 
@@ -129,6 +159,7 @@ void bandit_reset(bandit *b)
     b->ring_head = b->ring_len = 0;
     b->log_at = 0;
     b->log_t = 0;
+    b->version++;
 }
 
 pb_status bandit_add_arm(bandit *b, size_t *index, char *err)
@@ -140,6 +171,11 @@ pb_status bandit_add_arm(bandit *b, size_t *index, char *err)
         return rc;
     b->arms[b->n_arms] = (struct bandit_arm){.active = 1};
     b->score[b->n_arms] = 0;
+    if (b->p_version)
+        b->p_version[b->n_arms] = UINT64_MAX; /* no state has that number */
+    if (b->tables)
+        b->tables[b->n_arms].a = 0;
+    b->version++;
     if (index)
         *index = b->n_arms;
     b->n_arms++;
@@ -155,6 +191,7 @@ pb_status bandit_set_active(bandit *b, size_t arm, int active, char *err)
     if (b->arms[arm].active != active)
         b->n_active += active ? 1 : (size_t)-1;
     b->arms[arm].active = active;
+    b->version++;
     return PB_OK;
 }
 
@@ -245,6 +282,7 @@ pb_status bandit_observe(bandit *b, size_t arm, double reward, char *err)
     a->sumsq += reward * reward;
     arm_refresh(a);
     b->total++;
+    b->version++;
     if (b->policy.kind == BANDIT_DUCB) {
         ducb_discount(b);
         a->wn += 1;
@@ -292,6 +330,7 @@ pb_status bandit_forget(bandit *b, size_t arm, double reward, char *err)
     a->sumsq -= reward * reward;
     arm_refresh(a);
     b->total--;
+    b->version++;
     return PB_OK;
 }
 
@@ -450,6 +489,40 @@ static size_t thompson_pick(const bandit *b, gsl_rng *rng)
     return pick;
 }
 
+/* Arm i's posterior for pbest, as posterior_draw samples it. */
+static struct pbest_arm posterior_of(bandit *b, size_t i)
+{
+    const struct bandit_arm *a = &b->arms[i];
+    double n = (double)a->n;
+    if (b->policy.kind == BANDIT_THOMPSON_BETA) {
+        double s = fmin(n, fmax(0, (a->sum + n) * 0.5));
+        pbest_table_build(&b->tables[i], 1 + s, 1 + (n - s));
+        return (struct pbest_arm){.beta = &b->tables[i]};
+    }
+    return (struct pbest_arm){.mean = n > 0 ? a->sum / n : 0, .sd = b->policy.sigma / sqrt(n + 1)};
+}
+
+/* The probability that Thompson's draw picks `pick` in this state: exact for two Gaussian
+ * arms, a one-dimensional integral otherwise (pbest.h), computed once per state and arm. A
+ * Beta arm's CDF table is rebuilt only when that arm was observed. Never below 1e-12: the
+ * arm was chosen, so its probability is positive, and callers divide by it. */
+static double thompson_propensity(bandit *b, size_t pick)
+{
+    if (b->p_version[pick] == b->version)
+        return b->p_best[pick];
+    size_t n = 0, me = 0;
+    for (size_t i = 0; i < b->n_arms; i++) {
+        if (!b->arms[i].active)
+            continue;
+        if (i == pick)
+            me = n;
+        b->post[n++] = posterior_of(b, i);
+    }
+    b->p_best[pick] = fmax(1e-12, pbest_prob(b->post, n, me));
+    b->p_version[pick] = b->version;
+    return b->p_best[pick];
+}
+
 static void softmax_weights(const bandit *b, double *w, double *total)
 {
     double top = -INFINITY, sum = 0;
@@ -550,13 +623,8 @@ pb_status bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity
         pick = select_softmax(b, rng, propensity);
     } else {
         pick = thompson_pick(b, rng);
-        if (propensity) {
-            /* the draw that chose counts as one win, so a chosen arm never gets 0 */
-            long wins = 1, draws = b->policy.draws;
-            for (long d = 0; d < draws; d++)
-                wins += thompson_pick(b, rng) == pick;
-            *propensity = (double)wins / (double)(draws + 1);
-        }
+        if (propensity)
+            *propensity = thompson_propensity(b, pick);
     }
     *arm = pick;
     return PB_OK;

@@ -39,8 +39,11 @@ uint64_t bandit_total_pulls(const bandit *b);
 
 /* Chooses an active arm: unplayed (or below burn-in) active arms first, uniformly, then the
  * policy; ties are broken uniformly with rng. *propensity (may be NULL, which is faster) gets the
- * probability of this choice: exact for UCB-type, greedy and softmax policies, Monte Carlo with
- * policy.draws for Thompson. PB_ERR_CONFLICT when no arm is active. No allocation. */
+ * probability of this choice: exact for UCB-type, greedy and softmax policies; for Thompson the
+ * probability that the choosing draw comes out on top (bandit/pbest.h: closed form for two
+ * Gaussian arms, a one-dimensional integral to about 1e-6 otherwise), computed once per state and
+ * kept until the next observe, forget or change of arms; it draws no random numbers.
+ * PB_ERR_CONFLICT when no arm is active. No allocation. */
 pb_status bandit_select(bandit *b, gsl_rng *rng, size_t *arm, double *propensity, char *err);
 
 /* Records one reward in [-1, 1] for arm. NaN, infinities, out-of-range rewards and unknown

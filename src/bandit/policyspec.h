@@ -31,7 +31,8 @@ typedef struct {
     double gamma;   /* ducb: discount factor */
     double xi;      /* ducb, swucb: exploration constant (Garivier & Moulines use 0.6) */
     long window;    /* swucb: window length in observations */
-    long draws;     /* thompson*: Monte Carlo draws for the propensity */
+    long draws;     /* thompson*: Monte Carlo draws where choice probabilities are sampled
+                     * (ctxpolicy); the propensity of a choice is computed (pbest.h) */
     long burnin;    /* every policy: pulls each active arm gets before the policy decides */
 } bandit_policy;
 

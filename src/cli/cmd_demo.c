@@ -298,7 +298,7 @@ static int start_provider(struct demo *d, char *err)
                                         {"server.threads", "2"},
                                         {"server.access_log", ""},
                                         {"server.admin_token", ""}};
-    struct server_options so = {provider_routes, 1, NULL, NULL, NULL};
+    struct server_options so = {provider_routes, 1, NULL, NULL, NULL, NULL};
     int rc = config_defaults(&d->provider_cfg, err);
     if (rc == PB_OK)
         rc = set_all(d->provider_cfg, kv, sizeof kv / sizeof *kv, err);
@@ -356,7 +356,8 @@ static int start_service(struct demo *d, const struct demo_args *a, char *err)
         d->routes[1] = (struct server_route){"GET", "/admin", demo_page, 0};
         memcpy(d->routes + 2, api, n_api * sizeof *api);
         d->n_routes = n_api + 2;
-        struct server_options so = {d->routes, d->n_routes, d->a, app_metrics(d->a), api_health};
+        struct server_options so = {d->routes,         d->n_routes, d->a,
+                                    app_metrics(d->a), api_health,  api_before_metrics};
         rc = server_new(d->cfg, &so, &d->srv, err);
     }
     free(api);

@@ -102,7 +102,8 @@ static int run(const struct serve_args *args, config *cfg, char *err)
     if (rc == PB_OK)
         rc = api_routes_new(&routes, &n_routes, err);
     if (rc == PB_OK) {
-        struct server_options so = {routes, n_routes, a, app_metrics(a), api_health};
+        struct server_options so = {routes,         n_routes,   a,
+                                    app_metrics(a), api_health, api_before_metrics};
         rc = server_new(cfg, &so, &srv, err);
     }
     if (rc == PB_OK) {

@@ -348,6 +348,8 @@ static pb_status route_builtin_metrics(struct server_request *req, struct server
     metrics_set(s->m_connections, NULL, (double)atomic_load(&s->site.connections));
     metrics_set(s->m_suspended, NULL, (double)httpdefer_suspended(s->site.defer));
     metrics_set(s->m_waiting, NULL, (double)httpdefer_waiting(s->site.defer));
+    if (s->opt.before_metrics)
+        s->opt.before_metrics(app);
     pb_status rc = metrics_render(s->metrics, &text, &len, reply->err);
     if (rc != PB_OK)
         return rc;

@@ -62,6 +62,8 @@ struct server_options {
     metrics *metrics; /* borrowed registry; NULL: the server owns one (server_metrics) */
     /* Adds fields to GET /healthz; an error turns the answer into 503 "degraded". */
     pb_status (*health)(json_t *status, void *app, char *err);
+    /* Called before GET /metrics renders (may be NULL): the app samples its gauges there. */
+    void (*before_metrics)(void *app);
 };
 
 /* Creates a server from the server.* settings (cfg is borrowed and must outlive it); opens

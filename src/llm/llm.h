@@ -1,10 +1,11 @@
 /* llm.h — the only way the project talks to an LLM provider: OpenAI-compatible chat
  * completions over libcurl (the transport; the JSON and what an answer means are llmwire.h).
- * Owns timeouts, retries with backoff and jitter (408/409/429/5xx and transport timeouts;
- * Retry-After honoured up to a cap; 429 "insufficient quota" is final), concurrency through
- * curl multi, and usage accounting. Azure OpenAI is selected by an api-version. The API key is
- * never written to logs, errors or files. It knows nothing about bandits, judges or the
- * database. */
+ * Owns the client (settings, key, usage accounting), the blocking calls and their concurrency
+ * through curl multi, and the retry policy: timeouts, retries with backoff and jitter
+ * (408/409/429/5xx and transport timeouts; Retry-After honoured up to a cap; 429 "insufficient
+ * quota" is final). Many waiting calls on one thread, streamed or not, are llmloop.h's. Azure
+ * OpenAI is selected by an api-version. The API key is never written to logs, errors or files.
+ * It knows nothing about bandits, judges or the database. */
 #ifndef LLM_H
 #define LLM_H
 
@@ -57,7 +58,9 @@ struct llm_response {
     int http_status; /* of the last attempt, 0 when no HTTP answer */
     int attempts;
     double latency_s;
-    double backoff_s; /* total delay scheduled between attempts (backoff or Retry-After) */
+    double backoff_s;     /* total delay scheduled between attempts (backoff or Retry-After) */
+    double retry_after_s; /* the provider's Retry-After (or retry-after-ms) of the last attempt,
+                           * in seconds, as sent (not capped); 0 when it sent none */
 };
 
 struct llm_usage {

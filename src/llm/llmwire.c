@@ -75,7 +75,7 @@ static pb_status add_messages(json_t *msgs, const struct llm_request *req, char 
 }
 
 pb_status llmwire_request_body(const struct llm_request *req, const struct llmwire_defaults *d,
-                               char **out, char *err)
+                               int stream, char **out, char *err)
 {
     json_t *root = json_object(), *msgs = json_array();
     *out = NULL;
@@ -94,6 +94,10 @@ pb_status llmwire_request_body(const struct llm_request *req, const struct llmwi
             json_object_set_new(root, "temperature", json_real(temperature));
         if (max_tokens > 0)
             json_object_set_new(root, "max_tokens", json_integer(max_tokens));
+        if (stream) {
+            json_object_set_new(root, "stream", json_true());
+            json_object_set_new(root, "stream_options", json_pack("{s:b}", "include_usage", 1));
+        }
         if (!(*out = json_dumps(root, JSON_COMPACT)))
             rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }

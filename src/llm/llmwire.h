@@ -31,10 +31,11 @@ struct llmwire_defaults {
 
 /* The request body for req as compact JSON into *out (caller frees): messages in order, then
  * model, temperature and max_tokens from req or, where req leaves them unset (NULL or "",
- * < 0, <= 0), from d. PB_ERR_INVALID when req has no messages or a role or content that is
- * NULL or not UTF-8. */
+ * < 0, <= 0), from d; stream != 0 adds "stream": true and "stream_options": {"include_usage":
+ * true} (the answer is then llmsse's to read). PB_ERR_INVALID when req has no messages or a role
+ * or content that is NULL or not UTF-8. */
 pb_status llmwire_request_body(const struct llm_request *req, const struct llmwire_defaults *d,
-                               char **out, char *err);
+                               int stream, char **out, char *err);
 
 /* Reads a 2xx answer body of len bytes (need not be NUL-terminated): choices[0].message.content
  * into r->text, finish_reason into r->finish_reason (NULL when absent), usage.prompt_tokens and

@@ -6,11 +6,13 @@
 #include "base/jsonio.h"
 #include "bandit/featvec.h"
 #include "service/adminapi.h"
-#include "service/chatturn.h"
+#include "service/chathttp.h"
 #include "service/choose.h"
 #include "service/pipeline.h"
 #include "service/reward.h"
 #include "store/feedback.h"
+#include "store/writer.h"
+#include "llm/llmloop.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -33,71 +35,48 @@ static pb_status flow_status(struct server_reply *reply, pb_status rc)
     return rc;
 }
 
-static json_t *chat_json(const struct chatturn_out *o)
+/* A feedback waits for its commit without a thread: the reply is deferred and answered from
+ * the writer's thread once the batch carrying the reward is on disk. */
+static json_t *feedback_json(const struct reward_feedback_out *out)
 {
-    json_t *emotions = json_array();
-    for (size_t i = 0; emotions && i < o->n_emotions; i++)
-        json_array_append_new(emotions,
-                              json_pack("{s:s, s:s, s:f}", "label", o->emotions[i].label, "name",
-                                        o->emotions[i].display, "score", o->emotions[i].score));
-    return json_pack("{s:s, s:o, s:s, s:I, s:s, s:I, s:s}", "reply", o->reply, "emotions", emotions,
-                     "arm", o->arm, "arm_id", (json_int_t)o->arm_id, "segment", o->segment,
-                     "impression_id", (json_int_t)o->impression_id, "conversation_id",
-                     o->conversation_id);
+    json_t *j =
+        json_pack("{s:I, s:I, s:s, s:I, s:s, s:f, s:b}", "reward_id", (json_int_t)out->reward_id,
+                  "impression_id", (json_int_t)out->impression_id, "arm", out->arm, "arm_id",
+                  (json_int_t)out->arm_id, "source", out->source, "value", out->value, "duplicate",
+                  out->duplicate);
+    if (j && out->similarity >= 0)
+        json_object_set_new(j, "similarity", json_real(out->similarity));
+    return j;
 }
 
-static pb_status h_chat(struct server_request *req, struct server_reply *reply, void *ctx)
+static void feedback_done(pb_status rc, const struct reward_feedback_out *out, const char *err,
+                          void *ud)
 {
-    static const char *const fields[] = {"user_id", "conversation_id", "message", "consent",
-                                         "experiment"};
-    struct chatturn_in in = {.consent = -1};
-    struct chatturn_out out = {0};
-    json_t *body = NULL;
-    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = jsonio_string(body, "user_id", 1, &in.user_id, reply->err)) ||
-        (rc = server_auth_user(req, in.user_id, reply->err)) ||
-        (rc = jsonio_string(body, "conversation_id", 0, &in.conversation_id, reply->err)) ||
-        (rc = jsonio_string(body, "message", 1, &in.message, reply->err)) ||
-        (rc = jsonio_string(body, "experiment", 0, &in.experiment, reply->err)) ||
-        (rc = jsonio_bool(body, "consent", 0, &in.consent, reply->err)))
-        goto cleanup;
-    if ((rc = chatturn_run(ctx, &in, &out, reply->err)) == PB_OK)
-        server_reply_json(reply, 200, chat_json(&out));
-    rc = flow_status(reply, rc);
-cleanup:
-    chatturn_out_clear(&out);
-    json_decref(body);
-    return rc;
+    struct server_defer *d = ud;
+    struct server_reply reply = {0};
+    if (rc == PB_OK)
+        server_reply_json(&reply, 200, feedback_json(out));
+    else
+        server_reply_error(&reply, rc == PB_ERR_FORBIDDEN ? 403 : server_http_status(rc, 1),
+                           pb_status_name(rc), err);
+    server_defer_finish(d, &reply);
 }
 
-static pb_status h_regenerate(struct server_request *req, struct server_reply *reply, void *ctx)
+static pb_status feedback_defer(app *a, struct server_request *req, struct server_reply *reply,
+                                const struct reward_feedback_in *in)
 {
-    static const char *const fields[] = {"user_id", "event_id"};
-    struct chatturn_out out = {0};
-    const char *user_id = NULL, *event_id = NULL;
-    int64_t impression = 0;
-    json_t *body = NULL;
-    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    if ((rc = server_req_param_id(req, "impression_id", &impression, reply->err)) ||
-        (rc = jsonio_string(body, "user_id", 1, &user_id, reply->err)) ||
-        (rc = server_auth_user(req, user_id, reply->err)) ||
-        (rc = jsonio_string(body, "event_id", 0, &event_id, reply->err)))
-        goto cleanup;
-    rc = chatturn_regenerate(ctx, impression, user_id, event_id, &out, reply->err);
-    if (rc == PB_OK) {
-        json_t *j = chat_json(&out);
-        json_object_set_new(j, "regenerated_impression_id", json_integer(impression));
-        server_reply_json(reply, 200, j);
+    struct server_defer *d = server_reply_defer(req, reply, 0, NULL, NULL);
+    if (!d)
+        return PB_OK; /* the core answered (shutting down) */
+    pb_status rc = reward_submit(a, in, feedback_done, d, reply->err);
+    if (rc != PB_OK) {
+        struct server_reply now = {0};
+        server_reply_error(&now, server_http_status(rc, 1), pb_status_name(rc), reply->err);
+        if (rc == PB_ERR_UNAVAILABLE || rc == PB_ERR_LIMIT)
+            server_reply_header(&now, "Retry-After", "1");
+        server_defer_finish(d, &now);
     }
-    rc = flow_status(reply, rc);
-cleanup:
-    chatturn_out_clear(&out);
-    json_decref(body);
-    return rc;
+    return PB_OK;
 }
 
 static pb_status h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
@@ -105,7 +84,6 @@ static pb_status h_feedback(struct server_request *req, struct server_reply *rep
     static const char *const fields[] = {"impression_id", "user_id", "kind",    "value",
                                          "final_text",    "draft",   "event_id"};
     struct reward_feedback_in in = {0};
-    struct reward_feedback_out out;
     long long impression = 0;
     json_t *body = NULL;
     pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
@@ -123,16 +101,7 @@ static pb_status h_feedback(struct server_request *req, struct server_reply *rep
         goto cleanup;
     in.impression_id = impression;
     in.has_value = !isnan(in.value);
-    if ((rc = reward_from_feedback(ctx, &in, &out, reply->err)) == PB_OK) {
-        json_t *j =
-            json_pack("{s:I, s:I, s:s, s:I, s:s, s:f, s:b}", "reward_id", (json_int_t)out.reward_id,
-                      "impression_id", (json_int_t)out.impression_id, "arm", out.arm, "arm_id",
-                      (json_int_t)out.arm_id, "source", out.source, "value", out.value, "duplicate",
-                      out.duplicate);
-        if (j && out.similarity >= 0)
-            json_object_set_new(j, "similarity", json_real(out.similarity));
-        server_reply_json(reply, 200, j);
-    }
+    rc = feedback_defer(ctx, req, reply, &in);
     rc = flow_status(reply, rc);
 cleanup:
     json_decref(body);
@@ -226,24 +195,55 @@ static pb_status h_discard(struct server_request *req, struct server_reply *repl
     return impression_set(req, reply, ctx, 0);
 }
 
+/* Erasure waits for its commit and the WAL checkpoint on the writer's thread. */
+struct erase_wait {
+    struct server_defer *d;
+    struct pipeline_erase e;
+};
+
+static void erase_done(pb_status rc, const char *err, void *ud)
+{
+    struct erase_wait *w = ud;
+    struct server_reply reply = {0};
+    const struct feedback_erase_counts *c = &w->e.result.counts;
+    if (rc == PB_OK)
+        server_reply_json(&reply, 200,
+                          json_pack("{s:{s:I, s:I, s:I, s:I}, s:s}", "erased", "messages",
+                                    (json_int_t)c->messages, "conversations",
+                                    (json_int_t)c->conversations, "impressions",
+                                    (json_int_t)c->impressions, "rewards", (json_int_t)c->rewards,
+                                    "on_disk", w->e.result.purged ? "purged" : "pending"));
+    else
+        server_reply_error(&reply, server_http_status(rc, 1), pb_status_name(rc), err);
+    server_defer_finish(w->d, &reply);
+    free(w);
+}
+
 static pb_status h_erase(struct server_request *req, struct server_reply *reply, void *ctx)
 {
-    struct feedback_erase_counts c = {0};
-    pb_status rc = pipeline_erase_user(ctx, server_req_param(req, "user_id"), &c, reply->err);
-    if (rc == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:{s:I, s:I, s:I, s:I}}", "erased", "messages",
-                                    (json_int_t)c.messages, "conversations",
-                                    (json_int_t)c.conversations, "impressions",
-                                    (json_int_t)c.impressions, "rewards", (json_int_t)c.rewards));
-    return rc;
+    struct erase_wait *w = calloc(1, sizeof *w);
+    if (!w)
+        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    if (!(w->d = server_reply_defer(req, reply, 0, NULL, NULL))) {
+        free(w);
+        return PB_OK;
+    }
+    pb_status rc = pipeline_erase_submit(ctx, server_req_param(req, "user_id"), &w->e, erase_done,
+                                         w, reply->err);
+    if (rc != PB_OK) {
+        struct server_reply now = {0};
+        server_reply_error(&now, server_http_status(rc, 1), pb_status_name(rc), reply->err);
+        server_defer_finish(w->d, &now);
+        free(w);
+    }
+    return PB_OK;
 }
 
 /* ---- table and health ---- */
 
 static const struct server_route api_table[] = {
-    {"POST", "/v1/chat", h_chat, SERVER_USER},
-    {"POST", "/v1/chat/{impression_id}/regenerate", h_regenerate, SERVER_USER},
+    {"POST", "/v1/chat", chathttp_chat, SERVER_USER},
+    {"POST", "/v1/chat/{impression_id}/regenerate", chathttp_regenerate, SERVER_USER},
     {"POST", "/v1/feedback", h_feedback, SERVER_USER},
     {"POST", "/v1/choose", h_choose, SERVER_USER},
     {"POST", "/v1/impressions/{id}/activate", h_activate, SERVER_USER},
@@ -270,6 +270,64 @@ pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
     return PB_OK;
 }
 
+/* Gauges of the waiting work that lives outside the HTTP core, sampled at each scrape. */
+void api_before_metrics(void *ctx)
+{
+    app *a = ctx;
+    metrics *m = app_metrics(a);
+    metrics_family *f;
+    char err[PB_ERR_LEN];
+    struct writer_stats ws;
+    writer_stats_get(app_writer(a), &ws);
+    if (app_llm_loop(a)) {
+        struct llm_loop_stats ls;
+        llm_loop_stats_get(app_llm_loop(a), &ls);
+        if (metrics_gauge(m, "pb_llm_in_flight", "provider calls running now", NULL, 0, &f, err) ==
+            PB_OK)
+            metrics_set(f, NULL, (double)ls.in_flight);
+        if (metrics_gauge(m, "pb_llm_queued", "provider calls waiting for a slot or a retry", NULL,
+                          0, &f, err) == PB_OK)
+            metrics_set(f, NULL, (double)ls.queued);
+        if (metrics_gauge(m, "pb_llm_refused",
+                          "provider calls refused at once (queue full) since "
+                          "the start",
+                          NULL, 0, &f, err) == PB_OK)
+            metrics_set(f, NULL, (double)ls.refused);
+    }
+    if (metrics_gauge(m, "pb_writer_queued", "records waiting for the writer's next commit", NULL,
+                      0, &f, err) == PB_OK)
+        metrics_set(f, NULL, (double)ws.queued);
+    if (metrics_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", NULL, 0, &f,
+                      err) == PB_OK)
+        metrics_set(f, NULL, ws.healthy);
+    if (metrics_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole", NULL, 0,
+                      &f, err) == PB_OK)
+        metrics_set(f, NULL, (double)ws.failed_commits);
+    if (metrics_gauge(m, "pb_writer_batches",
+                      "transactions written (records / batches is the "
+                      "mean batch size)",
+                      NULL, 0, &f, err) == PB_OK)
+        metrics_set(f, NULL, (double)ws.batches);
+    if (metrics_gauge(m, "pb_writer_records", "records settled by the writer", NULL, 0, &f, err) ==
+        PB_OK)
+        metrics_set(f, NULL, (double)ws.records);
+    if (metrics_gauge(m, "pb_writer_largest_batch", "the largest batch so far", NULL, 0, &f, err) ==
+        PB_OK)
+        metrics_set(f, NULL, (double)ws.largest_batch);
+    static const char *const le[] = {"le"};
+    if (metrics_gauge(m, "pb_writer_batch_size", "batches by size: at most le records", le, 1, &f,
+                      err) == PB_OK)
+        for (int i = 0; i < WRITER_BATCH_BUCKETS; i++) {
+            char bound[24];
+            if (i == WRITER_BATCH_BUCKETS - 1)
+                snprintf(bound, sizeof bound, "+Inf");
+            else
+                snprintf(bound, sizeof bound, "%d", 1 << i);
+            const char *v[] = {bound};
+            metrics_set(f, v, (double)ws.batch_sizes[i]);
+        }
+}
+
 pb_status api_health(json_t *status, void *ctx, char *err)
 {
     app *a = ctx;
@@ -282,7 +340,12 @@ pb_status api_health(json_t *status, void *ctx, char *err)
         rc = PB_OK;
     store_experiment_clear(&e);
     app_store_release(a, s);
+    char why[PB_ERR_LEN];
+    int writes = writer_healthy(app_writer(a), why);
     json_object_set_new(status, "db", json_string(rc == PB_OK ? "ok" : "error"));
+    json_object_set_new(status, "writes", json_string(writes ? "ok" : why));
+    if (rc == PB_OK && !writes)
+        rc = pb_errf(err, PB_ERR_UNAVAILABLE, "the database is not taking writes: %s", why);
     json_object_set_new(status, "provider",
                         json_string(app_llm(a) ? "configured" : "not configured"));
     json_object_set_new(status, "emotion_backend", json_string(emotion_backend(emo)));

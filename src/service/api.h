@@ -21,4 +21,7 @@ pb_status api_routes_new(struct server_route **out, size_t *n, char *err);
  * an error (the core then answers 503 "degraded"). app is an app *. */
 pb_status api_health(json_t *status, void *app, char *err);
 
+/* server_options.before_metrics: samples the provider loop's and the writer's gauges. */
+void api_before_metrics(void *app);
+
 #endif

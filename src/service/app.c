@@ -11,6 +11,7 @@
 #include "service/live.h"
 #include "service/segmap.h"
 #include "store/writer.h"
+#include "llm/llmloop.h"
 
 #include <errno.h>
 #include <gsl/gsl_cdf.h>
@@ -35,6 +36,7 @@ struct app {
     dashcache *dashcache;
     emotion *emotion;
     llm_client *llm;
+    llm_loop *loop; /* the provider event loop over llm; NULL without a provider */
     char llm_note[PB_ERR_LEN];
     double started_at;
     pthread_mutex_t pool_mu;
@@ -83,6 +85,11 @@ llm_client *app_llm(app *a)
 {
     return a->llm;
 }
+llm_loop *app_llm_loop(app *a)
+{
+    return a->loop;
+}
+
 const char *app_llm_note(const app *a)
 {
     return a->llm_note;
@@ -278,7 +285,17 @@ static pb_status open_llm(app *a, char *err)
     }
     if (rc != PB_OK)
         return pb_errf(err, rc, "LLM provider settings: %s", why);
-    return PB_OK;
+    struct llm_loop_options lo;
+    llm_loop_options_from_config(a->cfg, &lo);
+    return llm_loop_new(a->llm, &lo, &a->loop, err);
+}
+
+/* What the writer reports with nobody waiting (commits failing and recovering, a checkpoint
+ * left pending and finished) goes to the service's log. */
+static void writer_log_line(const char *msg, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "promptbandit: writer: %s\n", msg);
 }
 
 static pb_status app_open_parts(app *a, const struct app_options *opt, char *err)
@@ -302,6 +319,8 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
     if (rc == PB_OK && (rc = open_store(a, &ws, err)) == PB_OK &&
         (rc = writer_new(ws, 0, &a->writer, err)) != PB_OK)
         store_close(ws);
+    if (rc == PB_OK)
+        writer_set_log(a->writer, writer_log_line, a);
     if (rc == PB_OK)
         rc = open_llm(a, err);
     app_store_release(a, s);
@@ -368,6 +387,9 @@ void app_free(app *a)
         pthread_mutex_unlock(&a->stop_mu);
         pthread_join(a->retention, NULL);
     }
+    /* Order: the provider loop ends its calls first (their turns end unstored), then the writer
+     * commits what is queued (turns already answered are recorded), then the state they touch. */
+    llm_loop_free(a->loop);
     writer_free(a->writer);
     live_free(a->live);
     segmap_free(a->segmap);

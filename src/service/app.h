@@ -56,6 +56,7 @@ struct chatmem *app_chatmem(app *a);           /* in-memory histories and turns 
 struct dashcache *app_dashcache(app *a);       /* the dashboard's aggregates (dashcache.h) */
 const emotion *app_emotion(const app *a);
 llm_client *app_llm(app *a);            /* NULL when no provider is configured */
+struct llm_loop *app_llm_loop(app *a);  /* the provider event loop; NULL with app_llm */
 const char *app_llm_note(const app *a); /* why app_llm is NULL ("" otherwise) */
 double app_started_at(const app *a);    /* Unix time */
 

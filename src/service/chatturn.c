@@ -10,8 +10,10 @@
 #include "service/segmap.h"
 #include "store/impressions.h"
 #include "store/writer.h"
+#include "llm/llmloop.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,44 +273,200 @@ static pb_status stage_choose(app *a, store *s, const struct chatturn_in *in,
     return PB_OK;
 }
 
-/* ---- stage 3: wait for the provider ---- */
+/* ---- the job: stages 3 and 4 without a waiting thread ---- */
 
-/* Calls the LLM with system + messages; *reply is owned by the caller. */
-static pb_status generate(app *a, const char *system, const json_t *messages, char **reply,
-                          char *err)
+/* A turn between its stages. It is owned by whoever runs the next stage: the caller until
+ * chatturn_submit, then the provider loop (its on_done), then the writer (record_done), which
+ * hands the result to the sink and frees the job. lock guards call and cancelled only: nothing
+ * that can wait runs under it. */
+struct chatturn_job {
+    app *a;
+    struct turn t;
+    struct chatturn_out out;
+    int fresh;                   /* 1: a new turn; 0: a regenerated one */
+    struct impressions_info old; /* regenerate: the turn answered again */
+    char *experiment;            /* owned: t.experiment points here (the request is gone) */
+    char *event_id;              /* regenerate: the event id of its reward (owned, may be NULL) */
+    int64_t old_reward_id;
+    int old_duplicate;
+    struct chatturn_sink sink;
+    pthread_mutex_t lock;
+    struct llm_call *call; /* while the provider works */
+    int cancelled;
+    double retry_after_s;
+};
+
+static chatturn_job *job_new(app *a)
 {
-    size_t n = json_array_size(messages);
-    struct llm_message *msgs = calloc(n + 1, sizeof *msgs);
-    struct llm_response resp = {0};
-    char why[PB_ERR_LEN];
-    if (!msgs)
+    chatturn_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->a = a;
+    j->fresh = 1;
+    j->t.set_consent = -1;
+    pthread_mutex_init(&j->lock, NULL);
+    return j;
+}
+
+void chatturn_job_free(chatturn_job *j)
+{
+    if (!j)
+        return;
+    turn_clear(&j->t);
+    chatturn_out_clear(&j->out);
+    free(j->experiment);
+    free(j->event_id);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+/* Hands the result to the sink and frees the job: the one end of every submitted job. */
+static void job_finish(chatturn_job *j, pb_status rc, const char *err)
+{
+    struct chatturn_sink sink = j->sink;
+    sink.on_done(rc, &j->out, err ? err : "", j->retry_after_s, sink.ud);
+    chatturn_job_free(j);
+}
+
+/* The end of both prepares: the impression id reserved (so a stream can name it at once),
+ * the arm copied out, *first filled (no reply yet); on failure the job is freed. */
+static pb_status prepared(chatturn_job *j, pb_status rc, chatturn_job **out_job,
+                          struct chatturn_out *first, char *err)
+{
+    if (rc == PB_OK)
+        rc = writer_reserve_impression_id(app_writer(j->a), &j->out.impression_id, err);
+    if (rc != PB_OK) {
+        chatturn_job_free(j);
+        return rc;
+    }
+    snprintf(j->out.arm, sizeof j->out.arm, "%s", j->t.choice.arm_name);
+    j->out.arm_id = j->t.choice.arm_id;
+    if (first) {
+        *first = j->out;
+        first->reply = NULL;
+    }
+    *out_job = j;
+    return PB_OK;
+}
+
+pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **out_job,
+                           struct chatturn_out *first, char *err)
+{
+    *out_job = NULL;
+    chatturn_job *j = job_new(a);
+    if (!j)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    msgs[0] = (struct llm_message){"system", system};
+    j->experiment = strdup(in->experiment ? in->experiment : "default");
+    j->t.experiment = j->experiment;
+    j->t.set_consent = in->consent;
+    store *s = NULL;
+    pb_status rc = j->experiment ? stage_validate_classify(a, in, &j->t, &j->out, err)
+                                 : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK && !(s = app_store_acquire(a, err)))
+        rc = err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK)
+        rc = stage_choose(a, s, in, &j->out, &j->t, err);
+    app_store_release(a, s); /* nothing is held while the provider works */
+    return prepared(j, rc, out_job, first, err);
+}
+
+/* ---- stage 3: wait for the provider (on the provider loop) ---- */
+
+static void record_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud);
+static pb_status record_call(store *s, void *ud, int64_t *id, char *err);
+
+static void on_delta(const char *text, size_t len, void *ud)
+{
+    chatturn_job *j = ud;
+    pthread_mutex_lock(&j->lock);
+    int cancelled = j->cancelled;
+    pthread_mutex_unlock(&j->lock);
+    if (!cancelled && j->sink.on_delta)
+        j->sink.on_delta(text, len, j->sink.ud);
+}
+
+/* The provider finished: a failure ends the turn with nothing stored; an answer goes to the
+ * writer (stage 4). */
+static void on_provider_done(pb_status rc, const struct llm_response *resp, const char *why,
+                             void *ud)
+{
+    chatturn_job *j = ud;
+    char err[PB_ERR_LEN] = "";
+    pthread_mutex_lock(&j->lock);
+    j->call = NULL;
+    int cancelled = j->cancelled;
+    pthread_mutex_unlock(&j->lock);
+    count_llm(j->a, resp, rc);
+    j->retry_after_s = resp->retry_after_s;
+    if (rc == PB_OK && cancelled)
+        rc = pb_errf(err, PB_ERR_TIMEOUT, "the turn was abandoned before its answer was stored");
+    else if (rc != PB_OK)
+        rc = pb_errf(err,
+                     rc == PB_ERR_TIMEOUT       ? PB_ERR_TIMEOUT
+                     : rc == PB_ERR_UNAVAILABLE ? PB_ERR_UNAVAILABLE
+                                                : PB_ERR_PROVIDER,
+                     "the LLM provider failed, nothing was stored: %s", why);
+    else if (!(j->t.reply = strdup(resp->text ? resp->text : "")))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK) {
+        snprintf(j->out.finish_reason, sizeof j->out.finish_reason, "%s",
+                 resp->finish_reason ? resp->finish_reason : "");
+        j->out.prompt_tokens = resp->prompt_tokens;
+        j->out.completion_tokens = resp->completion_tokens;
+        rc = writer_submit_call(app_writer(j->a), record_call, j, record_done, j, err);
+        if (rc == PB_OK)
+            return; /* record_done finishes the job */
+    }
+    job_finish(j, rc, err);
+}
+
+pb_status chatturn_submit(chatturn_job *j, double deadline, int stream,
+                          const struct chatturn_sink *sink, double *retry_after_s, char *err)
+{
+    app *a = j->a;
+    size_t n = json_array_size(j->t.messages);
+    struct llm_message *msgs = calloc(n + 1, sizeof *msgs);
+    *retry_after_s = 0;
+    if (!msgs) {
+        chatturn_job_free(j);
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
+    msgs[0] = (struct llm_message){"system", j->t.choice.prompt};
     for (size_t i = 0; i < n; i++) {
-        json_t *m = json_array_get(messages, i);
+        json_t *m = json_array_get(j->t.messages, i);
         msgs[i + 1].role = json_string_value(json_object_get(m, "role"));
         msgs[i + 1].content = json_string_value(json_object_get(m, "content"));
     }
     struct llm_request req = {.messages = msgs, .n_messages = n + 1, .temperature = -1};
-    pb_status rc = llm_chat(app_llm(a), &req, &resp, why);
-    count_llm(a, &resp, rc);
+    struct llm_call_handlers h = {
+        .on_delta = stream ? on_delta : NULL, .on_done = on_provider_done, .ud = j};
+    j->sink = *sink;
+    pthread_mutex_lock(&j->lock); /* on_provider_done may run before submit returns */
+    pb_status rc = llm_loop_submit(app_llm_loop(a), &req, deadline, stream, &h, &j->call, err);
+    pthread_mutex_unlock(&j->lock);
     free(msgs);
-    if (rc == PB_OK && !(*reply = strdup(resp.text)))
-        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    else if (rc != PB_OK)
-        rc = pb_errf(err, rc == PB_ERR_TIMEOUT ? PB_ERR_TIMEOUT : PB_ERR_PROVIDER,
-                     "the LLM provider failed, nothing was stored: %s", why);
-    llm_response_clear(&resp);
+    if (rc != PB_OK) {
+        if (rc == PB_ERR_LIMIT) {
+            *retry_after_s = 1;
+            pipeline_count(a, "pb_chat_refused_total",
+                           "chat turns refused at once because the provider queue was full", NULL,
+                           0, NULL, 1);
+        }
+        chatturn_job_free(j);
+    }
     return rc;
 }
 
-/* Stage 3: the provider's answer to the turn's messages under the arm's prompt (t->reply). */
-static pb_status stage_generate(app *a, struct turn *t, char *err)
+void chatturn_cancel(chatturn_job *j)
 {
-    return generate(a, t->choice.prompt, t->messages, &t->reply, err);
+    pthread_mutex_lock(&j->lock);
+    j->cancelled = 1;
+    if (j->call)
+        llm_loop_cancel(app_llm_loop(j->a), j->call);
+    pthread_mutex_unlock(&j->lock);
 }
 
-/* ---- stage 4: record ---- */
+/* ---- stage 4: record (on the writer's thread, inside its transaction) ---- */
 
 static char *context_text(const struct turn *t)
 {
@@ -322,21 +480,35 @@ static char *context_text(const struct turn *t)
     return text;
 }
 
-/* Stores the answered turn: consent, conversation, impression, consented messages, memory. */
-static pb_status record_turn(app *a, store *s, struct turn *t, struct chatturn_out *out, char *err)
+/* Stores the answered turn in one savepoint of the writer's batch: a regenerated turn's reward
+ * for the old answer, consent, conversation, impression (its reserved id), consented messages.
+ * All or nothing, committed with the batch's one fsync. */
+static pb_status record_call(store *s, void *ud, int64_t *id, char *err)
 {
+    chatturn_job *j = ud;
+    struct turn *t = &j->t;
+    struct chatturn_out *out = &j->out;
     int64_t sticky = 0, msg_id;
     pb_status rc = PB_OK;
-    char *ctx = context_text(t);
-    if (!ctx)
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    if (t->set_consent >= 0)
+    *id = out->impression_id;
+    if (!j->fresh) {
+        struct feedback_reward r = {.impression_id = j->old.id,
+                                    .source = "regenerate",
+                                    .value = config_double(app_config(j->a), "rewards.regenerate"),
+                                    .event_id = j->event_id};
+        rc = feedback_insert_reward_tx(s, &r, &j->old_reward_id, &j->old_duplicate, err);
+    }
+    if (rc == PB_OK && t->set_consent >= 0)
         rc = feedback_set_consent(s, t->user_key, t->set_consent, err);
-    if (rc == PB_OK)
-        rc = feedback_open_conversation(s, out->conversation_id, t->user_key,
-                                        t->choice.experiment_id, t->choice.arm_id, out->segment,
-                                        &sticky, NULL, err);
-    struct feedback_impression imp = {.experiment_id = t->choice.experiment_id,
+    if (rc == PB_OK && j->fresh)
+        rc = feedback_open_conversation_tx(s, out->conversation_id, t->user_key,
+                                           t->choice.experiment_id, t->choice.arm_id, out->segment,
+                                           &sticky, NULL, err);
+    char *ctx = rc == PB_OK ? context_text(t) : NULL;
+    if (rc == PB_OK && !ctx)
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    struct feedback_impression imp = {.id = out->impression_id,
+                                      .experiment_id = t->choice.experiment_id,
                                       .arm_id = t->choice.arm_id,
                                       .user_id = t->user_key,
                                       .conversation_id = out->conversation_id,
@@ -344,8 +516,9 @@ static pb_status record_turn(app *a, store *s, struct turn *t, struct chatturn_o
                                       .context_json = ctx,
                                       .propensity = t->choice.propensity,
                                       .activated = 1};
+    int64_t stored;
     if (rc == PB_OK)
-        rc = writer_impression(app_writer(a), &imp, &out->impression_id, err);
+        rc = feedback_insert_impression_tx(s, &imp, &stored, err);
     free(ctx);
     json_t *user = json_array_get(t->messages, json_array_size(t->messages) - 1);
     const char *user_text = json_string_value(json_object_get(user, "content"));
@@ -388,86 +561,93 @@ static void remember_turn(app *a, const struct turn *t, const struct chatturn_ou
                              (double)config_int(cfg, "assign.user_ttl_s"));
 }
 
-/* A recorded turn (fresh = 1 for a new turn, 0 for a regenerated one): remembered for
- * regenerate and history, counted, and its arm and reply handed to out (which owns the reply). */
-static void finish_turn(app *a, struct turn *t, struct chatturn_out *out, int fresh)
+/* The record committed (or failed): memory, counters and the old answer's reward move only
+ * after the commit; then the sink gets the turn. */
+static void record_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud)
 {
-    remember_turn(a, t, out, fresh);
-    pipeline_count_pull(a, t->experiment, t->choice.arm_name);
-    snprintf(out->arm, sizeof out->arm, "%s", t->choice.arm_name);
-    out->arm_id = t->choice.arm_id;
-    out->reply = t->reply;
-    t->reply = NULL;
+    chatturn_job *j = ud;
+    (void)id;
+    (void)duplicate;
+    if (rc == PB_OK) {
+        struct turn *t = &j->t;
+        if (!j->fresh && !j->old_duplicate) {
+            struct feedback_reward r = {.impression_id = j->old.id,
+                                        .source = "regenerate",
+                                        .value =
+                                            config_double(app_config(j->a), "rewards.regenerate")};
+            reward_committed(j->a, &j->old, t->experiment, &r, j->old_reward_id);
+        }
+        remember_turn(j->a, t, &j->out, j->fresh);
+        pipeline_count_pull(j->a, t->experiment, t->choice.arm_name);
+        j->out.reply = t->reply;
+        t->reply = NULL;
+    }
+    job_finish(j, rc, err);
 }
 
-/* Stage 4: stores the answered turn (record_turn) and, once stored, finishes it (finish_turn);
- * fresh as finish_turn's. */
-static pb_status stage_record(app *a, store *s, struct turn *t, struct chatturn_out *out, int fresh,
-                              char *err)
+/* ---- blocking forms ---- */
+
+struct wait_sink {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pb_status rc;
+    char err[PB_ERR_LEN];
+    struct chatturn_out *out;
+};
+
+static void wait_done(pb_status rc, struct chatturn_out *out, const char *err, double retry_after_s,
+                      void *ud)
 {
-    pb_status rc = record_turn(a, s, t, out, err);
-    if (rc == PB_OK)
-        finish_turn(a, t, out, fresh);
+    struct wait_sink *w = ud;
+    (void)retry_after_s;
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    snprintf(w->err, sizeof w->err, "%s", err);
+    if (rc == PB_OK) {
+        char *reply = out->reply;
+        *w->out = *out;
+        out->reply = NULL;
+        w->out->reply = reply;
+    }
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Submits a prepared job and waits for its end (no deadline beyond the provider's own). */
+static pb_status run_and_wait(chatturn_job *j, struct chatturn_out *out, char *err)
+{
+    struct wait_sink w = {.out = out};
+    struct chatturn_sink sink = {.on_done = wait_done, .ud = &w};
+    double retry_after;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    const config *cfg = app_config(j->a);
+    double deadline = pb_now_monotonic() + (double)config_int(cfg, "server.request_timeout_s");
+    pb_status rc = chatturn_submit(j, deadline, 0, &sink, &retry_after, err);
+    if (rc == PB_OK) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        if ((rc = w.rc) != PB_OK)
+            snprintf(err, PB_ERR_LEN, "%s", w.err);
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
     return rc;
 }
-
-/* ---- the turn ---- */
 
 pb_status chatturn_run(app *a, const struct chatturn_in *in, struct chatturn_out *out, char *err)
 {
-    struct turn t = {.experiment = in->experiment ? in->experiment : "default",
-                     .set_consent = in->consent};
-    store *s = NULL;
+    chatturn_job *j;
     memset(out, 0, sizeof *out);
-    pb_status rc = stage_validate_classify(a, in, &t, out, err);
-    if (rc == PB_OK && !(s = app_store_acquire(a, err)))
-        rc = err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    if (rc == PB_OK)
-        rc = stage_choose(a, s, in, out, &t, err);
-    if (rc == PB_OK)
-        rc = stage_generate(a, &t, err);
-    if (rc == PB_OK)
-        rc = stage_record(a, s, &t, out, 1, err);
-    app_store_release(a, s);
-    turn_clear(&t);
-    return rc;
+    pb_status rc = chatturn_prepare(a, in, &j, out, err);
+    return rc == PB_OK ? run_and_wait(j, out, err) : rc;
 }
 
 /* ---- regenerate ---- */
-
-/* Stages 2-4 for a remembered turn: the arm chosen again (kept unless assign.mode is turn),
- * the provider asked with the remembered messages, the old answer's regenerate reward
- * committed, the new turn recorded. */
-static pb_status regenerate_turn(app *a, store *s, const struct impressions_info *info,
-                                 struct chatmem_turn *ct, const char *event_id,
-                                 struct chatturn_out *out, char *err)
-{
-    struct turn t = {.experiment = ct->experiment, .consent = ct->consent, .set_consent = -1};
-    snprintf(t.user_key, sizeof t.user_key, "%s", ct->user_key);
-    snprintf(out->conversation_id, sizeof out->conversation_id, "%s", ct->conversation_id);
-    snprintf(out->segment, sizeof out->segment, "%s", ct->segment ? ct->segment : "unknown");
-    t.messages = json_incref(ct->messages);
-    t.emotions = json_incref(ct->emotions);
-    int64_t prefer = strcmp(config_str(app_config(a), "assign.mode"), "turn") ? info->arm_id : 0;
-    if ((t.has_x = info->has_features))
-        memcpy(t.x, info->features, sizeof t.x);
-    pb_status rc = live_choose(app_live(a), s, t.experiment, out->segment, t.has_x ? t.x : NULL,
-                               prefer, &t.choice, err);
-    if (rc == PB_OK)
-        rc = stage_generate(a, &t, err);
-    struct feedback_reward r = {.impression_id = info->id,
-                                .source = "regenerate",
-                                .value = config_double(app_config(a), "rewards.regenerate"),
-                                .event_id = event_id};
-    int64_t rid;
-    int dup;
-    if (rc == PB_OK)
-        rc = reward_commit(a, info, t.experiment, &r, &rid, &dup, err);
-    if (rc == PB_OK)
-        rc = stage_record(a, s, &t, out, 0, err);
-    turn_clear(&t);
-    return rc;
-}
 
 static void fill_emotions(struct chatturn_out *out, const json_t *emotions)
 {
@@ -486,23 +666,28 @@ static void fill_emotions(struct chatturn_out *out, const json_t *emotions)
     }
 }
 
-pb_status chatturn_regenerate(app *a, int64_t impression_id, const char *user_id,
-                              const char *event_id, struct chatturn_out *out, char *err)
+pb_status chatturn_prepare_regenerate(app *a, int64_t impression_id, const char *user_id,
+                                      const char *event_id, chatturn_job **out_job,
+                                      struct chatturn_out *first, char *err)
 {
     char key[APP_USER_KEY_LEN];
-    struct impressions_info info;
     struct chatmem_turn ct = {0};
-    memset(out, 0, sizeof *out);
+    *out_job = NULL;
     pb_status rc = pipeline_check_id(user_id, "user_id", 1, err);
     if (rc == PB_OK)
         rc = pipeline_check_id(event_id, "event_id", 0, err);
     if (rc != PB_OK)
         return rc;
+    chatturn_job *j = job_new(a);
+    if (!j)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    j->fresh = 0;
     app_user_key(a, user_id, key);
     store *s = app_store_acquire(a, err);
     if (!s)
-        return PB_ERR_DB;
-    rc = pipeline_owned_impression(s, impression_id, key, &info, err);
+        rc = err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK)
+        rc = pipeline_owned_impression(s, impression_id, key, &j->old, err);
     if (rc == PB_OK && !chatmem_turn_get(app_chatmem(a), impression_id, &ct))
         rc = pb_errf(err, PB_ERR_CONFLICT,
                      "answer %lld can no longer be regenerated (turns are kept in memory for "
@@ -510,11 +695,37 @@ pb_status chatturn_regenerate(app *a, int64_t impression_id, const char *user_id
                      (long long)impression_id);
     if (rc == PB_OK && !app_llm(a))
         rc = no_provider(a, err);
-    if (rc == PB_OK)
-        rc = regenerate_turn(a, s, &info, &ct, event_id, out, err);
-    if (rc == PB_OK)
+    if (rc == PB_OK && (!(j->experiment = strdup(ct.experiment ? ct.experiment : "default")) ||
+                        (event_id && !(j->event_id = strdup(event_id)))))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK) {
+        struct turn *t = &j->t;
+        struct chatturn_out *out = &j->out;
+        t->experiment = j->experiment;
+        t->consent = ct.consent;
+        snprintf(t->user_key, sizeof t->user_key, "%s", ct.user_key);
+        snprintf(out->conversation_id, sizeof out->conversation_id, "%s", ct.conversation_id);
+        snprintf(out->segment, sizeof out->segment, "%s", ct.segment ? ct.segment : "unknown");
+        t->messages = json_incref(ct.messages);
+        t->emotions = json_incref(ct.emotions);
         fill_emotions(out, ct.emotions);
+        int64_t prefer =
+            strcmp(config_str(app_config(a), "assign.mode"), "turn") ? j->old.arm_id : 0;
+        if ((t->has_x = j->old.has_features))
+            memcpy(t->x, j->old.features, sizeof t->x);
+        rc = live_choose(app_live(a), s, t->experiment, out->segment, t->has_x ? t->x : NULL,
+                         prefer, &t->choice, err);
+    }
     chatmem_turn_clear(&ct);
     app_store_release(a, s);
-    return rc;
+    return prepared(j, rc, out_job, first, err);
+}
+
+pb_status chatturn_regenerate(app *a, int64_t impression_id, const char *user_id,
+                              const char *event_id, struct chatturn_out *out, char *err)
+{
+    chatturn_job *j;
+    memset(out, 0, sizeof *out);
+    pb_status rc = chatturn_prepare_regenerate(a, impression_id, user_id, event_id, &j, out, err);
+    return rc == PB_OK ? run_and_wait(j, out, err) : rc;
 }

@@ -5,11 +5,16 @@
  *      given or made, the message's emotions and the live segment they map to;
  *   2. choose and build: consent, the conversation's owner and sticky arm, the history (store
  *      or memory), the feature vector, the arm (assign.mode), the messages for the LLM;
- *   3. wait for the provider: the LLM call (with retries, llm.h), counted;
- *   4. record: consent, conversation, impression (group commit) and consented messages stored,
- *      the turn remembered for regenerate, the pull counted, the reply handed over.
- * A failure in stages 1-3 stores nothing. Regeneration replays stages 2-4 for a turn still in
- * memory (chatmem), with the old answer's regenerate reward (reward.h) before the record.
+ *   3. wait for the provider: the call submitted to the provider loop (llm/llmloop.h), which
+ *      streams deltas and finishes on its own thread;
+ *   4. record: consent, conversation, impression (its id reserved in stage 2) and consented
+ *      messages stored in one savepoint of the writer's next batch (writer_submit_call); once
+ *      committed the turn is remembered for regenerate, the pull counted, the reply handed over.
+ * Stages 1-2 run on the caller's thread (chatturn_prepare); 3-4 run with no thread, store
+ * handle or lock held while they wait (chatturn_submit): the provider loop and then the writer
+ * move the turn on, and the sink hears the end exactly once. A failure or a cancel before the
+ * record stores nothing. Regeneration replays stages 2-4 for a turn still in memory (chatmem),
+ * with the old answer's regenerate reward stored in the same savepoint as the new record.
  * No HTTP, no JSON parsing of requests, no SQL: it calls app, live, writer, chatmem, llm and
  * the store family. */
 #ifndef CHATTURN_H
@@ -39,10 +44,52 @@ struct chatturn_out {
     int64_t arm_id, impression_id;
     char segment[32]; /* segmap.h: the live segment that served the turn */
     char conversation_id[PIPELINE_ID_MAX + 1];
+    char finish_reason[32]; /* the provider's, once answered */
+    long prompt_tokens, completion_tokens;
 };
 void chatturn_out_clear(struct chatturn_out *out);
 
-/* One chat turn. Errors: PB_ERR_INVALID (input), PB_ERR_FORBIDDEN (another user's
+typedef struct chatturn_job chatturn_job; /* a turn between its stages */
+
+/* Where a submitted turn reports. Both callbacks run on the provider loop's or the writer's
+ * thread and must not block. */
+struct chatturn_sink {
+    /* Streaming turns: each text delta of the answer, in order (not NUL-terminated). */
+    void (*on_delta)(const char *text, size_t len, void *ud);
+    /* Exactly once per submitted job: PB_OK once the turn is stored (out complete, its reply
+     * may be taken: set out->reply to NULL), else why it failed (nothing stored; err says why,
+     * retry_after_s is the provider's Retry-After or 0). out is valid during the call only. */
+    void (*on_done)(pb_status rc, struct chatturn_out *out, const char *err, double retry_after_s,
+                    void *ud);
+    void *ud;
+};
+
+/* Stages 1-2 of a new turn on the caller's thread; errors as chatturn_run's, nothing started
+ * and nothing stored. On PB_OK *job is ready for chatturn_submit (or chatturn_job_free) and
+ * *first holds what is known before the answer: emotions, segment, arm, conversation id and
+ * the impression id the turn will be stored under (first may be NULL; it owns no reply). */
+pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **job,
+                           struct chatturn_out *first, char *err);
+/* The same for regenerating impression_id (errors as chatturn_regenerate's). */
+pb_status chatturn_prepare_regenerate(app *a, int64_t impression_id, const char *user_id,
+                                      const char *event_id, chatturn_job **job,
+                                      struct chatturn_out *first, char *err);
+/* Stages 3-4: submits the provider call (stream = 1: deltas go to sink->on_delta) bounded by
+ * deadline (monotonic, pb_now_monotonic() scale). The job belongs to the turn from here: on
+ * PB_OK the sink hears its end once; on an error it is freed and the sink is never called:
+ * PB_ERR_LIMIT when the provider queue is full (answer 503 with *retry_after_s), or
+ * PB_ERR_UNAVAILABLE when the service is stopping. */
+pb_status chatturn_submit(chatturn_job *job, double deadline, int stream,
+                          const struct chatturn_sink *sink, double *retry_after_s, char *err);
+/* The client went away or the request timed out: the provider call is dropped and the turn
+ * ends without being stored (unless its record was already on its way to the writer). Only
+ * while the sink's on_done has not been called. */
+void chatturn_cancel(chatturn_job *job);
+/* Frees a prepared job that was never submitted. NULL is allowed. */
+void chatturn_job_free(chatturn_job *job);
+
+/* One chat turn, blocking the calling thread (tests and tools; the HTTP handlers use the
+ * prepare/submit pair). Errors: PB_ERR_INVALID (input), PB_ERR_FORBIDDEN (another user's
  * conversation), PB_ERR_UNAVAILABLE (no provider: nothing stored), PB_ERR_PROVIDER /
  * PB_ERR_TIMEOUT / PB_ERR_LIMIT from the LLM (nothing stored for the turn), PB_ERR_DB. */
 pb_status chatturn_run(app *a, const struct chatturn_in *in, struct chatturn_out *out, char *err);

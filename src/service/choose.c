@@ -69,8 +69,14 @@ pb_status choose_arm(app *a, const struct choose_in *in, struct choose_out *out,
                                       .context_json = context,
                                       .propensity = c.propensity,
                                       .activated = !in->inactive};
+    /* Written behind: the answer does not wait for the commit (docs/SERVICE.md, "choose").
+     * Never 200 over a log that is not being written: a failing writer refuses. */
+    char why[PB_ERR_LEN];
+    if (rc == PB_OK && !writer_healthy(app_writer(a), why))
+        rc = pb_errf(err, PB_ERR_UNAVAILABLE,
+                     "the database is not taking writes, so no choice is logged: %s", why);
     if (rc == PB_OK)
-        rc = writer_impression(app_writer(a), &imp, &out->impression_id, err);
+        rc = writer_submit_impression(app_writer(a), &imp, &out->impression_id, NULL, NULL, err);
     if (rc == PB_OK) {
         if (!in->inactive)
             pipeline_count_pull(a, experiment, c.arm_name);
@@ -104,9 +110,17 @@ pb_status choose_impression_set(app *a, int64_t impression_id, const char *user_
     store *s = app_store_acquire(a, err);
     if (!s)
         rc = PB_ERR_DB;
-    else if (admin)
-        rc = impressions_get(s, impression_id, &info, err);
     else
+        rc = impressions_get(s, impression_id, &info, err);
+    if (rc == PB_ERR_NOT_FOUND) {
+        /* It may still be on its way to the disk (choose writes behind): wait for the writer's
+         * queue once and look again. */
+        err[0] = '\0';
+        rc = writer_flush(app_writer(a), err);
+        if (rc == PB_OK)
+            rc = impressions_get(s, impression_id, &info, err);
+    }
+    if (rc == PB_OK && !admin)
         rc = pipeline_owned_impression(s, impression_id, user_id ? key : NULL, &info, err);
     if (rc == PB_OK && activate)
         rc = impressions_activate(s, impression_id, &done, err);

@@ -29,8 +29,13 @@ struct choose_out {
 };
 void choose_out_clear(struct choose_out *out);
 
-/* Chooses an arm and stores the impression (group commit). Errors: PB_ERR_INVALID (input),
- * PB_ERR_NOT_FOUND (no such experiment), PB_ERR_CONFLICT (no active arm), PB_ERR_DB. */
+/* Chooses an arm and queues its impression behind the answer (writer_submit_impression without
+ * a callback): the id is reserved and final, the row is committed with the writer's next batch,
+ * in order before any feedback on it. A crash in between loses the impression (feedback on it
+ * then gets PB_ERR_NOT_FOUND), never a committed reward's impression. Errors: PB_ERR_INVALID
+ * (input), PB_ERR_NOT_FOUND (no such experiment), PB_ERR_CONFLICT (no active arm),
+ * PB_ERR_UNAVAILABLE (the writer reports a failing database: nothing is served until a commit
+ * succeeds again), PB_ERR_LIMIT (the writer's queue is full), PB_ERR_DB. */
 pb_status choose_arm(app *a, const struct choose_in *in, struct choose_out *out, char *err);
 
 /* Activates (activate = 1) or discards (activate = 0) an impression stored by a choose with

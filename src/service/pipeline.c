@@ -1,6 +1,8 @@
 /* pipeline.c — shared validation, impression ownership, counters and erasure of the flows. */
 #include "service/pipeline.h"
 
+#include "store/writer.h"
+
 #include "base/text.h"
 #include "service/chatmem.h"
 
@@ -69,15 +71,37 @@ pb_status pipeline_erase_user(app *a, const char *user_id, struct feedback_erase
                               char *err)
 {
     char key[APP_USER_KEY_LEN];
+    struct writer_erase_result r = {0};
     pb_status rc = pipeline_check_id(user_id, "user_id", 1, err);
     if (rc != PB_OK)
         return rc;
     app_user_key(a, user_id, key);
-    store *s = app_store_acquire(a, err);
-    if (!s)
-        return PB_ERR_DB;
-    rc = feedback_erase_user(s, key, counts, err);
-    app_store_release(a, s);
+    rc = writer_erase_user(app_writer(a), key, &r, err);
     chatmem_forget_user(app_chatmem(a), key);
+    *counts = r.counts;
     return rc;
+}
+
+static void erase_committed(pb_status rc, int64_t id, int duplicate, const char *err, void *ud)
+{
+    struct pipeline_erase *e = ud;
+    (void)id;
+    (void)duplicate;
+    chatmem_forget_user(app_chatmem(e->a), e->key);
+    e->done(rc, err, e->ud);
+}
+
+pb_status pipeline_erase_submit(app *a, const char *user_id, struct pipeline_erase *e,
+                                void (*done)(pb_status rc, const char *err, void *ud), void *ud,
+                                char *err)
+{
+    pb_status rc = pipeline_check_id(user_id, "user_id", 1, err);
+    if (rc != PB_OK)
+        return rc;
+    memset(e, 0, sizeof *e);
+    e->a = a;
+    e->done = done;
+    e->ud = ud;
+    app_user_key(a, user_id, e->key);
+    return writer_submit_erase(app_writer(a), e->key, &e->result, erase_committed, e, err);
 }

@@ -12,6 +12,7 @@
 
 #include "base/pb.h"
 #include "service/app.h"
+#include "store/writer.h"
 #include "store/feedback.h"
 #include "store/impressions.h"
 
@@ -45,5 +46,20 @@ void pipeline_count_pull(app *a, const char *experiment, const char *arm);
  * are unchanged: reward values stay as anonymous statistics. */
 pb_status pipeline_erase_user(app *a, const char *user_id, struct feedback_erase_counts *counts,
                               char *err);
+
+/* The erasure without a waiting thread: queued to the writer (in order after every record
+ * before it), committed, the WAL checkpointed so no copy stays on disk (e->result.purged, or
+ * pending with the writer retrying in the background), the user's memory forgotten, then
+ * done(rc, err, ud) from the writer's thread. e is the caller's and must live until done. */
+struct pipeline_erase {
+    app *a;
+    char key[APP_USER_KEY_LEN];
+    struct writer_erase_result result;
+    void (*done)(pb_status rc, const char *err, void *ud);
+    void *ud;
+};
+pb_status pipeline_erase_submit(app *a, const char *user_id, struct pipeline_erase *e,
+                                void (*done)(pb_status rc, const char *err, void *ud), void *ud,
+                                char *err);
 
 #endif

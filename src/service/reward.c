@@ -10,6 +10,7 @@
 #include "store/writer.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,19 +30,15 @@ static void count_reward(app *a, const char *experiment, const char *arm, const 
         value + 1); /* counters only go up: the sum is kept on the shifted scale [0, 2] */
 }
 
-pb_status reward_commit(app *a, const struct impressions_info *info, const char *experiment,
-                        struct feedback_reward *r, int64_t *id, int *duplicate, char *err)
+void reward_committed(app *a, const struct impressions_info *info, const char *experiment,
+                      const struct feedback_reward *r, int64_t id)
 {
-    pb_status rc = writer_reward(app_writer(a), r, id, duplicate, err);
-    if (rc != PB_OK || *duplicate)
-        return rc;
     char why[PB_ERR_LEN];
-    if (live_observe(app_live(a), info->experiment_id, *id, info->arm_id,
+    if (live_observe(app_live(a), info->experiment_id, id, info->arm_id,
                      info->segment[0] ? info->segment : NULL,
                      info->has_features ? info->features : NULL, r->value, why) != PB_OK)
-        fprintf(stderr, "promptbandit: live state ignored reward %lld: %s\n", (long long)*id, why);
+        fprintf(stderr, "promptbandit: live state ignored reward %lld: %s\n", (long long)id, why);
     count_reward(a, experiment, info->arm_name, r->source, r->value);
-    return PB_OK;
 }
 
 /* ---- the value of a feedback kind ---- */
@@ -113,53 +110,145 @@ static pb_status feedback_value(app *a, const struct reward_feedback_in *in,
     return PB_OK;
 }
 
-pb_status reward_from_feedback(app *a, const struct reward_feedback_in *in,
-                               struct reward_feedback_out *out, char *err)
+/* One feedback between its validation and its commit. The impression is checked on the
+ * writer's thread (check_impression), where every impression written behind before it is
+ * visible, so a choose followed at once by feedback always finds its impression. */
+struct reward_job {
+    app *a;
+    char key[APP_USER_KEY_LEN];
+    int has_user;
+    char *detail;
+    struct impressions_info info; /* filled by the check */
+    char experiment[PIPELINE_ID_MAX + 1];
+    struct reward_feedback_out out;
+    struct feedback_reward r;
+    reward_done_fn *done;
+    void *ud;
+};
+
+static void job_free(struct reward_job *j)
 {
-    char key[APP_USER_KEY_LEN], *detail = NULL;
-    struct impressions_info info;
+    free(j->detail);
+    free(j);
+}
+
+static pb_status check_impression(store *s, struct feedback_reward *r, void *ud, char *err)
+{
+    struct reward_job *j = ud;
     struct store_experiment e = {0};
-    memset(out, 0, sizeof *out);
+    pb_status rc =
+        pipeline_owned_impression(s, r->impression_id, j->has_user ? j->key : NULL, &j->info, err);
+    if (rc == PB_OK && !j->info.activated)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression %lld is not activated: activate it (POST "
+                     "/v1/impressions/%lld/activate) once its answer is shown, then send feedback",
+                     (long long)r->impression_id, (long long)r->impression_id);
+    if (rc == PB_OK && j->info.defaulted)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression %lld already got the default reward (no feedback within "
+                     "rewards.wait_s); late feedback is not counted",
+                     (long long)r->impression_id);
+    if (rc == PB_OK &&
+        (rc = store_experiment_get_by_id(s, j->info.experiment_id, &e, err)) == PB_OK)
+        snprintf(j->experiment, sizeof j->experiment, "%s", e.name);
+    store_experiment_clear(&e);
+    return rc;
+}
+
+static void reward_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud)
+{
+    struct reward_job *j = ud;
+    if (rc == PB_OK) {
+        j->out.reward_id = id;
+        j->out.duplicate = duplicate;
+        j->out.impression_id = j->r.impression_id;
+        j->out.arm_id = j->info.arm_id;
+        snprintf(j->out.arm, sizeof j->out.arm, "%s", j->info.arm_name);
+        if (!duplicate)
+            reward_committed(j->a, &j->info, j->experiment, &j->r, id);
+    }
+    j->done(rc, &j->out, err, j->ud);
+    job_free(j);
+}
+
+pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done, void *ud,
+                        char *err)
+{
+    struct reward_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    j->a = a;
+    j->done = done;
+    j->ud = ud;
     pb_status rc = pipeline_check_id(in->user_id, "user_id", 0, err);
     if (rc == PB_OK)
         rc = pipeline_check_id(in->event_id, "event_id", 0, err);
     if (rc == PB_OK)
-        rc = feedback_value(a, in, out, &detail, err);
-    if (rc != PB_OK) {
-        free(detail);
-        return rc;
-    }
-    if (in->user_id)
-        app_user_key(a, in->user_id, key);
-    store *s = app_store_acquire(a, err);
-    rc = s ? pipeline_owned_impression(s, in->impression_id, in->user_id ? key : NULL, &info, err)
-           : PB_ERR_DB;
-    if (rc == PB_OK && !info.activated)
-        rc = pb_errf(err, PB_ERR_CONFLICT,
-                     "impression %lld is not activated: activate it (POST "
-                     "/v1/impressions/%lld/activate) once its answer is shown, then send feedback",
-                     (long long)in->impression_id, (long long)in->impression_id);
-    if (rc == PB_OK && info.defaulted)
-        rc = pb_errf(err, PB_ERR_CONFLICT,
-                     "impression %lld already got the default reward (no feedback within "
-                     "rewards.wait_s); late feedback is not counted",
-                     (long long)in->impression_id);
-    if (rc == PB_OK)
-        rc = store_experiment_get_by_id(s, info.experiment_id, &e, err);
-    app_store_release(a, s);
-    struct feedback_reward r = {.impression_id = in->impression_id,
-                                .source = out->source,
-                                .value = out->value,
-                                .event_id = in->event_id,
-                                .detail_json = detail};
-    if (rc == PB_OK)
-        rc = reward_commit(a, &info, e.name, &r, &out->reward_id, &out->duplicate, err);
+        rc = feedback_value(a, in, &j->out, &j->detail, err);
+    if (rc == PB_OK && !writer_healthy(app_writer(a), NULL))
+        rc = pb_errf(err, PB_ERR_UNAVAILABLE,
+                     "the database is not taking writes right now (see /healthz); retry later");
     if (rc == PB_OK) {
-        out->impression_id = in->impression_id;
-        out->arm_id = info.arm_id;
-        snprintf(out->arm, sizeof out->arm, "%s", info.arm_name);
+        if ((j->has_user = in->user_id != NULL))
+            app_user_key(a, in->user_id, j->key);
+        j->r = (struct feedback_reward){.impression_id = in->impression_id,
+                                        .source = j->out.source,
+                                        .value = j->out.value,
+                                        .event_id = in->event_id,
+                                        .detail_json = j->detail};
+        /* From here j belongs to the writer's callbacks (reward_done may already have freed
+         * it when this returns). j->r.event_id stays the caller's string: the writer took a
+         * copy, and reward_done reads only the value and the static source. */
+        rc = writer_submit_reward(app_writer(a), &j->r, check_impression, reward_done, j, err);
+        if (rc == PB_OK)
+            return PB_OK;
     }
-    store_experiment_clear(&e);
-    free(detail);
+    if (rc != PB_OK)
+        job_free(j);
+    return rc;
+}
+
+/* ---- the blocking form ---- */
+
+struct reward_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pb_status rc;
+    char err[PB_ERR_LEN];
+    struct reward_feedback_out *out;
+};
+
+static void wait_done(pb_status rc, const struct reward_feedback_out *out, const char *err,
+                      void *ud)
+{
+    struct reward_wait *w = ud;
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    *w->out = *out;
+    snprintf(w->err, sizeof w->err, "%s", err);
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+pb_status reward_from_feedback(app *a, const struct reward_feedback_in *in,
+                               struct reward_feedback_out *out, char *err)
+{
+    struct reward_wait w = {.out = out};
+    memset(out, 0, sizeof *out);
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    pb_status rc = reward_submit(a, in, wait_done, &w, err);
+    if (rc == PB_OK) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        if ((rc = w.rc) != PB_OK)
+            snprintf(err, PB_ERR_LEN, "%s", w.err);
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
     return rc;
 }

@@ -33,18 +33,31 @@ struct reward_feedback_out {
     int duplicate;
 };
 
-/* Stores the reward (group commit) and moves the live state after the commit. Errors:
- * PB_ERR_INVALID, PB_ERR_NOT_FOUND (impression), PB_ERR_FORBIDDEN (another user's),
- * PB_ERR_CONFLICT (this source already rewarded the impression, event id reused; the impression
- * is not activated, or already got the default reward). */
+/* Reports the end of a submitted feedback, once, from the writer's thread: rc PB_OK with out
+ * filled (out->duplicate for a retried event id), else why nothing was stored. out and err are
+ * valid during the call only. Must not block. */
+typedef void reward_done_fn(pb_status rc, const struct reward_feedback_out *out, const char *err,
+                            void *ud);
+
+/* Validates the feedback, computes its value and queues the reward through the writer without
+ * waiting; the impression's checks (exists, owner, activated, no default reward yet) run on the
+ * writer's thread just before the insert, and once committed the live state moves
+ * (reward_committed) and done hears it. Errors found at once are returned (done never
+ * called): PB_ERR_INVALID, PB_ERR_UNAVAILABLE (the writer reports a failing database, or is
+ * stopping), PB_ERR_LIMIT (the writer's queue is full). Through done: PB_ERR_NOT_FOUND
+ * (impression), PB_ERR_FORBIDDEN (another user's), PB_ERR_CONFLICT (this source already
+ * rewarded the impression, event id reused; not activated; default reward given), PB_ERR_DB. */
+pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done_fn *done, void *ud,
+                        char *err);
+
+/* The same, waiting for the commit (tests and tools). */
 pb_status reward_from_feedback(app *a, const struct reward_feedback_in *in,
                                struct reward_feedback_out *out, char *err);
 
-/* Stores r for the impression info (of experiment `experiment`, the name used in metrics)
- * through the writer; once committed, and unless *duplicate, the live state observes it (a
- * live-state failure is only logged on stderr) and it is counted. *id and *duplicate as
- * writer_reward. */
-pb_status reward_commit(app *a, const struct impressions_info *info, const char *experiment,
-                        struct feedback_reward *r, int64_t *id, int *duplicate, char *err);
+/* What follows a committed, non-duplicate reward r (id) for the impression info of experiment
+ * `experiment` (the name used in metrics): the live state observes it (a live-state failure is
+ * only logged on stderr) and it is counted. */
+void reward_committed(app *a, const struct impressions_info *info, const char *experiment,
+                      const struct feedback_reward *r, int64_t id);
 
 #endif

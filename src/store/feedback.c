@@ -32,8 +32,19 @@ static const char *SQL_CONVERSATION_INSERT =
     "INSERT INTO conversations (id, user_id, experiment_id, arm_id, segment, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char *SQL_IMPRESSION_INSERT =
-    "INSERT INTO impressions (experiment_id, arm_id, user_id, conversation_id, segment, context, "
-    "propensity, activated, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9)";
+    "INSERT INTO impressions (id, experiment_id, arm_id, user_id, conversation_id, segment, "
+    "context, propensity, activated, created_at) "
+    "VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9)";
+/* Reserves ?1 ids: the block starts past every reservation and every stored impression (rows
+ * written by versions before 004, or deleted rows' ids, are never handed out again). */
+static const char *SQL_RESERVE_IDS =
+    "INSERT INTO id_blocks (name, next) "
+    "VALUES ('impressions', (SELECT coalesce(max(id), 0) + 1 FROM impressions) + ?1) "
+    "ON CONFLICT (name) DO UPDATE SET next = max(id_blocks.next, "
+    "(SELECT coalesce(max(id), 0) + 1 FROM impressions)) + ?1 "
+    "RETURNING next - ?1";
+static const char *SQL_RETURN_IDS =
+    "UPDATE id_blocks SET next = ?1 WHERE name = 'impressions' AND next = ?2";
 static const char *SQL_REWARD_INSERT =
     "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -113,6 +124,23 @@ pb_status feedback_get_consent(store *s, const char *user_id, int *consent, char
     return row < 0 ? row : PB_OK;
 }
 
+pb_status feedback_erase_user_tx(store *s, const char *user_id,
+                                 struct feedback_erase_counts *counts, char *err)
+{
+    struct feedback_erase_counts c = {0};
+    pb_status rc = check_id(user_id, "user id", err);
+    /* Order matters: links are cut while the conversations still name the user. */
+    if (rc == PB_OK &&
+        (rc = erase_rows(s, SQL_ERASE_MESSAGES, user_id, &c.messages, err)) == PB_OK &&
+        (rc = erase_rows(s, SQL_ERASE_REWARD_DETAIL, user_id, &c.rewards, err)) == PB_OK &&
+        (rc = erase_rows(s, SQL_ERASE_IMPRESSIONS, user_id, &c.impressions, err)) == PB_OK &&
+        (rc = erase_rows(s, SQL_ERASE_CONVERSATIONS, user_id, &c.conversations, err)) == PB_OK)
+        rc = erase_rows(s, SQL_ERASE_USER, user_id, NULL, err);
+    if (rc == PB_OK && counts)
+        *counts = c;
+    return rc;
+}
+
 pb_status feedback_erase_user(store *s, const char *user_id, struct feedback_erase_counts *counts,
                               char *err)
 {
@@ -120,13 +148,8 @@ pb_status feedback_erase_user(store *s, const char *user_id, struct feedback_era
     pb_status rc = check_id(user_id, "user id", err);
     if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    /* Order matters: links are cut while the conversations still name the user. */
-    if ((rc = erase_rows(s, SQL_ERASE_MESSAGES, user_id, &c.messages, err)) == PB_OK &&
-        (rc = erase_rows(s, SQL_ERASE_REWARD_DETAIL, user_id, &c.rewards, err)) == PB_OK &&
-        (rc = erase_rows(s, SQL_ERASE_IMPRESSIONS, user_id, &c.impressions, err)) == PB_OK &&
-        (rc = erase_rows(s, SQL_ERASE_CONVERSATIONS, user_id, &c.conversations, err)) == PB_OK)
-        rc = erase_rows(s, SQL_ERASE_USER, user_id, NULL, err);
-    if ((rc = store_end(s, rc, err)) == PB_OK && counts)
+    rc = store_end(s, feedback_erase_user_tx(s, user_id, &c, err), err);
+    if (rc == PB_OK && counts)
         *counts = c;
     return rc;
 }
@@ -159,27 +182,46 @@ static pb_status insert_conversation(store *s, const char *conversation_id, cons
                      STMT_INT(arm_id), STMT_TEXT(segment), STMT_REAL(store_now()));
 }
 
+/* The look-up and insert of feedback_open_conversation, in the caller's transaction. */
+static pb_status open_conversation(store *s, const char *conversation_id, const char *user_id,
+                                   int64_t experiment_id, int64_t arm_id, const char *segment,
+                                   int64_t *arm, int *found, char *err)
+{
+    char owner[260];
+    *found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, arm, err);
+    if (*found == 1 && strcmp(owner, user_id ? user_id : "") != 0)
+        return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
+                       conversation_id);
+    if (*found < 0)
+        return *found;
+    if (*found == 0) {
+        *arm = arm_id;
+        return insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment,
+                                   err);
+    }
+    return PB_OK;
+}
+
+static pb_status check_conversation_ids(const char *conversation_id, const char *user_id, char *err)
+{
+    pb_status rc = check_id(conversation_id, "conversation id", err);
+    if (rc == PB_OK && user_id)
+        rc = check_id(user_id, "user id", err);
+    return rc;
+}
+
 pb_status feedback_open_conversation(store *s, const char *conversation_id, const char *user_id,
                                      int64_t experiment_id, int64_t arm_id, const char *segment,
                                      int64_t *sticky_arm_id, int *created, char *err)
 {
-    char owner[260];
     int64_t arm = 0;
-    pb_status rc = check_id(conversation_id, "conversation id", err);
-    if (rc == PB_OK && user_id)
-        rc = check_id(user_id, "user id", err);
+    int found = 0;
+    pb_status rc = check_conversation_ids(conversation_id, user_id, err);
     if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    int found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, &arm, err);
-    if (found == 1 && strcmp(owner, user_id ? user_id : "") != 0)
-        found = pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
-                        conversation_id);
-    if (found == 0) {
-        arm = arm_id;
-        found =
-            insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, err);
-    }
-    if ((rc = store_end(s, found < 0 ? found : PB_OK, err)) != PB_OK)
+    rc = open_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, &arm,
+                           &found, err);
+    if ((rc = store_end(s, rc, err)) != PB_OK)
         return rc;
     *sticky_arm_id = arm;
     if (created)
@@ -187,8 +229,61 @@ pb_status feedback_open_conversation(store *s, const char *conversation_id, cons
     return PB_OK;
 }
 
-static pb_status check_impression(const struct feedback_impression *imp, char *err)
+pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, const char *user_id,
+                                        int64_t experiment_id, int64_t arm_id, const char *segment,
+                                        int64_t *sticky_arm_id, int *created, char *err)
 {
+    int64_t arm = 0;
+    int found = 0;
+    pb_status rc = check_conversation_ids(conversation_id, user_id, err);
+    if (rc == PB_OK)
+        rc = open_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, &arm,
+                               &found, err);
+    if (rc != PB_OK)
+        return rc;
+    *sticky_arm_id = arm;
+    if (created)
+        *created = found == 0;
+    return PB_OK;
+}
+
+pb_status feedback_reserve_impression_ids(store *s, int64_t count, int64_t *first, char *err)
+{
+    sqlite3_stmt *st;
+    if (count < 0 || count > ((int64_t)1 << 40))
+        return pb_errf(err, PB_ERR_INVALID, "cannot reserve %lld impression ids", (long long)count);
+    int row = stmt_first(s, SQL_RESERVE_IDS, &st, "reserving impression ids", err, STMT_INT(count));
+    if (row == 0)
+        return pb_errf(err, PB_ERR_DB, "reserving impression ids: no row came back");
+    if (row < 0)
+        return row;
+    int64_t got = sqlite3_column_int64(st, 0);
+    /* Step to the end: in autocommit mode that is where the reservation commits. */
+    row = stmt_step(s, st, "reserving impression ids", err);
+    if (row == 1) {
+        sqlite3_reset(st);
+        return pb_errf(err, PB_ERR_DB, "reserving impression ids: more than one row came back");
+    }
+    if (row < 0)
+        return row;
+    *first = got;
+    return PB_OK;
+}
+
+pb_status feedback_return_impression_ids(store *s, int64_t first, int64_t end, int *returned,
+                                         char *err)
+{
+    pb_status rc = stmt_exec(s, SQL_RETURN_IDS, "returning impression ids", err, STMT_INT(first),
+                             STMT_INT(end));
+    if (returned)
+        *returned = rc == PB_OK && store_changes(s) == 1;
+    return rc;
+}
+
+pb_status feedback_impression_check(const struct feedback_impression *imp, char *err)
+{
+    if (imp->id < 0)
+        return pb_errf(err, PB_ERR_INVALID, "impression id must be positive (0 = pick one)");
     if (!store_json_valid(imp->context_json, false))
         return pb_errf(err, PB_ERR_INVALID, "impression context is not valid JSON");
     if (!(isfinite(imp->propensity) && imp->propensity >= 0 && imp->propensity <= 1))
@@ -200,35 +295,42 @@ static pb_status check_impression(const struct feedback_impression *imp, char *e
     return PB_OK;
 }
 
-/* Stores one checked impression inside the caller's transaction. */
-static pb_status insert_impression_locked(store *s, const struct feedback_impression *imp,
-                                          int64_t *id, char *err)
+pb_status feedback_insert_impression_tx(store *s, const struct feedback_impression *imp,
+                                        int64_t *id, char *err)
 {
+    int64_t want = imp->id;
     pb_status rc = check_arm_in_experiment(s, imp->experiment_id, imp->arm_id, err);
     if (rc == PB_OK && imp->user_id)
         rc = ensure_user(s, imp->user_id, err);
+    if (rc == PB_OK && want == 0)
+        rc = feedback_reserve_impression_ids(s, 1, &want, err);
     if (rc != PB_OK)
         return rc;
     rc = stmt_exec(s, SQL_IMPRESSION_INSERT, "storing an impression", err,
                    STMT_INT(imp->experiment_id), STMT_INT(imp->arm_id), STMT_TEXT(imp->user_id),
                    STMT_TEXT(imp->conversation_id), STMT_TEXT(imp->segment),
                    STMT_TEXT(imp->context_json), STMT_REAL(imp->propensity),
-                   STMT_INT(imp->activated), STMT_REAL(store_now()));
+                   STMT_INT(imp->activated), STMT_REAL(store_now()), STMT_INT(want));
     if (rc == PB_OK)
-        *id = store_last_insert_id(s);
+        *id = want;
     else if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "conversation %s does not exist",
                      imp->conversation_id ? imp->conversation_id : "?");
+    else if (store_errcode(s) == SQLITE_CONSTRAINT_PRIMARYKEY)
+        rc = pb_errf(err, PB_ERR_CONFLICT,
+                     "impression id %lld is already taken (ids must come from "
+                     "feedback_reserve_impression_ids)",
+                     (long long)want);
     return rc;
 }
 
 pb_status feedback_insert_impression(store *s, const struct feedback_impression *imp, int64_t *id,
                                      char *err)
 {
-    pb_status rc = check_impression(imp, err);
+    pb_status rc = feedback_impression_check(imp, err);
     if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    return store_end(s, insert_impression_locked(s, imp, id, err), err);
+    return store_end(s, feedback_insert_impression_tx(s, imp, id, err), err);
 }
 
 pb_status feedback_insert_impressions(store *s, const struct feedback_impression *imps, size_t n,
@@ -237,16 +339,16 @@ pb_status feedback_insert_impressions(store *s, const struct feedback_impression
     char why[PB_ERR_LEN];
     pb_status rc = store_begin(s, err);
     for (size_t i = 0; rc == PB_OK && i < n; i++) {
-        rc = check_impression(&imps[i], why);
+        rc = feedback_impression_check(&imps[i], why);
         if (rc == PB_OK)
-            rc = insert_impression_locked(s, &imps[i], &ids[i], why);
+            rc = feedback_insert_impression_tx(s, &imps[i], &ids[i], why);
         if (rc != PB_OK)
             pb_errf(err, rc, "impression %zu of %zu: %s (nothing stored)", i, n, why);
     }
     return store_end(s, rc, err);
 }
 
-static pb_status check_reward(const struct feedback_reward *r, char *err)
+pb_status feedback_reward_check(const struct feedback_reward *r, char *err)
 {
     if (!isfinite(r->value) || r->value < -1 || r->value > 1)
         return pb_errf(err, PB_ERR_INVALID, "reward value must be a number in [-1, 1], got %g",
@@ -287,11 +389,11 @@ static pb_status resolve_unique(store *s, const struct feedback_reward *r, int64
     return PB_OK;
 }
 
-static pb_status insert_reward_one(store *s, const struct feedback_reward *r, int64_t *id,
-                                   int *duplicate, char *err)
+pb_status feedback_insert_reward_tx(store *s, const struct feedback_reward *r, int64_t *id,
+                                    int *duplicate, char *err)
 {
     *duplicate = 0;
-    pb_status rc = check_reward(r, err);
+    pb_status rc = feedback_reward_check(r, err);
     if (rc != PB_OK)
         return rc;
     rc = stmt_exec(s, SQL_REWARD_INSERT, "storing a reward", err, STMT_INT(r->impression_id),
@@ -318,7 +420,7 @@ pb_status feedback_insert_reward(store *s, const struct feedback_reward *r, int6
     int64_t got = 0;
     int dup = 0;
     /* One INSERT in autocommit mode: committed (and synced per db.synchronous) on return. */
-    pb_status rc = insert_reward_one(s, r, &got, &dup, err);
+    pb_status rc = feedback_insert_reward_tx(s, r, &got, &dup, err);
     if (rc == PB_OK) {
         if (id)
             *id = got;
@@ -336,7 +438,7 @@ pb_status feedback_insert_rewards(store *s, const struct feedback_reward *r, siz
     for (size_t i = 0; rc == PB_OK && i < n; i++) {
         int64_t id = 0;
         int dup = 0;
-        if ((rc = insert_reward_one(s, &r[i], &id, &dup, why)) != PB_OK) {
+        if ((rc = feedback_insert_reward_tx(s, &r[i], &id, &dup, why)) != PB_OK) {
             pb_errf(err, rc, "reward %zu of %zu: %s (nothing stored)", i, n, why);
             break;
         }

@@ -1,11 +1,13 @@
 /* feedback.h — the records the service writes as they arrive: users and consent,
- * conversations with their sticky arm, new impressions (an arm shown) and rewards (idempotent
- * by event id, one per source and impression), one at a time or batched for the group-commit
- * writer; consented messages, erasure and retention; and the per-arm aggregates the bandit is
- * built from. What later happens to a stored impression (activation, discard, the reward-wait
- * sweep) and the walks that need an impression's segment, features or propensity live in
- * impressions.h. Part of the store family (speaks SQL through stmt.h). Every write acknowledged
- * with PB_OK is committed. It must not choose arms or compute rewards. */
+ * conversations with their sticky arm, new impressions (an arm shown; their ids reserved in
+ * blocks so that one handed out before its row exists is never handed out twice) and rewards
+ * (idempotent by event id, one per source and impression), one at a time, batched, or inside
+ * the group-commit writer's transaction (the _tx forms); consented messages, erasure and
+ * retention; and the per-arm aggregates the bandit is built from. What later happens to a
+ * stored impression (activation, discard, the reward-wait sweep) and the walks that need an
+ * impression's segment, features or propensity live in impressions.h. Part of the store family
+ * (speaks SQL through stmt.h). Every write acknowledged with PB_OK is committed (a _tx form's
+ * when the caller's transaction commits). It must not choose arms or compute rewards. */
 #ifndef FEEDBACK_H
 #define FEEDBACK_H
 
@@ -25,9 +27,14 @@ struct feedback_erase_counts {
 };
 /* Erases everything stored about a user in one transaction: messages and conversations are
  * deleted, impressions lose their user and conversation links, rewards lose their detail, the
- * user row goes. Reward values stay as anonymous statistics. An unknown user erases nothing. */
+ * user row goes. Reward values stay as anonymous statistics. An unknown user erases nothing.
+ * The rows are overwritten in the file (secure_delete); copies in the WAL stay until
+ * store_checkpoint completes. */
 pb_status feedback_erase_user(store *s, const char *user_id, struct feedback_erase_counts *counts,
                               char *err);
+/* The same inside a transaction the caller opened (the group-commit writer's batch). */
+pb_status feedback_erase_user_tx(store *s, const char *user_id,
+                                 struct feedback_erase_counts *counts, char *err);
 
 /* The conversation's sticky arm: an existing conversation returns its arm (*created = 0); a
  * new one is stored with arm_id (*created = 1). user_id may be NULL, else its row is created if
@@ -38,10 +45,15 @@ pb_status feedback_open_conversation(store *s, const char *conversation_id, cons
 /* The conversation's owner (user id, "" when none; cut to owner_len) and sticky arm. Returns
  * 1 found, 0 absent, or a negative pb_status. Unlike feedback_open_conversation it creates
  * nothing (a failed turn stores nothing). */
+/* The same inside a transaction the caller opened (the writer's batch). */
+pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, const char *user_id,
+                                        int64_t experiment_id, int64_t arm_id, const char *segment,
+                                        int64_t *sticky_arm_id, int *created, char *err);
 int feedback_get_conversation(store *s, const char *conversation_id, char *owner, size_t owner_len,
                               int64_t *arm_id, char *err);
 
 struct feedback_impression {
+    int64_t id; /* 0: the store reserves one; else an id from feedback_reserve_impression_ids */
     int64_t experiment_id, arm_id;
     const char *user_id;         /* may be NULL; created (consent 0) if absent */
     const char *conversation_id; /* may be NULL; must exist otherwise */
@@ -50,10 +62,27 @@ struct feedback_impression {
     double propensity;           /* 0 = unknown (stored as NULL); else in (0, 1] */
     int activated;               /* 1 normally; 0 = chosen but not shown */
 };
-/* Stores an impression; *id gets its id. The arm must belong to the experiment
- * (PB_ERR_INVALID), the experiment must exist (PB_ERR_NOT_FOUND). */
+/* Impression ids are reserved in blocks before they are handed out (table id_blocks, db/004):
+ * reserves count ids, [*first, *first + count), past every earlier reservation by any process
+ * and every stored impression. Durable once the caller's transaction commits (or at once in
+ * autocommit mode); only then may the ids be told to anyone. count 0 reserves nothing but
+ * writes the row (a cheap probe that the database takes writes). */
+pb_status feedback_reserve_impression_ids(store *s, int64_t count, int64_t *first, char *err);
+/* Gives back the unused tail [first, end) of the newest reservation, when no one reserved
+ * after it (*returned = 1, may be NULL); otherwise leaves it (the ids are skipped). */
+pb_status feedback_return_impression_ids(store *s, int64_t first, int64_t end, int *returned,
+                                         char *err);
+
+/* The checks that need no database (JSON, propensity, activated, user id): PB_ERR_INVALID. */
+pb_status feedback_impression_check(const struct feedback_impression *imp, char *err);
+/* Stores an impression; *id gets its id (imp->id when set). The arm must belong to the
+ * experiment (PB_ERR_INVALID), the experiment must exist (PB_ERR_NOT_FOUND); an id already
+ * stored is PB_ERR_CONFLICT. */
 pb_status feedback_insert_impression(store *s, const struct feedback_impression *imp, int64_t *id,
                                      char *err);
+/* The same inside a transaction the caller opened, without feedback_impression_check. */
+pb_status feedback_insert_impression_tx(store *s, const struct feedback_impression *imp,
+                                        int64_t *id, char *err);
 /* Stores n impressions in one transaction, all or nothing; ids[i] gets each id. The checks are
  * those of feedback_insert_impression; a failure's message names the bad index. */
 pb_status feedback_insert_impressions(store *s, const struct feedback_impression *imps, size_t n,
@@ -73,6 +102,11 @@ struct feedback_reward {
  * impression, or the event id belongs to another impression or source). */
 pb_status feedback_insert_reward(store *s, const struct feedback_reward *r, int64_t *id,
                                  int *duplicate, char *err);
+/* The same inside a transaction the caller opened (every argument required). */
+pb_status feedback_insert_reward_tx(store *s, const struct feedback_reward *r, int64_t *id,
+                                    int *duplicate, char *err);
+/* The checks that need no database (value, source, event id, detail): PB_ERR_INVALID. */
+pb_status feedback_reward_check(const struct feedback_reward *r, char *err);
 /* Stores n rewards in one transaction, all or nothing; ids and duplicates (either may be NULL)
  * get one entry per reward. A failure's message names the index of the bad reward. */
 pb_status feedback_insert_rewards(store *s, const struct feedback_reward *r, size_t n, int64_t *ids,

@@ -142,6 +142,46 @@ pb_status store_end(store *s, pb_status rc, char *err)
     return rc;
 }
 
+pb_status store_savepoint(store *s, char *err)
+{
+    return exec_cached(s, "SAVEPOINT record", "starting a record", err);
+}
+
+void store_savepoint_end(store *s, pb_status rc)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return; /* SQLite already rolled the whole transaction back */
+    char ignored[PB_ERR_LEN];
+    if (rc != PB_OK)
+        exec_cached(s, "ROLLBACK TO record", "undoing a record", ignored);
+    exec_cached(s, "RELEASE record", "ending a record", ignored);
+}
+
+bool store_in_transaction(store *s)
+{
+    return !sqlite3_get_autocommit(s->db);
+}
+
+bool store_error_is_storage(store *s)
+{
+    switch (sqlite3_errcode(s->db)) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool store_json_valid(const char *json, bool require_object)
 {
     if (!json)
@@ -248,7 +288,7 @@ static pb_status migrate(store *s, const char *path, char *err)
 
 static pb_status set_pragmas(store *s, const char *sync, char *err)
 {
-    char sql[96];
+    char sql[128];
     if (strcmp(sync, "FULL") != 0 && strcmp(sync, "NORMAL") != 0)
         return pb_errf(err, PB_ERR_INVALID, "db.synchronous must be FULL or NORMAL, got '%s'",
                        sync);
@@ -262,7 +302,10 @@ static pb_status set_pragmas(store *s, const char *sync, char *err)
         return rc;
     }
     sqlite3_finalize(st);
-    snprintf(sql, sizeof sql, "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON", sync);
+    /* secure_delete: deleted rows are overwritten with zeros, so an erased user's text is gone
+     * from the file once a checkpoint has moved the pages out of the WAL (store_checkpoint). */
+    snprintf(sql, sizeof sql,
+             "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON", sync);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_sql_error(s, "opening", err);
     return PB_OK;
@@ -385,6 +428,22 @@ cleanup:
         unlink(partial);
     free(partial);
     return rc;
+}
+
+pb_status store_checkpoint(store *s, int wait_ms, bool *complete, char *err)
+{
+    int log_frames = 0, copied = 0;
+    *complete = false;
+    sqlite3_busy_timeout(s->db, wait_ms > 0 ? wait_ms : 0);
+    int rc =
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
+    pb_status out = PB_OK;
+    if (rc == SQLITE_OK)
+        *complete = true;
+    else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        out = store_sql_error(s, "checkpointing the WAL", err);
+    sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+    return out;
 }
 
 static const char *SQL_COUNTS =

@@ -1,7 +1,8 @@
-/* store.h — the SQLite connection: set-up (WAL, busy timeout, foreign keys, synchronous),
- * schema migrations compiled in from db/NNN_name.sql, backup and checks, and for the store
- * family (experiment, arms, feedback, impressions, runs; statements through stmt.h) the
- * per-connection statement cache, transactions and SQLite errors as messages. With them it is
+/* store.h — the SQLite connection: set-up (WAL, busy timeout, foreign keys, synchronous,
+ * secure_delete), schema migrations compiled in from db/NNN_name.sql, backup, checks and WAL
+ * checkpoints, and for the store family (experiment, arms, feedback, impressions, runs, writer;
+ * statements through stmt.h) the per-connection statement cache, transactions, savepoints and
+ * SQLite errors as messages. With them it is
  * the only code that speaks SQL (docs/STORE.md). A handle is used by one thread at a time
  * (open one per worker thread). Every write acknowledged by a PB_OK return is committed.
  * Knows nothing of tables' meaning, bandit policies, HTTP or the LLM. */
@@ -51,6 +52,14 @@ struct store_counts {
         run_steps, judge_evals;
 };
 pb_status store_count_rows(store *s, struct store_counts *out, char *err);
+/* PRAGMA wal_checkpoint(TRUNCATE): copies every committed page from the WAL into the database
+ * file and truncates the WAL to zero bytes, so that what secure_delete (on for every handle)
+ * overwrote is gone from both files. It cannot finish while another connection reads an older
+ * snapshot or writes: it waits up to wait_ms for them, then gives up with *complete = false
+ * (not an error; try again later). Must not run inside a transaction of s. PB_ERR_DB for a
+ * real failure (I/O, disk full). */
+pb_status store_checkpoint(store *s, int wait_ms, bool *complete, char *err);
+
 /* PRAGMA integrity_check; PB_ERR_DB with the first problem when not "ok". */
 pb_status store_integrity_check(store *s, char *err);
 
@@ -70,6 +79,15 @@ void store_rollback(store *s);
 /* Ends the transaction store_begin opened: COMMIT when rc is PB_OK, else ROLLBACK. Returns rc,
  * or the commit's failure. */
 pb_status store_end(store *s, pb_status rc, char *err);
+/* Inside a transaction: SAVEPOINT, and its end — RELEASE when rc is PB_OK, else ROLLBACK TO
+ * it first, so one record's failure undoes only that record. Nothing to do when SQLite already
+ * rolled the whole transaction back (store_in_transaction is then false). One level only. */
+pb_status store_savepoint(store *s, char *err);
+void store_savepoint_end(store *s, pb_status rc);
+bool store_in_transaction(store *s);
+/* True when the last failure came from the file, the disk or the locks (full, I/O error,
+ * corrupt, read-only, busy, out of memory) rather than from a record's data (a constraint). */
+bool store_error_is_storage(store *s);
 /* Turns the last SQLite error into PB_ERR_DB with a message naming what failed and why
  * (locked, corrupt, full, ...); returns PB_ERR_DB. */
 pb_status store_sql_error(store *s, const char *what, char *err);

@@ -22,8 +22,9 @@ wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0;
 
 fault=(--fault "slow=$delay")
 if [ "$stream" = 1 ]; then
-  # The fake streams each answer over STREAM_MS: its per-token delay times its token count.
-  fault=(--stream-delay-ms "$((stream_ms / 20))")
+  # The fake streams each answer over about STREAM_MS: its answers here come in about 15
+  # chunks, each after the per-token delay.
+  fault=(--stream-delay-ms "$((stream_ms / 15))")
 fi
 "$build/fake-llm" --port 0 "${fault[@]}" >"$tmp/fake.out" 2>"$tmp/fake.err" &
 pids+=($!)

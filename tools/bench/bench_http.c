@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     static const struct server_route routes[] = {{"GET", "/bench", h_bench, 0},
                                                  {"GET", "/bench/defer", h_later, 0},
                                                  {"GET", "/bench/stream", h_later, 0}};
-    struct server_options opt = {routes, 3, NULL, NULL, NULL};
+    struct server_options opt = {routes, 3, NULL, NULL, NULL, NULL};
     pthread_t completer_thread;
     pthread_create(&completer_thread, NULL, completer_main, NULL);
     if (config_load(NULL, &cfg, err) != PB_OK || config_set(cfg, "server.port", "0", err) ||

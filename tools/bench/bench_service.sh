@@ -5,14 +5,16 @@
 # run; the pipeline's own time per chat turn (POST /v1/chat against a zero-delay fake LLM, one
 # connection, minus the fake's own time measured the same way); and the service's VmRSS.
 #   bash tools/bench/bench_service.sh [BUILD_DIR]
-#   env: ROUNDS (3), DURATION (10s), CONNECTIONS (32), PB_SERVER_THREADS (2), SYNC (FULL),
-#        POLICY (thompson: its propensity is a Monte Carlo estimate, the costliest choose)
+#   env: ROUNDS (3), DURATION (10s), CONNECTIONS (32), FEEDBACK_CONNECTIONS (128), SYNC (FULL),
+#        POLICY (ucb1, the default policy; choose is also measured with thompson on a second
+#        service), PB_SERVER_THREADS (the default). The fsync bound of feedback is 128 / the
+#        latency of one durable commit, measured here by bench-store in the same run.
 set -euo pipefail
 build=${1:-build}
-rounds=${ROUNDS:-3} duration=${DURATION:-10s} conns=${CONNECTIONS:-32}
-export PB_SERVER_THREADS=${PB_SERVER_THREADS:-2} PB_SERVER_ACCESS_LOG= PB_DB_SYNCHRONOUS=${SYNC:-FULL}
+rounds=${ROUNDS:-3} duration=${DURATION:-10s} conns=${CONNECTIONS:-32} fconns=${FEEDBACK_CONNECTIONS:-128}
+export PB_SERVER_ACCESS_LOG= PB_DB_SYNCHRONOUS=${SYNC:-FULL}
 export PB_SERVER_ADMIN_TOKEN=benchadm PB_EMOTION_BACKEND=${PB_EMOTION_BACKEND:-none}
-export PB_SERVER_PER_IP_CONNECTIONS=0 PB_BANDIT_POLICY=${POLICY:-thompson}
+export PB_SERVER_PER_IP_CONNECTIONS=0 PB_BANDIT_POLICY=${POLICY:-ucb1}
 command -v wrk >/dev/null || {
   echo "bench_service: wrk is not installed" >&2
   exit 1
@@ -46,6 +48,17 @@ wait_line "$tmp/serve.err" 'listening on' || {
   exit 1
 }
 svc=http://127.0.0.1:$port
+# The same service with Thompson sampling, for choose only (its propensity is the costliest).
+tport=$((port + 1))
+PB_BANDIT_POLICY=thompson PB_LLM_BASE_URL=$fake/v1 "$build/promptbandit" serve --port "$tport" \
+  --db "$tmp/bench-ts.db" --prompts "$src/prompts" 2>"$tmp/serve-ts.err" &
+pids+=($!)
+wait_line "$tmp/serve-ts.err" 'listening on' || {
+  echo "bench_service: the thompson service did not start:" >&2
+  cat "$tmp/serve-ts.err" >&2
+  exit 1
+}
+tsvc=http://127.0.0.1:$tport
 
 cat >"$tmp/choose.lua" <<'LUA'
 wrk.method = "POST"
@@ -93,12 +106,20 @@ run() { # run NAME URL SCRIPT CONNS: appends "rps p50 p99 non2xx" to $tmp/NAME
 }
 impressions() { curl -s -H "Authorization: Bearer benchadm" "$svc/v1/arms" | grep -o '"impressions": *[0-9]*' | awk -F: '{s += $2} END {print s + 0}'; }
 
+# One durable commit's latency on this disk, in the same run: bench-store's single-row
+# transactions under synchronous=FULL.
+commit_rate() {
+  "$build/bench-store" --n 400 --batch 2 --runs 3 --dir "$tmp" 2>/dev/null |
+    awk '/synchronous=FULL/ && /1 per txn/ {print $(NF - 2)}'
+}
 first=1
 for _ in $(seq "$rounds"); do
   run raw "http://127.0.0.1:$raw/bench" "" "$conns"
   run choose "$svc/v1/choose" "$tmp/choose.lua" "$conns"
-  FIRST=$first run feedback "$svc/v1/feedback" "$tmp/feedback.lua" "$conns"
+  run choose_ts "$tsvc/v1/choose" "$tmp/choose.lua" "$conns"
+  FIRST=$first run feedback "$svc/v1/feedback" "$tmp/feedback.lua" "$fconns"
   first=$(($(impressions) + 1))
+  commit_rate >>"$tmp/commits"
 done
 for _ in $(seq "$rounds"); do
   run fake1 "$fake/v1/chat/completions" "$tmp/fake.lua" 1
@@ -110,19 +131,26 @@ hwm=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$serve/status")
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 col() { awk -v c="$2" '{print $c}' "$tmp/$1" | median; }
 printf '%-44s %12s %10s %10s %8s\n' "endpoint (db.synchronous=$PB_DB_SYNCHRONOUS)" "requests/s" "p50 ms" "p99 ms" "non-2xx"
-for s in raw choose feedback fake1 chat1; do
+for s in raw choose choose_ts feedback fake1 chat1; do
   case $s in
   raw) name="bare libmicrohttpd (ceiling), -c$conns" ;;
-  choose) name="POST /v1/choose, -c$conns" ;;
-  feedback) name="POST /v1/feedback, -c$conns" ;;
+  choose) name="POST /v1/choose ($PB_BANDIT_POLICY), -c$conns" ;;
+  choose_ts) name="POST /v1/choose (thompson), -c$conns" ;;
+  feedback) name="POST /v1/feedback, -c$fconns" ;;
   fake1) name="fake LLM alone, -c1" ;;
   chat1) name="POST /v1/chat via fake LLM, -c1" ;;
   esac
   printf '%-44s %12.0f %10.3f %10.3f %8s\n' "$name" "$(col $s 1)" "$(col $s 2)" "$(col $s 3)" "$(col $s 4)"
 done
-awk -v a="$(col choose 1)" -v b="$(col feedback 1)" -v r="$(col raw 1)" \
-  'BEGIN { printf "choose / ceiling: %.2f   feedback / ceiling: %.2f\n", a / r, b / r }'
+commits=$(median <"$tmp/commits")
+awk -v a="$(col choose 1)" -v t="$(col choose_ts 1)" -v b="$(col feedback 1)" -v r="$(col raw 1)" \
+  -v c="$commits" -v n="$fconns" 'BEGIN {
+    bound = n * c; bar = 0.15 * r < 0.8 * bound ? 0.15 * r : 0.8 * bound
+    printf "choose / ceiling: %.2f (thompson %.2f)\n", a / r, t / r
+    printf "one durable commit: %.2f ms (%.0f/s); fsync bound for -c%d: %.0f/s\n", 1000 / c, c, n, bound
+    printf "feedback: %.0f/s = %.2f of the ceiling, %.2f of the fsync bound (bar: %.0f/s, the lower of 0.15 x ceiling and 0.8 x bound)\n", b, b / r, b / bound, bar
+  }'
 awk -v c="$(col chat1 2)" -v f="$(col fake1 2)" \
   'BEGIN { printf "pipeline time per chat turn (p50 chat - p50 fake alone): %.3f ms\n", c - f }'
 echo "service VmRSS after the runs: $rss (peak VmHWM $hwm)"
-echo "(medians of $rounds rounds; wrk -t1 -d$duration; server threads $PB_SERVER_THREADS; policy $PB_BANDIT_POLICY; emotion backend $PB_EMOTION_BACKEND)"
+echo "(medians of $rounds rounds; wrk -t1 -d$duration; server threads ${PB_SERVER_THREADS:-default}; policy $PB_BANDIT_POLICY; emotion backend $PB_EMOTION_BACKEND)"

@@ -1,0 +1,339 @@
+/* chathttp.c — the chat turn over HTTP without a waiting thread: the handler prepares the turn
+ * (chatturn_prepare), submits it, defers its reply (or opens an SSE stream) and returns; the
+ * provider loop and the writer finish it.
+ *
+ * The handoff between the handler and the turn is the one subtle part. The turn may end (a
+ * refused provider, a fast fake) before the handler has its server_defer handle, and the
+ * client may go away (on_cancel, on a core thread) while the provider works. One small struct,
+ * struct chatreq, mediates, under its own lock:
+ *   - the handler opens the reply only after the submit succeeded (a refused submit is a plain
+ *     503 with Retry-After), then, under the lock, stores the handle, writes the stream's first
+ *     event and whatever deltas came before, or — when the turn already ended — answers at once;
+ *   - the sink (turn side), under the lock, buffers deltas and the result while there is no
+ *     handle yet, else takes the handle out and answers outside the lock;
+ *   - on_cancel cancels the turn (under the lock, while it runs).
+ * Nothing is called under the lock that waits: server_defer_finish (which waits for a running
+ * on_cancel) is always called after unlocking. The struct is freed by the last of the two
+ * sides to finish, counted by refs. */
+#include "service/chathttp.h"
+
+#include "base/jsonio.h"
+#include "service/chatturn.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct chatreq {
+    pthread_mutex_t lock;
+    int refs; /* 2: the handler side and the turn side */
+    int stream;
+    int64_t regenerated; /* regenerate: the old impression id; 0 for a new turn */
+    chatturn_job *job;   /* while the turn runs */
+    struct server_defer *d;
+    int opened;          /* the handler has decided: d set, or no reply possible */
+    struct pb_buf early; /* stream bytes produced before d existed */
+    int ended;           /* the turn's result arrived */
+    pb_status rc;
+    char err[PB_ERR_LEN];
+    double retry_after_s;
+    struct chatturn_out out; /* the result (owns its reply) */
+};
+
+static void chatreq_unref(struct chatreq *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int last = --c->refs == 0;
+    pthread_mutex_unlock(&c->lock);
+    if (!last)
+        return;
+    chatturn_out_clear(&c->out);
+    pb_buf_free(&c->early);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static json_t *emotions_json(const struct chatturn_out *o)
+{
+    json_t *emotions = json_array();
+    for (size_t i = 0; emotions && i < o->n_emotions; i++)
+        json_array_append_new(emotions,
+                              json_pack("{s:s, s:s, s:f}", "label", o->emotions[i].label, "name",
+                                        o->emotions[i].display, "score", o->emotions[i].score));
+    return emotions;
+}
+
+/* The fields known before the answer (the stream's first event, and the body's frame). */
+static json_t *turn_json(const struct chatturn_out *o, int64_t regenerated)
+{
+    json_t *j =
+        json_pack("{s:o, s:s, s:I, s:s, s:I, s:s}", "emotions", emotions_json(o), "arm", o->arm,
+                  "arm_id", (json_int_t)o->arm_id, "segment", o->segment, "impression_id",
+                  (json_int_t)o->impression_id, "conversation_id", o->conversation_id);
+    if (j && regenerated)
+        json_object_set_new(j, "regenerated_impression_id", json_integer(regenerated));
+    return j;
+}
+
+json_t *chathttp_turn_json(const struct chatturn_out *o, int64_t regenerated)
+{
+    json_t *j = turn_json(o, regenerated);
+    if (j)
+        json_object_set_new(j, "reply", json_string(o->reply ? o->reply : ""));
+    return j;
+}
+
+/* One SSE event "event: NAME\ndata: JSON\n\n" appended to b; steals data. */
+static void sse_event(struct pb_buf *b, const char *name, json_t *data)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (!text)
+        return;
+    pb_buf_append(b, "event: ", 7);
+    pb_buf_append(b, name, strlen(name));
+    pb_buf_append(b, "\ndata: ", 7);
+    pb_buf_append(b, text, strlen(text));
+    pb_buf_append(b, "\n\n", 2);
+    free(text);
+}
+
+static json_t *error_json(pb_status rc, const char *err)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", pb_status_name(rc), "message", err);
+}
+
+/* The stream's last event for a result: "done" with the finish reason and usage, or "error". */
+static void final_event(struct pb_buf *b, const struct chatreq *c)
+{
+    if (c->rc == PB_OK)
+        sse_event(b, "done",
+                  json_pack("{s:I, s:s, s:s, s:{s:I, s:I}}", "impression_id",
+                            (json_int_t)c->out.impression_id, "finish_reason",
+                            c->out.finish_reason[0] ? c->out.finish_reason : "stop", "reply",
+                            c->out.reply ? c->out.reply : "", "usage", "prompt_tokens",
+                            (json_int_t)c->out.prompt_tokens, "completion_tokens",
+                            (json_int_t)c->out.completion_tokens));
+    else
+        sse_event(b, "error", error_json(c->rc, c->err));
+}
+
+/* The reply of a non-streaming turn for its result. */
+static void result_reply(const struct chatreq *c, struct server_reply *reply)
+{
+    if (c->rc == PB_OK) {
+        server_reply_json(reply, 200, chathttp_turn_json(&c->out, c->regenerated));
+        return;
+    }
+    int status = server_http_status(c->rc, 1);
+    if (c->rc == PB_ERR_FORBIDDEN)
+        status = 403;
+    server_reply_error(reply, status, pb_status_name(c->rc), c->err);
+    if (c->retry_after_s > 0 && (status == 502 || status == 503 || status == 429)) {
+        char v[32];
+        snprintf(v, sizeof v, "%.0f", c->retry_after_s < 1 ? 1.0 : c->retry_after_s + 0.5);
+        server_reply_header(reply, "Retry-After", v);
+    }
+}
+
+/* Answers through d (outside any lock) and gives up the handler's or the turn's reference. */
+static void answer(struct chatreq *c, struct server_defer *d)
+{
+    if (c->stream) {
+        struct pb_buf b = {0};
+        final_event(&b, c);
+        server_stream_end(d, b.data, b.len);
+        pb_buf_free(&b);
+    } else {
+        struct server_reply reply = {0};
+        result_reply(c, &reply);
+        server_defer_finish(d, &reply);
+    }
+}
+
+/* ---- the turn's side (provider loop and writer threads) ---- */
+
+static void sink_delta(const char *text, size_t len, void *ud)
+{
+    struct chatreq *c = ud;
+    json_t *j = json_pack("{s:s%}", "text", text, len);
+    struct pb_buf b = {0};
+    sse_event(&b, "delta", j);
+    pthread_mutex_lock(&c->lock);
+    if (c->d)
+        server_stream_write(c->d, b.data, b.len); /* copies; never waits */
+    else if (!c->opened)
+        pb_buf_append(&c->early, b.data, b.len);
+    pthread_mutex_unlock(&c->lock);
+    pb_buf_free(&b);
+}
+
+static void sink_done(pb_status rc, struct chatturn_out *out, const char *err, double retry_after_s,
+                      void *ud)
+{
+    struct chatreq *c = ud;
+    pthread_mutex_lock(&c->lock);
+    c->job = NULL; /* freed by the turn after this returns */
+    c->ended = 1;
+    c->rc = rc;
+    snprintf(c->err, sizeof c->err, "%s", err);
+    c->retry_after_s = retry_after_s;
+    c->out = *out;
+    out->reply = NULL; /* taken */
+    struct server_defer *d = c->d;
+    c->d = NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (d)
+        answer(c, d);
+    chatreq_unref(c);
+}
+
+/* The core gave up on the request (deadline, shutdown, client gone): stop the turn. */
+static void on_cancel(void *ud)
+{
+    struct chatreq *c = ud;
+    pthread_mutex_lock(&c->lock);
+    if (c->job)
+        chatturn_cancel(c->job);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the handler's side ---- */
+
+static int wants_stream(struct server_request *req, const json_t *body)
+{
+    const char *accept = server_req_header(req, "Accept");
+    return json_is_true(json_object_get(body, "stream")) ||
+           (accept && strstr(accept, "text/event-stream"));
+}
+
+/* Submits a prepared turn and defers or streams its reply; the turn's errors found at once go
+ * to reply. */
+static pb_status run_turn(app *a, struct server_request *req, struct server_reply *reply,
+                          chatturn_job *job, const struct chatturn_out *first, int stream,
+                          int64_t regenerated)
+{
+    struct chatreq *c = calloc(1, sizeof *c);
+    if (!c) {
+        chatturn_job_free(job);
+        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->refs = 2;
+    c->stream = stream;
+    c->regenerated = regenerated;
+    c->job = job;
+    const config *cfg = app_config(a);
+    double timeout = (double)config_int(cfg, "server.request_timeout_s");
+    double deadline = pb_now_monotonic() + timeout, retry_after = 0;
+    struct chatturn_sink sink = {
+        .on_delta = stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
+    pthread_mutex_lock(&c->lock); /* the turn may end before the reply is open */
+    pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
+    if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
+        pthread_mutex_unlock(&c->lock);
+        chatreq_unref(c);
+        chatreq_unref(c);
+        if (rc == PB_ERR_LIMIT) {
+            server_reply_error(reply, 503, "overloaded",
+                               "too many chats are waiting for the provider; retry shortly");
+            server_reply_header(reply, "Retry-After", "1");
+            return PB_OK;
+        }
+        return rc;
+    }
+    struct server_defer *d;
+    if (stream) {
+        struct pb_buf b = {0};
+        sse_event(&b, "start", turn_json(first, regenerated));
+        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout,
+                                "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
+                                "\"the answer did not finish within server.request_timeout_s\"}}"
+                                "\n\n",
+                                on_cancel, c);
+        if (d) {
+            server_stream_write(d, b.data, b.len);
+            if (c->early.len)
+                server_stream_write(d, c->early.data, c->early.len);
+        }
+        pb_buf_free(&b);
+    } else {
+        d = server_reply_defer(req, reply, timeout, on_cancel, c);
+    }
+    c->opened = 1;
+    if (!d && c->job) /* no reply possible (the core set it): stop the turn */
+        chatturn_cancel(c->job);
+    int ended = c->ended;
+    if (!ended)
+        c->d = d;
+    pthread_mutex_unlock(&c->lock);
+    if (d && ended)
+        answer(c, d); /* the turn finished before the reply was open */
+    chatreq_unref(c);
+    return PB_OK;
+}
+
+static pb_status flow_error(struct server_reply *reply, pb_status rc)
+{
+    if (rc == PB_ERR_FORBIDDEN) /* as api.c: the body's user is known, 401 cannot help */
+        return server_reply_error(reply, 403, "forbidden", reply->err);
+    return rc;
+}
+
+pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    static const char *const fields[] = {"user_id", "conversation_id", "message",
+                                         "consent", "experiment",      "stream"};
+    struct chatturn_in in = {.consent = -1};
+    struct chatturn_out first;
+    chatturn_job *job = NULL;
+    json_t *body = NULL;
+    int stream_flag = 0;
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
+    if (rc != PB_OK)
+        return rc;
+    if ((rc = jsonio_string(body, "user_id", 1, &in.user_id, reply->err)) ||
+        (rc = server_auth_user(req, in.user_id, reply->err)) ||
+        (rc = jsonio_string(body, "conversation_id", 0, &in.conversation_id, reply->err)) ||
+        (rc = jsonio_string(body, "message", 1, &in.message, reply->err)) ||
+        (rc = jsonio_string(body, "experiment", 0, &in.experiment, reply->err)) ||
+        (rc = jsonio_bool(body, "consent", 0, &in.consent, reply->err)) ||
+        (rc = jsonio_bool(body, "stream", 0, &stream_flag, reply->err)))
+        goto cleanup;
+    if ((rc = chatturn_prepare(ctx, &in, &job, &first, reply->err)) == PB_OK)
+        rc = run_turn(ctx, req, reply, job, &first, wants_stream(req, body), 0);
+    rc = flow_error(reply, rc);
+cleanup:
+    json_decref(body);
+    return rc;
+}
+
+pb_status chathttp_regenerate(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    static const char *const fields[] = {"user_id", "event_id", "stream"};
+    struct chatturn_out first;
+    chatturn_job *job = NULL;
+    const char *user_id = NULL, *event_id = NULL;
+    int64_t impression = 0;
+    int stream_flag = 0;
+    json_t *body = NULL;
+    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
+    if (rc != PB_OK)
+        return rc;
+    if ((rc = server_req_param_id(req, "impression_id", &impression, reply->err)) ||
+        (rc = jsonio_string(body, "user_id", 1, &user_id, reply->err)) ||
+        (rc = server_auth_user(req, user_id, reply->err)) ||
+        (rc = jsonio_string(body, "event_id", 0, &event_id, reply->err)) ||
+        (rc = jsonio_bool(body, "stream", 0, &stream_flag, reply->err)))
+        goto cleanup;
+    rc = chatturn_prepare_regenerate(ctx, impression, user_id, event_id, &job, &first, reply->err);
+    if (rc == PB_OK)
+        rc = run_turn(ctx, req, reply, job, &first, wants_stream(req, body), impression);
+    rc = flow_error(reply, rc);
+cleanup:
+    json_decref(body);
+    return rc;
+}
