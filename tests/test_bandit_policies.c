@@ -405,7 +405,7 @@ static void test_separation_of_leader_and_runner_up(void)
     CHECK_INT(s.leader, 1);
     CHECK_INT(s.runner_up, 0);
     CHECK_NEAR(s.difference, 0.5, 1e-12);
-    CHECK(!s.enough_data); /* 4 rewards each: below VERDICT_MIN_REWARDS, no claim */
+    CHECK(!s.enough_data); /* 4 rewards each: below GLR_MIN_REWARDS, no claim */
     CHECK(!s.separated);
     CHECK(s.more_pulls > 0 && isfinite(s.more_pulls));
     for (int i = 0; i < 196; i++) {

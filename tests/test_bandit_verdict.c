@@ -88,7 +88,7 @@ static void test_judge_needs_two_rewarded_arms_and_the_minimum_to_separate(void)
     CHECK_INT(verdict_judge(&g, 0.05, &o, err), PB_OK);
     CHECK(o.compared && !o.enough_data && !o.separated);
     CHECK_INT(o.leader, 0);
-    CHECK(o.more_rewards >= 2 * (VERDICT_MIN_REWARDS - 2));
+    CHECK(o.more_rewards >= 2 * (GLR_MIN_REWARDS - 2));
     struct verdict_arm big[] = {{60, 0.8, 0, 1}, {60, -0.2, 0, 1}};
     g = (struct verdict_group){big, 2};
     CHECK_INT(verdict_judge(&g, 0.05, &o, err), PB_OK);

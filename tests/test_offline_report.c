@@ -1,7 +1,7 @@
 /* test_offline_report.c — run reports from recorded steps: the arm table (pulls, mean, interval,
  * P(best), failures, calls, tokens, cost), failed and pending steps never counted as rewards, the
  * GLR verdict (a clear leader separated, close arms not yet with an estimate, nothing claimed
- * against an arm with fewer than REPORT_MIN_REWARDS rewards), intervals that respect the reward
+ * against an arm with fewer than GLR_MIN_REWARDS rewards), intervals that respect the reward
  * range at small n, best / median / worst examples, the per-emotion breakdown, and the
  * markdown, JSON and SVG renderings. */
 #include "check.h"
@@ -107,7 +107,7 @@ static void test_clear_leader_is_separated_and_failures_are_not_rewards(void)
     json_t *verdict = json_object_get(o, "verdict");
     CHECK(json_is_true(json_object_get(verdict, "separated")));
     CHECK_STR(json_string_value(json_object_get(verdict, "leader")), "C");
-    CHECK_INT(json_integer_value(json_object_get(verdict, "min_rewards")), REPORT_MIN_REWARDS);
+    CHECK_INT(json_integer_value(json_object_get(verdict, "min_rewards")), GLR_MIN_REWARDS);
     CHECK_INT(json_integer_value(json_object_get(o, "calls")), 301);
     json_t *c = json_array_get(json_object_get(o, "arms"), 2);
     CHECK_STR(json_string_value(json_object_get(c, "prompt")), "PROMPT C");

@@ -206,7 +206,7 @@ static void test_known_best_prompt_leads_and_is_separated(void)
     struct report_verdict v = {.leader = 9};
     CHECK(r && report_get_verdict(r, &v));
     CHECK_INT(v.leader, best);
-    CHECK(!v.separated || v.enough_data); /* never claimed below REPORT_MIN_REWARDS */
+    CHECK(!v.separated || v.enough_data); /* never claimed below GLR_MIN_REWARDS */
     CHECK(v.separated || v.more_rewards > 0);
     int64_t arm_id = 0;
     CHECK_INT(runs_winner(h.db, run, &arm_id, name, &prompt, err), PB_OK);

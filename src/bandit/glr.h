@@ -14,6 +14,14 @@
 
 #include "base/pb.h"
 
+/* The project's one verdict rule, shared by the dashboard (bandit/verdict.h), bandit-run's
+ * report and best-arm identification: confidence 1 - GLR_DELTA, nothing claimed below
+ * GLR_MIN_REWARDS rewards on either compared arm, rewards on [GLR_REWARD_LO, GLR_REWARD_HI]. */
+#define GLR_DELTA       0.05
+#define GLR_MIN_REWARDS 5
+#define GLR_REWARD_LO   (-1.0)
+#define GLR_REWARD_HI   1.0
+
 /* Bernoulli KL divergence kl(p, q) for p, q in [0, 1], with q clamped away from 0 and 1 so the
  * result is finite. */
 double glr_kl(double p, double q);

@@ -170,8 +170,8 @@ pb_status verdict_judge(const struct verdict_group *g, double delta, struct verd
     for (size_t i = 0; i < g->n_arms; i++)
         arms[i] = (struct glr_arm){g->stats[i].mean, g->stats[i].pulls, g->stats[i].active};
     struct glr_verdict v;
-    pb_status rc = glr_verdict_of(arms, g->n_arms, VERDICT_LO, VERDICT_HI, delta,
-                                  VERDICT_MIN_REWARDS, &v, err);
+    pb_status rc = glr_verdict_of(arms, g->n_arms, GLR_REWARD_LO, GLR_REWARD_HI, delta,
+                                  GLR_MIN_REWARDS, &v, err);
     free(arms);
     if (rc != PB_OK)
         return rc;

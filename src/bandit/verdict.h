@@ -11,12 +11,10 @@
 
 #include "base/pb.h"
 #include "bandit/bandit.h"
+#include "bandit/glr.h"
 
-/* Rewards lie in [-1, 1] (bandit.h); the verdict claims nothing below this many rewards on
- * each of the two arms it compares. */
-#define VERDICT_MIN_REWARDS 5
-#define VERDICT_LO          (-1.0)
-#define VERDICT_HI          1.0
+/* The verdict's rule is glr.h's: GLR_DELTA, GLR_MIN_REWARDS, rewards on [GLR_REWARD_LO,
+ * GLR_REWARD_HI]. */
 
 /* One arm as P(best) sees it: rewards, their mean and sample variance (n - 1). */
 struct verdict_arm {
@@ -51,7 +49,7 @@ typedef struct {
                                  of `confidence`: the evidence on a z-score scale, above q
                                  exactly when the statistic passes the threshold (display
                                  only: separation also needs enough_data) */
-    int enough_data;          /* both have VERDICT_MIN_REWARDS rewards or more */
+    int enough_data;          /* both have GLR_MIN_REWARDS rewards or more */
     int separated;            /* the leader is the best active arm at `confidence` */
     double more_pulls;        /* rewards still needed on the two arms (in their current split)
                                  until separated if the means hold; 0 if separated, INFINITY
@@ -96,7 +94,7 @@ struct verdict_advice {
 };
 
 /* The verdict of one group at error level delta (glr_verdict_of with the range [-1, 1] and
- * VERDICT_MIN_REWARDS). A group with fewer than two active arms with rewards gets compared = 0
+ * GLR_MIN_REWARDS). A group with fewer than two active arms with rewards gets compared = 0
  * and PB_OK. PB_ERR_INVALID for delta outside (0, 1). */
 pb_status verdict_judge(const struct verdict_group *g, double delta, struct verdict_outcome *out,
                         char *err);

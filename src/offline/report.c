@@ -356,8 +356,8 @@ static void compute_verdict(struct report *r)
         g[a] = (struct glr_arm){.mean = r->arms[a].pulls ? r->arms[a].mean : 0,
                                 .n = (double)r->arms[a].pulls,
                                 .active = 1};
-    r->has_verdict = glr_verdict_of(g, r->n_arms, REPORT_REWARD_LO, REPORT_REWARD_HI, REPORT_DELTA,
-                                    REPORT_MIN_REWARDS, &v, ignored) == PB_OK;
+    r->has_verdict = glr_verdict_of(g, r->n_arms, GLR_REWARD_LO, GLR_REWARD_HI, GLR_DELTA,
+                                    GLR_MIN_REWARDS, &v, ignored) == PB_OK;
     free(g);
     if (!r->has_verdict)
         return;
@@ -389,8 +389,8 @@ static pb_status compute_stats(struct report *r, bandit *b, char *err)
     for (size_t a = 0; a < r->n_arms; a++) {
         struct report_arm *x = &r->arms[a];
         x->mean = x->pulls ? r->sum[a] / (double)x->pulls : NAN;
-        glr_interval(x->pulls ? x->mean : 0, (double)x->pulls, REPORT_REWARD_LO, REPORT_REWARD_HI,
-                     REPORT_DELTA, &x->ci_low, &x->ci_high);
+        glr_interval(x->pulls ? x->mean : 0, (double)x->pulls, GLR_REWARD_LO, GLR_REWARD_HI,
+                     GLR_DELTA, &x->ci_low, &x->ci_high);
         x->p_best = pbest[a];
     }
     compute_verdict(r);

@@ -15,16 +15,13 @@
 #include <stdio.h>
 
 #include "base/pb.h"
+#include "bandit/glr.h"
 #include "offline/offline.h"
 #include "store/store.h"
 
-/* The verdict's parameters: confidence 1 - REPORT_DELTA, and nothing claimed below
- * REPORT_MIN_REWARDS rewards for either compared arm. Rewards lie in [REPORT_REWARD_LO,
- * REPORT_REWARD_HI] (judge levels and the local model's scores). */
-#define REPORT_DELTA       0.05
-#define REPORT_MIN_REWARDS 10
-#define REPORT_REWARD_LO   (-1.0)
-#define REPORT_REWARD_HI   1.0
+/* The verdict's rule is bandit/glr.h's (GLR_DELTA, GLR_MIN_REWARDS, rewards on
+ * [GLR_REWARD_LO, GLR_REWARD_HI]: judge levels and the local model's scores), the same as the
+ * dashboard's. */
 
 enum report_step_state { REPORT_STEP_OK, REPORT_STEP_FAILED, REPORT_STEP_PENDING };
 
@@ -70,7 +67,7 @@ struct report_arm {
     const char *prompt;     /* owned by the report; "" when not given */
     uint64_t pulls;         /* rewards */
     double mean;            /* NaN without rewards */
-    double ci_low, ci_high; /* 1 - REPORT_DELTA KL interval within the reward range */
+    double ci_low, ci_high; /* 1 - GLR_DELTA KL interval within the reward range */
     double p_best;
     long failed, calls, tokens; /* over all the arm's recorded steps, failed ones included */
     double cost;
@@ -80,8 +77,8 @@ struct report_arm {
 struct report_verdict {
     size_t leader, runner_up;
     double statistic, threshold; /* GLR of leader vs runner-up, and the bar it must pass */
-    int enough_data;             /* both have at least REPORT_MIN_REWARDS rewards */
-    int separated;               /* the leader is the best arm at 1 - REPORT_DELTA */
+    int enough_data;             /* both have at least GLR_MIN_REWARDS rewards */
+    int separated;               /* the leader is the best arm at 1 - GLR_DELTA */
     double more_rewards;         /* for leader and runner-up; 0 separated, INFINITY unknown */
     double more_iterations;      /* more_rewards at the share of iterations the two got so far */
 };

@@ -123,7 +123,7 @@ static void put_verdict(struct md *m, const struct report *r)
             "**Separated: %s is the best arm** at %.0f %% confidence. Against the closest arm, "
             "%s, its GLR statistic is %.2f, past the threshold %.2f; %s has mean %.3f [%.3f, "
             "%.3f] over %llu rewards, %s %.3f [%.3f, %.3f] over %llu.\n\n",
-            l->name, 100 * (1 - REPORT_DELTA), u->name, v.statistic, v.threshold, l->name, l->mean,
+            l->name, 100 * (1 - GLR_DELTA), u->name, v.statistic, v.threshold, l->name, l->mean,
             l->ci_low, l->ci_high, (unsigned long long)l->pulls, u->name, u->mean, u->ci_low,
             u->ci_high, (unsigned long long)u->pulls);
         return;
@@ -138,14 +138,13 @@ static void put_verdict(struct md *m, const struct report *r)
         put(m,
             "), but the verdict claims nothing below %d rewards for either compared arm (%s has "
             "%llu, %s has %llu). ",
-            REPORT_MIN_REWARDS, l->name, (unsigned long long)l->pulls, u->name,
+            GLR_MIN_REWARDS, l->name, (unsigned long long)l->pulls, u->name,
             (unsigned long long)u->pulls);
     } else {
         put(m,
             "**Not separated yet:** %s leads %s by %.3f (GLR statistic %.2f, below the threshold "
             "%.2f at %.0f %% confidence). ",
-            l->name, u->name, l->mean - u->mean, v.statistic, v.threshold,
-            100 * (1 - REPORT_DELTA));
+            l->name, u->name, l->mean - u->mean, v.statistic, v.threshold, 100 * (1 - GLR_DELTA));
     }
     put_more(m, &v);
     put(m, "\n\n");
@@ -158,7 +157,7 @@ static void put_arms(struct md *m, const struct report *r)
     put(m,
         "| arm | rewards | mean | %.0f %% interval | P(best) | failed | calls | tokens | cost "
         "|\n| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n",
-        100 * (1 - REPORT_DELTA));
+        100 * (1 - GLR_DELTA));
     for (size_t a = 0; a < report_arm_count(r); a++) {
         const struct report_arm *x = report_arm_at(r, a);
         put(m, "| ");
@@ -172,7 +171,7 @@ static void put_arms(struct md *m, const struct report *r)
     put(m,
         "\nIntervals are %.0f %% KL intervals within the reward range [%g, %g]: wide at small n, "
         "never narrower than the data allow.\n\n",
-        100 * (1 - REPORT_DELTA), REPORT_REWARD_LO, REPORT_REWARD_HI);
+        100 * (1 - GLR_DELTA), GLR_REWARD_LO, GLR_REWARD_HI);
 }
 
 static void put_segments(struct md *m, const struct report *r)
@@ -360,9 +359,9 @@ static json_t *verdict_json(const struct report *r)
     return json_pack("{s:s, s:s, s:b, s:b, s:o, s:f, s:f, s:i, s:o, s:o, s:s}", "leader",
                      arm_name(r, v.leader), "runner_up", arm_name(r, v.runner_up), "separated",
                      v.separated, "enough_data", v.enough_data, "statistic", num(v.statistic),
-                     "threshold", v.threshold, "delta", REPORT_DELTA, "min_rewards",
-                     REPORT_MIN_REWARDS, "more_rewards", num(v.more_rewards), "more_iterations",
-                     num(v.more_iterations), "rule", "glr");
+                     "threshold", v.threshold, "delta", GLR_DELTA, "min_rewards", GLR_MIN_REWARDS,
+                     "more_rewards", num(v.more_rewards), "more_iterations", num(v.more_iterations),
+                     "rule", "glr");
 }
 
 static json_t *segments_json(const struct report *r)

@@ -36,7 +36,7 @@ void decide_stats(const struct decide_arm *arms, size_t k, struct verdict_arm *o
 static json_t *interval_json(double mean, double n)
 {
     double lo, hi;
-    glr_interval(mean, n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &lo, &hi);
+    glr_interval(mean, n, GLR_REWARD_LO, GLR_REWARD_HI, DECIDE_DELTA, &lo, &hi);
     return json_pack("[f, f]", lo, hi);
 }
 
@@ -104,7 +104,7 @@ json_t *decide_verdict_json(const struct verdict_outcome *o, const int64_t *ids)
                      o->compared ? decide_number(o->statistic) : json_null(), "threshold",
                      o->compared ? decide_number(o->threshold) : json_null(), "more_rewards",
                      o->compared ? decide_number(o->more_rewards) : json_null(), "confidence",
-                     1 - o->delta, "delta", o->delta, "min_rewards", VERDICT_MIN_REWARDS);
+                     1 - o->delta, "delta", o->delta, "min_rewards", GLR_MIN_REWARDS);
 }
 
 json_t *decide_advice_json(const struct verdict_advice *adv, const int64_t *ids,
@@ -128,7 +128,7 @@ json_t *decide_series_arm_json(int64_t id, const struct decide_point *p, size_t 
     for (size_t i = 0; i < n; i++) {
         double m = p[i].n > 0 ? p[i].sum / p[i].n : NAN, l = NAN, h = NAN;
         if (p[i].n > 0)
-            glr_interval(m, p[i].n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &l, &h);
+            glr_interval(m, p[i].n, GLR_REWARD_LO, GLR_REWARD_HI, DECIDE_DELTA, &l, &h);
         json_array_append_new(share, decide_number(p[i].share));
         json_array_append_new(rewards, json_real(p[i].n));
         json_array_append_new(mean, decide_number(m));

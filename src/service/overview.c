@@ -330,7 +330,7 @@ static json_t *segment_arms_json(const struct ov *o, const struct live_snapshot 
         if (!arms || !shown(o, i))
             continue;
         double lo, hi;
-        glr_interval(mean, n, VERDICT_LO, VERDICT_HI, DECIDE_DELTA, &lo, &hi);
+        glr_interval(mean, n, GLR_REWARD_LO, GLR_REWARD_HI, DECIDE_DELTA, &lo, &hi);
         json_array_append_new(
             arms,
             json_pack("{s:I, s:f, s:o, s:[f, f], s:o}", "id", (json_int_t)o->ids[i], "rewards", n,
