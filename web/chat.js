@@ -1,4 +1,5 @@
-// chat.js — the chat page (/): sends messages to POST /v1/chat, shows the answer with the
+// chat.js — the chat page (/): sends messages to POST /v1/chat (streamed: the answer grows as
+// the provider writes it, Server-Sent Events read with fetch), shows the answer with the
 // emotions read from the user's sentence, and posts feedback (like, dislike, regenerate,
 // edit) to the API. A consented conversation is stored, so a reload (or "지난 대화") shows it
 // again from GET /v1/conversations/{id}; "새 대화" starts another. Prompt (arm) names are not
@@ -6,7 +7,8 @@
 // browser on /admin (localStorage pb.show_arms). It keeps only a random user id
 // (localStorage) and the conversation id (sessionStorage); it never puts server or user text
 // into the page as markup (textContent only). API errors ({"error":{"code","message"}}) are
-// shown in the banner. Every answer is drawn by renderAnswer, so a streamed answer can reuse it.
+// shown in the banner. Every answer is drawn by renderAnswer; a streamed one grows through
+// setAnswerText and is drawn again whole when its "done" event arrives.
 'use strict';
 
 (function () {
@@ -185,13 +187,14 @@
     try {
       const eventId = li.dataset.event_regenerate || randomId('ev-');
       li.dataset.event_regenerate = eventId;
-      const data = await postJson(
+      await streamAnswer(
         '/v1/chat/' + encodeURIComponent(li.dataset.impression) + '/regenerate',
         { user_id: userId(), event_id: eventId },
+        () => {
+          markReplaced(li);
+          setStatus(li, '새 답으로 바꿨어요.');
+        },
       );
-      markReplaced(li);
-      setStatus(li, '새 답으로 바꿨어요.');
-      addBotMessage(data);
     } catch (err) {
       button.disabled = false;
       setStatus(li, '');
@@ -231,6 +234,105 @@
     } catch (err) {
       submit.disabled = false;
       showBanner(err);
+    }
+  }
+
+  // POSTs body with "stream": true and reads the Server-Sent Events as they come: handlers.start
+  // (arm, emotions, ids), handlers.delta(text) per piece of the answer; resolves to the "done"
+  // event's data (the stored turn) or throws an Error with .code and .status like request().
+  async function postStream(url, body, handlers) {
+    let res;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        cache: 'no-store',
+        headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+        body: JSON.stringify(Object.assign({}, body, { stream: true })),
+      });
+    } catch (e) {
+      const err = new Error(String(e && e.message ? e.message : e));
+      err.code = 'network';
+      throw err;
+    }
+    const type = res.headers.get('Content-Type') || '';
+    if (!res.ok || type.indexOf('text/event-stream') !== 0 || !res.body) {
+      let data = null;
+      try {
+        data = await res.json();
+      } catch (e) {
+        data = null;
+      }
+      const info = (data && data.error) || {};
+      const err = new Error(info.message || 'HTTP ' + res.status);
+      err.code = info.code || 'http_' + res.status;
+      err.status = res.status;
+      throw err;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = 'message';
+        let data = '';
+        block.split('\n').forEach((line) => {
+          if (line.indexOf('event: ') === 0) name = line.slice(7);
+          else if (line.indexOf('data: ') === 0) data += line.slice(6);
+        });
+        const value = data ? JSON.parse(data) : {};
+        if (name === 'start') handlers.start(value);
+        else if (name === 'delta') handlers.delta(value.text || '');
+        else if (name === 'done') return value;
+        else if (name === 'error') {
+          const info = value.error || {};
+          const err = new Error(info.message || 'the answer failed');
+          err.code = info.code || 'stream';
+          throw err;
+        }
+      }
+    }
+    const err = new Error('the answer stopped before it finished');
+    err.code = 'network';
+    throw err;
+  }
+
+  // Streams an answer into a new message: the message appears with the start event and grows
+  // with each delta; resolves to the finished answer. A failure removes the half message.
+  async function streamAnswer(url, body, onStart) {
+    let li = null;
+    let text = '';
+    let start = null;
+    try {
+      const done = await postStream(url, body, {
+        start: (s) => {
+          start = s;
+          if (onStart) onStart(s);
+          li = addBotMessage({ impression_id: s.impression_id, arm: s.arm, text: '' });
+          li.setAttribute('aria-busy', 'true');
+        },
+        delta: (t) => {
+          text += t;
+          if (li) {
+            setAnswerText(li, text);
+            scrollToEnd();
+          }
+        },
+      });
+      const answer = Object.assign({}, start, { reply: done.reply !== undefined ? done.reply : text });
+      if (li) {
+        li.removeAttribute('aria-busy');
+        renderAnswer(li, answer);
+      }
+      return answer;
+    } catch (err) {
+      if (li) li.remove();
+      throw err;
     }
   }
 
@@ -293,11 +395,13 @@
     $('#messages').appendChild(waiting);
     scrollToEnd();
     try {
-      const data = await postJson('/v1/chat', body);
-      if (data.conversation_id) sessionStorage.setItem(CONVERSATION_KEY, data.conversation_id);
-      $('.emotions', userLi).textContent = emotionText(data.emotions);
+      // The answer is streamed: it appears as the provider writes it (docs/API.md).
+      await streamAnswer('/v1/chat', body, (start) => {
+        if (start.conversation_id) sessionStorage.setItem(CONVERSATION_KEY, start.conversation_id);
+        $('.emotions', userLi).textContent = emotionText(start.emotions);
+        waiting.remove();
+      });
       waiting.remove();
-      addBotMessage(data);
       if (body.consent) loadHistoryList();
     } catch (err) {
       waiting.remove();

@@ -57,12 +57,22 @@ async function api(request, method, path, body, token) {
   return res.json();
 }
 
+let lastChatContentType = '';
+
+// Sends text and waits until its answer has finished streaming (the message loses aria-busy).
 async function sendMessage(page, text) {
   const before = await page.locator('.msg.bot:not(.waiting)').count();
+  const response = page.waitForResponse(
+    (r) => r.url().endsWith('/v1/chat') && r.request().method() === 'POST', { timeout: WAIT });
   await page.locator('#message').fill(text);
   await page.locator('#message').press('Enter'); // keyboard path: Enter sends
+  lastChatContentType = (await response).headers()['content-type'] || '';
   const answer = page.locator('.msg.bot:not(.waiting)').nth(before);
   await answer.locator('.text').waitFor({ timeout: WAIT });
+  await page.waitForFunction((i) => {
+    const all = document.querySelectorAll('.msg.bot:not(.waiting)');
+    return all[i] && !all[i].hasAttribute('aria-busy');
+  }, before, { timeout: WAIT });
   return answer;
 }
 
@@ -75,6 +85,8 @@ async function chatFlow(page) {
   const answer = await sendMessage(page, '오늘 시험을 망쳐서 너무 속상해');
   const reply = (await answer.locator('.text').textContent()) || '';
   check('the answer appears', reply.trim().length > 0, JSON.stringify(reply));
+  check('the chat page asks for the answer as a stream (Server-Sent Events)',
+        lastChatContentType.startsWith('text/event-stream'), lastChatContentType);
   const emotions = (await page.locator('.msg.user .emotions').last().textContent()) || '';
   check('the detected emotion is shown with the user message', /^감정: \S/.test(emotions),
         JSON.stringify(emotions));
