@@ -69,8 +69,15 @@ pb_check "the diary prompts are in the report" grep -q "사진 한 장처럼" "$
 pb_check "verdict.svg is drawn" grep -q "<rect" "$PB_TMP/diary/verdict.svg"
 
 # --- the same task with the local reward model as judge ---
+# The model is trained here from the seed's ratings (../shared/data: no licence to ship them or
+# a model made from them, so neither is in the repository).
+ratings=${PB_DATA_DIR:-$S/../shared/data}/ratings-memozy/train.jsonl
+[ -s "$ratings" ] || { echo "FAIL the seed's ratings are missing: $ratings (set PB_DATA_DIR)"; exit 1; }
+"$PB_BIN" judge train --ratings "$ratings" --out "$PB_TMP/reward-diary.pbrm" >/dev/null 2>"$PB_TMP/train.err"
+pb_check_eq "$?" 0 "judge train makes the diary reward model from the seed's ratings"
 before=$(calls)
-"$RUN" --task diary --judge local --iterations 40 --batch 4 --policy thompson --seed 3 \
+"$RUN" --task diary --judge local --local-model "$PB_TMP/reward-diary.pbrm" --iterations 40 \
+  --batch 4 --policy thompson --seed 3 \
   --db "$PB_TMP/local.db" --name local-judge --quiet >/dev/null 2>"$PB_TMP/local.err"
 pb_check_eq "$?" 0 "--judge local runs the diary task"
 pb_check_eq "$(($(calls) - before))" 40 "the local judge calls nobody"

@@ -19,7 +19,7 @@ for f in usr/bin/promptbandit usr/share/promptbandit/prompts/A.txt \
   usr/share/promptbandit/prompts/judge_diary.txt usr/share/promptbandit/prompts/diary/C.txt \
   usr/share/promptbandit/tasks/chat.json usr/share/promptbandit/tasks/diary.json \
   usr/share/promptbandit/tasks/diary/places.txt usr/share/promptbandit/ratings/examples_diary.jsonl \
-  usr/share/promptbandit/models/emotion-goemotions.pbem usr/share/promptbandit/models/reward-diary.pbrm \
+  usr/share/promptbandit/models/emotion-goemotions.pbem \
   usr/share/doc/promptbandit/RUN.md usr/share/doc/promptbandit/README.md \
   usr/lib/systemd/system/promptbandit.service; do
   pb_check "installed $f" test -s "$ROOT/$f"
@@ -76,7 +76,8 @@ pb_check_eq "$?" 0 "the installed bandit-run finds the diary task"
 pb_check "with its prompts" grep -q "4 (A, B, C, D) from $ROOT/usr/share/promptbandit/tasks/../prompts/diary" \
   "$PB_TMP/dry.txt"
 "$ROOT/usr/bin/bandit-run" --task diary --judge local --dry-run >/dev/null 2>"$PB_TMP/local.err"
-pb_check_eq "$?" 0 "and its local reward model"
+pb_check_eq "$?" 2 "--judge local without a trained reward model is a usage error"
+pb_check "that names the model to train" grep -q "reward-diary.pbrm" "$PB_TMP/local.err"
 pb_check "nothing was written into the source tree's folders" test ! -e "$PB_TMP/elsewhere/db"
 
 pb_done
