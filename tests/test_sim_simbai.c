@@ -30,7 +30,7 @@ static simbai_result *run(const char *spec, const simbai_options *opt)
 static void test_error_rate_stays_within_delta(void)
 {
     simbai_options opt = {.delta = 0.2, .reps = 1000, .seed = 5, .budget = 1000000};
-    simbai_result *r = run("bernoulli:0.7,0.5", &opt);
+    simbai_result *r = run("bernoulli:0.75,0.5", &opt);
     CHECK(r != NULL);
     double slack = 3 * sqrt(opt.delta * (1 - opt.delta) / (double)opt.reps);
     for (size_t p = 0; r && p < r->n_rules; p++) {
@@ -49,8 +49,8 @@ static void test_error_rate_stays_within_delta(void)
 static void test_adaptive_rules_beat_uniform_and_runs_repeat(void)
 {
     simbai_options opt = {.delta = 0.05, .reps = 30, .seed = 6, .budget = 1000000};
-    simbai_result *a = run("bernoulli:0.6,0.5,0.4,0.3,0.2", &opt);
-    simbai_result *b = run("bernoulli:0.6,0.5,0.4,0.3,0.2", &opt);
+    simbai_result *a = run("bernoulli:0.7,0.55,0.45,0.35,0.25", &opt);
+    simbai_result *b = run("bernoulli:0.7,0.55,0.45,0.35,0.25", &opt);
     CHECK(a && b);
     if (!a || !b)
         return;

@@ -64,6 +64,9 @@ static void usage(FILE *out)
         "                    by a new one whose success probability is drawn from --new-arm;\n"
         "                    the policy forgets the old arm's rewards (bernoulli arms only)\n"
         "  --new-arm beta:A,B  the prior of new arms (default beta:1,1)\n"
+        "  --churn-seen now|delivery  when the policy learns that an arm was replaced: at once\n"
+        "                    (default), or with the next batch of rewards (it keeps the old\n"
+        "                    arm's statistics until then)\n"
         "  --arms prior:K    K bernoulli arms whose means each run draws from --new-arm\n"
         "Bernoulli arms pay 1 (success) or 0; regret counts successes. The policies see a\n"
         "success as +1 and a failure as -1 on the engine's [-1, 1] scale, which the UCB family\n"
@@ -324,7 +327,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         int takes = !strcmp(o, "--arms") || !strcmp(o, "--arms-file") || !strcmp(o, "--policy") ||
                     !strcmp(o, "--horizon") || !strcmp(o, "--reps") || !strcmp(o, "--seed") ||
                     !strcmp(o, "--delay") || !strcmp(o, "--churn") || !strcmp(o, "--new-arm") ||
-                    !strcmp(o, "--goal") || !strcmp(o, "--delta");
+                    !strcmp(o, "--goal") || !strcmp(o, "--delta") || !strcmp(o, "--churn-seen");
         if (cmd_is_help(o))
             return -1;
         if (takes && !v) {
@@ -358,6 +361,12 @@ static int parse_args(int argc, char **argv, struct args *a)
                 fprintf(stderr, "simulate: --seed must be a whole number >= 0, got '%s'\n", v);
                 return 2;
             }
+        } else if (!strcmp(o, "--churn-seen")) {
+            if (strcmp(v, "now") && strcmp(v, "delivery")) {
+                fprintf(stderr, "simulate: --churn-seen must be now or delivery, got '%s'\n", v);
+                return 2;
+            }
+            a->opt.churn_seen_at_delivery = !strcmp(v, "delivery");
         } else if (!strcmp(o, "--delay") || !strcmp(o, "--churn") || !strcmp(o, "--new-arm")) {
             if (parse_dynamic(o, v, a) != 0)
                 return 2;

@@ -123,6 +123,7 @@ struct run_ctx {
     uint64_t *generation;   /* per arm, how many times it was replaced */
     uint64_t *seen_success; /* per arm, rewards +1 / -1 the policy observed from the current */
     uint64_t *seen_failure; /* arm, so that they can be forgotten when it is replaced */
+    int *stale;             /* per arm: replaced since the last delivery, the policy not told */
     struct pending *queue;  /* rewards not yet delivered, at most delay */
     size_t queued;
     gsl_rng **arm_rng; /* one stream per arm, so a policy's k-th pull of an arm is the same */
@@ -139,9 +140,28 @@ static void update_gaps(struct run_ctx *c)
         c->gap[i] = best - sim_arm_mean(&c->arms[i]);
 }
 
-/* Hands the queued rewards to the policy, dropping those of arms replaced since. */
+/* The policy forgets every reward it saw of arm i (the arm was replaced). */
+static pb_status forget_arm(struct run_ctx *c, bandit *b, size_t i, char *err)
+{
+    pb_status rc = PB_OK;
+    for (; c->seen_success[i] > 0 && rc == PB_OK; c->seen_success[i]--)
+        rc = bandit_forget(b, i, 1.0, err);
+    for (; c->seen_failure[i] > 0 && rc == PB_OK; c->seen_failure[i]--)
+        rc = bandit_forget(b, i, -1.0, err);
+    c->stale[i] = 0;
+    return rc;
+}
+
+/* Hands the queued rewards to the policy, dropping those of arms replaced since; with
+ * churn_seen_at_delivery the policy first learns which arms were replaced. */
 static pb_status deliver(struct run_ctx *c, bandit *b, char *err)
 {
+    for (size_t i = 0; c->opt->churn_seen_at_delivery && i < c->n_arms; i++)
+        if (c->stale[i]) {
+            pb_status rc = forget_arm(c, b, i, err);
+            if (rc != PB_OK)
+                return rc;
+        }
     for (size_t k = 0; k < c->queued; k++) {
         const struct pending *q = &c->queue[k];
         if (q->generation != c->generation[q->arm])
@@ -159,14 +179,14 @@ static pb_status deliver(struct run_ctx *c, bandit *b, char *err)
 }
 
 /* Replaces arm i by a new Bernoulli arm from the prior: the policy forgets what it saw of the
- * old one (it is a new prompt in the same slot). */
+ * old one (it is a new prompt in the same slot), at once or at the next delivery. */
 static pb_status replace_arm(struct run_ctx *c, bandit *b, size_t i, char *err)
 {
     pb_status rc = PB_OK;
-    for (; c->seen_success[i] > 0 && rc == PB_OK; c->seen_success[i]--)
-        rc = bandit_forget(b, i, 1.0, err);
-    for (; c->seen_failure[i] > 0 && rc == PB_OK; c->seen_failure[i]--)
-        rc = bandit_forget(b, i, -1.0, err);
+    if (c->opt->churn_seen_at_delivery)
+        c->stale[i] = 1;
+    else
+        rc = forget_arm(c, b, i, err);
     c->arms[i].p = gsl_ran_beta(c->churn_rng, c->opt->prior_a, c->opt->prior_b);
     c->generation[i]++;
     update_gaps(c);
@@ -228,6 +248,7 @@ static void seed_run(struct run_ctx *c, const sim_arm *arms, long rep)
         gsl_rng_set(c->arm_rng[i], sim_seed_stream(seed, (uint64_t)rep, i + 1));
         c->arms[i] = arms[i];
         c->generation[i] = c->seen_success[i] = c->seen_failure[i] = 0;
+        c->stale[i] = 0;
     }
     gsl_rng_set(c->policy_rng, sim_seed_stream(seed, (uint64_t)rep, 0));
     gsl_rng_set(c->churn_rng, sim_seed_stream(seed, (uint64_t)rep, SIM_STREAM_CHURN));
@@ -251,6 +272,7 @@ static void run_ctx_free(struct run_ctx *c)
     free(c->generation);
     free(c->seen_success);
     free(c->seen_failure);
+    free(c->stale);
     free(c->queue);
 }
 
@@ -263,12 +285,13 @@ static pb_status run_ctx_init(struct run_ctx *c, const sim_options *opt, size_t 
     c->generation = calloc(n_arms, sizeof *c->generation);
     c->seen_success = calloc(n_arms, sizeof *c->seen_success);
     c->seen_failure = calloc(n_arms, sizeof *c->seen_failure);
+    c->stale = calloc(n_arms, sizeof *c->stale);
     c->queue = calloc((size_t)(delay < opt->horizon ? delay : opt->horizon), sizeof *c->queue);
     c->arm_rng = calloc(n_arms, sizeof *c->arm_rng);
     c->policy_rng = gsl_rng_alloc(gsl_rng_mt19937);
     c->churn_rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!c->arms || !c->gap || !c->generation || !c->seen_success || !c->seen_failure ||
-        !c->queue || !c->arm_rng || !c->policy_rng || !c->churn_rng)
+        !c->stale || !c->queue || !c->arm_rng || !c->policy_rng || !c->churn_rng)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n_arms; i++)
         if (!(c->arm_rng[i] = gsl_rng_alloc(gsl_rng_mt19937)))
@@ -460,10 +483,11 @@ json_t *sim_report_json(const sim_arm *arms, size_t n_arms, const sim_options *o
                              "lai_robbins_c", lai_c ? json_real(c) : json_null());
     if (root && (opt->delay > 1 || dynamic))
         json_object_set_new(root, "dynamics",
-                            json_pack("{s:I, s:f, s:[f,f], s:b}", "delay",
+                            json_pack("{s:I, s:f, s:[f,f], s:b, s:s}", "delay",
                                       (json_int_t)(opt->delay > 1 ? opt->delay : 1), "churn",
                                       opt->churn, "new_arm_beta", opt->prior_a, opt->prior_b,
-                                      "arms_from_prior", opt->arms_from_prior));
+                                      "arms_from_prior", opt->arms_from_prior, "churn_seen",
+                                      opt->churn_seen_at_delivery ? "delivery" : "now"));
     json_t *list = json_array();
     if (!root || !list || json_object_set_new(root, "policies", list) != 0)
         goto fail;

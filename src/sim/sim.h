@@ -25,14 +25,17 @@ typedef struct {
     uint64_t seed;           /* run r of every policy sees the same reward streams */
     const long *checkpoints; /* ascending, <= horizon; NULL: only the horizon */
     size_t n_checkpoints;
-    long delay;              /* rewards reach the policy in one batch every delay plays; 0 or 1:
-                                at once */
-    double churn;            /* per play, the probability that one arm (chosen uniformly) is
-                                replaced by a new one; Bernoulli arms only */
-    double prior_a, prior_b; /* Beta prior of a new arm's success probability (churn > 0 or
-                                arms_from_prior) */
-    int arms_from_prior;     /* each run starts with arms whose means are drawn from the prior
-                                (the arms given only set their number) */
+    long delay;                 /* rewards reach the policy in one batch every delay plays; 0 or 1:
+                                   at once */
+    double churn;               /* per play, the probability that one arm (chosen uniformly) is
+                                   replaced by a new one; Bernoulli arms only */
+    double prior_a, prior_b;    /* Beta prior of a new arm's success probability (churn > 0 or
+                                   arms_from_prior) */
+    int arms_from_prior;        /* each run starts with arms whose means are drawn from the prior
+                                   (the arms given only set their number) */
+    int churn_seen_at_delivery; /* 1: the policy learns that an arm was replaced only at the
+                                   next delivery of rewards (it keeps the old arm's statistics
+                                   until then); 0: at once */
 } sim_options;
 
 typedef struct {
