@@ -60,13 +60,14 @@ PY
   && grep -q "lower bound" "$TMP/id.txt" || pb_fail "identify table"
 
 # delayed feedback and churn (Chapelle & Li): arms from the prior, the dynamics in the report
-"$BIN" simulate --arms prior:5 --new-arm beta:4,4 --churn 0.01 --delay 10 --horizon 2000 \
+"$BIN" simulate --arms prior:5 --new-arm beta:4,4 --churn 0.01 --delay 10 --churn-seen delivery --horizon 2000 \
   --reps 3 --seed 1 --policy thompson-beta:prior=1,ucb-chernoff --json >"$TMP/dyn.json" 2>/dev/null \
   || pb_fail "--delay/--churn failed"
 python3 - "$TMP/dyn.json" <<'PY' || pb_fail "dynamics JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["dynamics"] == {"delay": 10, "churn": 0.01, "new_arm_beta": [4.0, 4.0], "arms_from_prior": True}, d["dynamics"]
+assert d["dynamics"] == {"delay": 10, "churn": 0.01, "new_arm_beta": [4.0, 4.0],
+                         "arms_from_prior": True, "churn_seen": "delivery"}, d["dynamics"]
 assert d["lai_robbins_c"] is None
 assert [p["policy"] for p in d["policies"]] == ["thompson-beta:draws=1000,prior=1", "ucb-chernoff"]
 PY
@@ -82,6 +83,7 @@ expect 2 "new-arm"         -- --arms bernoulli:0.9,0.8 --new-arm beta:0,1
 expect 2 "prior:K"         -- --arms prior:1
 expect 2 "bernoulli"       -- --arms gaussian:0.2/0.5,0.1/0.5 --churn 0.1
 expect 2 "ducb"            -- --arms bernoulli:0.9,0.8 --churn 0.1 --policy ducb
+expect 2 "churn-seen"      -- --arms bernoulli:0.9,0.8 --churn 0.1 --churn-seen later
 expect 2 "unknown policy"  -- --arms bernoulli:0.9,0.8 --policy ucb9
 expect 2 "unknown parameter" -- --arms bernoulli:0.9,0.8 --policy egreedy:eps=0.1
 expect 2 "outside"         -- --arms bernoulli:0.9,0.8 --policy egreedy:epsilon=2
