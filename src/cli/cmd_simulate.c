@@ -404,6 +404,19 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* Prints a report (taking ownership; NULL means out of memory); returns the exit code. */
+static int print_json(json_t *doc)
+{
+    int code = 0;
+    if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+        fprintf(stderr, "simulate: could not write the JSON report\n");
+        code = 1;
+    }
+    printf("\n");
+    json_decref(doc);
+    return code;
+}
+
 static void print_identify(const simbai_options *opt, const simbai_result *r)
 {
     printf("best-arm identification at delta = %g, %ld runs, budget %ld samples, seed %llu\n",
@@ -436,17 +449,10 @@ static int run_identify(const struct args *a, const sim_arm *arms, size_t n_arms
         fprintf(stderr, "simulate: %s\n", err);
         return rc == PB_ERR_INVALID ? 2 : 1;
     }
-    if (a->json) {
-        json_t *doc = simbai_report_json(arms, n_arms, &a->bai, r);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
-            fprintf(stderr, "simulate: could not write the JSON report\n");
-            code = 1;
-        }
-        printf("\n");
-        json_decref(doc);
-    } else {
+    if (a->json)
+        code = print_json(simbai_report_json(arms, n_arms, &a->bai, r));
+    else
         print_identify(&a->bai, r);
-    }
     simbai_result_free(r);
     return code;
 }
@@ -515,17 +521,10 @@ int cmd_simulate(int argc, char **argv)
         code = rc == PB_ERR_INVALID ? 2 : 1;
         goto cleanup;
     }
-    if (a.json) {
-        json_t *doc = sim_report_json(arms, n_arms, &a.opt, r, a.curves);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
-            fprintf(stderr, "simulate: could not write the JSON report\n");
-            code = 1;
-        }
-        printf("\n");
-        json_decref(doc);
-    } else {
+    if (a.json)
+        code = print_json(sim_report_json(arms, n_arms, &a.opt, r, a.curves));
+    else
         print_tables(arms, n_arms, &a.opt, r, a.curves);
-    }
 cleanup:
     sim_result_free(r);
     free(arms);
