@@ -1,7 +1,8 @@
 /* data_judge_cv.c — on the shared human ratings (ratings-memozy/train.jsonl), 10-fold CV of
  * the local reward model (everything chosen inside each training fold) beats the constant
  * predictor (training-fold mean) by 0.08 of MSE on each of three fold seeds (measured: about
- * 0.11) and reaches MSE <= 0.20 and MAE <= 0.33 on their average (docs/JUDGE.md). */
+ * 0.11) and reaches MSE <= 0.195 and MAE <= 0.32 on their average (measured 0.1907 / 0.3144;
+ * docs/JUDGE.md). */
 #include "check.h"
 #include "judge/evalstats.h"
 #include "judge/judge.h"
@@ -41,8 +42,8 @@ static void local_model_beats_constant_in_cross_validation(void)
         mse_const += ec.mse / 3;
         mae_local += el.mae / 3;
     }
-    CHECK(mse_local <= 0.20);
-    CHECK(mae_local <= 0.33);
+    CHECK(mse_local <= 0.195);
+    CHECK(mae_local <= 0.32);
     printf("  mean: local MSE %.4f MAE %.4f, constant MSE %.4f\n", mse_local, mae_local, mse_const);
     free(texts);
     free(y);

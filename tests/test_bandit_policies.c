@@ -9,6 +9,7 @@
 #include "bandit/verdict.h"
 
 #include <gsl/gsl_rng.h>
+#include <math.h>
 
 static gsl_rng *rng_seeded(unsigned long seed)
 {
@@ -37,7 +38,8 @@ static const char *all_policies[] = {"ucb1",
                                      "thompson-beta",
                                      "softmax:tau=0.1",
                                      "ducb:gamma=0.999",
-                                     "swucb:window=500"};
+                                     "swucb:window=500",
+                                     "ucb-chernoff"};
 #define N_ALL (sizeof all_policies / sizeof all_policies[0])
 
 static void test_hand_built_policies_are_checked_too(void)
@@ -175,6 +177,56 @@ static void test_ucb1_index_matches_a_hand_computed_case(void)
     CHECK_NEAR(prop, 1, 0);
     gsl_rng_free(rng);
     bandit_free(b);
+}
+
+/* Chapelle & Li's Chernoff index p + sqrt(2 p L / m) + 2 L / m, L = ln(1/delta) = ln(t) / 2:
+ * arm 0 has 8 successes in 10 (p = 0.8), arm 1 one in 4 (p = 0.25); t = 14, L = 1.31952.
+ * index0 = 0.8 + sqrt(2 * 0.8 * L / 10) + 2 L / 10 = 1.523389, index1 = 0.25 +
+ * sqrt(2 * 0.25 * L / 4) + 2 L / 4 = 1.315894: the small-p arm gets a much smaller bonus than
+ * UCB1 would give it. */
+static void test_ucb_chernoff_index_matches_a_hand_computed_case(void)
+{
+    char err[PB_ERR_LEN];
+    bandit *b = make("ucb-chernoff", 2);
+    for (int i = 0; i < 10; i++)
+        bandit_observe(b, 0, i < 8 ? 1 : -1, err);
+    for (int i = 0; i < 4; i++)
+        bandit_observe(b, 1, i < 1 ? 1 : -1, err);
+    double i0, i1, l = 0.5 * log(14.0);
+    CHECK_INT(bandit_index(b, 0, &i0, err), PB_OK);
+    CHECK_INT(bandit_index(b, 1, &i1, err), PB_OK);
+    CHECK_NEAR(i0, 0.8 + sqrt(2 * 0.8 * l / 10) + 2 * l / 10, 1e-12);
+    CHECK_NEAR(i1, 0.25 + sqrt(2 * 0.25 * l / 4) + 2 * l / 4, 1e-12);
+    CHECK_NEAR(i0, 1.523389, 1e-5);
+    CHECK_NEAR(i1, 1.315894, 1e-5);
+    bandit_free(b);
+}
+
+/* thompson-beta:prior=1 draws an unplayed arm from Beta(1, 1) instead of playing it first:
+ * beside an arm with 200 successes in 200 a new arm is almost never chosen, while the default
+ * plays it at once. */
+static void test_thompson_prior_does_not_force_unplayed_arms(void)
+{
+    char err[PB_ERR_LEN];
+    bandit *with_prior = make("thompson-beta:prior=1", 2), *plain = make("thompson-beta", 2);
+    gsl_rng *rng = rng_seeded(5);
+    for (int i = 0; i < 200; i++) {
+        bandit_observe(with_prior, 0, 1, err);
+        bandit_observe(plain, 0, 1, err);
+    }
+    int new_arm = 0;
+    for (int t = 0; t < 1000; t++) {
+        size_t arm;
+        CHECK_INT(bandit_select(with_prior, rng, &arm, NULL, err), PB_OK);
+        new_arm += arm == 1;
+    }
+    CHECK(new_arm < 20); /* P(Beta(1,1) > Beta(201,1)) = 1/202 */
+    size_t arm;
+    CHECK_INT(bandit_select(plain, rng, &arm, NULL, err), PB_OK);
+    CHECK_INT(arm, 1);
+    gsl_rng_free(rng);
+    bandit_free(with_prior);
+    bandit_free(plain);
 }
 
 static void test_egreedy_propensities_sum_to_one_and_match_select(void)
@@ -448,6 +500,8 @@ int main(void)
     RUN(test_ties_are_random_but_reproducible_with_a_seed);
     RUN(test_every_policy_converges_on_an_easy_pair);
     RUN(test_ucb1_index_matches_a_hand_computed_case);
+    RUN(test_ucb_chernoff_index_matches_a_hand_computed_case);
+    RUN(test_thompson_prior_does_not_force_unplayed_arms);
     RUN(test_egreedy_propensities_sum_to_one_and_match_select);
     RUN(test_statistics_match_a_hand_computed_case);
     RUN(test_prob_best_separated_and_identical_arms);

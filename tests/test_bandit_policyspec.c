@@ -8,9 +8,9 @@
 
 #include <math.h>
 
-static const char *const all_names[] = {"ucb1",          "ucb1-tuned", "egreedy",
-                                        "egreedy-decay", "thompson",   "thompson-beta",
-                                        "softmax",       "ducb",       "swucb"};
+static const char *const all_names[] = {"ucb1",     "ucb1-tuned",    "egreedy", "egreedy-decay",
+                                        "thompson", "thompson-beta", "softmax", "ducb",
+                                        "swucb",    "ucb-chernoff"};
 #define N_NAMES (sizeof all_names / sizeof all_names[0])
 
 /* Each row: spec, expected status, a word the error must contain. */
@@ -27,6 +27,11 @@ static const struct {
     {"softmax:tau=0.05", PB_OK, NULL},
     {"thompson:sigma=0.5,draws=100", PB_OK, NULL},
     {"thompson-beta:burnin=20", PB_OK, NULL},
+    {"thompson-beta:prior=1", PB_OK, NULL},
+    {"thompson:prior=1,sigma=0.5", PB_OK, NULL},
+    {"thompson-beta:prior=2", PB_ERR_INVALID, "outside"},
+    {"ucb1:prior=1", PB_ERR_INVALID, "unknown parameter"},
+    {"ucb-chernoff", PB_OK, NULL},
     {"ucb2", PB_ERR_INVALID, "unknown policy"},
     {"", PB_ERR_INVALID, "unknown policy"},
     {"ucb1:c=1", PB_ERR_INVALID, "unknown parameter"},
@@ -95,7 +100,8 @@ static int same_policy(const bandit_policy *a, const bandit_policy *b)
 {
     return a->kind == b->kind && a->epsilon == b->epsilon && a->c == b->c && a->d == b->d &&
            a->sigma == b->sigma && a->tau == b->tau && a->gamma == b->gamma && a->xi == b->xi &&
-           a->window == b->window && a->draws == b->draws && a->burnin == b->burnin;
+           a->window == b->window && a->draws == b->draws && a->burnin == b->burnin &&
+           a->prior == b->prior;
 }
 
 static void test_canonical_text_of_every_policy_reads_back_the_same(void)
@@ -123,6 +129,10 @@ static void test_format_names_only_the_parameters_a_policy_uses(void)
     CHECK_INT(policyspec_parse("thompson-beta:burnin=20", &p, err), PB_OK);
     policyspec_format(&p, text, sizeof text);
     CHECK_STR(text, "thompson-beta:draws=1000,burnin=20");
+    /* prior=1 is printed and read back; the default 0 is left out, so old specs read the same */
+    CHECK_INT(policyspec_parse("thompson-beta:prior=1", &p, err), PB_OK);
+    policyspec_format(&p, text, sizeof text);
+    CHECK_STR(text, "thompson-beta:draws=1000,prior=1");
     CHECK_INT(policyspec_parse("swucb:xi=0.5", &p, err), PB_OK);
     policyspec_format(&p, text, sizeof text);
     CHECK_STR(text, "swucb:xi=0.5,window=1000");

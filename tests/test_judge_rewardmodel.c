@@ -1,8 +1,11 @@
 /* test_judge_rewardmodel.c — the local reward model learns a clear signal from synthetic diary
- * texts, keeps predictions in [-1, 1], round-trips through its file exactly, and refuses
- * files of another version or shape. */
+ * texts, learns a non-monotone effect of length through its Gaussian statistics kernel, keeps
+ * predictions in [-1, 1], round-trips through its file exactly (the kernel expansion too), and
+ * refuses files of another version or shape. */
 #include "check.h"
 #include "judge/rewardmodel.h"
+
+#include <string.h>
 
 #define N 60
 
@@ -47,6 +50,56 @@ static void learns_to_separate_diaries_from_assistant_talk(void)
     CHECK_INT(info.train_n, N);
     CHECK(info.lambda > 0 && info.n_weights > 0);
     rewardmodel_free(m);
+}
+
+/* Texts that differ only in how many times one sentence is repeated; the medium ones are rated
+ * +1, the short and the long ones -1. No linear function of length separates them; the
+ * Gaussian kernel on the statistics does, and the model file keeps it. */
+static void learns_a_non_monotone_length_effect(void)
+{
+    enum { M = 54 };
+    static char store[M][700];
+    const char *texts[M];
+    double y[M];
+    for (int i = 0; i < M; i++) {
+        int k = 1 + i % 9;
+        store[i][0] = '\0';
+        for (int r = 0; r < k; r++)
+            strcat(store[i], "오늘은 바다에 가서 즐거웠다. ");
+        snprintf(store[i] + strlen(store[i]), 20, "%d", i);
+        texts[i] = store[i];
+        y[i] = k >= 4 && k <= 6 ? 1 : -1;
+    }
+    rewardmodel *m = NULL, *back = NULL;
+    char err[PB_ERR_LEN], path[512];
+    CHECK_INT(rewardmodel_train(texts, y, M, &m, err), PB_OK);
+    if (!m)
+        return;
+    struct rewardmodel_info info;
+    rewardmodel_get_info(m, &info);
+    CHECK(info.dense_gain > 0);
+    const char *probe[3] = {"오늘은 바다에 가서 즐거웠다. 99",
+                            "오늘은 바다에 가서 즐거웠다. 오늘은 바다에 가서 즐거웠다. 오늘은 "
+                            "바다에 가서 즐거웠다. 오늘은 바다에 가서 즐거웠다. 오늘은 바다에 가서 "
+                            "즐거웠다. 99",
+                            NULL};
+    char longest[700] = "";
+    for (int r = 0; r < 9; r++)
+        strcat(longest, "오늘은 바다에 가서 즐거웠다. ");
+    probe[2] = longest;
+    double short_p = rewardmodel_predict(m, probe[0]), mid = rewardmodel_predict(m, probe[1]),
+           long_p = rewardmodel_predict(m, probe[2]);
+    fprintf(stderr, "length effect: short %.2f, medium %.2f, long %.2f (gain %g)\n", short_p, mid,
+            long_p, info.dense_gain);
+    CHECK(mid > 0.3);
+    CHECK(mid - short_p > 0.4 && mid - long_p > 0.4);
+    snprintf(path, sizeof path, "%s/len.pbrm", check_tmpdir());
+    CHECK_INT(rewardmodel_save(m, path, err), PB_OK);
+    CHECK_INT(rewardmodel_load(path, &back, err), PB_OK);
+    for (int i = 0; back && i < 3; i++)
+        CHECK_NEAR(rewardmodel_predict(back, probe[i]), rewardmodel_predict(m, probe[i]), 1e-6);
+    rewardmodel_free(m);
+    rewardmodel_free(back);
 }
 
 static void file_round_trip_keeps_predictions(void)
@@ -105,6 +158,7 @@ static void too_few_texts_are_refused(void)
 int main(void)
 {
     RUN(learns_to_separate_diaries_from_assistant_talk);
+    RUN(learns_a_non_monotone_length_effect);
     RUN(file_round_trip_keeps_predictions);
     RUN(other_versions_and_garbage_are_refused);
     RUN(too_few_texts_are_refused);

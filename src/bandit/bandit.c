@@ -35,7 +35,8 @@ struct bandit {
     struct bandit_arm *arms;
     double *score; /* scratch for select, one slot per arm */
     size_t n_arms, cap, n_active;
-    uint64_t min_pulls; /* max(1, burnin): below this an arm counts as unplayed */
+    uint64_t min_pulls; /* max(1, burnin), or burnin with prior=1: below this an arm counts as
+                           unplayed */
     uint64_t total;     /* observations over all arms */
     double d_total;     /* D-UCB: discounted observation count */
     struct window_entry *ring;
@@ -108,7 +109,7 @@ pb_status bandit_new(const bandit_policy *policy, size_t n_arms, bandit **out, c
     if (!b)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     b->policy = *policy;
-    b->min_pulls = policy->burnin > 1 ? (uint64_t)policy->burnin : 1;
+    b->min_pulls = policy->burnin >= 1 ? (uint64_t)policy->burnin : policy->prior ? 0 : 1;
     rc = grow(b, n_arms, err);
     if (rc != PB_OK)
         goto fail;
@@ -339,7 +340,8 @@ pb_status bandit_forget(bandit *b, size_t arm, double reward, char *err)
 /* Policies that rank arms by a deterministic index (exact propensity 1/ties). */
 static int is_index_policy(bandit_kind k)
 {
-    return k == BANDIT_UCB1 || k == BANDIT_UCB1_TUNED || k == BANDIT_DUCB || k == BANDIT_SWUCB;
+    return k == BANDIT_UCB1 || k == BANDIT_UCB1_TUNED || k == BANDIT_DUCB || k == BANDIT_SWUCB ||
+           k == BANDIT_UCB_CHERNOFF;
 }
 
 static int arm_unplayed(const bandit *b, const struct bandit_arm *a)
@@ -402,6 +404,12 @@ static double ucb_index(const bandit *b, const struct bandit_arm *a, double log_
         return (a->wsum / a->wn + 1) * 0.5 + 2 * sqrt(b->policy.xi * log_t / a->wn);
     case BANDIT_SWUCB:
         return (a->wsum / a->wn + 1) * 0.5 + sqrt(b->policy.xi * log_t / a->wn);
+    case BANDIT_UCB_CHERNOFF: {
+        /* Chapelle & Li (2011), eq. 1: p + sqrt(2 p L / m) + 2 L / m with L = log(1/delta),
+         * delta = 1/sqrt(t); tight for small p, where Hoeffding's bonus is far too wide. */
+        double m = (double)a->n, l = 0.5 * log_t;
+        return a->mean01 + sqrt(2 * a->mean01 * l / m) + 2 * l / m;
+    }
     default:
         return a->sum / (double)a->n; /* greedy part of the epsilon policies, [-1, 1] */
     }

@@ -1,7 +1,9 @@
-/* glr.c — the GLR (Chernoff) statistic, its threshold, KL intervals and the leader verdict. */
+/* glr.c — the GLR (Chernoff) statistic, its threshold, KL intervals, the leader verdict and the
+ * characteristic time of best-arm identification. */
 #include "bandit/glr.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #define GLR_EPS 1e-12
 
@@ -123,5 +125,91 @@ pb_status glr_verdict_of(const struct glr_arm *arms, size_t k, double lo, double
         out->more_rewards = INFINITY; /* no gap to extrapolate from */
     else
         out->more_rewards = glr_more(out->statistic, a->n, b->n, t, active, delta, min_n);
+    return PB_OK;
+}
+
+/* ---- characteristic time (Garivier & Kaufmann 2016, Theorem 5) ------------------------ */
+
+/* g_a(x) = kl(mu1, m) + x kl(mua, m), m = (mu1 + x mua) / (1 + x): increasing from 0 at x = 0
+ * to kl(mu1, mua) as x grows. */
+static double glr_g(double mu1, double mua, double x)
+{
+    double m = (mu1 + x * mua) / (1 + x);
+    return glr_kl(mu1, m) + x * glr_kl(mua, m);
+}
+
+/* x_a(y), the x with g_a(x) = y, for 0 <= y < kl(mu1, mua); by bisection on log x. */
+static double glr_x_of(double mu1, double mua, double y)
+{
+    double lo = 0, hi = 1;
+    while (glr_g(mu1, mua, hi) < y && hi < 1e15)
+        hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (glr_g(mu1, mua, mid) < y)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* F(y) = sum over a != best of kl(mu1, m_a) / kl(mua, m_a) at x_a(y); increasing in y, and
+ * y* solves F(y*) = 1. x (k entries) gets x_a(y), with x[best] = 1. */
+static double glr_f(const double *mu, size_t k, size_t best, double y, double *x)
+{
+    double f = 0;
+    for (size_t a = 0; a < k; a++) {
+        if (a == best) {
+            x[a] = 1;
+            continue;
+        }
+        x[a] = glr_x_of(mu[best], mu[a], y);
+        double m = (mu[best] + x[a] * mu[a]) / (1 + x[a]);
+        double den = glr_kl(mu[a], m);
+        f += den > 0 ? glr_kl(mu[best], m) / den : INFINITY;
+    }
+    return f;
+}
+
+pb_status glr_characteristic_time(const double *mu, size_t k, double *t_star, double *w, char *err)
+{
+    if (k < 2)
+        return pb_errf(err, PB_ERR_INVALID, "the characteristic time needs two arms, got %zu", k);
+    size_t best = 0;
+    for (size_t a = 0; a < k; a++) {
+        if (!(mu[a] >= 0 && mu[a] <= 1))
+            return pb_errf(err, PB_ERR_INVALID, "arm %zu: mean %g is outside [0, 1]", a + 1, mu[a]);
+        if (mu[a] > mu[best])
+            best = a;
+    }
+    double second = -INFINITY;
+    for (size_t a = 0; a < k; a++)
+        if (a != best)
+            second = fmax(second, mu[a]);
+    if (second >= mu[best]) {
+        *t_star = INFINITY;
+        for (size_t a = 0; w && a < k; a++)
+            w[a] = 1.0 / (double)k;
+        return PB_OK;
+    }
+    double *x = malloc(k * sizeof *x), lo = 0, hi = glr_kl(mu[best], second);
+    if (!x)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (glr_f(mu, k, best, mid, x) < 1)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double y = 0.5 * (lo + hi), sum = 0;
+    glr_f(mu, k, best, y, x);
+    for (size_t a = 0; a < k; a++)
+        sum += x[a];
+    *t_star = sum / y;
+    for (size_t a = 0; w && a < k; a++)
+        w[a] = x[a] / sum;
+    free(x);
     return PB_OK;
 }

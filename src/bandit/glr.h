@@ -44,6 +44,14 @@ double glr_threshold(double t, size_t k, double delta);
 void glr_interval(double mean, double n, double lo, double hi, double alpha, double *lower,
                   double *upper);
 
+/* The characteristic time T*(mu) of best-arm identification for Bernoulli arms with means
+ * mu[0..k) in [0, 1] (Garivier & Kaufmann 2016, Theorem 1): every delta-correct strategy needs
+ * at least T*(mu) kl(delta, 1 - delta) ~ T*(mu) log(1 / delta) samples in expectation. When w
+ * is not NULL it gets the optimal proportions w*(mu) (k entries, summing to 1). Computed by their
+ * Theorem 5 (nested bisections). INFINITY (and w uniform) when two arms share the best mean;
+ * PB_ERR_INVALID for k < 2 or a mean outside [0, 1]. */
+pb_status glr_characteristic_time(const double *mu, size_t k, double *t_star, double *w, char *err);
+
 /* One arm as the verdict sees it: its mean reward (in reward units) and how many rewards. */
 struct glr_arm {
     double mean;

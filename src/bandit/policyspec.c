@@ -31,6 +31,7 @@ static const struct param_def param_defs[] = {
     {"window", offsetof(bandit_policy, window), 1, 1, 10000000, 0, 0},
     {"draws", offsetof(bandit_policy, draws), 1, 1, 10000000, 0, 0},
     {"burnin", offsetof(bandit_policy, burnin), 1, 0, 1000000, 0, 0},
+    {"prior", offsetof(bandit_policy, prior), 1, 0, 1, 0, 0},
 };
 #define N_PARAM_DEFS (sizeof param_defs / sizeof param_defs[0])
 
@@ -43,11 +44,12 @@ static const struct {
     {"ucb1-tuned", BANDIT_UCB1_TUNED, ""},
     {"egreedy", BANDIT_EGREEDY, "epsilon"},
     {"egreedy-decay", BANDIT_EGREEDY_DECAY, "c,d"},
-    {"thompson", BANDIT_THOMPSON, "sigma,draws"},
-    {"thompson-beta", BANDIT_THOMPSON_BETA, "draws"},
+    {"thompson", BANDIT_THOMPSON, "sigma,draws,prior"},
+    {"thompson-beta", BANDIT_THOMPSON_BETA, "draws,prior"},
     {"softmax", BANDIT_SOFTMAX, "tau"},
     {"ducb", BANDIT_DUCB, "gamma,xi"},
     {"swucb", BANDIT_SWUCB, "window,xi"},
+    {"ucb-chernoff", BANDIT_UCB_CHERNOFF, ""},
 };
 #define N_POLICY_DEFS (sizeof policy_defs / sizeof policy_defs[0])
 
@@ -139,7 +141,8 @@ pb_status policyspec_parse(const char *spec, bandit_policy *out, char *err)
     if (found == N_POLICY_DEFS)
         return pb_errf(err, PB_ERR_INVALID,
                        "unknown policy '%.*s' (known: ucb1, ucb1-tuned, egreedy, egreedy-decay, "
-                       "thompson, thompson-beta, softmax, ducb, swucb)",
+                       "thompson, thompson-beta, softmax, ducb, swucb, "
+                       "ucb-chernoff)",
                        (int)(name_len > 40 ? 40 : name_len), spec);
     bandit_policy p;
     policy_defaults(&p, policy_defs[found].kind);
@@ -175,6 +178,8 @@ void policyspec_format(const bandit_policy *p, char *buf, size_t len)
         if (!list_has(params, def->name, strlen(def->name)))
             continue;
         const char *field = (const char *)p + def->offset;
+        if (!strcmp(def->name, "prior") && p->prior == 0)
+            continue; /* the default is left out, so older specs read the same */
         if (def->is_long)
             used += (size_t)snprintf(buf + used, len - used, "%c%s=%ld", sep, def->name,
                                      *(const long *)field);

@@ -19,6 +19,7 @@ typedef enum {
     BANDIT_SOFTMAX,
     BANDIT_DUCB,
     BANDIT_SWUCB,
+    BANDIT_UCB_CHERNOFF, /* Chapelle & Li 2011, eq. 1: a Chernoff-bound index */
 } bandit_kind;
 
 /* A parsed policy spec. Fields a policy does not use keep their defaults. */
@@ -34,15 +35,20 @@ typedef struct {
     long draws;     /* thompson*: Monte Carlo draws where choice probabilities are sampled
                      * (ctxpolicy); the propensity of a choice is computed (pbest.h) */
     long burnin;    /* every policy: pulls each active arm gets before the policy decides */
+    long prior;     /* thompson*: 1 = an unplayed arm is drawn from the prior like the others
+                       (Beta(1,1) for thompson-beta) instead of being played first; 0 default */
 } bandit_policy;
 
 /* Parses "name" or "name:key=value,key=value" ("egreedy:epsilon=0.1", "swucb:window=500");
- * every policy also takes burnin=N (arms below N pulls are played first, uniformly).
+ * every policy also takes burnin=N (arms below N pulls are played first, uniformly); the two
+ * Thompson policies take prior=1 (no forced first pull: an unplayed arm is drawn from the
+ * prior).
  * Unknown names or keys, malformed or non-finite numbers and out-of-range values give
  * PB_ERR_INVALID with a message naming the offending part; *out is then unchanged. */
 pb_status policyspec_parse(const char *spec, bandit_policy *out, char *err);
 
-/* Writes the canonical spec of p (every parameter the policy uses, burnin when not 0) into
+/* Writes the canonical spec of p (every parameter the policy uses, burnin and prior when not 0)
+ * into
  * buf, cut to len bytes. Numbers are printed with %g (six significant digits), so parsing the
  * text back gives p up to that rounding. */
 void policyspec_format(const bandit_policy *p, char *buf, size_t len);

@@ -4,8 +4,10 @@
  * --context-file, --replay-contextual) are handed to cmd_simulate_ctx.c. */
 #include "cmd.h"
 #include "base/pb.h"
+#include "bandit/bai.h"
 #include "sim/sim.h"
 #include "sim/simarm.h"
+#include "sim/simbai.h"
 #include "simulate_ctx.h"
 #include "bandit/policyspec.h"
 
@@ -28,7 +30,7 @@ static void usage(FILE *out)
         "whose most-pulled arm is the best, and the Lai-Robbins bound C ln T (Bernoulli).\n"
         "Run r of every policy sees the same reward streams.\n\n"
         "arms:\n"
-        "  --arms bernoulli:0.9,0.8          success probabilities (reward +1 or -1)\n"
+        "  --arms bernoulli:0.9,0.8          success probabilities (pay 1 or 0)\n"
         "  --arms gaussian:0.2/0.5,0.1/0.5   mean/sd, rewards clipped to [-1, 1]\n"
         "  --arms discrete:0/0.1/0.2/0.3/0.4,...  P(-1)/P(-0.5)/P(0)/P(0.5)/P(1)\n"
         "  --arms-file FILE                  JSON: {\"arms\":[{\"kind\":\"bernoulli\",\"p\":0.9},\n"
@@ -44,7 +46,31 @@ static void usage(FILE *out)
         "  --seed N          seed; the same seed gives the same output (default 1)\n"
         "  --checkpoints     also report regret at T = 100, 1000, 10000, ... (curves)\n"
         "  --checkpoints=T1,T2,...  at these plays instead\n"
-        "  --json            JSON instead of tables\n\n");
+        "  --json            JSON instead of tables\n"
+        "best-arm identification (--goal identify):\n"
+        "  --goal identify   find the best arm at confidence 1 - delta for the fewest samples\n"
+        "                    instead of minimising regret; --policy then lists rules among\n"
+        "                    tts (Top-Two Thompson, beta 1/2), lucb (LUCB1), se (successive\n"
+        "                    elimination), uniform (default: all four). Every rule stops when\n"
+        "                    the GLR statistic of the leader against each other arm exceeds\n"
+        "                    log(2 t (K-1) / delta) (Garivier & Kaufmann 2016). Reports per rule\n"
+        "                    the samples to stop (mean, sd, q05, median, q95), the error rate,\n"
+        "                    runs that hit the budget, the lower bound T*(mu) log(1/delta) and\n"
+        "                    the ratio to it; --horizon is the budget (default 1e7 samples)\n"
+        "  --delta D         confidence parameter in (0, 1) (default 0.05)\n"
+        "delayed feedback and churning arms (Chapelle & Li 2011):\n"
+        "  --delay D         the policy sees rewards only every D plays, in one batch (default 1)\n"
+        "  --churn P         each play, with probability P one arm (chosen uniformly) is replaced\n"
+        "                    by a new one whose success probability is drawn from --new-arm;\n"
+        "                    the policy forgets the old arm's rewards (bernoulli arms only)\n"
+        "  --new-arm beta:A,B  the prior of new arms (default beta:1,1)\n"
+        "  --churn-seen now|delivery  when the policy learns that an arm was replaced: at once\n"
+        "                    (default), or with the next batch of rewards (it keeps the old\n"
+        "                    arm's statistics until then)\n"
+        "  --arms prior:K    K bernoulli arms whose means each run draws from --new-arm\n"
+        "Bernoulli arms pay 1 (success) or 0; regret counts successes. The policies see a\n"
+        "success as +1 and a failure as -1 on the engine's [-1, 1] scale, which the UCB family\n"
+        "and thompson-beta read back as exactly 1 and 0 (docs/BANDITS.md).\n\n");
     simulate_ctx_usage(out);
 }
 
@@ -131,13 +157,21 @@ static void print_tables(const sim_arm *arms, size_t n_arms, const sim_options *
                          const sim_result *r, int curves)
 {
     double c, best = -INFINITY;
-    int have_c = sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
+    int dynamic = opt->churn > 0 || opt->arms_from_prior;
+    int have_c = !dynamic && sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK;
     for (size_t i = 0; i < n_arms; i++)
         best = fmax(best, sim_arm_mean(&arms[i]));
     double ln_t = log((double)opt->horizon);
-    printf("%zu arms, best expected %.4g (regret in %s); horizon %ld, %ld runs, seed %llu\n",
-           n_arms, best, arms[0].kind == SIM_BERNOULLI ? "successes" : "reward units", opt->horizon,
-           opt->reps, (unsigned long long)opt->seed);
+    if (opt->arms_from_prior)
+        printf("%zu arms drawn from beta(%g, %g) in each run", n_arms, opt->prior_a, opt->prior_b);
+    else
+        printf("%zu arms, best expected %.4g", n_arms, best);
+    printf(" (regret in %s); horizon %ld, %ld runs, seed %llu\n",
+           arms[0].kind == SIM_BERNOULLI ? "successes" : "reward units", opt->horizon, opt->reps,
+           (unsigned long long)opt->seed);
+    if (opt->delay > 1 || opt->churn > 0)
+        printf("rewards delivered every %ld plays; churn %g per play, new arms from beta(%g, %g)\n",
+               opt->delay > 1 ? opt->delay : 1, opt->churn, opt->prior_a, opt->prior_b);
     if (have_c)
         printf("Lai-Robbins C = %.4f, bound C ln T = %.2f\n", c, c * ln_t);
     printf("\n%-32s %10s %9s %9s %9s %9s %10s\n", "policy", "regret", "sd", "q05", "q95", "best",
@@ -173,22 +207,127 @@ struct args {
     const char *arms, *arms_file;
     bandit_policy policies[MAX_POLICIES];
     size_t n_policies;
+    const char *policy_lists[MAX_POLICIES]; /* --policy values, parsed once the goal is known */
+    size_t n_policy_lists;
+    int identify; /* --goal identify */
+    bai_rule rules[MAX_POLICIES];
+    size_t n_rules;
+    simbai_options bai;
+    int horizon_given;
     long checkpoints[MAX_CHECKPOINTS];
     size_t n_checkpoints;
     int curves, json, log_curves;
     sim_options opt;
 };
 
+/* --delay, --churn and --new-arm into a->opt; 0, or 2 with a message printed. */
+static int parse_dynamic(const char *o, const char *v, struct args *a)
+{
+    char *end;
+    if (!strcmp(o, "--delay")) {
+        if (parse_long(v, 1, &a->opt.delay) != 0 || a->opt.delay > 1000000000L) {
+            fprintf(stderr, "simulate: --delay must be a whole number in [1, 1e9], got '%s'\n", v);
+            return 2;
+        }
+    } else if (!strcmp(o, "--churn")) {
+        errno = 0;
+        a->opt.churn = strtod(v, &end);
+        if (end == v || *end || errno || !(a->opt.churn >= 0 && a->opt.churn <= 1)) {
+            fprintf(stderr, "simulate: --churn must be a probability in [0, 1], got '%s'\n", v);
+            return 2;
+        }
+    } else if (sscanf(v, "beta:%lf,%lf", &a->opt.prior_a, &a->opt.prior_b) != 2 ||
+               !(a->opt.prior_a > 0 && a->opt.prior_b > 0) || !isfinite(a->opt.prior_a) ||
+               !isfinite(a->opt.prior_b)) {
+        fprintf(stderr, "simulate: --new-arm must be beta:A,B with A, B > 0, got '%s'\n", v);
+        return 2;
+    }
+    return 0;
+}
+
+/* --goal regret|identify and --delta; 0, or 2 with a message printed. */
+static int parse_goal(const char *o, const char *v, struct args *a)
+{
+    char *end;
+    if (!strcmp(o, "--goal")) {
+        if (strcmp(v, "regret") && strcmp(v, "identify")) {
+            fprintf(stderr, "simulate: --goal must be regret or identify, got '%s'\n", v);
+            return 2;
+        }
+        a->identify = !strcmp(v, "identify");
+        return 0;
+    }
+    errno = 0;
+    a->bai.delta = strtod(v, &end);
+    if (end == v || *end || errno || !(a->bai.delta > 0 && a->bai.delta < 1)) {
+        fprintf(stderr, "simulate: --delta must be in (0, 1), got '%s'\n", v);
+        return 2;
+    }
+    return 0;
+}
+
+/* Splits "tts,lucb,se" into identification rules. */
+static int add_rules(const char *list, struct args *a, char *err)
+{
+    char name[32];
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof name)
+            return pb_errf(err, PB_ERR_INVALID, "--policy: empty or too long rule in '%s'", list);
+        if (a->n_rules == MAX_POLICIES)
+            return pb_errf(err, PB_ERR_INVALID, "--policy: at most %d rules", MAX_POLICIES);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        pb_status rc = bai_rule_parse(name, &a->rules[a->n_rules], err);
+        if (rc != PB_OK)
+            return rc;
+        a->n_rules++;
+        p += len + (p[len] == ',');
+    }
+    return PB_OK;
+}
+
+/* The --policy lists as bandit policies (regret) or identification rules (identify), with the
+ * defaults ucb1 / all four rules; 0, or 2 with a message printed. */
+static int parse_policy_lists(struct args *a)
+{
+    char err[PB_ERR_LEN];
+    pb_status rc = PB_OK;
+    for (size_t i = 0; i < a->n_policy_lists && rc == PB_OK; i++)
+        rc = a->identify ? add_rules(a->policy_lists[i], a, err)
+                         : add_policies(a->policy_lists[i], a->policies, &a->n_policies, err);
+    if (rc == PB_OK && a->n_policy_lists == 0)
+        rc = a->identify ? add_rules("tts,lucb,se,uniform", a, err)
+                         : add_policies("ucb1", a->policies, &a->n_policies, err);
+    if (rc != PB_OK) {
+        fprintf(stderr, "simulate: %s\n", err);
+        return 2;
+    }
+    if (a->identify && (a->opt.delay > 1 || a->opt.churn > 0 || a->curves ||
+                        !strncmp(a->arms ? a->arms : "", "prior:", 6))) {
+        fprintf(stderr, "simulate: --goal identify takes none of --delay, --churn, --checkpoints "
+                        "or --arms prior:K\n");
+        return 2;
+    }
+    a->bai.reps = a->opt.reps;
+    a->bai.seed = a->opt.seed;
+    a->bai.budget = a->horizon_given ? a->opt.horizon : 10000000L;
+    return 0;
+}
+
 /* Returns 0 when parsed, 2 on a usage error (message printed), -1 for --help. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
     char err[PB_ERR_LEN];
     long seed = 1;
-    a->opt = (sim_options){.horizon = 10000, .reps = 100};
+    a->opt = (sim_options){.horizon = 10000, .reps = 100, .delay = 1, .prior_a = 1, .prior_b = 1};
+    a->bai.delta = 0.05;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(o, "--arms") || !strcmp(o, "--arms-file") || !strcmp(o, "--policy") ||
-                    !strcmp(o, "--horizon") || !strcmp(o, "--reps") || !strcmp(o, "--seed");
+                    !strcmp(o, "--horizon") || !strcmp(o, "--reps") || !strcmp(o, "--seed") ||
+                    !strcmp(o, "--delay") || !strcmp(o, "--churn") || !strcmp(o, "--new-arm") ||
+                    !strcmp(o, "--goal") || !strcmp(o, "--delta") || !strcmp(o, "--churn-seen");
         if (cmd_is_help(o))
             return -1;
         if (takes && !v) {
@@ -200,11 +339,16 @@ static int parse_args(int argc, char **argv, struct args *a)
         } else if (!strcmp(o, "--arms-file")) {
             a->arms_file = v;
         } else if (!strcmp(o, "--policy")) {
-            if (add_policies(v, a->policies, &a->n_policies, err) != PB_OK) {
-                fprintf(stderr, "simulate: %s\n", err);
+            if (a->n_policy_lists == MAX_POLICIES) {
+                fprintf(stderr, "simulate: --policy: at most %d lists\n", MAX_POLICIES);
                 return 2;
             }
+            a->policy_lists[a->n_policy_lists++] = v;
+        } else if (!strcmp(o, "--goal") || !strcmp(o, "--delta")) {
+            if (parse_goal(o, v, a) != 0)
+                return 2;
         } else if (!strcmp(o, "--horizon") || !strcmp(o, "--reps")) {
+            a->horizon_given |= !strcmp(o, "--horizon");
             long *dst = !strcmp(o, "--horizon") ? &a->opt.horizon : &a->opt.reps;
             long max = !strcmp(o, "--horizon") ? 1000000000L : 1000000L;
             if (parse_long(v, 1, dst) != 0 || *dst > max) {
@@ -217,6 +361,15 @@ static int parse_args(int argc, char **argv, struct args *a)
                 fprintf(stderr, "simulate: --seed must be a whole number >= 0, got '%s'\n", v);
                 return 2;
             }
+        } else if (!strcmp(o, "--churn-seen")) {
+            if (strcmp(v, "now") && strcmp(v, "delivery")) {
+                fprintf(stderr, "simulate: --churn-seen must be now or delivery, got '%s'\n", v);
+                return 2;
+            }
+            a->opt.churn_seen_at_delivery = !strcmp(v, "delivery");
+        } else if (!strcmp(o, "--delay") || !strcmp(o, "--churn") || !strcmp(o, "--new-arm")) {
+            if (parse_dynamic(o, v, a) != 0)
+                return 2;
         } else if (!strcmp(o, "--checkpoints")) {
             a->curves = a->log_curves = 1;
             continue;
@@ -237,12 +390,13 @@ static int parse_args(int argc, char **argv, struct args *a)
         i++;
     }
     a->opt.seed = (uint64_t)seed;
+    a->opt.arms_from_prior = a->arms && !strncmp(a->arms, "prior:", 6);
     if (!a->arms == !a->arms_file) {
         fprintf(stderr, "simulate: give exactly one of --arms or --arms-file (see --help)\n");
         return 2;
     }
-    if (a->n_policies == 0)
-        add_policies("ucb1", a->policies, &a->n_policies, err);
+    if (parse_policy_lists(a) != 0)
+        return 2;
     if (a->log_curves)
         a->n_checkpoints = sim_log_checkpoints(a->opt.horizon, a->checkpoints, MAX_CHECKPOINTS);
     a->opt.checkpoints = a->checkpoints;
@@ -250,10 +404,77 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* Prints a report (taking ownership; NULL means out of memory); returns the exit code. */
+static int print_json(json_t *doc)
+{
+    int code = 0;
+    if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+        fprintf(stderr, "simulate: could not write the JSON report\n");
+        code = 1;
+    }
+    printf("\n");
+    json_decref(doc);
+    return code;
+}
+
+static void print_identify(const simbai_options *opt, const simbai_result *r)
+{
+    printf("best-arm identification at delta = %g, %ld runs, budget %ld samples, seed %llu\n",
+           opt->delta, opt->reps, opt->budget, (unsigned long long)opt->seed);
+    printf("stopping rule: GLR > log(2 t (K-1) / delta); T*(mu) = %.1f, lower bound "
+           "T* log(1/delta) = %.1f\n\n",
+           r->t_star, r->lower_bound);
+    printf("%-8s %10s %9s %9s %9s %9s %8s %7s %10s\n", "policy", "samples", "sd", "q05", "median",
+           "q95", "error", "unstop", "x bound");
+    for (size_t p = 0; p < r->n_rules; p++) {
+        simbai_summary s;
+        if (simbai_summarize(r, p, &s, NULL) != PB_OK)
+            continue;
+        printf("%-8s %10.1f %9.1f %9.0f %9.0f %9.0f %8.4f %7ld %10.2f\n",
+               bai_rule_name(r->rules[p].rule), s.samples.mean, s.samples.sd, s.samples.q05,
+               s.median, s.samples.q95, s.error_rate, r->rules[p].unstopped, s.ratio_to_bound);
+    }
+}
+
+/* --goal identify: runs the rules and prints; returns the exit code. */
+static int run_identify(const struct args *a, const sim_arm *arms, size_t n_arms)
+{
+    char err[PB_ERR_LEN];
+    simbai_result *r = NULL;
+    struct progress pr = {pb_now_monotonic(), 0};
+    int code = 0;
+    pb_status rc =
+        simbai_run(arms, n_arms, a->rules, a->n_rules, &a->bai, on_progress, &pr, &r, err);
+    if (rc != PB_OK) {
+        fprintf(stderr, "simulate: %s\n", err);
+        return rc == PB_ERR_INVALID ? 2 : 1;
+    }
+    if (a->json)
+        code = print_json(simbai_report_json(arms, n_arms, &a->bai, r));
+    else
+        print_identify(&a->bai, r);
+    simbai_result_free(r);
+    return code;
+}
+
 /* Loads the arms; returns an exit code (0 ok). */
 static int load_arms(const struct args *a, sim_arm **arms, size_t *n)
 {
     char err[PB_ERR_LEN];
+    if (a->arms && !strncmp(a->arms, "prior:", 6)) {
+        long k;
+        if (parse_long(a->arms + 6, 2, &k) != 0 || k > 100000) {
+            fprintf(stderr, "simulate: --arms prior:K needs a whole K in [2, 100000], got '%s'\n",
+                    a->arms);
+            return 2;
+        }
+        if (!(*arms = calloc((size_t)k, sizeof **arms)))
+            return 1;
+        for (long i = 0; i < k; i++)
+            (*arms)[i] = (sim_arm){.kind = SIM_BERNOULLI, .p = 0.5};
+        *n = (size_t)k;
+        return 0;
+    }
     if (a->arms) {
         if (sim_arms_parse(a->arms, arms, n, err) == PB_OK)
             return 0;
@@ -289,6 +510,10 @@ int cmd_simulate(int argc, char **argv)
     char err[PB_ERR_LEN];
     if ((code = load_arms(&a, &arms, &n_arms)) != 0)
         goto cleanup;
+    if (a.identify) {
+        code = run_identify(&a, arms, n_arms);
+        goto cleanup;
+    }
     struct progress pr = {pb_now_monotonic(), 0};
     int rc = sim_run(arms, n_arms, a.policies, a.n_policies, &a.opt, on_progress, &pr, &r, err);
     if (rc != PB_OK) {
@@ -296,17 +521,10 @@ int cmd_simulate(int argc, char **argv)
         code = rc == PB_ERR_INVALID ? 2 : 1;
         goto cleanup;
     }
-    if (a.json) {
-        json_t *doc = sim_report_json(arms, n_arms, &a.opt, r, a.curves);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
-            fprintf(stderr, "simulate: could not write the JSON report\n");
-            code = 1;
-        }
-        printf("\n");
-        json_decref(doc);
-    } else {
+    if (a.json)
+        code = print_json(sim_report_json(arms, n_arms, &a.opt, r, a.curves));
+    else
         print_tables(arms, n_arms, &a.opt, r, a.curves);
-    }
 cleanup:
     sim_result_free(r);
     free(arms);

@@ -1,6 +1,7 @@
-/* rewardmodel.h — the local reward model: ridge regression in C (GSL) from features of a short
- * Korean text (rewardfeat.h: idf-weighted hashed character n-grams, words and word pairs;
- * length, sentence, punctuation, emoji and script statistics) to the -1..1 rating scale. Owns
+/* rewardmodel.h — the local reward model: kernel ridge regression in C (GSL) from features of a
+ * short Korean text (rewardfeat.h: idf-weighted hashed character n-grams, words and word pairs,
+ * linear; length, sentence, punctuation, emoji and script statistics, through a Gaussian
+ * kernel) to the -1..1 rating scale. Owns
  * training (penalty and statistics weight chosen by ridge.h's exact leave-one-out, then level
  * snapping, all inside the training data), prediction and the versioned model file. No
  * network, no database. */
@@ -12,7 +13,7 @@
 #include "base/pb.h"
 
 #define REWARDMODEL_FORMAT  "promptbandit-reward-model"
-#define REWARDMODEL_VERSION 1
+#define REWARDMODEL_VERSION 2
 
 typedef struct rewardmodel rewardmodel;
 

@@ -8,6 +8,7 @@
 #include "base/pb.h"
 #include "sim/simarm.h"
 
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
@@ -51,6 +52,16 @@ pb_status sim_options_check(const sim_options *opt, size_t n_policies, char *err
                            "checkpoints must increase and lie in [1, horizon=%ld]; got %ld",
                            opt->horizon, t);
     }
+    if (opt->delay < 0)
+        return pb_errf(err, PB_ERR_INVALID, "delay must be at least 1, got %ld", opt->delay);
+    if (!(opt->churn >= 0 && opt->churn <= 1))
+        return pb_errf(err, PB_ERR_INVALID, "churn must be a probability in [0, 1], got %g",
+                       opt->churn);
+    if ((opt->churn > 0 || opt->arms_from_prior) &&
+        !(opt->prior_a > 0 && opt->prior_b > 0 && isfinite(opt->prior_a) && isfinite(opt->prior_b)))
+        return pb_errf(err, PB_ERR_INVALID,
+                       "the new-arm prior beta:%g,%g needs two finite parameters > 0", opt->prior_a,
+                       opt->prior_b);
     return PB_OK;
 }
 
@@ -94,29 +105,126 @@ fail:
     return pb_errf(err, PB_ERR_NOMEM, "out of memory for %ld runs", opt->reps);
 }
 
+/* The stream of churn events and prior draws: far above the arm streams (1..n_arms). */
+#define SIM_STREAM_CHURN ((uint64_t)1 << 40)
+
+/* One reward on its way to the policy: it counts only if its arm was not replaced since. */
+struct pending {
+    size_t arm;
+    double reward;
+    uint64_t generation;
+};
+
 struct run_ctx {
-    const sim_arm *arms;
+    const sim_options *opt;
     size_t n_arms;
-    const double *gap; /* best mean - arm mean */
-    double best_mean;
+    sim_arm *arms;          /* this run's arms (churn replaces them) */
+    double *gap;            /* best mean - arm mean, kept current */
+    uint64_t *generation;   /* per arm, how many times it was replaced */
+    uint64_t *seen_success; /* per arm, rewards +1 / -1 the policy observed from the current */
+    uint64_t *seen_failure; /* arm, so that they can be forgotten when it is replaced */
+    int *stale;             /* per arm: replaced since the last delivery, the policy not told */
+    struct pending *queue;  /* rewards not yet delivered, at most delay */
+    size_t queued;
     gsl_rng **arm_rng; /* one stream per arm, so a policy's k-th pull of an arm is the same */
     gsl_rng *policy_rng;
+    gsl_rng *churn_rng; /* churn events and new means, the same for every policy */
 };
+
+static void update_gaps(struct run_ctx *c)
+{
+    double best = -INFINITY;
+    for (size_t i = 0; i < c->n_arms; i++)
+        best = fmax(best, sim_arm_mean(&c->arms[i]));
+    for (size_t i = 0; i < c->n_arms; i++)
+        c->gap[i] = best - sim_arm_mean(&c->arms[i]);
+}
+
+/* The policy forgets every reward it saw of arm i (the arm was replaced). */
+static pb_status forget_arm(struct run_ctx *c, bandit *b, size_t i, char *err)
+{
+    pb_status rc = PB_OK;
+    for (; c->seen_success[i] > 0 && rc == PB_OK; c->seen_success[i]--)
+        rc = bandit_forget(b, i, 1.0, err);
+    for (; c->seen_failure[i] > 0 && rc == PB_OK; c->seen_failure[i]--)
+        rc = bandit_forget(b, i, -1.0, err);
+    c->stale[i] = 0;
+    return rc;
+}
+
+/* Hands the queued rewards to the policy, dropping those of arms replaced since; with
+ * churn_seen_at_delivery the policy first learns which arms were replaced. */
+static pb_status deliver(struct run_ctx *c, bandit *b, char *err)
+{
+    for (size_t i = 0; c->opt->churn_seen_at_delivery && i < c->n_arms; i++)
+        if (c->stale[i]) {
+            pb_status rc = forget_arm(c, b, i, err);
+            if (rc != PB_OK)
+                return rc;
+        }
+    for (size_t k = 0; k < c->queued; k++) {
+        const struct pending *q = &c->queue[k];
+        if (q->generation != c->generation[q->arm])
+            continue;
+        pb_status rc = bandit_observe(b, q->arm, q->reward, err);
+        if (rc != PB_OK)
+            return rc;
+        if (q->reward > 0)
+            c->seen_success[q->arm]++;
+        else
+            c->seen_failure[q->arm]++;
+    }
+    c->queued = 0;
+    return PB_OK;
+}
+
+/* Replaces arm i by a new Bernoulli arm from the prior: the policy forgets what it saw of the
+ * old one (it is a new prompt in the same slot), at once or at the next delivery. */
+static pb_status replace_arm(struct run_ctx *c, bandit *b, size_t i, char *err)
+{
+    pb_status rc = PB_OK;
+    if (c->opt->churn_seen_at_delivery)
+        c->stale[i] = 1;
+    else
+        rc = forget_arm(c, b, i, err);
+    c->arms[i].p = gsl_ran_beta(c->churn_rng, c->opt->prior_a, c->opt->prior_b);
+    c->generation[i]++;
+    update_gaps(c);
+    return rc;
+}
+
+/* One play at time t: maybe churn, choose, queue the reward, deliver every delay plays. */
+static pb_status play(struct run_ctx *c, bandit *b, long t, long delay, double *regret, char *err)
+{
+    size_t arm;
+    pb_status rc = PB_OK;
+    if (c->opt->churn > 0 && gsl_rng_uniform(c->churn_rng) < c->opt->churn)
+        rc = replace_arm(c, b, (size_t)gsl_rng_uniform_int(c->churn_rng, c->n_arms), err);
+    if (rc == PB_OK)
+        rc = bandit_select(b, c->policy_rng, &arm, NULL, err);
+    if (rc != PB_OK)
+        return rc;
+    double reward = sim_arm_draw(&c->arms[arm], c->arm_rng[arm]);
+    *regret += c->gap[arm];
+    if (delay <= 1 && c->opt->churn <= 0)
+        return bandit_observe(b, arm, reward, err);
+    c->queue[c->queued++] = (struct pending){arm, reward, c->generation[arm]};
+    return t % delay == 0 ? deliver(c, b, err) : PB_OK;
+}
 
 /* One run of one policy; writes its regret at each checkpoint into row. */
 static pb_status run_once(struct run_ctx *c, bandit *b, const sim_result *r, long horizon,
                           double *row, int *ended_on_best, char *err)
 {
-    size_t next = 0, arm;
+    size_t next = 0;
+    long delay = c->opt->delay > 1 ? c->opt->delay : 1;
     double regret = 0;
     bandit_reset(b);
+    c->queued = 0;
     for (long t = 1; t <= horizon; t++) {
-        pb_status rc = bandit_select(b, c->policy_rng, &arm, NULL, err);
-        if (rc == PB_OK)
-            rc = bandit_observe(b, arm, sim_arm_draw(&c->arms[arm], c->arm_rng[arm]), err);
+        pb_status rc = play(c, b, t, delay, &regret, err);
         if (rc != PB_OK)
             return rc;
-        regret += c->gap[arm];
         if (t == r->checkpoints[next])
             row[next++] = regret;
     }
@@ -132,54 +240,107 @@ static pb_status run_once(struct run_ctx *c, bandit *b, const sim_result *r, lon
     return PB_OK;
 }
 
-static void seed_run(struct run_ctx *c, uint64_t seed, long rep)
+/* Seeds run rep's streams and sets its arms: the given ones, or fresh draws from the prior. */
+static void seed_run(struct run_ctx *c, const sim_arm *arms, long rep)
 {
-    for (size_t i = 0; i < c->n_arms; i++)
+    uint64_t seed = c->opt->seed;
+    for (size_t i = 0; i < c->n_arms; i++) {
         gsl_rng_set(c->arm_rng[i], sim_seed_stream(seed, (uint64_t)rep, i + 1));
+        c->arms[i] = arms[i];
+        c->generation[i] = c->seen_success[i] = c->seen_failure[i] = 0;
+        c->stale[i] = 0;
+    }
     gsl_rng_set(c->policy_rng, sim_seed_stream(seed, (uint64_t)rep, 0));
+    gsl_rng_set(c->churn_rng, sim_seed_stream(seed, (uint64_t)rep, SIM_STREAM_CHURN));
+    for (size_t i = 0; c->opt->arms_from_prior && i < c->n_arms; i++)
+        c->arms[i].p = gsl_ran_beta(c->churn_rng, c->opt->prior_a, c->opt->prior_b);
+    update_gaps(c);
+}
+
+static void run_ctx_free(struct run_ctx *c)
+{
+    for (size_t i = 0; c->arm_rng && i < c->n_arms; i++)
+        if (c->arm_rng[i])
+            gsl_rng_free(c->arm_rng[i]);
+    free(c->arm_rng);
+    if (c->policy_rng)
+        gsl_rng_free(c->policy_rng);
+    if (c->churn_rng)
+        gsl_rng_free(c->churn_rng);
+    free(c->arms);
+    free(c->gap);
+    free(c->generation);
+    free(c->seen_success);
+    free(c->seen_failure);
+    free(c->stale);
+    free(c->queue);
+}
+
+static pb_status run_ctx_init(struct run_ctx *c, const sim_options *opt, size_t n_arms, char *err)
+{
+    long delay = opt->delay > 1 ? opt->delay : 1;
+    *c = (struct run_ctx){.opt = opt, .n_arms = n_arms};
+    c->arms = calloc(n_arms, sizeof *c->arms);
+    c->gap = calloc(n_arms, sizeof *c->gap);
+    c->generation = calloc(n_arms, sizeof *c->generation);
+    c->seen_success = calloc(n_arms, sizeof *c->seen_success);
+    c->seen_failure = calloc(n_arms, sizeof *c->seen_failure);
+    c->stale = calloc(n_arms, sizeof *c->stale);
+    c->queue = calloc((size_t)(delay < opt->horizon ? delay : opt->horizon), sizeof *c->queue);
+    c->arm_rng = calloc(n_arms, sizeof *c->arm_rng);
+    c->policy_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    c->churn_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!c->arms || !c->gap || !c->generation || !c->seen_success || !c->seen_failure ||
+        !c->stale || !c->queue || !c->arm_rng || !c->policy_rng || !c->churn_rng)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_arms; i++)
+        if (!(c->arm_rng[i] = gsl_rng_alloc(gsl_rng_mt19937)))
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    return PB_OK;
+}
+
+/* Churn and arms from the prior need Bernoulli arms and a policy that can forget. */
+static pb_status check_dynamic(const sim_arm *arms, const bandit_policy *policies,
+                               size_t n_policies, const sim_options *opt, char *err)
+{
+    if (opt->churn <= 0 && !opt->arms_from_prior)
+        return PB_OK;
+    if (arms[0].kind != SIM_BERNOULLI)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "arm churn and arms drawn from a prior need bernoulli arms");
+    for (size_t p = 0; opt->churn > 0 && p < n_policies; p++)
+        if (policies[p].kind == BANDIT_DUCB)
+            return pb_errf(err, PB_ERR_INVALID,
+                           "ducb cannot forget a replaced arm's rewards; churn needs another "
+                           "policy");
+    return PB_OK;
 }
 
 pb_status sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies,
                   size_t n_policies, const sim_options *opt, sim_progress_fn progress, void *user,
                   sim_result **out, char *err)
 {
-    struct run_ctx c = {.arms = arms, .n_arms = n_arms, .best_mean = -INFINITY};
+    struct run_ctx c = {0};
     sim_result *r = NULL;
     bandit *b = NULL;
-    double *gap = NULL;
     *out = NULL;
     pb_status rc = sim_arms_check(arms, n_arms, err);
     if (rc == PB_OK)
         rc = sim_options_check(opt, n_policies, err);
+    if (rc == PB_OK)
+        rc = check_dynamic(arms, policies, n_policies, opt, err);
     if (rc != PB_OK)
         return rc;
     rc = result_alloc(opt, policies, n_policies, &r, err);
-    if (rc != PB_OK)
-        return rc;
-    gap = calloc(n_arms, sizeof *gap);
-    c.arm_rng = calloc(n_arms, sizeof *c.arm_rng);
-    c.policy_rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!gap || !c.arm_rng || !c.policy_rng) {
-        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n_arms; i++) {
-        if (!(c.arm_rng[i] = gsl_rng_alloc(gsl_rng_mt19937))) {
-            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
-            goto cleanup;
-        }
-        c.best_mean = fmax(c.best_mean, sim_arm_mean(&arms[i]));
-    }
-    for (size_t i = 0; i < n_arms; i++)
-        gap[i] = c.best_mean - sim_arm_mean(&arms[i]);
-    c.gap = gap;
+    if (rc == PB_OK)
+        rc = run_ctx_init(&c, opt, n_arms, err);
     for (size_t p = 0; p < n_policies && rc == PB_OK; p++) {
         bandit_free(b);
         b = NULL;
         rc = bandit_new(&policies[p], n_arms, &b, err);
         for (long rep = 0; rep < opt->reps && rc == PB_OK; rep++) {
             int on_best = 0;
-            seed_run(&c, opt->seed, rep);
+            seed_run(&c, arms, rep);
             rc = run_once(&c, b, r, opt->horizon,
                           r->policies[p].regret + (size_t)rep * r->n_checkpoints, &on_best, err);
             r->policies[p].best_runs += on_best;
@@ -191,16 +352,9 @@ pb_status sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *polic
         *out = r;
         r = NULL;
     }
-cleanup:
     bandit_free(b);
     sim_result_free(r);
-    for (size_t i = 0; c.arm_rng && i < n_arms; i++)
-        if (c.arm_rng[i])
-            gsl_rng_free(c.arm_rng[i]);
-    free(c.arm_rng);
-    if (c.policy_rng)
-        gsl_rng_free(c.policy_rng);
-    free(gap);
+    run_ctx_free(&c);
     return rc;
 }
 
@@ -319,12 +473,21 @@ json_t *sim_report_json(const sim_arm *arms, size_t n_arms, const sim_options *o
                         const sim_result *r, int with_curves)
 {
     double c;
-    const double *lai_c = sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK ? &c : NULL;
+    int dynamic = opt->churn > 0 || opt->arms_from_prior;
+    const double *lai_c =
+        !dynamic && sim_arms_lai_robbins(arms, n_arms, &c, NULL) == PB_OK ? &c : NULL;
     json_t *root = json_pack("{s:o, s:I, s:I, s:I, s:s, s:o}", "arms", arms_json(arms, n_arms),
                              "horizon", (json_int_t)opt->horizon, "reps", (json_int_t)opt->reps,
                              "seed", (json_int_t)opt->seed, "regret_unit",
                              arms[0].kind == SIM_BERNOULLI ? "successes" : "reward",
                              "lai_robbins_c", lai_c ? json_real(c) : json_null());
+    if (root && (opt->delay > 1 || dynamic))
+        json_object_set_new(root, "dynamics",
+                            json_pack("{s:I, s:f, s:[f,f], s:b, s:s}", "delay",
+                                      (json_int_t)(opt->delay > 1 ? opt->delay : 1), "churn",
+                                      opt->churn, "new_arm_beta", opt->prior_a, opt->prior_b,
+                                      "arms_from_prior", opt->arms_from_prior, "churn_seen",
+                                      opt->churn_seen_at_delivery ? "delivery" : "now"));
     json_t *list = json_array();
     if (!root || !list || json_object_set_new(root, "policies", list) != 0)
         goto fail;

@@ -1,5 +1,7 @@
 /* sim.h — the bandit simulator's pure core: repeated runs of several policies on simulated arms
  * (simarm.h) with common random numbers, regret summaries at checkpoints, and the JSON report.
+ * Rewards may reach the policy late, in batches (delay), and arms may be replaced by new ones
+ * drawn from a Beta prior while a run goes on (churn), as in Chapelle & Li (2011, Table 1).
  * Owns no files and prints nothing (the CLI reads files and reports progress through the
  * callback); all randomness is derived from the caller's seed. */
 #ifndef SIM_H
@@ -23,6 +25,17 @@ typedef struct {
     uint64_t seed;           /* run r of every policy sees the same reward streams */
     const long *checkpoints; /* ascending, <= horizon; NULL: only the horizon */
     size_t n_checkpoints;
+    long delay;                 /* rewards reach the policy in one batch every delay plays; 0 or 1:
+                                   at once */
+    double churn;               /* per play, the probability that one arm (chosen uniformly) is
+                                   replaced by a new one; Bernoulli arms only */
+    double prior_a, prior_b;    /* Beta prior of a new arm's success probability (churn > 0 or
+                                   arms_from_prior) */
+    int arms_from_prior;        /* each run starts with arms whose means are drawn from the prior
+                                   (the arms given only set their number) */
+    int churn_seen_at_delivery; /* 1: the policy learns that an arm was replaced only at the
+                                   next delivery of rewards (it keeps the old arm's statistics
+                                   until then); 0: at once */
 } sim_options;
 
 typedef struct {
@@ -43,7 +56,9 @@ typedef struct {
 typedef void (*sim_progress_fn)(void *user, size_t policy, long rep, long reps);
 
 /* Runs every policy opt->reps times for opt->horizon plays. *out is allocated (free with
- * sim_result_free). Invalid options give PB_ERR_INVALID; progress may be NULL. */
+ * sim_result_free). Invalid options give PB_ERR_INVALID (churn or arms drawn from the prior
+ * need Bernoulli arms, and a policy that can forget: not ducb); progress may be NULL. Regret
+ * is against the best arm present at each play. */
 pb_status sim_run(const sim_arm *arms, size_t n_arms, const bandit_policy *policies,
                   size_t n_policies, const sim_options *opt, sim_progress_fn progress, void *user,
                   sim_result **out, char *err);
@@ -57,8 +72,9 @@ typedef struct {
 pb_status sim_summarize(const sim_result *r, size_t policy, size_t checkpoint, sim_summary *out,
                         char *err);
 
-/* Checks horizon, reps, that there is a policy, and that the checkpoints increase within
- * [1, horizon]; PB_ERR_INVALID naming the first bad value. Shared with ctxsim_run. */
+/* Checks horizon, reps, that there is a policy, that the checkpoints increase within
+ * [1, horizon], the delay, the churn probability and the prior; PB_ERR_INVALID naming the first
+ * bad value. Shared with ctxsim_run (which has neither delay nor churn). */
 pb_status sim_options_check(const sim_options *opt, size_t n_policies, char *err);
 
 /* A new array (caller frees) of the checkpoints a result holds: opt's, plus the horizon when
