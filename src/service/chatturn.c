@@ -588,55 +588,37 @@ static void record_done(pb_status rc, int64_t id, int duplicate, const char *err
 /* ---- blocking forms ---- */
 
 struct wait_sink {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-    pb_status rc;
-    char err[PB_ERR_LEN];
+    struct pipeline_wait w;
     struct chatturn_out *out;
 };
 
 static void wait_done(pb_status rc, struct chatturn_out *out, const char *err, double retry_after_s,
                       void *ud)
 {
-    struct wait_sink *w = ud;
+    struct wait_sink *ws = ud;
     (void)retry_after_s;
-    pthread_mutex_lock(&w->lock);
-    w->rc = rc;
-    snprintf(w->err, sizeof w->err, "%s", err);
-    if (rc == PB_OK) {
+    if (rc == PB_OK) { /* before the end is told: the waiter may return at once */
         char *reply = out->reply;
-        *w->out = *out;
+        *ws->out = *out;
         out->reply = NULL;
-        w->out->reply = reply;
+        ws->out->reply = reply;
     }
-    w->done = 1;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    pipeline_wait_end(&ws->w, rc, err);
 }
 
 /* Submits a prepared job and waits for its end (no deadline beyond the provider's own). */
 static pb_status run_and_wait(chatturn_job *j, struct chatturn_out *out, char *err)
 {
-    struct wait_sink w = {.out = out};
-    struct chatturn_sink sink = {.on_done = wait_done, .ud = &w};
+    struct wait_sink ws = {.out = out};
+    struct chatturn_sink sink = {.on_done = wait_done, .ud = &ws};
     double retry_after;
-    pthread_mutex_init(&w.lock, NULL);
-    pthread_cond_init(&w.cond, NULL);
+    pipeline_wait_init(&ws.w);
     const config *cfg = app_config(j->a);
     double deadline = pb_now_monotonic() + (double)config_int(cfg, "server.request_timeout_s");
     pb_status rc = chatturn_submit(j, deadline, 0, &sink, &retry_after, err);
-    if (rc == PB_OK) {
-        pthread_mutex_lock(&w.lock);
-        while (!w.done)
-            pthread_cond_wait(&w.cond, &w.lock);
-        pthread_mutex_unlock(&w.lock);
-        if ((rc = w.rc) != PB_OK)
-            snprintf(err, PB_ERR_LEN, "%s", w.err);
-    }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.lock);
-    return rc;
+    if (rc != PB_OK) /* the sink is never called: end the wait here */
+        pipeline_wait_end(&ws.w, rc, err);
+    return pipeline_wait_for(&ws.w, err);
 }
 
 pb_status chatturn_run(app *a, const struct chatturn_in *in, struct chatturn_out *out, char *err)

@@ -641,7 +641,9 @@ static pb_status h_examples(struct server_request *req, struct server_reply *rep
     return with_experiment(req, reply, ctx, examples_body, NULL);
 }
 
-static pb_status h_run(struct server_request *req, struct server_reply *reply, void *ctx)
+/* GET routes that render one object by the {id} of their path with a store handle. */
+static pb_status by_id(struct server_request *req, struct server_reply *reply, void *ctx,
+                       pb_status (*render)(store *s, int64_t id, json_t **out, char *err))
 {
     int64_t id = 0;
     json_t *out = NULL;
@@ -651,26 +653,20 @@ static pb_status h_run(struct server_request *req, struct server_reply *reply, v
     store *s = app_store_acquire(ctx, reply->err);
     if (!s)
         return PB_ERR_DB;
-    if ((rc = runview_json(s, id, &out, reply->err)) == PB_OK)
+    if ((rc = render(s, id, &out, reply->err)) == PB_OK)
         server_reply_json(reply, 200, out);
     app_store_release(ctx, s);
     return rc;
 }
 
+static pb_status h_run(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    return by_id(req, reply, ctx, runview_json);
+}
+
 static pb_status h_turn(struct server_request *req, struct server_reply *reply, void *ctx)
 {
-    int64_t id = 0;
-    json_t *out = NULL;
-    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
-    if (rc != PB_OK)
-        return rc;
-    store *s = app_store_acquire(ctx, reply->err);
-    if (!s)
-        return PB_ERR_DB;
-    if ((rc = examples_turn_json(s, id, &out, reply->err)) == PB_OK)
-        server_reply_json(reply, 200, out);
-    app_store_release(ctx, s);
-    return rc;
+    return by_id(req, reply, ctx, examples_turn_json);
 }
 
 static pb_status h_runs(struct server_request *req, struct server_reply *reply, void *ctx)

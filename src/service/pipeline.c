@@ -105,3 +105,33 @@ pb_status pipeline_erase_submit(app *a, const char *user_id, struct pipeline_era
     app_user_key(a, user_id, e->key);
     return writer_submit_erase(app_writer(a), e->key, &e->result, erase_committed, e, err);
 }
+
+void pipeline_wait_init(struct pipeline_wait *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+void pipeline_wait_end(struct pipeline_wait *w, pb_status rc, const char *err)
+{
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    snprintf(w->err, sizeof w->err, "%s", err ? err : "");
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+pb_status pipeline_wait_for(struct pipeline_wait *w, char *err)
+{
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    if (w->rc != PB_OK)
+        snprintf(err, PB_ERR_LEN, "%s", w->err);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    return w->rc;
+}

@@ -7,6 +7,7 @@
 #ifndef PIPELINE_H
 #define PIPELINE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,20 @@ void pipeline_count_pull(app *a, const char *experiment, const char *arm);
  * are unchanged: reward values stay as anonymous statistics. */
 pb_status pipeline_erase_user(app *a, const char *user_id, struct feedback_erase_counts *counts,
                               char *err);
+
+/* A blocking wait on an asynchronous step, for the blocking forms of chatturn and reward (tests
+ * and tools; the HTTP handlers never wait). pipeline_wait_end records the result once, from the
+ * step's thread; pipeline_wait_for blocks until it came and returns it (err gets its message). */
+struct pipeline_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pb_status rc;
+    char err[PB_ERR_LEN];
+};
+void pipeline_wait_init(struct pipeline_wait *w);
+void pipeline_wait_end(struct pipeline_wait *w, pb_status rc, const char *err);
+pb_status pipeline_wait_for(struct pipeline_wait *w, char *err); /* also destroys w */
 
 /* The erasure without a waiting thread: queued to the writer (in order after every record
  * before it), committed, the WAL checkpointed so no copy stays on disk (e->result.purged, or

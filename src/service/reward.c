@@ -10,7 +10,6 @@
 #include "store/writer.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,44 +210,26 @@ pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done
 /* ---- the blocking form ---- */
 
 struct reward_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-    pb_status rc;
-    char err[PB_ERR_LEN];
+    struct pipeline_wait w;
     struct reward_feedback_out *out;
 };
 
 static void wait_done(pb_status rc, const struct reward_feedback_out *out, const char *err,
                       void *ud)
 {
-    struct reward_wait *w = ud;
-    pthread_mutex_lock(&w->lock);
-    w->rc = rc;
-    *w->out = *out;
-    snprintf(w->err, sizeof w->err, "%s", err);
-    w->done = 1;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    struct reward_wait *rw = ud;
+    *rw->out = *out; /* before the end is told: the waiter may return at once */
+    pipeline_wait_end(&rw->w, rc, err);
 }
 
 pb_status reward_from_feedback(app *a, const struct reward_feedback_in *in,
                                struct reward_feedback_out *out, char *err)
 {
-    struct reward_wait w = {.out = out};
+    struct reward_wait rw = {.out = out};
     memset(out, 0, sizeof *out);
-    pthread_mutex_init(&w.lock, NULL);
-    pthread_cond_init(&w.cond, NULL);
-    pb_status rc = reward_submit(a, in, wait_done, &w, err);
-    if (rc == PB_OK) {
-        pthread_mutex_lock(&w.lock);
-        while (!w.done)
-            pthread_cond_wait(&w.cond, &w.lock);
-        pthread_mutex_unlock(&w.lock);
-        if ((rc = w.rc) != PB_OK)
-            snprintf(err, PB_ERR_LEN, "%s", w.err);
-    }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.lock);
-    return rc;
+    pipeline_wait_init(&rw.w);
+    pb_status rc = reward_submit(a, in, wait_done, &rw, err);
+    if (rc != PB_OK) /* done is never called: end the wait here */
+        pipeline_wait_end(&rw.w, rc, err);
+    return pipeline_wait_for(&rw.w, err);
 }

@@ -214,19 +214,12 @@ pb_status feedback_open_conversation(store *s, const char *conversation_id, cons
                                      int64_t experiment_id, int64_t arm_id, const char *segment,
                                      int64_t *sticky_arm_id, int *created, char *err)
 {
-    int64_t arm = 0;
-    int found = 0;
     pb_status rc = check_conversation_ids(conversation_id, user_id, err);
     if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
         return rc;
-    rc = open_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, &arm,
-                           &found, err);
-    if ((rc = store_end(s, rc, err)) != PB_OK)
-        return rc;
-    *sticky_arm_id = arm;
-    if (created)
-        *created = found == 0;
-    return PB_OK;
+    rc = feedback_open_conversation_tx(s, conversation_id, user_id, experiment_id, arm_id, segment,
+                                       sticky_arm_id, created, err);
+    return store_end(s, rc, err);
 }
 
 pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, const char *user_id,
