@@ -27,7 +27,7 @@ static char *choose_context(const char *client_json, const double x[FEATVEC_DIM]
     json_t *ctx = client_json ? json_loads(client_json, 0, NULL) : json_object();
     char *text = NULL;
     if (json_is_object(ctx) && json_object_set_new(ctx, "features", featvec_json(x)) == 0)
-        text = json_dumps(ctx, JSON_COMPACT);
+        text = json_dumps(ctx, JSON_COMPACT | JSON_REAL_PRECISION(9)); /* 9 digits: plenty */
     json_decref(ctx);
     return text;
 }

@@ -107,6 +107,8 @@ struct op {
     int duplicate;
     pb_status rc;
     char err[PB_ERR_LEN];
+    int urgent;       /* someone waits for it (a done callback, or not a write-behind impression) */
+    double queued_at; /* pb_now_monotonic() at submit */
     struct op *next;
     char text[];
 };
@@ -118,6 +120,7 @@ struct writer {
     pthread_mutex_t mu;
     pthread_cond_t work, ids;
     struct op *head, *tail;
+    size_t urgent; /* queued ops that someone waits for: they end a linger at once */
     int stopping;
     int64_t id_next, id_end;        /* the block ids are handed out from */
     int64_t spare_first, spare_end; /* the next block, committed; empty when equal */
@@ -510,12 +513,22 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&w->mu);
             continue;
         }
+        /* Write-behind impressions alone wait up to WRITER_BEHIND_MS for company: nobody waits
+         * for them, and one fsync for many saves the cores the HTTP threads need. Anything
+         * someone waits for, a full batch or a stop ends the wait at once. */
+        if (w->head && !w->urgent && !w->stopping && w->stats.queued < w->max_batch &&
+            now < w->head->queued_at + WRITER_BEHIND_MS / 1000.0) {
+            wait_work(w, w->head->queued_at + WRITER_BEHIND_MS / 1000.0);
+            continue;
+        }
         if (w->head) {
             /* Take up to max_batch ops off the queue; callers keep queueing meanwhile. */
             struct op *list = w->head, *last = w->head;
             size_t n = 1;
+            w->urgent -= (size_t)last->urgent;
             while (last->next && n < w->max_batch) {
                 last = last->next;
+                w->urgent -= (size_t)last->urgent;
                 n++;
             }
             w->head = last->next;
@@ -630,14 +643,21 @@ static pb_status enqueue(writer *w, struct op *o, int64_t *id, char *err)
         o->id = o->imp.id;
     }
     if (rc == PB_OK) {
+        int was_empty = !w->head;
+        o->urgent = !(o->kind == OP_IMPRESSION && !o->done);
+        o->queued_at = pb_now_monotonic();
         if (w->tail)
             w->tail->next = o;
         else
             w->head = o;
         w->tail = o;
         w->stats.queued++;
-        w->stats.write_behind += o->kind == OP_IMPRESSION && !o->done;
-        pthread_cond_signal(&w->work);
+        w->urgent += (size_t)o->urgent;
+        w->stats.write_behind += !o->urgent;
+        /* A write-behind record wakes the writer only to start its linger, or to end it when the
+         * batch is full (writer_main). */
+        if (o->urgent || was_empty || w->stats.queued >= w->max_batch)
+            pthread_cond_signal(&w->work);
         if (id)
             *id = o->id;
     }

@@ -49,7 +49,7 @@ wait_line "$tmp/serve.err" 'listening on' || {
 }
 svc=http://127.0.0.1:$port
 # The same service with Thompson sampling, for choose only (its propensity is the costliest).
-tport=$((port + 1))
+tport=$((20000 + (port - 20000 + 1 + RANDOM % 1000) % 40000))
 PB_BANDIT_POLICY=thompson PB_LLM_BASE_URL=$fake/v1 "$build/promptbandit" serve --port "$tport" \
   --db "$tmp/bench-ts.db" --prompts "$src/prompts" 2>"$tmp/serve-ts.err" &
 pids+=($!)
