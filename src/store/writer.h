@@ -133,7 +133,7 @@ void writer_fail_next(writer *w, int n);
 #define WRITER_CHECKPOINT_WAIT_MS       100  /* a checkpoint waits this long for readers */
 #define WRITER_CHECKPOINT_RETRY_MS      500  /* a pending checkpoint is retried this often, */
 #define WRITER_CHECKPOINT_RETRY_WAIT_MS 10   /* waiting this long for readers (between batches) */
-#define WRITER_BEHIND_MS                5    /* write-behind records alone wait this long for a batch */
+#define WRITER_BEHIND_MS                5 /* write-behind records alone wait this long for a batch */
 #define WRITER_BATCH_BUCKETS            12
 
 struct writer_stats {
