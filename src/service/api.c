@@ -25,14 +25,23 @@
 
 #define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A flow's ownership refusal (another user's conversation or impression) is 403 even in
- * open chat without a token: the caller is known by the body's user_id, and 401 would ask for
- * credentials that cannot help. Other statuses go to the core's mapping. */
-static pb_status flow_status(struct server_reply *reply, pb_status rc)
+pb_status api_flow_status(struct server_reply *reply, pb_status rc)
 {
     if (rc == PB_ERR_FORBIDDEN)
         return server_reply_error(reply, 403, "forbidden", reply->err);
     return rc;
+}
+
+void api_reply_failure(struct server_reply *reply, pb_status rc, const char *message,
+                       double retry_after_s)
+{
+    int status = rc == PB_ERR_FORBIDDEN ? 403 : server_http_status(rc, 1);
+    server_reply_error(reply, status, pb_status_name(rc), message);
+    if (retry_after_s > 0 && (status == 429 || status == 502 || status == 503)) {
+        char v[32];
+        snprintf(v, sizeof v, "%.0f", retry_after_s < 1 ? 1.0 : retry_after_s + 0.5);
+        server_reply_header(reply, "Retry-After", v);
+    }
 }
 
 /* A feedback waits for its commit without a thread: the reply is deferred and answered from
@@ -57,8 +66,7 @@ static void feedback_done(pb_status rc, const struct reward_feedback_out *out, c
     if (rc == PB_OK)
         server_reply_json(&reply, 200, feedback_json(out));
     else
-        server_reply_error(&reply, rc == PB_ERR_FORBIDDEN ? 403 : server_http_status(rc, 1),
-                           pb_status_name(rc), err);
+        api_reply_failure(&reply, rc, err, 0);
     server_defer_finish(d, &reply);
 }
 
@@ -69,11 +77,9 @@ static pb_status feedback_defer(app *a, struct server_request *req, struct serve
     if (!d)
         return PB_OK; /* the core answered (shutting down) */
     pb_status rc = reward_submit(a, in, feedback_done, d, reply->err);
-    if (rc != PB_OK) {
+    if (rc != PB_OK) { /* refused at once: a failing or busy writer asks for a retry */
         struct server_reply now = {0};
-        server_reply_error(&now, server_http_status(rc, 1), pb_status_name(rc), reply->err);
-        if (rc == PB_ERR_UNAVAILABLE || rc == PB_ERR_LIMIT)
-            server_reply_header(&now, "Retry-After", "1");
+        api_reply_failure(&now, rc, reply->err, 1);
         server_defer_finish(d, &now);
     }
     return PB_OK;
@@ -102,7 +108,7 @@ static pb_status h_feedback(struct server_request *req, struct server_reply *rep
     in.impression_id = impression;
     in.has_value = !isnan(in.value);
     rc = feedback_defer(ctx, req, reply, &in);
-    rc = flow_status(reply, rc);
+    rc = api_flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;
@@ -179,7 +185,7 @@ static pb_status impression_set(struct server_request *req, struct server_reply 
         server_reply_json(reply, 200,
                           json_pack("{s:I, s:s, s:b}", "impression_id", (json_int_t)id, "status",
                                     activate ? "activated" : "discarded", "changed", changed));
-    rc = flow_status(reply, rc);
+    rc = api_flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;
@@ -214,7 +220,7 @@ static void erase_done(pb_status rc, const char *err, void *ud)
                                     (json_int_t)c->impressions, "rewards", (json_int_t)c->rewards,
                                     "on_disk", w->e.result.purged ? "purged" : "pending"));
     else
-        server_reply_error(&reply, server_http_status(rc, 1), pb_status_name(rc), err);
+        api_reply_failure(&reply, rc, err, 0);
     server_defer_finish(w->d, &reply);
     free(w);
 }
@@ -232,7 +238,7 @@ static pb_status h_erase(struct server_request *req, struct server_reply *reply,
                                          w, reply->err);
     if (rc != PB_OK) {
         struct server_reply now = {0};
-        server_reply_error(&now, server_http_status(rc, 1), pb_status_name(rc), reply->err);
+        api_reply_failure(&now, rc, reply->err, 0);
         server_defer_finish(w->d, &now);
         free(w);
     }
@@ -271,6 +277,15 @@ pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
 }
 
 /* Gauges of the waiting work that lives outside the HTTP core, sampled at each scrape. */
+/* Sets gauge `name` to value (registered on first use). */
+static void set_gauge(metrics *m, const char *name, const char *help, double value)
+{
+    metrics_family *f;
+    char err[PB_ERR_LEN];
+    if (metrics_gauge(m, name, help, NULL, 0, &f, err) == PB_OK)
+        metrics_set(f, NULL, value);
+}
+
 void api_before_metrics(void *ctx)
 {
     app *a = ctx;
@@ -282,38 +297,23 @@ void api_before_metrics(void *ctx)
     if (app_llm_loop(a)) {
         struct llm_loop_stats ls;
         llm_loop_stats_get(app_llm_loop(a), &ls);
-        if (metrics_gauge(m, "pb_llm_in_flight", "provider calls running now", NULL, 0, &f, err) ==
-            PB_OK)
-            metrics_set(f, NULL, (double)ls.in_flight);
-        if (metrics_gauge(m, "pb_llm_queued", "provider calls waiting for a slot or a retry", NULL,
-                          0, &f, err) == PB_OK)
-            metrics_set(f, NULL, (double)ls.queued);
-        if (metrics_gauge(m, "pb_llm_refused",
-                          "provider calls refused at once (queue full) since "
-                          "the start",
-                          NULL, 0, &f, err) == PB_OK)
-            metrics_set(f, NULL, (double)ls.refused);
+        set_gauge(m, "pb_llm_in_flight", "provider calls running now", (double)ls.in_flight);
+        set_gauge(m, "pb_llm_queued", "provider calls waiting for a slot or a retry",
+                  (double)ls.queued);
+        set_gauge(m, "pb_llm_refused",
+                  "provider calls refused at once (queue full) since the start",
+                  (double)ls.refused);
     }
-    if (metrics_gauge(m, "pb_writer_queued", "records waiting for the writer's next commit", NULL,
-                      0, &f, err) == PB_OK)
-        metrics_set(f, NULL, (double)ws.queued);
-    if (metrics_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", NULL, 0, &f,
-                      err) == PB_OK)
-        metrics_set(f, NULL, ws.healthy);
-    if (metrics_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole", NULL, 0,
-                      &f, err) == PB_OK)
-        metrics_set(f, NULL, (double)ws.failed_commits);
-    if (metrics_gauge(m, "pb_writer_batches",
-                      "transactions written (records / batches is the "
-                      "mean batch size)",
-                      NULL, 0, &f, err) == PB_OK)
-        metrics_set(f, NULL, (double)ws.batches);
-    if (metrics_gauge(m, "pb_writer_records", "records settled by the writer", NULL, 0, &f, err) ==
-        PB_OK)
-        metrics_set(f, NULL, (double)ws.records);
-    if (metrics_gauge(m, "pb_writer_largest_batch", "the largest batch so far", NULL, 0, &f, err) ==
-        PB_OK)
-        metrics_set(f, NULL, (double)ws.largest_batch);
+    set_gauge(m, "pb_writer_queued", "records waiting for the writer's next commit",
+              (double)ws.queued);
+    set_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", ws.healthy);
+    set_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole",
+              (double)ws.failed_commits);
+    set_gauge(m, "pb_writer_batches",
+              "transactions written (records / batches is the mean batch size)",
+              (double)ws.batches);
+    set_gauge(m, "pb_writer_records", "records settled by the writer", (double)ws.records);
+    set_gauge(m, "pb_writer_largest_batch", "the largest batch so far", (double)ws.largest_batch);
     static const char *const le[] = {"le"};
     if (metrics_gauge(m, "pb_writer_batch_size", "batches by size: at most le records", le, 1, &f,
                       err) == PB_OK)

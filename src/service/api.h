@@ -21,6 +21,18 @@ pb_status api_routes_new(struct server_route **out, size_t *n, char *err);
  * an error (the core then answers 503 "degraded"). app is an app *. */
 pb_status api_health(json_t *status, void *app, char *err);
 
+/* A flow's ownership refusal (another user's conversation or impression) is 403 even in open
+ * chat without a token: the caller is known by the body's user_id, and 401 would ask for
+ * credentials that cannot help. Sets that reply and returns PB_OK for PB_ERR_FORBIDDEN; returns
+ * rc otherwise, for the core's mapping. */
+pb_status api_flow_status(struct server_reply *reply, pb_status rc);
+
+/* The error answer of a deferred request's failure rc (message shown): 403 for
+ * PB_ERR_FORBIDDEN as api_flow_status, the core's mapping otherwise; retry_after_s > 0 adds
+ * Retry-After (rounded, at least 1) to a 429, 502 or 503. */
+void api_reply_failure(struct server_reply *reply, pb_status rc, const char *message,
+                       double retry_after_s);
+
 /* server_options.before_metrics: samples the provider loop's and the writer's gauges. */
 void api_before_metrics(void *app);
 

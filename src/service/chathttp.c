@@ -18,6 +18,7 @@
 #include "service/chathttp.h"
 
 #include "base/jsonio.h"
+#include "service/api.h"
 #include "service/chatturn.h"
 
 #include <pthread.h>
@@ -56,22 +57,12 @@ static void chatreq_unref(struct chatreq *c)
     free(c);
 }
 
-static json_t *emotions_json(const struct chatturn_out *o)
-{
-    json_t *emotions = json_array();
-    for (size_t i = 0; emotions && i < o->n_emotions; i++)
-        json_array_append_new(emotions,
-                              json_pack("{s:s, s:s, s:f}", "label", o->emotions[i].label, "name",
-                                        o->emotions[i].display, "score", o->emotions[i].score));
-    return emotions;
-}
-
 /* The fields known before the answer (the stream's first event, and the body's frame). */
 static json_t *turn_json(const struct chatturn_out *o, int64_t regenerated)
 {
     json_t *j =
-        json_pack("{s:o, s:s, s:I, s:s, s:I, s:s}", "emotions", emotions_json(o), "arm", o->arm,
-                  "arm_id", (json_int_t)o->arm_id, "segment", o->segment, "impression_id",
+        json_pack("{s:o, s:s, s:I, s:s, s:I, s:s}", "emotions", chatturn_emotions_json(o), "arm",
+                  o->arm, "arm_id", (json_int_t)o->arm_id, "segment", o->segment, "impression_id",
                   (json_int_t)o->impression_id, "conversation_id", o->conversation_id);
     if (j && regenerated)
         json_object_set_new(j, "regenerated_impression_id", json_integer(regenerated));
@@ -128,15 +119,7 @@ static void result_reply(const struct chatreq *c, struct server_reply *reply)
         server_reply_json(reply, 200, chathttp_turn_json(&c->out, c->regenerated));
         return;
     }
-    int status = server_http_status(c->rc, 1);
-    if (c->rc == PB_ERR_FORBIDDEN)
-        status = 403;
-    server_reply_error(reply, status, pb_status_name(c->rc), c->err);
-    if (c->retry_after_s > 0 && (status == 502 || status == 503 || status == 429)) {
-        char v[32];
-        snprintf(v, sizeof v, "%.0f", c->retry_after_s < 1 ? 1.0 : c->retry_after_s + 0.5);
-        server_reply_header(reply, "Retry-After", v);
-    }
+    api_reply_failure(reply, c->rc, c->err, c->retry_after_s);
 }
 
 /* Answers through d (outside any lock) and gives up the handler's or the turn's reference. */
@@ -276,13 +259,6 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     return PB_OK;
 }
 
-static pb_status flow_error(struct server_reply *reply, pb_status rc)
-{
-    if (rc == PB_ERR_FORBIDDEN) /* as api.c: the body's user is known, 401 cannot help */
-        return server_reply_error(reply, 403, "forbidden", reply->err);
-    return rc;
-}
-
 pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"user_id", "conversation_id", "message",
@@ -305,7 +281,7 @@ pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, 
         goto cleanup;
     if ((rc = chatturn_prepare(ctx, &in, &job, &first, reply->err)) == PB_OK)
         rc = run_turn(ctx, req, reply, job, &first, wants_stream(req, body), 0);
-    rc = flow_error(reply, rc);
+    rc = api_flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;
@@ -332,7 +308,7 @@ pb_status chathttp_regenerate(struct server_request *req, struct server_reply *r
     rc = chatturn_prepare_regenerate(ctx, impression, user_id, event_id, &job, &first, reply->err);
     if (rc == PB_OK)
         rc = run_turn(ctx, req, reply, job, &first, wants_stream(req, body), impression);
-    rc = flow_error(reply, rc);
+    rc = api_flow_status(reply, rc);
 cleanup:
     json_decref(body);
     return rc;

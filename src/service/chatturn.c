@@ -124,7 +124,7 @@ static void classify(app *a, const char *text, struct chatturn_out *out)
              segmap_of(app_segmap(a), out->emotions[0].label, out->emotions[0].segment));
 }
 
-static json_t *emotions_json(const struct chatturn_out *out)
+json_t *chatturn_emotions_json(const struct chatturn_out *out)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < out->n_emotions; i++)
@@ -151,7 +151,7 @@ static pb_status stage_validate_classify(app *a, const struct chatturn_in *in, s
              PB_OK)
         return rc;
     classify(a, in->message, out);
-    if (!(t->emotions = emotions_json(out)))
+    if (!(t->emotions = chatturn_emotions_json(out)))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     return PB_OK;
 }

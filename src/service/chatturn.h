@@ -20,6 +20,7 @@
 #ifndef CHATTURN_H
 #define CHATTURN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,9 @@ struct chatturn_out {
     long prompt_tokens, completion_tokens;
 };
 void chatturn_out_clear(struct chatturn_out *out);
+
+/* The emotions of out as the API shows them: [{label, name, score}], best first (new array). */
+json_t *chatturn_emotions_json(const struct chatturn_out *out);
 
 typedef struct chatturn_job chatturn_job; /* a turn between its stages */
 
