@@ -2,15 +2,16 @@
  * (chatturn_prepare), submits it, defers its reply (or opens an SSE stream) and returns; the
  * provider loop and the writer finish it.
  *
- * The handoff between the handler and the turn is the one subtle part. The turn may end (a
- * refused provider, a fast fake) before the handler has its server_defer handle, and the
+ * The handoff between the handler and the turn is the one subtle part. The turn could end (a
+ * failing provider, a fast fake) before the handler has its server_defer handle, and the
  * client may go away (on_cancel, on a core thread) while the provider works. One small struct,
  * struct chatreq, mediates, under its own lock:
- *   - the handler opens the reply only after the submit succeeded (a refused submit is a plain
- *     503 with Retry-After), then, under the lock, stores the handle, writes the stream's first
- *     event and whatever deltas came before, or — when the turn already ended — answers at once;
- *   - the sink (turn side), under the lock, buffers deltas and the result while there is no
- *     handle yet, else takes the handle out and answers outside the lock;
+ *   - the handler takes the lock before the submit and keeps it until the reply is open (a
+ *     refused submit is a plain 503 with Retry-After): it stores the handle and writes the
+ *     stream's first event. The turn cannot end, nor a delta arrive, before that: the sink waits
+ *     on the lock;
+ *   - the sink (turn side), under the lock, takes the handle out (NULL when no reply could be
+ *     opened) and answers outside the lock;
  *   - on_cancel cancels the turn (under the lock, while it runs).
  * Nothing is called under the lock that waits: server_defer_finish (which waits for a running
  * on_cancel) is always called after unlocking. The struct is freed by the last of the two
@@ -35,9 +36,6 @@ struct chatreq {
     int64_t regenerated; /* regenerate: the old impression id; 0 for a new turn */
     chatturn_job *job;   /* while the turn runs */
     struct server_defer *d;
-    int opened;          /* the handler has decided: d set, or no reply possible */
-    struct pb_buf early; /* stream bytes produced before d existed */
-    int ended;           /* the turn's result arrived */
     pb_status rc;
     char err[PB_ERR_LEN];
     double retry_after_s;
@@ -52,7 +50,6 @@ static void chatreq_unref(struct chatreq *c)
     if (!last)
         return;
     chatturn_out_clear(&c->out);
-    pb_buf_free(&c->early);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -146,10 +143,8 @@ static void sink_delta(const char *text, size_t len, void *ud)
     struct pb_buf b = {0};
     sse_event(&b, "delta", j);
     pthread_mutex_lock(&c->lock);
-    if (c->d)
+    if (c->d) /* NULL only when no reply could be opened: the turn is being cancelled */
         server_stream_write(c->d, b.data, b.len); /* copies; never waits */
-    else if (!c->opened)
-        pb_buf_append(&c->early, b.data, b.len);
     pthread_mutex_unlock(&c->lock);
     pb_buf_free(&b);
 }
@@ -160,7 +155,6 @@ static void sink_done(pb_status rc, struct chatturn_out *out, const char *err, d
     struct chatreq *c = ud;
     pthread_mutex_lock(&c->lock);
     c->job = NULL; /* freed by the turn after this returns */
-    c->ended = 1;
     c->rc = rc;
     snprintf(c->err, sizeof c->err, "%s", err);
     c->retry_after_s = retry_after_s;
@@ -214,7 +208,7 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     double deadline = pb_now_monotonic() + timeout, retry_after = 0;
     struct chatturn_sink sink = {
         .on_delta = stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
-    pthread_mutex_lock(&c->lock); /* the turn may end before the reply is open */
+    pthread_mutex_lock(&c->lock); /* held until the reply is open: the turn waits for it */
     pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
     if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
         pthread_mutex_unlock(&c->lock);
@@ -237,24 +231,17 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
                                 "\"the answer did not finish within server.request_timeout_s\"}}"
                                 "\n\n",
                                 on_cancel, c);
-        if (d) {
+        if (d)
             server_stream_write(d, b.data, b.len);
-            if (c->early.len)
-                server_stream_write(d, c->early.data, c->early.len);
-        }
         pb_buf_free(&b);
     } else {
         d = server_reply_defer(req, reply, timeout, on_cancel, c);
     }
-    c->opened = 1;
-    if (!d && c->job) /* no reply possible (the core set it): stop the turn */
+    /* The sink has waited on the lock, so the turn cannot have ended yet: c->job is set. */
+    if (!d) /* no reply possible (the core set it): stop the turn */
         chatturn_cancel(c->job);
-    int ended = c->ended;
-    if (!ended)
-        c->d = d;
+    c->d = d;
     pthread_mutex_unlock(&c->lock);
-    if (d && ended)
-        answer(c, d); /* the turn finished before the reply was open */
     chatreq_unref(c);
     return PB_OK;
 }
