@@ -149,6 +149,38 @@ static struct feedback_impression imp_of(const char *user)
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
+/* Within one batch the writer checks an arm and ensures a user once for a run of impressions;
+ * an erasure between two impressions of the same user must undo that memo, or the second
+ * impression would name a user row the erasure just deleted. */
+static void test_a_user_erased_mid_batch_is_created_again(void)
+{
+    char err[PB_ERR_LEN];
+    writer *w = fresh_writer(0);
+    struct gate g;
+    gate_hold(w, &g);
+    struct feedback_impression im = imp_of("memo-user");
+    int64_t first = 0, second = 0;
+    struct writer_erase_result erased = {0};
+    CHECK_INT(writer_submit_impression(w, &im, &first, NULL, NULL, err), PB_OK);
+    CHECK_INT(writer_submit_impression(w, &im, NULL, NULL, NULL, err), PB_OK);
+    CHECK_INT(writer_submit_erase(w, "memo-user", &erased, NULL, NULL, err), PB_OK);
+    CHECK_INT(writer_submit_impression(w, &im, &second, NULL, NULL, err), PB_OK);
+    gate_release(&g);
+    CHECK_INT(writer_flush(w, err), PB_OK);
+    CHECK(writer_healthy(w, err));
+    CHECK_INT(raw_int("SELECT count(*) FROM users WHERE id = 'memo-user'"), 1);
+    CHECK_INT(raw_int("SELECT count(*) FROM impressions WHERE user_id = 'memo-user'"), 1);
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM impressions WHERE id = %lld AND user_id = "
+             "'memo-user'",
+             (long long)second);
+    CHECK_INT(raw_int(sql), 1);
+    writer_free(w);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.cv);
+}
+
 static void test_done_runs_after_the_commit_in_submit_order(void)
 {
     char err[PB_ERR_LEN];
@@ -566,5 +598,6 @@ int main(void)
     RUN(test_more_write_behind_impressions_than_two_id_blocks);
     RUN(test_the_queue_has_a_limit);
     RUN(test_free_commits_everything_queued);
+    RUN(test_a_user_erased_mid_batch_is_created_again);
     CHECK_DONE();
 }

@@ -41,3 +41,14 @@ json_t *featvec_json(const double x[FEATVEC_DIM])
         json_array_append_new(a, json_real(x[i]));
     return a;
 }
+
+void featvec_append_json(struct jsonio_buf *b, const double x[FEATVEC_DIM])
+{
+    jsonio_buf_lit(b, "[");
+    for (size_t i = 0; i < FEATVEC_DIM; i++) {
+        if (i)
+            jsonio_buf_lit(b, ",");
+        jsonio_buf_real(b, x[i], 9);
+    }
+    jsonio_buf_lit(b, "]");
+}

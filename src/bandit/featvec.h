@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "base/jsonio.h"
 #include "base/pb.h"
 
 #define FEATVEC_DIM 8
@@ -24,5 +25,9 @@ pb_status featvec_from_json(const json_t *features, double x[FEATVEC_DIM], char 
 
 /* A new JSON array of x. */
 json_t *featvec_json(const double x[FEATVEC_DIM]);
+
+/* The same array appended as JSON text, each value to 9 significant digits (integral values
+ * as integers): what a live impression's context stores, built without a json_t tree. */
+void featvec_append_json(struct jsonio_buf *b, const double x[FEATVEC_DIM]);
 
 #endif

@@ -41,6 +41,9 @@ static const struct setting settings[] = {
      "open connections per client address (0 = unlimited); one client may wait on 64 chats "
      "and still probe; extra connections are closed unanswered (raise it for a load test)"},
     {"server.idle_timeout_s", T_INT, "15", 1, 3600, 0, "close a connection idle this long"},
+    {"server.connection_memory_kb", T_INT, "16", 4, 1024, 0,
+     "libmicrohttpd's buffer per connection, for the request line and headers (a request "
+     "whose headers do not fit gets 431); libmicrohttpd clears it for every request"},
     {"server.request_timeout_s", T_INT, "60", 1, 3600, 0,
      "deadline for receiving a request (408 after it), and for answering one that waits when "
      "its handler sets none (504 after it)"},

@@ -5,6 +5,8 @@
 #include "base/text.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 pb_status jsonio_parse_object(const char *body, size_t len, json_t **out, char *err)
@@ -114,4 +116,122 @@ json_t *jsonio_error_body(const char *code, const char *message)
 {
     return json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error", "message",
                      message ? message : "");
+}
+
+/* ---- JSON text by appending ------------------------------------------------------------- */
+
+static char *buf_room(struct jsonio_buf *b, size_t need)
+{
+    if (b->failed)
+        return NULL;
+    if (b->len + need + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + need + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) {
+            b->failed = 1;
+            return NULL;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
+void jsonio_buf_raw(struct jsonio_buf *b, const char *text, size_t len)
+{
+    char *at = buf_room(b, len);
+    if (at) {
+        memcpy(at, text, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+    }
+}
+
+void jsonio_buf_lit(struct jsonio_buf *b, const char *text)
+{
+    jsonio_buf_raw(b, text, strlen(text));
+}
+
+void jsonio_buf_str(struct jsonio_buf *b, const char *s)
+{
+    if (!s) {
+        jsonio_buf_lit(b, "null");
+        return;
+    }
+    size_t n = strlen(s);
+    char *at = buf_room(b, 6 * n + 2); /* the worst case: every byte a \u00XX escape */
+    if (!at)
+        return;
+    char *o = at;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c >= 0x20) {
+            *o++ = (char)c; /* ASCII and UTF-8 sequences pass through as they are */
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (c == '\r') {
+            *o++ = '\\';
+            *o++ = 'r';
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        }
+    }
+    *o++ = '"';
+    b->len += (size_t)(o - at);
+    b->data[b->len] = '\0';
+}
+
+void jsonio_buf_int(struct jsonio_buf *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    jsonio_buf_raw(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void jsonio_buf_real(struct jsonio_buf *b, double v, int digits)
+{
+    if (!isfinite(v)) {
+        jsonio_buf_lit(b, "null");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* 2^53: exact as an integer */
+        jsonio_buf_int(b, (long long)v);
+        return;
+    }
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.*g", digits, v);
+    if (n > 0 && (size_t)n < sizeof tmp)
+        jsonio_buf_raw(b, tmp, (size_t)n);
+    else
+        b->failed = 1;
+}
+
+char *jsonio_buf_take(struct jsonio_buf *b, size_t *len)
+{
+    char *data = b->failed ? NULL : b->data ? b->data : calloc(1, 1); /* nothing appended: "" */
+    if (!data)
+        free(b->data);
+    if (len)
+        *len = data ? b->len : 0;
+    *b = (struct jsonio_buf){0};
+    return data;
 }

@@ -32,4 +32,26 @@ pb_status jsonio_bool(const json_t *obj, const char *field, int required, int *o
 /* {"error":{"code":code,"message":message}} as a new reference (NULL when out of memory). */
 json_t *jsonio_error_body(const char *code, const char *message);
 
+/* JSON text built by appending, for the few hot replies where building a json_t tree and
+ * dumping it costs more than the work the reply reports (POST /v1/choose). Appends never fail
+ * visibly: out of memory sets failed, and jsonio_buf_take then gives NULL. Start from
+ * (struct jsonio_buf){0}; free data with free() (jsonio_buf_take hands it over). */
+struct jsonio_buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+};
+void jsonio_buf_raw(struct jsonio_buf *b, const char *text, size_t len); /* copied as it is */
+void jsonio_buf_lit(struct jsonio_buf *b, const char *text);             /* NUL-terminated */
+/* A JSON string literal of s, which must be valid UTF-8 (checked by the caller: prompts and
+ * names are checked when stored); NULL gives null. */
+void jsonio_buf_str(struct jsonio_buf *b, const char *s);
+void jsonio_buf_int(struct jsonio_buf *b, long long v);
+/* A finite number: integral values of magnitude under 2^53 as integers, others with `digits`
+ * significant digits (%.*g); NaN and infinities, which JSON cannot carry, as null. */
+void jsonio_buf_real(struct jsonio_buf *b, double v, int digits);
+/* The NUL-terminated text (length in *len when len is not NULL), or NULL when an append
+ * failed; either way b is empty afterwards. */
+char *jsonio_buf_take(struct jsonio_buf *b, size_t *len);
+
 #endif

@@ -107,6 +107,16 @@ pb_status server_reply_text(struct server_reply *reply, int status, const char *
     return PB_OK;
 }
 
+void server_reply_owned(struct server_reply *reply, int status, const char *content_type,
+                        char *data, size_t len)
+{
+    httpresp_clear_body(reply);
+    reply->body = data;
+    reply->body_len = len;
+    reply->status = status;
+    reply->content_type = content_type;
+}
+
 void server_reply_static(struct server_reply *reply, int status, const char *content_type,
                          const void *data, size_t len)
 {
@@ -532,6 +542,8 @@ pb_status server_start(server *s, char *err)
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, httpreq_on_access, &s->site, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)config_int(s->cfg, "server.connection_memory_kb") * 1024,
         MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)config_int(s->cfg, "server.per_ip_connections"), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)config_int(s->cfg, "server.idle_timeout_s"), MHD_OPTION_NOTIFY_COMPLETED,

@@ -131,6 +131,9 @@ const char *server_req_user(const struct server_request *req);
 void server_reply_json(struct server_reply *reply, int status, json_t *body); /* steals body */
 pb_status server_reply_text(struct server_reply *reply, int status, const char *content_type,
                             const char *data, size_t len); /* copies data; content_type static */
+/* Takes data (from malloc; freed by the server) as the body: no copy. */
+void server_reply_owned(struct server_reply *reply, int status, const char *content_type,
+                        char *data, size_t len);
 void server_reply_static(struct server_reply *reply, int status, const char *content_type,
                          const void *data, size_t len); /* data must outlive the server */
 pb_status server_reply_error(struct server_reply *reply, int status, const char *code,

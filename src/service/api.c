@@ -114,6 +114,33 @@ cleanup:
     return rc;
 }
 
+/* The choice as JSON text, written directly (the hot path: see choose_context in choose.c). */
+static pb_status choose_reply(struct server_reply *reply, const struct choose_out *out,
+                              int activate)
+{
+    struct jsonio_buf b = {0};
+    jsonio_buf_lit(&b, "{\"arm\":");
+    jsonio_buf_str(&b, out->arm);
+    jsonio_buf_lit(&b, ",\"arm_id\":");
+    jsonio_buf_int(&b, out->arm_id);
+    jsonio_buf_lit(&b, ",\"prompt\":");
+    jsonio_buf_str(&b, out->prompt);
+    jsonio_buf_lit(&b, ",\"impression_id\":");
+    jsonio_buf_int(&b, out->impression_id);
+    jsonio_buf_lit(&b, ",\"propensity\":");
+    jsonio_buf_real(&b, out->propensity, 17);
+    jsonio_buf_lit(&b, activate ? ",\"activated\":true,\"segment\":"
+                                : ",\"activated\":false,\"segment\":");
+    jsonio_buf_str(&b, out->segment);
+    jsonio_buf_lit(&b, "}");
+    size_t len;
+    char *text = jsonio_buf_take(&b, &len);
+    if (!text)
+        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    server_reply_owned(reply, 200, "application/json", text, len);
+    return PB_OK;
+}
+
 static pb_status h_choose(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"experiment", "user_id",  "context",
@@ -149,11 +176,7 @@ static pb_status h_choose(struct server_request *req, struct server_reply *reply
         in.context_json = context = json_dumps(context_obj, JSON_COMPACT);
     }
     if ((rc = choose_arm(ctx, &in, &out, reply->err)) == PB_OK)
-        server_reply_json(reply, 200,
-                          json_pack("{s:s, s:I, s:s, s:I, s:f, s:b, s:s}", "arm", out.arm, "arm_id",
-                                    (json_int_t)out.arm_id, "prompt", out.prompt, "impression_id",
-                                    (json_int_t)out.impression_id, "propensity", out.propensity,
-                                    "activated", activate, "segment", out.segment));
+        rc = choose_reply(reply, &out, activate);
 cleanup:
     choose_out_clear(&out);
     free(context);

@@ -277,7 +277,7 @@ pb_status feedback_impression_check(const struct feedback_impression *imp, char 
 {
     if (imp->id < 0)
         return pb_errf(err, PB_ERR_INVALID, "impression id must be positive (0 = pick one)");
-    if (!store_json_valid(imp->context_json, false))
+    if (!imp->context_checked && !store_json_valid(imp->context_json, false))
         return pb_errf(err, PB_ERR_INVALID, "impression context is not valid JSON");
     if (!(isfinite(imp->propensity) && imp->propensity >= 0 && imp->propensity <= 1))
         return pb_errf(err, PB_ERR_INVALID, "propensity must be in (0, 1] (0 = unknown)");
@@ -291,10 +291,26 @@ pb_status feedback_impression_check(const struct feedback_impression *imp, char 
 pb_status feedback_insert_impression_tx(store *s, const struct feedback_impression *imp,
                                         int64_t *id, char *err)
 {
+    return feedback_insert_impression_memo_tx(s, imp, NULL, id, err);
+}
+
+pb_status feedback_insert_impression_memo_tx(store *s, const struct feedback_impression *imp,
+                                             struct feedback_memo *memo, int64_t *id, char *err)
+{
     int64_t want = imp->id;
-    pb_status rc = check_arm_in_experiment(s, imp->experiment_id, imp->arm_id, err);
-    if (rc == PB_OK && imp->user_id)
+    pb_status rc = PB_OK;
+    if (!memo || memo->experiment_id != imp->experiment_id || memo->arm_id != imp->arm_id) {
+        rc = check_arm_in_experiment(s, imp->experiment_id, imp->arm_id, err);
+        if (rc == PB_OK && memo) {
+            memo->experiment_id = imp->experiment_id;
+            memo->arm_id = imp->arm_id;
+        }
+    }
+    if (rc == PB_OK && imp->user_id && (!memo || strcmp(memo->user_id, imp->user_id) != 0)) {
         rc = ensure_user(s, imp->user_id, err);
+        if (rc == PB_OK && memo && strlen(imp->user_id) < sizeof memo->user_id)
+            strcpy(memo->user_id, imp->user_id);
+    }
     if (rc == PB_OK && want == 0)
         rc = feedback_reserve_impression_ids(s, 1, &want, err);
     if (rc != PB_OK)

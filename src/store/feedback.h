@@ -61,6 +61,8 @@ struct feedback_impression {
     const char *context_json;    /* may be NULL; must be JSON otherwise */
     double propensity;           /* 0 = unknown (stored as NULL); else in (0, 1] */
     int activated;               /* 1 normally; 0 = chosen but not shown */
+    int context_checked;         /* 1: the caller built context_json as JSON itself (the
+                                    service's choose), so the check does not parse it again */
 };
 /* Impression ids are reserved in blocks before they are handed out (table id_blocks, db/004):
  * reserves count ids, [*first, *first + count), past every earlier reservation by any process
@@ -83,6 +85,16 @@ pb_status feedback_insert_impression(store *s, const struct feedback_impression 
 /* The same inside a transaction the caller opened, without feedback_impression_check. */
 pb_status feedback_insert_impression_tx(store *s, const struct feedback_impression *imp,
                                         int64_t *id, char *err);
+/* What a run of inserts in one transaction has already checked, so that a batch of many
+ * impressions of the same arm and user (the writer's write-behind choices) runs one statement
+ * each instead of three. Valid for one transaction only: start it zeroed after BEGIN. */
+struct feedback_memo {
+    int64_t experiment_id, arm_id; /* last pair found to belong together; 0 = none */
+    char user_id[257];             /* last user ensured; "" = none */
+};
+/* feedback_insert_impression_tx with a memo (NULL: check everything). */
+pb_status feedback_insert_impression_memo_tx(store *s, const struct feedback_impression *imp,
+                                             struct feedback_memo *memo, int64_t *id, char *err);
 /* Stores n impressions in one transaction, all or nothing; ids[i] gets each id. The checks are
  * those of feedback_insert_impression; a failure's message names the bad index. */
 pb_status feedback_insert_impressions(store *s, const struct feedback_impression *imps, size_t n,

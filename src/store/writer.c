@@ -29,6 +29,12 @@
  * back and every record in it gets PB_ERR_DB with the reason. Nothing is retried: the caller
  * decides (a client gets 503 and retries with its event id).
  *
+ * Checked once per batch. A run of impressions of the same arm and user (what write-behind
+ * choices look like under load) checks the arm and ensures the user row once per transaction
+ * (struct feedback_memo), not once per row: nothing else writes while the transaction is open.
+ * A record that fails, an erasure and a caller's own write (writer_submit_call) forget the
+ * memo, since each may undo what it remembers.
+ *
  * Callbacks. Each record's done runs on the writer thread after its batch committed or
  * failed, in submit order, with no lock held (so a callback may submit more records, and
  * the service resumes the waiting connection from there: one fsync answers every request of
@@ -322,12 +328,12 @@ void writer_request_checkpoint(writer *w)
 /* ---- batches ---------------------------------------------------------------------------- */
 
 /* Writes one record inside its savepoint's scope; err is the op's. */
-static pb_status run_op(writer *w, struct op *o)
+static pb_status run_op(writer *w, struct op *o, struct feedback_memo *memo)
 {
     pb_status rc = PB_OK;
     switch (o->kind) {
     case OP_IMPRESSION:
-        return feedback_insert_impression_tx(w->s, &o->imp, &o->id, o->err);
+        return feedback_insert_impression_memo_tx(w->s, &o->imp, memo, &o->id, o->err);
     case OP_REWARD:
         if (o->check)
             rc = o->check(w->s, &o->reward, o->ud, o->err);
@@ -359,6 +365,7 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
 {
     char why[PB_ERR_LEN];
     int64_t first = 0;
+    struct feedback_memo memo = {0}; /* checks already made in this transaction */
     pb_status rc = store_begin(w->s, why);
     if (rc == PB_OK && reserve)
         rc = feedback_reserve_impression_ids(w->s, WRITER_ID_BLOCK, &first, why);
@@ -366,7 +373,9 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
         struct op *o = ops[i];
         pb_status one = store_savepoint(w->s, o->err);
         if (one == PB_OK)
-            one = run_op(w, o);
+            one = run_op(w, o, &memo);
+        if (one != PB_OK || o->kind == OP_ERASE || o->kind == OP_CALL)
+            memo = (struct feedback_memo){0}; /* rolled back, or a write that may undo it */
         if (one != PB_OK && storage_failure(w, one)) {
             rc = pb_errf(why, PB_ERR_DB, "%s", o->err);
             break;
