@@ -185,9 +185,27 @@ static int h_stream(struct server_request *req, struct server_reply *reply, void
     return PB_OK;
 }
 
+/* GET /late-stream?deadline=S: a deferred reply the test makes a stream later
+ * (server_defer_stream), as a chat turn does once its emotions are known. */
+static int h_late_stream(struct server_request *req, struct server_reply *reply, void *app_)
+{
+    struct app *app = app_;
+    struct server_defer *d =
+        server_reply_defer(req, reply, query_double(req, "deadline"), on_cancel, app);
+    if (d) {
+        pthread_mutex_lock(&app->lock);
+        app->stream = d;
+        pthread_mutex_unlock(&app->lock);
+    }
+    return PB_OK;
+}
+
 static const struct server_route routes[] = {
-    {"GET", "/later", h_later, 0},   {"GET", "/held", h_held, 0},
-    {"GET", "/now", h_now, 0},       {"GET", "/defer-then-fail", h_defer_then_fail, 0},
+    {"GET", "/late-stream", h_late_stream, 0},
+    {"GET", "/later", h_later, 0},
+    {"GET", "/held", h_held, 0},
+    {"GET", "/now", h_now, 0},
+    {"GET", "/defer-then-fail", h_defer_then_fail, 0},
     {"GET", "/stream", h_stream, 0},
 };
 
@@ -613,6 +631,49 @@ static void test_stream_deadline_ends_it_with_the_timeout_event(void)
     server_free(s);
 }
 
+static void test_a_deferred_reply_becomes_a_stream_and_ends_at_its_deadline(void)
+{
+    server *s = start(NULL, 0);
+    struct streamer *c = streamer_start(s, "/late-stream?deadline=1");
+    struct server_defer *d = take_stream();
+    sleep_ms(100); /* the connection is suspended as a deferred reply now */
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT), 1);
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL), 0); /* once only */
+    CHECK_INT(server_stream_write(d, "data: one\n\n", 11), 1);
+    sleep_ms(50);
+    CHECK_INT(server_stream_write(d, "data: two\n\n", 11), 1);
+    server_stream_end(d, "data: end\n\n", 11);
+    pthread_join(c->thread, NULL);
+    CHECK_INT(c->r.status, 200);
+    CHECK_STR(c->content_type, "text/event-stream");
+    CHECK_STR(c->r.body, "data: one\n\ndata: two\n\ndata: end\n\n");
+    free(c);
+    /* Made a stream and never written: the deadline ends it with the timeout event. */
+    c = streamer_start(s, "/late-stream?deadline=0.3");
+    d = take_stream();
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT), 1);
+    pthread_join(c->thread, NULL);
+    CHECK_INT(c->r.status, 200);
+    CHECK_STR(c->r.body, TIMEOUT_EVENT);
+    CHECK_INT(server_stream_write(d, "late", 4), 0);
+    server_stream_end(d, NULL, 0);
+    free(c);
+    server_free(s);
+}
+
+static void test_a_deferred_reply_answered_by_the_core_cannot_become_a_stream(void)
+{
+    server *s = start(NULL, 0);
+    struct streamer *c = streamer_start(s, "/late-stream?deadline=0.2");
+    struct server_defer *d = take_stream();
+    pthread_join(c->thread, NULL);
+    CHECK_INT(c->r.status, 504);
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL), 0);
+    server_defer_drop(d); /* the worker lets go; the core had answered */
+    free(c);
+    server_free(s);
+}
+
 static void test_client_gone_mid_stream_cancels_and_writes_get_0(void)
 {
     server *s = start(NULL, 0);
@@ -771,6 +832,8 @@ int main(void)
     RUN(test_handler_error_after_deferring_is_answered_and_finish_gets_0);
     RUN(test_stream_reaches_the_client_write_by_write);
     RUN(test_stream_deadline_ends_it_with_the_timeout_event);
+    RUN(test_a_deferred_reply_becomes_a_stream_and_ends_at_its_deadline);
+    RUN(test_a_deferred_reply_answered_by_the_core_cannot_become_a_stream);
     RUN(test_client_gone_mid_stream_cancels_and_writes_get_0);
     RUN(test_client_gone_while_deferred_cancels_and_finish_gets_0);
     RUN(test_shutdown_answers_every_waiting_request_503_within_the_grace);

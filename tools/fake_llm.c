@@ -94,6 +94,7 @@ struct request {
     struct fault f;
     long n;
     int prepared, waited;
+    int classify_waited; /* POST /classify: its ?delay_ms= wait is over */
 };
 
 static void usage(FILE *out)
@@ -117,6 +118,8 @@ static void usage(FILE *out)
             "  --threads N      event threads (1); connections never hold one while waiting\n"
             "  --fail-rate P    answer 500 to a random fraction P of chat requests (--seed S)\n"
             "  --require-key K  401 (echoing the key sent) unless Bearer or api-key equals K\n"
+            "  POST /classify {\"inputs\": text}[?delay_ms=N]: a stand-in remote emotion\n"
+            "                   classifier (joy / sadness / neutral by keywords)\n"
             "  GET /_stats, GET /_requests, POST /_reset: introspection for tests\n");
 }
 
@@ -946,6 +949,48 @@ static enum MHD_Result handle_chat(struct fake *fk, struct MHD_Connection *conn,
     return chat_answer(fk, conn, r);
 }
 
+/* A stand-in for a remote emotion classifier (the service's emotion.backend = http):
+ * POST /classify {"inputs": text} answers [{label, score}, ...] by keywords — joy for
+ * 좋아/기뻐/행복, sadness for 힘들/슬퍼/싸웠, else neutral — after ?delay_ms=N (parked on the
+ * timer like slow=; no thread waits). */
+static enum MHD_Result handle_classify(struct fake *fk, struct MHD_Connection *conn,
+                                       struct request *r)
+{
+    if (r->parked)
+        unpark(fk, &r->parked);
+    const char *delay = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "delay_ms");
+    long ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (!r->classify_waited && ms > 0) {
+        r->classify_waited = 1;
+        if (park(fk, conn, pb_now_monotonic() + (double)ms / 1000.0, &r->parked))
+            return MHD_YES;
+    }
+    r->classify_waited = 1;
+    json_t *body = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
+    const char *text = json_string_value(json_object_get(body, "inputs"));
+    if (!text) {
+        json_decref(body);
+        return send_text(conn, fk, 400,
+                         error_json("expected {\"inputs\": text}", "invalid_request_error", NULL),
+                         NULL);
+    }
+    static const char *const joy[] = {"좋아", "기뻐", "행복"}, *const sad[] = {"힘들", "슬퍼",
+                                                                               "싸웠"};
+    const char *label = "neutral";
+    for (size_t i = 0; i < 3; i++) {
+        if (strstr(text, joy[i]))
+            label = "joy";
+        if (strstr(text, sad[i]))
+            label = "sadness";
+    }
+    json_decref(body);
+    json_t *root = json_pack("[{s:s,s:f},{s:s,s:f}]", "label", label, "score", 0.9, "label",
+                             strcmp(label, "neutral") ? "neutral" : "joy", "score", 0.1);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return send_text(conn, fk, 200, out, NULL);
+}
+
 static enum MHD_Result handle_introspection(struct fake *fk, struct MHD_Connection *conn,
                                             const char *method, const char *url)
 {
@@ -1026,6 +1071,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->prepared)
         return handle_chat(fk, conn, r); /* resumed after a slow= wait */
+    if (r->classify_waited)
+        return handle_classify(fk, conn, r); /* resumed after its delay */
     if (url[0] == '/' && url[1] == '_')
         return handle_introspection(fk, conn, method, url);
     pthread_mutex_lock(&fk->lock);
@@ -1037,6 +1084,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                          error_json("request too large", "invalid_request_error", NULL), NULL);
     if (r->is_chat)
         return handle_chat(fk, conn, r);
+    if (!strcmp(method, "POST") && (!strcmp(url, "/classify") || !strcmp(url, "/v1/classify")))
+        return handle_classify(fk, conn, r);
     if (!strcmp(method, "GET") && (!strcmp(url, "/v1/models") || !strcmp(url, "/models"))) {
         json_t *root = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "object", "list", "data", "id",
                                  fk->model, "object", "model", "owned_by", "fake-llm");

@@ -2,16 +2,21 @@
 #include "emotion/emohttp.h"
 
 #include "base/pb.h"
+#include "emotion/emoloop.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct emohttp {
     char *url;
     long timeout_ms;
+    pthread_mutex_t mu; /* guards loop's creation */
+    emoloop *loop;      /* started by the first asynchronous call */
+    int concurrency, queue_max;
 };
 
 struct body {
@@ -36,6 +41,9 @@ pb_status emohttp_new(const char *url, double timeout_s, emohttp **out, char *er
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
     h->timeout_ms = (long)(timeout_s * 1000);
+    h->concurrency = 16;
+    h->queue_max = 256;
+    pthread_mutex_init(&h->mu, NULL);
     *out = h;
     return PB_OK;
 }
@@ -44,6 +52,8 @@ void emohttp_free(emohttp *h)
 {
     if (!h)
         return;
+    emoloop_free(h->loop); /* ends the calls still running: their done hears "shutting down" */
+    pthread_mutex_destroy(&h->mu);
     free(h->url);
     free(h);
 }
@@ -210,5 +220,81 @@ cleanup:
         curl_easy_cleanup(c);
     free(req);
     free(b.data);
+    return rc;
+}
+
+int emohttp_loop_stats(emohttp *h, long *in_flight, long *queued, long *refused)
+{
+    pthread_mutex_lock(&h->mu);
+    emoloop *loop = h->loop;
+    pthread_mutex_unlock(&h->mu);
+    if (!loop)
+        return 0;
+    struct emoloop_stats st;
+    emoloop_stats_get(loop, &st);
+    *in_flight = st.in_flight;
+    *queued = st.queued;
+    *refused = st.refused;
+    return 1;
+}
+
+void emohttp_set_limits(emohttp *h, int concurrency, int queue_max)
+{
+    pthread_mutex_lock(&h->mu);
+    h->concurrency = concurrency;
+    h->queue_max = queue_max;
+    pthread_mutex_unlock(&h->mu);
+}
+
+struct async_call {
+    emohttp_done_fn *done;
+    void *ud;
+    size_t cap;
+};
+
+static void async_done(pb_status rc, long status, const char *body, size_t len, const char *err,
+                       void *ud)
+{
+    struct async_call *a = ud;
+    char why[PB_ERR_LEN];
+    struct emohttp_label *labels = a->cap ? calloc(a->cap, sizeof *labels) : NULL;
+    size_t n = 0;
+    if (rc == PB_OK && !labels)
+        rc = pb_errf(why, PB_ERR_NOMEM, "out of memory");
+    else if (rc == PB_OK && (status < 200 || status > 299))
+        rc = pb_errf(why, PB_ERR_UNAVAILABLE, "emotion classifier answered HTTP %ld", status);
+    else if (rc == PB_OK)
+        rc = emohttp_parse(body, len, labels, a->cap, &n, why);
+    else
+        snprintf(why, sizeof why, "%s", err);
+    a->done(rc, labels, rc == PB_OK ? n : 0, rc == PB_OK ? "" : why, a->ud);
+    free(labels);
+    free(a);
+}
+
+pb_status emohttp_classify_async(emohttp *h, const char *text, size_t len, size_t cap,
+                                 emohttp_done_fn *done, void *ud, char *err)
+{
+    pb_status rc = PB_OK;
+    pthread_mutex_lock(&h->mu);
+    if (!h->loop)
+        rc = emoloop_new(h->concurrency, h->queue_max, EMOHTTP_MAX_RESPONSE_BYTES, &h->loop, err);
+    emoloop *loop = h->loop;
+    pthread_mutex_unlock(&h->mu);
+    if (rc != PB_OK)
+        return rc;
+    char *req = request_body(text, len);
+    struct async_call *a = malloc(sizeof *a);
+    if (!req || !a) {
+        free(req);
+        free(a);
+        return pb_errf(err, !req ? PB_ERR_INVALID : PB_ERR_NOMEM,
+                       !req ? "text is not valid UTF-8" : "out of memory");
+    }
+    *a = (struct async_call){.done = done, .ud = ud, .cap = cap};
+    rc = emoloop_submit(loop, h->url, req, h->timeout_ms, async_done, a, err);
+    free(req);
+    if (rc != PB_OK)
+        free(a);
     return rc;
 }

@@ -39,6 +39,9 @@ pb_status emotion_open(const config *cfg, emotion **out, char *err)
         rc = emohttp_new(config_str(cfg, "emotion.url"), config_double(cfg, "emotion.timeout_s"),
                          &e->http, err);
         e->backend = B_HTTP;
+        if (rc == PB_OK)
+            emohttp_set_limits(e->http, (int)config_int(cfg, "emotion.concurrency"),
+                               (int)config_int(cfg, "emotion.queue_max"));
     } else {
         rc = pb_errf(err, PB_ERR_INVALID,
                      "emotion.backend must be embedded, http or none; got '%s'", name);
@@ -121,25 +124,33 @@ cleanup:
     return rc;
 }
 
+static void from_labels(const struct emohttp_label *got, size_t n, struct emotion_result *out);
+
 static pb_status classify_http(const emohttp *h, const char *text, size_t len, size_t k,
                                struct emotion_result *out, size_t *n, char *err)
 {
     struct emohttp_label got[EMOTION_MAX_K];
     pb_status rc = emohttp_classify(h, text, len, got, k, n, err);
-    for (size_t i = 0; rc == PB_OK && i < *n; i++) {
+    if (rc == PB_OK)
+        from_labels(got, *n, out);
+    return rc;
+}
+
+/* The labels of a remote classifier as results (the segment: the first label's group). */
+static void from_labels(const struct emohttp_label *got, size_t n, struct emotion_result *out)
+{
+    for (size_t i = 0; i < n; i++) {
         const char *display = emolabels_display(got[i].label);
         put(&out[i], got[i].label, display ? display : got[i].label, emolabels_group(got[i].label),
             got[i].score);
     }
-    for (size_t i = 0; rc == PB_OK && i < *n; i++)
+    for (size_t i = 0; i < n; i++)
         copy_text(out[i].segment, sizeof out[i].segment, out[0].group);
-    return rc;
 }
 
-pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
-                           struct emotion_result *out, size_t *n, char *err)
+/* The checks every classification starts with. */
+static pb_status check_input(const char *text, size_t len, size_t k, char *err)
 {
-    *n = 0;
     if (k == 0 || k > EMOTION_MAX_K)
         return pb_errf(err, PB_ERR_INVALID, "k must be in 1..%d, got %zu", EMOTION_MAX_K, k);
     if (len > EMOTION_MAX_TEXT_BYTES)
@@ -154,6 +165,16 @@ pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_
         i++;
     if (i == len)
         return pb_errf(err, PB_ERR_INVALID, "text is empty");
+    return PB_OK;
+}
+
+pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
+                           struct emotion_result *out, size_t *n, char *err)
+{
+    *n = 0;
+    pb_status rc = check_input(text, len, k, err);
+    if (rc != PB_OK)
+        return rc;
     switch (e->backend) {
     case B_EMBEDDED:
         return classify_embedded(e->model, text, len, k, out, n, err);
@@ -165,6 +186,58 @@ pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_
     put(&out[0], EMOLABELS_UNKNOWN, EMOLABELS_UNKNOWN_DISPLAY, "", 0.0);
     *n = 1;
     return PB_OK;
+}
+
+struct async_call {
+    emotion_done_fn *done;
+    void *ud;
+};
+
+static void http_done(pb_status rc, const struct emohttp_label *labels, size_t n, const char *err,
+                      void *ud)
+{
+    struct async_call a = *(struct async_call *)ud;
+    free(ud);
+    struct emotion_result out[EMOTION_MAX_K];
+    if (rc == PB_OK)
+        from_labels(labels, n, out);
+    a.done(rc, out, rc == PB_OK ? n : 0, err, a.ud);
+}
+
+int emotion_remote_stats(const emotion *e, long *in_flight, long *queued, long *refused)
+{
+    return e->backend == B_HTTP && emohttp_loop_stats(e->http, in_flight, queued, refused);
+}
+
+int emotion_is_remote(const emotion *e)
+{
+    return e->backend == B_HTTP;
+}
+
+pb_status emotion_classify_async(const emotion *e, const char *text, size_t len, size_t k,
+                                 emotion_done_fn *done, void *ud, char *err)
+{
+    if (e->backend != B_HTTP) {
+        struct emotion_result out[EMOTION_MAX_K];
+        size_t n = 0;
+        char why[PB_ERR_LEN] = "";
+        pb_status rc = emotion_classify(e, text, len, k, out, &n, why);
+        if (rc == PB_ERR_INVALID || rc == PB_ERR_LIMIT) /* the caller's input */
+            return pb_errf(err, rc, "%s", why);
+        done(rc, out, n, why, ud);
+        return PB_OK;
+    }
+    pb_status rc = check_input(text, len, k, err);
+    if (rc != PB_OK)
+        return rc;
+    struct async_call *a = malloc(sizeof *a);
+    if (!a)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    *a = (struct async_call){done, ud};
+    rc = emohttp_classify_async(e->http, text, len, k, http_done, a, err);
+    if (rc != PB_OK)
+        free(a);
+    return rc;
 }
 
 const char *emotion_backend(const emotion *e)

@@ -48,6 +48,24 @@ pb_status emotion_open(const config *cfg, emotion **out, char *err);
 pb_status emotion_classify(const emotion *e, const char *text, size_t len, size_t k,
                            struct emotion_result *out, size_t *n, char *err);
 
+/* The end of an asynchronous classification: rc and err as for emotion_classify; out[0..n)
+ * valid during the call only. */
+typedef void emotion_done_fn(pb_status rc, const struct emotion_result *out, size_t n,
+                             const char *err, void *ud);
+/* Boolean: 1 when classifying waits on a remote classifier (the http backend). */
+int emotion_is_remote(const emotion *e);
+/* emotion_classify without holding the caller's thread while a remote classifier works: the
+ * http backend's call runs on its event loop (emoloop) and done runs there, possibly before
+ * this returns; the other backends classify at once and done runs before this returns. Input
+ * errors (as emotion_classify's) and PB_ERR_LIMIT (the remote loop is full) are returned here
+ * and done is then not called. */
+pb_status emotion_classify_async(const emotion *e, const char *text, size_t len, size_t k,
+                                 emotion_done_fn *done, void *ud, char *err);
+
+/* The remote classifier's loop now: 1 with *out filled for the http backend once it has run a
+ * call, else 0. */
+int emotion_remote_stats(const emotion *e, long *in_flight, long *queued, long *refused);
+
 /* "embedded", "http" or "none" (also when the embedded model could not be loaded). */
 const char *emotion_backend(const emotion *e);
 /* Boolean: 1 when the handle can classify, 0 when it answers "unknown". */

@@ -272,7 +272,11 @@ enum httpdefer_next httpdefer_answer_or_suspend(struct server_defer *d, struct s
 {
     enum httpdefer_next next = HTTPDEFER_ANSWER;
     pthread_mutex_lock(&d->lock);
-    if (d->end == END_NONE) {
+    if (d->end == END_GONE) {
+        next = HTTPDEFER_CLOSE;
+    } else if (d->stream) { /* made a stream by its worker; it may have ended already */
+        next = HTTPDEFER_STREAM;
+    } else if (d->end == END_NONE) {
         suspend_locked(d); /* under the lock: whoever answers sees suspended and resumes */
         next = HTTPDEFER_SUSPENDED;
     } else if (d->end == END_GONE) {
@@ -387,6 +391,32 @@ void httpdefer_drop(struct server_defer *d)
 double httpdefer_deadline(const struct server_defer *d)
 {
     return d->deadline;
+}
+
+int httpdefer_to_stream(struct server_defer *d, int status, const char *content_type,
+                        const char *timeout_event)
+{
+    int made = 0, resume = 0;
+    struct httpdefer_spec spec = {.stream = 1,
+                                  .status = status,
+                                  .content_type = content_type,
+                                  .timeout_event = timeout_event};
+    struct server_reply none = {0}; /* a late stream has no handler headers to take */
+    pthread_mutex_lock(&d->lock);
+    if (d->end == END_NONE && !d->stream) {
+        if (take_stream_spec(d, &spec, &none) == PB_OK) {
+            made = 1;
+            /* The access callback queues the stream's response when it runs again. */
+            resume = d->suspended;
+            d->suspended = 0;
+        } else {
+            d->stream = 0; /* out of memory: it stays a deferred reply */
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (resume)
+        resume_connection(d);
+    return made;
 }
 
 int httpdefer_write(struct server_defer *d, const char *data, size_t len)

@@ -50,11 +50,13 @@ enum httpdefer_next {
     HTTPDEFER_SUSPENDED, /* the connection is suspended now; return MHD_YES */
     HTTPDEFER_ANSWER,    /* *out holds the answer: queue it */
     HTTPDEFER_CLOSE,     /* the client went away: return MHD_NO so the connection closes */
+    HTTPDEFER_STREAM,    /* the worker turned it into a stream: queue the stream's response */
 };
 
 /* A deferred reply (not a stream), from the access callback once the handler returned PB_OK
  * and again when the connection has been resumed: suspends it while nobody has answered yet,
- * else moves the answer into *out. */
+ * else moves the answer into *out — or says the worker made it a stream (httpdefer_to_stream),
+ * whose response the caller then queues (httpdefer_stream_response). */
 enum httpdefer_next httpdefer_answer_or_suspend(struct server_defer *d, struct server_reply *out);
 
 /* The handler returned an error after deferring: the core answers that error itself, the
@@ -90,6 +92,8 @@ long httpdefer_waiting(httpdefer *set);
 int httpdefer_finish(struct server_defer *d, struct server_reply *reply);
 void httpdefer_drop(struct server_defer *d);
 double httpdefer_deadline(const struct server_defer *d);
+int httpdefer_to_stream(struct server_defer *d, int status, const char *content_type,
+                        const char *timeout_event);
 int httpdefer_write(struct server_defer *d, const char *data, size_t len);
 void httpdefer_end(struct server_defer *d, const char *data, size_t len);
 

@@ -246,6 +246,8 @@ static enum MHD_Result respond_deferred(struct server_request *req)
     case HTTPDEFER_CLOSE:
         req->client_gone = 1;
         return MHD_NO;
+    case HTTPDEFER_STREAM:
+        return respond_stream(req);
     case HTTPDEFER_ANSWER:
         break;
     }

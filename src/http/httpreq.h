@@ -60,6 +60,9 @@
  * (finish, drop, stream end), and that release waits for an on_cancel running on another
  * thread to return, so the worker's data stays valid for it.
  *
+ * A deferred reply may become a stream later (server_defer_stream, from the worker, while
+ * nobody has answered it): the handle is marked a stream and the connection resumed; the
+ * access callback, called again, finds a stream and queues its response as below.
  * A stream (server_reply_stream) queues its response at once — status and headers go out —
  * with a content reader that copies what the worker wrote, returns the end once the stream
  * is ended, and otherwise suspends the connection under the handle's lock and returns 0 (rule

@@ -201,6 +201,12 @@ double server_defer_deadline(const struct server_defer *d)
     return httpdefer_deadline(d);
 }
 
+int server_defer_stream(struct server_defer *d, int status, const char *content_type,
+                        const char *timeout_event)
+{
+    return httpdefer_to_stream(d, status, content_type, timeout_event);
+}
+
 int server_stream_write(struct server_defer *d, const char *data, size_t len)
 {
     return httpdefer_write(d, data, len);

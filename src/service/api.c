@@ -327,6 +327,16 @@ void api_before_metrics(void *ctx)
                   "provider calls refused at once (queue full) since the start",
                   (double)ls.refused);
     }
+    long e_running, e_queued, e_refused;
+    if (emotion_remote_stats(app_emotion(a), &e_running, &e_queued, &e_refused)) {
+        set_gauge(m, "pb_emotion_in_flight", "remote emotion classifier calls running now",
+                  (double)e_running);
+        set_gauge(m, "pb_emotion_queued", "remote emotion classifier calls waiting for a slot",
+                  (double)e_queued);
+        set_gauge(m, "pb_emotion_refused",
+                  "remote emotion classifier calls refused at once (queue full) since the start",
+                  (double)e_refused);
+    }
     set_gauge(m, "pb_writer_queued", "records waiting for the writer's next commit",
               (double)ws.queued);
     set_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", ws.healthy);

@@ -35,6 +35,8 @@ struct chatreq {
     int stream;
     int64_t regenerated; /* regenerate: the old impression id; 0 for a new turn */
     chatturn_job *job;   /* while the turn runs */
+    int cancelled;       /* the core gave up before there was a job (remote classification) */
+    double timeout;      /* server.request_timeout_s, for a reply opened late */
     struct server_defer *d;
     pb_status rc;
     char err[PB_ERR_LEN];
@@ -175,7 +177,113 @@ static void on_cancel(void *ud)
     pthread_mutex_lock(&c->lock);
     if (c->job)
         chatturn_cancel(c->job);
+    else
+        c->cancelled = 1; /* still classifying: the turn is never submitted */
     pthread_mutex_unlock(&c->lock);
+}
+
+static const char SSE_TIMEOUT[] =
+    "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
+    "\"the answer did not finish within server.request_timeout_s\"}}\n\n";
+
+/* A failure found before the turn was submitted, answered through d (a deferred reply: no
+ * stream has been opened yet), and the turn side's reference given up. */
+static void fail_early(struct chatreq *c, struct server_defer *d, pb_status rc, const char *err)
+{
+    struct server_reply reply = {0};
+    if (rc == PB_ERR_LIMIT) {
+        server_reply_error(&reply, 503, "overloaded",
+                           "too many chats are waiting for the provider or the emotion "
+                           "classifier; retry shortly");
+        server_reply_header(&reply, "Retry-After", "1");
+    } else {
+        api_reply_failure(&reply, rc, err, 0);
+    }
+    server_defer_finish(d, &reply);
+    chatreq_unref(c);
+}
+
+/* ---- a turn whose emotions come from a remote classifier ----
+ * The handler defers the reply first (no thread waits for the classifier either), then the
+ * classifier's answer prepares the turn on its loop's thread, and this submits it: under the
+ * lock, as run_turn does, so that the turn cannot end before the reply is ready; a stream is
+ * opened (server_defer_stream) only once the turn is submitted, so that every failure before
+ * it is a plain HTTP error. */
+static void async_prepared(pb_status rc, chatturn_job *job, const struct chatturn_out *first,
+                           const char *err, void *ud)
+{
+    struct chatreq *c = ud;
+    pthread_mutex_lock(&c->lock);
+    struct server_defer *d = c->d;
+    if (rc == PB_OK && c->cancelled) { /* the core answered already; nothing was stored */
+        chatturn_job_free(job);
+        c->d = NULL;
+        pthread_mutex_unlock(&c->lock);
+        server_defer_drop(d);
+        chatreq_unref(c);
+        return;
+    }
+    char why[PB_ERR_LEN] = "";
+    double retry_after = 0;
+    struct chatturn_sink sink = {
+        .on_delta = c->stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
+    if (rc == PB_OK) {
+        c->job = job;
+        rc = chatturn_submit(job, server_defer_deadline(d), c->stream, &sink, &retry_after, why);
+        if (rc != PB_OK)
+            c->job = NULL; /* freed by chatturn_submit; the sink never hears of it */
+    } else {
+        snprintf(why, sizeof why, "%s", err);
+    }
+    if (rc != PB_OK) {
+        c->d = NULL;
+        pthread_mutex_unlock(&c->lock);
+        fail_early(c, d, rc, why);
+        return;
+    }
+    if (c->stream) {
+        if (server_defer_stream(d, 200, "text/event-stream", SSE_TIMEOUT)) {
+            struct pb_buf b = {0};
+            sse_event(&b, "start", turn_json(first, c->regenerated));
+            server_stream_write(d, b.data, b.len);
+            pb_buf_free(&b);
+        } else {
+            chatturn_cancel(c->job); /* the core answered first: the sink ends the turn */
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* POST /v1/chat with a remote emotion classifier: defer, then classify without a thread. */
+static pb_status run_async(app *a, struct server_request *req, struct server_reply *reply,
+                           const struct chatturn_in *in, int stream)
+{
+    struct chatreq *c = calloc(1, sizeof *c);
+    if (!c)
+        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    c->refs = 2;
+    c->stream = stream;
+    c->timeout = (double)config_int(app_config(a), "server.request_timeout_s");
+    struct server_defer *d = server_reply_defer(req, reply, c->timeout, on_cancel, c);
+    if (!d) { /* the core set the reply */
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return PB_OK;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->d = d;
+    pthread_mutex_unlock(&c->lock);
+    char err[PB_ERR_LEN] = "";
+    pb_status rc = chatturn_prepare_async(a, in, async_prepared, c, err);
+    if (rc != PB_OK) { /* refused at once: answer through the deferred reply */
+        pthread_mutex_lock(&c->lock);
+        c->d = NULL;
+        pthread_mutex_unlock(&c->lock);
+        fail_early(c, d, rc, err);
+    }
+    chatreq_unref(c);
+    return PB_OK;
 }
 
 /* ---- the handler's side ---- */
@@ -226,10 +334,7 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     if (stream) {
         struct pb_buf b = {0};
         sse_event(&b, "start", turn_json(first, regenerated));
-        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout,
-                                "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
-                                "\"the answer did not finish within server.request_timeout_s\"}}"
-                                "\n\n",
+        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout, SSE_TIMEOUT,
                                 on_cancel, c);
         if (d)
             server_stream_write(d, b.data, b.len);
@@ -266,7 +371,9 @@ pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, 
         (rc = jsonio_bool(body, "consent", 0, &in.consent, reply->err)) ||
         (rc = jsonio_bool(body, "stream", 0, &stream_flag, reply->err)))
         goto cleanup;
-    if ((rc = chatturn_prepare(ctx, &in, &job, &first, reply->err)) == PB_OK)
+    if (emotion_is_remote(app_emotion(ctx)))
+        rc = run_async(ctx, req, reply, &in, wants_stream(req, body));
+    else if ((rc = chatturn_prepare(ctx, &in, &job, &first, reply->err)) == PB_OK)
         rc = run_turn(ctx, req, reply, job, &first, wants_stream(req, body), 0);
     rc = api_flow_status(reply, rc);
 cleanup:

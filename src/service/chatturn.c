@@ -108,13 +108,15 @@ static pb_status new_conversation_id(char *out, size_t len, char *err)
     return PB_OK;
 }
 
-static void classify(app *a, const char *text, struct chatturn_out *out)
+/* Fills out's emotions from a classification (rc, res[0..n)), "unknown" when it failed — a
+ * classifier down must not stop the chat — and the live segment they map to. */
+static void classified(app *a, pb_status rc, const struct emotion_result *res, size_t n,
+                       struct chatturn_out *out)
 {
-    char err[PB_ERR_LEN];
-    size_t k = (size_t)config_int(app_config(a), "emotion.top_k");
-    if (emotion_classify(app_emotion(a), text, strlen(text), k, out->emotions, &out->n_emotions,
-                         err) != PB_OK ||
-        out->n_emotions == 0) {
+    out->n_emotions = rc == PB_OK ? (n < EMOTION_MAX_K ? n : EMOTION_MAX_K) : 0;
+    if (out->n_emotions)
+        memcpy(out->emotions, res, out->n_emotions * sizeof *res);
+    if (out->n_emotions == 0) {
         memset(&out->emotions[0], 0, sizeof out->emotions[0]);
         snprintf(out->emotions[0].label, sizeof out->emotions[0].label, "unknown");
         snprintf(out->emotions[0].display, sizeof out->emotions[0].display, "알 수 없음");
@@ -134,10 +136,19 @@ json_t *chatturn_emotions_json(const struct chatturn_out *out)
     return arr;
 }
 
-/* Stage 1: checks the input and that a provider is configured, fixes the user key and the
- * conversation id, classifies the message (out gets the emotions and the segment). */
-static pb_status stage_validate_classify(app *a, const struct chatturn_in *in, struct turn *t,
-                                         struct chatturn_out *out, char *err)
+static void classify(app *a, const char *text, struct chatturn_out *out)
+{
+    char err[PB_ERR_LEN];
+    struct emotion_result res[EMOTION_MAX_K];
+    size_t n = 0, k = (size_t)config_int(app_config(a), "emotion.top_k");
+    pb_status rc = emotion_classify(app_emotion(a), text, strlen(text), k, res, &n, err);
+    classified(a, rc, res, n, out);
+}
+
+/* Stage 1a: checks the input and that a provider is configured, fixes the user key and the
+ * conversation id. */
+static pb_status stage_validate(app *a, const struct chatturn_in *in, struct turn *t,
+                                struct chatturn_out *out, char *err)
 {
     pb_status rc = check_chat(a, in, err);
     if (rc != PB_OK)
@@ -150,9 +161,6 @@ static pb_status stage_validate_classify(app *a, const struct chatturn_in *in, s
     else if ((rc = new_conversation_id(out->conversation_id, sizeof out->conversation_id, err)) !=
              PB_OK)
         return rc;
-    classify(a, in->message, out);
-    if (!(t->emotions = chatturn_emotions_json(out)))
-        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     return PB_OK;
 }
 
@@ -349,6 +357,94 @@ static pb_status prepared(chatturn_job *j, pb_status rc, chatturn_job **out_job,
     return PB_OK;
 }
 
+/* Stage 2 and the end of a prepare, once stage 1 is done: a store handle only for stage 2. */
+static pb_status prepare_rest(chatturn_job *j, const struct chatturn_in *in, chatturn_job **out_job,
+                              struct chatturn_out *first, char *err)
+{
+    store *s = NULL;
+    pb_status rc = PB_OK;
+    if (!(j->t.emotions = chatturn_emotions_json(&j->out)))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK && !(s = app_store_acquire(j->a, err)))
+        rc = err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK)
+        rc = stage_choose(j->a, s, in, &j->out, &j->t, err);
+    app_store_release(j->a, s);
+    return prepared(j, rc, out_job, first, err);
+}
+
+/* A prepare waiting for a remote classifier: the job, and the request's fields copied (the
+ * request is gone by the time the classifier answers). */
+struct prep {
+    chatturn_job *j;
+    struct chatturn_in in;
+    char *user_id, *conversation_id, *message;
+    chatturn_prepared_fn *cb;
+    void *ud;
+};
+
+static void prep_free(struct prep *p)
+{
+    free(p->user_id);
+    free(p->conversation_id);
+    free(p->message);
+    free(p);
+}
+
+/* The classifier answered (its loop's thread, or the caller's for a local backend). */
+static void prep_classified(pb_status rc, const struct emotion_result *res, size_t n,
+                            const char *why, void *ud)
+{
+    (void)why; /* a classifier failure makes the emotions "unknown", not the turn fail */
+    struct prep *p = ud;
+    char err[PB_ERR_LEN] = "";
+    chatturn_job *job = NULL;
+    struct chatturn_out first;
+    memset(&first, 0, sizeof first);
+    classified(p->j->a, rc, res, n, &p->j->out);
+    pb_status prc = prepare_rest(p->j, &p->in, &job, &first, err);
+    p->cb(prc, job, prc == PB_OK ? &first : NULL, err, p->ud);
+    prep_free(p);
+}
+
+pb_status chatturn_prepare_async(app *a, const struct chatturn_in *in, chatturn_prepared_fn *cb,
+                                 void *ud, char *err)
+{
+    struct prep *p = calloc(1, sizeof *p);
+    chatturn_job *j = p ? job_new(a) : NULL;
+    if (!p || !j) {
+        free(p);
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
+    p->j = j;
+    p->cb = cb;
+    p->ud = ud;
+    p->in = *in;
+    j->experiment = strdup(in->experiment ? in->experiment : "default");
+    j->t.experiment = j->experiment;
+    j->t.set_consent = in->consent;
+    p->in.user_id = p->user_id = in->user_id ? strdup(in->user_id) : NULL;
+    p->in.conversation_id = p->conversation_id =
+        in->conversation_id ? strdup(in->conversation_id) : NULL;
+    p->in.message = p->message = in->message ? strdup(in->message) : NULL;
+    p->in.experiment = j->experiment;
+    pb_status rc = PB_OK;
+    if (!j->experiment || (in->user_id && !p->user_id) ||
+        (in->conversation_id && !p->conversation_id) || (in->message && !p->message))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc == PB_OK)
+        rc = stage_validate(a, &p->in, &j->t, &j->out, err);
+    size_t k = (size_t)config_int(app_config(a), "emotion.top_k");
+    if (rc == PB_OK)
+        rc = emotion_classify_async(app_emotion(a), p->message, strlen(p->message), k,
+                                    prep_classified, p, err);
+    if (rc != PB_OK) {
+        chatturn_job_free(j);
+        prep_free(p);
+    }
+    return rc;
+}
+
 pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **out_job,
                            struct chatturn_out *first, char *err)
 {
@@ -359,15 +455,14 @@ pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **
     j->experiment = strdup(in->experiment ? in->experiment : "default");
     j->t.experiment = j->experiment;
     j->t.set_consent = in->consent;
-    store *s = NULL;
-    pb_status rc = j->experiment ? stage_validate_classify(a, in, &j->t, &j->out, err)
+    pb_status rc = j->experiment ? stage_validate(a, in, &j->t, &j->out, err)
                                  : pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    if (rc == PB_OK && !(s = app_store_acquire(a, err)))
-        rc = err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    if (rc == PB_OK)
-        rc = stage_choose(a, s, in, &j->out, &j->t, err);
-    app_store_release(a, s); /* nothing is held while the provider works */
-    return prepared(j, rc, out_job, first, err);
+    if (rc != PB_OK) {
+        chatturn_job_free(j);
+        return rc;
+    }
+    classify(a, in->message, &j->out);
+    return prepare_rest(j, in, out_job, first, err); /* nothing is held while the provider works */
 }
 
 /* ---- stage 3: wait for the provider (on the provider loop) ---- */

@@ -10,7 +10,9 @@
  *   4. record: consent, conversation, impression (its id reserved in stage 2) and consented
  *      messages stored in one savepoint of the writer's next batch (writer_submit_call); once
  *      committed the turn is remembered for regenerate, the pull counted, the reply handed over.
- * Stages 1-2 run on the caller's thread (chatturn_prepare); 3-4 run with no thread, store
+ * Stages 1-2 run on the caller's thread (chatturn_prepare) — or, with a remote emotion
+ * classifier, stage 1's classification waits on the classifier's event loop and stage 2 runs
+ * from its answer (chatturn_prepare_async); 3-4 run with no thread, store
  * handle or lock held while they wait (chatturn_submit): the provider loop and then the writer
  * move the turn on, and the sink hears the end exactly once. A failure or a cancel before the
  * record stores nothing. Regeneration replays stages 2-4 for a turn still in memory (chatmem),
@@ -74,6 +76,18 @@ struct chatturn_sink {
  * the impression id the turn will be stored under (first may be NULL; it owns no reply). */
 pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **job,
                            struct chatturn_out *first, char *err);
+/* The end of chatturn_prepare_async: rc PB_OK with the job and *first as chatturn_prepare
+ * gives them, else why it failed (job NULL, first NULL, nothing prepared). */
+typedef void chatturn_prepared_fn(pb_status rc, chatturn_job *job, const struct chatturn_out *first,
+                                  const char *err, void *ud);
+/* chatturn_prepare for a remote emotion classifier without a waiting thread: the input is
+ * checked now (its errors are returned and cb is never called), the message is classified on
+ * the classifier's event loop, and stage 2 runs from its answer on that loop's thread (a store
+ * handle taken briefly there); cb then gets the result. With a local classifier cb runs before
+ * this returns. PB_ERR_LIMIT when the classifier's queue is full. The strings of in are
+ * copied. */
+pb_status chatturn_prepare_async(app *a, const struct chatturn_in *in, chatturn_prepared_fn *cb,
+                                 void *ud, char *err);
 /* The same for regenerating impression_id (errors as chatturn_regenerate's). */
 pb_status chatturn_prepare_regenerate(app *a, int64_t impression_id, const char *user_id,
                                       const char *event_id, chatturn_job **job,
