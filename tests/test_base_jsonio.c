@@ -104,7 +104,7 @@ static void test_empty_and_object(void)
     CHECK_INT(json_integer_value(json_array_get(json_object_get(v, "a"), 999)), 999);
     json_decref(v);
     free(text);
-    CHECK(b.data == NULL && b.len == 0); /* take leaves it empty */
+    CHECK(b.text.data == NULL && b.text.len == 0); /* take leaves it empty */
 }
 
 static void test_featvec_text_reads_back(void)

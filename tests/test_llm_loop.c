@@ -698,8 +698,9 @@ static void test_on_done_may_submit_again(void)
     llm_client_free(c);
 }
 
-/* A thousand streams at once (concurrency 1000), each about 1.3 s of tokens: all complete with
- * their whole text, all of them in flight together. */
+/* A thousand streams at once (concurrency 1000), each about 3 s of tokens (long enough that
+ * opening a thousand connections under a sanitizer on a busy machine ends well before the
+ * first stream does): all complete with their whole text, all of them in flight together. */
 static void test_a_thousand_concurrent_streams_complete(void)
 {
     enum { N = 1000 };
@@ -709,7 +710,7 @@ static void test_a_thousand_concurrent_streams_complete(void)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct fakellm own;
-    const char *args[] = {"--stream-delay-ms", "100", NULL};
+    const char *args[] = {"--stream-delay-ms", "250", NULL};
     fakellm_start(&own, args);
     llm_client *c = test_client(own.v1, 10, 0);
     llm_loop *l = test_loop(c, N, 0);
@@ -738,7 +739,7 @@ static void test_a_thousand_concurrent_streams_complete(void)
                 break;
             }
     CHECK(fakellm_stat(&own, "max_in_flight", NULL) >= N * 9 / 10);
-    printf("  1000 streams of ~1.3 s at concurrency 1000: %.2f s\n", took);
+    printf("  1000 streams of ~3 s at concurrency 1000: %.2f s\n", took);
     llm_loop_free(l);
     for (int i = 0; i < N; i++)
         result_clear(&r[i]);

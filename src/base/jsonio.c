@@ -120,33 +120,10 @@ json_t *jsonio_error_body(const char *code, const char *message)
 
 /* ---- JSON text by appending ------------------------------------------------------------- */
 
-static char *buf_room(struct jsonio_buf *b, size_t need)
-{
-    if (b->failed)
-        return NULL;
-    if (b->len + need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + need + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) {
-            b->failed = 1;
-            return NULL;
-        }
-        b->data = data;
-        b->cap = cap;
-    }
-    return b->data + b->len;
-}
-
 void jsonio_buf_raw(struct jsonio_buf *b, const char *text, size_t len)
 {
-    char *at = buf_room(b, len);
-    if (at) {
-        memcpy(at, text, len);
-        b->len += len;
-        b->data[b->len] = '\0';
-    }
+    if (!b->failed && pb_buf_append(&b->text, text, len) != PB_OK)
+        b->failed = 1;
 }
 
 void jsonio_buf_lit(struct jsonio_buf *b, const char *text)
@@ -160,39 +137,24 @@ void jsonio_buf_str(struct jsonio_buf *b, const char *s)
         jsonio_buf_lit(b, "null");
         return;
     }
-    size_t n = strlen(s);
-    char *at = buf_room(b, 6 * n + 2); /* the worst case: every byte a \u00XX escape */
-    if (!at)
-        return;
-    char *o = at;
-    *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c >= 0x20) {
-            *o++ = (char)c; /* ASCII and UTF-8 sequences pass through as they are */
-        } else if (c == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        } else if (c == '\t') {
-            *o++ = '\\';
-            *o++ = 't';
-        } else if (c == '\r') {
-            *o++ = '\\';
-            *o++ = 'r';
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            o += 6;
-        }
+    jsonio_buf_raw(b, "\"", 1);
+    const char *run = s; /* bytes that pass through as they are: ASCII and UTF-8 sequences */
+    for (const char *p = s;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        jsonio_buf_raw(b, run, (size_t)(p - run));
+        if (!c)
+            break;
+        char esc[8] = {'\\', (char)c, 0};
+        if (c == '\n' || c == '\t' || c == '\r')
+            esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        else if (c < 0x20)
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        jsonio_buf_lit(b, esc);
+        run = p + 1;
     }
-    *o++ = '"';
-    b->len += (size_t)(o - at);
-    b->data[b->len] = '\0';
+    jsonio_buf_raw(b, "\"", 1);
 }
 
 void jsonio_buf_int(struct jsonio_buf *b, long long v)
@@ -227,11 +189,13 @@ void jsonio_buf_real(struct jsonio_buf *b, double v, int digits)
 
 char *jsonio_buf_take(struct jsonio_buf *b, size_t *len)
 {
-    char *data = b->failed ? NULL : b->data ? b->data : calloc(1, 1); /* nothing appended: "" */
+    if (!b->failed && !b->text.data)
+        jsonio_buf_raw(b, "", 0); /* nothing appended: "" */
+    char *data = b->failed ? NULL : b->text.data;
     if (!data)
-        free(b->data);
+        pb_buf_free(&b->text);
     if (len)
-        *len = data ? b->len : 0;
+        *len = data ? b->text.len : 0;
     *b = (struct jsonio_buf){0};
     return data;
 }

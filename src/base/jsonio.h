@@ -37,8 +37,7 @@ json_t *jsonio_error_body(const char *code, const char *message);
  * visibly: out of memory sets failed, and jsonio_buf_take then gives NULL. Start from
  * (struct jsonio_buf){0}; free data with free() (jsonio_buf_take hands it over). */
 struct jsonio_buf {
-    char *data;
-    size_t len, cap;
+    struct pb_buf text;
     int failed;
 };
 void jsonio_buf_raw(struct jsonio_buf *b, const char *text, size_t len); /* copied as it is */

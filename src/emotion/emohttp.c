@@ -4,7 +4,6 @@
 #include "base/pb.h"
 #include "emotion/emoloop.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,12 +18,6 @@ struct emohttp {
     int concurrency, queue_max;
 };
 
-struct body {
-    char *data;
-    size_t len;
-    int too_big;
-};
-
 pb_status emohttp_new(const char *url, double timeout_s, emohttp **out, char *err)
 {
     *out = NULL;
@@ -33,8 +26,6 @@ pb_status emohttp_new(const char *url, double timeout_s, emohttp **out, char *er
                        "emotion.url must be an http:// or https:// URL, got '%s'", url ? url : "");
     if (!(timeout_s > 0))
         return pb_errf(err, PB_ERR_INVALID, "emotion.timeout_s must be positive");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return pb_errf(err, PB_ERR_UNAVAILABLE, "libcurl failed to initialise");
     emohttp *h = calloc(1, sizeof *h);
     if (!h || !(h->url = strdup(url))) {
         free(h);
@@ -56,24 +47,6 @@ void emohttp_free(emohttp *h)
     pthread_mutex_destroy(&h->mu);
     free(h->url);
     free(h);
-}
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
-{
-    struct body *b = user;
-    size_t n = size * nmemb;
-    if (b->len + n > EMOHTTP_MAX_RESPONSE_BYTES) {
-        b->too_big = 1;
-        return 0;
-    }
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + b->len, ptr, n);
-    b->data = grown;
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
 }
 
 static int cmp_score(const void *a, const void *b)
@@ -177,52 +150,6 @@ static char *request_body(const char *text, size_t len)
     return s;
 }
 
-pb_status emohttp_classify(const emohttp *h, const char *text, size_t len,
-                           struct emohttp_label *out, size_t cap, size_t *n, char *err)
-{
-    struct body b = {0};
-    struct curl_slist *headers = NULL;
-    char *req = request_body(text, len);
-    CURL *c = curl_easy_init();
-    pb_status rc = PB_OK;
-    *n = 0;
-    if (!req || !c) {
-        rc = pb_errf(err, !req ? PB_ERR_INVALID : PB_ERR_NOMEM,
-                     !req ? "text is not valid UTF-8" : "libcurl: cannot create a handle");
-        goto cleanup;
-    }
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, h->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (b.too_big)
-        rc = pb_errf(err, PB_ERR_LIMIT, "emotion classifier answer larger than %u bytes",
-                     EMOHTTP_MAX_RESPONSE_BYTES);
-    else if (cc == CURLE_OPERATION_TIMEDOUT)
-        rc = pb_errf(err, PB_ERR_TIMEOUT, "emotion classifier did not answer within %ld ms",
-                     h->timeout_ms);
-    else if (cc != CURLE_OK)
-        rc = pb_errf(err, PB_ERR_UNAVAILABLE, "emotion classifier: %s", curl_easy_strerror(cc));
-    else if (status < 200 || status > 299)
-        rc = pb_errf(err, PB_ERR_UNAVAILABLE, "emotion classifier answered HTTP %ld", status);
-    else
-        rc = emohttp_parse(b.data ? b.data : "", b.len, out, cap, n, err);
-cleanup:
-    curl_slist_free_all(headers);
-    if (c)
-        curl_easy_cleanup(c);
-    free(req);
-    free(b.data);
-    return rc;
-}
-
 int emohttp_loop_stats(emohttp *h, long *in_flight, long *queued, long *refused)
 {
     pthread_mutex_lock(&h->mu);
@@ -296,5 +223,54 @@ pb_status emohttp_classify_async(emohttp *h, const char *text, size_t len, size_
     free(req);
     if (rc != PB_OK)
         free(a);
+    return rc;
+}
+
+/* The blocking form: the asynchronous call, waited for on a condition variable. */
+struct wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    pb_status rc;
+    struct emohttp_label *out;
+    size_t cap, n;
+    char err[PB_ERR_LEN];
+};
+
+static void wait_done(pb_status rc, const struct emohttp_label *labels, size_t n, const char *err,
+                      void *ud)
+{
+    struct wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->n = n < w->cap ? n : w->cap;
+    if (w->n)
+        memcpy(w->out, labels, w->n * sizeof *labels);
+    snprintf(w->err, sizeof w->err, "%s", err);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+pb_status emohttp_classify(emohttp *h, const char *text, size_t len, struct emohttp_label *out,
+                           size_t cap, size_t *n, char *err)
+{
+    struct wait w = {.out = out, .cap = cap};
+    *n = 0;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    pb_status rc = emohttp_classify_async(h, text, len, cap, wait_done, &w, err);
+    if (rc == PB_OK) { /* bounded: the loop ends every call by its timeout */
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
+        *n = w.n;
+        if (rc != PB_OK)
+            snprintf(err, PB_ERR_LEN, "%s", w.err);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }

@@ -1,8 +1,8 @@
 /* emohttp.h — the remote emotion classifier backend: POSTs {"inputs": text} to a URL that
  * serves a real model (Hugging Face text-embeddings-inference /predict, the HF Inference API,
  * or anything answering the same shapes) with libcurl and a deadline, and reads the labels.
- * It is not the LLM provider and knows nothing about models on disk. Thread-safe: one curl
- * handle per call; the asynchronous form runs on an event loop of its own (emoloop). */
+ * It is not the LLM provider and knows nothing about models on disk. Thread-safe: every call
+ * runs on the handle's event loop (emoloop); the blocking form waits for its own. */
 #ifndef EMOHTTP_H
 #define EMOHTTP_H
 
@@ -26,8 +26,8 @@ void emohttp_free(emohttp *h);
 /* Classifies text; out gets up to cap labels sorted by score (highest first), *n how many.
  * Errors: PB_ERR_TIMEOUT, PB_ERR_UNAVAILABLE (connection, HTTP status), PB_ERR_INVALID (an
  * answer of an unknown shape), PB_ERR_LIMIT (answer too large). */
-pb_status emohttp_classify(const emohttp *h, const char *text, size_t len,
-                           struct emohttp_label *out, size_t cap, size_t *n, char *err);
+pb_status emohttp_classify(emohttp *h, const char *text, size_t len, struct emohttp_label *out,
+                           size_t cap, size_t *n, char *err);
 
 /* The same without a waiting thread: the call runs on the handle's event loop (emoloop,
  * started at the first call: at most `concurrency` calls running, `queue_max` waiting) and

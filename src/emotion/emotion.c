@@ -126,7 +126,7 @@ cleanup:
 
 static void from_labels(const struct emohttp_label *got, size_t n, struct emotion_result *out);
 
-static pb_status classify_http(const emohttp *h, const char *text, size_t len, size_t k,
+static pb_status classify_http(emohttp *h, const char *text, size_t len, size_t k,
                                struct emotion_result *out, size_t *n, char *err)
 {
     struct emohttp_label got[EMOTION_MAX_K];

@@ -6,7 +6,9 @@
 # resident memory (VmHWM) and its /metrics lines about waiting work. Loopback only; bounded.
 #   bash tools/bench/bench_chat_load.sh [BUILD_DIR]
 #   env: N (64 chats), DELAY_MS (2000), STREAM (0|1), STREAM_MS (5000, per stream when STREAM=1),
-#        TIMEOUT_S (60), EXTRA_ENV ("PB_X=1 PB_Y=2": settings for the service, e.g. to raise limits)
+#        TIMEOUT_S (60), EXTRA_ENV ("PB_X=1 PB_Y=2": settings for the service, e.g. to raise limits),
+#        EMOTION_DELAY_MS (unset: no emotion classifier; set: the http emotion backend, served by
+#        fake-llm's POST /classify answering after that many milliseconds)
 set -euo pipefail
 build=${1:-build}
 n=${N:-64} delay=${DELAY_MS:-2000} stream=${STREAM:-0} stream_ms=${STREAM_MS:-5000}
@@ -31,7 +33,11 @@ pids+=($!)
 wait_line "$tmp/fake.out" 'listening on' || { echo "bench_chat_load: fake-llm did not start" >&2; cat "$tmp/fake.err" >&2; exit 1; }
 fake=$(sed -n 's/.*\(http:[^ ]*\).*/\1/p' "$tmp/fake.out" | head -1)
 # shellcheck disable=SC2086  # EXTRA_ENV is a list of NAME=VALUE words
-env PB_LLM_BASE_URL="$fake/v1" PB_SERVER_ACCESS_LOG= PB_EMOTION_BACKEND=none ${EXTRA_ENV:-} \
+emotion=(PB_EMOTION_BACKEND=none)
+if [ -n "${EMOTION_DELAY_MS:-}" ]; then
+  emotion=(PB_EMOTION_BACKEND=http "PB_EMOTION_URL=$fake/classify?delay_ms=$EMOTION_DELAY_MS")
+fi
+env PB_LLM_BASE_URL="$fake/v1" PB_SERVER_ACCESS_LOG= "${emotion[@]}" ${EXTRA_ENV:-} \
   "$build/promptbandit" serve --port 0 --db "$tmp/bench.db" --prompts "$src/prompts" \
   2>"$tmp/serve.err" &
 spid=$!
