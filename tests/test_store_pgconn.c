@@ -10,6 +10,7 @@
 
 #include "base/pb.h"
 #include "store/pgconn.h"
+#include "store/pgsql.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,7 +47,7 @@ static void check_translate(const char *sql, const char *want, int want_n)
 {
     char err[PB_ERR_LEN] = "", *out = NULL;
     int n = -1;
-    CHECK_INT(pgconn_translate(sql, &out, &n, err), PB_OK);
+    CHECK_INT(pgsql_translate(sql, &out, &n, err), PB_OK);
     CHECK_STR(out, want);
     CHECK_INT(n, want_n);
     free(out);
@@ -67,25 +68,25 @@ static void test_translate_placeholders(void)
     check_translate("SELECT 'unterminated ?", "SELECT 'unterminated ?", 0);
     char err[PB_ERR_LEN] = "", *out = NULL;
     int n;
-    CHECK_INT(pgconn_translate("SELECT ?0", &out, &n, err), PB_ERR_INVALID);
+    CHECK_INT(pgsql_translate("SELECT ?0", &out, &n, err), PB_ERR_INVALID);
     CHECK(out == NULL);
     CHECK(strstr(err, "?0") != NULL);
-    CHECK_INT(pgconn_translate("SELECT ?99999", &out, &n, err), PB_ERR_INVALID);
+    CHECK_INT(pgsql_translate("SELECT ?99999", &out, &n, err), PB_ERR_INVALID);
 }
 
 static void test_url_helpers(void)
 {
-    CHECK(pgconn_is_url("postgresql://u@h/db"));
-    CHECK(pgconn_is_url("postgres://h/db"));
-    CHECK(!pgconn_is_url("/var/lib/promptbandit/pb.db"));
-    CHECK(!pgconn_is_url("pb.db"));
-    CHECK(!pgconn_is_url(NULL));
+    CHECK(pgsql_is_url("postgresql://u@h/db"));
+    CHECK(pgsql_is_url("postgres://h/db"));
+    CHECK(!pgsql_is_url("/var/lib/promptbandit/pb.db"));
+    CHECK(!pgsql_is_url("pb.db"));
+    CHECK(!pgsql_is_url(NULL));
     char out[256];
-    pgconn_url_redact("postgresql://alice:s3cret@db.example:5432/pb", out, sizeof out);
+    pgsql_url_redact("postgresql://alice:s3cret@db.example:5432/pb", out, sizeof out);
     CHECK_STR(out, "postgresql://alice:***@db.example:5432/pb");
-    pgconn_url_redact("postgresql://alice@db/pb?password=s3cret&sslmode=require", out, sizeof out);
+    pgsql_url_redact("postgresql://alice@db/pb?password=s3cret&sslmode=require", out, sizeof out);
     CHECK_STR(out, "postgresql://alice@db/pb?password=***&sslmode=require");
-    pgconn_url_redact("postgresql://db:5432/pb", out, sizeof out);
+    pgsql_url_redact("postgresql://db:5432/pb", out, sizeof out);
     CHECK_STR(out, "postgresql://db:5432/pb");
     char err[PB_ERR_LEN] = "";
     pgconn *c = NULL;
@@ -435,6 +436,18 @@ static void test_transactions_and_savepoints(void)
     CHECK(!pgconn_in_transaction(c));
     CHECK_INT(query_int(c, count), 2);
     CHECK_INT(pgconn_end(c, PB_ERR_INVALID, err), PB_ERR_INVALID); /* not in one: no-op */
+
+    /* A statement first prepared inside a transaction that rolls back stays prepared (the
+     * cache must not name a statement the server forgot). */
+    const char *fresh = "SELECT count(*) + ?1 FROM rewards";
+    CHECK_INT(pgconn_begin(c, err), PB_OK);
+    CHECK_INT(pgconn_exec(c, fresh, "test", err, PGCONN_INT(1)), PB_OK);
+    pgconn_rollback(c);
+    pgconn_result *r = NULL;
+    CHECK_INT(pgconn_query(c, fresh, &r, "test", err, PGCONN_INT(1)), PB_OK);
+    if (r)
+        CHECK_INT(pgconn_get_int(r, 0, 0), 3);
+    pgconn_result_free(r);
     pgconn_close(c);
 }
 

@@ -1,8 +1,9 @@
 /* pgconn.c — the PostgreSQL connection (libpq): connect with bounded waits, session settings,
  * migrations from the embedded db/pg/NNN_name.sql files under an advisory lock, the
- * prepared-statement cache keyed by SQL text and argument types, placeholder translation,
- * text-format binds and reads, transactions, errors as messages, advisory locks. */
+ * prepared-statement cache keyed by SQL text and argument types (the text translated by
+ * pgsql.c), text-format binds and reads, transactions, errors as messages, advisory locks. */
 #include "store/pgconn.h"
+#include "store/pgsql.h"
 
 #include "base/embedded.h"
 
@@ -13,7 +14,7 @@
 #include <string.h>
 
 #define PGCONN_MAX_STMT   512
-#define PGCONN_MAX_PARAMS 32767
+#define PGCONN_MAX_PARAMS PGSQL_MAX_PARAMS
 #define PGCONN_NUM_LEN    32 /* room for an int64 or a %.17g double as text */
 
 /* The advisory lock held (per transaction) while migrating: replicas that start together
@@ -43,41 +44,6 @@ struct pgconn {
 struct pgconn_result {
     PGresult *res;
 };
-
-/* ---- URLs ---- */
-
-bool pgconn_is_url(const char *s)
-{
-    return s && (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0);
-}
-
-void pgconn_url_redact(const char *url, char *out, size_t len)
-{
-    if (!len)
-        return;
-    out[0] = '\0';
-    const char *scheme_end = strstr(url, "://");
-    const char *rest = scheme_end ? scheme_end + 3 : url;
-    const char *at = strchr(rest, '@');
-    const char *slash = strchr(rest, '/');
-    const char *colon = strchr(rest, ':');
-    size_t used = 0;
-    /* user:password@host... — the password lies between the first ':' and the '@'. */
-    if (at && colon && colon < at && (!slash || at < slash))
-        used = (size_t)snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        used = (size_t)snprintf(out, len, "%s", url);
-    if (used >= len)
-        return;
-    /* ...?password=secret&... */
-    char *p = strstr(out, "password=");
-    if (p) {
-        char *end = strchr(p, '&');
-        char tail[256];
-        snprintf(tail, sizeof tail, "%s", end ? end : "");
-        snprintf(p, len - (size_t)(p - out), "password=***%s", tail);
-    }
-}
 
 /* ---- errors ---- */
 
@@ -177,96 +143,6 @@ static pb_status exec_simple(pgconn *c, const char *sql, const char *what, char 
     return rc;
 }
 
-/* ---- placeholders ---- */
-
-/* Copies a quoted span starting at s[0] (the quote q) through its closing quote; a doubled
- * quote inside is part of the span. Returns the length copied. */
-static size_t quoted_span(const char *s, char q)
-{
-    size_t i = 1;
-    for (;;) {
-        if (!s[i])
-            return i;
-        if (s[i] == q) {
-            if (s[i + 1] == q) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i++;
-    }
-}
-
-/* Length of the comment at s ("--" to the end of the line, or a C-style comment), or 0. */
-static size_t comment_span(const char *s)
-{
-    if (s[0] == '-' && s[1] == '-')
-        return strcspn(s, "\n");
-    if (s[0] == '/' && s[1] == '*') {
-        const char *end = strstr(s + 2, "*/");
-        return end ? (size_t)(end + 2 - s) : strlen(s);
-    }
-    return 0;
-}
-
-pb_status pgconn_translate(const char *sql, char **out, int *nparams, char *err)
-{
-    struct pb_buf b = {0};
-    int max = 0;
-    pb_status rc = PB_OK;
-    *out = NULL;
-    const char *p = sql;
-    while (*p && rc == PB_OK) {
-        size_t span = 0;
-        if (*p == '\'' || *p == '"')
-            span = quoted_span(p, *p);
-        else
-            span = comment_span(p);
-        if (span) {
-            rc = pb_buf_append(&b, p, span);
-            p += span;
-            continue;
-        }
-        if (*p != '?') {
-            size_t plain = strcspn(p, "?'\"-/");
-            if (plain == 0)
-                plain = 1; /* a lone '-' or '/' */
-            rc = pb_buf_append(&b, p, plain);
-            p += plain;
-            continue;
-        }
-        long n;
-        char *end;
-        if (p[1] >= '0' && p[1] <= '9') {
-            n = strtol(p + 1, &end, 10);
-            if (n < 1 || n > PGCONN_MAX_PARAMS) {
-                rc = pb_errf(err, PB_ERR_INVALID, "placeholder ?%ld: numbers run from 1 to %d", n,
-                             PGCONN_MAX_PARAMS);
-                break;
-            }
-        } else {
-            n = max + 1;
-            end = (char *)p + 1;
-        }
-        if (n > max)
-            max = (int)n;
-        char num[16];
-        int len = snprintf(num, sizeof num, "$%ld", n);
-        rc = pb_buf_append(&b, num, (size_t)len);
-        p = end;
-    }
-    if (rc == PB_OK && !b.data)
-        rc = pb_buf_append(&b, "", 0);
-    if (rc != PB_OK) {
-        pb_buf_free(&b);
-        return rc == PB_ERR_NOMEM ? pb_errf(err, rc, "out of memory") : rc;
-    }
-    *out = b.data;
-    *nparams = max;
-    return PB_OK;
-}
-
 /* ---- the statement cache ---- */
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -283,18 +159,12 @@ int64_t pgconn_lock_key(const char *name)
     return (int64_t)fnv1a(14695981039346656037ULL, name);
 }
 
-static char arg_letter(enum pgconn_arg_type t)
+/* The argument's letter in a cached statement's signature; a NULL text binds as NULL. */
+static char arg_letter(const struct pgconn_arg *a)
 {
-    switch (t) {
-    case PGCONN_ARG_INT:
-        return 'i';
-    case PGCONN_ARG_REAL:
-        return 'r';
-    case PGCONN_ARG_TEXT:
-        return 't';
-    default:
-        return 'n';
-    }
+    if (a->type == PGCONN_ARG_INT || a->type == PGCONN_ARG_REAL)
+        return a->type == PGCONN_ARG_INT ? 'i' : 'r';
+    return a->type == PGCONN_ARG_TEXT && a->text ? 't' : 'n';
 }
 
 /* The declared type of a parameter: int8 and float8 for numbers, so that `?1 - 86400` is
@@ -330,7 +200,7 @@ static pb_status cached_statement(pgconn *c, const char *sql, const char *sig, c
     }
     char *text = NULL;
     int nparams = 0;
-    pb_status rc = pgconn_translate(sql, &text, &nparams, err);
+    pb_status rc = pgsql_translate(sql, &text, &nparams, err);
     if (rc != PB_OK)
         return rc;
     size_t nsig = strlen(sig);
@@ -446,8 +316,7 @@ pb_status pgconn_query_argv(pgconn *c, const char *sql, const struct pgconn_arg 
         goto cleanup;
     }
     for (int i = 0; i < n; i++)
-        sig[i] = arg_letter(args[i].type == PGCONN_ARG_TEXT && !args[i].text ? PGCONN_ARG_NULL
-                                                                             : args[i].type);
+        sig[i] = arg_letter(&args[i]);
     sig[n] = '\0';
     struct pgconn_cached_stmt *st = NULL;
     rc = cached_statement(c, sql, sig, what, &st, err);
@@ -809,8 +678,8 @@ pb_status pgconn_open(const char *url, const struct pgconn_options *opt, pgconn 
     char shown[512], timeout[16], msg[PB_ERR_LEN];
     pb_status rc = PB_OK;
     *out = NULL;
-    pgconn_url_redact(url, shown, sizeof shown);
-    if (!pgconn_is_url(url))
+    pgsql_url_redact(url, shown, sizeof shown);
+    if (!pgsql_is_url(url))
         return pb_errf(err, PB_ERR_INVALID, "%s: not a postgresql:// URL", shown);
     pgconn *c = calloc(1, sizeof *c);
     if (!c)

@@ -1,12 +1,13 @@
 /* pgconn.h — one connection to PostgreSQL (libpq) for the store family: opened by a
  * postgresql:// URL with a bounded connect timeout and synchronous_commit asserted on; the
  * db/pg/NNN_name.sql migrations applied under an advisory lock with the schema version
- * recorded; a per-connection prepared-statement cache keyed by SQL text; SQLite's `?` and `?N`
- * placeholders rewritten to `$N` so one SQL text can serve both backends; typed binds and
- * reads; transactions and savepoints; errors as pb_status + message; session advisory locks
- * for background jobs that must run once across replicas. A handle is used by one thread at
- * a time. Knows nothing of the tables' meaning. The rest of the store does not call it yet
- * (docs/STORE.md "PostgreSQL backend (in progress)"); libpq appears only in pgconn.c. */
+ * recorded; a per-connection prepared-statement cache keyed by SQL text, which may use
+ * SQLite's `?` and `?N` placeholders (rewritten by pgsql.h) so that one SQL text serves both
+ * backends; typed binds and reads; transactions and savepoints; errors as pb_status +
+ * message; session advisory locks for background jobs that must run once across replicas. A
+ * handle is used by one thread at a time. Knows nothing of the tables' meaning. The rest of
+ * the store does not call it yet (docs/STORE.md "PostgreSQL backend (in progress)"); libpq
+ * appears only in pgconn.c. */
 #ifndef PGCONN_H
 #define PGCONN_H
 
@@ -23,12 +24,6 @@ struct pgconn_options {
     int lock_timeout_ms;      /* wait this long for a row, table or advisory lock; 0 = 5000 */
     int statement_timeout_ms; /* cancel a statement that runs longer; 0 = no limit */
 };
-
-/* True when s is a PostgreSQL URL (postgresql:// or postgres://), false for a file path. */
-bool pgconn_is_url(const char *s);
-/* Copies url into out (len bytes, cut to fit) with any password replaced by "***", for
- * messages and logs. */
-void pgconn_url_redact(const char *url, char *out, size_t len);
 
 /* Connects (bounded by connect_timeout_s), sets synchronous_commit = on, lock_timeout and
  * statement_timeout, checks synchronous_commit reads back "on", and applies the pending
@@ -69,12 +64,6 @@ struct pgconn_arg {
 #define PGCONN_NULL        ((struct pgconn_arg){.type = PGCONN_ARG_NULL})
 /* The argument list the *_argv functions take: the values, then an end marker. */
 #define PGCONN_ARGV(...) ((const struct pgconn_arg[]){__VA_ARGS__, {.type = PGCONN_ARG_END}})
-
-/* Rewrites SQLite placeholders to PostgreSQL's: `?N` becomes `$N` and a bare `?` takes the
- * number after the largest so far (SQLite's rule); quoted strings, quoted names and comments
- * are copied untouched. *out is allocated (caller frees); *nparams = the largest number.
- * PB_ERR_INVALID for ?0 or a number above 32767. */
-pb_status pgconn_translate(const char *sql, char **out, int *nparams, char *err);
 
 /* A statement's rows, read as text and converted on access. Caller frees. */
 typedef struct pgconn_result pgconn_result;
