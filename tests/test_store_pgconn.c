@@ -3,8 +3,8 @@
  * (also with several connections opening a new database together), a newer schema refused,
  * synchronous_commit on even when the database says off, the prepared-statement cache reused
  * by SQL text, typed round trips, unique / primary-key / foreign-key / check violations
- * reported as such, transactions and savepoints, advisory locks across connections, and the
- * connect and lock waits bounded. */
+ * reported as such, transactions and savepoints, advisory locks across connections, the
+ * connect, lock and statement waits bounded, and a lost connection reported as storage. */
 #include "check.h"
 #include "pg_harness.h"
 
@@ -518,6 +518,45 @@ static void test_lock_wait_bounded(void)
     pgconn_close(b);
 }
 
+static void test_statement_time_and_lost_connection_reported(void)
+{
+    const char *url = pg_harness_start();
+    struct pgconn_options opt = {.statement_timeout_ms = 200};
+    pgconn *a = NULL, *b = open_ok(url);
+    char err[PB_ERR_LEN] = "";
+    CHECK_INT(pgconn_open(url, &opt, &a, err), PB_OK);
+    if (!a || !b) {
+        pgconn_close(a);
+        pgconn_close(b);
+        return;
+    }
+    double t0 = pb_now_monotonic();
+    CHECK_INT(pgconn_exec_argv(a, "SELECT pg_sleep(5)", NULL, "a slow read", err), PB_ERR_DB);
+    CHECK(pb_now_monotonic() - t0 < 2);
+    CHECK_STR(pgconn_sqlstate(a), "57014");
+    CHECK_INT(pgconn_error_kind(a), PGCONN_ERR_STORAGE);
+    CHECK(strstr(err, "a slow read: canceling statement due to statement timeout") != NULL);
+
+    /* The server ends a's session (as a restart or a failover would). */
+    int64_t pid = query_int(a, "SELECT pg_backend_pid()");
+    CHECK_INT(pgconn_exec(b, "SELECT pg_terminate_backend(CAST(?1 AS INTEGER))", "test", err,
+                          PGCONN_INT(pid)),
+              PB_OK);
+    pb_status rc = PB_OK;
+    for (int i = 0; i < 100 && rc == PB_OK; i++) { /* the termination lands asynchronously */
+        rc = pgconn_exec_argv(a, "SELECT 1", NULL, "storing a reward", err);
+        if (rc == PB_OK)
+            usleep(20 * 1000);
+    }
+    CHECK_INT(rc, PB_ERR_DB);
+    CHECK_INT(pgconn_error_kind(a), PGCONN_ERR_STORAGE);
+    CHECK(strstr(err, "storing a reward: the connection to PostgreSQL was lost") != NULL);
+    CHECK_INT(pgconn_exec_argv(a, "SELECT 1", NULL, "storing a reward", err), PB_ERR_DB);
+    CHECK_INT(pgconn_error_kind(a), PGCONN_ERR_STORAGE);
+    pgconn_close(a);
+    pgconn_close(b);
+}
+
 static void test_connect_wait_bounded(void)
 {
     /* A socket that listens but never answers: the TCP handshake completes in the kernel and
@@ -562,6 +601,7 @@ int main(void)
     RUN(test_transactions_and_savepoints);
     RUN(test_advisory_lock_held_by_one_connection);
     RUN(test_lock_wait_bounded);
+    RUN(test_statement_time_and_lost_connection_reported);
     RUN(test_connect_wait_bounded);
     CHECK_DONE();
 }
