@@ -3,7 +3,7 @@
 # starts on a free port as an unprivileged user and answers at the URL it prints; another
 # database can be created on it; it is stopped and its folder removed when the process it
 # watches dies (a crashed test leaves nothing behind); and a server that cannot start is a
-# failure with the reason, never a skip.
+# failure with the reason, never a skip, in shell and in C tests.
 # shellcheck source=lib.sh
 source "${PB_SOURCE_DIR:?PB_SOURCE_DIR must name the source tree}/tests/lib.sh"
 # shellcheck source=pgtest.sh
@@ -55,5 +55,8 @@ pb_check_eq "$?" 1 "start fails (exit 1) when PostgreSQL is missing"
 pb_check "and says what to install: $out" grep -q "apt-get install postgresql-15" <<<"$out"
 rm -rf "$dir"
 pb_expect 2 "usage" -- bash "$PB_SOURCE_DIR/tests/pgtest.sh" bogus
+# The C harness (tests/pg_harness.h) turns that into exit status 2 of the test, not a pass.
+pb_expect 2 "this is a failure, not a skip" -- env PB_PG_BIN=/nonexistent \
+  "${PB_BUILD_DIR:?PB_BUILD_DIR must name the build folder}/test_store_pgschema"
 
 pb_done
