@@ -15,9 +15,9 @@ serve | test) ;;
 esac
 
 build_pkgs=(build-essential cmake pkg-config python3 libssl-dev libcurl4-openssl-dev libjansson-dev
-  libsqlite3-dev libgsl-dev libmicrohttpd-dev)
+  libsqlite3-dev libgsl-dev libmicrohttpd-dev libpq-dev)
 test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm
-  systemd)
+  systemd postgresql-15)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 
