@@ -16,6 +16,7 @@
 #include "runargs.h"
 #include "runopts.h"
 #include "runread.h"
+#include "store/arms.h"
 #include "store/runs.h"
 #include "store/store.h"
 
@@ -245,7 +246,8 @@ static int run_exit_status(const struct offline_result *res, double max_share, i
                 (long long)run_id);
         return 130;
     }
-    if (strcmp(res->stop_reason, "completed") != 0 && strcmp(res->stop_reason, "budget") != 0) {
+    if (strcmp(res->stop_reason, "completed") != 0 && strcmp(res->stop_reason, "budget") != 0 &&
+        strcmp(res->stop_reason, "identified") != 0) {
         fprintf(stderr, "bandit-run: run %lld FAILED: stopped by %s failures (exit 1)\n",
                 (long long)run_id, res->stop_reason);
         return 1;
@@ -258,6 +260,33 @@ static int run_exit_status(const struct offline_result *res, double max_share, i
         return 1;
     }
     return 0;
+}
+
+/* The identification verdict of a run with --stop identified:C. */
+static void print_identification(store *db, const struct offline_result *res)
+{
+    const struct offline_identification *id = &res->identification;
+    struct arm lead = {0}, second = {0};
+    char err[PB_ERR_LEN];
+    if (!id->checked)
+        return;
+    int named = arms_get(db, id->leader_arm_id, &lead, err) == PB_OK &&
+                arms_get(db, id->runner_up_arm_id, &second, err) == PB_OK;
+    const char *a = named ? lead.name : "?", *b = named ? second.name : "?";
+    if (id->identified)
+        fprintf(stderr,
+                "bandit-run: %s identified as the best arm at %g %% confidence: GLR %.2f >= "
+                "threshold %.2f against %s (%s %+.3f over %.0f, %s %+.3f over %.0f)\n",
+                a, 100 * id->confidence, id->statistic, id->threshold, b, a, id->leader_mean,
+                id->leader_n, b, id->runner_up_mean, id->runner_up_n);
+    else
+        fprintf(stderr,
+                "bandit-run: NOT identified at %g %% confidence (stopped: %s): leader %s %+.3f "
+                "over %.0f, GLR %.2f < threshold %.2f against %s %+.3f over %.0f\n",
+                100 * id->confidence, res->stop_reason, a, id->leader_mean, id->leader_n,
+                id->statistic, id->threshold, b, id->runner_up_mean, id->runner_up_n);
+    arms_clear(&lead);
+    arms_clear(&second);
 }
 
 static int finish(struct session *s, const struct run_args *a, int64_t run_id,
@@ -295,6 +324,7 @@ static int finish(struct session *s, const struct run_args *a, int64_t run_id,
             "bandit-run: run %lld stopped (%s): %ld ok, %ld failed, %ld calls, %ld "
             "tokens, $%.4f\n",
             (long long)run_id, res.stop_reason, res.ok, res.failed, res.calls, res.tokens, res.usd);
+    print_identification(s->db, &res);
     print_failures(&res);
     print_spend(s, o, &res);
     if (runread_write_outputs(s->db, run_id, a->out, 1, err) != PB_OK) {
@@ -367,6 +397,9 @@ static int do_start(const struct run_args *a)
             "batch %d, seed %llu)\n",
             (long long)run_id, o->name, ro.task.name, o->judge, o->policy, o->iterations, o->batch,
             (unsigned long long)o->seed);
+    if (o->stop_confidence > 0)
+        fprintf(stderr, "bandit-run: stops once the best arm is identified at %g %% confidence\n",
+                100 * o->stop_confidence);
     rc = finish(&s, a, run_id, o, NULL);
     goto cleanup;
 fail:

@@ -6,6 +6,7 @@
 #include "bandit/policyspec.h"
 #include "base/pb.h"
 #include "judge/judge.h"
+#include "offline/runplan.h"
 #include "store/runs.h"
 
 #include <errno.h>
@@ -35,7 +36,11 @@ static const char start_help[] =
     "                        or a task file (docs/RUN.md); NAME is tasks/NAME.json\n"
     "  --judge llm|local|constant  scorer (default: the task's first judge)\n"
     "  --policy SPEC         bandit policy, e.g. ucb1, thompson, egreedy:epsilon=0.1\n"
-    "                        (default: setting bandit.policy)\n"
+    "                        (default: setting bandit.policy); with --stop identified also\n"
+    "                        a best-arm identification rule: tts, lucb, se, uniform\n"
+    "  --stop identified[:C] stop once the leader is identified at confidence C (default\n"
+    "                        0.95) by the GLR rule of the dashboard's verdict, or at the\n"
+    "                        budget / the iterations; the stop reason says which\n"
     "  --iterations N        iterations (default: setting run.iterations)\n"
     "  --batch N             decisions made from one bandit state before its rewards are\n"
     "                        learned (default: setting run.batch); fixes the decisions\n"
@@ -63,7 +68,8 @@ static const char start_help[] =
     "                        (default 0.2; every failure is shown on stderr as it happens)\n"
     "  --quiet               no progress line on stderr (failures are still shown)\n"
     "\n"
-    "Exit status: 0 finished (all iterations or the budget), 1 failure (an error, failures\n"
+    "Exit status: 0 finished (all iterations, the budget or identified), 1 failure (an error, "
+    "failures\n"
     "stopped the run, or too many steps failed), 2 usage, 130 stopped by a signal.\n"
     "docs/RUN.md has the details.\n";
 
@@ -154,6 +160,7 @@ static const struct opt_def opts[] = {
     {"--attempts", OPT_WHOLE, F(attempts), A(START)},
     {"--seed", OPT_SEED, F(seed), A(START) | A(REPLAY)},
     {"--budget", OPT_STRING, F(budget), A(START) | A(RESUME)},
+    {"--stop", OPT_STRING, F(stop), A(START)},
     {"--price-prompt", OPT_PRICE, F(price_prompt), A(START)},
     {"--price-completion", OPT_PRICE, F(price_completion), A(START)},
     {"--scenarios", OPT_STRING, F(scenarios), A(START)},
@@ -233,6 +240,8 @@ static int check_policies(struct run_args *a, char *value)
             }
         return 0;
     }
+    if (runplan_policy_is_bai(value, NULL)) /* tts, lucb, se, uniform: with --stop identified */
+        return 0;
     if (policyspec_parse(value, &pol, err) != PB_OK) {
         usage_error(a, "--policy: %s", err);
         return 2;
@@ -253,6 +262,14 @@ static int take_value(struct run_args *a, const struct opt_def *d, char *v)
             return 2;
         }
         *(const char **)field = v;
+        if (!strcmp(d->name, "--stop")) {
+            char err[PB_ERR_LEN];
+            double c;
+            if (runplan_stop_parse(v, &c, err) != PB_OK) {
+                usage_error(a, "%s", err);
+                return 2;
+            }
+        }
         return !strcmp(d->name, "--policy") ? check_policies(a, v) : 0;
     case OPT_FLAG:
         *(int *)field = 1;

@@ -27,7 +27,7 @@ struct run_args {
     enum runargs_action action;
     const char *run; /* resume, report, export: RUN as given (an id or a name) */
     const char *task, *judge, *policy, *budget, *scenarios, *prompts, *rubric, *examples,
-        *local_model, *name, *out, *events;
+        *local_model, *name, *out, *events, *stop;
     struct cmd_common common; /* --config, --db */
     long iterations, batch, concurrency, attempts;
     double price_prompt, price_completion; /* < 0: the settings' */

@@ -31,6 +31,8 @@ static json_t *options_json(const struct offline_options *o, const struct task *
     for (size_t i = 0; j && i < 4; i++)
         if (values[i])
             json_object_set_new(j, keys[i], json_string(values[i]));
+    if (j && o->stop_confidence > 0)
+        json_object_set_new(j, "stop_identified", json_real(o->stop_confidence));
     return j;
 }
 
@@ -113,6 +115,7 @@ pb_status runrecord_load(store *db, int64_t run_id, struct offline_options *opt,
     opt->judge_examples = json_string_value(json_object_get(root, "judge_examples"));
     opt->judge_model = json_string_value(json_object_get(root, "judge_model"));
     opt->task_path = json_string_value(json_object_get(root, "task_file"));
+    opt->stop_confidence = json_number_value(json_object_get(root, "stop_identified"));
     if (opt->scenarios_path && !*opt->scenarios_path)
         opt->scenarios_path = NULL; /* a task without scenario lines */
     opt->iterations = (long)iterations;
