@@ -10,6 +10,7 @@
 #include "judge/ratings.h"
 #include "judge/rewardmodel.h"
 #include "llm/llm.h"
+#include "offline/evolve.h"
 #include "offline/offline.h"
 #include "offline/runplan.h"
 #include "offline/runrecord.h"
@@ -410,6 +411,129 @@ cleanup:
     return rc;
 }
 
+/* Runs (or resumes) an evolve, prints its lineage, writes DIR/report.md; the exit status as
+ * a run's: 0 completed or out of budget, 130 signal, 1 otherwise. */
+static int finish_evolve(struct session *s, const struct run_args *a, int64_t id)
+{
+    char err[PB_ERR_LEN], path[4096];
+    struct evolve_result res;
+    struct progress_state ps = {.tty = isatty(STDERR_FILENO),
+                                .quiet = 1, /* per-screen progress would repeat per generation */
+                                .run_id = id,
+                                .window_start = pb_now_monotonic()};
+    struct offline_env env = {.db = s->db,
+                              .llm = s->llm,
+                              .judge = s->judge,
+                              .judge_llm = s->rubric ? s->llm : NULL,
+                              .stop = &stop_flag,
+                              .failure = show_failure,
+                              .user = &ps};
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (evolve_continue(&env, id, &res, err) != PB_OK) {
+        fprintf(stderr, "bandit-run: evolve %lld: %s\n", (long long)id, err);
+        return 1;
+    }
+    fprintf(stderr,
+            "bandit-run: evolve %lld stopped (%s) after %ld generations: incumbent %s, %ld "
+            "admitted, %ld retired, %ld provider calls\n",
+            (long long)id, res.stop_reason, res.generations_done,
+            res.incumbent[0] ? res.incumbent : "-", res.admitted, res.retired, res.calls);
+    FILE *f = NULL;
+    if (a->out && (size_t)snprintf(path, sizeof path, "%s/report.md", a->out) < sizeof path)
+        f = fopen(path, "w");
+    if ((f && evolve_report_markdown(s->db, id, f, err) != PB_OK) ||
+        evolve_report_markdown(s->db, id, stdout, err) != PB_OK) {
+        fprintf(stderr, "bandit-run: report: %s\n", err);
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    if (f && fclose(f) != 0)
+        fprintf(stderr, "bandit-run: writing %s failed\n", path);
+    if (!strcmp(res.stop_reason, "signal")) {
+        fprintf(stderr, "bandit-run: interrupted; continue with `bandit-run resume %lld`\n",
+                (long long)id);
+        return 130;
+    }
+    return !strcmp(res.stop_reason, "completed") || !strcmp(res.stop_reason, "budget") ? 0 : 1;
+}
+
+static int do_evolve(const struct run_args *a)
+{
+    char err[PB_ERR_LEN], meta[4096];
+    struct session s;
+    static struct runopts ro; /* large (paths); one evolve per process */
+    struct evolve_options eo;
+    int64_t id;
+    int rc = 1;
+    memset(&ro, 0, sizeof ro);
+    if (open_session(&s, a, 0, err) != PB_OK)
+        goto fail;
+    if (runopts_new(a, s.cfg, &ro, err) != PB_OK) {
+        fprintf(stderr, "bandit-run evolve: %s\n", err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (!a->policy)
+        ro.o.policy = "tts";
+    if (!a->stop)
+        ro.o.stop_confidence = 0.95;
+    snprintf(meta, sizeof meta, "%s/propose.txt", config_str(s.cfg, "prompts.dir"));
+    eo = (struct evolve_options){.screen = ro.o,
+                                 .generations = (int)a->generations,
+                                 .propose = (int)a->propose,
+                                 .work_dir = a->out,
+                                 .meta_prompt = a->meta ? a->meta : meta};
+    if (access(eo.meta_prompt, R_OK) != 0) {
+        fprintf(stderr, "bandit-run evolve: proposal template %s: %s (--meta FILE)\n",
+                eo.meta_prompt, strerror(errno));
+        rc = 2;
+        goto cleanup;
+    }
+    if (store_open_config(s.cfg, a->common.db, &s.db, err) != PB_OK ||
+        start_llm(&s, a, err) != PB_OK || build_judge(&s, &ro.o, err) != PB_OK)
+        goto fail;
+    if (evolve_create(s.db, &eo, &id, err) != PB_OK) {
+        fprintf(stderr, "bandit-run evolve: %s\n", err);
+        rc = 2;
+        goto cleanup;
+    }
+    fprintf(stderr,
+            "bandit-run: evolve %lld started (%ld generations of %ld candidates, screens by %s "
+            "to %g %% confidence, seed %llu)\n",
+            (long long)id, a->generations, a->propose, ro.o.policy, 100 * ro.o.stop_confidence,
+            (unsigned long long)ro.o.seed);
+    rc = finish_evolve(&s, a, id);
+    goto cleanup;
+fail:
+    fprintf(stderr, "bandit-run evolve: %s\n", err);
+cleanup:
+    runopts_free(&ro);
+    session_close(&s);
+    return rc;
+}
+
+/* resume of an evolve: its screens' judge and provider, then the loop where it stopped */
+static int resume_evolve(struct session *s, const struct run_args *a, int64_t id)
+{
+    char err[PB_ERR_LEN];
+    struct offline_options o;
+    void *owner = NULL;
+    int rc = 1;
+    if (evolve_screen_options(s->db, id, &o, &owner, err) == PB_OK &&
+        start_llm(s, a, err) == PB_OK && build_judge(s, &o, err) == PB_OK) {
+        fprintf(stderr, "bandit-run: resuming evolve %lld\n", (long long)id);
+        rc = finish_evolve(s, a, id);
+    } else {
+        fprintf(stderr, "bandit-run: %s\n", err);
+    }
+    runrecord_release(owner);
+    return rc;
+}
+
 static int do_resume(const struct run_args *a)
 {
     char err[PB_ERR_LEN];
@@ -424,6 +548,13 @@ static int do_resume(const struct run_args *a)
     if ((rc = runargs_find_run(s.db, a->run, &run_id)) != 0)
         goto cleanup;
     rc = 1;
+    struct run *kind = NULL;
+    if (runs_get(s.db, run_id, &kind, err) == PB_OK && !strcmp(kind->kind, "evolve")) {
+        runs_list_free(kind, 1);
+        rc = resume_evolve(&s, a, run_id);
+        goto cleanup;
+    }
+    runs_list_free(kind, 1);
     if (runrecord_load(s.db, run_id, &o, &owner, err) != PB_OK)
         goto fail;
     budget = o.budget;
@@ -464,6 +595,8 @@ int cmd_run(int argc, char **argv)
         return runread_list(&a);
     case RUNARGS_REPLAY:
         return runread_replay(&a);
+    case RUNARGS_EVOLVE:
+        return do_evolve(&a);
     default:
         return 2;
     }
