@@ -1,4 +1,4 @@
--- 008_prompt_lineage.sql — `bandit-run evolve` (src/offline/evolve.c, src/store/lineage.c):
+-- 008_prompt_lineage.sql — issue 17: `bandit-run evolve` (src/offline/evolve.c, src/store/lineage.c):
 -- each generation of an evolve run (a runs row of kind 'evolve') with the prompt it started
 -- from, the offline run that screened its candidates and the provider calls its proposal
 -- cost; and each prompt's lineage: the generation that made it, its parent, and the evidence
@@ -30,3 +30,17 @@ CREATE TABLE prompt_lineage (
     threshold       REAL,
     PRIMARY KEY (evolve_run_id, generation, name)
 );
+
+-- The live judge (src/service/livejudge.c): a sample of live answers scored by the judge, a
+-- reward source of its own kept apart from the rewards table, so it never moves the live
+-- bandit unless judge.live_feeds_bandit says so (then a reward of source 'judge' is stored
+-- too). One score per impression.
+CREATE TABLE live_judge_scores (
+    impression_id   INTEGER PRIMARY KEY,
+    experiment_id   INTEGER NOT NULL,
+    arm_id          INTEGER NOT NULL,
+    judge           TEXT NOT NULL,
+    score           REAL NOT NULL CHECK (score BETWEEN -1 AND 1),
+    created_at      REAL NOT NULL
+);
+CREATE INDEX live_judge_scores_experiment ON live_judge_scores (experiment_id, arm_id);

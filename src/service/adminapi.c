@@ -8,6 +8,7 @@
 #include "bandit/contextual.h"
 #include "base/jsonio.h"
 #include "service/live.h"
+#include "service/livejudge.h"
 #include "store/arms.h"
 #include "store/runs.h"
 
@@ -472,6 +473,18 @@ cleanup:
     return rc;
 }
 
+/* ---- the live judge's agreement with people (livejudge.h) ---- */
+
+static pb_status h_judge_agreement(struct server_request *req, struct server_reply *reply,
+                                   void *ctx)
+{
+    json_t *j = NULL;
+    pb_status rc = livejudge_agreement(ctx, server_req_param(req, "name"), &j, reply->err);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200, j);
+    return rc;
+}
+
 /* ---- table ---- */
 
 static const struct server_route adminapi_table[] = {
@@ -487,6 +500,7 @@ static const struct server_route adminapi_table[] = {
     {"POST", "/v1/experiments/{name}/unpromote", h_unpromote, SERVER_ADMIN},
     {"POST", "/v1/experiments/{name}/reset", h_reset, SERVER_ADMIN},
     {"POST", "/v1/experiments/{name}/import-run", h_import_run, SERVER_ADMIN},
+    {"GET", "/v1/experiments/{name}/judge-agreement", h_judge_agreement, SERVER_ADMIN},
 };
 
 const struct server_route *adminapi_routes(size_t *n)
