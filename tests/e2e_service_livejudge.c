@@ -105,7 +105,7 @@ static void test_judge_agrees_with_people_and_stays_apart(const char *model)
     CHECK_INT(svc_get(&s, "/v1/experiments/nope/judge-agreement", TOK, NULL), 404);
     json_decref(a);
 
-    /* a full queue skips and counts: offers far faster than the worker stores them */
+    /* a full queue skips and counts: offers come far faster than the worker stores scores */
     livejudge *lj = app_livejudge(s.app);
     struct livejudge_stats before, after;
     livejudge_stats_get(lj, &before);
@@ -120,6 +120,11 @@ static void test_judge_agrees_with_people_and_stays_apart(const char *model)
     CHECK_INT(livejudge_flush(lj, 60, err), PB_OK);
     livejudge_stats_get(lj, &after);
     CHECK_INT(after.sampled - before.sampled, 2000);
+    printf("2000 offers, queue 8: %llu scored, %llu skipped as full, %llu failed\n",
+           (unsigned long long)(after.scored - before.scored),
+           (unsigned long long)(after.skipped_full - before.skipped_full),
+           (unsigned long long)(after.failed - before.failed));
+    CHECK(after.skipped_full > before.skipped_full);
     CHECK((after.scored - before.scored) + (after.skipped_full - before.skipped_full) +
               (after.failed - before.failed) ==
           2000);

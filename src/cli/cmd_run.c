@@ -290,28 +290,37 @@ static void print_identification(store *db, const struct offline_result *res)
     arms_clear(&second);
 }
 
+/* The loop's environment over the session, with progress and failures shown through *ps;
+ * SIGINT and SIGTERM set the stop flag from now on. */
+static struct offline_env loop_env(struct session *s, int quiet, int64_t run_id,
+                                   struct progress_state *ps)
+{
+    *ps = (struct progress_state){.tty = isatty(STDERR_FILENO),
+                                  .quiet = quiet,
+                                  .last_tenth = -1,
+                                  .run_id = run_id,
+                                  .window_start = pb_now_monotonic()};
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return (struct offline_env){.db = s->db,
+                                .llm = s->llm,
+                                .judge = s->judge,
+                                .judge_llm = s->rubric ? s->llm : NULL,
+                                .stop = &stop_flag,
+                                .progress = show_progress,
+                                .failure = show_failure,
+                                .user = ps};
+}
+
 static int finish(struct session *s, const struct run_args *a, int64_t run_id,
                   const struct offline_options *o, const struct offline_budget *budget)
 {
     char err[PB_ERR_LEN];
     struct offline_result res;
-    struct progress_state ps = {.tty = isatty(STDERR_FILENO),
-                                .quiet = a->quiet,
-                                .last_tenth = -1,
-                                .run_id = run_id,
-                                .window_start = pb_now_monotonic()};
-    struct offline_env env = {.db = s->db,
-                              .llm = s->llm,
-                              .judge = s->judge,
-                              .judge_llm = s->rubric ? s->llm : NULL,
-                              .stop = &stop_flag,
-                              .progress = show_progress,
-                              .failure = show_failure,
-                              .user = &ps};
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct progress_state ps;
+    struct offline_env env = loop_env(s, a->quiet, run_id, &ps);
     int rc = offline_continue(&env, run_id, budget, &res, err);
     if (ps.line_open)
         fputc('\n', stderr);
@@ -417,21 +426,9 @@ static int finish_evolve(struct session *s, const struct run_args *a, int64_t id
 {
     char err[PB_ERR_LEN], path[4096];
     struct evolve_result res;
-    struct progress_state ps = {.tty = isatty(STDERR_FILENO),
-                                .quiet = 1, /* per-screen progress would repeat per generation */
-                                .run_id = id,
-                                .window_start = pb_now_monotonic()};
-    struct offline_env env = {.db = s->db,
-                              .llm = s->llm,
-                              .judge = s->judge,
-                              .judge_llm = s->rubric ? s->llm : NULL,
-                              .stop = &stop_flag,
-                              .failure = show_failure,
-                              .user = &ps};
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct progress_state ps;
+    /* quiet: a progress line per screen would restart at every generation */
+    struct offline_env env = loop_env(s, 1, id, &ps);
     if (evolve_continue(&env, id, &res, err) != PB_OK) {
         fprintf(stderr, "bandit-run: evolve %lld: %s\n", (long long)id, err);
         return 1;

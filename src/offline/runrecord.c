@@ -57,7 +57,11 @@ pb_status runrecord_create(store *db, const struct offline_options *opt, int64_t
     if (rc != PB_OK)
         goto cleanup;
     snprintf(ename, sizeof ename, "run-%lld", (long long)*run_id);
-    rc = store_experiment_get_or_create(db, ename, "offline", opt->policy, &e, err);
+    /* the experiment's policy is for the dashboard's live view, which knows bandit policies:
+     * a run chosen by identification (tts, lucb, ...) shows as Thompson there */
+    rc = store_experiment_get_or_create(
+        db, ename, "offline", runplan_policy_is_bai(opt->policy, NULL) ? "thompson" : opt->policy,
+        &e, err);
     if (rc == PB_OK)
         rc = arms_sync_dir(db, e.id, opt->prompts_dir, NULL, err);
     if (rc == PB_OK)
