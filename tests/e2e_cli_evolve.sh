@@ -68,6 +68,20 @@ pb_check "report shows the lineage with GLR evidence" grep -q "GLR vs leader" "$
 pb_check "list shows the evolve, completed, with its incumbent" \
   grep -Eq "evolve .*finished .*completed .*$good_name" "$PB_TMP/list"
 
+# the dashboard's admin API serves the same lineage as JSON
+printf '{"server": {"admin_token": "tok", "port": 0}, "emotion": {"backend": "none"}}\n' \
+  >"$PB_TMP/serve.json"
+pb_start serve "$BIN" serve --db "$PB_TMP/e.db" --config "$PB_TMP/serve.json" --prompts "$PB_TMP/seeds"
+SERVE=$(pb_listen_url "$PB_TMP/serve.err") || exit 1
+pb_http GET "$SERVE/v1/runs/2/lineage" "" -H "Authorization: Bearer tok"
+pb_check_eq "$PB_STATUS" 200 "GET /v1/runs/2/lineage answers 200"
+pb_check_eq "$(echo "$PB_BODY" | jq -r --arg n "$good_name" '.prompts[] | select(.name == $n) | .verdict')" \
+  admitted "the lineage JSON has the admitted prompt"
+pb_check_eq "$(echo "$PB_BODY" | jq -r '.generations[1].identified')" true "and the identified generation"
+pb_http GET "$SERVE/v1/runs/1/lineage" "" -H "Authorization: Bearer tok"
+pb_check_eq "$PB_STATUS" 400 "a screen run has no lineage of its own (400)"
+kill "$PB_LAST_PID"
+
 # --- two generations under a small budget, interrupted and resumed ---
 curl -s -X POST "$URL/_reset" >/dev/null
 "$RUN" evolve "${common[@]}" --db "$PB_TMP/w.db" --generations 2 --propose 3 \
@@ -96,4 +110,17 @@ pb_check_eq "$(grep -c '^| [0-9]' <(lineage "$PB_TMP/p.md"))" "$(grep -c '^| [0-
 pb_check_eq "$(lineage "$PB_TMP/p.md" | awk -F'|' '{print $2 $5 $6 $7}')" \
   "$(lineage "$PB_TMP/w.md" | awk -F'|' '{print $2 $5 $6 $7}')" \
   "the resumed evolve reached the same verdicts, rewards and means"
+# --- a failing proposal stops the evolve saying why; resume asks again ---
+{ cat "$PB_SOURCE_DIR/prompts/propose.txt"; echo '[[fake:400]]'; } >"$PB_TMP/meta.txt"
+"$RUN" evolve "${common[@]}" --meta "$PB_TMP/meta.txt" --db "$PB_TMP/f.db" --generations 1 \
+  --propose 3 --budget calls=400 --iterations 200 --out "$PB_TMP/f" >/dev/null 2>"$PB_TMP/f1.err"
+pb_check_eq "$?" 1 "an evolve stopped by a failing proposal exits 1"
+pb_check "it names the failure kind" grep -q "evolve 2 stopped (provider)" "$PB_TMP/f1.err"
+"$RUN" list --db "$PB_TMP/f.db" >"$PB_TMP/f.list"
+pb_check "list shows the evolve failed by the provider" grep -Eq "evolve .*failed .*provider" "$PB_TMP/f.list"
+cp "$PB_SOURCE_DIR/prompts/propose.txt" "$PB_TMP/meta.txt"
+"$RUN" resume 2 --db "$PB_TMP/f.db" --quiet >"$PB_TMP/f.md" 2>"$PB_TMP/f2.err"
+pb_check_eq "$?" 0 "resume after the provider recovered finishes the evolve"
+pb_check "and admits the planted better prompt" grep -Eq '^\| 1 \| P[0-9a-f]+ \| S \| admitted \|' "$PB_TMP/f.md"
+
 pb_done

@@ -74,6 +74,10 @@
       importedMsg: (a, e) => `${a}을(를) 실험 ${e}에 가져왔어요.`,
       addedMsg: (a) => `${a}을(를) 추가했어요.`, policyMsg: (p) => `정책을 ${p}(으)로 바꿨어요.`,
       noEvals: '아직 평가가 없어요 (promptbandit judge eval 로 만들 수 있어요).',
+      lineage: '계보',
+      lineageHead: ['세대', '프롬프트', '부모', '판정', '보상 수', '평균', '리더와의 GLR', '기준'],
+      verdicts: { pending: '대기', incumbent: '현역', admitted: '채택', kept: '유지', superseded: '교체됨',
+                  retired: '은퇴', undecided: '미정' },
       agreeOff: '라이브 판정이 꺼져 있어요 (judge.live_sample_rate = 0).',
       agreeNone: '판정 점수와 사람 피드백이 둘 다 있는 답이 아직 없어요.',
       agreeHead: ['범위', 'n', '순위 상관 (Spearman)', '부호 일치', ''],
@@ -547,7 +551,44 @@
         b.disabled = viewing;
         act.appendChild(b);
       }
+      if (r.kind === 'evolve') {
+        act.appendChild(button(T.lineage, '#' + r.id + ' ' + T.lineage, () => showLineage(tr, r.id)));
+      }
       tbody.appendChild(tr);
+    }
+  }
+
+  // An evolve's lineage under its row: each prompt's generation, parent, verdict and evidence.
+  async function showLineage(tr, id) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains('lineage')) {
+      next.remove();
+      return;
+    }
+    try {
+      const data = await apiJson('GET', '/v1/runs/' + id + '/lineage');
+      const row = node('tr', null, 'lineage');
+      const td = node('td');
+      td.colSpan = tr.children.length;
+      const table = node('table');
+      const head = node('tr');
+      for (const h of T.lineageHead) head.appendChild(node('th', h));
+      table.appendChild(node('thead')).appendChild(head);
+      const body = node('tbody');
+      for (const p of data.prompts || []) {
+        const r = node('tr');
+        r.title = p.prompt;
+        r.append(node('td', p.generation), node('td', p.name), node('td', p.parent || '—'),
+                 node('td', T.verdicts[p.verdict] || p.verdict), node('td', p.samples),
+                 node('td', signed(p.mean)), node('td', num(p.glr, 2)), node('td', num(p.threshold, 2)));
+        body.appendChild(r);
+      }
+      table.appendChild(body);
+      td.appendChild(table);
+      row.appendChild(td);
+      tr.after(row);
+    } catch (err) {
+      showError(err);
     }
   }
 

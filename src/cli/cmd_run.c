@@ -474,6 +474,8 @@ static int do_evolve(const struct run_args *a)
         rc = 2;
         goto cleanup;
     }
+    if (!a->name)
+        ro.o.name = "evolve";
     if (!a->policy)
         ro.o.policy = "tts";
     if (!a->stop)

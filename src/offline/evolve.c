@@ -380,8 +380,8 @@ static void base_name(const char *path, char *out, size_t len)
 }
 
 /* Asks for the candidates of generation prev->generation + 1 from the incumbent and the rated
- * answers of the newest screen, and records them. *failure gets the failure kind's name when
- * the provider failed (nothing is recorded then). */
+ * answers of the newest screen, and records them. When the provider failed, *failure gets the
+ * failure kind's name, nothing is recorded and PB_OK is returned. */
 static pb_status propose(const struct offline_env *env, const struct evolve_config *c,
                          const struct lineage_generation *gens, size_t n_gens, const char **failure,
                          char *err)
@@ -410,10 +410,15 @@ static pb_status propose(const struct offline_env *env, const struct evolve_conf
     llm_usage_get(env->llm, &before);
     rc = propose_prompts(env->llm, &req, &res, err);
     llm_usage_get(env->llm, &after);
-    if (rc != PB_OK) {
+    if (rc == PB_ERR_PROVIDER || rc == PB_ERR_UNAVAILABLE || rc == PB_ERR_TIMEOUT ||
+        rc == PB_ERR_LIMIT || rc == PB_ERR_FORBIDDEN) {
+        /* the provider failed: the evolve stops saying how; a resume asks again */
         *failure = offline_failure_name(offline_failure_of(rc, err));
+        rc = PB_OK;
         goto cleanup;
     }
+    if (rc != PB_OK)
+        goto cleanup;
     struct lineage_generation g = {.evolve_run_id = prev->evolve_run_id,
                                    .generation = prev->generation + 1,
                                    .propose_calls = after.calls - before.calls,
@@ -683,6 +688,46 @@ pb_status evolve_report_markdown(store *db, int64_t evolve_id, FILE *out, char *
                     rows[i].prompt);
     }
 cleanup:
+    free(gens);
+    lineage_prompts_free(rows, n_rows);
+    json_decref(c.root);
+    return rc;
+}
+
+pb_status evolve_lineage_json(store *db, int64_t evolve_id, json_t **out, char *err)
+{
+    struct evolve_config c;
+    struct lineage_generation *gens = NULL;
+    struct lineage_prompt *rows = NULL;
+    size_t n = 0, n_rows = 0;
+    *out = NULL;
+    pb_status rc = evolve_config_load(db, evolve_id, &c, err);
+    if (rc == PB_OK)
+        rc = lineage_generations(db, evolve_id, &gens, &n, err);
+    if (rc == PB_OK)
+        rc = lineage_prompts(db, evolve_id, -1, &rows, &n_rows, err);
+    json_t *g = json_array(), *p = json_array();
+    for (size_t i = 0; rc == PB_OK && i < n; i++)
+        json_array_append_new(
+            g, json_pack("{s:I, s:s, s:I, s:I, s:s, s:b, s:s}", "generation",
+                         (json_int_t)gens[i].generation, "incumbent", gens[i].incumbent,
+                         "screen_run_id", (json_int_t)gens[i].screen_run_id, "propose_calls",
+                         (json_int_t)gens[i].propose_calls, "status", gens[i].status, "identified",
+                         gens[i].identified, "winner", gens[i].winner));
+    for (size_t i = 0; rc == PB_OK && i < n_rows; i++)
+        json_array_append_new(p, json_pack("{s:I, s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:s}",
+                                           "generation", (json_int_t)rows[i].generation, "name",
+                                           rows[i].name, "parent", rows[i].parent, "verdict",
+                                           rows[i].verdict, "samples", (json_int_t)rows[i].samples,
+                                           "mean", rows[i].mean, "glr", rows[i].glr, "threshold",
+                                           rows[i].threshold, "prompt", rows[i].prompt));
+    if (rc == PB_OK && !(*out = json_pack("{s:I, s:o, s:o}", "evolve_id", (json_int_t)evolve_id,
+                                          "generations", g, "prompts", p)))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (rc != PB_OK && !*out) {
+        json_decref(g);
+        json_decref(p);
+    }
     free(gens);
     lineage_prompts_free(rows, n_rows);
     json_decref(c.root);

@@ -12,6 +12,7 @@
 #ifndef EVOLVE_H
 #define EVOLVE_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -61,5 +62,11 @@ pb_status evolve_screen_options(store *db, int64_t evolve_id, struct offline_opt
 /* The lineage as markdown: each generation (incumbent, screen run, calls, winner) and each
  * prompt (parent, verdict, rewards, mean, GLR against the leader, threshold). */
 pb_status evolve_report_markdown(store *db, int64_t evolve_id, FILE *out, char *err);
+
+/* The lineage as JSON (new reference): {evolve_id, generations: [{generation, incumbent,
+ * screen_run_id, propose_calls, status, identified, winner}], prompts: [{generation, name,
+ * parent, verdict, samples, mean, glr, threshold, prompt}]}. PB_ERR_INVALID when the run is
+ * not an evolve, PB_ERR_NOT_FOUND when there is no such run. */
+pb_status evolve_lineage_json(store *db, int64_t evolve_id, json_t **out, char *err);
 
 #endif
