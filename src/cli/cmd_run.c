@@ -525,6 +525,9 @@ static int resume_evolve(struct session *s, const struct run_args *a, int64_t id
     if (evolve_screen_options(s->db, id, &o, &owner, err) == PB_OK &&
         start_llm(s, a, err) == PB_OK && build_judge(s, &o, err) == PB_OK) {
         fprintf(stderr, "bandit-run: resuming evolve %lld\n", (long long)id);
+        if (a->budget)
+            fprintf(stderr, "bandit-run: --budget is not applied to an evolve: each screen keeps "
+                            "the share of the evolve's budget recorded with it\n");
         rc = finish_evolve(s, a, id);
     } else {
         fprintf(stderr, "bandit-run: %s\n", err);
