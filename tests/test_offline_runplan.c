@@ -1,7 +1,8 @@
 /* test_offline_runplan.c — a bandit-run before it exists: the dry-run estimate follows its
  * documented formula (prompt bytes / 3, completions at max_tokens, judge calls only for the LLM
  * judge), names the arms, and costs nothing for a local judge; bad options, an empty prompts folder
- * and a missing scenarios file are refused with nothing left allocated. */
+ * and a missing scenarios file are refused with nothing left allocated; --stop identified[:C]
+ * parses to a confidence in (0, 1), and an identification rule as policy needs it. */
 #include "check.h"
 #include "offline/runplan.h"
 
@@ -152,6 +153,38 @@ static void test_bad_plans_are_refused_with_a_reason(void)
     CHECK(strstr(err, "iterations") != NULL);
 }
 
+static void test_stop_spec_and_identification_policies(void)
+{
+    char err[PB_ERR_LEN];
+    double c = 0;
+    CHECK_INT(runplan_stop_parse("identified", &c, err), PB_OK);
+    CHECK_NEAR(c, 0.95, 1e-12);
+    CHECK_INT(runplan_stop_parse("identified:0.99", &c, err), PB_OK);
+    CHECK_NEAR(c, 0.99, 1e-12);
+    static const char *const bad[] = {
+        "identified:1", "identified:0", "identified:", "best", "identified:0.9x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(runplan_stop_parse(bad[i], &c, err), PB_ERR_INVALID);
+        CHECK(strstr(err, "identified:0.95") != NULL);
+    }
+    int rule = -1;
+    CHECK(runplan_policy_is_bai("lucb", &rule) && rule == 1);
+    CHECK(!runplan_policy_is_bai("ucb1", NULL) && !runplan_policy_is_bai(NULL, NULL));
+    struct offline_options o = options("llm");
+    struct task t;
+    struct arm *arms = NULL;
+    size_t n = 0;
+    o.policy = "tts";
+    CHECK_INT(runplan_prepare(&o, &t, &arms, &n, err), PB_ERR_INVALID);
+    CHECK(strstr(err, "needs --stop identified") != NULL);
+    o.stop_confidence = 0.9;
+    CHECK_INT(runplan_prepare(&o, &t, &arms, &n, err), PB_OK);
+    arms_list_free(arms, n);
+    task_free(&t);
+    o.stop_confidence = 1.0;
+    CHECK_INT(runplan_prepare(&o, &t, &arms, &n, err), PB_ERR_INVALID);
+}
+
 int main(void)
 {
     setup_files();
@@ -159,5 +192,6 @@ int main(void)
     RUN(test_local_judge_adds_no_calls_or_tokens);
     RUN(test_prepare_returns_what_the_run_would_use);
     RUN(test_bad_plans_are_refused_with_a_reason);
+    RUN(test_stop_spec_and_identification_policies);
     CHECK_DONE();
 }

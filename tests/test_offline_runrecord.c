@@ -66,6 +66,7 @@ static void test_recorded_options_come_back_field_for_field(void)
 {
     store *db = open_db();
     struct offline_options in = options(), back;
+    in.stop_confidence = 0.99;
     struct scenarios scen;
     void *owner = NULL;
     int64_t run = 0;
@@ -91,6 +92,7 @@ static void test_recorded_options_come_back_field_for_field(void)
         CHECK_NEAR(back.budget.usd, 1.5, 1e-12);
         CHECK_NEAR(back.price_prompt_per_1k, 0.25, 1e-12);
         CHECK_NEAR(back.price_completion_per_1k, 0.5, 1e-12);
+        CHECK_NEAR(back.stop_confidence, 0.99, 1e-12);
         CHECK_STR(runrecord_scenarios_sha256(owner), scen.sha256);
     }
     runrecord_release(owner);

@@ -74,6 +74,18 @@
       importedMsg: (a, e) => `${a}을(를) 실험 ${e}에 가져왔어요.`,
       addedMsg: (a) => `${a}을(를) 추가했어요.`, policyMsg: (p) => `정책을 ${p}(으)로 바꿨어요.`,
       noEvals: '아직 평가가 없어요 (promptbandit judge eval 로 만들 수 있어요).',
+      lineage: '계보',
+      lineageHead: ['세대', '프롬프트', '부모', '판정', '보상 수', '평균', '리더와의 GLR', '기준'],
+      verdicts: { pending: '대기', incumbent: '현역', admitted: '채택', kept: '유지', superseded: '교체됨',
+                  retired: '은퇴', undecided: '미정' },
+      agreeOff: '라이브 판정이 꺼져 있어요 (judge.live_sample_rate = 0).',
+      agreeNone: '판정 점수와 사람 피드백이 둘 다 있는 답이 아직 없어요.',
+      agreeHead: ['범위', 'n', '순위 상관 (Spearman)', '부호 일치', ''],
+      agreeAll: '전체',
+      agreeWarn: (t) => `경고: 판정과 사람의 순위 상관이 ${t} 보다 낮아요. 오프라인 bandit-run 결과를 라이브에 그대로 믿지 마세요.`,
+      agreeLine: (s) => `표본 비율 ${s.sample_rate} · 점수 ${s.scored_stored}개 저장 · 큐가 차서 건너뜀 ${s.skipped_queue_full} · 실패 ${s.failed} · 밴딧 반영 ${s.feeds_bandit ? '예' : '아니오'}`,
+      agreeWorst: '가장 크게 어긋난 답',
+      agreeGap: (d) => `${d.arm} · 판정 ${d.judge.toFixed(2)} · 사람 ${d.human.toFixed(2)}`,
       adminOff: '관리자 기능이 꺼져 있어요 (server.admin_token 이 설정되지 않았어요).',
     },
   };
@@ -539,7 +551,44 @@
         b.disabled = viewing;
         act.appendChild(b);
       }
+      if (r.kind === 'evolve') {
+        act.appendChild(button(T.lineage, '#' + r.id + ' ' + T.lineage, () => showLineage(tr, r.id)));
+      }
       tbody.appendChild(tr);
+    }
+  }
+
+  // An evolve's lineage under its row: each prompt's generation, parent, verdict and evidence.
+  async function showLineage(tr, id) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains('lineage')) {
+      next.remove();
+      return;
+    }
+    try {
+      const data = await apiJson('GET', '/v1/runs/' + id + '/lineage');
+      const row = node('tr', null, 'lineage');
+      const td = node('td');
+      td.colSpan = tr.children.length;
+      const table = node('table');
+      const head = node('tr');
+      for (const h of T.lineageHead) head.appendChild(node('th', h));
+      table.appendChild(node('thead')).appendChild(head);
+      const body = node('tbody');
+      for (const p of data.prompts || []) {
+        const r = node('tr');
+        r.title = p.prompt;
+        r.append(node('td', p.generation), node('td', p.name), node('td', p.parent || '—'),
+                 node('td', T.verdicts[p.verdict] || p.verdict), node('td', p.samples),
+                 node('td', signed(p.mean)), node('td', num(p.glr, 2)), node('td', num(p.threshold, 2)));
+        body.appendChild(r);
+      }
+      table.appendChild(body);
+      td.appendChild(table);
+      row.appendChild(td);
+      tr.after(row);
+    } catch (err) {
+      showError(err);
     }
   }
 
@@ -560,6 +609,50 @@
                   node('dd', typeof v === 'number' ? String(Math.round(v * 10000) / 10000) : String(v)));
       }
       box.appendChild(dl);
+    }
+  }
+
+  // The live judge's agreement with people on the same answers (livejudge.h).
+  function renderAgreement(data) {
+    const box = $('#judge-agreement');
+    box.replaceChildren();
+    if (!data || !data.sample_rate) {
+      box.appendChild(node('p', T.agreeOff, 'help'));
+      if (!data || !data.overall || !data.overall.n) return;
+    }
+    box.appendChild(node('p', T.agreeLine(data), 'help'));
+    if (!data.overall || !data.overall.n) {
+      box.appendChild(node('p', T.agreeNone, 'help'));
+      return;
+    }
+    if (data.overall.warn || (data.arms || []).some((a) => a.warn)) {
+      box.appendChild(node('p', T.agreeWarn(data.warn_below), 'warn'));
+    }
+    const table = node('table');
+    const head = node('tr');
+    for (const h of T.agreeHead) head.appendChild(node('th', h));
+    table.appendChild(node('thead')).appendChild(head);
+    const body = node('tbody');
+    const rows = [Object.assign({ arm: T.agreeAll }, data.overall)].concat(data.arms || []);
+    for (const r of rows) {
+      const tr = node('tr');
+      tr.append(node('td', r.arm), node('td', r.n), node('td', num(r.spearman, 2)),
+                node('td', typeof r.sign_agreement === 'number' ? Math.round(r.sign_agreement * 100) + ' %' : '—'),
+                node('td', r.warn ? '⚠' : ''));
+      body.appendChild(tr);
+    }
+    table.appendChild(body);
+    box.appendChild(table);
+    const worst = data.disagreements || [];
+    if (worst.length) {
+      box.appendChild(node('h3', T.agreeWorst));
+      const ul = node('ul');
+      for (const d of worst) {
+        const li = node('li', T.agreeGap(d));
+        if (d.answer) li.appendChild(node('blockquote', d.answer));
+        ul.appendChild(li);
+      }
+      box.appendChild(ul);
     }
   }
 
@@ -585,11 +678,13 @@
       await loadExperiments();
       const name = encodeURIComponent(selected());
       const win = encodeURIComponent($('#window').value);
-      const [ov, examples, runs, evals] = await Promise.all([
+      const [ov, examples, runs, evals, agreement] = await Promise.all([
         apiJson('GET', '/v1/experiments/' + name + '/overview?window=' + win),
         apiJson('GET', '/v1/experiments/' + name + '/examples'),
         apiJson('GET', '/v1/dashboard/runs'),
         apiJson('GET', '/v1/judge-evals'),
+        // a panel of its own: its failure must not blank the dashboard
+        apiJson('GET', '/v1/experiments/' + name + '/judge-agreement').catch(() => null),
       ]);
       current = ov;
       const offline = ov.experiment.kind === 'offline';
@@ -605,6 +700,7 @@
       renderRecent(ov);
       renderRuns(runs);
       renderJudgeEvals(evals);
+      renderAgreement(agreement);
       document.body.dataset.state = 'ready';
     } catch (err) {
       document.body.dataset.state = 'error';

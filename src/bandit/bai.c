@@ -106,6 +106,11 @@ pb_status bai_new(const struct bai_options *opt, size_t k, bai **out, char *err)
     return PB_OK;
 }
 
+void bai_new_round(bai *s)
+{
+    s->has_pending = 0;
+}
+
 static int round_complete(const bai *s);
 static void eliminate(bai *s);
 

@@ -34,6 +34,11 @@ void bai_free(bai *s);
 /* Forgets every reward (a new run on the same arms and options). */
 void bai_reset(bai *s);
 
+/* Forgets LUCB's half-played round (its second arm, owed to the next bai_next), so the next
+ * choice depends on the rewards alone: a caller that decides in batches and may resume between
+ * them calls it at each batch start. The other rules keep no such state. */
+void bai_new_round(bai *s);
+
 /* The arm to sample next under the rule. PB_ERR_CONFLICT once successive elimination has one
  * arm left (the run is over). */
 pb_status bai_next(bai *s, gsl_rng *rng, size_t *arm, char *err);

@@ -10,12 +10,14 @@
 #include "judge/ratings.h"
 #include "judge/rewardmodel.h"
 #include "llm/llm.h"
+#include "offline/evolve.h"
 #include "offline/offline.h"
 #include "offline/runplan.h"
 #include "offline/runrecord.h"
 #include "runargs.h"
 #include "runopts.h"
 #include "runread.h"
+#include "store/arms.h"
 #include "store/runs.h"
 #include "store/store.h"
 
@@ -245,7 +247,8 @@ static int run_exit_status(const struct offline_result *res, double max_share, i
                 (long long)run_id);
         return 130;
     }
-    if (strcmp(res->stop_reason, "completed") != 0 && strcmp(res->stop_reason, "budget") != 0) {
+    if (strcmp(res->stop_reason, "completed") != 0 && strcmp(res->stop_reason, "budget") != 0 &&
+        strcmp(res->stop_reason, "identified") != 0) {
         fprintf(stderr, "bandit-run: run %lld FAILED: stopped by %s failures (exit 1)\n",
                 (long long)run_id, res->stop_reason);
         return 1;
@@ -260,28 +263,64 @@ static int run_exit_status(const struct offline_result *res, double max_share, i
     return 0;
 }
 
+/* The identification verdict of a run with --stop identified:C. */
+static void print_identification(store *db, const struct offline_result *res)
+{
+    const struct offline_identification *id = &res->identification;
+    struct arm lead = {0}, second = {0};
+    char err[PB_ERR_LEN];
+    if (!id->checked)
+        return;
+    int named = arms_get(db, id->leader_arm_id, &lead, err) == PB_OK &&
+                arms_get(db, id->runner_up_arm_id, &second, err) == PB_OK;
+    const char *a = named ? lead.name : "?", *b = named ? second.name : "?";
+    if (id->identified)
+        fprintf(stderr,
+                "bandit-run: %s identified as the best arm at %g %% confidence: GLR %.2f >= "
+                "threshold %.2f against %s (%s %+.3f over %.0f, %s %+.3f over %.0f)\n",
+                a, 100 * id->confidence, id->statistic, id->threshold, b, a, id->leader_mean,
+                id->leader_n, b, id->runner_up_mean, id->runner_up_n);
+    else
+        fprintf(stderr,
+                "bandit-run: NOT identified at %g %% confidence (stopped: %s): leader %s %+.3f "
+                "over %.0f, GLR %.2f < threshold %.2f against %s %+.3f over %.0f\n",
+                100 * id->confidence, res->stop_reason, a, id->leader_mean, id->leader_n,
+                id->statistic, id->threshold, b, id->runner_up_mean, id->runner_up_n);
+    arms_clear(&lead);
+    arms_clear(&second);
+}
+
+/* The loop's environment over the session, with progress and failures shown through *ps;
+ * SIGINT and SIGTERM set the stop flag from now on. */
+static struct offline_env loop_env(struct session *s, int quiet, int64_t run_id,
+                                   struct progress_state *ps)
+{
+    *ps = (struct progress_state){.tty = isatty(STDERR_FILENO),
+                                  .quiet = quiet,
+                                  .last_tenth = -1,
+                                  .run_id = run_id,
+                                  .window_start = pb_now_monotonic()};
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return (struct offline_env){.db = s->db,
+                                .llm = s->llm,
+                                .judge = s->judge,
+                                .judge_llm = s->rubric ? s->llm : NULL,
+                                .stop = &stop_flag,
+                                .progress = show_progress,
+                                .failure = show_failure,
+                                .user = ps};
+}
+
 static int finish(struct session *s, const struct run_args *a, int64_t run_id,
                   const struct offline_options *o, const struct offline_budget *budget)
 {
     char err[PB_ERR_LEN];
     struct offline_result res;
-    struct progress_state ps = {.tty = isatty(STDERR_FILENO),
-                                .quiet = a->quiet,
-                                .last_tenth = -1,
-                                .run_id = run_id,
-                                .window_start = pb_now_monotonic()};
-    struct offline_env env = {.db = s->db,
-                              .llm = s->llm,
-                              .judge = s->judge,
-                              .judge_llm = s->rubric ? s->llm : NULL,
-                              .stop = &stop_flag,
-                              .progress = show_progress,
-                              .failure = show_failure,
-                              .user = &ps};
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct progress_state ps;
+    struct offline_env env = loop_env(s, a->quiet, run_id, &ps);
     int rc = offline_continue(&env, run_id, budget, &res, err);
     if (ps.line_open)
         fputc('\n', stderr);
@@ -295,6 +334,7 @@ static int finish(struct session *s, const struct run_args *a, int64_t run_id,
             "bandit-run: run %lld stopped (%s): %ld ok, %ld failed, %ld calls, %ld "
             "tokens, $%.4f\n",
             (long long)run_id, res.stop_reason, res.ok, res.failed, res.calls, res.tokens, res.usd);
+    print_identification(s->db, &res);
     print_failures(&res);
     print_spend(s, o, &res);
     if (runread_write_outputs(s->db, run_id, a->out, 1, err) != PB_OK) {
@@ -367,6 +407,9 @@ static int do_start(const struct run_args *a)
             "batch %d, seed %llu)\n",
             (long long)run_id, o->name, ro.task.name, o->judge, o->policy, o->iterations, o->batch,
             (unsigned long long)o->seed);
+    if (o->stop_confidence > 0)
+        fprintf(stderr, "bandit-run: stops once the best arm is identified at %g %% confidence\n",
+                100 * o->stop_confidence);
     rc = finish(&s, a, run_id, o, NULL);
     goto cleanup;
 fail:
@@ -374,6 +417,122 @@ fail:
 cleanup:
     runopts_free(&ro);
     session_close(&s);
+    return rc;
+}
+
+/* Runs (or resumes) an evolve, prints its lineage, writes DIR/report.md; the exit status as
+ * a run's: 0 completed or out of budget, 130 signal, 1 otherwise. */
+static int finish_evolve(struct session *s, const struct run_args *a, int64_t id)
+{
+    char err[PB_ERR_LEN], path[4096];
+    struct evolve_result res;
+    struct progress_state ps;
+    /* quiet: a progress line per screen would restart at every generation */
+    struct offline_env env = loop_env(s, 1, id, &ps);
+    if (evolve_continue(&env, id, &res, err) != PB_OK) {
+        fprintf(stderr, "bandit-run: evolve %lld: %s\n", (long long)id, err);
+        return 1;
+    }
+    fprintf(stderr,
+            "bandit-run: evolve %lld stopped (%s) after %ld generations: incumbent %s, %ld "
+            "admitted, %ld retired, %ld provider calls\n",
+            (long long)id, res.stop_reason, res.generations_done,
+            res.incumbent[0] ? res.incumbent : "-", res.admitted, res.retired, res.calls);
+    FILE *f = NULL;
+    if (a->out && (size_t)snprintf(path, sizeof path, "%s/report.md", a->out) < sizeof path)
+        f = fopen(path, "w");
+    if ((f && evolve_report_markdown(s->db, id, f, err) != PB_OK) ||
+        evolve_report_markdown(s->db, id, stdout, err) != PB_OK) {
+        fprintf(stderr, "bandit-run: report: %s\n", err);
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    if (f && fclose(f) != 0)
+        fprintf(stderr, "bandit-run: writing %s failed\n", path);
+    if (!strcmp(res.stop_reason, "signal")) {
+        fprintf(stderr, "bandit-run: interrupted; continue with `bandit-run resume %lld`\n",
+                (long long)id);
+        return 130;
+    }
+    return !strcmp(res.stop_reason, "completed") || !strcmp(res.stop_reason, "budget") ? 0 : 1;
+}
+
+static int do_evolve(const struct run_args *a)
+{
+    char err[PB_ERR_LEN], meta[4096];
+    struct session s;
+    static struct runopts ro; /* large (paths); one evolve per process */
+    struct evolve_options eo;
+    int64_t id;
+    int rc = 1;
+    memset(&ro, 0, sizeof ro);
+    if (open_session(&s, a, 0, err) != PB_OK)
+        goto fail;
+    if (runopts_new(a, s.cfg, &ro, err) != PB_OK) {
+        fprintf(stderr, "bandit-run evolve: %s\n", err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (!a->name)
+        ro.o.name = "evolve";
+    if (!a->policy)
+        ro.o.policy = "tts";
+    if (!a->stop)
+        ro.o.stop_confidence = 0.95;
+    snprintf(meta, sizeof meta, "%s/propose.txt", config_str(s.cfg, "prompts.dir"));
+    eo = (struct evolve_options){.screen = ro.o,
+                                 .generations = (int)a->generations,
+                                 .propose = (int)a->propose,
+                                 .work_dir = a->out,
+                                 .meta_prompt = a->meta ? a->meta : meta};
+    if (access(eo.meta_prompt, R_OK) != 0) {
+        fprintf(stderr, "bandit-run evolve: proposal template %s: %s (--meta FILE)\n",
+                eo.meta_prompt, strerror(errno));
+        rc = 2;
+        goto cleanup;
+    }
+    if (store_open_config(s.cfg, a->common.db, &s.db, err) != PB_OK ||
+        start_llm(&s, a, err) != PB_OK || build_judge(&s, &ro.o, err) != PB_OK)
+        goto fail;
+    if (evolve_create(s.db, &eo, &id, err) != PB_OK) {
+        fprintf(stderr, "bandit-run evolve: %s\n", err);
+        rc = 2;
+        goto cleanup;
+    }
+    fprintf(stderr,
+            "bandit-run: evolve %lld started (%ld generations of %ld candidates, screens by %s "
+            "to %g %% confidence, seed %llu)\n",
+            (long long)id, a->generations, a->propose, ro.o.policy, 100 * ro.o.stop_confidence,
+            (unsigned long long)ro.o.seed);
+    rc = finish_evolve(&s, a, id);
+    goto cleanup;
+fail:
+    fprintf(stderr, "bandit-run evolve: %s\n", err);
+cleanup:
+    runopts_free(&ro);
+    session_close(&s);
+    return rc;
+}
+
+/* resume of an evolve: its screens' judge and provider, then the loop where it stopped */
+static int resume_evolve(struct session *s, const struct run_args *a, int64_t id)
+{
+    char err[PB_ERR_LEN];
+    struct offline_options o;
+    void *owner = NULL;
+    int rc = 1;
+    if (evolve_screen_options(s->db, id, &o, &owner, err) == PB_OK &&
+        start_llm(s, a, err) == PB_OK && build_judge(s, &o, err) == PB_OK) {
+        fprintf(stderr, "bandit-run: resuming evolve %lld\n", (long long)id);
+        if (a->budget)
+            fprintf(stderr, "bandit-run: --budget is not applied to an evolve: each screen keeps "
+                            "the share of the evolve's budget recorded with it\n");
+        rc = finish_evolve(s, a, id);
+    } else {
+        fprintf(stderr, "bandit-run: %s\n", err);
+    }
+    runrecord_release(owner);
     return rc;
 }
 
@@ -391,6 +550,13 @@ static int do_resume(const struct run_args *a)
     if ((rc = runargs_find_run(s.db, a->run, &run_id)) != 0)
         goto cleanup;
     rc = 1;
+    struct run *kind = NULL;
+    if (runs_get(s.db, run_id, &kind, err) == PB_OK && !strcmp(kind->kind, "evolve")) {
+        runs_list_free(kind, 1);
+        rc = resume_evolve(&s, a, run_id);
+        goto cleanup;
+    }
+    runs_list_free(kind, 1);
     if (runrecord_load(s.db, run_id, &o, &owner, err) != PB_OK)
         goto fail;
     budget = o.budget;
@@ -431,6 +597,8 @@ int cmd_run(int argc, char **argv)
         return runread_list(&a);
     case RUNARGS_REPLAY:
         return runread_replay(&a);
+    case RUNARGS_EVOLVE:
+        return do_evolve(&a);
     default:
         return 2;
     }

@@ -6,6 +6,7 @@
 #include "bandit/policyspec.h"
 #include "base/pb.h"
 #include "judge/judge.h"
+#include "offline/runplan.h"
 #include "store/runs.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@ static const char start_help[] =
     "       bandit-run export RUN [--out FILE.jsonl]\n"
     "       bandit-run list\n"
     "       bandit-run replay --events FILE.jsonl --policy ucb1,thompson,... [--seed S] [--json]\n"
+    "       bandit-run evolve --generations G --propose N --out DIR [options]\n"
     "   (`bandit-run ACTION --help` for each; RUN is a run id or name from `bandit-run list`)\n"
     "\n"
     "A run: for each iteration the policy picks an arm (a prompt file), the LLM answers a\n"
@@ -35,7 +37,11 @@ static const char start_help[] =
     "                        or a task file (docs/RUN.md); NAME is tasks/NAME.json\n"
     "  --judge llm|local|constant  scorer (default: the task's first judge)\n"
     "  --policy SPEC         bandit policy, e.g. ucb1, thompson, egreedy:epsilon=0.1\n"
-    "                        (default: setting bandit.policy)\n"
+    "                        (default: setting bandit.policy); with --stop identified also\n"
+    "                        a best-arm identification rule: tts, lucb, se, uniform\n"
+    "  --stop identified[:C] stop once the leader is identified at confidence C (default\n"
+    "                        0.95) by the GLR rule of the dashboard's verdict, or at the\n"
+    "                        budget / the iterations; the stop reason says which\n"
     "  --iterations N        iterations (default: setting run.iterations)\n"
     "  --batch N             decisions made from one bandit state before its rewards are\n"
     "                        learned (default: setting run.batch); fixes the decisions\n"
@@ -63,7 +69,8 @@ static const char start_help[] =
     "                        (default 0.2; every failure is shown on stderr as it happens)\n"
     "  --quiet               no progress line on stderr (failures are still shown)\n"
     "\n"
-    "Exit status: 0 finished (all iterations or the budget), 1 failure (an error, failures\n"
+    "Exit status: 0 finished (all iterations, the budget or identified), 1 failure (an error, "
+    "failures\n"
     "stopped the run, or too many steps failed), 2 usage, 130 stopped by a signal.\n"
     "docs/RUN.md has the details.\n";
 
@@ -119,10 +126,38 @@ static const char replay_help[] =
     "  --seed S        seed of the policies' randomness (default 1)\n"
     "  --json          JSON instead of a table\n";
 
-static const char *const action_names[RUNARGS_ACTIONS] = {"start",  "resume", "report",
-                                                          "export", "list",   "replay"};
-static const char *const action_helps[RUNARGS_ACTIONS] = {start_help,  resume_help, report_help,
-                                                          export_help, list_help,   replay_help};
+static const char evolve_help[] =
+    "usage: bandit-run evolve --generations G --propose N --out DIR [--budget calls=N]\n"
+    "                         [--policy tts|lucb|se|uniform] [--stop identified[:C]]\n"
+    "                         [--meta FILE] [every option of a run]\n"
+    "\n"
+    "Evolves prompts. Generation 0 screens the seed prompts (--prompts DIR); each generation\n"
+    "after it asks the LLM for N candidates from the incumbent prompt and the best and worst\n"
+    "rated answers of the last screen (as `promptbandit prompts propose` does), screens them\n"
+    "against the incumbent in a run that stops once the GLR rule identifies its leader, admits\n"
+    "a candidate identified as best (the new incumbent), retires the candidates the leader is\n"
+    "separated from, and records each prompt's lineage: parent, generation, rewards, mean, GLR\n"
+    "statistic. `bandit-run report EVOLVE` shows it; `bandit-run resume EVOLVE` continues an\n"
+    "interrupted evolve; the same --seed and provider answers give the same decisions.\n"
+    "\n"
+    "  --generations G   generations after the seed screen (1..1000)\n"
+    "  --propose N       candidates asked for per generation (1..20)\n"
+    "  --out DIR         work folder: pool/ (every prompt), gen-N/ (a screen's arms), best.txt\n"
+    "                    (the incumbent at the end) and report.md (the lineage)\n"
+    "  --budget calls=N  provider calls of the whole evolve (proposals, answers, judgements),\n"
+    "                    shared out over the screens still to come\n"
+    "  --policy RULE     how a screen samples: tts (default), lucb, se, uniform, or a bandit\n"
+    "                    policy\n"
+    "  --stop identified[:C]  confidence of a screen's verdict (default identified:0.95)\n"
+    "  --iterations N    the most steps one screen takes (default: setting run.iterations)\n"
+    "  --meta FILE       the proposal's template (default: PROMPTS/propose.txt)\n"
+    "Every other option of a run (--task, --judge, --scenarios, --rubric, --seed, ...) sets\n"
+    "the screens'. docs/RUN.md has the details.\n";
+
+static const char *const action_names[RUNARGS_ACTIONS] = {"start", "resume", "report", "export",
+                                                          "list",  "replay", "evolve"};
+static const char *const action_helps[RUNARGS_ACTIONS] = {
+    start_help, resume_help, report_help, export_help, list_help, replay_help, evolve_help};
 
 void runargs_usage(enum runargs_action action, FILE *out)
 {
@@ -145,32 +180,36 @@ struct opt_def {
 
 #define F(field) offsetof(struct run_args, field)
 static const struct opt_def opts[] = {
-    {"--task", OPT_STRING, F(task), A(START)},
-    {"--judge", OPT_CHOICE, F(judge), A(START)},
-    {"--policy", OPT_STRING, F(policy), A(START) | A(REPLAY)},
-    {"--iterations", OPT_WHOLE, F(iterations), A(START)},
-    {"--batch", OPT_WHOLE, F(batch), A(START)},
-    {"--concurrency", OPT_WHOLE, F(concurrency), A(START) | A(RESUME)},
-    {"--attempts", OPT_WHOLE, F(attempts), A(START)},
-    {"--seed", OPT_SEED, F(seed), A(START) | A(REPLAY)},
-    {"--budget", OPT_STRING, F(budget), A(START) | A(RESUME)},
-    {"--price-prompt", OPT_PRICE, F(price_prompt), A(START)},
-    {"--price-completion", OPT_PRICE, F(price_completion), A(START)},
-    {"--scenarios", OPT_STRING, F(scenarios), A(START)},
-    {"--prompts", OPT_STRING, F(prompts), A(START)},
-    {"--rubric", OPT_STRING, F(rubric), A(START)},
-    {"--examples", OPT_STRING, F(examples), A(START)},
-    {"--local-model", OPT_STRING, F(local_model), A(START)},
-    {"--name", OPT_STRING, F(name), A(START)},
-    {"--out", OPT_STRING, F(out), A(START) | A(RESUME) | A(REPORT) | A(EXPORT)},
+    {"--task", OPT_STRING, F(task), A(START) | A(EVOLVE)},
+    {"--judge", OPT_CHOICE, F(judge), A(START) | A(EVOLVE)},
+    {"--policy", OPT_STRING, F(policy), A(START) | A(EVOLVE) | A(REPLAY)},
+    {"--iterations", OPT_WHOLE, F(iterations), A(START) | A(EVOLVE)},
+    {"--batch", OPT_WHOLE, F(batch), A(START) | A(EVOLVE)},
+    {"--concurrency", OPT_WHOLE, F(concurrency), A(START) | A(EVOLVE) | A(RESUME)},
+    {"--attempts", OPT_WHOLE, F(attempts), A(START) | A(EVOLVE)},
+    {"--seed", OPT_SEED, F(seed), A(START) | A(EVOLVE) | A(REPLAY)},
+    {"--budget", OPT_STRING, F(budget), A(START) | A(EVOLVE) | A(RESUME)},
+    {"--stop", OPT_STRING, F(stop), A(START) | A(EVOLVE)},
+    {"--generations", OPT_WHOLE, F(generations), A(EVOLVE)},
+    {"--propose", OPT_WHOLE, F(propose), A(EVOLVE)},
+    {"--meta", OPT_STRING, F(meta), A(EVOLVE)},
+    {"--price-prompt", OPT_PRICE, F(price_prompt), A(START) | A(EVOLVE)},
+    {"--price-completion", OPT_PRICE, F(price_completion), A(START) | A(EVOLVE)},
+    {"--scenarios", OPT_STRING, F(scenarios), A(START) | A(EVOLVE)},
+    {"--prompts", OPT_STRING, F(prompts), A(START) | A(EVOLVE)},
+    {"--rubric", OPT_STRING, F(rubric), A(START) | A(EVOLVE)},
+    {"--examples", OPT_STRING, F(examples), A(START) | A(EVOLVE)},
+    {"--local-model", OPT_STRING, F(local_model), A(START) | A(EVOLVE)},
+    {"--name", OPT_STRING, F(name), A(START) | A(EVOLVE)},
+    {"--out", OPT_STRING, F(out), A(START) | A(EVOLVE) | A(RESUME) | A(REPORT) | A(EXPORT)},
     {"--events", OPT_STRING, F(events), A(REPLAY)},
     {"--resume", OPT_STRING, F(run), A(START)},
-    {"--max-failure-share", OPT_SHARE, F(max_failure_share), A(START) | A(RESUME)},
+    {"--max-failure-share", OPT_SHARE, F(max_failure_share), A(START) | A(EVOLVE) | A(RESUME)},
     {"--dry-run", OPT_FLAG, F(dry_run), A(START)},
-    {"--quiet", OPT_FLAG, F(quiet), A(START) | A(RESUME)},
+    {"--quiet", OPT_FLAG, F(quiet), A(START) | A(EVOLVE) | A(RESUME)},
     {"--json", OPT_FLAG, F(json), A(REPORT) | A(REPLAY)},
-    {"--db", OPT_STRING, F(common.db), A(START) | A(RESUME) | ALL_READS},
-    {"--config", OPT_STRING, F(common.config), A(START) | A(RESUME) | ALL_READS},
+    {"--db", OPT_STRING, F(common.db), A(START) | A(EVOLVE) | A(RESUME) | ALL_READS},
+    {"--config", OPT_STRING, F(common.config), A(START) | A(EVOLVE) | A(RESUME) | ALL_READS},
 };
 #undef F
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -233,6 +272,8 @@ static int check_policies(struct run_args *a, char *value)
             }
         return 0;
     }
+    if (runplan_policy_is_bai(value, NULL)) /* tts, lucb, se, uniform: with --stop identified */
+        return 0;
     if (policyspec_parse(value, &pol, err) != PB_OK) {
         usage_error(a, "--policy: %s", err);
         return 2;
@@ -253,6 +294,14 @@ static int take_value(struct run_args *a, const struct opt_def *d, char *v)
             return 2;
         }
         *(const char **)field = v;
+        if (!strcmp(d->name, "--stop")) {
+            char err[PB_ERR_LEN];
+            double c;
+            if (runplan_stop_parse(v, &c, err) != PB_OK) {
+                usage_error(a, "%s", err);
+                return 2;
+            }
+        }
         return !strcmp(d->name, "--policy") ? check_policies(a, v) : 0;
     case OPT_FLAG:
         *(int *)field = 1;
@@ -346,7 +395,7 @@ int runargs_parse(int argc, char **argv, struct run_args *a)
         if (a->action == RUNARGS_START) {
             fprintf(stderr,
                     "bandit-run: unknown action '%s'; the actions are resume, report, export, "
-                    "list, replay (bandit-run --help)\n",
+                    "list, replay, evolve (bandit-run --help)\n",
                     first);
             return 2;
         }
@@ -374,6 +423,16 @@ int runargs_parse(int argc, char **argv, struct run_args *a)
         return rc;
     if (a->action == RUNARGS_START && a->run)
         a->action = RUNARGS_RESUME;
+    if (a->action == RUNARGS_EVOLVE && (!a->generations || !a->propose || !a->out)) {
+        fprintf(stderr, "bandit-run evolve: --generations G, --propose N and --out DIR are "
+                        "required (bandit-run evolve --help)\n");
+        return 2;
+    }
+    if (a->action == RUNARGS_EVOLVE && (a->generations > 1000 || a->propose > 20)) {
+        fprintf(stderr, "bandit-run evolve: --generations takes 1..1000 and --propose 1..20 "
+                        "(bandit-run evolve --help)\n");
+        return 2;
+    }
     if (a->action == RUNARGS_REPLAY && (!a->events || a->n_policies == 0)) {
         fprintf(stderr, "bandit-run replay: --events FILE and --policy P1,P2,... are required "
                         "(bandit-run replay --help)\n");

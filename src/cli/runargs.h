@@ -18,6 +18,7 @@ enum runargs_action {
     RUNARGS_EXPORT,
     RUNARGS_LIST,
     RUNARGS_REPLAY,
+    RUNARGS_EVOLVE,
     RUNARGS_ACTIONS
 };
 
@@ -27,9 +28,10 @@ struct run_args {
     enum runargs_action action;
     const char *run; /* resume, report, export: RUN as given (an id or a name) */
     const char *task, *judge, *policy, *budget, *scenarios, *prompts, *rubric, *examples,
-        *local_model, *name, *out, *events;
+        *local_model, *name, *out, *events, *stop, *meta;
     struct cmd_common common; /* --config, --db */
     long iterations, batch, concurrency, attempts;
+    long generations, propose;             /* evolve */
     double price_prompt, price_completion; /* < 0: the settings' */
     double max_failure_share;              /* < 0: RUNARGS_MAX_FAILURE_SHARE */
     unsigned long long seed;

@@ -203,5 +203,7 @@ pb_status runopts_new(const struct run_args *a, const config *cfg, struct runopt
         rc = pick_files(a, cfg, ro, err);
     if (rc == PB_OK && a->budget)
         rc = runplan_budget_parse(a->budget, &o->budget, err);
+    if (rc == PB_OK && a->stop)
+        rc = runplan_stop_parse(a->stop, &o->stop_confidence, err);
     return rc;
 }

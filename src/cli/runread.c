@@ -2,6 +2,8 @@
  * store, find the run by id or name, call report/replay, print. */
 #include "runread.h"
 
+#include "offline/evolve.h"
+
 #include "offline/replay.h"
 #include "offline/report.h"
 #include "offline/reportview.h"
@@ -49,7 +51,14 @@ int runread_report(const struct run_args *a)
     if (cmd_open_store("bandit-run report", &a->common, &cfg, &db) != 0)
         return 1;
     int rc = runargs_find_run(db, a->run, &run_id);
-    if (rc == 0) {
+    struct run *kind = NULL;
+    if (rc == 0 && runs_get(db, run_id, &kind, err) == PB_OK && !strcmp(kind->kind, "evolve")) {
+        /* an evolve's report is its lineage (markdown only) */
+        if (evolve_report_markdown(db, run_id, stdout, err) != PB_OK) {
+            fprintf(stderr, "bandit-run report: %s\n", err);
+            rc = 1;
+        }
+    } else if (rc == 0) {
         if (report_load(db, run_id, &r, err) == PB_OK &&
             (a->json ? report_json(r, &text, err) : report_markdown(r, &text, err)) == PB_OK &&
             (!a->out || runread_write_outputs(db, run_id, a->out, 0, err) == PB_OK)) {
@@ -59,6 +68,7 @@ int runread_report(const struct run_args *a)
             rc = 1;
         }
     }
+    runs_list_free(kind, 1);
     free(text);
     report_free(r);
     store_close(db);

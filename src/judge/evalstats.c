@@ -72,6 +72,22 @@ static double pearson(const double *a, const double *b, size_t n)
     return sab / sqrt(saa * sbb);
 }
 
+pb_status evalstats_spearman(const double *a, const double *b, size_t n, double *rho, char *err)
+{
+    *rho = NAN;
+    if (n < 2)
+        return PB_OK;
+    double *ra = malloc(n * sizeof *ra), *rb = malloc(n * sizeof *rb);
+    pb_status rc = PB_OK;
+    if (!ra || !rb || average_ranks(a, n, ra) != PB_OK || average_ranks(b, n, rb) != PB_OK)
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    else
+        *rho = pearson(ra, rb, n);
+    free(ra);
+    free(rb);
+    return rc;
+}
+
 /* Kendall tau-b: (concordant - discordant) / sqrt((n0 - ties_a) (n0 - ties_b)). */
 static double kendall_tau_b(const double *a, const double *b, size_t n)
 {

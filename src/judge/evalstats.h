@@ -30,6 +30,11 @@ struct evalstats {
 pb_status evalstats_compute(const double *human, const double *pred, size_t n,
                             struct evalstats *out, char *err);
 
+/* Spearman's rank correlation of a[i] and b[i] (any finite numbers; ties share their average
+ * rank): *rho gets Pearson's correlation of the ranks, NAN below two items or when either side
+ * is constant. PB_ERR_NOMEM. The live judge's agreement panel (agree.h) shares it. */
+pb_status evalstats_spearman(const double *a, const double *b, size_t n, double *rho, char *err);
+
 /* Nearest level after clamping to [-1, 1]; halves round away from zero (0.25 -> 0.5). */
 double evalstats_round_level(double x);
 

@@ -4,7 +4,9 @@
 #include "offline/offline.h"
 
 #include "store/arms.h"
+#include "bandit/bai.h"
 #include "bandit/bandit.h"
+#include "bandit/glr.h"
 #include "bandit/policyspec.h"
 #include "offline/runrecord.h"
 #include "offline/runplan.h"
@@ -13,6 +15,7 @@
 #include "offline/task.h"
 
 #include <gsl/gsl_rng.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +98,8 @@ struct loop {
     struct arm *arms;
     size_t n_arms;
     bandit *b;
+    bai *id;         /* identification state when opt.stop_confidence > 0 and 2+ arms */
+    int bai_chooses; /* the policy is an identification rule: id chooses the arms */
     gsl_rng *rng;
     struct slot *slots;
     long ok, failed, calls, tokens;
@@ -346,12 +351,15 @@ static pb_status store_batch(struct loop *L, long first, long n, char *err)
  * with its own RNG stream, so the choice of iteration i depends on i and the state only. */
 static pb_status decide(struct loop *L, long first, long n, char *err)
 {
+    if (L->id)
+        bai_new_round(L->id); /* decisions depend on rewards only, so a resume repeats them */
     for (long i = first; i < first + n; i++) {
         struct slot *s = &L->slots[i];
         if (s->state != SLOT_NONE)
             continue;
         gsl_rng_set(L->rng, offline_iteration_seed(L->opt.seed, i));
-        pb_status rc = bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
+        pb_status rc = L->bai_chooses ? bai_next(L->id, L->rng, &s->arm, err)
+                                      : bandit_select(L->b, L->rng, &s->arm, &s->propensity, err);
         if (rc != PB_OK)
             return rc;
         if ((rc = task_message_of(&L->task, L->opt.seed, i, &s->msg, err)) != PB_OK)
@@ -440,6 +448,9 @@ static pb_status observe_range(struct loop *L, long first, long end, char *err)
     for (long i = first; i < end; i++)
         if (L->slots[i].state == SLOT_OK) {
             pb_status rc = bandit_observe(L->b, L->slots[i].arm, L->slots[i].score, err);
+            if (rc == PB_OK && L->id) /* the GLR rule reads rewards on [-1, 1] */
+                rc = bai_observe(L->id, L->slots[i].arm,
+                                 fmin(GLR_REWARD_HI, fmax(GLR_REWARD_LO, L->slots[i].score)), err);
             if (rc != PB_OK)
                 return rc;
         }
@@ -543,8 +554,25 @@ static pb_status setup(struct loop *L, char *err)
     }
     if (rc == PB_OK && r->status && strcmp(r->status, "running") != 0)
         rc = runs_reopen(L->env->db, L->run_id, err);
-    if (rc == PB_OK && (rc = policyspec_parse(L->opt.policy, &pol, err)) == PB_OK)
+    int rule = BAI_UNIFORM;
+    L->bai_chooses = runplan_policy_is_bai(L->opt.policy, &rule);
+    /* a run chosen by identification keeps a Thompson bandit for its progress line */
+    if (rc == PB_OK &&
+        (rc = policyspec_parse(L->bai_chooses ? "thompson" : L->opt.policy, &pol, err)) == PB_OK)
         rc = bandit_new(&pol, L->n_arms, &L->b, err);
+    if (rc == PB_OK && L->opt.stop_confidence > 0 && L->n_arms >= 2) {
+        struct bai_options bo = {.rule = (bai_rule)rule,
+                                 .delta = 1 - L->opt.stop_confidence,
+                                 .lo = GLR_REWARD_LO,
+                                 .hi = GLR_REWARD_HI,
+                                 .min_n = GLR_MIN_REWARDS};
+        rc = bai_new(&bo, L->n_arms, &L->id, err);
+    } else if (rc == PB_OK && L->bai_chooses) {
+        rc = pb_errf(err, PB_ERR_INVALID,
+                     "policy %s identifies the best of 2 arms or more; "
+                     "run %lld has %zu",
+                     L->opt.policy, (long long)L->run_id, L->n_arms);
+    }
     if (rc == PB_OK && (!(L->rng = gsl_rng_alloc(gsl_rng_mt19937)) ||
                         !(L->slots = calloc((size_t)L->opt.iterations, sizeof *L->slots))))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -564,6 +592,7 @@ static void teardown(struct loop *L)
     }
     free(L->slots);
     gsl_rng_free(L->rng);
+    bai_free(L->id);
     bandit_free(L->b);
     arms_list_free(L->arms, L->n_arms);
     task_free(&L->task);
@@ -583,6 +612,38 @@ static enum offline_failure most_common(const long *fails, bool fatal)
     return (enum offline_failure)best;
 }
 
+/* The GLR stopping rule (glr.h through bai_check) over the rewards so far. */
+static bool identified(const struct loop *L)
+{
+    struct bai_status st;
+    char err[PB_ERR_LEN];
+    return L->id && bai_check(L->id, &st, err) == PB_OK && st.stop;
+}
+
+/* The identification verdict at the end of a call, for the caller to show. */
+static void fill_identification(const struct loop *L, struct offline_identification *out)
+{
+    struct bai_status st;
+    char err[PB_ERR_LEN];
+    memset(out, 0, sizeof *out);
+    if (!L->id || bai_check(L->id, &st, err) != PB_OK)
+        return;
+    bandit_arm_stats a = {0}, b = {0};
+    bandit_get_arm_stats(L->b, st.leader, &a, err);
+    bandit_get_arm_stats(L->b, st.runner_up, &b, err);
+    *out = (struct offline_identification){.checked = 1,
+                                           .identified = st.stop,
+                                           .leader_arm_id = L->arms[st.leader].id,
+                                           .runner_up_arm_id = L->arms[st.runner_up].id,
+                                           .statistic = st.statistic,
+                                           .threshold = st.threshold,
+                                           .confidence = L->opt.stop_confidence,
+                                           .leader_n = (double)a.pulls,
+                                           .leader_mean = a.mean,
+                                           .runner_up_n = (double)b.pulls,
+                                           .runner_up_mean = b.mean};
+}
+
 /* The main loop from the first open batch on; sets reason. */
 static pb_status run_batches(struct loop *L, const char **reason, char *err)
 {
@@ -591,6 +652,10 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
     *reason = "completed";
     report_progress(L);
     while (rc == PB_OK && next < L->opt.iterations) {
+        if (identified(L)) {
+            *reason = "identified";
+            break;
+        }
         if (L->env->stop && *L->env->stop) {
             *reason = "signal";
             break;
@@ -637,6 +702,8 @@ static pb_status run_batches(struct loop *L, const char **reason, char *err)
         }
         next = end;
     }
+    if (rc == PB_OK && !strcmp(*reason, "completed") && identified(L))
+        *reason = "identified";
     /* A run whose every step failed did not complete anything: say what stopped it. */
     if (rc == PB_OK && !strcmp(*reason, "completed") && L->ok == 0 && L->failed > 0)
         *reason = offline_failure_name(most_common(L->failures, false));
@@ -661,6 +728,9 @@ pb_status offline_continue(const struct offline_env *env, int64_t run_id,
     double mean = 0;
     long lead = L.b ? leader(&L, &mean) : -1;
     out->winner_arm_id = lead >= 0 ? L.arms[lead].id : 0;
+    fill_identification(&L, &out->identification);
+    if (out->identification.identified) /* the identified arm (SE's survivor) is the winner */
+        out->winner_arm_id = out->identification.leader_arm_id;
     out->ok = L.ok;
     out->failed = L.failed;
     out->calls = L.calls;
@@ -677,9 +747,11 @@ pb_status offline_continue(const struct offline_env *env, int64_t run_id,
     if (rc != PB_OK)
         reason = "error";
     snprintf(out->stop_reason, sizeof out->stop_reason, "%s", reason);
-    const char *status = !strcmp(reason, "signal")                                   ? "interrupted"
-                         : !strcmp(reason, "completed") || !strcmp(reason, "budget") ? "finished"
-                                                                                     : "failed";
+    const char *status =
+        !strcmp(reason, "signal") ? "interrupted"
+        : !strcmp(reason, "completed") || !strcmp(reason, "budget") || !strcmp(reason, "identified")
+            ? "finished"
+            : "failed";
     char close_err[PB_ERR_LEN];
     pb_status crc = runs_close(env->db, run_id, status, reason, out->winner_arm_id, close_err);
     if (rc == PB_OK && crc != PB_OK)

@@ -42,6 +42,11 @@ struct offline_options {
     int step_attempts;          /* tries of a failing step within its batch; 0 = 2 */
     struct offline_budget budget;
     double price_prompt_per_1k, price_completion_per_1k; /* USD per 1000 tokens */
+    /* --stop identified:C: > 0 stops the run once its leader is identified at confidence C by
+     * the project's one GLR rule (bandit/glr.h, delta = 1 - C, GLR_MIN_REWARDS per compared
+     * arm); 0 = run to the iterations or the budget. With it, policy may name a best-arm
+     * identification rule (tts, lucb, se, uniform; bandit/bai.h) that then chooses the arms. */
+    double stop_confidence;
 };
 
 /* Why a step failed, told apart so that a person knows what to fix: the provider answered with
@@ -103,7 +108,8 @@ struct offline_env {
 
 struct offline_result {
     int64_t run_id;
-    /* "completed", "budget", "signal", "error", or the failure kind that stopped the run:
+    /* "completed", "identified" (--stop identified:C), "budget", "signal", "error", or the
+     * failure kind that stopped the run:
      * "quota" or "auth" at once, any kind after MAX_DEAD_BATCHES batches without a success */
     char stop_reason[16];
     long ok, failed, calls, tokens;
@@ -112,6 +118,14 @@ struct offline_result {
     char last_failure[PB_ERR_LEN + 32]; /* the newest recorded failure's error, "" = none */
     double usd;
     int64_t winner_arm_id; /* 0 = no arm had a reward */
+    /* The identification verdict at the end (filled when stop_confidence > 0 and the run has
+     * two arms or more): identified is 1 when the stop reason is "identified". */
+    struct offline_identification {
+        int checked, identified;
+        int64_t leader_arm_id, runner_up_arm_id; /* 0 = none */
+        double statistic, threshold, confidence;
+        double leader_n, leader_mean, runner_up_n, runner_up_mean;
+    } identification;
 };
 
 /* Runs (or resumes) a run made by runrecord_create until its iterations are done, the budget is

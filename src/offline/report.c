@@ -6,6 +6,7 @@
 #include "bandit/bandit.h"
 #include "bandit/glr.h"
 #include "bandit/policyspec.h"
+#include "offline/runplan.h"
 #include "offline/offline.h"
 #include "offline/runrecord.h"
 #include "base/plot.h"
@@ -424,7 +425,10 @@ pb_status report_build(const struct report_input *in, struct report **out, char 
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    rc = policyspec_parse(in->policy, &pol, err);
+    /* a run allocated by best-arm identification (tts, lucb, ...) gets P(best) from
+     * Thompson's posterior */
+    rc = policyspec_parse(runplan_policy_is_bai(in->policy, NULL) ? "thompson" : in->policy, &pol,
+                          err);
     if (rc == PB_OK)
         rc = bandit_new(&pol, in->n_arms, &b, err);
     if (rc == PB_OK)

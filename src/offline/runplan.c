@@ -2,7 +2,9 @@
  * estimate. No provider calls, no writes. */
 #include "offline/runplan.h"
 
+#include "bandit/bai.h"
 #include "bandit/bandit.h"
+#include "bandit/glr.h"
 #include "bandit/policyspec.h"
 #include "judge/judge.h"
 #include "store/experiment.h"
@@ -43,11 +45,52 @@ pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char 
     return PB_OK;
 }
 
+pb_status runplan_stop_parse(const char *spec, double *confidence, char *err)
+{
+    char *end;
+    if (spec && !strcmp(spec, "identified")) {
+        *confidence = 1 - GLR_DELTA;
+        return PB_OK;
+    }
+    if (spec && !strncmp(spec, "identified:", 11)) {
+        double c = strtod(spec + 11, &end);
+        if (end != spec + 11 && !*end && c > 0 && c < 1) {
+            *confidence = c;
+            return PB_OK;
+        }
+    }
+    return pb_errf(err, PB_ERR_INVALID,
+                   "--stop takes identified or identified:C with C in (0, 1), e.g. "
+                   "identified:0.95; got '%s'",
+                   spec ? spec : "");
+}
+
+int runplan_policy_is_bai(const char *policy, int *rule)
+{
+    char ignored[PB_ERR_LEN];
+    bai_rule r;
+    if (!policy || bai_rule_parse(policy, &r, ignored) != PB_OK)
+        return 0;
+    if (rule)
+        *rule = (int)r;
+    return 1;
+}
+
 static pb_status check_options(const struct offline_options *o, char *err)
 {
     bandit_policy pol;
-    if (!o->policy || policyspec_parse(o->policy, &pol, err) != PB_OK)
+    if (o->stop_confidence < 0 || o->stop_confidence >= 1)
+        return pb_errf(err, PB_ERR_INVALID, "stop confidence must be in (0, 1), got %g",
+                       o->stop_confidence);
+    if (o->policy && runplan_policy_is_bai(o->policy, NULL)) {
+        if (o->stop_confidence <= 0)
+            return pb_errf(err, PB_ERR_INVALID,
+                           "policy %s is a best-arm identification rule; it needs --stop "
+                           "identified[:C]",
+                           o->policy);
+    } else if (!o->policy || policyspec_parse(o->policy, &pol, err) != PB_OK) {
         return o->policy ? PB_ERR_INVALID : pb_errf(err, PB_ERR_INVALID, "no policy given");
+    }
     if (o->iterations < 1)
         return pb_errf(err, PB_ERR_INVALID, "iterations must be at least 1");
     if (o->batch < 1 || o->batch > 100000)

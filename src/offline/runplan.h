@@ -17,6 +17,14 @@
  * not named are left alone). PB_ERR_INVALID names the bad part. */
 pb_status runplan_budget_parse(const char *spec, struct offline_budget *b, char *err);
 
+/* Parses a --stop spec: "identified" (confidence 1 - GLR_DELTA) or "identified:C" with C in
+ * (0, 1), e.g. "identified:0.95", into *confidence. PB_ERR_INVALID names the valid forms. */
+pb_status runplan_stop_parse(const char *spec, double *confidence, char *err);
+
+/* 1 when policy names a best-arm identification rule (tts, lucb, se, uniform) rather than a
+ * bandit policy; *rule (may be NULL) gets it. */
+int runplan_policy_is_bai(const char *policy, int *rule);
+
 /* The task of opt: its task file with scenarios_path replacing the file's lines, or the
  * built-in chat task over scenarios_path. Caller frees with task_free (also on failure). */
 pb_status runplan_task(const struct offline_options *opt, struct task *task, char *err);

@@ -31,6 +31,8 @@ static json_t *options_json(const struct offline_options *o, const struct task *
     for (size_t i = 0; j && i < 4; i++)
         if (values[i])
             json_object_set_new(j, keys[i], json_string(values[i]));
+    if (j && o->stop_confidence > 0)
+        json_object_set_new(j, "stop_identified", json_real(o->stop_confidence));
     return j;
 }
 
@@ -55,7 +57,11 @@ pb_status runrecord_create(store *db, const struct offline_options *opt, int64_t
     if (rc != PB_OK)
         goto cleanup;
     snprintf(ename, sizeof ename, "run-%lld", (long long)*run_id);
-    rc = store_experiment_get_or_create(db, ename, "offline", opt->policy, &e, err);
+    /* the experiment's policy is for the dashboard's live view, which knows bandit policies:
+     * a run chosen by identification (tts, lucb, ...) shows as Thompson there */
+    rc = store_experiment_get_or_create(
+        db, ename, "offline", runplan_policy_is_bai(opt->policy, NULL) ? "thompson" : opt->policy,
+        &e, err);
     if (rc == PB_OK)
         rc = arms_sync_dir(db, e.id, opt->prompts_dir, NULL, err);
     if (rc == PB_OK)
@@ -113,6 +119,7 @@ pb_status runrecord_load(store *db, int64_t run_id, struct offline_options *opt,
     opt->judge_examples = json_string_value(json_object_get(root, "judge_examples"));
     opt->judge_model = json_string_value(json_object_get(root, "judge_model"));
     opt->task_path = json_string_value(json_object_get(root, "task_file"));
+    opt->stop_confidence = json_number_value(json_object_get(root, "stop_identified"));
     if (opt->scenarios_path && !*opt->scenarios_path)
         opt->scenarios_path = NULL; /* a task without scenario lines */
     opt->iterations = (long)iterations;

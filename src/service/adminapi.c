@@ -7,7 +7,9 @@
 #include "bandit/policyspec.h"
 #include "bandit/contextual.h"
 #include "base/jsonio.h"
+#include "offline/evolve.h"
 #include "service/live.h"
+#include "service/livejudge.h"
 #include "store/arms.h"
 #include "store/runs.h"
 
@@ -472,6 +474,36 @@ cleanup:
     return rc;
 }
 
+/* ---- the live judge's agreement with people (livejudge.h) ---- */
+
+static pb_status h_judge_agreement(struct server_request *req, struct server_reply *reply,
+                                   void *ctx)
+{
+    json_t *j = NULL;
+    pb_status rc = livejudge_agreement(ctx, server_req_param(req, "name"), &j, reply->err);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200, j);
+    return rc;
+}
+
+/* ---- an evolve's lineage (offline/evolve.h) ---- */
+
+static pb_status h_run_lineage(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    int64_t id = 0;
+    json_t *j = NULL;
+    pb_status rc = server_req_param_id(req, "id", &id, reply->err);
+    store *s = rc == PB_OK ? app_store_acquire(ctx, reply->err) : NULL;
+    if (rc == PB_OK && !s)
+        rc = PB_ERR_DB;
+    if (rc == PB_OK)
+        rc = evolve_lineage_json(s, id, &j, reply->err);
+    app_store_release(ctx, s);
+    if (rc == PB_OK)
+        server_reply_json(reply, 200, j);
+    return rc;
+}
+
 /* ---- table ---- */
 
 static const struct server_route adminapi_table[] = {
@@ -479,6 +511,7 @@ static const struct server_route adminapi_table[] = {
     {"GET", "/v1/experiments/{name}", h_experiment, SERVER_ADMIN},
     {"GET", "/v1/arms", h_arms, SERVER_ADMIN},
     {"GET", "/v1/runs", h_runs, SERVER_ADMIN},
+    {"GET", "/v1/runs/{id}/lineage", h_run_lineage, SERVER_ADMIN},
     {"POST", "/v1/arms", h_arm_add, SERVER_ADMIN},
     {"POST", "/v1/arms/{id}/retire", h_arm_retire, SERVER_ADMIN},
     {"POST", "/v1/arms/{id}/restore", h_arm_restore, SERVER_ADMIN},
@@ -487,6 +520,7 @@ static const struct server_route adminapi_table[] = {
     {"POST", "/v1/experiments/{name}/unpromote", h_unpromote, SERVER_ADMIN},
     {"POST", "/v1/experiments/{name}/reset", h_reset, SERVER_ADMIN},
     {"POST", "/v1/experiments/{name}/import-run", h_import_run, SERVER_ADMIN},
+    {"GET", "/v1/experiments/{name}/judge-agreement", h_judge_agreement, SERVER_ADMIN},
 };
 
 const struct server_route *adminapi_routes(size_t *n)

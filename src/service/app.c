@@ -9,6 +9,7 @@
 #include "store/feedback.h"
 #include "store/impressions.h"
 #include "service/live.h"
+#include "service/livejudge.h"
 #include "service/segmap.h"
 #include "store/writer.h"
 #include "llm/llmloop.h"
@@ -36,7 +37,8 @@ struct app {
     dashcache *dashcache;
     emotion *emotion;
     llm_client *llm;
-    llm_loop *loop; /* the provider event loop over llm; NULL without a provider */
+    llm_loop *loop;       /* the provider event loop over llm; NULL without a provider */
+    livejudge *livejudge; /* judge.live_sample_rate's scorer (livejudge.h) */
     char llm_note[PB_ERR_LEN];
     double started_at;
     pthread_mutex_t pool_mu;
@@ -64,6 +66,10 @@ struct live *app_live(app *a)
 const struct segmap *app_segmap(const app *a)
 {
     return a->segmap;
+}
+struct livejudge *app_livejudge(app *a)
+{
+    return a->livejudge;
 }
 struct writer *app_writer(app *a)
 {
@@ -359,6 +365,8 @@ pb_status app_new(const config *cfg, const struct app_options *opt, app **out, c
     if (rc == PB_OK)
         rc = app_open_parts(a, opt, err);
     if (rc == PB_OK)
+        rc = livejudge_new(a, &a->livejudge, err);
+    if (rc == PB_OK)
         rc = app_run_retention(a, NULL, err);
     if (rc == PB_OK)
         rc = app_run_reward_sweep(a, NULL, err);
@@ -391,6 +399,7 @@ void app_free(app *a)
      * commits what is queued (turns already answered are recorded), then the state they touch. */
     llm_loop_free(a->loop);
     writer_free(a->writer);
+    livejudge_free(a->livejudge); /* after the writer: its commits offer answers to judge */
     live_free(a->live);
     segmap_free(a->segmap);
     chatmem_free(a->chatmem);

@@ -24,6 +24,7 @@ typedef struct app app;
 struct chatmem;
 struct dashcache;
 struct live;
+struct livejudge;
 struct segmap;
 struct writer;
 
@@ -52,6 +53,7 @@ metrics *app_metrics(app *a);                  /* hand it to server_options.metr
 struct live *app_live(app *a);                 /* thread-safe (live.h) */
 const struct segmap *app_segmap(const app *a); /* segment of a turn (segmap.h); immutable */
 struct writer *app_writer(app *a);             /* thread-safe group commit (writer.h) */
+struct livejudge *app_livejudge(app *a);       /* live answers' judge (livejudge.h) */
 struct chatmem *app_chatmem(app *a);           /* in-memory histories and turns (chatmem.h) */
 struct dashcache *app_dashcache(app *a);       /* the dashboard's aggregates (dashcache.h) */
 const emotion *app_emotion(const app *a);

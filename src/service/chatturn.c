@@ -6,6 +6,7 @@
 #include "service/chatmem.h"
 #include "service/live.h"
 #include "service/livefeat.h"
+#include "service/livejudge.h"
 #include "service/reward.h"
 #include "service/segmap.h"
 #include "store/impressions.h"
@@ -656,6 +657,19 @@ static void remember_turn(app *a, const struct turn *t, const struct chatturn_ou
                              (double)config_int(cfg, "assign.user_ttl_s"));
 }
 
+/* A committed answer for the live judge (livejudge.h samples it; never waits). */
+static void offer_to_judge(chatturn_job *j)
+{
+    json_t *user = json_array_get(j->t.messages, json_array_size(j->t.messages) - 1);
+    struct livejudge_offer o = {.impression_id = j->out.impression_id,
+                                .experiment_id = j->t.choice.experiment_id,
+                                .arm_id = j->t.choice.arm_id,
+                                .experiment = j->t.experiment,
+                                .context = json_string_value(json_object_get(user, "content")),
+                                .answer = j->t.reply};
+    livejudge_offer(app_livejudge(j->a), &o);
+}
+
 /* The record committed (or failed): memory, counters and the old answer's reward move only
  * after the commit; then the sink gets the turn. */
 static void record_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud)
@@ -674,6 +688,7 @@ static void record_done(pb_status rc, int64_t id, int duplicate, const char *err
         }
         remember_turn(j->a, t, &j->out, j->fresh);
         pipeline_count_pull(j->a, t->experiment, t->choice.arm_name);
+        offer_to_judge(j);
         j->out.reply = t->reply;
         t->reply = NULL;
     }
