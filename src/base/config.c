@@ -134,6 +134,15 @@ static const struct setting settings[] = {
      "live segments: group (top emotion's group), label (top emotion label) or none"},
     {"bandit.segment_map", T_STR, "", 0, 0, 0,
      "TSV file label<TAB>segment overriding the emotion model's mapping (empty: none)"},
+    {"openai.model", T_STR, "", 0, 0, 0,
+     "/v1/chat/completions: upstream model of every experiment (empty: llm.model)"},
+    {"openai.system", T_STR, "replace", 0, 0, 0,
+     "/v1/chat/completions: a client's system message is replaced by the arm's prompt "
+     "(replace), follows it (prepend) or is refused with 400 (refuse)"},
+    {"openai.emotion", T_BOOL, "false", 0, 0, 0,
+     "/v1/chat/completions: send the user message as 'message ;; emotion' (the seed's layout)"},
+    {"openai.experiments", T_STR, "", 0, 0, 0,
+     "/v1/chat/completions: per-experiment overrides, NAME:model=M,system=S,emotion=B;NAME2:..."},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

@@ -33,8 +33,10 @@ struct chatreq {
     pthread_mutex_t lock;
     int refs; /* 2: the handler side and the turn side */
     int stream;
-    int64_t regenerated; /* regenerate: the old impression id; 0 for a new turn */
-    chatturn_job *job;   /* while the turn runs */
+    const struct chathttp_wire *wire;
+    void *ud; /* the wire's, freed with ud_free */
+    void (*ud_free)(void *);
+    chatturn_job *job; /* while the turn runs */
     struct server_defer *d;
     pb_status rc;
     char err[PB_ERR_LEN];
@@ -50,6 +52,8 @@ static void chatreq_unref(struct chatreq *c)
     if (!last)
         return;
     chatturn_out_clear(&c->out);
+    if (c->ud_free)
+        c->ud_free(c->ud);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -94,42 +98,75 @@ static json_t *error_json(pb_status rc, const char *err)
     return json_pack("{s:{s:s, s:s}}", "error", "code", pb_status_name(rc), "message", err);
 }
 
+/* ---- /v1/chat's wire: events start, delta, done or error; the turn's JSON ---- */
+
 /* The stream's last event for a result: "done" with the finish reason and usage, or "error". */
-static void final_event(struct pb_buf *b, const struct chatreq *c)
+static void chat_stream_end(struct pb_buf *b, pb_status rc, const struct chatturn_out *out,
+                            const char *err, void *ud)
 {
-    if (c->rc == PB_OK)
+    (void)ud;
+    if (rc == PB_OK)
         sse_event(b, "done",
                   json_pack("{s:I, s:s, s:s, s:{s:I, s:I}}", "impression_id",
-                            (json_int_t)c->out.impression_id, "finish_reason",
-                            c->out.finish_reason[0] ? c->out.finish_reason : "stop", "reply",
-                            c->out.reply ? c->out.reply : "", "usage", "prompt_tokens",
-                            (json_int_t)c->out.prompt_tokens, "completion_tokens",
-                            (json_int_t)c->out.completion_tokens));
+                            (json_int_t)out->impression_id, "finish_reason",
+                            out->finish_reason[0] ? out->finish_reason : "stop", "reply",
+                            out->reply ? out->reply : "", "usage", "prompt_tokens",
+                            (json_int_t)out->prompt_tokens, "completion_tokens",
+                            (json_int_t)out->completion_tokens));
     else
-        sse_event(b, "error", error_json(c->rc, c->err));
+        sse_event(b, "error", error_json(rc, err));
+}
+
+static void chat_stream_start(struct pb_buf *b, const struct chatturn_out *first, void *ud)
+{
+    const int64_t *regenerated = ud;
+    sse_event(b, "start", turn_json(first, regenerated ? *regenerated : 0));
+}
+
+static void chat_stream_delta(struct pb_buf *b, const char *text, size_t len, void *ud)
+{
+    (void)ud;
+    sse_event(b, "delta", json_pack("{s:s%}", "text", text, len));
 }
 
 /* The reply of a non-streaming turn for its result. */
-static void result_reply(const struct chatreq *c, struct server_reply *reply)
+static void chat_reply(struct server_reply *reply, pb_status rc, const struct chatturn_out *out,
+                       const char *err, double retry_after_s, void *ud)
 {
-    if (c->rc == PB_OK) {
-        server_reply_json(reply, 200, chathttp_turn_json(&c->out, c->regenerated));
+    const int64_t *regenerated = ud;
+    if (!out) { /* refused at once */
+        server_reply_error(reply, 503, "overloaded",
+                           "too many chats are waiting for the provider; retry shortly");
+        server_reply_header(reply, "Retry-After", "1");
         return;
     }
-    api_reply_failure(reply, c->rc, c->err, c->retry_after_s);
+    if (rc == PB_OK) {
+        server_reply_json(reply, 200, chathttp_turn_json(out, regenerated ? *regenerated : 0));
+        return;
+    }
+    api_reply_failure(reply, rc, err, retry_after_s);
 }
 
-/* Answers through d (outside any lock) and gives up the handler's or the turn's reference. */
+static const struct chathttp_wire chat_wire = {
+    .stream_start = chat_stream_start,
+    .stream_delta = chat_stream_delta,
+    .stream_end = chat_stream_end,
+    .reply = chat_reply,
+    .timeout_event = "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
+                     "\"the answer did not finish within server.request_timeout_s\"}}\n\n",
+};
+
+/* Answers through d (outside any lock). */
 static void answer(struct chatreq *c, struct server_defer *d)
 {
     if (c->stream) {
         struct pb_buf b = {0};
-        final_event(&b, c);
+        c->wire->stream_end(&b, c->rc, &c->out, c->err, c->ud);
         server_stream_end(d, b.data, b.len);
         pb_buf_free(&b);
     } else {
         struct server_reply reply = {0};
-        result_reply(c, &reply);
+        c->wire->reply(&reply, c->rc, &c->out, c->err, c->retry_after_s, c->ud);
         server_defer_finish(d, &reply);
     }
 }
@@ -139,12 +176,12 @@ static void answer(struct chatreq *c, struct server_defer *d)
 static void sink_delta(const char *text, size_t len, void *ud)
 {
     struct chatreq *c = ud;
-    json_t *j = json_pack("{s:s%}", "text", text, len);
     struct pb_buf b = {0};
-    sse_event(&b, "delta", j);
     pthread_mutex_lock(&c->lock);
-    if (c->d) /* NULL only when no reply could be opened: the turn is being cancelled */
+    if (c->d) { /* NULL only when no reply could be opened: the turn is being cancelled */
+        c->wire->stream_delta(&b, text, len, c->ud);
         server_stream_write(c->d, b.data, b.len); /* copies; never waits */
+    }
     pthread_mutex_unlock(&c->lock);
     pb_buf_free(&b);
 }
@@ -187,21 +224,23 @@ static int wants_stream(struct server_request *req, const json_t *body)
            (accept && strstr(accept, "text/event-stream"));
 }
 
-/* Submits a prepared turn and defers or streams its reply; the turn's errors found at once go
- * to reply. */
-static pb_status run_turn(app *a, struct server_request *req, struct server_reply *reply,
-                          chatturn_job *job, const struct chatturn_out *first, int stream,
-                          int64_t regenerated)
+pb_status chathttp_run(app *a, struct server_request *req, struct server_reply *reply,
+                       chatturn_job *job, const struct chatturn_out *first, int stream,
+                       const struct chathttp_wire *wire, void *ud, void (*ud_free)(void *))
 {
     struct chatreq *c = calloc(1, sizeof *c);
     if (!c) {
         chatturn_job_free(job);
+        if (ud_free)
+            ud_free(ud);
         return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 2;
     c->stream = stream;
-    c->regenerated = regenerated;
+    c->wire = wire;
+    c->ud = ud;
+    c->ud_free = ud_free;
     c->job = job;
     const config *cfg = app_config(a);
     double timeout = (double)config_int(cfg, "server.request_timeout_s");
@@ -212,24 +251,21 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
     if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
         pthread_mutex_unlock(&c->lock);
-        chatreq_unref(c);
-        chatreq_unref(c);
         if (rc == PB_ERR_LIMIT) {
-            server_reply_error(reply, 503, "overloaded",
-                               "too many chats are waiting for the provider; retry shortly");
-            server_reply_header(reply, "Retry-After", "1");
-            return PB_OK;
+            wire->reply(reply, rc, NULL, reply->err, retry_after, ud);
+            rc = PB_OK;
         }
+        chatreq_unref(c);
+        chatreq_unref(c);
         return rc;
     }
     struct server_defer *d;
     if (stream) {
         struct pb_buf b = {0};
-        sse_event(&b, "start", turn_json(first, regenerated));
-        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout,
-                                "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
-                                "\"the answer did not finish within server.request_timeout_s\"}}"
-                                "\n\n",
+        if (wire->stream_headers)
+            wire->stream_headers(reply, first, ud);
+        wire->stream_start(&b, first, ud);
+        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout, wire->timeout_event,
                                 on_cancel, c);
         if (d)
             server_stream_write(d, b.data, b.len);
@@ -244,6 +280,22 @@ static pb_status run_turn(app *a, struct server_request *req, struct server_repl
     pthread_mutex_unlock(&c->lock);
     chatreq_unref(c);
     return PB_OK;
+}
+
+/* /v1/chat's wire, with the old impression id of a regenerated turn (0: a new turn). */
+static pb_status run_turn(app *a, struct server_request *req, struct server_reply *reply,
+                          chatturn_job *job, const struct chatturn_out *first, int stream,
+                          int64_t regenerated)
+{
+    int64_t *ud = NULL;
+    if (regenerated) {
+        if (!(ud = malloc(sizeof *ud))) {
+            chatturn_job_free(job);
+            return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+        }
+        *ud = regenerated;
+    }
+    return chathttp_run(a, req, reply, job, first, stream, &chat_wire, ud, free);
 }
 
 pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, void *ctx)
