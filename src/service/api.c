@@ -109,8 +109,11 @@ static pb_status h_feedback(struct server_request *req, struct server_reply *rep
     impression = from_completion;
     if ((!completion &&
          (rc = jsonio_integer(body, "impression_id", 1, 1, INT64_MAX, &impression, reply->err))) ||
-        (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)) ||
-        (rc = server_auth_user(req, in.user_id, reply->err)) ||
+        (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)))
+        goto cleanup;
+    if (!in.user_id) /* a user token speaks for its user */
+        in.user_id = server_req_user(req);
+    if ((rc = server_auth_user(req, in.user_id, reply->err)) ||
         (rc = jsonio_string(body, "kind", 1, &in.kind, reply->err)) ||
         (rc = jsonio_number(body, "value", 0, -1, 1, &in.value, reply->err)) ||
         (rc = jsonio_string(body, "final_text", 0, &in.final_text, reply->err)) ||
