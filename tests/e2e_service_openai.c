@@ -6,7 +6,8 @@
  * with its Retry-After and 500 as 502, nothing stored; the system-message policies (replace,
  * prepend, refuse) and the per-experiment settings (upstream model, emotion step); stickiness
  * by the user field and by the conversation header; the client's history sent as it is; auth
- * (user token, another user's name, admin token); a client gone mid-stream storing nothing. */
+ * (user token, another user's name, admin token) and the tokens per arm the dashboard reads;
+ * a client gone mid-stream storing nothing. */
 #include "svc_harness.h"
 
 #include "service/oaiapi.h"
@@ -581,6 +582,30 @@ static void test_auth(void)
     resp_free(&r);
     call(&s, "GET", "/v1/models", "tok-alice", NULL, NULL, &r);
     CHECK_INT(r.status, 200);
+    resp_free(&r);
+    /* The dashboard's tokens per arm: the two answered turns, priced at run.price_*. */
+    svc_flush(&s);
+    call(&s, "GET", "/v1/experiments/default/usage", "tok-alice", NULL, NULL, &r);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    call(&s, "GET", "/v1/experiments/default/usage", "tok-admin", NULL, NULL, &r);
+    CHECK_INT(r.status, 200);
+    long long turns = 0, tokens = 0;
+    double cost = 0, want = 0;
+    size_t i;
+    json_t *arm;
+    json_array_foreach(json_object_get(r.json, "arms"), i, arm)
+    {
+        turns += svc_int(arm, "turns");
+        tokens += svc_int(arm, "prompt_tokens") + svc_int(arm, "completion_tokens");
+        cost += json_real_value(json_object_get(arm, "cost_usd"));
+        want += ((double)svc_int(arm, "prompt_tokens") * 0.00015 +
+                 (double)svc_int(arm, "completion_tokens") * 0.0006) /
+                1000;
+    }
+    CHECK_INT((int)turns, 2);
+    CHECK(tokens > 0);
+    CHECK_NEAR(cost, want, 1e-12);
     resp_free(&r);
     svc_stop(&s);
 }

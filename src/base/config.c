@@ -96,9 +96,10 @@ static const struct setting settings[] = {
     {"run.scenarios", T_STR, "prompts/scenarios_chat.txt", 0, 0, 0,
      "bandit-run: opening sentences, one per line (optional TAB emotion)"},
     {"run.price_prompt_per_1k", T_DOUBLE, "0.00015", 0, 1000, 0,
-     "bandit-run: USD per 1000 prompt tokens, for usd budgets (gpt-4o-mini list price)"},
+     "USD per 1000 prompt tokens, for bandit-run's usd budgets and the dashboard's cost per arm "
+     "(gpt-4o-mini list price)"},
     {"run.price_completion_per_1k", T_DOUBLE, "0.0006", 0, 1000, 0,
-     "bandit-run: USD per 1000 completion tokens (gpt-4o-mini list price)"},
+     "USD per 1000 completion tokens, for bandit-run and the dashboard (gpt-4o-mini list price)"},
     {"rewards.like", T_DOUBLE, "1", -1, 1, 0, "reward for a like"},
     {"rewards.dislike", T_DOUBLE, "-1", -1, 1, 0, "reward for a dislike"},
     {"rewards.regenerate", T_DOUBLE, "-0.5", -1, 1, 0, "reward for a regenerate"},
