@@ -143,7 +143,8 @@ static const struct setting settings[] = {
     {"openai.emotion", T_BOOL, "false", 0, 0, 0,
      "/v1/chat/completions: send the user message as 'message ;; emotion' (the seed's layout)"},
     {"openai.experiments", T_STR, "", 0, 0, 0,
-     "/v1/chat/completions: per-experiment overrides, NAME:model=M,system=S,emotion=B;NAME2:..."},
+     "/v1/chat/completions: per-experiment overrides NAME:model=M,system=S,emotion=B;NAME2:... "
+     "(a key left out keeps the openai.* value; docs/API.md)"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
