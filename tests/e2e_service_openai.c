@@ -375,14 +375,17 @@ static void test_unknown_model_and_bad_requests(void)
     }
     CHECK_INT((int)upstream_count(), (int)before);
     CHECK_INT((int)svc_counts(&s).impressions, 0);
-    /* Text parts are joined into the message. */
+    /* Text parts are joined into the message; temperature and max_tokens reach the provider. */
     completion(&s, NULL, NULL,
-               "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
-               "\"text\",\"text\":\"안녕 \"},{\"type\":\"text\",\"text\":\"친구\"}]}]}",
+               "{\"model\":\"default\",\"temperature\":0.25,\"max_tokens\":50,\"top_p\":1,"
+               "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+               "\"안녕 \"},{\"type\":\"text\",\"text\":\"친구\"}]}]}",
                &r);
     CHECK_INT(r.status, 200);
     json_t *up = last_upstream();
     CHECK_STR(upstream_content(up, 1), "안녕 친구");
+    CHECK_NEAR(json_number_value(json_object_get(up, "temperature")), 0.25, 1e-9);
+    CHECK_INT((int)svc_int(up, "max_tokens"), 50);
     json_decref(up);
     resp_free(&r);
     svc_stop(&s);

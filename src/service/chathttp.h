@@ -3,8 +3,10 @@
  * reply deferred or streamed as Server-Sent Events ("stream": true or Accept:
  * text/event-stream) while the provider loop and the writer finish it; no thread waits. Events
  * of a stream: "start" (arm, emotions, segment, conversation and impression ids), "delta"
- * ({"text"}), then "done" (finish reason, usage, the whole reply) or "error". No SQL, no
- * provider calls: it calls chatturn. */
+ * ({"text"}), then "done" (finish reason, usage, the whole reply) or "error". The deferral and
+ * streaming machinery (chathttp_run) is shared with other wire formats through struct
+ * chathttp_wire (the OpenAI-compatible endpoint, oaiapi.h). No SQL, no provider calls: it
+ * calls chatturn. */
 #ifndef CHATHTTP_H
 #define CHATHTTP_H
 
