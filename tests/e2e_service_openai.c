@@ -3,7 +3,8 @@
  * usage stored per impression) and the id giving working feedback; a stream's chunks (role
  * first, deltas adding up, finish reason, the usage chunk only when asked, data: [DONE]); an
  * unknown model (404 listing the models) and a bare experiment name; upstream 429 passed through
- * with its Retry-After and 500 as 502, nothing stored; the system-message policies (replace,
+ * with its Retry-After, a quota 429 as insufficient_quota, 500 as 502, a slow provider as 504,
+ * nothing stored; the system-message policies (replace,
  * prepend, refuse) and the per-experiment settings (upstream model, emotion step); stickiness
  * by the user field and by the conversation header; the client's history sent as it is; auth
  * (user token, another user's name, admin token) and the tokens per arm the dashboard reads;
@@ -426,6 +427,33 @@ static void test_upstream_errors(void)
     svc_stop(&s);
 }
 
+static void test_quota_and_timeout(void)
+{
+    static const char *const set[] = {"server.request_timeout_s", "1", NULL};
+    struct svc s;
+    struct resp r = {0};
+    svc_start(&s, set);
+    completion(&s, NULL, NULL,
+               "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":\"hi "
+               "[[fake:quota]]\"}]}",
+               &r);
+    CHECK_INT(r.status, 429);
+    CHECK_STR(error_field(r.json, "code"), "insufficient_quota");
+    resp_free(&r);
+    /* A provider slower than server.request_timeout_s: 504, nothing stored. */
+    double t0 = pb_now_monotonic();
+    completion(&s, NULL, NULL,
+               "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":\"hi "
+               "[[fake:slow=3000]]\"}]}",
+               &r);
+    CHECK_INT(r.status, 504);
+    CHECK(error_field(r.json, "message") != NULL);
+    CHECK(pb_now_monotonic() - t0 < 2.5);
+    resp_free(&r);
+    CHECK_INT((int)svc_counts(&s).impressions, 0);
+    svc_stop(&s);
+}
+
 static const char *const client_system =
     "{\"model\":\"promptbandit/default\",\"messages\":[{\"role\":\"system\",\"content\":\"CLIENT-"
     "SYSTEM\"},{\"role\":\"user\",\"content\":\"hi\"}]}";
@@ -649,6 +677,7 @@ int main(void)
     RUN(test_stream_chunks_usage_and_done);
     RUN(test_unknown_model_and_bad_requests);
     RUN(test_upstream_errors);
+    RUN(test_quota_and_timeout);
     RUN(test_system_policies_and_settings);
     RUN(test_history_and_stickiness);
     RUN(test_auth);
