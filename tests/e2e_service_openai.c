@@ -4,9 +4,9 @@
  * first, deltas adding up, finish reason, the usage chunk only when asked, data: [DONE]); an
  * unknown model (404 listing the models) and a bare experiment name; upstream 429 passed through
  * with its Retry-After, a quota 429 as insufficient_quota, 500 as 502, a slow provider as 504,
- * nothing stored; the system-message policies (replace,
- * prepend, refuse) and the per-experiment settings (upstream model, emotion step); stickiness
- * by the user field and by the conversation header; the client's history sent as it is; auth
+ * nothing stored; the system-message policies (replace, prepend, refuse) and the
+ * per-experiment settings (upstream model, emotion step); stickiness by the user field and by
+ * the conversation header; the client's history sent as it is; auth
  * (user token, another user's name, admin token) and the tokens per arm the dashboard reads;
  * a client gone mid-stream storing nothing. */
 #include "svc_harness.h"
