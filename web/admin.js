@@ -599,7 +599,8 @@
       const [ov, examples, usage, runs, evals] = await Promise.all([
         apiJson('GET', '/v1/experiments/' + name + '/overview?window=' + win),
         apiJson('GET', '/v1/experiments/' + name + '/examples'),
-        apiJson('GET', '/v1/experiments/' + name + '/usage'),
+        // Tokens per arm are a column of their own: without them the rest still shows.
+        apiJson('GET', '/v1/experiments/' + name + '/usage').catch(() => null),
         apiJson('GET', '/v1/dashboard/runs'),
         apiJson('GET', '/v1/judge-evals'),
       ]);
