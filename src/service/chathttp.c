@@ -1,6 +1,9 @@
 /* chathttp.c — the chat turn over HTTP without a waiting thread: the handler prepares the turn
  * (chatturn_prepare), submits it, defers its reply (or opens an SSE stream) and returns; the
- * provider loop and the writer finish it.
+ * provider loop and the writer finish it. What the bytes say is a wire's (struct
+ * chathttp_wire): /v1/chat's events and JSON here, the OpenAI chunks in oaiapi.c; the handoff
+ * below is the same for every wire, and a wire's functions run where the answer is written
+ * (the start and the deltas under the lock, the end outside it).
  *
  * The handoff between the handler and the turn is the one subtle part. The turn could end (a
  * failing provider, a fast fake) before the handler has its server_defer handle, and the
