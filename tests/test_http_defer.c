@@ -637,8 +637,8 @@ static void test_a_deferred_reply_becomes_a_stream_and_ends_at_its_deadline(void
     struct streamer *c = streamer_start(s, "/late-stream?deadline=1");
     struct server_defer *d = take_stream();
     sleep_ms(100); /* the connection is suspended as a deferred reply now */
-    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT), 1);
-    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL), 0); /* once only */
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT, NULL), 1);
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL, NULL), 0); /* once only */
     CHECK_INT(server_stream_write(d, "data: one\n\n", 11), 1);
     sleep_ms(50);
     CHECK_INT(server_stream_write(d, "data: two\n\n", 11), 1);
@@ -651,7 +651,7 @@ static void test_a_deferred_reply_becomes_a_stream_and_ends_at_its_deadline(void
     /* Made a stream and never written: the deadline ends it with the timeout event. */
     c = streamer_start(s, "/late-stream?deadline=0.3");
     d = take_stream();
-    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT), 1);
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", TIMEOUT_EVENT, NULL), 1);
     pthread_join(c->thread, NULL);
     CHECK_INT(c->r.status, 200);
     CHECK_STR(c->r.body, TIMEOUT_EVENT);
@@ -668,7 +668,7 @@ static void test_a_deferred_reply_answered_by_the_core_cannot_become_a_stream(vo
     struct server_defer *d = take_stream();
     pthread_join(c->thread, NULL);
     CHECK_INT(c->r.status, 504);
-    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL), 0);
+    CHECK_INT(server_defer_stream(d, 200, "text/event-stream", NULL, NULL), 0);
     server_defer_drop(d); /* the worker lets go; the core had answered */
     free(c);
     server_free(s);

@@ -25,6 +25,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the browser tests (tests/browser: playwright-core) and the OpenAI SDK
+# tests (tests/sdk: the openai package); each test's run.sh installs its pinned packages with
+# npm ci from the committed package-lock.json when they are missing.
 # The machine image may ship Node.js outside Debian's packages; it serves as well.
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs/}")

@@ -307,7 +307,15 @@
     if (!$('#policy').value) $('#policy').value = e.policy || '';
   }
 
-  function renderArms(ov) {
+  // Provider tokens of the arm's answered chat turns and their cost (GET .../usage), or '—'.
+  function usageText(u) {
+    if (!u) return '—';
+    const tokens = u.prompt_tokens + u.completion_tokens;
+    return tokens.toLocaleString('ko-KR') + ' · $' + u.cost_usd.toFixed(4);
+  }
+
+  function renderArms(ov, usage) {
+    const byArm = new Map(((usage && usage.arms) || []).map((u) => [u.arm_id, u]));
     const tbody = $('#arms tbody');
     const live = ov.experiment.kind !== 'offline';
     const v = ov.verdict || {};
@@ -324,6 +332,9 @@
       cell(tr, num(arm.mean, 3), 'num mean');
       cell(tr, arm.rewards > 0 ? num(arm.interval[0], 2) + ' … ' + num(arm.interval[1], 2) : '—', 'num');
       cell(tr, num(arm.p_best, 2), 'num p-best');
+      const tokens = cell(tr, usageText(byArm.get(arm.id)), 'num tokens');
+      const u = byArm.get(arm.id);
+      if (u) tokens.title = `입력 ${u.prompt_tokens} · 출력 ${u.completion_tokens} 토큰 · 답변 ${u.turns}개`;
       cell(tr, (arm.active ? T.active : T.retired) + (arm.promoted ? ' · ' + T.promoted : ''));
       const actions = cell(tr, '');
       actions.textContent = '';
@@ -678,9 +689,11 @@
       await loadExperiments();
       const name = encodeURIComponent(selected());
       const win = encodeURIComponent($('#window').value);
-      const [ov, examples, runs, evals, agreement] = await Promise.all([
+      const [ov, examples, usage, runs, evals, agreement] = await Promise.all([
         apiJson('GET', '/v1/experiments/' + name + '/overview?window=' + win),
         apiJson('GET', '/v1/experiments/' + name + '/examples'),
+        // Tokens per arm are a column of their own: without them the rest still shows.
+        apiJson('GET', '/v1/experiments/' + name + '/usage').catch(() => null),
         apiJson('GET', '/v1/dashboard/runs'),
         apiJson('GET', '/v1/judge-evals'),
         // a panel of its own: its failure must not blank the dashboard
@@ -693,7 +706,7 @@
       $('#window').disabled = offline; // a run's charts go by iteration, not by clock time
       renderVerdict(ov);
       renderSummary(ov);
-      renderArms(ov);
+      renderArms(ov, usage);
       renderSegments(ov);
       renderCharts(ov);
       renderExamples(examples, ov);

@@ -111,9 +111,10 @@ static const struct setting settings[] = {
     {"run.scenarios", T_STR, "prompts/scenarios_chat.txt", 0, 0, 0,
      "bandit-run: opening sentences, one per line (optional TAB emotion)"},
     {"run.price_prompt_per_1k", T_DOUBLE, "0.00015", 0, 1000, 0,
-     "bandit-run: USD per 1000 prompt tokens, for usd budgets (gpt-4o-mini list price)"},
+     "USD per 1000 prompt tokens, for bandit-run's usd budgets and the dashboard's cost per arm "
+     "(gpt-4o-mini list price)"},
     {"run.price_completion_per_1k", T_DOUBLE, "0.0006", 0, 1000, 0,
-     "bandit-run: USD per 1000 completion tokens (gpt-4o-mini list price)"},
+     "USD per 1000 completion tokens, for bandit-run and the dashboard (gpt-4o-mini list price)"},
     {"rewards.like", T_DOUBLE, "1", -1, 1, 0, "reward for a like"},
     {"rewards.dislike", T_DOUBLE, "-1", -1, 1, 0, "reward for a dislike"},
     {"rewards.regenerate", T_DOUBLE, "-0.5", -1, 1, 0, "reward for a regenerate"},
@@ -149,6 +150,16 @@ static const struct setting settings[] = {
      "live segments: group (top emotion's group), label (top emotion label) or none"},
     {"bandit.segment_map", T_STR, "", 0, 0, 0,
      "TSV file label<TAB>segment overriding the emotion model's mapping (empty: none)"},
+    {"openai.model", T_STR, "", 0, 0, 0,
+     "/v1/chat/completions: upstream model of every experiment (empty: llm.model)"},
+    {"openai.system", T_STR, "replace", 0, 0, 0,
+     "/v1/chat/completions: a client's system message is replaced by the arm's prompt "
+     "(replace), follows it (prepend) or is refused with 400 (refuse)"},
+    {"openai.emotion", T_BOOL, "false", 0, 0, 0,
+     "/v1/chat/completions: send the user message as 'message ;; emotion' (the seed's layout)"},
+    {"openai.experiments", T_STR, "", 0, 0, 0,
+     "/v1/chat/completions: per-experiment overrides NAME:model=M,system=S,emotion=B;NAME2:... "
+     "(a key left out keeps the openai.* value; docs/API.md)"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

@@ -394,17 +394,19 @@ double httpdefer_deadline(const struct server_defer *d)
 }
 
 int httpdefer_to_stream(struct server_defer *d, int status, const char *content_type,
-                        const char *timeout_event)
+                        const char *timeout_event, struct server_reply *head)
 {
     int made = 0, resume = 0;
     struct httpdefer_spec spec = {.stream = 1,
                                   .status = status,
                                   .content_type = content_type,
                                   .timeout_event = timeout_event};
-    struct server_reply none = {0}; /* a late stream has no handler headers to take */
+    struct server_reply none = {0};
+    if (!head)
+        head = &none;
     pthread_mutex_lock(&d->lock);
     if (d->end == END_NONE && !d->stream) {
-        if (take_stream_spec(d, &spec, &none) == PB_OK) {
+        if (take_stream_spec(d, &spec, head) == PB_OK) {
             made = 1;
             /* The access callback queues the stream's response when it runs again. */
             resume = d->suspended;
@@ -414,6 +416,7 @@ int httpdefer_to_stream(struct server_defer *d, int status, const char *content_
         }
     }
     pthread_mutex_unlock(&d->lock);
+    httpresp_release(head); /* what was not moved in */
     if (resume)
         resume_connection(d);
     return made;

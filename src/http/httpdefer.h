@@ -93,7 +93,7 @@ int httpdefer_finish(struct server_defer *d, struct server_reply *reply);
 void httpdefer_drop(struct server_defer *d);
 double httpdefer_deadline(const struct server_defer *d);
 int httpdefer_to_stream(struct server_defer *d, int status, const char *content_type,
-                        const char *timeout_event);
+                        const char *timeout_event, struct server_reply *head);
 int httpdefer_write(struct server_defer *d, const char *data, size_t len);
 void httpdefer_end(struct server_defer *d, const char *data, size_t len);
 

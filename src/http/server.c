@@ -202,9 +202,9 @@ double server_defer_deadline(const struct server_defer *d)
 }
 
 int server_defer_stream(struct server_defer *d, int status, const char *content_type,
-                        const char *timeout_event)
+                        const char *timeout_event, struct server_reply *head)
 {
-    return httpdefer_to_stream(d, status, content_type, timeout_event);
+    return httpdefer_to_stream(d, status, content_type, timeout_event, head);
 }
 
 int server_stream_write(struct server_defer *d, const char *data, size_t len)

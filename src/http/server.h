@@ -197,12 +197,14 @@ struct server_defer *server_reply_stream(struct server_request *req, struct serv
 /* Turns a deferred reply (server_reply_defer) that nobody has answered yet into a stream, for
  * a worker that learns only later whether the answer streams (a chat turn waiting for its
  * emotions before it can name its arm): the core sends `status` with content_type (copied)
- * when it resumes the connection, then what the worker writes, as for server_reply_stream;
- * timeout_event (copied; may be NULL) as there. Returns 1 when the handle is a stream now,
- * 0 when the core had already answered (deadline, shutdown, client gone) or it was a stream
- * already: the worker then releases it as before. Any thread; at most once per handle. */
+ * and the headers of head (may be NULL: a reply whose headers the worker set with
+ * server_reply_header; they are moved in, and head is cleared either way) when it resumes the
+ * connection, then what the worker writes, as for server_reply_stream; timeout_event (copied;
+ * may be NULL) as there. Returns 1 when the handle is a stream now, 0 when the core had
+ * already answered (deadline, shutdown, client gone) or it was a stream already: the worker
+ * then releases it as before. Any thread; at most once per handle. */
 int server_defer_stream(struct server_defer *d, int status, const char *content_type,
-                        const char *timeout_event);
+                        const char *timeout_event, struct server_reply *head);
 /* Appends bytes (copied). 1 while the client is still there, 0 once the stream is over
  * (client gone, deadline, shutdown, out of memory): the worker may stop producing. Any
  * thread; writes from several threads at once are not ordered. */

@@ -12,6 +12,7 @@
 #include "service/livejudge.h"
 #include "store/arms.h"
 #include "store/runs.h"
+#include "store/usage.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +128,43 @@ static pb_status h_experiments(struct server_request *req, struct server_reply *
         server_reply_json(reply, 200, json_pack("{s:o}", "experiments", arr));
     else
         json_decref(arr);
+    return rc;
+}
+
+/* GET /v1/experiments/{name}/usage: the provider tokens of the experiment's answered chat turns
+ * per arm, and their cost at run.price_prompt_per_1k / run.price_completion_per_1k. */
+static pb_status h_usage(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    const config *cfg = app_config(ctx);
+    double pp = config_double(cfg, "run.price_prompt_per_1k");
+    double pc = config_double(cfg, "run.price_completion_per_1k");
+    struct store_experiment e = {0};
+    struct usage_arm *arms = NULL;
+    size_t n = 0;
+    store *s = app_store_acquire(ctx, reply->err);
+    pb_status rc =
+        s ? store_experiment_get(s, server_req_param(req, "name"), &e, reply->err) : PB_ERR_DB;
+    if (rc == PB_OK)
+        rc = usage_per_arm(s, e.id, &arms, &n, reply->err);
+    app_store_release(ctx, s);
+    json_t *list = json_array();
+    for (size_t i = 0; rc == PB_OK && i < n; i++) {
+        double cost =
+            ((double)arms[i].prompt_tokens * pp + (double)arms[i].completion_tokens * pc) / 1000.0;
+        json_array_append_new(
+            list, json_pack("{s:I, s:I, s:I, s:I, s:f}", "arm_id", (json_int_t)arms[i].arm_id,
+                            "turns", (json_int_t)arms[i].turns, "prompt_tokens",
+                            (json_int_t)arms[i].prompt_tokens, "completion_tokens",
+                            (json_int_t)arms[i].completion_tokens, "cost_usd", cost));
+    }
+    if (rc == PB_OK)
+        server_reply_json(reply, 200,
+                          json_pack("{s:s, s:o, s:{s:f, s:f}}", "experiment", e.name, "arms", list,
+                                    "price_per_1k", "prompt", pp, "completion", pc));
+    else
+        json_decref(list);
+    free(arms);
+    store_experiment_clear(&e);
     return rc;
 }
 
@@ -509,6 +547,7 @@ static pb_status h_run_lineage(struct server_request *req, struct server_reply *
 static const struct server_route adminapi_table[] = {
     {"GET", "/v1/experiments", h_experiments, SERVER_ADMIN},
     {"GET", "/v1/experiments/{name}", h_experiment, SERVER_ADMIN},
+    {"GET", "/v1/experiments/{name}/usage", h_usage, SERVER_ADMIN},
     {"GET", "/v1/arms", h_arms, SERVER_ADMIN},
     {"GET", "/v1/runs", h_runs, SERVER_ADMIN},
     {"GET", "/v1/runs/{id}/lineage", h_run_lineage, SERVER_ADMIN},

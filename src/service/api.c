@@ -22,6 +22,7 @@
 
 #include "service/convapi.h"
 #include "service/dashboard.h"
+#include "service/oaiapi.h"
 
 #define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -96,9 +97,23 @@ static pb_status h_feedback(struct server_request *req, struct server_reply *rep
     if (rc != PB_OK)
         return rc;
     in.value = NAN;
-    if ((rc = jsonio_integer(body, "impression_id", 1, 1, INT64_MAX, &impression, reply->err)) ||
-        (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)) ||
-        (rc = server_auth_user(req, in.user_id, reply->err)) ||
+    /* The id of an OpenAI-compatible completion ("chatcmpl-pb-N", oaiapi.h) names impression N. */
+    const char *completion = json_string_value(json_object_get(body, "impression_id"));
+    int64_t from_completion = 0;
+    if (completion && !oaiapi_impression_of(completion, &from_completion)) {
+        rc = pb_errf(reply->err, PB_ERR_INVALID,
+                     "field 'impression_id' must be a positive integer or a completion id "
+                     "chatcmpl-pb-N");
+        goto cleanup;
+    }
+    impression = from_completion;
+    if ((!completion &&
+         (rc = jsonio_integer(body, "impression_id", 1, 1, INT64_MAX, &impression, reply->err))) ||
+        (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)))
+        goto cleanup;
+    if (!in.user_id) /* a user token speaks for its user */
+        in.user_id = server_req_user(req);
+    if ((rc = server_auth_user(req, in.user_id, reply->err)) ||
         (rc = jsonio_string(body, "kind", 1, &in.kind, reply->err)) ||
         (rc = jsonio_number(body, "value", 0, -1, 1, &in.value, reply->err)) ||
         (rc = jsonio_string(body, "final_text", 0, &in.final_text, reply->err)) ||
@@ -282,11 +297,12 @@ static const struct server_route api_table[] = {
 
 pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
 {
-    size_t na = N_FIELDS(api_table), nadmin = 0, nd = 0, nc = 0;
+    size_t na = N_FIELDS(api_table), nadmin = 0, nd = 0, nc = 0, no = 0;
     const struct server_route *admin = adminapi_routes(&nadmin);
     const struct server_route *dash = dashboard_routes(&nd);
     const struct server_route *conv = convapi_routes(&nc);
-    struct server_route *all = malloc((na + nadmin + nd + nc) * sizeof *all);
+    const struct server_route *oai = oaiapi_routes(&no);
+    struct server_route *all = malloc((na + nadmin + nd + nc + no) * sizeof *all);
     if (!all)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     memcpy(all, api_table, sizeof api_table);
@@ -294,8 +310,9 @@ pb_status api_routes_new(struct server_route **out, size_t *n, char *err)
     if (nd)
         memcpy(all + na + nadmin, dash, nd * sizeof *dash);
     memcpy(all + na + nadmin + nd, conv, nc * sizeof *conv);
+    memcpy(all + na + nadmin + nd + nc, oai, no * sizeof *oai);
     *out = all;
-    *n = na + nadmin + nd + nc;
+    *n = na + nadmin + nd + nc + no;
     return PB_OK;
 }
 

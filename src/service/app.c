@@ -6,6 +6,7 @@
 #include "store/arms.h"
 #include "service/chatmem.h"
 #include "service/dashcache.h"
+#include "service/oaiapi.h"
 #include "store/feedback.h"
 #include "store/impressions.h"
 #include "service/live.h"
@@ -352,6 +353,8 @@ pb_status app_new(const config *cfg, const struct app_options *opt, app **out, c
     double missing;
     if (rc == PB_OK)
         rc = app_missing_reward(cfg, &exclude, &missing, err);
+    if (rc == PB_OK)
+        rc = oaiapi_check_config(cfg, err);
     if (rc == PB_OK && opt && opt->db_path && !(a->db_path = strdup(opt->db_path)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK &&

@@ -1,6 +1,12 @@
 /* chathttp.c — the chat turn over HTTP without a waiting thread: the handler prepares the turn
  * (chatturn_prepare), submits it, defers its reply (or opens an SSE stream) and returns; the
- * provider loop and the writer finish it.
+ * provider loop and the writer finish it. What the bytes say is a wire's (struct
+ * chathttp_wire): /v1/chat's events and JSON here, the OpenAI chunks in oaiapi.c; the handoff
+ * below is the same for every wire, and a wire's functions run where the answer is written
+ * (the start and the deltas under the lock, the end outside it).
+ *
+ * With a remote emotion classifier a /v1/chat turn defers its reply before it is prepared
+ * (run_async, below): the classifier's answer prepares and submits it.
  *
  * The handoff between the handler and the turn is the one subtle part. The turn could end (a
  * failing provider, a fast fake) before the handler has its server_defer handle, and the
@@ -33,10 +39,11 @@ struct chatreq {
     pthread_mutex_t lock;
     int refs; /* 2: the handler side and the turn side */
     int stream;
-    int64_t regenerated; /* regenerate: the old impression id; 0 for a new turn */
-    chatturn_job *job;   /* while the turn runs */
-    int cancelled;       /* the core gave up before there was a job (remote classification) */
-    double timeout;      /* server.request_timeout_s, for a reply opened late */
+    const struct chathttp_wire *wire;
+    void *ud; /* the wire's, freed with ud_free */
+    void (*ud_free)(void *);
+    chatturn_job *job; /* while the turn runs */
+    int cancelled;     /* the core gave up before there was a job (remote classification) */
     struct server_defer *d;
     pb_status rc;
     char err[PB_ERR_LEN];
@@ -52,6 +59,8 @@ static void chatreq_unref(struct chatreq *c)
     if (!last)
         return;
     chatturn_out_clear(&c->out);
+    if (c->ud_free)
+        c->ud_free(c->ud);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -96,42 +105,75 @@ static json_t *error_json(pb_status rc, const char *err)
     return json_pack("{s:{s:s, s:s}}", "error", "code", pb_status_name(rc), "message", err);
 }
 
+/* ---- /v1/chat's wire: events start, delta, done or error; the turn's JSON ---- */
+
 /* The stream's last event for a result: "done" with the finish reason and usage, or "error". */
-static void final_event(struct pb_buf *b, const struct chatreq *c)
+static void chat_stream_end(struct pb_buf *b, pb_status rc, const struct chatturn_out *out,
+                            const char *err, void *ud)
 {
-    if (c->rc == PB_OK)
+    (void)ud;
+    if (rc == PB_OK)
         sse_event(b, "done",
                   json_pack("{s:I, s:s, s:s, s:{s:I, s:I}}", "impression_id",
-                            (json_int_t)c->out.impression_id, "finish_reason",
-                            c->out.finish_reason[0] ? c->out.finish_reason : "stop", "reply",
-                            c->out.reply ? c->out.reply : "", "usage", "prompt_tokens",
-                            (json_int_t)c->out.prompt_tokens, "completion_tokens",
-                            (json_int_t)c->out.completion_tokens));
+                            (json_int_t)out->impression_id, "finish_reason",
+                            out->finish_reason[0] ? out->finish_reason : "stop", "reply",
+                            out->reply ? out->reply : "", "usage", "prompt_tokens",
+                            (json_int_t)out->prompt_tokens, "completion_tokens",
+                            (json_int_t)out->completion_tokens));
     else
-        sse_event(b, "error", error_json(c->rc, c->err));
+        sse_event(b, "error", error_json(rc, err));
+}
+
+static void chat_stream_start(struct pb_buf *b, const struct chatturn_out *first, void *ud)
+{
+    const int64_t *regenerated = ud;
+    sse_event(b, "start", turn_json(first, regenerated ? *regenerated : 0));
+}
+
+static void chat_stream_delta(struct pb_buf *b, const char *text, size_t len, void *ud)
+{
+    (void)ud;
+    sse_event(b, "delta", json_pack("{s:s%}", "text", text, len));
 }
 
 /* The reply of a non-streaming turn for its result. */
-static void result_reply(const struct chatreq *c, struct server_reply *reply)
+static void chat_reply(struct server_reply *reply, pb_status rc, const struct chatturn_out *out,
+                       const char *err, double retry_after_s, void *ud)
 {
-    if (c->rc == PB_OK) {
-        server_reply_json(reply, 200, chathttp_turn_json(&c->out, c->regenerated));
+    const int64_t *regenerated = ud;
+    if (!out) { /* refused at once */
+        server_reply_error(reply, 503, "overloaded",
+                           "too many chats are waiting for the provider; retry shortly");
+        server_reply_header(reply, "Retry-After", "1");
         return;
     }
-    api_reply_failure(reply, c->rc, c->err, c->retry_after_s);
+    if (rc == PB_OK) {
+        server_reply_json(reply, 200, chathttp_turn_json(out, regenerated ? *regenerated : 0));
+        return;
+    }
+    api_reply_failure(reply, rc, err, retry_after_s);
 }
 
-/* Answers through d (outside any lock) and gives up the handler's or the turn's reference. */
+static const struct chathttp_wire chat_wire = {
+    .stream_start = chat_stream_start,
+    .stream_delta = chat_stream_delta,
+    .stream_end = chat_stream_end,
+    .reply = chat_reply,
+    .timeout_event = "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
+                     "\"the answer did not finish within server.request_timeout_s\"}}\n\n",
+};
+
+/* Answers through d (outside any lock). */
 static void answer(struct chatreq *c, struct server_defer *d)
 {
     if (c->stream) {
         struct pb_buf b = {0};
-        final_event(&b, c);
+        c->wire->stream_end(&b, c->rc, &c->out, c->err, c->ud);
         server_stream_end(d, b.data, b.len);
         pb_buf_free(&b);
     } else {
         struct server_reply reply = {0};
-        result_reply(c, &reply);
+        c->wire->reply(&reply, c->rc, &c->out, c->err, c->retry_after_s, c->ud);
         server_defer_finish(d, &reply);
     }
 }
@@ -141,12 +183,12 @@ static void answer(struct chatreq *c, struct server_defer *d)
 static void sink_delta(const char *text, size_t len, void *ud)
 {
     struct chatreq *c = ud;
-    json_t *j = json_pack("{s:s%}", "text", text, len);
     struct pb_buf b = {0};
-    sse_event(&b, "delta", j);
     pthread_mutex_lock(&c->lock);
-    if (c->d) /* NULL only when no reply could be opened: the turn is being cancelled */
+    if (c->d) { /* NULL only when no reply could be opened: the turn is being cancelled */
+        c->wire->stream_delta(&b, text, len, c->ud);
         server_stream_write(c->d, b.data, b.len); /* copies; never waits */
+    }
     pthread_mutex_unlock(&c->lock);
     pb_buf_free(&b);
 }
@@ -182,33 +224,95 @@ static void on_cancel(void *ud)
     pthread_mutex_unlock(&c->lock);
 }
 
-static const char SSE_TIMEOUT[] =
-    "event: error\ndata: {\"error\":{\"code\":\"timeout\",\"message\":"
-    "\"the answer did not finish within server.request_timeout_s\"}}\n\n";
+/* ---- the handler's side ---- */
+
+static int wants_stream(struct server_request *req, const json_t *body)
+{
+    const char *accept = server_req_header(req, "Accept");
+    return json_is_true(json_object_get(body, "stream")) ||
+           (accept && strstr(accept, "text/event-stream"));
+}
+
+pb_status chathttp_run(app *a, struct server_request *req, struct server_reply *reply,
+                       chatturn_job *job, const struct chatturn_out *first, int stream,
+                       const struct chathttp_wire *wire, void *ud, void (*ud_free)(void *))
+{
+    struct chatreq *c = calloc(1, sizeof *c);
+    if (!c) {
+        chatturn_job_free(job);
+        if (ud_free)
+            ud_free(ud);
+        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->refs = 2;
+    c->stream = stream;
+    c->wire = wire;
+    c->ud = ud;
+    c->ud_free = ud_free;
+    c->job = job;
+    const config *cfg = app_config(a);
+    double timeout = (double)config_int(cfg, "server.request_timeout_s");
+    double deadline = pb_now_monotonic() + timeout, retry_after = 0;
+    struct chatturn_sink sink = {
+        .on_delta = stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
+    pthread_mutex_lock(&c->lock); /* held until the reply is open: the turn waits for it */
+    pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
+    if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
+        pthread_mutex_unlock(&c->lock);
+        if (rc == PB_ERR_LIMIT) {
+            wire->reply(reply, rc, NULL, reply->err, retry_after, ud);
+            rc = PB_OK;
+        }
+        chatreq_unref(c);
+        chatreq_unref(c);
+        return rc;
+    }
+    struct server_defer *d;
+    if (stream) {
+        struct pb_buf b = {0};
+        if (wire->stream_headers)
+            wire->stream_headers(reply, first, ud);
+        wire->stream_start(&b, first, ud);
+        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout, wire->timeout_event,
+                                on_cancel, c);
+        if (d)
+            server_stream_write(d, b.data, b.len);
+        pb_buf_free(&b);
+    } else {
+        d = server_reply_defer(req, reply, timeout, on_cancel, c);
+    }
+    /* The sink has waited on the lock, so the turn cannot have ended yet: c->job is set. */
+    if (!d) /* no reply possible (the core set it): stop the turn */
+        chatturn_cancel(c->job);
+    c->d = d;
+    pthread_mutex_unlock(&c->lock);
+    chatreq_unref(c);
+    return PB_OK;
+}
+
+/* /v1/chat's wire, with the old impression id of a regenerated turn (0: a new turn). */
+/* ---- a /v1/chat turn whose emotions come from a remote classifier ----
+ * The handler defers the reply first (no thread waits for the classifier either), then the
+ * classifier's answer prepares the turn on its loop's thread, and this submits it: under the
+ * lock, as chathttp_run does, so that the turn cannot end before the reply is ready; a stream is
+ * opened (server_defer_stream) only once the turn is submitted, so that every failure before
+ * it is a plain HTTP error. */
 
 /* A failure found before the turn was submitted, answered through d (a deferred reply: no
- * stream has been opened yet), and the turn side's reference given up. */
+ * stream is open yet), and the turn side's reference given up. */
 static void fail_early(struct chatreq *c, struct server_defer *d, pb_status rc, const char *err)
 {
     struct server_reply reply = {0};
-    if (rc == PB_ERR_LIMIT) {
-        server_reply_error(&reply, 503, "overloaded",
-                           "too many chats are waiting for the provider or the emotion "
-                           "classifier; retry shortly");
-        server_reply_header(&reply, "Retry-After", "1");
-    } else {
-        api_reply_failure(&reply, rc, err, 0);
-    }
+    struct chatturn_out none;
+    memset(&none, 0, sizeof none);
+    /* out NULL is the wire's "refused at once" (a full queue: the provider's or the
+     * classifier's); any other failure is the turn's. */
+    c->wire->reply(&reply, rc, rc == PB_ERR_LIMIT ? NULL : &none, err, 0, c->ud);
     server_defer_finish(d, &reply);
     chatreq_unref(c);
 }
 
-/* ---- a turn whose emotions come from a remote classifier ----
- * The handler defers the reply first (no thread waits for the classifier either), then the
- * classifier's answer prepares the turn on its loop's thread, and this submits it: under the
- * lock, as run_turn does, so that the turn cannot end before the reply is ready; a stream is
- * opened (server_defer_stream) only once the turn is submitted, so that every failure before
- * it is a plain HTTP error. */
 static void async_prepared(pb_status rc, chatturn_job *job, const struct chatturn_out *first,
                            const char *err, void *ud)
 {
@@ -242,9 +346,12 @@ static void async_prepared(pb_status rc, chatturn_job *job, const struct chattur
         return;
     }
     if (c->stream) {
-        if (server_defer_stream(d, 200, "text/event-stream", SSE_TIMEOUT)) {
+        struct server_reply head = {0};
+        if (c->wire->stream_headers)
+            c->wire->stream_headers(&head, first, c->ud);
+        if (server_defer_stream(d, 200, "text/event-stream", c->wire->timeout_event, &head)) {
             struct pb_buf b = {0};
-            sse_event(&b, "start", turn_json(first, c->regenerated));
+            c->wire->stream_start(&b, first, c->ud);
             server_stream_write(d, b.data, b.len);
             pb_buf_free(&b);
         } else {
@@ -264,8 +371,9 @@ static pb_status run_async(app *a, struct server_request *req, struct server_rep
     pthread_mutex_init(&c->lock, NULL);
     c->refs = 2;
     c->stream = stream;
-    c->timeout = (double)config_int(app_config(a), "server.request_timeout_s");
-    struct server_defer *d = server_reply_defer(req, reply, c->timeout, on_cancel, c);
+    c->wire = &chat_wire;
+    double timeout = (double)config_int(app_config(a), "server.request_timeout_s");
+    struct server_defer *d = server_reply_defer(req, reply, timeout, on_cancel, c);
     if (!d) { /* the core set the reply */
         pthread_mutex_destroy(&c->lock);
         free(c);
@@ -286,69 +394,19 @@ static pb_status run_async(app *a, struct server_request *req, struct server_rep
     return PB_OK;
 }
 
-/* ---- the handler's side ---- */
-
-static int wants_stream(struct server_request *req, const json_t *body)
-{
-    const char *accept = server_req_header(req, "Accept");
-    return json_is_true(json_object_get(body, "stream")) ||
-           (accept && strstr(accept, "text/event-stream"));
-}
-
-/* Submits a prepared turn and defers or streams its reply; the turn's errors found at once go
- * to reply. */
 static pb_status run_turn(app *a, struct server_request *req, struct server_reply *reply,
                           chatturn_job *job, const struct chatturn_out *first, int stream,
                           int64_t regenerated)
 {
-    struct chatreq *c = calloc(1, sizeof *c);
-    if (!c) {
-        chatturn_job_free(job);
-        return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
-    }
-    pthread_mutex_init(&c->lock, NULL);
-    c->refs = 2;
-    c->stream = stream;
-    c->regenerated = regenerated;
-    c->job = job;
-    const config *cfg = app_config(a);
-    double timeout = (double)config_int(cfg, "server.request_timeout_s");
-    double deadline = pb_now_monotonic() + timeout, retry_after = 0;
-    struct chatturn_sink sink = {
-        .on_delta = stream ? sink_delta : NULL, .on_done = sink_done, .ud = c};
-    pthread_mutex_lock(&c->lock); /* held until the reply is open: the turn waits for it */
-    pb_status rc = chatturn_submit(job, deadline, stream, &sink, &retry_after, reply->err);
-    if (rc != PB_OK) { /* the job is freed and the sink never hears of it */
-        pthread_mutex_unlock(&c->lock);
-        chatreq_unref(c);
-        chatreq_unref(c);
-        if (rc == PB_ERR_LIMIT) {
-            server_reply_error(reply, 503, "overloaded",
-                               "too many chats are waiting for the provider; retry shortly");
-            server_reply_header(reply, "Retry-After", "1");
-            return PB_OK;
+    int64_t *ud = NULL;
+    if (regenerated) {
+        if (!(ud = malloc(sizeof *ud))) {
+            chatturn_job_free(job);
+            return pb_errf(reply->err, PB_ERR_NOMEM, "out of memory");
         }
-        return rc;
+        *ud = regenerated;
     }
-    struct server_defer *d;
-    if (stream) {
-        struct pb_buf b = {0};
-        sse_event(&b, "start", turn_json(first, regenerated));
-        d = server_reply_stream(req, reply, 200, "text/event-stream", timeout, SSE_TIMEOUT,
-                                on_cancel, c);
-        if (d)
-            server_stream_write(d, b.data, b.len);
-        pb_buf_free(&b);
-    } else {
-        d = server_reply_defer(req, reply, timeout, on_cancel, c);
-    }
-    /* The sink has waited on the lock, so the turn cannot have ended yet: c->job is set. */
-    if (!d) /* no reply possible (the core set it): stop the turn */
-        chatturn_cancel(c->job);
-    c->d = d;
-    pthread_mutex_unlock(&c->lock);
-    chatreq_unref(c);
-    return PB_OK;
+    return chathttp_run(a, req, reply, job, first, stream, &chat_wire, ud, free);
 }
 
 pb_status chathttp_chat(struct server_request *req, struct server_reply *reply, void *ctx)

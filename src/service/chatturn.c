@@ -10,6 +10,7 @@
 #include "service/reward.h"
 #include "service/segmap.h"
 #include "store/impressions.h"
+#include "store/usage.h"
 #include "store/writer.h"
 #include "llm/llmloop.h"
 
@@ -56,6 +57,10 @@ struct turn {
     char *reply;
     int has_x; /* x: the turn's features (livefeat.h), stored in the impression context */
     double x[FEATVEC_DIM];
+    /* chatturn_in's provider settings (owned copies; NULL / -1 / 0: the client's) */
+    char *system_extra, *model;
+    double temperature;
+    int max_tokens;
 };
 
 static void turn_clear(struct turn *t)
@@ -64,6 +69,8 @@ static void turn_clear(struct turn *t)
     json_decref(t->messages);
     json_decref(t->emotions);
     free(t->reply);
+    free(t->system_extra);
+    free(t->model);
 }
 
 /* ---- stage 1: validate and classify ---- */
@@ -257,8 +264,12 @@ static pb_status stage_choose(app *a, store *s, const struct chatturn_in *in,
         return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
                        out->conversation_id);
     t->conversation_exists = found;
-    if (!(t->messages = load_history(a, s, out->conversation_id, t->consent, err)))
+    if (in->history)
+        t->messages = json_deep_copy(in->history);
+    else if (!(t->messages = load_history(a, s, out->conversation_id, t->consent, err)))
         return err[0] ? PB_ERR_DB : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    if (!t->messages)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     livefeat_build(out->emotions, out->n_emotions, user_turns(t->messages), pb_now_wall(), t->x);
     t->has_x = 1;
     /* The first choice only tells the experiment id for user-mode look-ups; cheap. */
@@ -276,7 +287,10 @@ static pb_status stage_choose(app *a, store *s, const struct chatturn_in *in,
     char *user = malloc(len);
     if (!user)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
-    snprintf(user, len, "%s ;; %s", in->message, out->emotions[0].display);
+    if (in->plain_message)
+        snprintf(user, len, "%s", in->message);
+    else
+        snprintf(user, len, "%s ;; %s", in->message, out->emotions[0].display);
     json_array_append_new(t->messages, message_json("user", user));
     free(user);
     return PB_OK;
@@ -313,6 +327,7 @@ static chatturn_job *job_new(app *a)
     j->a = a;
     j->fresh = 1;
     j->t.set_consent = -1;
+    j->t.temperature = -1;
     pthread_mutex_init(&j->lock, NULL);
     return j;
 }
@@ -358,6 +373,17 @@ static pb_status prepared(chatturn_job *j, pb_status rc, chatturn_job **out_job,
     return PB_OK;
 }
 
+/* The request's own generation options, copied into the job (the request is gone before the
+ * provider is called); 0 when out of memory. */
+static int job_take_options(chatturn_job *j, const struct chatturn_in *in)
+{
+    if (in->has_temperature)
+        j->t.temperature = in->temperature;
+    j->t.max_tokens = in->max_tokens;
+    return (!in->system_extra || (j->t.system_extra = strdup(in->system_extra))) &&
+           (!in->model || (j->t.model = strdup(in->model)));
+}
+
 /* Stage 2 and the end of a prepare, once stage 1 is done: a store handle only for stage 2. */
 static pb_status prepare_rest(chatturn_job *j, const struct chatturn_in *in, chatturn_job **out_job,
                               struct chatturn_out *first, char *err)
@@ -386,6 +412,7 @@ struct prep {
 
 static void prep_free(struct prep *p)
 {
+    json_decref((json_t *)p->in.history);
     free(p->user_id);
     free(p->conversation_id);
     free(p->message);
@@ -429,9 +456,13 @@ pb_status chatturn_prepare_async(app *a, const struct chatturn_in *in, chatturn_
         in->conversation_id ? strdup(in->conversation_id) : NULL;
     p->in.message = p->message = in->message ? strdup(in->message) : NULL;
     p->in.experiment = j->experiment;
+    p->in.history = json_incref((json_t *)in->history); /* the request's body goes away */
+    p->in.system_extra = NULL;                          /* taken into the job by job_take_options */
+    p->in.model = NULL;
     pb_status rc = PB_OK;
     if (!j->experiment || (in->user_id && !p->user_id) ||
-        (in->conversation_id && !p->conversation_id) || (in->message && !p->message))
+        (in->conversation_id && !p->conversation_id) || (in->message && !p->message) ||
+        !job_take_options(j, in))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
         rc = stage_validate(a, &p->in, &j->t, &j->out, err);
@@ -456,8 +487,9 @@ pb_status chatturn_prepare(app *a, const struct chatturn_in *in, chatturn_job **
     j->experiment = strdup(in->experiment ? in->experiment : "default");
     j->t.experiment = j->experiment;
     j->t.set_consent = in->consent;
-    pb_status rc = j->experiment ? stage_validate(a, in, &j->t, &j->out, err)
-                                 : pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    pb_status rc = j->experiment && job_take_options(j, in)
+                       ? stage_validate(a, in, &j->t, &j->out, err)
+                       : pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc != PB_OK) {
         chatturn_job_free(j);
         return rc;
@@ -494,6 +526,7 @@ static void on_provider_done(pb_status rc, const struct llm_response *resp, cons
     pthread_mutex_unlock(&j->lock);
     count_llm(j->a, resp, rc);
     j->retry_after_s = resp->retry_after_s;
+    j->out.upstream_status = rc == PB_OK ? 0 : resp->http_status;
     if (rc == PB_OK && cancelled)
         rc = pb_errf(err, PB_ERR_TIMEOUT, "the turn was abandoned before its answer was stored");
     else if (rc != PB_OK)
@@ -527,13 +560,27 @@ pb_status chatturn_submit(chatturn_job *j, double deadline, int stream,
         chatturn_job_free(j);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
-    msgs[0] = (struct llm_message){"system", j->t.choice.prompt};
+    char *system = NULL;
+    if (j->t.system_extra) {
+        size_t len = strlen(j->t.choice.prompt) + strlen(j->t.system_extra) + 3;
+        if (!(system = malloc(len))) {
+            free(msgs);
+            chatturn_job_free(j);
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        }
+        snprintf(system, len, "%s\n\n%s", j->t.choice.prompt, j->t.system_extra);
+    }
+    msgs[0] = (struct llm_message){"system", system ? system : j->t.choice.prompt};
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(j->t.messages, i);
         msgs[i + 1].role = json_string_value(json_object_get(m, "role"));
         msgs[i + 1].content = json_string_value(json_object_get(m, "content"));
     }
-    struct llm_request req = {.messages = msgs, .n_messages = n + 1, .temperature = -1};
+    struct llm_request req = {.messages = msgs,
+                              .n_messages = n + 1,
+                              .model = j->t.model,
+                              .temperature = j->t.temperature,
+                              .max_tokens = j->t.max_tokens};
     struct llm_call_handlers h = {
         .on_delta = stream ? on_delta : NULL, .on_done = on_provider_done, .ud = j};
     j->sink = *sink;
@@ -541,6 +588,7 @@ pb_status chatturn_submit(chatturn_job *j, double deadline, int stream,
     pb_status rc = llm_loop_submit(app_llm_loop(a), &req, deadline, stream, &h, &j->call, err);
     pthread_mutex_unlock(&j->lock);
     free(msgs);
+    free(system);
     if (rc != PB_OK) {
         if (rc == PB_ERR_LIMIT) {
             *retry_after_s = 1;
@@ -616,6 +664,14 @@ static pb_status record_call(store *s, void *ud, int64_t *id, char *err)
     if (rc == PB_OK)
         rc = feedback_insert_impression_tx(s, &imp, &stored, err);
     free(ctx);
+    if (rc == PB_OK) {
+        struct usage_row u = {.impression_id = out->impression_id,
+                              .model =
+                                  t->model ? t->model : config_str(app_config(j->a), "llm.model"),
+                              .prompt_tokens = out->prompt_tokens,
+                              .completion_tokens = out->completion_tokens};
+        rc = usage_record_tx(s, &u, err);
+    }
     json_t *user = json_array_get(t->messages, json_array_size(t->messages) - 1);
     const char *user_text = json_string_value(json_object_get(user, "content"));
     if (rc == PB_OK && t->consent) {

@@ -37,6 +37,16 @@ struct chatturn_in {
     const char *message;         /* required, UTF-8, chat.max_message_chars at most */
     const char *experiment;      /* NULL: "default" */
     int consent;                 /* -1: keep the user's stored consent; 0 or 1: set it */
+    /* Turns whose client keeps the history (the OpenAI-compatible endpoint, oaiapi.h); all
+     * zero for /v1/chat. */
+    const json_t *history;    /* non-NULL: the earlier [{role, content}] (user and assistant
+                               * only) sent to the LLM instead of the stored history */
+    const char *system_extra; /* non-NULL: appended to the arm's prompt in the system message */
+    const char *model;        /* the upstream model; NULL: llm.model */
+    int plain_message;        /* 1: the message goes out as sent, without " ;; emotion" */
+    int has_temperature;      /* 1: temperature below replaces llm.temperature */
+    double temperature;
+    int max_tokens; /* > 0: replaces llm.max_tokens */
 };
 
 struct chatturn_out {
@@ -49,6 +59,7 @@ struct chatturn_out {
     char conversation_id[PIPELINE_ID_MAX + 1];
     char finish_reason[32]; /* the provider's, once answered */
     long prompt_tokens, completion_tokens;
+    int upstream_status; /* a failed turn: the provider's HTTP status (0: none, e.g. timeout) */
 };
 void chatturn_out_clear(struct chatturn_out *out);
 

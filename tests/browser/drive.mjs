@@ -156,6 +156,25 @@ async function likeMovesTheDashboard(admin, answer) {
         `${before.pulls} -> ${after.pulls}`);
 }
 
+// The arms table's tokens column shows what GET /v1/experiments/default/usage says per arm.
+async function tokensPerArmShow(admin) {
+  await refreshAdmin(admin);
+  const usage = await api(admin.request, 'GET', '/v1/experiments/default/usage', undefined, adminToken);
+  const shown = [];
+  for (const row of await admin.locator('#arms tbody tr').all()) {
+    const id = Number(await row.getAttribute('data-arm-id'));
+    shown.push([id, (await row.locator('td.tokens').textContent()).trim()]);
+  }
+  const want = shown.map(([id]) => {
+    const u = usage.arms.find((a) => a.arm_id === id);
+    return [id, u ? (u.prompt_tokens + u.completion_tokens).toLocaleString('ko-KR') : '—'];
+  });
+  check('the arms table shows the tokens of each arm\'s answered turns',
+        usage.arms.length > 0 && shown.length > 0 &&
+          shown.every(([, text], i) => text.split(' · ')[0] === want[i][1]),
+        `${JSON.stringify(shown)} vs ${JSON.stringify(want)}`);
+}
+
 // Consented turns through the API, each in a new conversation, liking arm B's answers and
 // disliking the others, until B was liked twice.
 async function plantRatedAnswers(request) {
@@ -495,6 +514,7 @@ async function main() {
     const answer = await chatFlow(page);
     await adminLogin(admin);
     await likeMovesTheDashboard(admin, answer);
+    await tokensPerArmShow(admin);
     await examplesShowThePlantedBest(admin);
     await pBestIsStable(admin);
     await verdictFollowsTheData(admin);

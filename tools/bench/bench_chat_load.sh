@@ -8,7 +8,8 @@
 #   env: N (64 chats), DELAY_MS (2000), STREAM (0|1), STREAM_MS (5000, per stream when STREAM=1),
 #        TIMEOUT_S (60), EXTRA_ENV ("PB_X=1 PB_Y=2": settings for the service, e.g. to raise limits),
 #        EMOTION_DELAY_MS (unset: no emotion classifier; set: the http emotion backend, served by
-#        fake-llm's POST /classify answering after that many milliseconds)
+#        fake-llm's POST /classify answering after that many milliseconds),
+#        API (chat | openai: POST /v1/chat/completions with the OpenAI body instead of /v1/chat)
 set -euo pipefail
 build=${1:-build}
 n=${N:-64} delay=${DELAY_MS:-2000} stream=${STREAM:-0} stream_ms=${STREAM_MS:-5000}
@@ -47,6 +48,7 @@ url=$(sed -n 's/.*\(http:[^ ]*\).*/\1/p' "$tmp/serve.err" | head -1)
 url=${url%/}
 args=(--url "$url" --concurrency "$n" --requests "$n" --timeout-s "${TIMEOUT_S:-60}")
 [ "$stream" = 1 ] && args+=(--stream)
+[ "${API:-chat}" = openai ] && args+=(--openai)
 "$build/loadgen" "${args[@]}" >"$tmp/report.json"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$spid/status")
 jq --arg hwm "$hwm" '. + {service_vmhwm_kb: ($hwm | tonumber)}' "$tmp/report.json"

@@ -5,7 +5,8 @@
  * Talks only to the URL it is given (loopback in the benchmarks); every loop is bounded by
  * count and by --timeout-s. A benchmark tool, not a test: tools/bench/bench_chat_load.sh runs it.
  *   loadgen --url http://127.0.0.1:PORT [--path /v1/chat] [--concurrency 64] [--requests 64]
- *           [--stream] [--probe-ms 50] [--timeout-s 60] [--message TEXT] */
+ *           [--stream] [--openai] [--probe-ms 50] [--timeout-s 60] [--message TEXT]
+ * --openai sends the OpenAI Chat Completions body to /v1/chat/completions instead. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -17,7 +18,7 @@
 
 struct opts {
     const char *url, *path, *message;
-    int concurrency, requests, stream, probe_ms;
+    int concurrency, requests, stream, openai, probe_ms;
     double timeout_s;
 };
 
@@ -181,13 +182,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: loadgen --url URL [--path /v1/chat] [--concurrency N] [--requests N]\n"
-                   "               [--stream] [--probe-ms MS] [--timeout-s S] [--message TEXT]\n"
+                   "               [--stream] [--openai] [--probe-ms MS] [--timeout-s S] "
+                   "[--message TEXT]\n"
                    "N concurrent POSTs of {\"user_id\", \"message\"} (stream: true with "
                    "--stream) while\nprobes time /healthz, /v1/choose and /v1/feedback; JSON "
-                   "report on stdout.\n");
+                   "report on stdout.\n--openai: {\"model\", \"messages\", \"user\"} to "
+                   "/v1/chat/completions (unless --path).\n");
             return 0;
         } else if (!strcmp(a, "--stream")) {
             o->stream = 1;
+            continue;
+        } else if (!strcmp(a, "--openai")) {
+            o->openai = 1;
+            if (!strcmp(o->path, "/v1/chat"))
+                o->path = "/v1/chat/completions";
             continue;
         } else if (!v) {
             fprintf(stderr, "loadgen: %s needs a value (see --help)\n", a);
@@ -224,7 +232,10 @@ static void start_xfer(CURLM *m, const struct opts *o, struct xfer *x, int index
 {
     char url[512];
     snprintf(url, sizeof url, "%s%s", o->url, o->path);
-    json_t *b = json_pack("{s:s, s:s}", "user_id", "load", "message", o->message);
+    json_t *b = o->openai
+                    ? json_pack("{s:s, s:[{s:s, s:s}], s:s}", "model", "promptbandit/default",
+                                "messages", "role", "user", "content", o->message, "user", "load")
+                    : json_pack("{s:s, s:s}", "user_id", "load", "message", o->message);
     if (o->stream) /* only then: an unknown field is a 400 for a service without streaming */
         json_object_set_new(b, "stream", json_true());
     char *text = json_dumps(b, JSON_COMPACT);
