@@ -29,6 +29,7 @@ struct judge {
     char *model;
     char *system; /* rubric with the examples filled in */
     char *example_text[RATINGS_LEVELS];
+    char *example_reason[RATINGS_LEVELS]; /* NULL: the example's answer is the bare level */
     int max_attempts;
     const rewardmodel *local;
     double constant;
@@ -211,6 +212,22 @@ static const char *level_text(int idx)
     return names[idx];
 }
 
+/* An example's answer in the form the judge is asked for: {"score": LEVEL, "reason": "..."}
+ * when the example has a reason, else the bare level. Caller frees; NULL when out of memory. */
+static char *example_answer(int level, const char *reason)
+{
+    if (!reason)
+        return strdup(level_text(level));
+    json_t *r = json_string(reason);
+    char *quoted = r ? json_dumps(r, JSON_ENCODE_ANY) : NULL, *out = NULL;
+    json_decref(r);
+    size_t len = quoted ? strlen(quoted) + 32 : 0;
+    if (quoted && (out = malloc(len)))
+        snprintf(out, len, "{\"score\": %s, \"reason\": %s}", level_text(level), quoted);
+    free(quoted);
+    return out;
+}
+
 /* The rubric with "{{EXAMPLES}}" replaced by one delimited example and its answer per level. */
 static pb_status build_system(judge *j, const char *rubric, char *err)
 {
@@ -222,9 +239,15 @@ static pb_status build_system(judge *j, const char *rubric, char *err)
     for (int l = RATINGS_LEVELS - 1; l >= 0; l--) {
         promptbuf_str(&b, "Example:\n");
         add_delimited(&b, "TEXT", j->example_text[l]);
+        char *answer = example_answer(l, j->example_reason[l]);
+        if (!answer) {
+            promptbuf_free(&b);
+            return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        }
         promptbuf_str(&b, "Answer: ");
-        promptbuf_str(&b, level_text(l));
+        promptbuf_str(&b, answer);
         promptbuf_str(&b, "\n\n");
+        free(answer);
     }
     promptbuf_str(&b, mark + strlen("{{EXAMPLES}}"));
     if (!(j->system = promptbuf_take(&b)))
@@ -245,7 +268,11 @@ static pb_status setup_llm(judge *j, const struct judge_options *opt, char *err)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < opt->examples->n; i++) {
         int l = ratings_level_index(opt->examples->items[i].rate);
-        if (!j->example_text[l] && !(j->example_text[l] = strdup(opt->examples->items[i].text)))
+        const struct ratings_item *x = &opt->examples->items[i];
+        if (j->example_text[l])
+            continue;
+        if (!(j->example_text[l] = strdup(x->text)) ||
+            (x->reason && !(j->example_reason[l] = strdup(x->reason))))
             return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
     for (int l = 0; l < RATINGS_LEVELS; l++)
@@ -296,8 +323,10 @@ void judge_free(judge *j)
         return;
     free(j->model);
     free(j->system);
-    for (int l = 0; l < RATINGS_LEVELS; l++)
+    for (int l = 0; l < RATINGS_LEVELS; l++) {
         free(j->example_text[l]);
+        free(j->example_reason[l]);
+    }
     free(j);
 }
 
