@@ -20,6 +20,9 @@ enum judge_kind { JUDGE_LLM, JUDGE_LOCAL, JUDGE_CONSTANT };
  * hold one (four bytes a character at most, the mark and the NUL). */
 #define JUDGE_REASON_CHARS 200
 #define JUDGE_REASON_LEN   (JUDGE_REASON_CHARS * 4 + 4)
+/* What one LLM judge answer costs in completion tokens, for estimates: a level and a reason of
+ * about 25 words in JSON (the judge asks for that; JUDGE_ANSWER_TOKENS in judge.c bounds it). */
+#define JUDGE_ANSWER_TOKENS_TYPICAL 64
 
 typedef struct judge judge;
 
