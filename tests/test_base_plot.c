@@ -191,17 +191,21 @@ static void test_lines_fill_the_plot_and_stay_off_the_frame(void)
     free(svg);
 }
 
-/* Error bars that reach the data's extremes stay inside the frame too. */
+/* Error bars that reach the data's extremes stay inside the frame too, and a bar chart (named
+ * under its axis, no legend) uses the canvas's width. */
 static void test_bars_and_their_intervals_stay_off_the_frame(void)
 {
     char err[PB_ERR_LEN], *svg = NULL;
     struct plot_bar bars[] = {{"A", 0.9, 0.7, 1.0}, {"B", -0.5, -1.0, -0.2}};
-    struct plot_frame f = {"means", NULL, "mean reward", 0, 0};
-    double top, bottom, ymin, ymax;
+    struct plot_frame f = {"means", NULL, "mean reward", 640, 360};
+    double top, bottom, ymin, ymax, x = 0, w = 0;
     CHECK_INT(plot_bars(&f, bars, 2, &svg, err), PB_OK);
     frame_of(svg, &top, &bottom);
     path_y_range(svg, &ymin, &ymax);
     CHECK(ymin >= top + 4 && ymax <= bottom - 4);
+    const char *frame = strstr(svg, "<rect x=\"64.00\"");
+    CHECK(frame && sscanf(frame, "<rect x=\"%lf\" y=\"%*f\" width=\"%lf\"", &x, &w) == 2);
+    CHECK((x + w) / 640 > 0.9);
     free(svg);
 }
 

@@ -314,6 +314,7 @@ pb_status plot_bars(const struct plot_frame *frame, const struct plot_bar *bars,
             if (isfinite(v[k]))
                 lo = fmin(lo, v[k]), hi = fmax(hi, v[k]);
     }
+    c.right = c.w - 24; /* no legend: the bars are named under the axis */
     if (!any) {
         draw_no_data(&c);
         return canvas_end(&c, &buf, out, err);

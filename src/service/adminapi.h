@@ -1,9 +1,9 @@
 /* adminapi.h — the service's admin HTTP handlers (all SERVER_ADMIN): experiments and their
  * statistics, arms (add, retire, restore), runs, policy, promotion, reset, importing the
- * winner of an offline run as an arm, and a new live experiment with a stopped run's arms. Each handler parses JSON (jsonio), calls app's views,
- * live and the store family, rebuilds the experiment's live state after a change and writes
- * JSON; nothing else. api.h puts these routes in the table; handlers expect the app (app.h) as
- * their `app` pointer. */
+ * winner of an offline run as an arm, and a new live experiment with a stopped run's arms. Each
+ * handler parses JSON (jsonio), calls app's views, live and the store family, rebuilds the
+ * experiment's live state after a change and writes JSON; nothing else. api.h puts these routes in
+ * the table; handlers expect the app (app.h) as their `app` pointer. */
 #ifndef ADMINAPI_H
 #define ADMINAPI_H
 
