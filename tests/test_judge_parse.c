@@ -45,7 +45,7 @@ static void parse_table_cases_give_expected_levels(void)
         unescape(want_reason);
         double level = 99;
         char reason[JUDGE_REASON_LEN] = "untouched";
-        int rc = judge_parse_answer(answer, &level, reason);
+        int rc = judge_parse_answer_reason(answer, &level, reason);
         cases++;
         if (strcmp(line, "fail") == 0) {
             refused++;
@@ -64,7 +64,10 @@ static void parse_table_cases_give_expected_levels(void)
             CHECK_STR(reason, want_reason);
             with_reason += *want_reason != '\0';
             double again = 99;
-            CHECK_INT(judge_parse_answer(answer, &again, NULL), PB_OK); /* reason optional */
+            CHECK_INT(judge_parse_answer_reason(answer, &again, NULL), PB_OK); /* optional */
+            CHECK_NEAR(again, level, 0);
+            again = 99;
+            CHECK_INT(judge_parse_answer(answer, &again), PB_OK); /* the level-only form */
             CHECK_NEAR(again, level, 0);
         }
     }
@@ -89,7 +92,7 @@ static void long_reasons_are_cut_to_the_cap(void)
     for (size_t i = 0; i < n; i++, w += 3)
         memcpy(answer + w, "\xEB\x8B\xA4", 3); /* 다 */
     strcpy(answer + w, "\"}");
-    CHECK_INT(judge_parse_answer(answer, &level, reason), PB_OK);
+    CHECK_INT(judge_parse_answer_reason(answer, &level, reason), PB_OK);
     CHECK_INT((int)strlen(reason), JUDGE_REASON_CHARS * 3 + 3);
     CHECK(strcmp(reason + JUDGE_REASON_CHARS * 3, "\xE2\x80\xA6") == 0);
     /* exactly at the cap: whole, no mark */
@@ -97,7 +100,7 @@ static void long_reasons_are_cut_to_the_cap(void)
     for (size_t i = 0; i < JUDGE_REASON_CHARS; i++)
         answer[w++] = i % 7 == 6 ? ' ' : 'a';
     strcpy(answer + w, "\"}");
-    CHECK_INT(judge_parse_answer(answer, &level, reason), PB_OK);
+    CHECK_INT(judge_parse_answer_reason(answer, &level, reason), PB_OK);
     CHECK_INT((int)strlen(reason), JUDGE_REASON_CHARS);
     CHECK(strstr(reason, "\xE2\x80\xA6") == NULL);
     free(answer);

@@ -186,7 +186,13 @@ static pb_status parse_json_level(const char *s, size_t len, double *level,
     return rc;
 }
 
-pb_status judge_parse_answer(const char *answer, double *level, char reason[JUDGE_REASON_LEN])
+pb_status judge_parse_answer(const char *answer, double *level)
+{
+    return judge_parse_answer_reason(answer, level, NULL);
+}
+
+pb_status judge_parse_answer_reason(const char *answer, double *level,
+                                    char reason[JUDGE_REASON_LEN])
 {
     if (reason)
         reason[0] = '\0';
@@ -404,8 +410,8 @@ static pb_status llm_round(judge *j, struct pending *p, size_t *np, int attempt,
             set_item_error(status, errs, idx, items[i].status, items[i].err);
         } else if (!items[i].resp.text && batch_rc != PB_OK) {
             set_item_error(status, errs, idx, batch_rc, batch_err);
-        } else if (judge_parse_answer(items[i].resp.text, &level, reasons ? reasons[idx] : NULL) ==
-                   PB_OK) {
+        } else if (judge_parse_answer_reason(items[i].resp.text, &level,
+                                             reasons ? reasons[idx] : NULL) == PB_OK) {
             scores[idx] = level;
             status[idx] = PB_OK;
         } else if (attempt >= j->max_attempts) {

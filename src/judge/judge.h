@@ -78,7 +78,10 @@ bool judge_is_example(const judge *j, const char *text);
  * "text" | null}. PB_OK with *level set and, when reason is not NULL, the reason written there
  * (control characters and whitespace runs as one space, trimmed, cut to JUDGE_REASON_CHARS
  * characters; "" when there is none), or PB_ERR_INVALID. Pure: no I/O, no state. */
-pb_status judge_parse_answer(const char *answer, double *level, char reason[JUDGE_REASON_LEN]);
+pb_status judge_parse_answer_reason(const char *answer, double *level,
+                                    char reason[JUDGE_REASON_LEN]);
+/* judge_parse_answer_reason without the reason. */
+pb_status judge_parse_answer(const char *answer, double *level);
 
 /* The user message for one text: the optional context and the text, each between
  * <<<LABEL and LABEL>>> lines, with every run of three '<' or '>' inside them broken by a
