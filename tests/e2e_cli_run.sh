@@ -16,7 +16,7 @@ printf 'PROMPT-B 반말로 답해.\n' >"$PB_TMP/prompts/B.txt"
 printf 'PROMPT-C 공감하며 답해.\n' >"$PB_TMP/prompts/C.txt"
 printf 'PROMPT-D 짧게 답해.\n' >"$PB_TMP/prompts/D.txt"
 cat >"$PB_TMP/rules.json" <<'JSON'
-[{"system_contains": "Rubric", "user_contains": "GOOD", "reply": "1"},
+[{"system_contains": "Rubric", "user_contains": "GOOD", "reply": "{\"score\": 1, \"reason\": \"warm: {judged}\"}"},
  {"system_contains": "Rubric", "reply": "-0.5"},
  {"system_contains": "PROMPT-C", "reply": "GOOD {sentence} ({emotion})"},
  {"any_contains": "PROMPT-", "reply": "meh {sentence}"}]
@@ -130,6 +130,13 @@ pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .prompt' "$PB_TMP/r.json")
   "PROMPT-C 공감하며 답해." "report --json carries the prompt texts"
 pb_check "report --json carries examples" \
   test "$(jq -r '.arms[] | select(.arm == "C") | .examples.best.output' "$PB_TMP/r.json" | cut -c1-4)" = GOOD
+pb_check "report --json carries the judge's reason of an example" \
+  test "$(jq -r '.arms[] | select(.arm == "C") | .examples.best.reason' "$PB_TMP/r.json" | cut -c1-11)" = "warm: GOOD "
+pb_check "an answer judged with a bare level has a null reason" \
+  test "$(jq -r '[.arms[] | select(.arm != "C" and .pulls > 0) | .examples.worst.reason] | unique | join(",")' "$PB_TMP/r.json")" = ""
+pb_check "report.md shows the judge's reason under an example" grep -q "judge's reason: warm: GOOD" "$PB_TMP/whole/report.md"
+pb_check "export keeps the reason with its step" \
+  test "$(jq -r 'select(.reason != null) | .reason' "$PB_TMP/whole.jsonl" | head -1 | cut -c1-5)" = "warm:"
 
 # --- budget ---
 "$RUN" "${common[@]}" --db "$PB_TMP/budget.db" --iterations 100 --budget calls=20 \

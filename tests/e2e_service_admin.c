@@ -1,7 +1,8 @@
 /* e2e_service_admin.c — the admin API over HTTP in this process: add, retire and restore arms
  * (choose follows at once), switch the policy, promote and unpromote, reset (archived, not
- * deleted), import a bandit-run winner, and live statistics rebuilt identically after a
- * restart; plus choose -> feedback for clients with their own LLM. */
+ * deleted), import a bandit-run winner, start a live experiment with a finished run's arms,
+ * and live statistics rebuilt identically after a restart; plus choose -> feedback for clients
+ * with their own LLM. */
 #include "store/experiment.h"
 #include "store/arms.h"
 #include "store/runs.h"
@@ -134,6 +135,98 @@ static void test_import_run_adds_the_winner(void)
     svc_stop(&s);
 }
 
+/* The names of an experiment's active arms, as "X,Y". */
+static void active_arm_names(json_t *exp, char *out, size_t len)
+{
+    size_t i, used = 0;
+    json_t *arm;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(exp, "arms"), i, arm)
+    {
+        if (strcmp(svc_str(arm, "status"), "active") == 0)
+            used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "",
+                                     svc_str(arm, "name"));
+    }
+}
+
+/* POST /v1/runs/{id}/start-experiment: a new live experiment with the run's active arms (same
+ * texts, no rewards), served at once; refused for a running run, a taken name, a bad name or
+ * policy, an unknown run, and without the admin token. */
+static void test_start_a_live_experiment_with_a_runs_arms(void)
+{
+    struct svc s;
+    char err[PB_ERR_LEN], path[128], names[64];
+    store *st = NULL;
+    struct store_experiment off = {0};
+    int64_t x = 0, y = 0, z = 0, run = 0, running = 0;
+    json_t *r = NULL, *exp = NULL;
+    svc_start(&s, ADMIN);
+    svc_flush(&s);
+    CHECK_INT(store_open(s.db, NULL, &st, err), PB_OK);
+    CHECK_INT(store_experiment_get_or_create(st, "run-77", "offline", "ucb1", &off, err), PB_OK);
+    CHECK_INT(arms_add(st, off.id, "X", "오프라인 X 프롬프트", NULL, &x, NULL, err), PB_OK);
+    CHECK_INT(arms_add(st, off.id, "Y", "오프라인 Y 프롬프트", NULL, &y, NULL, err), PB_OK);
+    CHECK_INT(arms_add(st, off.id, "Z", "은퇴한 Z 프롬프트", NULL, &z, NULL, err), PB_OK);
+    CHECK_INT(arms_retire(st, z, err), PB_OK);
+    CHECK_INT(runs_create(st, "night", "bandit", NULL, &run, err), PB_OK);
+    CHECK_INT(runs_set_experiment(st, run, off.id, err), PB_OK);
+    CHECK_INT(runs_close(st, run, "finished", "completed", y, err), PB_OK);
+    CHECK_INT(runs_create(st, "still", "bandit", NULL, &running, err), PB_OK);
+    CHECK_INT(runs_set_experiment(st, running, off.id, err), PB_OK);
+    store_close(st);
+
+    snprintf(path, sizeof path, "/v1/runs/%lld/start-experiment", (long long)run);
+    CHECK_INT(svc_post(&s, path, NULL, "{\"name\":\"from-run\"}", NULL), 401);
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"from-run\",\"policy\":\"thompson\"}", &r), 201);
+    CHECK_STR(svc_str(r, "experiment"), "from-run");
+    CHECK(svc_str(r, "policy") && !strncmp(svc_str(r, "policy"), "thompson", 8)); /* canonical */
+    CHECK_INT(json_array_size(json_object_get(r, "arms")), 2);
+    json_decref(r);
+    r = NULL;
+    /* the new experiment has the run's active arms with their texts, and no rewards */
+    CHECK_INT(svc_get(&s, "/v1/arms?experiment=from-run", TOK, &exp), 200);
+    CHECK_STR(svc_str(exp, "kind"), "live");
+    active_arm_names(exp, names, sizeof names);
+    CHECK_STR(names, "X,Y");
+    CHECK_STR(svc_str(json_array_get(json_object_get(exp, "arms"), 0), "prompt"),
+              "오프라인 X 프롬프트");
+    CHECK_INT(svc_int(exp, "total_pulls"), 0);
+    json_decref(exp);
+    exp = NULL;
+    /* served at once */
+    int hits = 0;
+    for (int i = 0; i < 20; i++) {
+        json_t *c = NULL;
+        svc_post(&s, "/v1/choose", NULL, "{\"experiment\":\"from-run\"}", &c);
+        const char *arm = svc_str(c, "arm");
+        hits += arm && (!strcmp(arm, "X") || !strcmp(arm, "Y"));
+        json_decref(c);
+    }
+    CHECK_INT(hits, 20);
+    /* the run's own offline experiment is untouched */
+    CHECK_INT(svc_get(&s, "/v1/arms?experiment=run-77", TOK, &exp), 200);
+    CHECK_STR(svc_str(exp, "kind"), "offline");
+    json_decref(exp);
+    exp = NULL;
+    /* a taken name, a default name, and refusals */
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"from-run\"}", NULL), 409);
+    CHECK_INT(svc_post(&s, path, TOK, "{}", &r), 201);
+    snprintf(names, sizeof names, "run-%lld-live", (long long)run);
+    CHECK_STR(svc_str(r, "experiment"), names);
+    CHECK(svc_str(r, "policy") && strlen(svc_str(r, "policy")) > 0); /* the service's default */
+    json_decref(r);
+    r = NULL;
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"a b\"}", NULL), 400);
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"p2\",\"policy\":\"ucb9\"}", NULL), 400);
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"p3\",\"arms\":[]}", NULL), 400);
+    CHECK_INT(svc_post(&s, "/v1/runs/999/start-experiment", TOK, "{}", NULL), 404);
+    snprintf(path, sizeof path, "/v1/runs/%lld/start-experiment", (long long)running);
+    CHECK_INT(svc_post(&s, path, TOK, "{\"name\":\"too-early\"}", NULL), 409);
+    CHECK_INT(svc_get(&s, "/v1/arms?experiment=too-early", TOK, NULL), 404);
+    store_experiment_clear(&off);
+    svc_stop(&s);
+}
+
 /* Feedback on choose impressions; after a restart the live state rebuilt from the rewards
  * table gives the same statistics and P(best) ordering. */
 static void test_choose_feedback_and_rebuild_after_restart(void)
@@ -200,6 +293,7 @@ int main(void)
     RUN(test_policy_switch_and_promotion);
     RUN(test_reset_archives_and_starts_afresh);
     RUN(test_import_run_adds_the_winner);
+    RUN(test_start_a_live_experiment_with_a_runs_arms);
     RUN(test_choose_feedback_and_rebuild_after_restart);
     svc_fake_stop();
     curl_global_cleanup();

@@ -22,7 +22,7 @@ fail() {
 # The judge rates an answer holding BEST 1 and any other -0.5; prompt B of prompts/ ("오랜
 # 친구") and the offline arm Warm answer with BEST, the others with the fake's default reply.
 cat >"$PB_TMP/rules.json" <<'JSON'
-[{"system_contains": "Rubric", "user_contains": "BEST", "reply": "1"},
+[{"system_contains": "Rubric", "user_contains": "BEST", "reply": "{\"score\": 1, \"reason\": \"따뜻함: {judged}\"}"},
  {"system_contains": "Rubric", "reply": "-0.5"},
  {"system_contains": "WARM-MARK", "reply": "BEST 따뜻한 답: {sentence}"},
  {"system_contains": "오랜 친구", "reply": "BEST-B 많이 속상했겠다. {sentence}"}]

@@ -134,6 +134,81 @@ static void test_distribution_draws_shares_per_arm(void)
     free(svg);
 }
 
+/* The plot area's top and bottom in pixels, from the frame rectangle draw_axes writes. */
+static void frame_of(const char *svg, double *top, double *bottom)
+{
+    const char *r = strstr(svg, "fill=\"none\" stroke=\"#333333\"/>");
+    const char *start = r;
+    double x = 0, w = 0, h = 0;
+    *top = *bottom = NAN;
+    while (start && start > svg && strncmp(start, "<rect ", 6) != 0)
+        start--;
+    if (start && sscanf(start, "<rect x=\"%lf\" y=\"%lf\" width=\"%lf\" height=\"%lf\"", &x, top,
+                        &w, &h) == 4)
+        *bottom = *top + h;
+}
+
+/* The lowest and highest y pixel of every path's points (M x y / L x y). */
+static void path_y_range(const char *svg, double *ymin, double *ymax)
+{
+    *ymin = INFINITY;
+    *ymax = -INFINITY;
+    for (const char *p = strstr(svg, " d=\""); p; p = strstr(p + 1, " d=\"")) {
+        const char *q = p + 4;
+        double x, y;
+        int used;
+        while ((*q == 'M' || *q == 'L') && sscanf(q + 1, "%lf %lf %n", &x, &y, &used) == 2) {
+            *ymin = fmin(*ymin, y);
+            *ymax = fmax(*ymax, y);
+            q += 1 + used;
+        }
+    }
+}
+
+/* means.svg in a report: an arm whose running mean stays at -0.5 and one that climbs to 1. No
+ * line may sit on the frame (where it hides), and the data fill most of the height instead of
+ * the half a tick-rounded axis leaves for data on [-0.51, 1]. */
+static void test_lines_fill_the_plot_and_stay_off_the_frame(void)
+{
+    char err[PB_ERR_LEN], *svg = NULL;
+    const double low[] = {-0.5, -0.5, -0.5, -0.5, -0.5}, high[] = {-0.51, 0.2, 0.6, 0.9, 1};
+    struct plot_series s[] = {{"flat", xs, low, 5}, {"climb", xs, high, 5}};
+    struct plot_frame f = {"Running mean reward per arm", "iteration", "mean", 0, 0};
+    double top, bottom, ymin, ymax;
+    CHECK_INT(plot_lines(&f, s, 2, &svg, err), PB_OK);
+    frame_of(svg, &top, &bottom);
+    path_y_range(svg, &ymin, &ymax);
+    CHECK(isfinite(top) && isfinite(bottom) && isfinite(ymin) && isfinite(ymax));
+    CHECK(ymin >= top + 4 && ymax <= bottom - 4); /* a clear gap on both sides */
+    CHECK((ymax - ymin) / (bottom - top) >= 0.8);
+    CHECK(strstr(svg, ">1.0</text>") && strstr(svg, ">-0.5</text>")); /* ticks inside the range */
+    free(svg);
+    /* one flat line alone is drawn in the middle, not on an edge */
+    CHECK_INT(plot_lines(&f, s, 1, &svg, err), PB_OK);
+    frame_of(svg, &top, &bottom);
+    path_y_range(svg, &ymin, &ymax);
+    CHECK(ymin > top + 20 && ymax < bottom - 20);
+    free(svg);
+}
+
+/* Error bars that reach the data's extremes stay inside the frame too, and a bar chart (named
+ * under its axis, no legend) uses the canvas's width. */
+static void test_bars_and_their_intervals_stay_off_the_frame(void)
+{
+    char err[PB_ERR_LEN], *svg = NULL;
+    struct plot_bar bars[] = {{"A", 0.9, 0.7, 1.0}, {"B", -0.5, -1.0, -0.2}};
+    struct plot_frame f = {"means", NULL, "mean reward", 640, 360};
+    double top, bottom, ymin, ymax, x = 0, w = 0;
+    CHECK_INT(plot_bars(&f, bars, 2, &svg, err), PB_OK);
+    frame_of(svg, &top, &bottom);
+    path_y_range(svg, &ymin, &ymax);
+    CHECK(ymin >= top + 4 && ymax <= bottom - 4);
+    const char *frame = strstr(svg, "<rect x=\"64.00\"");
+    CHECK(frame && sscanf(frame, "<rect x=\"%lf\" y=\"%*f\" width=\"%lf\"", &x, &w) == 2);
+    CHECK((x + w) / 640 > 0.9);
+    free(svg);
+}
+
 static void test_absurd_sizes_are_refused(void)
 {
     char err[PB_ERR_LEN], *svg = NULL;
@@ -152,6 +227,8 @@ int main(void)
     RUN(test_isolated_points_are_marked);
     RUN(test_bars_draw_error_bars_and_skip_missing_values);
     RUN(test_distribution_draws_shares_per_arm);
+    RUN(test_lines_fill_the_plot_and_stay_off_the_frame);
+    RUN(test_bars_and_their_intervals_stay_off_the_frame);
     RUN(test_absurd_sizes_are_refused);
     CHECK_DONE();
 }

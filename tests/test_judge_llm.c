@@ -2,7 +2,8 @@
  * tests/fixtures/judge/fake_rules.json): the score is the model's parsed answer only; texts
  * that ask for a score or try to close their delimiter do not change it; unparsable answers
  * are re-asked a bounded number of times and then reported as failures, never as 0; provider
- * errors are failures; batches score every item. Prompt proposal writes each new prompt once
+ * errors are failures; batches score every item; a reason given with the level comes back
+ * with its score, and a bare level gives none. Prompt proposal writes each new prompt once
  * (duplicates and prompts already in the folder skipped) and fails cleanly without a provider. */
 #include "check.h"
 #include "fakellm.h"
@@ -109,6 +110,31 @@ static void batch_scores_every_item(judge *j)
         CHECK_INT(status[i], PB_OK);
         CHECK_NEAR(scores[i], i % 6 == 5 ? -1 : 0, 0);
     }
+}
+
+/* The fake answers CASE-REASON texts with {"score": 0.5, "reason": "about <the text>"}, the
+ * others with a bare level: each score comes with its own text's reason, or none. */
+static void reasons_come_back_with_their_scores(judge *j)
+{
+    enum { N = 4 };
+    const char *texts[N] = {"CASE-REASON 일기 \"따옴표\" 하나", "일기 둘", "CASE-REASON 셋",
+                            "CASE-INJECT 넷"};
+    char errs[N][PB_ERR_LEN], err[PB_ERR_LEN], reasons[N][JUDGE_REASON_LEN];
+    double scores[N];
+    int status[N];
+    memset(reasons, 'x', sizeof reasons);
+    CHECK_INT(judge_score_batch_reasons(j, texts, NULL, N, scores, reasons, status, errs, err),
+              PB_OK);
+    for (int i = 0; i < N; i++)
+        CHECK_INT(status[i], PB_OK);
+    CHECK_NEAR(scores[0], 0.5, 0);
+    CHECK_STR(reasons[0], "about CASE-REASON 일기 \"따옴표\" 하나");
+    CHECK_NEAR(scores[1], 0, 0);
+    CHECK_STR(reasons[1], "");
+    CHECK_NEAR(scores[2], 0.5, 0);
+    CHECK_STR(reasons[2], "about CASE-REASON 셋");
+    CHECK_NEAR(scores[3], -1, 0);
+    CHECK_STR(reasons[3], "");
 }
 
 /* One provider failure in a batch fails that item only; the answered items keep scores. */
@@ -221,6 +247,7 @@ int main(void)
         RUN_WITH(provider_errors_are_failures, j);
         RUN_WITH(batch_failure_of_one_item_spares_the_others, j);
         RUN_WITH(batch_scores_every_item, j);
+        RUN_WITH(reasons_come_back_with_their_scores, j);
         RUN_WITH(propose_writes_new_prompts_once, llm);
     }
     RUN(propose_without_a_reachable_provider_fails_with_a_message);

@@ -68,9 +68,11 @@ static void setup_files(void)
     write_text(scenarios, "# test scenarios\n오늘 합격했어!\t기쁨\n강아지가 아파.\t슬픔\n"
                           "내일 면접이야.\t불안\n\n그냥 심심해.\n");
     snprintf(p, sizeof p, "%s/rules.json", tmp);
-    /* The judge's system prompt is the rubric ("Rubric"); answers of prompt C say GOOD. */
+    /* The judge's system prompt is the rubric ("Rubric"); answers of prompt C say GOOD and
+     * get a 1 with a reason quoting them, the others a bare -0.5. */
     write_text(p, "[{\"system_contains\": \"Rubric\", \"user_contains\": \"GOOD\", \"reply\": "
-                  "\"1\"},\n {\"system_contains\": \"Rubric\", \"reply\": \"-0.5\"},\n"
+                  "\"{\\\"score\\\": 1, \\\"reason\\\": \\\"warm: {judged}\\\"}\"},\n "
+                  "{\"system_contains\": \"Rubric\", \"reply\": \"-0.5\"},\n"
                   " {\"system_contains\": \"PROMPT-C\", \"reply\": \"GOOD {sentence}\"},\n"
                   " {\"any_contains\": \"PROMPT-\", \"reply\": \"meh {sentence} #{n}\"}]\n");
     snprintf(rubric_path, sizeof rubric_path, "%s", check_source_path("prompts/judge_chat.txt"));
@@ -144,14 +146,18 @@ static struct offline_options base_options(long iterations, int batch)
 struct trace {
     char text[16384];
     long ok, failed, pending, scored_without_ok, failed_with_score, failed_without_error;
+    long reasons, reason_without_score;
 };
 
 static int trace_step(void *ctx, const struct run_step *s)
 {
     struct trace *t = ctx;
     size_t used = strlen(t->text);
-    snprintf(t->text + used, sizeof t->text - used, "%lld:%lld:%s:%g ", (long long)s->iteration,
-             (long long)s->arm_id, s->status, s->has_score ? s->score : 9.0);
+    snprintf(t->text + used, sizeof t->text - used, "%lld:%lld:%s:%g:%s ", (long long)s->iteration,
+             (long long)s->arm_id, s->status, s->has_score ? s->score : 9.0,
+             s->reason ? s->reason : "");
+    t->reasons += s->reason && *s->reason;
+    t->reason_without_score += s->reason && !s->has_score;
     t->ok += !strcmp(s->status, "ok");
     t->failed += !strcmp(s->status, "failed");
     t->pending += !strcmp(s->status, "pending");
@@ -208,6 +214,18 @@ static void test_known_best_prompt_leads_and_is_separated(void)
     CHECK_INT(v.leader, best);
     CHECK(!v.separated || v.enough_data); /* never claimed below GLR_MIN_REWARDS */
     CHECK(v.separated || v.more_rewards > 0);
+    /* the judge's reasons reach the steps and the report's examples: C's answers carry one
+     * quoting the answer, the bare -0.5 answers of the others none */
+    struct trace t;
+    trace_run(h.db, run, &t);
+    CHECK_INT(t.reasons, r ? (long)report_arm_at(r, best)->pulls : -1);
+    CHECK_INT(t.reason_without_score, 0);
+    const struct report_arm *c = r ? report_arm_at(r, best) : NULL;
+    CHECK(c && !strncmp(c->best.reason, "warm: GOOD ", 11) &&
+          !strncmp(c->best.output, c->best.reason + 6, strlen(c->best.reason + 6)));
+    for (size_t a = 0; r && a < report_arm_count(r); a++)
+        if (a != best && report_arm_at(r, a)->pulls > 0)
+            CHECK_STR(report_arm_at(r, a)->worst.reason, "");
     int64_t arm_id = 0;
     CHECK_INT(runs_winner(h.db, run, &arm_id, name, &prompt, err), PB_OK);
     CHECK_STR(name, "C");

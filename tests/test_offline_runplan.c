@@ -75,7 +75,8 @@ static void test_estimate_follows_the_documented_formula(void)
     CHECK_INT(runplan_estimate(&o, 1, 300, 100, &c, err), PB_OK);
     double arm_avg = (30 + 60) / 2.0, scen_avg = mean_message_bytes(&o);
     double per_step = (arm_avg + scen_avg) / 3.0 + 300 / 3.0 + scen_avg / 3.0 + 100;
-    long prompt = (long)ceil(10 * per_step), completion = 10 * (100 + 2);
+    long prompt = (long)ceil(10 * per_step),
+         completion = 10 * (100 + JUDGE_ANSWER_TOKENS_TYPICAL); /* an answer with a reason */
     CHECK_INT(c.n_arms, 2);
     CHECK_STR(c.arm_names, "A, B");
     CHECK(strstr(c.source, "2 scenario lines from ") != NULL);

@@ -271,6 +271,7 @@ static int64_t offline_run(store *s, int steps, int64_t arm_ids[3])
                               .arm_id = arm_ids[k],
                               .scenario = "오늘 힘들었어",
                               .output = k ? "meh" : "BEST",
+                              .reason = k ? NULL : "warm, reflects the sadness",
                               .score = k ? -0.5 : 1,
                               .has_score = 1,
                               .status = "ok",
@@ -327,6 +328,12 @@ static void test_an_offline_run_shows_its_real_statistics_and_winner(void)
     json_t *ex = json_object_get(arm_named(json_object_get(b.json, "arms"), "Warm"), "examples");
     CHECK_STR(json_string_value(json_object_get(json_array_get(ex, 0), "answer")), "BEST");
     CHECK_STR(json_string_value(json_object_get(json_array_get(ex, 0), "emotion")), "슬픔");
+    /* the judge's reason recorded with the step; an arm judged without one shows null */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ex, 0), "reason")),
+              "warm, reflects the sadness");
+    ex = json_object_get(arm_named(json_object_get(b.json, "arms"), "Cheer"), "examples");
+    CHECK(json_array_size(ex) > 0 &&
+          json_is_null(json_object_get(json_array_get(ex, 0), "reason")));
     dash_answer_clear(&b);
     /* A short run: not separated yet, and how many more steps. */
     run = offline_run(s, 10, arms);

@@ -108,7 +108,8 @@ static void usage(FILE *out)
             "stop it. --port 0 (the default) picks a free port.\n\n"
             "  --rules FILE     JSON array of {system_contains, user_contains, any_contains,\n"
             "                   reply}; first match wins; reply placeholders {user} {sentence}\n"
-            "                   {emotion} {n} {hash} {model}\n"
+            "                   {emotion} {n} {hash} {model} {judged} (a judge prompt's text,\n"
+            "                   JSON-escaped: {\"score\": 1, \"reason\": \"{judged}\"})\n"
             "  --fault SPEC     apply to every chat request; SPEC as in [[fake:SPEC]] markers:\n"
             "                   NNN (HTTP status), 429:retry-after=S, 429:retry-after-ms=M,\n"
             "                   429:retry-after-date=S, quota, slow=MS, truncated, malformed,\n"
@@ -309,19 +310,43 @@ static int any_message_contains(json_t *messages, const char *needle)
     return 0;
 }
 
-/* Expands {user} {sentence} {emotion} {n} {hash} {model} in a template; caller frees. */
+/* {judged}: the first 40 bytes (whole characters) of the text a judge prompt rates, the lines
+ * between "<<<TEXT" and "TEXT>>>" of the user message, as the inside of a JSON string, so a
+ * rule can answer a judge with a reason naming the text: {"score": 1, "reason": "{judged}"}. */
+static void judged_json(const char *user, char *out, size_t cap)
+{
+    const char *b = strstr(user, "<<<TEXT\n"), *e = b ? strstr(b + 8, "\nTEXT>>>") : NULL;
+    size_t w = 0, n = e ? (size_t)(e - (b + 8)) : 0;
+    if (n > 40)
+        for (n = 40; n > 0 && ((unsigned char)b[8 + n] & 0xC0) == 0x80; n--)
+            ;
+    for (size_t i = 0; i < n && w + 7 < cap; i++) {
+        unsigned char c = (unsigned char)b[8 + i];
+        if (c == '"' || c == '\\')
+            w += (size_t)snprintf(out + w, cap - w, "\\%c", c);
+        else if (c < 0x20)
+            w += (size_t)snprintf(out + w, cap - w, "\\u%04x", c);
+        else
+            out[w++] = (char)c;
+    }
+    out[w] = '\0';
+}
+
+/* Expands {user} {sentence} {emotion} {n} {hash} {model} {judged} in a template; caller
+ * frees. */
 static char *expand(const char *tpl, const struct chat_view *v)
 {
     size_t cap = strlen(tpl) + 64, len = 0;
-    char *out = malloc(cap), num[32];
+    char *out = malloc(cap), num[32], judged[320];
+    judged_json(v->user, judged, sizeof judged);
     for (const char *p = tpl; out && *p;) {
         const char *add = NULL;
         size_t skip = 1;
-        static const char *names[] = {"{user}", "{sentence}", "{emotion}",
-                                      "{n}",    "{hash}",     "{model}"};
+        static const char *names[] = {"{user}", "{sentence}", "{emotion}", "{n}",
+                                      "{hash}", "{model}",    "{judged}"};
         snprintf(num, sizeof num, "%ld", v->n);
-        const char *values[] = {v->user, v->sentence, v->emotion, num, v->hash, v->model};
-        for (size_t k = 0; k < 6 && !add; k++)
+        const char *values[] = {v->user, v->sentence, v->emotion, num, v->hash, v->model, judged};
+        for (size_t k = 0; k < 7 && !add; k++)
             if (!strncmp(p, names[k], strlen(names[k])))
                 add = values[k], skip = strlen(names[k]);
         size_t n = add ? strlen(add) : 1;

@@ -72,6 +72,10 @@
       restoredMsg: (a) => `${a}을(를) 복원했어요.`, retiredMsg: (a) => `${a}을(를) 은퇴시켰어요.`,
       promotedMsg: (a) => `${a}을(를) 승격했어요.`, resetMsg: (e) => `실험 ${e}을(를) 새로 시작했어요.`,
       importedMsg: (a, e) => `${a}을(를) 실험 ${e}에 가져왔어요.`,
+      startLiveButton: '이 프롬프트들로 라이브 실험 시작…',
+      confirmStartLive: (r, arms) => `실행 #${r}의 프롬프트 ${arms}(으)로 새 라이브 실험을 시작할까요? 보상 없이 시작하고, 정책은 서비스 기본값이에요.`,
+      startLiveName: '새 실험 이름',
+      startedMsg: (e) => `라이브 실험 ${e}을(를) 시작했어요.`,
       addedMsg: (a) => `${a}을(를) 추가했어요.`, policyMsg: (p) => `정책을 ${p}(으)로 바꿨어요.`,
       noEvals: '아직 평가가 없어요 (promptbandit judge eval 로 만들 수 있어요).',
       lineage: '계보',
@@ -279,8 +283,11 @@
     if (adv.action === 'import_winner') {
       action = T.importIt(labelOf(ov, adv.arm));
       buttons.appendChild(button(T.importButton(labelOf(ov, adv.arm)), T.importButton(labelOf(ov, adv.arm)),
-                                 () => importWinner(ov.run.id, labelOf(ov, adv.arm))));
+                                 () => importWinner(ov.run.id, labelOf(ov, adv.arm)), 'import-winner'));
     }
+    // A stopped offline run: start a live experiment with all its arms.
+    if (ov.run && ov.experiment && ov.experiment.kind === 'offline' && ov.run.status !== 'running')
+      buttons.appendChild(button(T.startLiveButton, T.startLiveButton, () => startLive(ov), 'start-live'));
     if (adv.action === 'run_longer')
       action = T.runLonger(typeof adv.more_steps === 'number' ? adv.more_steps : null);
     $('#verdict-headline').textContent = headline;
@@ -776,6 +783,33 @@
     const into = target.value || 'default';
     await run(() => apiJson('POST', '/v1/experiments/' + encodeURIComponent(into) + '/import-run',
                             { run_id: runId }), T.importedMsg(label, into));
+  }
+
+  // A new live experiment with the run's arms (POST /v1/runs/{id}/start-experiment), named in
+  // the confirmation; the dashboard then shows it.
+  async function startLive(ov) {
+    const wrap = node('label', T.startLiveName + ' ');
+    const input = node('input');
+    input.id = 'start-live-name';
+    input.required = true;
+    input.maxLength = 64;
+    input.pattern = '[A-Za-z0-9._\\-]{1,64}';
+    input.value = 'run-' + ov.run.id + '-live';
+    wrap.appendChild(input);
+    const names = (ov.arms || []).map((a) => a.label).join(', ');
+    if (!(await confirmAction(T.confirmStartLive(ov.run.id, names), wrap))) return;
+    const name = input.value.trim();
+    clearError();
+    try {
+      await apiJson('POST', '/v1/runs/' + encodeURIComponent(ov.run.id) + '/start-experiment', { name });
+      sessionStorage.setItem('pb.experiment', name);
+      await loadExperiments();
+      $('#experiment').value = name;
+      said(T.startedMsg(name));
+      await refresh();
+    } catch (err) {
+      showError(err);
+    }
   }
 
   async function onAddArm(ev) {

@@ -18,6 +18,8 @@ static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7"
 
 struct axis {
     double lo, hi, step;
+    double first; /* the first tick: lo on a nice axis, the first step multiple above lo on a
+                     padded one */
 };
 
 struct canvas {
@@ -62,19 +64,45 @@ static struct axis axis_nice(double lo, double hi, int ticks)
     }
     double raw = (hi - lo) / ticks, mag = pow(10, floor(log10(raw))), r = raw / mag;
     double step = (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
-    struct axis a = {floor(lo / step + 1e-9) * step, ceil(hi / step - 1e-9) * step, step};
+    struct axis a = {floor(lo / step + 1e-9) * step, ceil(hi / step - 1e-9) * step, step, 0};
+    a.first = a.lo;
+    return a;
+}
+
+/* The share of the data's span left empty above and below it on a value axis. */
+#define AXIS_PAD 0.06
+
+/* A value axis that fills its side of the plot: the data range widened by AXIS_PAD of its span
+ * on each side, so no point sits on the frame where its line would hide, with 1-2-5 ticks at
+ * the step multiples inside it. Rounding the bounds out to whole steps (axis_nice) can leave
+ * half the height empty (data on [-0.01, 1.01] drawn on [-0.5, 1.5]). */
+static struct axis axis_padded(double lo, double hi, int ticks)
+{
+    if (!(hi > lo)) {
+        double pad = fabs(lo) > 0 ? fabs(lo) * 0.5 : 1;
+        lo -= pad;
+        hi += pad;
+    } else {
+        double pad = (hi - lo) * AXIS_PAD;
+        lo -= pad;
+        hi += pad;
+    }
+    struct axis a = axis_nice(lo, hi, ticks);
+    a.lo = lo;
+    a.hi = hi;
+    a.first = ceil(lo / a.step - 1e-9) * a.step;
     return a;
 }
 
 /* Number of tick intervals, and tick i, computed from an index so no error accumulates. */
 static int ticks(const struct axis *a)
 {
-    return (int)lround((a->hi - a->lo) / a->step);
+    return (int)floor((a->hi - a->first) / a->step + 1e-6);
 }
 
 static double tick(const struct axis *a, int i)
 {
-    return a->lo + a->step * i;
+    return a->first + a->step * i;
 }
 
 static double px_x(const struct canvas *c, double v)
@@ -224,7 +252,7 @@ pb_status plot_lines(const struct plot_frame *frame, const struct plot_series *s
         return canvas_end(&c, &buf, out, err);
     }
     c.x = axis_nice(xlo, xhi, 6);
-    c.y = axis_nice(ylo, yhi, 5);
+    c.y = axis_padded(ylo, yhi, 6);
     draw_axes(&c, frame, 1);
     for (size_t k = 0; k < n; k++) {
         fprintf(c.f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"",
@@ -286,11 +314,12 @@ pb_status plot_bars(const struct plot_frame *frame, const struct plot_bar *bars,
             if (isfinite(v[k]))
                 lo = fmin(lo, v[k]), hi = fmax(hi, v[k]);
     }
+    c.right = c.w - 24; /* no legend: the bars are named under the axis */
     if (!any) {
         draw_no_data(&c);
         return canvas_end(&c, &buf, out, err);
     }
-    c.y = axis_nice(lo, hi, 5);
+    c.y = axis_padded(lo, hi, 6);
     draw_axes(&c, frame, 0);
     double width = (c.right - c.left) / (double)n * 0.6;
     for (size_t i = 0; i < n; i++) {

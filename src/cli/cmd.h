@@ -4,6 +4,9 @@
 #ifndef CMD_H
 #define CMD_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include "base/config.h"
 #include "store/store.h"
 
@@ -25,6 +28,26 @@ PB_CMD(prompts_propose);
 
 /* Shared helpers for subcommands (cmd_util.c). */
 int cmd_is_help(const char *arg);
+
+/* One action of a command with actions (`promptbandit judge train`): its name and its own
+ * help, which begins "usage: promptbandit COMMAND NAME" (NULL: the action answers --help
+ * itself, as `prompts propose` does). */
+struct cmd_action {
+    const char *name;
+    const char *help;
+};
+
+/* The action named name, or NULL. */
+const struct cmd_action *cmd_action_find(const struct cmd_action *acts, size_t n, const char *name);
+/* When argv[1] is one of the actions and --help or -h follows it anywhere, prints that
+ * action's help on stdout and returns 1; else 0. */
+int cmd_action_help(const struct cmd_action *acts, size_t n, int argc, char **argv);
+/* Prints "COMMAND: unknown action 'GOT'; the actions are a, b, c (promptbandit COMMAND
+ * --help)" on stderr and returns 2, the usage-error exit status. */
+int cmd_unknown_action(const char *command, const char *got, const struct cmd_action *acts,
+                       size_t n);
+/* Writes "actions: a, b, c\n" (the line every command with actions has in its help). */
+void cmd_actions_line(FILE *out, const struct cmd_action *acts, size_t n);
 
 /* The options of every subcommand that reads settings and opens the store. */
 struct cmd_common {

@@ -7,13 +7,26 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char show_help[] =
+    "usage: promptbandit config show [--config FILE] [--markdown]\n\n"
+    "Prints every setting with its value and source (env, file, default); --markdown prints\n"
+    "the defaults table of docs/CONFIG.md instead. A setting key like llm.base_url is read\n"
+    "from PB_LLM_BASE_URL, or from {\"llm\": {\"base_url\": ...}} in the JSON file named by\n"
+    "--config or PB_CONFIG.\n";
+
+static const struct cmd_action actions[] = {{"show", show_help}};
+#define N_ACTIONS (sizeof actions / sizeof actions[0])
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: promptbandit config show [--config FILE]\n\n"
-            "Prints every setting with its value and source (env, file, default).\n"
-            "A setting key like llm.base_url is read from PB_LLM_BASE_URL, or from\n"
-            "{\"llm\": {\"base_url\": ...}} in the JSON file named by --config or PB_CONFIG.\n");
+    fputs("usage: promptbandit config <action> [--config FILE]   (`promptbandit config show "
+          "--help`)\n\n",
+          out);
+    cmd_actions_line(out, actions, N_ACTIONS);
+    fputs("  show  every setting with its value and source (env, file, default)\n\n"
+          "A setting key like llm.base_url is read from PB_LLM_BASE_URL, or from\n"
+          "{\"llm\": {\"base_url\": ...}} in the JSON file named by --config or PB_CONFIG.\n",
+          out);
 }
 
 /* The defaults table as markdown: docs/CONFIG.md is this output (a test compares them). */
@@ -51,17 +64,13 @@ int cmd_config(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "show") != 0) {
-        fprintf(stderr, "config: unknown action '%s'\n", argv[1]);
-        usage(stderr);
-        return 2;
-    }
+    if (!cmd_action_find(actions, N_ACTIONS, argv[1]))
+        return cmd_unknown_action("config", argv[1], actions, N_ACTIONS);
+    if (cmd_action_help(actions, N_ACTIONS, argc, argv))
+        return 0;
     for (int i = 2; i < argc; i++) {
         int taken;
-        if (cmd_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--markdown") == 0) {
+        if (strcmp(argv[i], "--markdown") == 0) {
             markdown = 1;
         } else if ((taken = cmd_take_common("config show", argc, argv, &i, &common)) != 0) {
             if (taken < 0 || common.db) {
@@ -69,7 +78,8 @@ int cmd_config(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "config show: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "config show: unknown option '%s' (promptbandit config show --help)\n",
+                    argv[i]);
             return 2;
         }
     }

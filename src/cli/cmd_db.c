@@ -13,26 +13,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DB_OPTIONS                                                                                 \
+    "options:\n"                                                                                   \
+    "  --db PATH      database file (default: setting db.path)\n"                                  \
+    "  --config FILE  JSON settings file (default: $PB_CONFIG)\n"
+
+static const struct cmd_action actions[] = {
+    {"migrate", "usage: promptbandit db migrate [--db PATH] [--config FILE]\n\n"
+                "Creates the database or applies its pending migrations, and prints the schema\n"
+                "version.\n\n" DB_OPTIONS},
+    {"status", "usage: promptbandit db status [--db PATH] [--config FILE]\n\n"
+               "Prints the schema version, the rows of each table and an integrity check (exit 1\n"
+               "when it fails).\n\n" DB_OPTIONS},
+    {"backup", "usage: promptbandit db backup FILE [--db PATH] [--config FILE]\n\n"
+               "Copies the database online (the service may keep running) to FILE, which must\n"
+               "not exist.\n\n" DB_OPTIONS},
+    {"purge", "usage: promptbandit db purge [--older-than DAYS] [--db PATH] [--config FILE]\n\n"
+              "Deletes stored chat messages older than DAYS days (default: the setting\n"
+              "privacy.retention_days when it is not 0).\n\n" DB_OPTIONS},
+    {"export-events",
+     "usage: promptbandit db export-events [--experiment NAME] [--out FILE] [--db PATH]\n"
+     "                                     [--config FILE]\n\n"
+     "The service's logged decisions as JSONL, one line per activated impression with a\n"
+     "reward: {arm, reward (mean of its rewards), propensity, segment, features, time}; reads\n"
+     "as `simulate --replay-contextual FILE` and `bandit-run replay --events FILE` (default:\n"
+     "every experiment, to stdout).\n\n" DB_OPTIONS},
+};
+#define N_ACTIONS (sizeof actions / sizeof actions[0])
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: promptbandit db <action> [--db PATH] [--config FILE]\n\n"
-            "actions:\n"
-            "  migrate                  create the database or apply pending migrations\n"
-            "  status                   schema version, row counts and an integrity check\n"
-            "  backup FILE              online copy of the database to FILE (must not exist)\n"
-            "  purge --older-than DAYS  delete stored chat messages older than DAYS days\n"
-            "                           (default: privacy.retention_days when it is not 0)\n"
-            "  export-events [--experiment NAME] [--out FILE]\n"
-            "                           the service's logged decisions as JSONL, one line per\n"
-            "                           activated impression with a reward: {arm, reward\n"
-            "                           (mean of its rewards), propensity, segment, features,\n"
-            "                           time}; reads as `simulate --replay-contextual FILE`\n"
-            "                           and `bandit-run replay --events FILE` (default: every\n"
-            "                           experiment, to stdout)\n\n"
-            "options:\n"
-            "  --db PATH      database file (default: setting db.path)\n"
-            "  --config FILE  JSON settings file (default: $PB_CONFIG)\n");
+    fputs("usage: promptbandit db <action> [--db PATH] [--config FILE]   (`promptbandit db "
+          "ACTION\n       --help` for each)\n\n",
+          out);
+    cmd_actions_line(out, actions, N_ACTIONS);
+    fputs("  migrate                  create the database or apply pending migrations\n"
+          "  status                   schema version, row counts and an integrity check\n"
+          "  backup FILE              online copy of the database to FILE (must not exist)\n"
+          "  purge --older-than DAYS  delete stored chat messages older than DAYS days\n"
+          "  export-events [--experiment NAME] [--out FILE]\n"
+          "                           the service's logged decisions as JSONL\n\n" DB_OPTIONS,
+          out);
 }
 
 struct db_args {
@@ -50,13 +71,14 @@ static int parse(int argc, char **argv, struct db_args *a)
         return argc < 2 ? 2 : 0;
     }
     a->action = argv[1];
+    if (!cmd_action_find(actions, N_ACTIONS, a->action))
+        return cmd_unknown_action("db", a->action, actions, N_ACTIONS);
+    if (cmd_action_help(actions, N_ACTIONS, argc, argv))
+        return 0;
     for (int i = 2; i < argc; i++) {
         char *end;
         int taken;
-        if (cmd_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if ((taken = cmd_take_common("db", argc, argv, &i, &a->common)) != 0) {
+        if ((taken = cmd_take_common("db", argc, argv, &i, &a->common)) != 0) {
             if (taken < 0)
                 return 2;
         } else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
@@ -74,8 +96,8 @@ static int parse(int argc, char **argv, struct db_args *a)
         } else if (argv[i][0] != '-' && !a->file && strcmp(a->action, "backup") == 0) {
             a->file = argv[i];
         } else {
-            fprintf(stderr, "db %s: unexpected argument '%s'\n\n", a->action, argv[i]);
-            usage(stderr);
+            fprintf(stderr, "db %s: unexpected argument '%s' (promptbandit db %s --help)\n",
+                    a->action, argv[i], a->action);
             return 2;
         }
     }
@@ -145,16 +167,8 @@ int cmd_db(int argc, char **argv)
     int code = parse(argc, argv, &a);
     if (code >= 0)
         return code;
-    const char *known[] = {"migrate", "status", "backup", "purge", "export-events"};
-    int ok = 0;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        ok |= strcmp(a.action, known[i]) == 0;
-    if (!ok || (strcmp(a.action, "backup") == 0 && !a.file)) {
-        if (ok)
-            fprintf(stderr, "db backup: give the FILE to write\n\n");
-        else
-            fprintf(stderr, "db: unknown action '%s'\n\n", a.action);
-        usage(stderr);
+    if (strcmp(a.action, "backup") == 0 && !a.file) {
+        fprintf(stderr, "db backup: give the FILE to write\n\n%s", actions[2].help);
         return 2;
     }
     config *cfg;

@@ -17,55 +17,87 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *usage_text =
-    "usage: promptbandit emotion train   --data FILE --format F --out MODEL [options]\n"
-    "       promptbandit emotion eval    --model MODEL --data FILE --format F [--json]\n"
-    "       promptbandit emotion predict [--model MODEL] (--text S | --file F) [-k N] [--json]\n"
-    "       promptbandit emotion labels  --model MODEL\n"
+#define FORMATS_HELP                                                                               \
+    "Formats (--format): goemotions (text<TAB>ids, needs --labels FILE when training),\n"          \
+    "  kote (id<TAB>text<TAB>ids, needs --labels FILE unless the model has a kote head),\n"        \
+    "  polarity (text<TAB>positive|negative|neutral), aihub (CSV export with 감정_대분류,\n"  \
+    "  감정_소분류, 사람문장1..3), csv (header row; --text-col, --label-col, default\n"   \
+    "  text,label), jsonl ({\"text\":..,\"label\":..|[..]}).\n"                                    \
     "\n"
-    "Formats (--format): goemotions (text<TAB>ids, needs --labels FILE when training),\n"
-    "  kote (id<TAB>text<TAB>ids, needs --labels FILE unless the model has a kote head),\n"
-    "  polarity (text<TAB>positive|negative|neutral), aihub (CSV export with 감정_대분류,\n"
-    "  감정_소분류, 사람문장1..3), csv (header row; --text-col, --label-col, default\n"
-    "  text,label), jsonl ({\"text\":..,\"label\":..|[..]}).\n"
-    "\n"
-    "train options:\n"
-    "  --labels FILE        GoEmotions label names, one per line (0-based)\n"
-    "  --names FILE         TSV label<TAB>Korean name<TAB>group overriding built-in names\n"
-    "  --dev FILE           evaluate on this set after training (never used for tuning)\n"
-    "  --mode multi|single  sigmoid per label with tuned thresholds, or softmax\n"
-    "                       (default: multi for goemotions, single otherwise)\n"
-    "  --features LIST      char1,char2,char3,char4,word1,word2,jamo | default | all\n"
-    "  --bucket-bits N      hash feature ids into 2^N buckets (default 22, 12..24)\n"
-    "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"
-    "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"
-    "  --folds N            tune thresholds on N-fold out-of-fold scores instead (N >= 2)\n"
-    "  --ensemble N         average N models trained on other shuffles (emotion head)\n"
-    "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"
-    "  --threshold-prior N  pull each label's threshold toward the shared best one, weight N\n"
-    "                       held-out positives (default 0: per-label thresholds as tuned)\n"
-    "  --no-refit           keep the model trained without the held-out part\n"
-    "segment head (negative / neutral / positive; trained when any of these is given):\n"
-    "  --polarity FILE      polarity TSV (native text, positive|negative) for the segment head\n"
-    "  --kote FILE          KOTE TSV: a second label set (head \"kote\") and segment sentences\n"
-    "  --kote-labels FILE   KOTE label names, one per line (0-based)\n"
-    "  --emotion-weight X --polarity-weight X --kote-weight X\n"
-    "                       weight of each source's sentences in the segment head (default 1)\n"
+#define TRAIN_OPTIONS                                                                              \
+    "train options:\n"                                                                             \
+    "  --labels FILE        GoEmotions label names, one per line (0-based)\n"                      \
+    "  --names FILE         TSV label<TAB>Korean name<TAB>group overriding built-in names\n"       \
+    "  --dev FILE           evaluate on this set after training (never used for tuning)\n"         \
+    "  --mode multi|single  sigmoid per label with tuned thresholds, or softmax\n"                 \
+    "                       (default: multi for goemotions, single otherwise)\n"                   \
+    "  --features LIST      char1,char2,char3,char4,word1,word2,jamo | default | all\n"            \
+    "  --bucket-bits N      hash feature ids into 2^N buckets (default 22, 12..24)\n"              \
+    "  --epochs N --lr X --l2 X --min-count N --seed N --average-from N\n"                         \
+    "  --holdout X          fraction of the data held out to tune thresholds (default 0.15)\n"     \
+    "  --folds N            tune thresholds on N-fold out-of-fold scores instead (N >= 2)\n"       \
+    "  --ensemble N         average N models trained on other shuffles (emotion head)\n"           \
+    "  --pos-weight X       positives weigh (negatives/positives)^X (default 0.5, max 10)\n"       \
+    "  --threshold-prior N  pull each label's threshold toward the shared best one, weight N\n"    \
+    "                       held-out positives (default 0: per-label thresholds as tuned)\n"       \
+    "  --no-refit           keep the model trained without the held-out part\n"                    \
+    "segment head (negative / neutral / positive; trained when any of these is given):\n"          \
+    "  --polarity FILE      polarity TSV (native text, positive|negative) for the segment head\n"  \
+    "  --kote FILE          KOTE TSV: a second label set (head \"kote\") and segment sentences\n"  \
+    "  --kote-labels FILE   KOTE label names, one per line (0-based)\n"                            \
+    "  --emotion-weight X --polarity-weight X --kote-weight X\n"                                   \
+    "                       weight of each source's sentences in the segment head (default 1)\n"   \
     "  --segment-epochs N --segment-lr X --segment-min-count N\n"
-    "eval options:\n"
-    "  --threshold X        use one threshold X for every label instead of the tuned ones\n"
-    "  (polarity and kote data, and any data with label groups, also get the segment report:\n"
-    "  accuracy, macro-F1 and the confusion matrix; kote counts only sentences whose labels\n"
-    "  are all of one group)\n"
+#define EVAL_OPTIONS                                                                               \
+    "eval options:\n"                                                                              \
+    "  --threshold X        use one threshold X for every label instead of the tuned ones\n"       \
+    "  (polarity and kote data, and any data with label groups, also get the segment report:\n"    \
+    "  accuracy, macro-F1 and the confusion matrix; kote counts only sentences whose labels\n"     \
+    "  are all of one group)\n"                                                                    \
     "  --json               machine-readable: accuracy, micro_f1, macro_f1, per-label table\n"
-    "predict options:\n"
-    "  --model MODEL        default: the emotion.model setting (backend from emotion.backend)\n"
-    "  --text S | --file F  one sentence, or a file of one sentence per line (- = stdin)\n"
-    "  -k N                 emotions per sentence (default: emotion.top_k); the sentence's\n"
+#define PREDICT_OPTIONS                                                                            \
+    "predict options:\n"                                                                           \
+    "  --model MODEL        default: the emotion.model setting (backend from emotion.backend)\n"   \
+    "  --text S | --file F  one sentence, or a file of one sentence per line (- = stdin)\n"        \
+    "  -k N                 emotions per sentence (default: emotion.top_k); the sentence's\n"      \
     "                       segment is printed too (last line; first column with --file)\n"
-    "\n"
+
+static const char train_help[] =
+    "usage: promptbandit emotion train --data FILE --format F --out MODEL [options]\n\n"
+    "Trains the emotion model on a data set (and, when given, the segment head).\n\n" FORMATS_HELP
+        TRAIN_OPTIONS "\n"
     "Example: promptbandit emotion train --data train.tsv --dev dev.tsv --labels labels.txt\n"
     "           --format goemotions --out models/emotion-goemotions.pbem\n";
+static const char eval_help[] =
+    "usage: promptbandit emotion eval --model MODEL --data FILE --format F [--json]\n"
+    "                                 [--threshold X]\n\n"
+    "Scores a model on a labelled data set.\n\n" FORMATS_HELP EVAL_OPTIONS;
+static const char predict_help[] =
+    "usage: promptbandit emotion predict [--model MODEL] (--text S | --file F) [-k N] [--json]\n\n"
+    "Classifies sentences through the service's emotion interface.\n\n" PREDICT_OPTIONS;
+static const char labels_help[] =
+    "usage: promptbandit emotion labels --model MODEL\n\n"
+    "Lists a model's labels: name, Korean name, group and tuned threshold.\n";
+
+static const struct cmd_action actions[] = {
+    {"train", train_help}, {"eval", eval_help}, {"predict", predict_help}, {"labels", labels_help}};
+#define N_ACTIONS (sizeof actions / sizeof actions[0])
+
+static void usage(FILE *out)
+{
+    fputs("usage: promptbandit emotion train   --data FILE --format F --out MODEL [options]\n"
+          "       promptbandit emotion eval    --model MODEL --data FILE --format F [--json]\n"
+          "       promptbandit emotion predict [--model MODEL] (--text S | --file F) [-k N]\n"
+          "       promptbandit emotion labels  --model MODEL\n"
+          "   (`promptbandit emotion ACTION --help` for each)\n\n",
+          out);
+    cmd_actions_line(out, actions, N_ACTIONS);
+    fputs("  train    train the emotion model (and the segment head) on a data set\n"
+          "  eval     score a model on a labelled data set\n"
+          "  predict  classify sentences\n"
+          "  labels   list a model's labels\n\n" FORMATS_HELP,
+          out);
+}
 
 struct args {
     const char *data, *format, *labels, *names, *dev, *out, *model, *text, *file, *mode;
@@ -664,14 +696,18 @@ int cmd_emotion(int argc, char **argv)
 {
     struct args a = {.threshold = -1, .emotion_weight = 1, .polarity_weight = 1, .kote_weight = 1};
     if (argc < 2 || cmd_is_help(argv[1])) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!cmd_action_find(actions, N_ACTIONS, argv[1]))
+        return cmd_unknown_action("emotion", argv[1], actions, N_ACTIONS);
+    if (cmd_action_help(actions, N_ACTIONS, argc, argv))
+        return 0;
     emotrain_defaults(&a.train);
     emotrain_bundle_defaults(&a.bundle);
     int rc = parse(argc, argv, &a);
-    if (rc == 3) {
-        fputs(usage_text, stdout);
+    if (rc == 3) { /* "help" as an argument */
+        fputs(cmd_action_find(actions, N_ACTIONS, argv[1])->help, stdout);
         return 0;
     }
     if (rc != 0)
@@ -683,8 +719,5 @@ int cmd_emotion(int argc, char **argv)
         return do_eval(&a);
     if (!strcmp(action, "predict"))
         return do_predict(&a);
-    if (!strcmp(action, "labels"))
-        return do_labels(&a);
-    fprintf(stderr, "emotion: unknown action '%s'\n\n%s", action, usage_text);
-    return 2;
+    return do_labels(&a);
 }

@@ -19,23 +19,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: promptbandit judge <action> [options]\n\n"
-    "  train --ratings FILE.jsonl --out MODEL [--skip-bad]\n"
-    "        train the local reward model on human ratings (JSONL: \"caption\" or \"text\",\n"
-    "        \"rate\" in -1,-0.5,0,0.5,1); regularisation chosen by leave-one-out\n"
-    "  score [--model MODEL] [--input FILE|-]\n"
-    "        one text per input line (default stdin), one score per output line\n"
-    "        (model default: setting judge.local_model)\n"
-    "  eval  --ratings FILE --judge llm|local|constant [--folds 10] [--seed S] [--json]\n"
-    "        [--out FILE.json] [--skip-bad] [--rubric diary|chat] [--rubric-file F]\n"
-    "        [--examples F.jsonl] [--record [--db PATH]]\n"
-    "        MSE, MAE, Spearman, Kendall tau-b, exact agreement, weighted kappa and the\n"
-    "        confusion matrix; local and constant by k-fold CV (constant = training-fold\n"
-    "        mean), llm by judging every item with the few-shot rubric\n"
-    "        (prompts/judge_<rubric>.txt, ratings/examples_<rubric>.jsonl); --record\n"
-    "        stores the figures in the database (db.path, or --db) for the dashboard\n\n"
-    "Bad ratings lines are refused with their line number unless --skip-bad is given.\n";
+static const char train_help[] =
+    "usage: promptbandit judge train --ratings FILE.jsonl --out MODEL [--skip-bad]\n\n"
+    "Trains the local reward model on human ratings (JSONL: \"caption\" or \"text\", \"rate\"\n"
+    "in -1,-0.5,0,0.5,1); the regularisation is chosen by leave-one-out. Bad lines are\n"
+    "refused with their line number unless --skip-bad is given.\n";
+static const char score_help[] =
+    "usage: promptbandit judge score [--model MODEL] [--input FILE|-]\n\n"
+    "Scores one text per input line (default stdin) with the local reward model, one score\n"
+    "per output line (model default: setting judge.local_model).\n";
+static const char eval_help[] =
+    "usage: promptbandit judge eval --ratings FILE --judge llm|local|constant [--folds 10]\n"
+    "                               [--seed S] [--json] [--out FILE.json] [--skip-bad]\n"
+    "                               [--rubric diary|chat] [--rubric-file F] [--examples F.jsonl]\n"
+    "                               [--record [--db PATH]]\n\n"
+    "MSE, MAE, Spearman, Kendall tau-b, exact agreement, weighted kappa and the confusion\n"
+    "matrix of a judge against human ratings; local and constant by k-fold CV (constant =\n"
+    "training-fold mean), llm by judging every item with the few-shot rubric\n"
+    "(prompts/judge_<rubric>.txt, ratings/examples_<rubric>.jsonl). --record stores the\n"
+    "figures in the database (db.path, or --db) for the dashboard. Bad ratings lines are\n"
+    "refused with their line number unless --skip-bad is given.\n";
+
+static const struct cmd_action actions[] = {
+    {"train", train_help}, {"score", score_help}, {"eval", eval_help}};
+#define N_ACTIONS (sizeof actions / sizeof actions[0])
+
+static void usage(FILE *out)
+{
+    fputs("usage: promptbandit judge <action> [options]   (`promptbandit judge ACTION --help`\n"
+          "       for each)\n\n",
+          out);
+    cmd_actions_line(out, actions, N_ACTIONS);
+    fputs("  train --ratings FILE.jsonl --out MODEL [--skip-bad]\n"
+          "        train the local reward model on human ratings\n"
+          "  score [--model MODEL] [--input FILE|-]\n"
+          "        one text per input line, one score per output line\n"
+          "  eval  --ratings FILE --judge llm|local|constant [options]\n"
+          "        a judge's agreement with human ratings (MSE, Spearman, kappa, ...)\n",
+          out);
+}
 
 struct judge_args {
     const char *ratings, *out, *model, *input, *kind, *rubric, *rubric_file, *examples, *db;
@@ -82,7 +104,8 @@ static int parse_args(int argc, char **argv, struct judge_args *a)
             }
             i++;
         } else {
-            fprintf(stderr, "judge: unknown option '%s'\n\n%s", o, usage_text);
+            fprintf(stderr, "judge %s: unknown option '%s' (promptbandit judge %s --help)\n",
+                    argv[1], o, argv[1]);
             return 2;
         }
     }
@@ -118,7 +141,7 @@ static int do_train(const struct judge_args *a)
     char err[PB_ERR_LEN];
     int rc = 1;
     if (!a->ratings || !a->out) {
-        fprintf(stderr, "judge train: --ratings and --out are required\n\n%s", usage_text);
+        fprintf(stderr, "judge train: --ratings and --out are required\n\n%s", train_help);
         return 2;
     }
     if (load_ratings(a->ratings, a->skip_bad, &s))
@@ -383,9 +406,22 @@ static int do_eval(const struct judge_args *a)
     struct ratings_set s;
     char err[PB_ERR_LEN];
     int kind = judge_kind_parse(a->kind), rc = 1;
-    if (!a->ratings || kind < 0) {
-        fprintf(stderr, "judge eval: --ratings and --judge llm|local|constant are required\n\n%s",
-                usage_text);
+    if (kind < 0) {
+        fprintf(stderr,
+                "judge eval: --judge must be one of llm, local, constant; got '%s' "
+                "(promptbandit judge eval --help)\n",
+                a->kind);
+        return 2;
+    }
+    if (strcmp(a->rubric, "diary") != 0 && strcmp(a->rubric, "chat") != 0) {
+        fprintf(stderr,
+                "judge eval: --rubric must be one of diary, chat; got '%s' (or give the file "
+                "with --rubric-file)\n",
+                a->rubric);
+        return 2;
+    }
+    if (!a->ratings) {
+        fprintf(stderr, "judge eval: --ratings is required\n\n%s", eval_help);
         return 2;
     }
     if (load_ratings(a->ratings, a->skip_bad, &s))
@@ -435,14 +471,13 @@ int cmd_judge(int argc, char **argv)
 {
     struct judge_args a;
     if (argc < 2 || cmd_is_help(argv[1])) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (cmd_is_help(argv[i])) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
+    if (!cmd_action_find(actions, N_ACTIONS, argv[1]))
+        return cmd_unknown_action("judge", argv[1], actions, N_ACTIONS);
+    if (cmd_action_help(actions, N_ACTIONS, argc, argv))
+        return 0;
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
@@ -450,8 +485,5 @@ int cmd_judge(int argc, char **argv)
         return do_train(&a);
     if (!strcmp(argv[1], "score"))
         return do_score(&a);
-    if (!strcmp(argv[1], "eval"))
-        return do_eval(&a);
-    fprintf(stderr, "judge: unknown action '%s'\n\n%s", argv[1], usage_text);
-    return 2;
+    return do_eval(&a);
 }

@@ -15,24 +15,50 @@
 
 #define PROMPT_FILE_MAX (256 * 1024)
 
+#define PROMPTS_OPTIONS                                                                            \
+    "options:\n"                                                                                   \
+    "  --experiment NAME  experiment (default: \"default\", synced from prompts.dir\n"             \
+    "                     on every action: a changed file becomes a new version)\n"                \
+    "  --db PATH          database file (default: setting db.path)\n"                              \
+    "  --config FILE      JSON settings file (default: $PB_CONFIG)\n"
+#define ARM_FILES                                                                                  \
+    "Arm files are prompts.dir/NAME.txt where NAME is a letter then letters or digits\n"           \
+    "(16 at most), not starting with judge or propose; other files are not arms.\n"
+
+static const struct cmd_action actions[] = {
+    {"list", "usage: promptbandit prompts list [--all] [options]\n\n"
+             "Lists the arms: name, version, hash prefix, retired, first line (--all: retired\n"
+             "versions too).\n\n" PROMPTS_OPTIONS},
+    {"sync",
+     "usage: promptbandit prompts sync [options]\n\n"
+     "Loads the arm files of prompts.dir into the experiment.\n\n" PROMPTS_OPTIONS "\n" ARM_FILES},
+    {"add", "usage: promptbandit prompts add NAME FILE [options]\n\n"
+            "Makes FILE's text the active version of arm NAME (a new arm, a new version, or a\n"
+            "retired version made active again).\n\n" PROMPTS_OPTIONS},
+    {"retire",
+     "usage: promptbandit prompts retire NAME [options]\n\n"
+     "Retires the active version of arm NAME: it is no longer served.\n\n" PROMPTS_OPTIONS},
+    {"restore", "usage: promptbandit prompts restore NAME VERSION [options]\n\n"
+                "Makes an earlier version of arm NAME active again (the active one is "
+                "retired).\n\n" PROMPTS_OPTIONS},
+    {"propose", NULL}, /* cmd_propose.c answers its --help */
+};
+#define N_ACTIONS (sizeof actions / sizeof actions[0])
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: promptbandit prompts <action> [options]\n\n"
-            "actions:\n"
-            "  list [--all]          arms: name, version, hash prefix, retired, first line\n"
-            "  sync                  load the arm files of prompts.dir into the experiment\n"
-            "  add NAME FILE         make FILE's text the active version of arm NAME\n"
-            "  retire NAME           retire the active version of arm NAME\n"
-            "  restore NAME VERSION  make an earlier version of NAME active again\n"
-            "  propose ...           let the LLM propose new candidate prompts (--help there)\n\n"
-            "options:\n"
-            "  --experiment NAME  experiment (default: \"default\", synced from prompts.dir\n"
-            "                     on every action: a changed file becomes a new version)\n"
-            "  --db PATH          database file (default: setting db.path)\n"
-            "  --config FILE      JSON settings file (default: $PB_CONFIG)\n\n"
-            "Arm files are prompts.dir/NAME.txt where NAME is a letter then letters or digits\n"
-            "(16 at most), not starting with judge or propose; other files are not arms.\n");
+    fputs("usage: promptbandit prompts <action> [options]   (`promptbandit prompts ACTION "
+          "--help`\n       for each)\n\n",
+          out);
+    cmd_actions_line(out, actions, N_ACTIONS);
+    fputs("  list [--all]          arms: name, version, hash prefix, retired, first line\n"
+          "  sync                  load the arm files of prompts.dir into the experiment\n"
+          "  add NAME FILE         make FILE's text the active version of arm NAME\n"
+          "  retire NAME           retire the active version of arm NAME\n"
+          "  restore NAME VERSION  make an earlier version of NAME active again\n"
+          "  propose ...           let the LLM propose new candidate prompts\n\n" PROMPTS_OPTIONS
+          "\n" ARM_FILES,
+          out);
 }
 
 struct prompts_args {
@@ -49,10 +75,7 @@ static int parse(int argc, char **argv, struct prompts_args *a)
     a->action = argv[1];
     for (int i = 2; i < argc; i++) {
         int taken;
-        if (cmd_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if ((taken = cmd_take_common("prompts", argc, argv, &i, &a->common)) != 0) {
+        if ((taken = cmd_take_common("prompts", argc, argv, &i, &a->common)) != 0) {
             if (taken < 0)
                 return 2;
         } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) {
@@ -62,8 +85,9 @@ static int parse(int argc, char **argv, struct prompts_args *a)
         } else if (argv[i][0] != '-' && a->n_pos < 2) {
             a->pos[a->n_pos++] = argv[i];
         } else {
-            fprintf(stderr, "prompts %s: unexpected argument '%s'\n\n", a->action, argv[i]);
-            usage(stderr);
+            fprintf(stderr,
+                    "prompts %s: unexpected argument '%s' (promptbandit prompts %s --help)\n",
+                    a->action, argv[i], a->action);
             return 2;
         }
     }
@@ -76,14 +100,11 @@ static int parse(int argc, char **argv, struct prompts_args *a)
             continue;
         if (a->n_pos == arity[i].n_pos)
             return -1;
-        fprintf(stderr, "prompts %s: expected %d argument(s), got %d\n\n", a->action,
-                arity[i].n_pos, a->n_pos);
-        usage(stderr);
+        fprintf(stderr, "prompts %s: expected %d argument(s), got %d\n\n%s", a->action,
+                arity[i].n_pos, a->n_pos, cmd_action_find(actions, N_ACTIONS, a->action)->help);
         return 2;
     }
-    fprintf(stderr, "prompts: unknown action '%s'\n\n", a->action);
-    usage(stderr);
-    return 2;
+    return cmd_unknown_action("prompts", a->action, actions, N_ACTIONS);
 }
 
 /* The experiment to act on; the default one is created and synced from prompts.dir. */
@@ -206,6 +227,10 @@ int cmd_prompts(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!cmd_action_find(actions, N_ACTIONS, argv[1]))
+        return cmd_unknown_action("prompts", argv[1], actions, N_ACTIONS);
+    if (cmd_action_help(actions, N_ACTIONS, argc, argv))
+        return 0;
     if (strcmp(argv[1], "propose") == 0) {
         if (!cmd_prompts_propose) {
             fprintf(stderr, "prompts propose: not built in this version\n");

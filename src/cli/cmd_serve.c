@@ -128,10 +128,17 @@ int cmd_serve(int argc, char **argv)
     if (code >= 0)
         return code;
     int rc = config_load(args.common.config, &cfg, err);
-    if (rc == PB_OK && args.port)
-        rc = config_set(cfg, "server.port", args.port, err);
-    if (rc == PB_OK && args.host)
-        rc = config_set(cfg, "server.host", args.host, err);
+    if (rc != PB_OK) {
+        fprintf(stderr, "serve: %s\n", err);
+        return 1;
+    }
+    /* a bad --port or --host is a usage error (2), like any other bad argument */
+    if ((args.port && config_set(cfg, "server.port", args.port, err) != PB_OK) ||
+        (args.host && config_set(cfg, "server.host", args.host, err) != PB_OK)) {
+        fprintf(stderr, "serve: %s (promptbandit serve --help)\n", err);
+        config_free(cfg);
+        return 2;
+    }
     /* Blocked before any thread starts, so every thread inherits the mask and only the
      * sigwait in serve_until_signal receives them. */
     sigset_t stop, old;

@@ -28,6 +28,8 @@ static const char start_help[] =
     "       bandit-run evolve --generations G --propose N --out DIR [options]\n"
     "   (`bandit-run ACTION --help` for each; RUN is a run id or name from `bandit-run list`)\n"
     "\n"
+    "actions: resume, report, export, list, replay\n"
+    "\n"
     "A run: for each iteration the policy picks an arm (a prompt file), the LLM answers a\n"
     "message of the task with it, the judge scores the answer and the bandit learns the reward.\n"
     "Every step is stored in the database; Ctrl-C finishes the requests in flight, stores them\n"

@@ -1,8 +1,8 @@
 /* judge.h — turns a text into a reward on the five-level scale: a few-shot LLM judge (rubric
- * prompt + one example per level, temperature 0, answer parsed strictly to a level, bounded
- * re-asks), the local reward model, or a constant. An unparsable or failed judgement is a
- * status, never a score. Owns prompt assembly, the delimiting of judged text against prompt
- * injection, and answer parsing; provider I/O goes through llm only; no database. */
+ * prompt + one example per level, temperature 0, answer parsed strictly to a level and an
+ * optional short reason, bounded re-asks), the local reward model, or a constant. An unparsable or
+ * failed judgement is a status, never a score. Owns prompt assembly, the delimiting of judged text
+ * against prompt injection, and answer parsing; provider I/O goes through llm only; no database. */
 #ifndef JUDGE_H
 #define JUDGE_H
 
@@ -15,6 +15,14 @@
 #include "judge/rewardmodel.h"
 
 enum judge_kind { JUDGE_LLM, JUDGE_LOCAL, JUDGE_CONSTANT };
+
+/* A judge's reason is cut to this many characters ("…" marks the cut); JUDGE_REASON_LEN bytes
+ * hold one (four bytes a character at most, the mark and the NUL). */
+#define JUDGE_REASON_CHARS 200
+#define JUDGE_REASON_LEN   (JUDGE_REASON_CHARS * 4 + 4)
+/* What one LLM judge answer costs in completion tokens, for estimates: a level and a reason of
+ * about 25 words in JSON (the judge asks for that; JUDGE_ANSWER_TOKENS in judge.c bounds it). */
+#define JUDGE_ANSWER_TOKENS_TYPICAL 64
 
 typedef struct judge judge;
 
@@ -54,13 +62,25 @@ pb_status judge_score_batch(judge *j, const char *const *texts, const char *cons
                             size_t n, double *scores, int *status, char (*errs)[PB_ERR_LEN],
                             char *err);
 
+/* judge_score_batch plus the reason of each score: reasons[i] (reasons may be NULL) is the
+ * reason the LLM judge gave with scores[i], "" when it gave none (a bare level) and for the
+ * local and constant judges; set only where status[i] == PB_OK. */
+pb_status judge_score_batch_reasons(judge *j, const char *const *texts, const char *const *contexts,
+                                    size_t n, double *scores, char (*reasons)[JUDGE_REASON_LEN],
+                                    int *status, char (*errs)[PB_ERR_LEN], char *err);
+
 /* True when text is one of the judge's few-shot examples (evaluations must leave them out). */
 bool judge_is_example(const judge *j, const char *text);
 
 /* Parses a judge's answer strictly (see docs/JUDGE.md): after trimming ASCII whitespace the
  * whole answer is one level written as a plain decimal ("1", "+1", "-0.5", "0.50", ".5",
- * "1.0", U+2212 minus allowed) or a JSON object {"score": level}. PB_OK and *level set, or
- * PB_ERR_INVALID. */
+ * "1.0", U+2212 minus allowed) or a JSON object {"score": level} or {"score": level, "reason":
+ * "text" | null}. PB_OK with *level set and, when reason is not NULL, the reason written there
+ * (control characters and whitespace runs as one space, trimmed, cut to JUDGE_REASON_CHARS
+ * characters; "" when there is none), or PB_ERR_INVALID. Pure: no I/O, no state. */
+pb_status judge_parse_answer_reason(const char *answer, double *level,
+                                    char reason[JUDGE_REASON_LEN]);
+/* judge_parse_answer_reason without the reason. */
 pb_status judge_parse_answer(const char *answer, double *level);
 
 /* The user message for one text: the optional context and the text, each between

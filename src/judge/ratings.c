@@ -29,8 +29,10 @@ void ratings_free(struct ratings_set *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         free(s->items[i].text);
+        free(s->items[i].reason);
+    }
     free(s->items);
     for (size_t i = 0; i < s->n_problems; i++)
         free(s->problems[i]);
@@ -39,12 +41,13 @@ void ratings_free(struct ratings_set *s)
 
 /* Checks one line and, when it is good, returns its text (caller frees) and rate. The
  * message in err names the field at fault; the caller adds the line number. */
-static pb_status parse_line(const char *line, size_t len, char **text, double *rate, char *err)
+static pb_status parse_line(const char *line, size_t len, char **text, double *rate, char **reason,
+                            char *err)
 {
     json_error_t jerr;
     json_t *root = NULL;
     pb_status rc = PB_OK;
-    *text = NULL;
+    *text = *reason = NULL;
     if (!text_utf8_valid(line, len))
         return pb_errf(err, PB_ERR_INVALID, "not valid UTF-8");
     root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -77,16 +80,29 @@ static pb_status parse_line(const char *line, size_t len, char **text, double *r
         free(shown);
         goto cleanup;
     }
+    json_t *why = json_object_get(root, "reason");
+    if (why && !json_is_string(why) && !json_is_null(why)) {
+        rc = pb_errf(err, PB_ERR_INVALID, "\"reason\" must be a string");
+        goto cleanup;
+    }
     *rate = json_number_value(r);
     *text = strdup(json_string_value(t));
-    if (!*text)
+    if (json_is_string(why) && json_string_length(why) > 0 &&
+        strlen(json_string_value(why)) == json_string_length(why))
+        *reason = strdup(json_string_value(why));
+    if (!*text || (json_is_string(why) && json_string_length(why) > 0 && !*reason)) {
+        free(*text);
+        free(*reason);
+        *text = *reason = NULL;
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
 cleanup:
     json_decref(root);
     return rc;
 }
 
-static pb_status append_item(struct ratings_set *s, size_t *cap, char *text, double rate, long line)
+static pb_status append_item(struct ratings_set *s, size_t *cap, char *text, double rate, long line,
+                             char *reason)
 {
     if (s->n == *cap) {
         size_t ncap = *cap ? 2 * *cap : 64;
@@ -96,7 +112,7 @@ static pb_status append_item(struct ratings_set *s, size_t *cap, char *text, dou
         s->items = p;
         *cap = ncap;
     }
-    s->items[s->n++] = (struct ratings_item){text, rate, line};
+    s->items[s->n++] = (struct ratings_item){text, rate, line, reason};
     return PB_OK;
 }
 
@@ -124,9 +140,9 @@ pb_status ratings_parse(const char *data, size_t len, const char *name, int skip
         lineno++;
         if (is_blank(line, llen))
             continue;
-        char msg[PB_ERR_LEN], *text = NULL;
+        char msg[PB_ERR_LEN], *text = NULL, *reason = NULL;
         double rate = 0;
-        rc = parse_line(line, llen, &text, &rate, msg);
+        rc = parse_line(line, llen, &text, &rate, &reason, msg);
         if (rc == PB_ERR_NOMEM)
             goto fail;
         if (rc != PB_OK) {
@@ -143,8 +159,9 @@ pb_status ratings_parse(const char *data, size_t len, const char *name, int skip
             rc = PB_OK;
             continue;
         }
-        if (append_item(out, &cap, text, rate, lineno) != PB_OK) {
+        if (append_item(out, &cap, text, rate, lineno, reason) != PB_OK) {
             free(text);
+            free(reason);
             rc = PB_ERR_NOMEM;
             goto fail;
         }

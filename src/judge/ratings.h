@@ -1,5 +1,6 @@
 /* ratings.h — reads human ratings in JSONL: one object per line with a "caption" or "text"
- * string and a "rate" in {-1, -0.5, 0, 0.5, 1}. Owns the loaded items and the list of
+ * string, a "rate" in {-1, -0.5, 0, 0.5, 1} and an optional "reason" string (why the rate;
+ * the LLM judge's few-shot examples show it). Owns the loaded items and the list of
  * problems found (each names its line). Bad lines are refused by default or skipped on
  * request; it never guesses a rate. No logging, no network, no database. */
 #ifndef RATINGS_H
@@ -13,9 +14,10 @@
 #define RATINGS_MAX_PROBLEMS 100
 
 struct ratings_item {
-    char *text;  /* owned, valid UTF-8, non-empty */
-    double rate; /* one of the five levels */
-    long line;   /* 1-based line in the source */
+    char *text;   /* owned, valid UTF-8, non-empty */
+    double rate;  /* one of the five levels */
+    long line;    /* 1-based line in the source */
+    char *reason; /* owned; the optional "reason", NULL when absent or empty */
 };
 
 struct ratings_set {

@@ -80,6 +80,7 @@ struct slot {
     size_t arm;
     struct task_message msg; /* the task's message of this iteration (task_message_of) */
     char *output;            /* owned */
+    char *reason;            /* owned; the judge's reason for score, NULL = none */
     double score, cost, propensity;
     long tokens, calls, attempts;
     int open, need_gen, need_judge; /* transient, within a batch */
@@ -148,7 +149,8 @@ static int load_step(void *ctx, const struct run_step *st)
     s->cost = st->cost;
     s->attempts = (long)st->attempts;
     s->propensity = st->propensity;
-    if (st->output && !(s->output = strdup(st->output)))
+    if ((st->output && !(s->output = strdup(st->output))) ||
+        (st->reason && !(s->reason = strdup(st->reason))))
         return pb_errf(c->err, PB_ERR_NOMEM, "out of memory");
     if (s->state == SLOT_OK)
         L->ok++;
@@ -247,12 +249,13 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
     const char **texts = calloc((size_t)n, sizeof *texts);
     const char **contexts = calloc((size_t)n, sizeof *contexts);
     double *scores = calloc((size_t)n, sizeof *scores);
+    char(*reasons)[JUDGE_REASON_LEN] = calloc((size_t)n, sizeof *reasons);
     int *status = calloc((size_t)n, sizeof *status);
     pb_status rc = PB_OK;
     char(*errs)[PB_ERR_LEN] = calloc((size_t)n, sizeof *errs);
     long *which = calloc((size_t)n, sizeof *which), m = 0;
     struct llm_usage before = {0}, after = {0};
-    if (!texts || !contexts || !scores || !status || !errs || !which) {
+    if (!texts || !contexts || !scores || !reasons || !status || !errs || !which) {
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
@@ -268,8 +271,8 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
         llm_usage_get(L->env->judge_llm, &before);
     /* Each item carries its own status; a failed batch means the judge itself could not run
      * (out of memory), which ends the run like any other local failure. */
-    pb_status batch_rc =
-        judge_score_batch(L->env->judge, texts, contexts, (size_t)m, scores, status, errs, err);
+    pb_status batch_rc = judge_score_batch_reasons(L->env->judge, texts, contexts, (size_t)m,
+                                                   scores, reasons, status, errs, err);
     if (L->env->judge_llm)
         llm_usage_get(L->env->judge_llm, &after);
     long calls = after.calls - before.calls, pt = after.prompt_tokens - before.prompt_tokens,
@@ -290,6 +293,12 @@ static pb_status judge_answers(struct loop *L, long first, long n, char *err)
         s->cost += price(L, p, c);
         s->status = status[k];
         if (status[k] == PB_OK) {
+            free(s->reason);
+            s->reason = NULL;
+            if (reasons[k][0] && !(s->reason = strdup(reasons[k]))) {
+                rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+                break;
+            }
             s->score = scores[k];
             s->need_judge = 0;
             s->state = SLOT_OK;
@@ -303,6 +312,7 @@ cleanup:
     free(texts);
     free(contexts);
     free(scores);
+    free(reasons);
     free(status);
     free(errs);
     free(which);
@@ -319,6 +329,7 @@ static struct run_step step_record(const struct loop *L, long i)
         .scenario = s->msg.context,
         .emotion = s->msg.segment,
         .output = s->output,
+        .reason = s->reason,
         .score = s->score,
         .has_score = s->state == SLOT_OK,
         .status = s->state == SLOT_OK       ? "ok"
@@ -588,6 +599,7 @@ static void teardown(struct loop *L)
 {
     for (long i = 0; L->slots && i < L->opt.iterations; i++) {
         free(L->slots[i].output);
+        free(L->slots[i].reason);
         task_message_clear(&L->slots[i].msg);
     }
     free(L->slots);

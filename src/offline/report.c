@@ -57,7 +57,8 @@ static void free_strings(struct report *r)
         const char *owned[] = {x->prompt,        x->best.scenario,   x->best.segment,
                                x->best.output,   x->median.scenario, x->median.segment,
                                x->median.output, x->worst.scenario,  x->worst.segment,
-                               x->worst.output};
+                               x->worst.output,  x->best.reason,     x->median.reason,
+                               x->worst.reason};
         for (size_t k = 0; k < sizeof owned / sizeof *owned; k++)
             free((char *)owned[k]);
     }
@@ -313,7 +314,8 @@ static bool set_example(struct report_example *e, const struct report_step *s)
     e->scenario = dup_or_empty(s->scenario);
     e->segment = dup_or_empty(s->segment);
     e->output = dup_or_empty(s->output);
-    return e->scenario && e->segment && e->output;
+    e->reason = dup_or_empty(s->reason);
+    return e->scenario && e->segment && e->output && e->reason;
 }
 
 /* Best (highest reward, earliest on ties), median and worst (lowest, earliest) answer per arm. */
@@ -476,6 +478,7 @@ static void collect_free(struct collect *c)
         free((char *)c->steps[i].scenario);
         free((char *)c->steps[i].segment);
         free((char *)c->steps[i].output);
+        free((char *)c->steps[i].reason);
     }
     free(c->steps);
 }
@@ -515,7 +518,8 @@ static int collect_step(void *ctx, const struct run_step *st)
                                             .error = copy_or_null(st->error, &failed),
                                             .scenario = copy_or_null(st->scenario, &failed),
                                             .segment = copy_or_null(st->emotion, &failed),
-                                            .output = copy_or_null(st->output, &failed)};
+                                            .output = copy_or_null(st->output, &failed),
+                                            .reason = copy_or_null(st->reason, &failed)};
     return failed ? pb_errf(c->err, PB_ERR_NOMEM, "out of memory") : 0;
 }
 
@@ -586,6 +590,8 @@ static int export_step(void *ctx, const struct run_step *st)
                   (json_int_t)st->tokens, "cost", st->cost, "attempts", (json_int_t)st->attempts);
     if (o && st->has_score)
         json_object_set_new(o, "reward", json_real(st->score));
+    if (o && st->has_score && st->reason && *st->reason)
+        json_object_set_new(o, "reason", json_string(st->reason));
     if (o && st->propensity > 0)
         json_object_set_new(o, "propensity", json_real(st->propensity));
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;

@@ -38,6 +38,7 @@ struct report_step {
     const char *scenario; /* what the answer answered (the judge's context) */
     const char *segment;  /* the step's emotion (or the task's segment value) */
     const char *output;   /* the answer */
+    const char *reason;   /* ok steps: the judge's reason for score (NULL or "" = none) */
 };
 
 struct report_input {
@@ -59,7 +60,7 @@ struct report_input {
 struct report_example {
     long iteration;
     double score;
-    const char *scenario, *segment, *output;
+    const char *scenario, *segment, *output, *reason; /* reason "" when the judge gave none */
 };
 
 struct report_arm {
@@ -124,8 +125,9 @@ const double *report_level_counts(const struct report *r, size_t arm);
 pb_status report_load(store *db, int64_t run_id, struct report **out, char *err);
 
 /* Writes every step of a run as one JSON object per line: run, iteration, arm, arm_id,
- * status, reward (ok steps only), propensity (when recorded), context {scenario, emotion},
- * output, error, calls, tokens, cost, attempts. `bandit-run replay` reads this format. */
+ * status, reward and reason (ok steps only; reason when the judge gave one), propensity (when
+ * recorded), context {scenario, emotion}, output, error, calls, tokens, cost, attempts. `bandit-run
+ * replay` reads this format. */
 pb_status report_export_jsonl(store *db, int64_t run_id, FILE *out, char *err);
 
 #endif

@@ -226,14 +226,20 @@ static void put_example(struct md *m, const char *which, const struct report_exa
     put_inline(m, e->scenario, 160);
     put(m, "\n");
     put_quote(m, e->output, EXAMPLE_CHARS);
+    if (e->reason && *e->reason) {
+        put(m, "\n  judge's reason: ");
+        put_inline(m, e->reason, JUDGE_REASON_CHARS);
+        put(m, "\n");
+    }
 }
 
 static void put_examples(struct md *m, const struct report *r)
 {
     struct report_summary sum;
     report_get_summary(r, &sum);
-    put(m, "## Examples\n\nThe best, median and worst answer of each arm by reward (the judge "
-           "gives a level, not a reason; read the answer against the rubric).\n\n");
+    put(m, "## Examples\n\nThe best, median and worst answer of each arm by reward, with the "
+           "reason the LLM judge gave for its level (none from the local or constant judge, or "
+           "from a judge that answered with a bare level).\n\n");
     for (size_t a = 0; a < report_arm_count(r); a++) {
         const struct report_arm *x = report_arm_at(r, a);
         put(m, "### ");
@@ -329,8 +335,10 @@ static json_t *example_json(const struct report_example *e)
 {
     if (e->iteration < 0)
         return json_null();
-    return json_pack("{s:I, s:f, s:s, s:s, s:s}", "iteration", (json_int_t)e->iteration, "reward",
-                     e->score, "scenario", e->scenario, "segment", e->segment, "output", e->output);
+    return json_pack("{s:I, s:f, s:s, s:s, s:s, s:o}", "iteration", (json_int_t)e->iteration,
+                     "reward", e->score, "scenario", e->scenario, "segment", e->segment, "output",
+                     e->output, "reason",
+                     e->reason && *e->reason ? json_string(e->reason) : json_null());
 }
 
 static json_t *arms_json(const struct report *r)

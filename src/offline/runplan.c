@@ -187,7 +187,8 @@ pb_status runplan_estimate(const struct offline_options *opt, int llm_judge,
     if (llm_judge)
         judge_prompt = (double)judge_system_bytes / 3.0 + user_avg / 3.0 + max_tokens;
     out->prompt_tokens = (long)ceil(n * (gen_prompt + judge_prompt));
-    out->completion_tokens = (long)(n * (max_tokens + (llm_judge ? 2 : 0)));
+    out->completion_tokens =
+        (long)(n * (max_tokens + (llm_judge ? JUDGE_ANSWER_TOKENS_TYPICAL : 0)));
     out->usd = out->prompt_tokens / 1000.0 * opt->price_prompt_per_1k +
                out->completion_tokens / 1000.0 * opt->price_completion_per_1k;
     arms_list_free(arms, n_arms);

@@ -6,6 +6,7 @@
 #include "bandit/bandit.h"
 #include "bandit/policyspec.h"
 #include "bandit/contextual.h"
+#include "base/config.h"
 #include "base/jsonio.h"
 #include "offline/evolve.h"
 #include "service/live.h"
@@ -14,6 +15,7 @@
 #include "store/runs.h"
 #include "store/usage.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -542,6 +544,97 @@ static pb_status h_run_lineage(struct server_request *req, struct server_reply *
     return rc;
 }
 
+/* ---- a live experiment with a finished run's arms ---- */
+
+/* Experiment names that sit in a URL path unescaped: letters, digits, '.', '_', '-'. */
+static bool experiment_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+static pb_status start_from_run(app *a, store *s, int64_t run_id, const char *name,
+                                const char *policy, struct server_reply *reply)
+{
+    struct run *run = NULL;
+    struct arm *arms = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+    char auto_name[65];
+    pb_status rc = runs_get(s, run_id, &run, reply->err);
+    if (rc == PB_OK && strcmp(run->status, "running") == 0)
+        rc = pb_errf(reply->err, PB_ERR_CONFLICT,
+                     "run %lld is still running; start a live experiment from a stopped run",
+                     (long long)run_id);
+    if (rc == PB_OK && run->experiment_id == 0)
+        rc = pb_errf(reply->err, PB_ERR_CONFLICT, "run %lld has no arms (its setup failed)",
+                     (long long)run_id);
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "run-%lld-live", (long long)run_id);
+        name = auto_name;
+    }
+    if (rc == PB_OK)
+        rc = store_experiment_copy(s, run->experiment_id, name, "live", policy, &id, reply->err);
+    if (rc == PB_OK)
+        rc = reload(a, s, name, reply->err);
+    if (rc == PB_OK)
+        rc = arms_list(s, id, 0, &arms, &n, reply->err);
+    json_t *list = rc == PB_OK ? json_array() : NULL;
+    for (size_t i = 0; list && i < n; i++)
+        json_array_append_new(list, json_pack("{s:I, s:s, s:i}", "id", (json_int_t)arms[i].id,
+                                              "name", arms[i].name, "version", arms[i].version));
+    if (rc == PB_OK)
+        server_reply_json(reply, 201,
+                          json_pack("{s:s, s:I, s:s, s:I, s:o}", "experiment", name, "id",
+                                    (json_int_t)id, "policy", policy, "run_id", (json_int_t)run_id,
+                                    "arms", list ? list : json_array()));
+    arms_list_free(arms, n);
+    runs_list_free(run, 1);
+    return rc;
+}
+
+static pb_status h_start_experiment(struct server_request *req, struct server_reply *reply,
+                                    void *ctx)
+{
+    static const char *const fields[] = {"name", "policy"};
+    const char *name = NULL, *policy = NULL;
+    char canonical[128];
+    int64_t run_id = 0;
+    json_t *body = NULL;
+    store *s = NULL;
+    pb_status rc = server_req_param_id(req, "id", &run_id, reply->err);
+    if (rc == PB_OK)
+        rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
+    if (rc != PB_OK)
+        return rc;
+    if ((rc = jsonio_string(body, "name", 0, &name, reply->err)) ||
+        (rc = jsonio_string(body, "policy", 0, &policy, reply->err)))
+        goto cleanup;
+    if (name && !experiment_name_ok(name)) {
+        rc = pb_errf(reply->err, PB_ERR_INVALID,
+                     "field 'name' must be 1 to 64 letters, digits, '.', '_' or '-'");
+        goto cleanup;
+    }
+    if (!policy)
+        policy = config_str(app_config(ctx), "bandit.policy");
+    if ((rc = canonical_policy(policy, canonical, sizeof canonical, reply->err)))
+        goto cleanup;
+    if (!(s = app_store_acquire(ctx, reply->err)))
+        rc = PB_ERR_DB;
+    if (rc == PB_OK)
+        rc = start_from_run(ctx, s, run_id, name, canonical, reply);
+cleanup:
+    app_store_release(ctx, s);
+    json_decref(body);
+    return rc;
+}
+
 /* ---- table ---- */
 
 static const struct server_route adminapi_table[] = {
@@ -560,6 +653,7 @@ static const struct server_route adminapi_table[] = {
     {"POST", "/v1/experiments/{name}/reset", h_reset, SERVER_ADMIN},
     {"POST", "/v1/experiments/{name}/import-run", h_import_run, SERVER_ADMIN},
     {"GET", "/v1/experiments/{name}/judge-agreement", h_judge_agreement, SERVER_ADMIN},
+    {"POST", "/v1/runs/{id}/start-experiment", h_start_experiment, SERVER_ADMIN},
 };
 
 const struct server_route *adminapi_routes(size_t *n)

@@ -1,9 +1,9 @@
 /* adminapi.h — the service's admin HTTP handlers (all SERVER_ADMIN): experiments and their
- * statistics, arms (add, retire, restore), runs, policy, promotion, reset and importing the
- * winner of an offline run as an arm. Each handler parses JSON (jsonio), calls app's views,
- * live and the store family, rebuilds the experiment's live state after a change and writes
- * JSON; nothing else. api.h puts these routes in the table; handlers expect the app (app.h) as
- * their `app` pointer. */
+ * statistics, arms (add, retire, restore), runs, policy, promotion, reset, importing the
+ * winner of an offline run as an arm, and a new live experiment with a stopped run's arms. Each
+ * handler parses JSON (jsonio), calls app's views, live and the store family, rebuilds the
+ * experiment's live state after a change and writes JSON; nothing else. api.h puts these routes in
+ * the table; handlers expect the app (app.h) as their `app` pointer. */
 #ifndef ADMINAPI_H
 #define ADMINAPI_H
 
@@ -15,7 +15,7 @@
 
 /* The admin routes (GET /v1/experiments, /v1/experiments/{name}, /v1/arms, /v1/runs; POST
  * /v1/arms, /v1/arms/{id}/retire|restore, /v1/experiments/{name}/policy|promote|unpromote|
- * reset|import-run). Static table; *n gets its length. */
+ * reset|import-run, /v1/runs/{id}/start-experiment). Static table; *n gets its length. */
 const struct server_route *adminapi_routes(size_t *n);
 
 /* The JSON of an experiment view (GET /v1/arms); a new reference, NULL when out of memory. */

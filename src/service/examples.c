@@ -32,9 +32,12 @@ void examples_split_user_text(const char *stored, char *sentence, size_t sentenc
     snprintf(feeling, feeling_len, "%s", sep + 4);
 }
 
-/* The reason a judge gave, when the reward's detail holds {"reason": "..."}. */
-static json_t *reason_of(const char *detail)
+/* The reason a judge gave: a run step's own (offline), or the reward's detail's
+ * {"reason": "..."} (live). */
+static json_t *reason_of(const char *step_reason, const char *detail)
 {
+    if (step_reason && *step_reason)
+        return json_string(step_reason);
     json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
     json_t *r = json_object_get(d, "reason");
     json_t *out = json_is_string(r) ? json_string(json_string_value(r)) : json_null();
@@ -57,7 +60,7 @@ static json_t *example_json(int rank, const struct dashq_example *x, int offline
                      offline ? json_null() : json_integer(x->impression_id), "value", x->value,
                      "source", x->source, "created_at", x->created_at, "user_text", sentence,
                      "emotion", feeling, "segment", offline ? "" : x->segment, "answer",
-                     x->answer ? x->answer : "", "reason", reason_of(x->detail_json));
+                     x->answer ? x->answer : "", "reason", reason_of(x->reason, x->detail_json));
 }
 
 /* Appends x to list unless an earlier rank showed the same answer. */

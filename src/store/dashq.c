@@ -39,7 +39,8 @@ static const char *SQL_RUN_COST =
     "SELECT coalesce(sum(cost), 0), coalesce(sum(tokens), 0), coalesce(sum(calls), 0) FROM "
     "run_steps WHERE run_id = ?1";
 static const char *SQL_RUN_EXAMPLE =
-    "SELECT iteration, score, created_at, emotion, scenario, output FROM run_steps WHERE run_id "
+    "SELECT iteration, score, created_at, emotion, scenario, output, reason FROM run_steps WHERE "
+    "run_id "
     "= ?1 AND arm_id = ?2 AND status = 'ok' AND score IS NOT NULL ORDER BY score, iteration "
     "LIMIT 1 OFFSET ?3";
 static const char *SQL_RUN_RATED =
@@ -103,6 +104,7 @@ void dashq_example_clear(struct dashq_example *e)
 {
     free(e->context_json);
     free(e->detail_json);
+    free(e->reason);
     free(e->user_text);
     free(e->answer);
     memset(e, 0, sizeof *e);
@@ -233,6 +235,7 @@ int dashq_run_example(store *s, int64_t run_id, int64_t arm_id, int64_t rank,
     stmt_column_copy(st, 3, out->segment, sizeof out->segment);
     out->user_text = stmt_column_strdup(st, 4, &ok);
     out->answer = stmt_column_strdup(st, 5, &ok);
+    out->reason = stmt_column_strdup(st, 6, &ok);
     sqlite3_reset(st);
     if (!ok) {
         dashq_example_clear(out);

@@ -46,6 +46,7 @@ struct dashq_example {
     char *detail_json;  /* the reward's detail (a judge's reason, an edit's similarity) */
     char *user_text;    /* the user's message as stored (what the LLM saw) */
     char *answer;
+    char *reason; /* a run step's judge reason (dashq_run_example); NULL otherwise */
 };
 void dashq_example_clear(struct dashq_example *e);
 

@@ -213,3 +213,57 @@ pb_status store_experiment_reset(store *s, int64_t id, int64_t *new_id, char *er
     store_experiment_clear(&old);
     return rc;
 }
+
+/* ---- a new experiment from another's arms (the dashboard's "start a live experiment with
+ * these arms" for a finished offline run) ---- */
+
+static const char *SQL_EXPERIMENT_ACTIVE_ARMS =
+    "SELECT count(*) FROM arms WHERE experiment_id = ?1 AND retired_at IS NULL";
+
+pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, const char *kind,
+                                const char *policy, int64_t *new_id, char *err)
+{
+    struct store_experiment from = {0}, same = {0};
+    sqlite3_stmt *st;
+    int64_t n_arms = 0;
+    if (!name || !*name || strlen(name) > 64)
+        return pb_errf(err, PB_ERR_INVALID, "experiment name must have 1 to 64 bytes");
+    if (!kind || (strcmp(kind, "live") != 0 && strcmp(kind, "offline") != 0))
+        return pb_errf(err, PB_ERR_INVALID, "experiment kind must be live or offline");
+    if (!policy || !*policy)
+        return pb_errf(err, PB_ERR_INVALID, "experiment '%s': empty policy", name);
+    pb_status rc = store_begin(s, err);
+    if (rc != PB_OK)
+        return rc;
+    rc = store_experiment_get_by_id(s, from_id, &from, err);
+    if (rc == PB_OK) {
+        int row =
+            stmt_first(s, SQL_EXPERIMENT_ACTIVE_ARMS, &st, "counting arms", err, STMT_INT(from_id));
+        if (row < 0)
+            rc = row;
+        if (row == 1) {
+            n_arms = sqlite3_column_int64(st, 0);
+            sqlite3_reset(st);
+        }
+    }
+    if (rc == PB_OK && n_arms == 0)
+        rc = pb_errf(err, PB_ERR_INVALID, "experiment '%s' has no active arm to copy", from.name);
+    if (rc == PB_OK) {
+        rc = store_experiment_get(s, name, &same, err);
+        rc = rc == PB_OK              ? pb_errf(err, PB_ERR_CONFLICT,
+                                                "an active experiment is already named '%s'; choose another "
+                                                             "name",
+                                                name)
+             : rc == PB_ERR_NOT_FOUND ? PB_OK
+                                      : rc;
+    }
+    if (rc == PB_OK)
+        rc = insert_experiment(s, name, kind, policy, NULL, new_id, err);
+    if (rc == PB_OK)
+        rc = stmt_exec(s, SQL_EXPERIMENT_COPY_ARMS, "copying arms", err, STMT_INT(from_id),
+                       STMT_INT(*new_id), STMT_REAL(store_now()));
+    rc = store_end(s, rc, err);
+    store_experiment_clear(&from);
+    store_experiment_clear(&same);
+    return rc;
+}

@@ -50,5 +50,11 @@ pb_status store_experiment_archive(store *s, int64_t id, char *err);
 /* Archives the experiment and creates a new active one with the same name, policy and copies
  * of its active arms, all in one transaction; *new_id gets the new experiment. */
 pb_status store_experiment_reset(store *s, int64_t id, int64_t *new_id, char *err);
+/* A new active experiment `name` of kind with policy and copies of the active arms of
+ * experiment from_id (name, version, prompt; no rewards), all in one transaction; *new_id gets
+ * it. PB_ERR_CONFLICT when an active experiment already has that name, PB_ERR_NOT_FOUND when
+ * from_id does not exist, PB_ERR_INVALID when it has no active arm. */
+pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, const char *kind,
+                                const char *policy, int64_t *new_id, char *err);
 
 #endif

@@ -29,16 +29,18 @@ static const char *SQL_RUN_WINNER =
     "WHERE r.id = ?1";
 static const char *SQL_STEP_PUT =
     "INSERT INTO run_steps (run_id, iteration, arm_id, scenario, output, score, status, error, "
-    "tokens, cost, created_at, calls, attempts, propensity, emotion) VALUES (?1, ?2, "
-    "nullif(?3, 0), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, nullif(?14, 0), ?15) "
+    "tokens, cost, created_at, calls, attempts, propensity, emotion, reason) VALUES (?1, ?2, "
+    "nullif(?3, 0), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, nullif(?14, 0), ?15, "
+    "nullif(?16, '')) "
     "ON CONFLICT (run_id, iteration) DO UPDATE SET arm_id = excluded.arm_id, "
     "scenario = excluded.scenario, output = excluded.output, score = excluded.score, "
     "status = excluded.status, error = excluded.error, tokens = excluded.tokens, "
     "cost = excluded.cost, created_at = excluded.created_at, calls = excluded.calls, "
-    "attempts = excluded.attempts, propensity = excluded.propensity, emotion = excluded.emotion";
+    "attempts = excluded.attempts, propensity = excluded.propensity, emotion = excluded.emotion, "
+    "reason = excluded.reason";
 static const char *SQL_STEP_LIST =
     "SELECT run_id, iteration, coalesce(arm_id, 0), scenario, output, score, status, error, "
-    "tokens, cost, calls, attempts, coalesce(propensity, 0), emotion FROM run_steps "
+    "tokens, cost, calls, attempts, coalesce(propensity, 0), emotion, reason FROM run_steps "
     "WHERE run_id = ?1 ORDER BY iteration";
 static const char *SQL_JUDGE_EVAL_INSERT =
     "INSERT INTO judge_evals (created_at, judge_kind, figures) VALUES (?1, ?2, ?3)";
@@ -231,7 +233,8 @@ pb_status runs_step_put(store *s, const struct run_step *step, char *err)
                   STMT_TEXT(step->output), step->has_score ? STMT_REAL(step->score) : STMT_NULL,
                   STMT_TEXT(status), STMT_TEXT(step->error), STMT_INT(step->tokens),
                   STMT_REAL(step->cost), STMT_REAL(store_now()), STMT_INT(step->calls),
-                  STMT_INT(step->attempts), STMT_REAL(step->propensity), STMT_TEXT(step->emotion));
+                  STMT_INT(step->attempts), STMT_REAL(step->propensity), STMT_TEXT(step->emotion),
+                  STMT_TEXT(step->has_score ? step->reason : NULL));
     if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "run %lld or arm %lld does not exist",
                      (long long)step->run_id, (long long)step->arm_id);
@@ -268,6 +271,7 @@ int runs_step_foreach(store *s, int64_t run_id, int (*fn)(void *ctx, const struc
             .attempts = sqlite3_column_int64(st, 11),
             .propensity = sqlite3_column_double(st, 12),
             .emotion = (const char *)sqlite3_column_text(st, 13),
+            .reason = (const char *)sqlite3_column_text(st, 14),
         };
         rc = fn(ctx, &step);
     }

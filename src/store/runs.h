@@ -59,6 +59,7 @@ struct run_step {
     int64_t attempts;    /* times the step was tried */
     double propensity;   /* probability of the arm choice; 0 = not recorded */
     const char *emotion; /* emotion sent with the scenario; may be NULL */
+    const char *reason;  /* why the judge gave the score (has_score only); NULL or "" = none */
 };
 /* Inserts or replaces the step (run_id, iteration), so a resumed run can finish a pending one. */
 pb_status runs_step_put(store *s, const struct run_step *step, char *err);

@@ -368,23 +368,63 @@ async function offlineRunShowsItsRealStatistics(admin) {
         `${await panel.getAttribute('data-action')} ${await panel.getAttribute('data-leader')}`);
   const charts = await admin.locator('.plots .chart svg path').count();
   check('the run\'s charts have lines', charts > 0, `${charts}`);
+  // The judge's reason (the fake answers BEST texts with {"score": 1, "reason": "따뜻함: …"}).
+  const warm = view.arms.find((a) => a.name === 'Warm');
+  const reason = admin.locator(`.example-arm[data-arm-id="${warm.id}"] .example[data-rank="best"] .ex-reason`);
+  const reasonText = (await reason.count()) ? (await reason.first().textContent()) || '' : '';
+  check('the run\'s examples show the judge\'s reason', reasonText.includes('따뜻함: BEST'),
+        JSON.stringify(reasonText));
   await admin.screenshot({ path: join(artifacts, 'dashboard-run.png'), fullPage: true });
   const hasWarm = async () =>
     (await api(admin.request, 'GET', '/v1/arms?experiment=default', undefined, adminToken))
       .arms.some((a) => a.name === 'Warm');
-  await admin.locator('#verdict-buttons button').click();
+  await admin.locator('#verdict-buttons button.import-winner').click();
   await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
   await admin.locator('#confirm-cancel').click();
   check('a cancelled import adds nothing', !(await hasWarm()));
-  await admin.locator('#verdict-buttons button').click();
+  await admin.locator('#verdict-buttons button.import-winner').click();
   await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
   await admin.locator('#import-target').selectOption('default');
   const before = Number((await admin.getAttribute('body', 'data-refreshes')) || 0);
   await admin.locator('#confirm-ok').click();
   await waitRefresh(admin, before);
   check('"import the winner" adds Warm to the live experiment', await hasWarm());
+  await startLiveWithTheRunsArms(admin, run, view);
   await admin.locator('#experiment').selectOption('default');
   await admin.waitForFunction(() => document.body.dataset.kind === 'live', null, { timeout: WAIT });
+}
+
+// "Start a live experiment with these arms" on the run's view: asks first (cancel creates
+// nothing), then the new live experiment is selected and shows the run's arms with no pulls.
+async function startLiveWithTheRunsArms(admin, run, view) {
+  const want = view.arms.map((a) => a.name).sort();
+  const name = `from-run-${run.id}`;
+  const exists = async () =>
+    (await api(admin.request, 'GET', '/v1/experiments', undefined, adminToken))
+      .experiments.some((e) => e.name === name);
+  await admin.locator('#experiment').selectOption(`run-${run.id}`);
+  await admin.waitForFunction(() => document.body.dataset.kind === 'offline', null, { timeout: WAIT });
+  await admin.locator('#verdict-buttons button.start-live').click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  await admin.locator('#confirm-cancel').click();
+  check('a cancelled "start a live experiment" creates nothing', !(await exists()));
+  await admin.locator('#verdict-buttons button.start-live').click();
+  await admin.locator('#confirm').waitFor({ state: 'visible', timeout: WAIT });
+  await admin.locator('#start-live-name').fill(name);
+  await admin.locator('#confirm-ok').click();
+  await admin.waitForFunction((n) => document.querySelector('#experiment').value === n &&
+                              document.body.dataset.kind === 'live', name, { timeout: WAIT });
+  const arms = await api(admin.request, 'GET', `/v1/arms?experiment=${name}`, undefined, adminToken);
+  const got = arms.arms.filter((a) => a.status === 'active').map((a) => a.name).sort();
+  check('"start a live experiment" creates a live experiment with the run\'s arms',
+        arms.kind === 'live' && JSON.stringify(got) === JSON.stringify(want) && arms.total_pulls === 0,
+        `${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+  await admin.waitForFunction((n) => document.querySelectorAll('#arms td.arm-name').length === n,
+                              want.length, { timeout: WAIT });
+  const shown = (await admin.locator('#arms td.arm-name').allTextContents()).map((t) => t.trim());
+  check('the dashboard then shows the new experiment with those arms',
+        want.every((n) => shown.some((t) => t.startsWith(n))), JSON.stringify(shown));
+  await admin.screenshot({ path: join(artifacts, 'dashboard-started-live.png'), fullPage: true });
 }
 
 async function scriptPromptShowsAsText(admin, events) {
