@@ -343,11 +343,13 @@ static int rated_step(void *ctx, const struct run_step *st)
     if (!grown)
         return PB_ERR_NOMEM;
     r->items = grown;
-    if (!(r->items[r->n].text = strdup(st->output)))
+    struct ratings_item *it = &r->items[r->n];
+    *it = (struct ratings_item){.rate = st->score, .line = st->iteration + 1};
+    if (!(it->text = strdup(st->output)))
         return PB_ERR_NOMEM;
-    r->items[r->n].rate = st->score;
-    r->items[r->n].line = st->iteration + 1;
-    r->n++;
+    r->n++; /* counted now: ratings_free frees the text if the reason's copy fails */
+    if (st->reason && *st->reason && !(it->reason = strdup(st->reason)))
+        return PB_ERR_NOMEM;
     return 0;
 }
 
