@@ -109,9 +109,13 @@
     }
     const x0 = xs[0], x1 = xs.length > 1 ? xs[xs.length - 1] : xs[0] + 1;
     const yMin = spec.yMin, yMax = spec.yMax;
+    // The value axis reaches 6 % past the data's range on each side, so that a line at the
+    // range's end (P(best) at 1, a share at 0) is not drawn on the frame.
+    const pad = 0.06 * (yMax - yMin), lo = yMin - pad, hi = yMax + pad;
     const px = (v) => PAD.left + ((v - x0) / (x1 - x0 || 1)) * (f.w - PAD.left - PAD.right);
-    const py = (v) => PAD.top + (1 - (v - yMin) / (yMax - yMin)) * (f.h - PAD.top - PAD.bottom);
-    const axes = el('g', { class: 'axes' }, f.svg);
+    const py = (v) => PAD.top + (1 - (v - lo) / (hi - lo)) * (f.h - PAD.top - PAD.bottom);
+    const axes = el('g', { class: 'axes', 'data-plot-top': PAD.top,
+                           'data-plot-bottom': f.h - PAD.bottom }, f.svg);
     for (const t of ticks(yMin, yMax, 4)) {
       el('line', { x1: PAD.left, x2: f.w - PAD.right, y1: py(t), y2: py(t), class: 'grid' }, axes);
       text(axes, PAD.left - 6, py(t) + 4, axisLabel(t), { 'text-anchor': 'end' });
@@ -212,7 +216,9 @@
       return;
     }
     const left = 72, right = 20;
-    const px = (v) => left + ((v - spec.yMin) / (spec.yMax - spec.yMin)) * (f.w - left - right);
+    const pad = 0.04 * (spec.yMax - spec.yMin); /* whiskers at the range's ends stay visible */
+    const px = (v) => left + ((v - spec.yMin + pad) / (spec.yMax - spec.yMin + 2 * pad)) *
+                            (f.w - left - right);
     for (const t of ticks(spec.yMin, spec.yMax, 4)) {
       el('line', { x1: px(t), x2: px(t), y1: PAD.top, y2: f.h - 24, class: 'grid' }, f.svg);
       text(f.svg, px(t), f.h - 8, axisLabel(t), { 'text-anchor': 'middle' });

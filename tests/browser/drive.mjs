@@ -487,6 +487,20 @@ async function chartsSpeakThePageLanguage(admin) {
     return svg && Math.abs(svg.getBoundingClientRect().width - c.getBoundingClientRect().width) < 2;
   }));
   check('charts fill their panels', fit);
+  // Every line point lies inside the plot area, at least 3 px from its top and bottom edges
+  // (a P(best) of 1 must not be drawn on the frame).
+  const inside = await admin.evaluate(() => {
+    const plotted = [...document.querySelectorAll('.plots .chart svg')]
+      .filter((svg) => svg.querySelector('g.axes[data-plot-top]'));
+    return plotted.length >= 3 && plotted.every((svg) => {
+      const axes = svg.querySelector('g.axes[data-plot-top]');
+      const top = Number(axes.dataset.plotTop), bottom = Number(axes.dataset.plotBottom);
+      return [...svg.querySelectorAll('g.series > path[fill="none"]')].every((p) =>
+        [...(p.getAttribute('d') || '').matchAll(/[ML]([-0-9.]+) ([-0-9.]+)/g)]
+          .every((m) => Number(m[2]) >= top + 3 && Number(m[2]) <= bottom - 3));
+    });
+  });
+  check('no line is drawn on a chart\'s top or bottom edge', inside);
 }
 
 async function phone(context, events) {
