@@ -271,6 +271,8 @@ static void run(const char *sync)
     CHECK_INT(store_experiment_get_or_create(s, "power", "live", "ucb1", &e, err), PB_OK);
     CHECK_INT(arms_add(s, e.id, "A", "prompt", NULL, &arm, NULL, err), PB_OK);
     store_close(s);
+    int64_t exp = e.id;
+    store_experiment_clear(&e);
 
     CHECK_INT(powervfs_start(err), PB_OK);
     opt.vfs = POWERVFS_NAME;
@@ -279,7 +281,7 @@ static void run(const char *sync)
     pthread_t th[THREADS];
     struct client c[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        c[i] = (struct client){w, e.id, arm, i};
+        c[i] = (struct client){w, exp, arm, i};
         pthread_create(&th[i], NULL, client_main, &c[i]);
     }
     for (int i = 0; i < THREADS; i++)

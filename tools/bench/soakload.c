@@ -132,9 +132,9 @@ static void *client_main(void *arg)
     int generation = 0;
     long long pending_imp = 0; /* an impression of the current user not rated yet */
     long event = 0;
-    const char *dash[] = {"/v1/dashboard/experiments", "/v1/experiments/default/overview?window=24h",
-                          "/v1/experiments/default/feedback?limit=20",
-                          "/v1/arms?experiment=default"};
+    const char *dash[] = {
+        "/v1/dashboard/experiments", "/v1/experiments/default/overview?window=24h",
+        "/v1/experiments/default/feedback?limit=20", "/v1/arms?experiment=default"};
     snprintf(user, sizeof user, "soak-%d-%d", id, generation);
     while (!stopping) {
         int r = (int)(rand_r(&seed) % 1000);
