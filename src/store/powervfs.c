@@ -1,7 +1,8 @@
 /* powervfs.c — the "powerloss" VFS: calls go to the default VFS; writes, truncates, syncs and
  * deletes of database and WAL files are also appended to one log, from which a power cut at
  * any point is rebuilt by replaying it: a write or truncate is pending until its file's next
- * sync, which makes every pending one durable. */
+ * sync, which makes every pending one durable; at the cut the pending ones are lost, or a
+ * random subset of them reaches the disk. */
 #include "store/powervfs.h"
 
 #include <pthread.h>
@@ -474,8 +475,40 @@ static pb_status write_image(const struct image *im, const char *name, const cha
     return ok ? PB_OK : pb_errf(err, PB_ERR_IO, "%s: cannot write", path);
 }
 
-pb_status powervfs_materialise(uint64_t cut, const char *dir, char *err)
+/* The pending ops that reach the disk anyway at the cut: none when seed is 0, else each with
+ * probability 1/2 (xorshift from seed), in their order. */
+static int image_cut(struct image *im, uint64_t *rng, size_t *survived)
 {
+    if (!*rng) {
+        im->n_pending = 0;
+        return 0;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < im->n_pending; i++) {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        if (*rng & 1)
+            im->pending[kept++] = im->pending[i];
+    }
+    im->n_pending = kept;
+    *survived += kept;
+    if (!kept)
+        return 0;
+    int existed = im->exists;
+    if (image_sync(im) != 0)
+        return -1;
+    /* A file never synced exists only if its directory entry reached the disk: assume not
+     * (its data blocks may have, which changes nothing for a file nobody can find). */
+    im->exists = existed;
+    return 0;
+}
+
+pb_status powervfs_materialise(uint64_t cut, uint64_t seed, const char *dir, size_t *survived,
+                               char *err)
+{
+    size_t kept = 0;
+    uint64_t rng = seed ? seed * 0x9E3779B97F4A7C15ull | 1 : 0;
     struct image im[POWERVFS_MAX_FILES];
     pb_status rc = PB_OK;
     memset(im, 0, sizeof im);
@@ -516,9 +549,14 @@ pb_status powervfs_materialise(uint64_t cut, const char *dir, char *err)
             break;
         }
     }
+    for (int i = 0; i < pv_nfiles; i++)
+        if (image_cut(&im[i], &rng, &kept) != 0)
+            goto nomem;
     for (int i = 0; rc == PB_OK && i < pv_nfiles; i++)
         if (im[i].exists)
             rc = write_image(&im[i], pv_files[i].name, dir, err);
+    if (survived)
+        *survived = kept;
     goto done;
 nomem:
     rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");

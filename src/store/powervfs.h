@@ -5,8 +5,9 @@
  * there would leave on the platter: per file the content as of its last sync before the
  * point; every write or truncate after that sync is lost, a file created since and never
  * synced does not exist (SQLite syncs the directory with a new WAL's first sync), and the WAL
- * index (-shm, memory-mapped, rebuilt from the WAL at the next open) is never kept. This is
- * the model of SQLite's own crash tests with the harshest choice: nothing unsynced survives.
+ * index (-shm, memory-mapped, rebuilt from the WAL at the next open) is never kept; of the
+ * unsynced writes either none survives or a random subset does (SQLite's own crash tests
+ * model a power cut the same way).
  * One recording per process at a time; it must not be used outside tests (the log holds a
  * copy of every byte written). */
 #ifndef POWERVFS_H
@@ -33,8 +34,13 @@ pb_status powervfs_syncs(uint64_t **out, size_t *n, char *err);
 
 /* Writes into dir (which must exist) the files a power cut just before operation `cut` would
  * leave (cut = powervfs_ops() once done: a cut at the very end), each under its base name;
- * files that would not exist are not written. PB_ERR_INVALID for a cut past the end. */
-pb_status powervfs_materialise(uint64_t cut, const char *dir, char *err);
+ * files that would not exist are not written. seed 0: every write or truncate not yet synced
+ * is lost; otherwise each of them reaches the disk anyway with probability 1/2 (chosen from
+ * seed, applied in their order: a disk that wrote some of its cache before the power went,
+ * in any order SQLite did not fence with a sync); *survived (may be NULL) gets how many did.
+ * PB_ERR_INVALID for a cut past the end. */
+pb_status powervfs_materialise(uint64_t cut, uint64_t seed, const char *dir, size_t *survived,
+                               char *err);
 
 /* Frees the recording. Every handle opened through the VFS must be closed. */
 void powervfs_stop(void);
