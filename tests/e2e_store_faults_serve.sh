@@ -13,7 +13,7 @@ source "$PB_SOURCE_DIR/tests/lib.sh"
 pb_start fake "$PB_FAKE_LLM" --port 0
 pb_wait_line "$PB_TMP/fake.out" "listening on" || exit 1
 fake=$(sed -n 's/.*\(http:[^ ]*\).*/\1/p' "$PB_TMP/fake.out" | head -1)
-export PB_LLM_BASE_URL=$fake/v1 PB_SERVER_ACCESS_LOG= PB_EMOTION_BACKEND=none
+export PB_LLM_BASE_URL=$fake/v1 PB_SERVER_ACCESS_LOG='' PB_EMOTION_BACKEND=none
 export PB_SERVER_ADMIN_TOKEN=adm PB_DB_SYNCHRONOUS=FULL PB_SERVER_THREADS=4
 db=$PB_TMP/svc.db control=$PB_TMP/fault
 
@@ -90,8 +90,11 @@ start_serve || exit 1
 lost=0
 while read -r ev imp rid; do
   pb_http POST "$url/v1/feedback" "{\"impression_id\":$imp,\"kind\":\"like\",\"event_id\":\"$ev\"}"
-  [ "$PB_STATUS" = 200 ] && [ "$(json_field reward_id)" = "$rid" ] &&
-    grep -q '"duplicate": *true' <<<"$PB_BODY" || { lost=$((lost + 1)); echo "lost: $ev ($rid): $PB_STATUS $PB_BODY"; }
+  if ! { [ "$PB_STATUS" = 200 ] && [ "$(json_field reward_id)" = "$rid" ] &&
+    grep -q '"duplicate": *true' <<<"$PB_BODY"; }; then
+    lost=$((lost + 1))
+    echo "lost: $ev ($rid): $PB_STATUS $PB_BODY"
+  fi
 done <"$PB_TMP/acked"
 pb_check_eq "$(grep -c . "$PB_TMP/acked")" 6 "six feedbacks acknowledged"
 pb_check_eq "$lost" 0 "every acknowledged feedback survived the faults and the SIGKILL"
