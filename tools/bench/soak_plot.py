@@ -33,8 +33,8 @@ def panel(out, top, height, width, rows, series, title, unit, xmax):
     out.append(f'<text x="12" y="{top + height / 2:.1f}" transform="rotate(-90 12 '
                f'{top + height / 2:.1f})" text-anchor="middle">{unit}</text>')
     for j, (key, label, colour) in enumerate(series):
-        pts = " ".join(f"{left + pw * r['t_s'] / xmax:.1f},"
-                       f"{top + height - height * r[key] / ymax:.1f}" for r in rows)
+        pts = " ".join(f"{left + pw * r['t_s'] / xmax:.0f},"
+                       f"{top + height - height * r[key] / ymax:.0f}" for r in rows)
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{pts}"/>')
         ly = top + 14 + 16 * j
         out.append(f'<line x1="{left + pw + 10}" x2="{left + pw + 30}" y1="{ly - 4}" '
@@ -84,14 +84,16 @@ def main():
         vals = sorted(r[f"{k}_p99_ms"] for r in rows if r[f"{k}_n"] > 0)
         summary[f"{k}_p99_ms_median_of_windows"] = vals[len(vals) // 2] if vals else 0
     width, h, gap = 900, 150, 60
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{4 * (h + gap) + 40}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{4 * (h + gap) + 50}" '
            f'font-family="sans-serif" font-size="11">',
            f'<rect width="100%" height="100%" fill="white"/>',
            f'<text x="70" y="18" font-size="13">promptbandit soak: {summary["minutes"]:.0f} min, '
            f'{summary["requests"]} requests, {summary["c5xx"]} 5xx, {summary["no_answer"]} '
-           f'unanswered; RSS slope {summary["rss_slope_rest_mb_per_10min"]:+.2f} MB / 10 min '
-           f'after the first third (x: minutes)</text>']
-    top = 50
+           f'unanswered (x: minutes)</text>',
+           f'<text x="70" y="34">RSS slope {summary["rss_slope_first_third_mb_per_10min"]:+.2f} '
+           f'MB / 10 min over the first third, '
+           f'{summary["rss_slope_rest_mb_per_10min"]:+.2f} over the rest</text>']
+    top = 60
     panel(out, top, h, width, rows, [("rss_mb", "RSS", "#1f77b4")], "resident memory", "MB", xmax)
     top += h + gap
     panel(out, top, h, width, rows, [("fds", "descriptors", "#2ca02c"),
