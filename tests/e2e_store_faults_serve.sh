@@ -21,6 +21,9 @@ pb_expect 1 'db.vfs must be empty' -- env PB_DB_VFS=bogus "$PB_BIN" db status --
 pb_expect 1 'needs db.fault_file' -- env PB_DB_VFS=faulty "$PB_BIN" db status --db "$db"
 
 start_serve() { # start_serve [VFS]: serve on db, through VFS when given
+  # The old log goes first: the new process truncates it only once it has started, and
+  # pb_listen_url must not read the previous run's port meanwhile.
+  rm -f "$PB_TMP/serve.err"
   PB_DB_VFS=${1:-} PB_DB_FAULT_FILE=$control \
     pb_start serve "$PB_BIN" serve --port 0 --db "$db" --prompts "$PB_SOURCE_DIR/prompts"
   serve_pid=$PB_LAST_PID
