@@ -2,7 +2,7 @@
  * and prints the id of each acknowledged one to a pipe; the parent kills it with SIGKILL mid-way,
  * reopens the database and checks that every acknowledged reward is there and that
  * PRAGMA integrity_check passes. Run for synchronous FULL and NORMAL (both survive a crash;
- * only FULL survives a power loss, which a test cannot simulate). Then the same through the
+ * only FULL survives a power loss: tests/e2e_store_powerloss.c). Then the same through the
  * group-commit writer with write-behind impressions: the child prints each impression id when
  * it is handed out (before its commit) and each reward when its done callback reports the
  * commit; after the kill every acknowledged reward is stored with its impression, and a new

@@ -106,7 +106,10 @@ static void harness_open(struct harness *h, const struct fakellm *f, int concurr
                             .backoff_initial_s = 0.001,
                             .backoff_max_s = 0.002,
                             .retry_after_max_s = 1};
-    CHECK_INT(store_open(path, &(struct store_options){5000, "NORMAL"}, &h->db, err), PB_OK);
+    CHECK_INT(store_open(path,
+                         &(struct store_options){.busy_timeout_ms = 5000, .synchronous = "NORMAL"},
+                         &h->db, err),
+              PB_OK);
     CHECK_INT(llm_client_new(&o, &h->llm, err), PB_OK);
     CHECK_INT(pb_read_file(rubric_path, 1 << 20, &h->rubric, NULL, err), PB_OK);
     CHECK_INT(ratings_load(examples_path, 0, &h->examples, err), PB_OK);

@@ -377,11 +377,12 @@ static void test_a_failed_commit_fails_the_batch_and_health_returns_with_a_commi
     if (writer_flush(w, err) != PB_OK)
         CHECK_INT(writer_flush(w, err), PB_OK);
     CHECK_INT(seen.n, 3);
-    CHECK_INT(seen.rc[0], PB_ERR_DB); /* every record of the failed batch gets the failure */
+    CHECK_INT(seen.rc[0],
+              PB_ERR_UNAVAILABLE); /* every record of the failed batch gets the failure */
     CHECK(strstr(seen.err[0], "injected") != NULL);
     CHECK_INT(seen.id[0], imp); /* an impression's done still names its id */
     CHECK_INT(seen.stored[0], 0);
-    CHECK_INT(seen.rc[1], PB_ERR_DB);
+    CHECK_INT(seen.rc[1], PB_ERR_UNAVAILABLE);
     CHECK_INT(seen.rc[2], PB_ERR_NOT_FOUND); /* its own failure stays its own */
     CHECK_INT(raw_int("SELECT count(*) FROM rewards"), 0);
     CHECK_INT(writer_healthy(w, why), 1); /* the flush's commit succeeded */
@@ -391,7 +392,7 @@ static void test_a_failed_commit_fails_the_batch_and_health_returns_with_a_commi
     CHECK_INT(st.healthy, 1);
     /* unhealthy between a failure and the next commit */
     writer_fail_next(w, 1);
-    CHECK_INT(writer_reward(w, &r, NULL, NULL, err), PB_ERR_DB);
+    CHECK_INT(writer_reward(w, &r, NULL, NULL, err), PB_ERR_UNAVAILABLE);
     CHECK_INT(writer_healthy(w, why), 0);
     CHECK(strstr(why, "injected") != NULL);
     CHECK_INT(writer_reward(w, &r, NULL, NULL, err), PB_OK);

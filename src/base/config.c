@@ -28,6 +28,12 @@ static const struct setting settings[] = {
     {"db.synchronous", T_STR, "FULL", 0, 0, 0,
      "SQLite synchronous mode: FULL (survives power loss) or NORMAL (survives crashes)"},
     {"db.busy_timeout_ms", T_INT, "5000", 0, 600000, 0, "wait this long for a locked database"},
+    {"db.vfs", T_STR, "", 0, 0, 0,
+     "SQLite VFS: empty = the default; \"faulty\" is for tests only (fails writes or fsyncs as "
+     "db.fault_file says, docs/STORE.md)"},
+    {"db.fault_file", T_STR, "", 0, 0, 0,
+     "with db.vfs = \"faulty\": control file read at every write and sync: write, fsync, both, "
+     "full or nothing"},
     {"prompts.dir", T_STR, "prompts", 0, 0, 0, "folder of arm prompt files (*.txt)"},
     {"server.host", T_STR, "127.0.0.1", 0, 0, 0, "address the HTTP service listens on"},
     {"server.port", T_INT, "8080", 0, 65535, 0, "port of the HTTP service (0 = any free port)"},

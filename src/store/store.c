@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include "base/embedded.h"
+#include "store/faultvfs.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -321,7 +322,7 @@ pb_status store_open(const char *path, const struct store_options *opt, store **
     s->busy_timeout_ms = opt ? opt->busy_timeout_ms : 5000;
     const char *sync = opt && opt->synchronous ? opt->synchronous : "FULL";
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, flags, opt ? opt->vfs : NULL) != SQLITE_OK) {
         rc = pb_errf(err, PB_ERR_DB, "%s: cannot open the database (%s); does the folder exist?",
                      path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto cleanup;
@@ -348,6 +349,18 @@ pb_status store_open_config(const config *cfg, const char *path_override, store 
         .busy_timeout_ms = (int)config_int(cfg, "db.busy_timeout_ms"),
         .synchronous = config_str(cfg, "db.synchronous"),
     };
+    *out = NULL;
+    const char *vfs = config_str(cfg, "db.vfs");
+    if (vfs && *vfs) {
+        if (strcmp(vfs, FAULTVFS_NAME) != 0)
+            return pb_errf(err, PB_ERR_INVALID,
+                           "db.vfs must be empty (the default) or \"%s\" (tests), got '%s'",
+                           FAULTVFS_NAME, vfs);
+        pb_status rc = faultvfs_register(config_str(cfg, "db.fault_file"), err);
+        if (rc != PB_OK)
+            return rc;
+        opt.vfs = FAULTVFS_NAME;
+    }
     return store_open(path_override ? path_override : config_str(cfg, "db.path"), &opt, out, err);
 }
 

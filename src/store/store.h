@@ -21,6 +21,7 @@ typedef struct store store;
 struct store_options {
     int busy_timeout_ms;     /* wait this long for a lock before failing */
     const char *synchronous; /* "FULL" (survives power loss) or "NORMAL" (survives crashes) */
+    const char *vfs;         /* a registered SQLite VFS by name; NULL = the default */
 };
 
 /* Opens (creating if absent) the database at path and applies pending migrations, each in its
@@ -29,7 +30,8 @@ struct store_options {
 pb_status store_open(const char *path, const struct store_options *opt, store **out, char *err);
 
 /* store_open with db.path (or path_override when not NULL), db.synchronous and
- * db.busy_timeout_ms from cfg. */
+ * db.busy_timeout_ms from cfg; db.vfs = "faulty" registers store/faultvfs.h with db.fault_file
+ * and opens through it (tests only). */
 pb_status store_open_config(const config *cfg, const char *path_override, store **out, char *err);
 
 void store_close(store *s);

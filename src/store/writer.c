@@ -26,8 +26,9 @@
  * it) is rolled back to its savepoint and gets its error; the rest of the batch commits. A
  * failure of the storage itself (disk full, I/O error, a lock held too long: store_error_is_
  * storage), or SQLite having rolled back the transaction, fails the whole batch: it is rolled
- * back and every record in it gets PB_ERR_DB with the reason. Nothing is retried: the caller
- * decides (a client gets 503 and retries with its event id).
+ * back and every record in it gets PB_ERR_UNAVAILABLE (a storage failure passes: try later)
+ * with the reason. Nothing is retried: the caller decides (a client gets 503 and retries with
+ * its event id; tests/e2e_store_faults.c runs the service on a failing disk).
  *
  * Checked once per batch. A run of impressions of the same arm and user (what write-behind
  * choices look like under load) checks the arm and ensures the user row once per transaction
@@ -393,8 +394,9 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
     for (size_t i = 0; i < n; i++) {
         struct op *o = ops[i];
         if (o->rc == PB_OK) {
-            o->rc = PB_ERR_DB;
-            pb_errf(o->err, PB_ERR_DB, "not stored: the transaction failed: %s", why);
+            o->rc = PB_ERR_UNAVAILABLE;
+            pb_errf(o->err, PB_ERR_UNAVAILABLE,
+                    "not stored: the database is not taking writes (retry later): %s", why);
         }
         if (o->kind == OP_REWARD)
             o->id = 0;

@@ -30,10 +30,11 @@ pb_status writer_new(store *s, size_t max_batch, writer **out, char *err);
 void writer_free(writer *w);
 
 /* Called once per record from the writer thread after its transaction committed (rc PB_OK) or
- * failed (rc and err say why: the record's own fault such as PB_ERR_NOT_FOUND, or PB_ERR_DB
- * when the whole batch failed); id is the row id (an impression's is the one given at submit,
- * whatever rc), duplicate as in writer_reward. err is valid during the call only. Must not
- * block: hand work on. It may submit further records. */
+ * failed (rc and err say why: the record's own fault such as PB_ERR_NOT_FOUND, or
+ * PB_ERR_UNAVAILABLE when the whole batch failed: disk full, I/O error, a lock held too long); id
+ * is the row id (an impression's is the one given at submit, whatever rc), duplicate as in
+ * writer_reward. err is valid during the call only. Must not block: hand work on. It may submit
+ * further records. */
 typedef void writer_done_fn(pb_status rc, int64_t id, int duplicate, const char *err, void *ud);
 
 /* Queues an impression (deep-copied; imp->id must be 0) and returns at once. Its id is
@@ -94,7 +95,7 @@ pb_status writer_submit_call(writer *w, writer_call_fn *call, void *call_ud, wri
                              void *ud, char *err);
 
 /* done runs once every record submitted before this one has been committed or has failed;
- * rc is PB_ERR_DB when the batch it rode in failed. For a request that must read what it
+ * rc is PB_ERR_UNAVAILABLE when the batch it rode in failed. For a request that must read what it
  * just wrote behind (an impression's activation). */
 pb_status writer_submit_barrier(writer *w, writer_done_fn *done, void *ud, char *err);
 
@@ -124,7 +125,7 @@ int writer_healthy(writer *w, char *why);
 void writer_set_log(writer *w, void (*fn)(const char *msg, void *ud), void *ud);
 
 /* For tests only: the next n commits (batches and probes) fail as a failing disk would make
- * them fail, with PB_ERR_DB "injected failure". */
+ * them fail as a failing disk would (the records get PB_ERR_UNAVAILABLE, "injected failure"). */
 void writer_fail_next(writer *w, int n);
 
 #define WRITER_QUEUE_MAX                65536 /* records waiting at most; past it submits fail */

@@ -1,0 +1,318 @@
+/* soakload.c — the soak's load and sampler: C client threads run a mixed load against the
+ * service for a set time (chats, feedback on the impressions they got, choose, dashboard reads,
+ * now and then the erasure of a user they chatted as), each pausing --think-ms between
+ * requests, and every --interval-s the main thread writes one CSV row: the service's resident
+ * memory, open descriptors and threads (from /proc/PID), and for the requests that finished in
+ * the interval their count, 4xx, 5xx, those that got no HTTP answer at all, and latency
+ * percentiles per kind. A benchmark tool, not a test (tools/bench/soak.sh runs it); talks only
+ * to the URL it is given; every request is bounded by --timeout-s.
+ *   soakload --url URL --pid PID --duration-s S [--clients 16] [--think-ms 50]
+ *            [--interval-s 10] [--admin-token T] [--timeout-s 30] */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum kind { K_CHAT, K_FEEDBACK, K_CHOOSE, K_DASH, K_ERASE, K_N };
+static const char *const kind_names[K_N] = {"chat", "feedback", "choose", "dash", "erase"};
+
+struct opts {
+    const char *url, *token;
+    int pid, clients, think_ms;
+    double duration_s, interval_s, timeout_s;
+};
+
+/* What finished during the current interval; guarded by mu. */
+struct window {
+    double *lat[K_N];
+    size_t n[K_N], cap[K_N];
+    long ok, c4xx, c5xx, none;
+    long total_none, total_5xx, total;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct window win;
+static volatile int stopping;
+static struct opts o;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void note(enum kind k, double dt, long status)
+{
+    pthread_mutex_lock(&mu);
+    if (win.n[k] == win.cap[k]) {
+        size_t cap = win.cap[k] ? win.cap[k] * 2 : 1024;
+        double *p = realloc(win.lat[k], cap * sizeof *p);
+        if (p) {
+            win.lat[k] = p;
+            win.cap[k] = cap;
+        }
+    }
+    if (win.n[k] < win.cap[k])
+        win.lat[k][win.n[k]++] = dt;
+    win.total++;
+    if (status == 0) {
+        win.none++;
+        win.total_none++;
+    } else if (status >= 500) {
+        win.c5xx++;
+        win.total_5xx++;
+    } else if (status >= 400) {
+        win.c4xx++;
+    } else {
+        win.ok++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    FILE *f = ud;
+    return fwrite(p, size, n, f) * size;
+}
+
+/* One request on the client's handle (kept alive between requests); returns the status, 0
+ * when no HTTP answer came; *json gets the parsed answer when asked. */
+static long request(CURL *e, enum kind k, const char *method, const char *path, const char *body,
+                    int admin, json_t **json)
+{
+    char url[512], auth[256], *data = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&data, &len);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (admin && o.token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", o.token);
+        h = curl_slist_append(h, auth);
+    }
+    snprintf(url, sizeof url, "%s%s", o.url, path);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, body ? 0L : 1L);
+    if (!body)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o.timeout_s * 1000));
+    double t0 = now_s();
+    CURLcode rc = curl_easy_perform(e);
+    double dt = now_s() - t0;
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    fclose(mem);
+    if (json)
+        *json = status ? json_loads(data ? data : "", 0, NULL) : NULL;
+    if (status >= 500 || status == 0)
+        fprintf(stderr, "soakload: %s %s -> %ld %s %.200s\n", method, path, status,
+                rc == CURLE_OK ? "" : curl_easy_strerror(rc), data ? data : "");
+    free(data);
+    note(k, dt, status);
+    return status;
+}
+
+static void *client_main(void *arg)
+{
+    int id = (int)(long)arg;
+    unsigned seed = 2654435761u * (unsigned)(id + 1);
+    CURL *e = curl_easy_init();
+    char body[512], path[256], user[64];
+    int generation = 0;
+    long long pending_imp = 0; /* an impression of the current user not rated yet */
+    long event = 0;
+    const char *dash[] = {
+        "/v1/dashboard/experiments", "/v1/experiments/default/overview?window=24h",
+        "/v1/experiments/default/feedback?limit=20", "/v1/arms?experiment=default"};
+    snprintf(user, sizeof user, "soak-%d-%d", id, generation);
+    while (!stopping) {
+        int r = (int)(rand_r(&seed) % 1000);
+        json_t *j = NULL;
+        if (r < 250) { /* a chat turn against the slow provider */
+            snprintf(body, sizeof body,
+                     "{\"user_id\":\"%s\",\"message\":\"오늘 너무 힘들었어 %d\",\"consent\":%s}",
+                     user, r, r % 2 ? "true" : "false");
+            if (request(e, K_CHAT, "POST", "/v1/chat", body, 0, &j) == 200)
+                pending_imp = json_integer_value(json_object_get(j, "impression_id"));
+        } else if (r < 450) { /* choose, as a client with its own LLM */
+            snprintf(body, sizeof body, "{\"user_id\":\"%s\"}", user);
+            if (request(e, K_CHOOSE, "POST", "/v1/choose", body, 0, &j) == 200)
+                pending_imp = json_integer_value(json_object_get(j, "impression_id"));
+        } else if (r < 750) { /* feedback on the last impression, once */
+            if (pending_imp > 0) {
+                snprintf(body, sizeof body,
+                         "{\"impression_id\":%lld,\"user_id\":\"%s\",\"kind\":\"%s\","
+                         "\"event_id\":\"soak-%d-%ld\"%s}",
+                         pending_imp, user, r % 3 ? "like" : "score", id, event++,
+                         r % 3 ? "" : ",\"value\":0.5");
+                request(e, K_FEEDBACK, "POST", "/v1/feedback", body, 0, NULL);
+                pending_imp = 0;
+            }
+        } else if (r < 995) { /* a dashboard read */
+            request(e, K_DASH, "GET", dash[r % 4], NULL, 1, NULL);
+        } else { /* erase the user this client chatted as, and become a new one */
+            snprintf(path, sizeof path, "/v1/users/%s", user);
+            request(e, K_ERASE, "DELETE", path, NULL, 1, NULL);
+            snprintf(user, sizeof user, "soak-%d-%d", id, ++generation);
+            pending_imp = 0;
+        }
+        json_decref(j);
+        if (o.think_ms > 0)
+            usleep((useconds_t)o.think_ms * 1000);
+    }
+    curl_easy_cleanup(e);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double quantile(const double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+/* VmRSS and Threads of pid (kB, count) and its open descriptors; -1 when unreadable. */
+static void proc_sample(int pid, long *rss_kb, long *threads, long *fds)
+{
+    char path[64], line[256];
+    *rss_kb = *threads = *fds = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmRSS: %ld", rss_kb);
+        sscanf(line, "Threads: %ld", threads);
+    }
+    if (f)
+        fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    if (d) {
+        long n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (de->d_name[0] != '.')
+                n++;
+        closedir(d);
+        *fds = n;
+    }
+}
+
+static int parse_args(int argc, char **argv)
+{
+    o = (struct opts){.clients = 16, .think_ms = 50, .interval_s = 10, .timeout_s = 30};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: soakload --url URL --pid PID --duration-s S [--clients N] "
+                   "[--think-ms MS]\n                [--interval-s S] [--admin-token T] "
+                   "[--timeout-s S]\nMixed load (chat, choose, feedback, dashboard reads, "
+                   "erasures) for S seconds;\none CSV row per interval on stdout: the "
+                   "service's memory, descriptors, threads,\nrequests, errors, unanswered "
+                   "requests and latency percentiles.\n");
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "soakload: %s needs a value (see --help)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--url"))
+            o.url = v;
+        else if (!strcmp(a, "--pid"))
+            o.pid = atoi(v);
+        else if (!strcmp(a, "--duration-s"))
+            o.duration_s = atof(v);
+        else if (!strcmp(a, "--clients"))
+            o.clients = atoi(v);
+        else if (!strcmp(a, "--think-ms"))
+            o.think_ms = atoi(v);
+        else if (!strcmp(a, "--interval-s"))
+            o.interval_s = atof(v);
+        else if (!strcmp(a, "--admin-token"))
+            o.token = v;
+        else if (!strcmp(a, "--timeout-s"))
+            o.timeout_s = atof(v);
+        else {
+            fprintf(stderr, "soakload: unknown option %s (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (!o.url || o.pid <= 0 || o.duration_s <= 0 || o.clients < 1 || o.clients > 512 ||
+        o.interval_s <= 0 || o.timeout_s <= 0) {
+        fprintf(stderr, "soakload: give --url, --pid and --duration-s; clients in 1..512\n");
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc)
+        return rc;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_t *th = calloc((size_t)o.clients, sizeof *th);
+    if (!th)
+        return 1;
+    printf("t_s,rss_kb,fds,threads,requests,ok,c4xx,c5xx,no_answer");
+    for (int k = 0; k < K_N; k++)
+        printf(",%s_n,%s_p50_ms,%s_p99_ms", kind_names[k], kind_names[k], kind_names[k]);
+    printf("\n");
+    fflush(stdout);
+    for (int i = 0; i < o.clients; i++)
+        pthread_create(&th[i], NULL, client_main, (void *)(long)i);
+    double t0 = now_s(), next = t0 + o.interval_s;
+    for (;;) {
+        double now = now_s();
+        if (now < next) {
+            usleep((useconds_t)((next - now) * 1e6));
+            continue;
+        }
+        long rss, threads, fds;
+        proc_sample(o.pid, &rss, &threads, &fds);
+        pthread_mutex_lock(&mu);
+        printf("%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld", next - t0, rss, fds, threads,
+               win.ok + win.c4xx + win.c5xx + win.none, win.ok, win.c4xx, win.c5xx, win.none);
+        for (int k = 0; k < K_N; k++) {
+            qsort(win.lat[k], win.n[k], sizeof(double), cmp_double);
+            printf(",%zu,%.2f,%.2f", win.n[k], 1000 * quantile(win.lat[k], win.n[k], 0.5),
+                   1000 * quantile(win.lat[k], win.n[k], 0.99));
+            win.n[k] = 0;
+        }
+        win.ok = win.c4xx = win.c5xx = win.none = 0;
+        pthread_mutex_unlock(&mu);
+        printf("\n");
+        fflush(stdout);
+        next += o.interval_s;
+        if (next - t0 > o.duration_s + 1e-9 || rss < 0)
+            break;
+    }
+    stopping = 1;
+    for (int i = 0; i < o.clients; i++)
+        pthread_join(th[i], NULL);
+    fprintf(stderr, "soakload: %ld requests, %ld 5xx, %ld without an HTTP answer\n", win.total,
+            win.total_5xx, win.total_none);
+    for (int k = 0; k < K_N; k++)
+        free(win.lat[k]);
+    free(th);
+    curl_global_cleanup();
+    return win.total_none || win.total_5xx ? 1 : 0;
+}
