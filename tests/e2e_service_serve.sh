@@ -16,6 +16,8 @@ export PB_SERVER_ADMIN_TOKEN=adm PB_DB_SYNCHRONOUS=FULL PB_SERVER_THREADS=4
 db=$PB_TMP/svc.db
 
 start_serve() {
+  # A restart must not read the killed process's "listening on" line (its port is dead).
+  rm -f "$PB_TMP/serve.err"
   pb_start serve "$PB_BIN" serve --port 0 --db "$db" --prompts "$PB_SOURCE_DIR/prompts"
   serve_pid=$PB_LAST_PID
   url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$url/healthz" 300 || {

@@ -46,6 +46,7 @@ refused() { # refused WHAT: the last answer is 503 "unavailable" with the reason
   pb_check "$1 answers 503 unavailable with the reason while the disk fails" \
     grep -q '"code": *"unavailable".*"message": *"[^"]*\(disk\|writes\)' <<<"$PB_BODY"
   pb_check_eq "$PB_STATUS" 503 "$1: status while the disk fails"
+  pb_check "$1: the 503 says when to retry (Retry-After)" grep -qi '^Retry-After: *[0-9]' "$PB_HEADERS"
 }
 
 : >"$control"

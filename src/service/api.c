@@ -38,6 +38,8 @@ void api_reply_failure(struct server_reply *reply, pb_status rc, const char *mes
 {
     int status = rc == PB_ERR_FORBIDDEN ? 403 : server_http_status(rc, 1);
     server_reply_error(reply, status, pb_status_name(rc), message);
+    if (status == 503 && retry_after_s <= 0)
+        retry_after_s = 1; /* a 503 always says when to try again */
     if (retry_after_s > 0 && (status == 429 || status == 502 || status == 503)) {
         char v[32];
         snprintf(v, sizeof v, "%.0f", retry_after_s < 1 ? 1.0 : retry_after_s + 0.5);
@@ -67,7 +69,7 @@ static void feedback_done(pb_status rc, const struct reward_feedback_out *out, c
     if (rc == PB_OK)
         server_reply_json(&reply, 200, feedback_json(out));
     else
-        api_reply_failure(&reply, rc, err, 0);
+        api_reply_failure(&reply, rc, err, rc == PB_ERR_UNAVAILABLE ? 1 : 0);
     server_defer_finish(d, &reply);
 }
 
@@ -190,8 +192,12 @@ static pb_status h_choose(struct server_request *req, struct server_reply *reply
         }
         in.context_json = context = json_dumps(context_obj, JSON_COMPACT);
     }
-    if ((rc = choose_arm(ctx, &in, &out, reply->err)) == PB_OK)
+    if ((rc = choose_arm(ctx, &in, &out, reply->err)) == PB_OK) {
         rc = choose_reply(reply, &out, activate);
+    } else if (rc == PB_ERR_UNAVAILABLE) { /* the log is not being written: retry shortly */
+        api_reply_failure(reply, rc, reply->err, 1);
+        rc = PB_OK;
+    }
 cleanup:
     choose_out_clear(&out);
     free(context);
@@ -258,7 +264,7 @@ static void erase_done(pb_status rc, const char *err, void *ud)
                                     (json_int_t)c->impressions, "rewards", (json_int_t)c->rewards,
                                     "on_disk", w->e.result.purged ? "purged" : "pending"));
     else
-        api_reply_failure(&reply, rc, err, 0);
+        api_reply_failure(&reply, rc, err, rc == PB_ERR_UNAVAILABLE ? 1 : 0);
     server_defer_finish(w->d, &reply);
     free(w);
 }
@@ -276,7 +282,7 @@ static pb_status h_erase(struct server_request *req, struct server_reply *reply,
                                          w, reply->err);
     if (rc != PB_OK) {
         struct server_reply now = {0};
-        api_reply_failure(&now, rc, reply->err, 0);
+        api_reply_failure(&now, rc, reply->err, rc == PB_ERR_UNAVAILABLE ? 1 : 0);
         server_defer_finish(w->d, &now);
         free(w);
     }

@@ -29,7 +29,8 @@ pb_status api_flow_status(struct server_reply *reply, pb_status rc);
 
 /* The error answer of a deferred request's failure rc (message shown): 403 for
  * PB_ERR_FORBIDDEN as api_flow_status, the core's mapping otherwise; retry_after_s > 0 adds
- * Retry-After (rounded, at least 1) to a 429, 502 or 503. */
+ * Retry-After (rounded, at least 1) to a 429, 502 or 503, and a 503 always gets one (1 s when
+ * retry_after_s is 0). */
 void api_reply_failure(struct server_reply *reply, pb_status rc, const char *message,
                        double retry_after_s);
 
