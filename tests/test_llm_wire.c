@@ -217,6 +217,8 @@ static const struct {
     {200, "{\"choices\":[{\"message\":{\"content\":\"fine\"}}]}", LLMWIRE_DONE, PB_OK, ""},
     {201, "{\"choices\":[{\"message\":{\"content\":\"fine\"}}]}", LLMWIRE_DONE, PB_OK, ""},
     {200, "{\"choices\":[]}", LLMWIRE_FINAL, PB_ERR_PROVIDER, "\"choices\" is empty"},
+    /* jansson quotes the bad token, here the key (found by tests/fuzz/fuzz_provider_reply.c) */
+    {200, "{\"choices\":\"sk-SECRET\\q\"}", LLMWIRE_FINAL, PB_ERR_PROVIDER, "not valid JSON"},
     {429, "{\"error\":{\"message\":\"Rate limit reached\"}}", LLMWIRE_RETRY, PB_ERR_PROVIDER,
      "LLM provider answered HTTP 429: Rate limit reached"},
     {429, "{\"error\":{\"message\":\"no money\",\"code\":\"insufficient_quota\"}}", LLMWIRE_FINAL,

@@ -160,6 +160,8 @@ enum llmwire_verdict llmwire_judge_answer(long http, const char *body, size_t le
 {
     if (http >= 200 && http < 300) {
         *code = llmwire_parse_answer(body, len, r, msg);
+        if (*code != PB_OK) /* jansson's message may quote the body, and the body the key */
+            llmerr_redact(msg, PB_ERR_LEN, key);
         return *code == PB_OK ? LLMWIRE_DONE : LLMWIRE_FINAL;
     }
     char text[PB_ERR_LEN];
