@@ -103,7 +103,7 @@ for name in "${targets[@]}"; do
   after=$(find "$crashes_dir" -name "$name-*" | wc -l)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-  rate=$(awk -v n="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')
+  rate=$(awk -v n="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
   found=$((after - before))
   if [ "$rc" -ne 0 ] && [ "$found" -eq 0 ]; then
     found=1 # a failure that left no input (e.g. the target would not start): still a failure

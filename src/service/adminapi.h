@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "base/pb.h"
 #include "http/server.h"
 #include "service/app.h"
 
