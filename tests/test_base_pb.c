@@ -1,5 +1,6 @@
 /* test_base_pb.c — the shared helpers of pb.h that no other test covers: status codes keep their
- * numbers and names; pb_errf fills the caller's buffer and returns the code; the growable buffer
+ * numbers and names; pb_errf fills the caller's buffer and returns the code, and a message cut
+ * at the buffer's end never ends inside a UTF-8 sequence; the growable buffer
  * keeps every byte across growth, stays NUL-terminated, refuses impossible sizes without change,
  * and is reusable after pb_buf_free. */
 #include "check.h"
@@ -74,6 +75,29 @@ static void test_errf_fills_the_buffer_and_returns_the_code(void)
     CHECK_INT(strlen(err), PB_ERR_LEN - 1);
 }
 
+/* Found by tests/fuzz/fuzz_provider_reply.c: a provider message of 4-byte characters, cut by
+ * the buffer, left half a character that JSON error bodies refuse. */
+static void test_errf_cuts_long_text_between_utf8_characters(void)
+{
+    char err[PB_ERR_LEN];
+    char text[2 * PB_ERR_LEN];
+    for (size_t shift = 0; shift < 4; shift++) {
+        size_t n = 0;
+        while (n + 4 < sizeof text) {
+            memcpy(text + n, "\xf4\x80\x80\x80", 4); /* U+100000 */
+            n += 4;
+        }
+        text[n] = '\0';
+        pb_errf(err, PB_ERR_PROVIDER, "%.*s%s", (int)shift, "abc", text);
+        size_t len = strlen(err);
+        CHECK(len >= PB_ERR_LEN - 4 && len <= PB_ERR_LEN - 1);
+        CHECK_INT((len - shift) % 4, 0); /* whole characters only */
+        const char *e = "\xea\xb0\x80";  /* a 3-byte character in a message that fits whole */
+        pb_errf(err, PB_ERR_PROVIDER, "%s", e);
+        CHECK_STR(err, e);
+    }
+}
+
 static void test_buf_keeps_bytes_across_growth_and_stays_nul_terminated(void)
 {
     struct pb_buf b = {0};
@@ -132,6 +156,7 @@ int main(void)
     RUN(test_every_status_has_its_own_name);
     RUN(test_a_code_past_the_last_has_no_name);
     RUN(test_errf_fills_the_buffer_and_returns_the_code);
+    RUN(test_errf_cuts_long_text_between_utf8_characters);
     RUN(test_buf_keeps_bytes_across_growth_and_stays_nul_terminated);
     RUN(test_buf_empty_append_gives_an_empty_string);
     RUN(test_buf_refuses_an_impossible_size_unchanged);

@@ -68,6 +68,9 @@ static const struct sse_case cases[] = {
      0, PB_ERR_PROVIDER, "ab", 2, NULL, -1, "truncated stream: it ended without data: [DONE]"},
     {"[DONE] with no text is an empty answer", ROLE FINISH("content_filter") DONE, 0,
      PB_ERR_PROVIDER, "", 0, "content_filter", -1, "empty answer (finish_reason content_filter)"},
+    /* found by tests/fuzz/fuzz_llmsse.c: the finish_reason was repeated with the key in it */
+    {"the key is redacted from an empty answer's finish_reason", FINISH("x sk-SECRET-42") DONE, 0,
+     PB_ERR_PROVIDER, "", 0, NULL, -1, "empty answer (finish_reason x ***)"},
     {"a payload that is not JSON", C("a") "data: this is {not json\n\n" C("b") DONE, 0,
      PB_ERR_PROVIDER, "a", 1, NULL, -1, "malformed stream chunk: not valid JSON"},
     {"a JSON payload that is not an object", "data: [1,2]\n\n" DONE, 0, PB_ERR_PROVIDER, "", 0,

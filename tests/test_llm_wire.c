@@ -5,6 +5,7 @@
  * message). Answers and statuses are tables. */
 #include "check.h"
 #include "base/pb.h"
+#include "base/text.h"
 #include "llm/llm.h"
 #include "llm/llmwire.h"
 
@@ -217,6 +218,8 @@ static const struct {
     {200, "{\"choices\":[{\"message\":{\"content\":\"fine\"}}]}", LLMWIRE_DONE, PB_OK, ""},
     {201, "{\"choices\":[{\"message\":{\"content\":\"fine\"}}]}", LLMWIRE_DONE, PB_OK, ""},
     {200, "{\"choices\":[]}", LLMWIRE_FINAL, PB_ERR_PROVIDER, "\"choices\" is empty"},
+    /* jansson quotes the bad token, here the key (found by tests/fuzz/fuzz_provider_reply.c) */
+    {200, "{\"choices\":\"sk-SECRET\\q\"}", LLMWIRE_FINAL, PB_ERR_PROVIDER, "not valid JSON"},
     {429, "{\"error\":{\"message\":\"Rate limit reached\"}}", LLMWIRE_RETRY, PB_ERR_PROVIDER,
      "LLM provider answered HTTP 429: Rate limit reached"},
     {429, "{\"error\":{\"message\":\"no money\",\"code\":\"insufficient_quota\"}}", LLMWIRE_FINAL,
@@ -255,6 +258,22 @@ static void test_status_meanings_table(void)
     }
 }
 
+/* Found by tests/fuzz/fuzz_provider_reply.c: jansson's message quotes the bad token cut inside
+ * a UTF-8 character, and that message goes into JSON error bodies and logs. */
+static void test_a_malformed_answer_message_is_utf8(void)
+{
+    static const char body[] = "{\"id\": \"x\", \"\\\xeb\x85\x95\xec\x84\xb8!\"}";
+    char msg[PB_ERR_LEN] = "";
+    pb_status code = PB_OK;
+    struct llm_response r = {0};
+    CHECK_INT(llmwire_judge_answer(200, body, strlen(body), "sk-SECRET", &r, &code, msg),
+              LLMWIRE_FINAL);
+    CHECK_INT(code, PB_ERR_PROVIDER);
+    CHECK(strstr(msg, "not valid JSON") != NULL);
+    CHECK(text_utf8_valid(msg, strlen(msg)));
+    CHECK(r.text == NULL);
+}
+
 static void test_retryable_statuses(void)
 {
     long yes[] = {408, 409, 429, 500, 502, 503, 504, 599};
@@ -268,6 +287,7 @@ static void test_retryable_statuses(void)
 int main(void)
 {
     RUN(test_endpoint_for_openai_and_azure);
+    RUN(test_a_malformed_answer_message_is_utf8);
     RUN(test_endpoint_refuses_bad_settings);
     RUN(test_request_body_keeps_messages_in_order_with_request_fields);
     RUN(test_request_body_takes_unset_fields_from_defaults_or_leaves_them_out);

@@ -156,6 +156,10 @@ static void test_bad_task_files_are_refused_with_a_reason(void)
         {"{\"name\": \"x\", \"user\": \"{a}\", \"variables\": {\"a\": [\"1\"]}, \"judges\": "
          "[\"gpt\"]}",
          "judges"},
+        /* a non-string entry (found by tests/fuzz/fuzz_task.c: it reached strcmp as NULL) */
+        {"{\"name\": \"x\", \"user\": \"{a}\", \"variables\": {\"a\": [\"1\"]}, \"judges\": "
+         "[\"llm\", 7]}",
+         "entry 2"},
         {"{\"user\": \"{a}\", \"variables\": {\"a\": [\"1\"]}}", "needs a name"},
         {"{\"name\": \"x\", \"variables\": {\"a\": [\"1\"]}}", "scenarios or a user template"},
         {"{\"name\": \"x\", \"user\": \"{a}\", \"variables\": {\"a\": [\"1\"]}, \"segment\": "

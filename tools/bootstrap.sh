@@ -16,8 +16,9 @@ esac
 
 build_pkgs=(build-essential cmake pkg-config python3 libssl-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libgsl-dev libmicrohttpd-dev libpq-dev)
-test_pkgs=(clang clang-format sqlite3 curl jq wrk chromium fonts-nanum fonts-noto-color-emoji nodejs npm
-  systemd postgresql-15)
+# libclang-rt-14-dev holds libFuzzer; clang only recommends it, which --no-install-recommends skips.
+test_pkgs=(clang libclang-rt-14-dev clang-format sqlite3 curl jq wrk chromium fonts-nanum
+  fonts-noto-color-emoji nodejs npm systemd postgresql-15)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 
@@ -64,17 +65,8 @@ cmake --build build-asan -j"$jobs"
   ctest --output-on-failure -LE data -j"$jobs")
 
 if compgen -G "tests/fuzz/fuzz_*.c" >/dev/null; then
-  echo "== fuzz targets (libFuzzer, bounded runs over the seed corpora)"
-  CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPB_FUZZ=ON >/dev/null
-  for src in tests/fuzz/fuzz_*.c; do
-    name=$(basename "$src" .c)
-    cmake --build build-fuzz -j"$jobs" --target "$name" >/dev/null
-    corpus=tests/fuzz/corpus_${name#fuzz_}
-    work=$(mktemp -d)
-    [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    ./build-fuzz/"$name" -runs="${PB_FUZZ_RUNS:-20000}" -max_len=4096 "$work" 2>&1 | tail -n 1
-    rm -rf "$work"
-  done
+  echo "== fuzz targets (libFuzzer, ${PB_FUZZ_RUNS:-20000} runs each over the seed corpora)"
+  bash tools/fuzz.sh --runs "${PB_FUZZ_RUNS:-20000}"
 fi
 
 echo "== all tests, release build (including those that read ../shared/data)"

@@ -18,8 +18,17 @@ pb_status pb_errf(char *err, pb_status code, const char *fmt, ...)
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, PB_ERR_LEN, fmt, ap);
+        int n = vsnprintf(err, PB_ERR_LEN, fmt, ap);
         va_end(ap);
+        if (n >= PB_ERR_LEN) { /* cut short: never inside a UTF-8 sequence */
+            size_t i = PB_ERR_LEN - 1;
+            while (i > 0 && ((unsigned char)err[i - 1] & 0xC0) == 0x80)
+                i--;
+            unsigned char lead = i > 0 ? (unsigned char)err[i - 1] : 0;
+            size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            if (PB_ERR_LEN - 1 - (i - 1) < need && lead >= 0xC0)
+                err[i - 1] = '\0';
+        }
     }
     return code;
 }

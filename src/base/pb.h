@@ -30,7 +30,8 @@ typedef enum {
 } pb_status;
 
 /* Formats a message into err (PB_ERR_LEN bytes; NULL is allowed) and returns code, so that
- * a failing path reads `return pb_errf(err, PB_ERR_INVALID, "line %d: ...", n);`. */
+ * a failing path reads `return pb_errf(err, PB_ERR_INVALID, "line %d: ...", n);`. A message
+ * longer than the buffer is cut between UTF-8 characters, never inside one. */
 pb_status pb_errf(char *err, pb_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -155,6 +155,10 @@ pb_status propose_parse_answer(const char *answer, char ***out, size_t *n, char 
         }
         m++;
     }
+    if (m == 0) { /* ["", " "] proposes no more than [] does */
+        rc = pb_errf(err, PB_ERR_PROVIDER, "the proposer's answer holds only empty prompts");
+        goto cleanup;
+    }
     *out = v;
     *n = m;
     v = NULL;

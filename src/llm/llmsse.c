@@ -217,9 +217,13 @@ pb_status llmsse_finish(struct llmsse *p, llmsse_delta_fn *on_delta, void *ud,
                        "truncated stream: it ended without data: [DONE] after %ld deltas (%zu "
                        "bytes of text)",
                        p->deltas, p->text.len);
-    if (p->text.len == 0)
-        return pb_errf(err, PB_ERR_PROVIDER, "empty answer (finish_reason %s)",
-                       p->finish_reason ? p->finish_reason : "none");
+    if (p->text.len == 0) { /* the finish_reason is the provider's text: it may hold the key */
+        pb_errf(err, PB_ERR_PROVIDER, "empty answer (finish_reason %s)",
+                p->finish_reason ? p->finish_reason : "none");
+        if (err)
+            llmerr_redact(err, PB_ERR_LEN, p->key);
+        return PB_ERR_PROVIDER;
+    }
     r->text = strndup(p->text.data, p->text.len);
     r->finish_reason = p->finish_reason;
     p->finish_reason = NULL;

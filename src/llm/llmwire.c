@@ -3,6 +3,7 @@
 #include "llm/llmwire.h"
 
 #include "llm/llmerr.h"
+#include "base/text.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -116,9 +117,10 @@ pb_status llmwire_parse_answer(const char *body, size_t len, struct llm_response
     json_error_t jerr;
     pb_status rc = PB_OK;
     json_t *root = json_loadb(body ? body : "", len, 0, &jerr);
-    if (!root)
+    if (!root) /* jansson quotes the bad token, which may be cut inside a UTF-8 character */
         return pb_errf(err, PB_ERR_PROVIDER, "malformed answer: not valid JSON (%s at byte %d)",
-                       jerr.text, jerr.position);
+                       text_utf8_valid(jerr.text, strlen(jerr.text)) ? jerr.text : "bad bytes",
+                       jerr.position);
     json_t *choices = json_object_get(root, "choices");
     json_t *first = json_array_get(choices, 0);
     json_t *message = json_object_get(first, "message");
@@ -160,6 +162,8 @@ enum llmwire_verdict llmwire_judge_answer(long http, const char *body, size_t le
 {
     if (http >= 200 && http < 300) {
         *code = llmwire_parse_answer(body, len, r, msg);
+        if (*code != PB_OK) /* jansson's message may quote the body, and the body the key */
+            llmerr_redact(msg, PB_ERR_LEN, key);
         return *code == PB_OK ? LLMWIRE_DONE : LLMWIRE_FINAL;
     }
     char text[PB_ERR_LEN];

@@ -314,7 +314,8 @@ static pb_status take_judges(struct task *t, json_t *root, char *err)
     if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 3)
         return pb_errf(err, PB_ERR_INVALID, "judges: a list of llm, local, constant");
     for (size_t i = 0; i < json_array_size(list); i++) {
-        int kind = judge_kind_parse(json_string_value(json_array_get(list, i)));
+        const char *name = json_string_value(json_array_get(list, i));
+        int kind = name ? judge_kind_parse(name) : -1;
         if (kind < 0 || task_allows_judge(t, kind))
             return pb_errf(err, PB_ERR_INVALID,
                            "judges: entry %zu must be a distinct one of llm, "

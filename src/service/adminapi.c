@@ -292,6 +292,8 @@ static pb_status policy_from_body(const char *policy, const json_t *params, char
                                   char *err)
 {
     int used = snprintf(spec, len, "%s", policy);
+    if ((size_t)used >= len) /* also keeps the appends below inside spec */
+        return pb_errf(err, PB_ERR_INVALID, "policy spec too long (%zu bytes at most)", len - 1);
     char sep = strchr(spec, ':') ? ',' : ':';
     const char *key;
     json_t *v;
@@ -328,21 +330,29 @@ static pb_status canonical_policy(const char *spec, char *out, size_t len, char 
     return rc;
 }
 
+pb_status adminapi_policy_parse(const json_t *body, char *canonical, size_t len, char *err)
+{
+    const char *policy = NULL;
+    char spec[256];
+    pb_status rc;
+    if ((rc = jsonio_string(body, "policy", 1, &policy, err)) ||
+        (rc = policy_from_body(policy, json_object_get(body, "params"), spec, sizeof spec, err)))
+        return rc;
+    return canonical_policy(spec, canonical, len, err);
+}
+
 static pb_status h_policy(struct server_request *req, struct server_reply *reply, void *ctx)
 {
     static const char *const fields[] = {"policy", "params"};
-    const char *policy = NULL, *name = server_req_param(req, "name");
-    char spec[256], canonical[128];
+    const char *name = server_req_param(req, "name");
+    char canonical[128];
     struct store_experiment e = {0};
     json_t *body = NULL;
     store *s = NULL;
     pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
     if (rc != PB_OK)
         return rc;
-    if ((rc = jsonio_string(body, "policy", 1, &policy, reply->err)) ||
-        (rc = policy_from_body(policy, json_object_get(body, "params"), spec, sizeof spec,
-                               reply->err)) ||
-        (rc = canonical_policy(spec, canonical, sizeof canonical, reply->err)))
+    if ((rc = adminapi_policy_parse(body, canonical, sizeof canonical, reply->err)))
         goto cleanup;
     if (!(s = app_store_acquire(ctx, reply->err)))
         rc = PB_ERR_DB;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "base/pb.h"
 #include "http/server.h"
 #include "service/app.h"
 
@@ -20,5 +21,10 @@ const struct server_route *adminapi_routes(size_t *n);
 
 /* The JSON of an experiment view (GET /v1/arms); a new reference, NULL when out of memory. */
 json_t *adminapi_experiment_json(const struct app_experiment_view *v);
+
+/* The body of POST /v1/experiments/{name}/policy ({"policy": spec, "params": {k: number}}) as
+ * a canonical spec in canonical[0..len): what the handler stores. PB_ERR_INVALID with a
+ * message for the client. Pure: no store, no HTTP (fuzzed by tests/fuzz/fuzz_request_body.c). */
+pb_status adminapi_policy_parse(const json_t *body, char *canonical, size_t len, char *err);
 
 #endif
