@@ -2,6 +2,9 @@
  * -> JSON; the route table (these, adminapi's, dashboard's) and the /healthz hook. */
 #include "service/api.h"
 
+const char *const API_FEEDBACK_FIELDS[API_FEEDBACK_N_FIELDS] = {
+    "impression_id", "user_id", "kind", "value", "final_text", "draft", "event_id"};
+
 #include "store/experiment.h"
 #include "base/jsonio.h"
 #include "bandit/featvec.h"
@@ -88,45 +91,52 @@ static pb_status feedback_defer(app *a, struct server_request *req, struct serve
     return PB_OK;
 }
 
-static pb_status h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
+/* The fields of a POST /v1/feedback body, checked as the handler checks them (unknown fields
+ * aside: the caller has refused those), into *in (strings borrowed from body). */
+pb_status api_feedback_parse(const json_t *body, struct reward_feedback_in *in, char *err)
 {
-    static const char *const fields[] = {"impression_id", "user_id", "kind",    "value",
-                                         "final_text",    "draft",   "event_id"};
-    struct reward_feedback_in in = {0};
     long long impression = 0;
-    json_t *body = NULL;
-    pb_status rc = server_req_json_fields(req, reply, fields, N_FIELDS(fields), &body);
-    if (rc != PB_OK)
-        return rc;
-    in.value = NAN;
+    memset(in, 0, sizeof *in);
+    in->value = NAN;
     /* The id of an OpenAI-compatible completion ("chatcmpl-pb-N", oaiapi.h) names impression N. */
     const char *completion = json_string_value(json_object_get(body, "impression_id"));
     int64_t from_completion = 0;
-    if (completion && !oaiapi_impression_of(completion, &from_completion)) {
-        rc = pb_errf(reply->err, PB_ERR_INVALID,
-                     "field 'impression_id' must be a positive integer or a completion id "
-                     "chatcmpl-pb-N");
-        goto cleanup;
-    }
+    if (completion && !oaiapi_impression_of(completion, &from_completion))
+        return pb_errf(err, PB_ERR_INVALID,
+                       "field 'impression_id' must be a positive integer or a completion id "
+                       "chatcmpl-pb-N");
     impression = from_completion;
+    pb_status rc;
     if ((!completion &&
-         (rc = jsonio_integer(body, "impression_id", 1, 1, INT64_MAX, &impression, reply->err))) ||
-        (rc = jsonio_string(body, "user_id", 0, &in.user_id, reply->err)))
-        goto cleanup;
-    if (!in.user_id) /* a user token speaks for its user */
-        in.user_id = server_req_user(req);
-    if ((rc = server_auth_user(req, in.user_id, reply->err)) ||
-        (rc = jsonio_string(body, "kind", 1, &in.kind, reply->err)) ||
-        (rc = jsonio_number(body, "value", 0, -1, 1, &in.value, reply->err)) ||
-        (rc = jsonio_string(body, "final_text", 0, &in.final_text, reply->err)) ||
-        (rc = jsonio_string(body, "draft", 0, &in.draft, reply->err)) ||
-        (rc = jsonio_string(body, "event_id", 0, &in.event_id, reply->err)))
-        goto cleanup;
-    in.impression_id = impression;
-    in.has_value = !isnan(in.value);
-    rc = feedback_defer(ctx, req, reply, &in);
+         (rc = jsonio_integer(body, "impression_id", 1, 1, INT64_MAX, &impression, err))) ||
+        (rc = jsonio_string(body, "user_id", 0, &in->user_id, err)) ||
+        (rc = jsonio_string(body, "kind", 1, &in->kind, err)) ||
+        (rc = jsonio_number(body, "value", 0, -1, 1, &in->value, err)) ||
+        (rc = jsonio_string(body, "final_text", 0, &in->final_text, err)) ||
+        (rc = jsonio_string(body, "draft", 0, &in->draft, err)) ||
+        (rc = jsonio_string(body, "event_id", 0, &in->event_id, err)))
+        return rc;
+    in->impression_id = impression;
+    in->has_value = !isnan(in->value);
+    return PB_OK;
+}
+
+static pb_status h_feedback(struct server_request *req, struct server_reply *reply, void *ctx)
+{
+    struct reward_feedback_in in;
+    json_t *body = NULL;
+    pb_status rc = server_req_json_fields(req, reply, API_FEEDBACK_FIELDS,
+                                          N_FIELDS(API_FEEDBACK_FIELDS), &body);
+    if (rc != PB_OK)
+        return rc;
+    if ((rc = api_feedback_parse(body, &in, reply->err)) == PB_OK) {
+        if (!in.user_id) /* a user token speaks for its user */
+            in.user_id = server_req_user(req);
+        rc = server_auth_user(req, in.user_id, reply->err);
+    }
+    if (rc == PB_OK)
+        rc = feedback_defer(ctx, req, reply, &in);
     rc = api_flow_status(reply, rc);
-cleanup:
     json_decref(body);
     return rc;
 }

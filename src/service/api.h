@@ -12,6 +12,7 @@
 #include "base/pb.h"
 #include "http/server.h"
 #include "service/app.h"
+#include "service/reward.h"
 
 /* The route table: the API's routes followed by adminapi_routes() and dashboard_routes().
  * *out is owned by the caller (free); the rows point to static data. */
@@ -36,5 +37,11 @@ void api_reply_failure(struct server_reply *reply, pb_status rc, const char *mes
 
 /* server_options.before_metrics: samples the provider loop's and the writer's gauges. */
 void api_before_metrics(void *app);
+
+/* POST /v1/feedback's body: its fields, and their checks as a pure function (no auth, no
+ * store) that the handler and the fuzz target (tests/fuzz/fuzz_request_body.c) share. */
+#define API_FEEDBACK_N_FIELDS 7
+extern const char *const API_FEEDBACK_FIELDS[API_FEEDBACK_N_FIELDS];
+pb_status api_feedback_parse(const json_t *body, struct reward_feedback_in *in, char *err);
 
 #endif

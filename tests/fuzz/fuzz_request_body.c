@@ -10,6 +10,7 @@
 #include "bandit/featvec.h"
 #include "base/jsonio.h"
 #include "service/adminapi.h"
+#include "service/api.h"
 #include "store/arms.h"
 #include "base/pb.h"
 #include "fuzz/fuzz_util.h"
@@ -19,21 +20,15 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The handler's own parse (api_feedback_parse), then what a passing body must hold. */
 static pb_status feedback(json_t *b, char *err)
 {
-    const char *user = NULL, *kind = NULL, *text = NULL, *draft = NULL, *event = NULL;
-    long long imp = 0;
-    double value = NAN;
-    pb_status rc;
-    if ((rc = jsonio_integer(b, "impression_id", 1, 1, INT64_MAX, &imp, err)) ||
-        (rc = jsonio_string(b, "user_id", 0, &user, err)) ||
-        (rc = jsonio_string(b, "kind", 1, &kind, err)) ||
-        (rc = jsonio_number(b, "value", 0, -1, 1, &value, err)) ||
-        (rc = jsonio_string(b, "final_text", 0, &text, err)) ||
-        (rc = jsonio_string(b, "draft", 0, &draft, err)) ||
-        (rc = jsonio_string(b, "event_id", 0, &event, err)))
+    struct reward_feedback_in in;
+    pb_status rc = api_feedback_parse(b, &in, err);
+    if (rc != PB_OK)
         return rc;
-    if (imp < 1 || !kind || !*kind || (!isnan(value) && !(value >= -1 && value <= 1)))
+    if (in.impression_id < 1 || !in.kind || !*in.kind ||
+        (in.has_value && !(in.value >= -1 && in.value <= 1)))
         abort();
     return PB_OK;
 }
@@ -143,8 +138,6 @@ static pb_status import_run(json_t *b, char *err)
     return name && !arms_name_valid(name) ? PB_ERR_INVALID : PB_OK;
 }
 
-static const char *const f_feedback[] = {"impression_id", "user_id", "kind",    "value",
-                                         "final_text",    "draft",   "event_id"};
 static const char *const f_choose[] = {"experiment", "user_id",  "context",
                                        "segment",    "activate", "features"};
 static const char *const f_impression[] = {"user_id"};
@@ -161,7 +154,7 @@ static const struct endpoint {
     size_t n;
     pb_status (*check)(json_t *, char *);
 } endpoints[] = {
-    {f_feedback, N(f_feedback), feedback},
+    {API_FEEDBACK_FIELDS, API_FEEDBACK_N_FIELDS, feedback},
     {f_choose, N(f_choose), choose},
     {f_impression, N(f_impression), impression},
     {f_chat, N(f_chat), chat},
