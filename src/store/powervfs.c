@@ -5,6 +5,8 @@
  * random subset of them reaches the disk. */
 #include "store/powervfs.h"
 
+#include "store/vfsshim.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -32,9 +34,8 @@ struct precfile {
 };
 
 struct pfile {
-    sqlite3_file base;
-    int idx; /* into powervfs_files; -1: not recorded (temporary files) */
-    sqlite3_file *real;
+    struct vfsshim_file shim; /* first: the shim's methods see a vfsshim_file */
+    int idx;                  /* into powervfs_files; -1: not recorded (temporary files) */
 };
 
 static pthread_mutex_t pv_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -45,6 +46,7 @@ static size_t pv_nops, pv_capops;
 static int pv_failed; /* out of memory while recording: materialise refuses */
 static sqlite3_vfs pv_vfs;
 static sqlite3_vfs *pv_real;
+static sqlite3_io_methods pv_io; /* the shim's pass-through, with write, truncate, sync */
 
 static void record(int file, enum pop_kind kind, int64_t off, const void *data, size_t len)
 {
@@ -107,18 +109,8 @@ static int file_index(const char *name)
     return pv_nfiles++;
 }
 
-#define PF(f)   ((struct pfile *)(f))
-#define REAL(f) (PF(f)->real)
-
-static int f_close(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xClose(REAL(f));
-}
-
-static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
-{
-    return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
-}
+#define PF(f) ((struct pfile *)(f))
+#define REAL  VFSSHIM_REAL
 
 static int f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
@@ -144,82 +136,11 @@ static int f_sync(sqlite3_file *f, int flags)
     return rc;
 }
 
-static int f_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-    return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-
-static int f_lock(sqlite3_file *f, int lock)
-{
-    return REAL(f)->pMethods->xLock(REAL(f), lock);
-}
-
-static int f_unlock(sqlite3_file *f, int lock)
-{
-    return REAL(f)->pMethods->xUnlock(REAL(f), lock);
-}
-
-static int f_check_lock(sqlite3_file *f, int *out)
-{
-    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-
-static int f_control(sqlite3_file *f, int op, void *arg)
-{
-    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-
-static int f_sector(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-
-static int f_device(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-
-static int f_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **out)
-{
-    return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
-}
-
-static int f_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
-}
-
-static void f_shm_barrier(sqlite3_file *f)
-{
-    REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
-
-static int f_shm_unmap(sqlite3_file *f, int del)
-{
-    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
-
-static int f_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
-{
-    return REAL(f)->pMethods->xFetch(REAL(f), off, n, out);
-}
-
-static int f_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
-}
-
-static const sqlite3_io_methods pv_io = {
-    3,          f_close,       f_read,       f_write,   f_truncate, f_sync,   f_size,
-    f_lock,     f_unlock,      f_check_lock, f_control, f_sector,   f_device, f_shm_map,
-    f_shm_lock, f_shm_barrier, f_shm_unmap,  f_fetch,   f_unfetch,
-};
-
 static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     (void)vfs;
     struct pfile *p = PF(f);
-    p->real = (sqlite3_file *)&p[1];
+    p->shim.real = (sqlite3_file *)&p[1];
     p->idx = -1;
     if (name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))) {
         pthread_mutex_lock(&pv_mu);
@@ -228,8 +149,8 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
         if (p->idx < 0)
             return SQLITE_CANTOPEN;
     }
-    int rc = pv_real->xOpen(pv_real, name, p->real, flags, out_flags);
-    p->base.pMethods = rc == SQLITE_OK && p->real->pMethods ? &pv_io : NULL;
+    int rc = pv_real->xOpen(pv_real, name, p->shim.real, flags, out_flags);
+    p->shim.base.pMethods = rc == SQLITE_OK && p->shim.real->pMethods ? &pv_io : NULL;
     return rc;
 }
 
@@ -248,72 +169,6 @@ static int v_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
             record(idx, POP_DELETE, 0, NULL, 0);
     }
     return rc;
-}
-
-static int v_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-    (void)vfs;
-    return pv_real->xAccess(pv_real, name, flags, out);
-}
-
-static int v_full_path(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-    (void)vfs;
-    return pv_real->xFullPathname(pv_real, name, n, out);
-}
-
-static void *v_dlopen(sqlite3_vfs *vfs, const char *name)
-{
-    (void)vfs;
-    return pv_real->xDlOpen(pv_real, name);
-}
-
-static void v_dlerror(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    pv_real->xDlError(pv_real, n, out);
-}
-
-static void (*v_dlsym(sqlite3_vfs *vfs, void *lib, const char *sym))(void)
-{
-    (void)vfs;
-    return pv_real->xDlSym(pv_real, lib, sym);
-}
-
-static void v_dlclose(sqlite3_vfs *vfs, void *lib)
-{
-    (void)vfs;
-    pv_real->xDlClose(pv_real, lib);
-}
-
-static int v_random(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    return pv_real->xRandomness(pv_real, n, out);
-}
-
-static int v_sleep(sqlite3_vfs *vfs, int us)
-{
-    (void)vfs;
-    return pv_real->xSleep(pv_real, us);
-}
-
-static int v_time(sqlite3_vfs *vfs, double *out)
-{
-    (void)vfs;
-    return pv_real->xCurrentTime(pv_real, out);
-}
-
-static int v_last_error(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    return pv_real->xGetLastError ? pv_real->xGetLastError(pv_real, n, out) : 0;
-}
-
-static int v_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-    (void)vfs;
-    return pv_real->xCurrentTimeInt64(pv_real, out);
 }
 
 void powervfs_stop(void)
@@ -344,25 +199,13 @@ pb_status powervfs_start(char *err)
             pthread_mutex_unlock(&pv_mu);
             return pb_errf(err, PB_ERR_DB, "powervfs: no default SQLite VFS to wrap");
         }
-        pv_vfs = (sqlite3_vfs){
-            .iVersion = 2,
-            .szOsFile = (int)sizeof(struct pfile) + real->szOsFile,
-            .mxPathname = real->mxPathname,
-            .zName = POWERVFS_NAME,
-            .xOpen = v_open,
-            .xDelete = v_delete,
-            .xAccess = v_access,
-            .xFullPathname = v_full_path,
-            .xDlOpen = v_dlopen,
-            .xDlError = v_dlerror,
-            .xDlSym = v_dlsym,
-            .xDlClose = v_dlclose,
-            .xRandomness = v_random,
-            .xSleep = v_sleep,
-            .xCurrentTime = v_time,
-            .xGetLastError = v_last_error,
-            .xCurrentTimeInt64 = v_time64,
-        };
+        vfsshim_vfs_init(&pv_vfs, real, POWERVFS_NAME, (int)sizeof(struct pfile));
+        pv_vfs.xOpen = v_open;
+        pv_vfs.xDelete = v_delete;
+        vfsshim_io_init(&pv_io);
+        pv_io.xWrite = f_write;
+        pv_io.xTruncate = f_truncate;
+        pv_io.xSync = f_sync;
         pv_real = real;
         rc = sqlite3_vfs_register(&pv_vfs, 0);
         if (rc != SQLITE_OK)
