@@ -203,6 +203,31 @@ static void test_client_gone_while_classifying_stores_nothing(void)
     svc_stop(&s);
 }
 
+/* A shutdown while turns wait for the classifier: each gets an answer (503 from the core's
+ * shutdown), and the classifier's late answers find the service's state still alive (the
+ * emotion loop is closed first; under ASan a wrong order is a use after free). */
+static void test_shutdown_while_classifying_answers_everyone(void)
+{
+    const char *set[] = {"emotion.backend",         "http", "emotion.url", classify_url(1000),
+                         "server.shutdown_grace_s", "0.2",  NULL};
+    enum { N = 4 };
+    struct svc s;
+    svc_start(&s, set);
+    struct turn t[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (struct turn){.s = &s};
+        pthread_create(&th[i], NULL, turn_main, &t[i]);
+    }
+    usleep(300 * 1000);                       /* all four are waiting for their emotions */
+    CHECK_INT(server_stop(s.srv, -1), PB_OK); /* as SIGTERM does: the grace, then 503 */
+    svc_stop(&s);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(t[i].status, 503);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -212,6 +237,7 @@ int main(void)
     RUN(test_full_classifier_queue_answers_503_at_once);
     RUN(test_classifier_down_leaves_emotions_unknown);
     RUN(test_client_gone_while_classifying_stores_nothing);
+    RUN(test_shutdown_while_classifying_answers_everyone);
     svc_fake_stop();
     curl_global_cleanup();
     CHECK_DONE();

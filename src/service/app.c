@@ -398,8 +398,12 @@ void app_free(app *a)
         pthread_mutex_unlock(&a->stop_mu);
         pthread_join(a->retention, NULL);
     }
-    /* Order: the provider loop ends its calls first (their turns end unstored), then the writer
-     * commits what is queued (turns already answered are recorded), then the state they touch. */
+    /* Order: the remote emotion classifier's loop ends its calls first — a turn waiting for its
+     * emotions goes on from that callback into stage 2 (live state, store, writer, provider
+     * loop), so all of those must still be there; then the provider loop ends its calls (their
+     * turns end unstored), then the writer commits what is queued (turns already answered are
+     * recorded), then the state they touch. */
+    emotion_close(a->emotion);
     llm_loop_free(a->loop);
     writer_free(a->writer);
     livejudge_free(a->livejudge); /* after the writer: its commits offer answers to judge */
@@ -407,7 +411,6 @@ void app_free(app *a)
     segmap_free(a->segmap);
     chatmem_free(a->chatmem);
     dashcache_free(a->dashcache);
-    emotion_close(a->emotion);
     llm_client_free(a->llm);
     for (size_t i = 0; i < a->pool_n; i++)
         store_close(a->pool[i]);
