@@ -186,6 +186,23 @@ static void test_a_call_succeeds_with_usage_and_stats(void)
     llm_client_free(c);
 }
 
+/* Submits n calls at once ("LABEL i ;; 기쁨", streamed or not), each reporting to t, and waits
+ * up to wait_s for all of them; returns the seconds that took. */
+static double submit_all(llm_loop *l, struct result *r, int n, struct tracker *t, const char *label,
+                         int stream, double wait_s)
+{
+    char err[PB_ERR_LEN], text[64];
+    double start = pb_now_monotonic();
+    for (int i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].t = t;
+        snprintf(text, sizeof text, "%s %d ;; 기쁨", label, i);
+        CHECK_INT(submit(l, text, 0, stream, &r[i], NULL, err), PB_OK);
+    }
+    CHECK(tracker_wait(t, n, wait_s));
+    return pb_now_monotonic() - start;
+}
+
 /* 200 calls that each take 500 ms, 200 at once: all in flight together, done in about one
  * provider delay (serially it would be 100 s). */
 static void test_200_concurrent_calls_finish_in_about_one_delay(void)
@@ -198,17 +215,8 @@ static void test_200_concurrent_calls_finish_in_about_one_delay(void)
     llm_loop *l = test_loop(c, N, 0);
     static struct result r[N];
     struct tracker t;
-    char err[PB_ERR_LEN], text[64];
     tracker_init(&t);
-    double start = pb_now_monotonic();
-    for (int i = 0; i < N; i++) {
-        memset(&r[i], 0, sizeof r[i]);
-        r[i].t = &t;
-        snprintf(text, sizeof text, "동시 %d ;; 기쁨", i);
-        CHECK_INT(submit(l, text, 0, 0, &r[i], NULL, err), PB_OK);
-    }
-    CHECK(tracker_wait(&t, N, 30));
-    double took = pb_now_monotonic() - start;
+    double took = submit_all(l, r, N, &t, "동시", 0, 30);
     int ok = 0;
     for (int i = 0; i < N; i++)
         ok += r[i].rc == PB_OK && r[i].calls == 1;
@@ -716,17 +724,8 @@ static void test_a_thousand_concurrent_streams_complete(void)
     llm_loop *l = test_loop(c, N, 0);
     static struct result r[N];
     struct tracker t;
-    char err[PB_ERR_LEN], text[64];
     tracker_init(&t);
-    double start = pb_now_monotonic();
-    for (int i = 0; i < N; i++) {
-        memset(&r[i], 0, sizeof r[i]);
-        r[i].t = &t;
-        snprintf(text, sizeof text, "천 %d ;; 기쁨", i);
-        CHECK_INT(submit(l, text, 0, 1, &r[i], NULL, err), PB_OK);
-    }
-    CHECK(tracker_wait(&t, N, 120));
-    double took = pb_now_monotonic() - start;
+    double took = submit_all(l, r, N, &t, "천", 1, 120);
     int ok = 0;
     for (int i = 0; i < N; i++)
         ok += r[i].rc == PB_OK && r[i].calls == 1 && r[i].n_deltas > 5 && r[i].text &&
