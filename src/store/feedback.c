@@ -46,8 +46,8 @@ static const char *SQL_RESERVE_IDS =
 static const char *SQL_RETURN_IDS =
     "UPDATE id_blocks SET next = ?1 WHERE name = 'impressions' AND next = ?2";
 static const char *SQL_REWARD_INSERT =
-    "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail, origin) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char *SQL_REWARD_BY_EVENT =
     "SELECT id, impression_id, source FROM rewards WHERE event_id = ?1";
 static const char *SQL_ARM_IDS = "SELECT id FROM arms WHERE experiment_id = ?1 ORDER BY id";
@@ -407,7 +407,7 @@ pb_status feedback_insert_reward_tx(store *s, const struct feedback_reward *r, i
         return rc;
     rc = stmt_exec(s, SQL_REWARD_INSERT, "storing a reward", err, STMT_INT(r->impression_id),
                    STMT_TEXT(r->source), STMT_REAL(r->value), STMT_TEXT(r->event_id),
-                   STMT_REAL(store_now()), STMT_TEXT(r->detail_json));
+                   STMT_REAL(store_now()), STMT_TEXT(r->detail_json), STMT_TEXT(r->origin));
     if (rc == PB_OK) {
         *id = store_last_insert_id(s);
         return PB_OK;
