@@ -10,6 +10,7 @@
 #include "base/jsonio.h"
 #include "offline/evolve.h"
 #include "service/live.h"
+#include "service/replica.h"
 #include "service/livejudge.h"
 #include "store/arms.h"
 #include "store/runs.h"
@@ -211,9 +212,16 @@ static pb_status arm_experiment(store *s, int64_t arm_id, char name[65], char *e
     return rc;
 }
 
+/* Rebuilds the experiment's live state here and logs the change for the other replicas, which
+ * drop theirs and rebuild it from the database (replica.h). */
 static pb_status reload(app *a, store *s, const char *name, char *err)
 {
-    return name && *name ? live_reload(app_live(a), s, name, err) : PB_OK;
+    if (!name || !*name)
+        return PB_OK;
+    pb_status rc = live_reload(app_live(a), s, name, err);
+    if (rc == PB_OK)
+        rc = replica_note_reload(app_replica(a), s, name, err);
+    return rc;
 }
 
 static pb_status h_arm_add(struct server_request *req, struct server_reply *reply, void *ctx)
