@@ -450,6 +450,19 @@ void live_forget(live *l, const char *name)
     pthread_mutex_unlock(&l->mu);
 }
 
+int live_counted(live *l, int64_t experiment_id, int64_t reward_id)
+{
+    int counted = 1;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->n_exps; i++)
+        if (l->exps[i]->id == experiment_id) {
+            counted = replwm_has(l->exps[i]->applied, reward_id);
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+    return counted;
+}
+
 size_t live_pending_ids(live *l)
 {
     size_t n = 0;

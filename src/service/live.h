@@ -80,6 +80,9 @@ void live_set_floor(live *l, int64_t floor);
 /* Drops experiment `name`'s state (another replica changed it): rebuilt from the store on its
  * next use. Nothing when it is not loaded. */
 void live_forget(live *l, const char *name);
+/* 1 when the reward is already counted in the experiment's state, or the experiment is not
+ * loaded (nothing to count it in); 0 when live_apply would count it. */
+int live_counted(live *l, int64_t experiment_id, int64_t reward_id);
 /* Reward ids remembered above the floor, over every loaded experiment (a gauge). */
 size_t live_pending_ids(live *l);
 

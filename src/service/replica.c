@@ -1,6 +1,7 @@
 /* replica.c — the poll thread: rewards by id past a watermark, the event log, run-once jobs. */
 #include "service/replica.h"
 
+#include "bandit/featvec.h"
 #include "base/hash.h"
 #include "service/chatmem.h"
 #include "service/live.h"
@@ -37,8 +38,8 @@ struct replica {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     /* metrics */
-    metrics_family *m_taken, *m_lag, *m_floor, *m_pending, *m_gaps, *m_events, *m_errors,
-        *m_last_poll, *m_jobs;
+    metrics_family *m_taken, *m_lag, *m_seconds, *m_rows, *m_floor, *m_pending, *m_gaps, *m_events,
+        *m_errors, *m_last_poll, *m_jobs;
 };
 
 const char *replica_id(const replica *r)
@@ -61,6 +62,12 @@ static void register_metrics(replica *r)
                     "rewards the poll found in the database that this replica's memory had not "
                     "counted (written by other replicas)",
                     NULL, 0, &r->m_taken, err);
+    metrics_counter(m, "pb_replica_poll_seconds_total",
+                    "time spent in polls (the poll thread's cost; one core at most)", NULL, 0,
+                    &r->m_seconds, err);
+    metrics_counter(m, "pb_replica_rows_read_total",
+                    "reward rows the poll read (its own and counted ones included)", NULL, 0,
+                    &r->m_rows, err);
     metrics_gauge(m, "pb_replica_lag_seconds",
                   "seconds from the write of the last reward taken from another replica to its "
                   "counting here",
@@ -200,11 +207,16 @@ static int take_reward(void *ctx, const struct replica_reward_row *row)
         return PB_ERR_NOMEM;
     if (row->reward_id > r->max_seen)
         r->max_seen = row->reward_id;
-    if (!fresh || !row->activated)
+    /* Its own rewards (and any counted by a rebuild) are usually counted already: skip them
+     * before parsing the context. */
+    if (!fresh || !row->activated ||
+        live_counted(app_live(r->a), row->experiment_id, row->reward_id))
         return 0;
     int applied = 0;
+    double x[FEATVEC_DIM];
+    const double *features = featvec_from_context(row->context, x, why) == 1 ? x : NULL;
     if (live_apply(app_live(r->a), row->experiment_id, row->reward_id, row->arm_id, row->segment,
-                   row->features, row->value, &applied, why) != PB_OK)
+                   features, row->value, &applied, why) != PB_OK)
         fprintf(stderr, "promptbandit: live state ignored reward %lld: %s\n",
                 (long long)row->reward_id, why);
     if (applied) {
@@ -264,6 +276,7 @@ static pb_status poll_locked(replica *r, store *s, char *err)
         if (rc == PB_OK)
             rc = read_range(r, s, &p, r->max_seen, -1, err);
     }
+    metrics_add(r->m_rows, NULL, (double)p.rows);
     if (rc != PB_OK)
         return rc;
     metrics_add(r->m_gaps, NULL, (double)replwm_advance(r->wm, p.now, r->gap_s));
@@ -282,6 +295,7 @@ pb_status replica_poll(replica *r, char *err)
     if (!r->wm)
         return PB_OK;
     pthread_mutex_lock(&r->mu);
+    double t0 = pb_now_monotonic();
     pb_status rc = PB_OK;
     if (!r->s)
         rc = store_open_config(app_config(r->a), app_db_path(r->a), &r->s, err);
@@ -294,6 +308,7 @@ pb_status replica_poll(replica *r, char *err)
         store_close(r->s);
         r->s = NULL;
     }
+    metrics_add(r->m_seconds, NULL, pb_now_monotonic() - t0);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }

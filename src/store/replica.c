@@ -2,7 +2,6 @@
  * claims that replicas on one database share (db/009). */
 #include "store/replica.h"
 
-#include "bandit/featvec.h"
 #include "store/stmt.h"
 
 #include <string.h>
@@ -39,20 +38,17 @@ int replica_rewards_after(store *s, int64_t after, int64_t upto, int limit,
     int row = 0, rc = stmt_prepare(s, SQL_REWARDS_AFTER, &st, err, STMT_INT(after), STMT_INT(upto),
                                    STMT_INT(limit > 0 ? limit : 1));
     while (rc == 0 && (row = stmt_step(s, st, "polling rewards", err)) == 1) {
-        double x[FEATVEC_DIM];
-        char why[PB_ERR_LEN];
         struct replica_reward_row r = {
             .reward_id = sqlite3_column_int64(st, 0),
             .experiment_id = sqlite3_column_int64(st, 1),
             .arm_id = sqlite3_column_int64(st, 2),
             .origin = (const char *)sqlite3_column_text(st, 3),
             .segment = (const char *)sqlite3_column_text(st, 4),
+            .context = (const char *)sqlite3_column_text(st, 5),
             .value = sqlite3_column_double(st, 6),
             .created_at = sqlite3_column_double(st, 7),
             .activated = sqlite3_column_int(st, 8),
         };
-        r.features =
-            featvec_from_context((const char *)sqlite3_column_text(st, 5), x, why) == 1 ? x : NULL;
         rc = fn(ctx, &r);
     }
     sqlite3_reset(st);

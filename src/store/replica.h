@@ -19,9 +19,9 @@
 
 struct replica_reward_row {
     int64_t reward_id, experiment_id, arm_id;
-    const char *origin;     /* replica id of the writer; NULL for the CLI, jobs, older rows */
-    const char *segment;    /* NULL when the impression has none */
-    const double *features; /* NULL when its context has none (bandit/featvec.h) */
+    const char *origin;  /* replica id of the writer; NULL for the CLI, jobs, older rows */
+    const char *segment; /* NULL when the impression has none */
+    const char *context; /* the impression's context JSON (featvec_from_context), or NULL */
     double value, created_at;
     int activated; /* the impression's; the live state counts activated ones only */
 };
