@@ -9,6 +9,7 @@
  * others' live state; (5) a background job runs once across replicas per interval. The
  * database is a SQLite file in WAL mode (several processes on one file are a valid deployment
  * too). Each check fails with replica.poll_ms = 0 (no poll) or without the job claim. */
+#include "pg_harness.h"
 #include "service/chatmem.h"
 #include "service/live.h"
 #include "service/replica.h"
@@ -19,7 +20,13 @@
 
 #define N_REPLICAS 3
 
-static char db_path[512];
+/* e2e_service_replicas_pg.c defines REPLICAS_ON_PG and includes this file: the same tests on
+ * PostgreSQL (tests/pg_harness.h starts the server), plus one that needs concurrent writers. */
+#ifndef REPLICAS_ON_PG
+#define REPLICAS_ON_PG 0
+#endif
+
+static char db_path[512]; /* a SQLite file or a postgresql:// URL */
 static struct svc rep[N_REPLICAS];
 static const char *TOK = "admintok";
 
@@ -55,10 +62,54 @@ static void stop_all(void)
         svc_stop(&rep[i]);
 }
 
-/* A fresh database file for the next group of replicas. */
+/* A fresh database for the next group of replicas. */
 static void fresh_db(void)
 {
-    snprintf(db_path, sizeof db_path, "%s/replicas.db", check_tmpdir());
+    static int n;
+    if (REPLICAS_ON_PG) {
+        char name[32];
+        snprintf(name, sizeof name, "replicas_%d", ++n);
+        snprintf(db_path, sizeof db_path, "%s", pg_harness_createdb(name));
+    } else {
+        snprintf(db_path, sizeof db_path, "%s/replicas.db", check_tmpdir());
+    }
+}
+
+/* A handle of its own on the shared database (tests may reach into it with stmt.h). */
+static store *raw_open(void)
+{
+    char err[PB_ERR_LEN];
+    store *s = NULL;
+    if (store_open(db_path, NULL, &s, err) != PB_OK) {
+        fprintf(stderr, "cannot open %s: %s\n", db_path, err);
+        exit(2);
+    }
+    return s;
+}
+
+/* One statement (sql: a string literal, the statement cache's key) on the shared database. */
+#define SQL(sql, ...)                                                                              \
+    do {                                                                                           \
+        char e_[PB_ERR_LEN];                                                                       \
+        store *s_ = raw_open();                                                                    \
+        if (stmt_exec(s_, sql, "test", e_, __VA_ARGS__) != PB_OK)                                  \
+            fprintf(stderr, "%s: %s\n", sql, e_);                                                  \
+        store_close(s_);                                                                           \
+    } while (0)
+
+/* The first column of the first row of a query. */
+static long long sql_int(const char *sql)
+{
+    char err[PB_ERR_LEN];
+    store *s = raw_open();
+    store_stmt *st;
+    long long v = -1;
+    if (stmt_first(s, sql, &st, "test", err, STMT_INT(0)) == 1) {
+        v = store_col_int(st, 0);
+        store_reset(st);
+    }
+    store_close(s);
+    return v;
 }
 
 static void poll_all(void)
@@ -164,18 +215,6 @@ static json_t *chat(int i, const char *user, const char *conv, const char *msg, 
     return out;
 }
 
-/* Raw SQL on the shared database (tests may reach into it). */
-static void sql(const char *text)
-{
-    sqlite3 *db = NULL;
-    char *msg = NULL;
-    if (sqlite3_open(db_path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
-        fprintf(stderr, "sql %s: %s\n", text, msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-    sqlite3_close(db);
-}
-
 /* 1: rewards written on each replica reach every replica's live state, each once. */
 static void test_rewards_reach_every_replica_once(void)
 {
@@ -218,22 +257,17 @@ static void test_out_of_order_ids(void)
     long long imp1 = choose(0, "ooo-1"), imp2 = choose(0, "ooo-2"), imp3 = choose(0, "ooo-3");
     poll_all();
     long long base = live_total(1, NULL, 0);
-    char q[512];
+    static const char *INSERT =
+        "INSERT INTO rewards (id, impression_id, source, value, created_at) "
+        "VALUES (?1, ?2, 'click', ?3, ?4)";
     /* Reward ids 1000 and 1002 are "committed" first; 1001 comes later; 999 never does. */
-    snprintf(q, sizeof q,
-             "INSERT INTO rewards (id, impression_id, source, value, created_at) VALUES "
-             "(1000, %lld, 'click', 1, 0), (1002, %lld, 'click', 1, 0)",
-             imp1, imp2);
-    sql(q);
+    SQL(INSERT, STMT_INT(1000), STMT_INT(imp1), STMT_REAL(1), STMT_REAL(pb_now_wall()));
+    SQL(INSERT, STMT_INT(1002), STMT_INT(imp2), STMT_REAL(1), STMT_REAL(pb_now_wall()));
     poll_all();
     CHECK_INT(live_total(1, NULL, 0) - base, 2);
     double floor1 = metric(1, "pb_replica_watermark");
     CHECK(floor1 < 999); /* waits for 999 and 1001 */
-    snprintf(q, sizeof q,
-             "INSERT INTO rewards (id, impression_id, source, value, created_at) VALUES "
-             "(1001, %lld, 'click', -1, 0)",
-             imp3);
-    sql(q);
+    SQL(INSERT, STMT_INT(1001), STMT_INT(imp3), STMT_REAL(-1), STMT_REAL(pb_now_wall()));
     poll_all();
     CHECK_INT(live_total(1, NULL, 0) - base, 3); /* the late lower id counted */
     CHECK_INT(live_total(2, NULL, 0) - base, 3);
@@ -245,6 +279,40 @@ static void test_out_of_order_ids(void)
     CHECK_NEAR(metric(1, "pb_replica_pending_ids"), 0, 0);
     poll_all();
     CHECK_INT(live_total(1, NULL, 0) - base, 3); /* nothing twice */
+    stop_all();
+}
+
+/* 1, PostgreSQL only: a writer whose transaction took its reward id first and commits after
+ * another replica's later id. On SQLite a write transaction holds the whole database, so ids
+ * always become visible in order there. */
+static void test_transaction_committing_late(void)
+{
+    char err[PB_ERR_LEN];
+    fresh_db();
+    start_all("turn", "thompson");
+    long long imp1 = choose(0, "late-1"), imp2 = choose(0, "late-2");
+    poll_all();
+    long long base = live_total(0, NULL, 0);
+    store *slow = raw_open();
+    CHECK_INT(store_begin(slow, err), PB_OK);
+    CHECK_INT(stmt_exec(slow,
+                        "INSERT INTO rewards (impression_id, source, value, created_at) "
+                        "VALUES (?1, 'click', 1, ?2)",
+                        "a slow writer", err, STMT_INT(imp1), STMT_REAL(pb_now_wall())),
+              PB_OK);
+    json_t *fb = NULL;
+    CHECK_INT(feedback(1, "late-2", imp2, "like", NULL, &fb), 200); /* a higher id, committed */
+    long long later = svc_int(fb, "reward_id");
+    json_decref(fb);
+    poll_all();
+    CHECK_INT(live_total(0, NULL, 0) - base, 1);
+    CHECK(metric(0, "pb_replica_watermark") < later - 1); /* waits for the slow writer's id */
+    CHECK_INT(store_commit(slow, err), PB_OK);
+    store_close(slow);
+    poll_all();
+    for (int i = 0; i < N_REPLICAS; i++)
+        CHECK_INT(live_total(i, NULL, 0) - base, 2);
+    CHECK_NEAR(metric(0, "pb_replica_watermark"), later, 0);
     stop_all();
 }
 
@@ -416,14 +484,14 @@ static void test_jobs_run_once(void)
     /* A real sweep on three replicas: an impression past rewards.wait_s gets one default
      * reward, not one per replica. */
     choose(0, "sweep-user");
-    sql("UPDATE impressions SET created_at = 1, activated_at = 1");
+    SQL("UPDATE impressions SET created_at = ?1, activated_at = ?1", STMT_REAL(1));
     stop_all();
     const char *wait[] = {
         "db.path", db_path, "rewards.wait_s", "10", "rewards.missing", "0", "replica.poll_ms",
         "100",     NULL};
     for (int i = 0; i < N_REPLICAS; i++)
         svc_start(&rep[i], wait); /* app_new's start-up sweep */
-    sql("UPDATE job_runs SET last_run_at = 0");
+    SQL("UPDATE job_runs SET last_run_at = ?1", STMT_REAL(0));
     for (int i = 0; i < N_REPLICAS; i++) {
         int64_t n = 0;
         int ran = 0;
@@ -432,16 +500,8 @@ static void test_jobs_run_once(void)
                   PB_OK);
         CHECK_INT(ran, i == 0);
     }
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long defaults = -1;
-    if (sqlite3_open(db_path, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM rewards WHERE source = 'default'", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        defaults = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    long long defaults =
+        sql_int("SELECT count(*) FROM rewards WHERE source = 'default' AND ?1 = 0");
     CHECK_INT(defaults, 1);
     stop_all();
 }
@@ -452,6 +512,8 @@ int main(void)
     svc_fake_start();
     RUN(test_rewards_reach_every_replica_once);
     RUN(test_out_of_order_ids);
+    if (REPLICAS_ON_PG)
+        RUN(test_transaction_committing_late);
     RUN(test_poll_thread_bound);
     RUN(test_sticky_across_replicas);
     RUN(test_event_ids_across_replicas);

@@ -34,24 +34,24 @@ int replica_rewards_after(store *s, int64_t after, int64_t upto, int limit,
                           int (*fn)(void *ctx, const struct replica_reward_row *row), void *ctx,
                           char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_REWARDS_AFTER, &st, err, STMT_INT(after), STMT_INT(upto),
                                    STMT_INT(limit > 0 ? limit : 1));
     while (rc == 0 && (row = stmt_step(s, st, "polling rewards", err)) == 1) {
         struct replica_reward_row r = {
-            .reward_id = sqlite3_column_int64(st, 0),
-            .experiment_id = sqlite3_column_int64(st, 1),
-            .arm_id = sqlite3_column_int64(st, 2),
-            .origin = (const char *)sqlite3_column_text(st, 3),
-            .segment = (const char *)sqlite3_column_text(st, 4),
-            .context = (const char *)sqlite3_column_text(st, 5),
-            .value = sqlite3_column_double(st, 6),
-            .created_at = sqlite3_column_double(st, 7),
-            .activated = sqlite3_column_int(st, 8),
+            .reward_id = store_col_int(st, 0),
+            .experiment_id = store_col_int(st, 1),
+            .arm_id = store_col_int(st, 2),
+            .origin = store_col_text(st, 3),
+            .segment = store_col_text(st, 4),
+            .context = store_col_text(st, 5),
+            .value = store_col_real(st, 6),
+            .created_at = store_col_real(st, 7),
+            .activated = (int)store_col_int(st, 8),
         };
         rc = fn(ctx, &r);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }
 
@@ -59,13 +59,13 @@ int replica_rewards_after(store *s, int64_t after, int64_t upto, int limit,
 static pb_status read_int(store *s, const char *sql, const struct stmt_arg *args, const char *what,
                           int64_t *out, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first_argv(s, sql, args, &st, what, err);
     if (row < 0)
         return row;
-    *out = row ? sqlite3_column_int64(st, 0) : 0;
+    *out = row ? store_col_int(st, 0) : 0;
     if (row)
-        sqlite3_reset(st);
+        store_reset(st);
     return PB_OK;
 }
 
@@ -90,20 +90,20 @@ pb_status replica_event_last(store *s, int64_t *id, char *err)
 int replica_events_after(store *s, int64_t after, int limit,
                          int (*fn)(void *ctx, const struct replica_event *ev), void *ctx, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_EVENTS_AFTER, &st, err, STMT_INT(after),
                                    STMT_INT(limit > 0 ? limit : 1));
     while (rc == 0 && (row = stmt_step(s, st, "polling replica events", err)) == 1) {
         struct replica_event ev = {
-            .id = sqlite3_column_int64(st, 0),
-            .kind = (const char *)sqlite3_column_text(st, 1),
-            .subject = (const char *)sqlite3_column_text(st, 2),
-            .origin = (const char *)sqlite3_column_text(st, 3),
-            .created_at = sqlite3_column_double(st, 4),
+            .id = store_col_int(st, 0),
+            .kind = store_col_text(st, 1),
+            .subject = store_col_text(st, 2),
+            .origin = store_col_text(st, 3),
+            .created_at = store_col_real(st, 4),
         };
         rc = fn(ctx, &ev);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }
 
@@ -118,12 +118,12 @@ pb_status replica_events_purge(store *s, double before, int64_t *deleted, char *
 int replica_user_arm_get(store *s, const char *user_id, int64_t experiment_id, double now,
                          int64_t *arm_id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_USER_ARM_GET, &st, "reading a user's arm", err, STMT_TEXT(user_id),
                          STMT_INT(experiment_id), STMT_REAL(now));
     if (row == 1) {
-        *arm_id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        *arm_id = store_col_int(st, 0);
+        store_reset(st);
     }
     return row;
 }
@@ -145,33 +145,17 @@ pb_status replica_user_arm_put(store *s, const char *user_id, int64_t experiment
 pb_status replica_job_claim(store *s, const char *name, double now, double interval_s,
                             const char *origin, int *claimed, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_JOB_CLAIM, &st, "claiming a background job", err, STMT_TEXT(name),
                          STMT_REAL(now), STMT_TEXT(origin), STMT_REAL(now - interval_s));
     if (row < 0)
         return row;
     if (row == 1) {
         /* RETURNING: the statement is done only when stepped to its end. */
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        while (store_step(st) == 1) {
         }
-        sqlite3_reset(st);
+        store_reset(st);
     }
     *claimed = row;
     return PB_OK;
-}
-
-/* STUB until main's store.h has them: delete on merge with main (see replica.h). */
-pb_status store_try_job_lock(store *s, const char *name, bool *got, char *err)
-{
-    (void)s;
-    (void)name;
-    (void)err;
-    *got = true;
-    return PB_OK;
-}
-
-void store_job_unlock(store *s, const char *name)
-{
-    (void)s;
-    (void)name;
 }

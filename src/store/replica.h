@@ -80,9 +80,4 @@ pb_status replica_user_arm_put(store *s, const char *user_id, int64_t experiment
 pb_status replica_job_claim(store *s, const char *name, double now, double interval_s,
                             const char *origin, int *claimed, char *err);
 
-/* STUB until main's store.h has them (the lead's "store: PostgreSQL backend"): delete these
- * two declarations and their definitions in replica.c on merge. SQLite: always got. */
-pb_status store_try_job_lock(store *s, const char *name, bool *got, char *err);
-void store_job_unlock(store *s, const char *name);
-
 #endif
