@@ -105,6 +105,8 @@ size_t replwm_gaps(const replwm *w, int64_t (*gaps)[2], size_t max)
 /* Forgets the first k ids. */
 static void drop_front(replwm *w, size_t k)
 {
+    if (k == 0)
+        return; /* also: ids may still be NULL */
     memmove(w->ids, w->ids + k, (w->n - k) * sizeof *w->ids);
     memmove(w->seen, w->seen + k, (w->n - k) * sizeof *w->seen);
     w->n -= k;
