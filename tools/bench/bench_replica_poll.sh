@@ -32,14 +32,12 @@ if [ "${BACKEND:-sqlite}" = pg ]; then
   db=$(bash "$src/tests/pgtest.sh" start "$pgdir" $$) || { echo "bench_replica_poll: PostgreSQL did not start" >&2; exit 1; }
 fi
 wait_line() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-start() { # start NAME: a serve process on a random port; sets url_NAME and pid_NAME
-  local port=$((20000 + RANDOM % 40000))
-  "$build/promptbandit" serve --port "$port" --db "$db" --prompts "$src/prompts" \
-    2>"$tmp/$1.err" &
+start() { # start NAME: a serve process on a free port; sets url_NAME and pid_NAME
+  "$build/promptbandit" serve --port 0 --db "$db" --prompts "$src/prompts" 2>"$tmp/$1.err" &
   pids+=($!)
   eval "pid_$1=$!"
   wait_line "$tmp/$1.err" 'listening on' || { echo "serve $1 did not start:" >&2; cat "$tmp/$1.err" >&2; exit 1; }
-  eval "url_$1=http://127.0.0.1:$port"
+  eval "url_$1=$(sed -n 's|.*listening on \(http://[^/ ]*\).*|\1|p' "$tmp/$1.err" | head -1)"
 }
 metric() { curl -s "$1/metrics" | awk -v n="$2" '$1 == n {print $2}'; }
 cpu() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
