@@ -316,6 +316,31 @@ static void test_transaction_committing_late(void)
     stop_all();
 }
 
+/* 1, PostgreSQL only: the poll's connection dropped (the server ended it) loses nothing: the
+ * failed poll closes it, the next opens a new one and reads on from the watermark. */
+static void test_dropped_connection(void)
+{
+    fresh_db();
+    start_all("turn", "thompson");
+    long long imp = choose(0, "drop-user");
+    poll_all();
+    long long base = live_total(2, NULL, 0);
+    /* The polls' connections are those whose last statement read the event log. */
+    long long ended =
+        sql_int("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                "pg_stat_activity WHERE query LIKE '%FROM replica_events WHERE id >%' "
+                "AND pid <> pg_backend_pid() AND ?1 = 0) AS t");
+    CHECK_INT(ended, N_REPLICAS);
+    CHECK_INT(feedback(0, "drop-user", imp, "like", NULL, NULL), 200);
+    svc_flush(&rep[0]);
+    char err[PB_ERR_LEN];
+    CHECK(replica_poll(app_replica(rep[2].app), err) != PB_OK); /* the dead connection */
+    CHECK(metric(2, "pb_replica_poll_errors_total") >= 1);
+    CHECK_INT(replica_poll(app_replica(rep[2].app), err), PB_OK); /* a new one */
+    CHECK_INT(live_total(2, NULL, 0) - base, 1);
+    stop_all();
+}
+
 /* 1: with the poll thread running, a reward written on one replica is in another's live state
  * within a bound (a few polls). */
 static void test_poll_thread_bound(void)
@@ -518,8 +543,10 @@ int main(void)
     svc_fake_start();
     RUN(test_rewards_reach_every_replica_once);
     RUN(test_out_of_order_ids);
-    if (REPLICAS_ON_PG)
+    if (REPLICAS_ON_PG) {
         RUN(test_transaction_committing_late);
+        RUN(test_dropped_connection);
+    }
     RUN(test_poll_thread_bound);
     RUN(test_sticky_across_replicas);
     RUN(test_event_ids_across_replicas);

@@ -283,15 +283,18 @@ static void *retention_main(void *arg)
     return NULL;
 }
 
-/* The default experiment, synced from the prompts folder when that folder exists. */
-static pb_status ensure_default(app *a, store *s, const char *prompts_dir, char *err)
+/* The default experiment, synced from the prompts folder when that folder exists; *changed = 1
+ * when the sync created or versioned an arm (other replicas must reload it). */
+static pb_status ensure_default(app *a, store *s, const char *prompts_dir, int *changed, char *err)
 {
     struct store_experiment e = {0};
     struct stat st;
     const char *policy = config_str(a->cfg, "bandit.policy");
     pb_status rc;
     if (stat(prompts_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = arms_ensure_default(s, prompts_dir, policy, &e, NULL, err);
+        struct arms_sync_summary sum = {0};
+        rc = arms_ensure_default(s, prompts_dir, policy, &e, &sum, err);
+        *changed = sum.created + sum.versioned > 0;
     } else {
         fprintf(stderr,
                 "promptbandit: prompts folder %s not found; serving the arms already "
@@ -334,9 +337,10 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
     store *s = NULL, *ws = NULL;
     const char *prompts =
         opt && opt->prompts_dir ? opt->prompts_dir : config_str(a->cfg, "prompts.dir");
+    int changed = 0;
     pb_status rc = open_store(a, &s, err);
     if (rc == PB_OK)
-        rc = ensure_default(a, s, prompts, err);
+        rc = ensure_default(a, s, prompts, &changed, err);
     if (rc == PB_OK)
         rc = emotion_open(a->cfg, &a->emotion, err);
     if (rc == PB_OK)
@@ -349,6 +353,9 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
      * start floor one by one (live_set_floor). */
     if (rc == PB_OK)
         rc = replica_new(a, s, &a->replica, err);
+    /* New prompt files reach the replicas already running (a rolling upgrade). */
+    if (rc == PB_OK && changed)
+        rc = replica_note_reload(a->replica, s, "default", err);
     if (rc == PB_OK)
         rc = live_reload(a->live, s, "default", err);
     if (rc == PB_OK && (rc = open_store(a, &ws, err)) == PB_OK &&
