@@ -279,6 +279,17 @@ static void test_out_of_order_ids(void)
     CHECK_NEAR(metric(1, "pb_replica_pending_ids"), 0, 0);
     poll_all();
     CHECK_INT(live_total(1, NULL, 0) - base, 3); /* nothing twice */
+    /* The event log too: event 60 is seen first, 55 commits later and still counts. */
+    static const char *EVENT = "INSERT INTO replica_events (id, kind, subject, origin, created_at) "
+                               "VALUES (?1, 'reload', ?2, 'elsewhere', ?3)";
+    SQL(EVENT, STMT_INT(60), STMT_TEXT("no-such-experiment"), STMT_REAL(pb_now_wall()));
+    poll_all();
+    SQL(EVENT, STMT_INT(55), STMT_TEXT("default"), STMT_REAL(pb_now_wall()));
+    poll_all();
+    poll_all();
+    for (int i = 0; i < N_REPLICAS; i++)
+        CHECK_NEAR(metric(i, "pb_replica_events_applied_total{kind=\"reload\"}"), 2, 0);
+    CHECK_INT(live_total(1, NULL, 0) - base, 3); /* rebuilt from the database: the same */
     stop_all();
 }
 

@@ -29,7 +29,7 @@ struct replica {
     pthread_mutex_t mu; /* the watermark, the event cursor, the poll (one at a time) */
     replwm *wm;
     int64_t max_seen; /* highest reward id seen */
-    int64_t event_after;
+    replwm *ewm;      /* the event log's ids: they may commit out of order too */
     double next_purge;
     store *s; /* the poll's own handle; reopened after a failure */
     /* thread */
@@ -117,12 +117,12 @@ pb_status replica_new(app *a, store *s, replica **out, char *err)
     snprintf(r->id, sizeof r->id, "%s:%ld:%.8s", host[0] ? host : "host", (long)getpid(), hex);
     register_metrics(r);
     pb_status rc = PB_OK;
-    int64_t floor = 0;
+    int64_t floor = 0, last_event = 0;
     if (r->poll_ms > 0) {
         rc = replica_reward_floor(s, pb_now_wall() - r->gap_s, &floor, err);
         if (rc == PB_OK)
-            rc = replica_event_last(s, &r->event_after, err);
-        if (rc == PB_OK && !(r->wm = replwm_new(floor)))
+            rc = replica_event_last(s, &last_event, err);
+        if (rc == PB_OK && (!(r->wm = replwm_new(floor)) || !(r->ewm = replwm_new(last_event))))
             rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     }
     if (rc != PB_OK) {
@@ -182,6 +182,7 @@ void replica_free(replica *r)
     }
     store_close(r->s);
     replwm_free(r->wm);
+    replwm_free(r->ewm);
     pthread_cond_destroy(&r->stop_cv);
     pthread_mutex_destroy(&r->stop_mu);
     pthread_mutex_destroy(&r->mu);
@@ -248,9 +249,12 @@ static pb_status read_range(replica *r, store *s, struct poll_ctx *p, int64_t af
 
 static int take_event(void *ctx, const struct replica_event *ev)
 {
-    replica *r = ctx;
-    r->event_after = ev->id;
-    if (!strcmp(ev->origin, r->id))
+    struct poll_ctx *p = ctx;
+    replica *r = p->r;
+    int fresh = replwm_see(r->ewm, ev->id, p->now);
+    if (fresh < 0)
+        return PB_ERR_NOMEM;
+    if (!fresh || !strcmp(ev->origin, r->id))
         return 0; /* its own: applied when it was written */
     if (!strcmp(ev->kind, "erase"))
         chatmem_forget_user_digest(app_chatmem(r->a), ev->subject);
@@ -283,9 +287,13 @@ static pb_status poll_locked(replica *r, store *s, char *err)
     live_set_floor(app_live(r->a), replwm_floor(r->wm));
     metrics_set(r->m_floor, NULL, (double)replwm_floor(r->wm));
     metrics_set(r->m_pending, NULL, (double)replwm_pending(r->wm));
-    int erc = replica_events_after(s, r->event_after, REPLICA_BATCH, take_event, r, err);
+    /* Events are few: read everything above their floor (the ids seen above it are skipped). */
+    int erc = replica_events_after(s, replwm_floor(r->ewm), REPLICA_BATCH, take_event, &p, err);
+    if (erc == PB_ERR_NOMEM)
+        return pb_errf(err, erc, "out of memory");
     if (erc != PB_OK)
         return erc;
+    replwm_advance(r->ewm, p.now, r->gap_s);
     metrics_set(r->m_last_poll, NULL, pb_now_wall());
     return PB_OK;
 }
