@@ -392,6 +392,30 @@ static void test_unknown_model_and_bad_requests(void)
     svc_stop(&s);
 }
 
+/* The body's checks come in two halves around the auth and model checks: an unknown model is a
+ * 404 and another user's name a 403 whatever the messages hold. */
+static void test_error_precedence(void)
+{
+    static const char *const set[] = {"server.open_chat", "false", "server.user_tokens",
+                                      "alice:tok-alice", NULL};
+    struct svc s;
+    struct resp r = {0};
+    svc_start(&s, set);
+    completion(&s, "tok-alice", NULL, "{\"model\":\"promptbandit/nope\",\"messages\":[]}", &r);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    completion(&s, "tok-alice", NULL,
+               "{\"model\":\"default\",\"user\":\"bob\",\"messages\":[{\"role\":\"tool\"}]}", &r);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    /* a field error comes first of all: before the auth check */
+    completion(&s, "tok-alice", NULL,
+               "{\"model\":\"nope\",\"user\":\"bob\",\"n\":3,\"messages\":[]}", &r);
+    CHECK_INT(r.status, 400);
+    resp_free(&r);
+    svc_stop(&s);
+}
+
 static void test_upstream_errors(void)
 {
     struct svc s;
@@ -676,6 +700,7 @@ int main(void)
     RUN(test_completion_wire_usage_and_feedback);
     RUN(test_stream_chunks_usage_and_done);
     RUN(test_unknown_model_and_bad_requests);
+    RUN(test_error_precedence);
     RUN(test_upstream_errors);
     RUN(test_quota_and_timeout);
     RUN(test_system_policies_and_settings);
