@@ -30,6 +30,7 @@
 
 #include "base/hash.h"
 #include "base/jsonio.h"
+#include "base/text.h"
 #include "service/api.h"
 #include "service/app.h"
 #include "service/chathttp.h"
@@ -433,11 +434,17 @@ static pb_status resolve_model(app *a, const char *model, const char **name, cha
                     used < sizeof names)
                     used += (size_t)snprintf(names + used, sizeof names - used, "%s%s%s",
                                              used ? ", " : "", OAIAPI_MODEL_PREFIX, list[i].name);
+        /* The list and the model are cut between characters, never inside one: the message
+         * goes into a JSON string, which must be valid UTF-8 (names and models may be any). */
+        size_t len = strlen(names);
+        while (len > 0 && !text_utf8_valid(names, len))
+            names[--len] = '\0';
         store_experiment_list_free(list, count);
         rc = pb_errf(err, PB_ERR_NOT_FOUND,
-                     "the model '%.80s' does not exist: a model names a live experiment as "
+                     "the model '%.*s' does not exist: a model names a live experiment as "
                      "promptbandit/NAME; the models are: %s",
-                     model, names[0] ? names : "(none)");
+                     (int)text_utf8_prefix(model, strlen(model), 80), model,
+                     names[0] ? names : "(none)");
     }
     app_store_release(a, s);
     *name = exp;
@@ -507,9 +514,9 @@ pb_status oaiapi_parse_messages(const json_t *body, struct oaiapi_body *out, cha
         int system = strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
         if (!system && strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0) {
             rc = pb_errf(err, PB_ERR_INVALID,
-                         "messages[%zu]: role '%.32s' is not supported (system, developer, user "
+                         "messages[%zu]: role '%.*s' is not supported (system, developer, user "
                          "and assistant are; tools are not)",
-                         i, role);
+                         i, (int)text_utf8_prefix(role, strlen(role), 32), role);
             break;
         }
         char *text = content_text(json_object_get(msg, "content"), i, err);
