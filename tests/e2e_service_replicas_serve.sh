@@ -58,6 +58,18 @@ run() { # run BACKEND DB
   pb_check "$backend: about one tick in two ran ($ran of $((ran + skipped)))" \
     test "$ran" -le $(((ran + skipped) / 2 + 1))
   pb_check "$backend: the other replica's ticks were skipped ($skipped)" test "$skipped" -ge 1
+  # An arm retired with the CLI on the shared database: both running replicas stop serving it.
+  PB_PROMPTS_DIR=$PB_SOURCE_DIR/prompts "$PB_BIN" prompts retire D --db "$db" >/dev/null 2>&1 ||
+    pb_fail "$backend: prompts retire D"
+  sleep 0.5 # a few polls
+  local served_d=0
+  for i in $(seq 40); do
+    for u in "$a" "$b"; do
+      pb_http POST "$u/v1/choose" "{\"user_id\":\"r$i\"}"
+      [ "$(json 'd["arm"]' <<<"$PB_BODY")" = D ] && served_d=$((served_d + 1))
+    done
+  done
+  pb_check_eq "$served_d" 0 "$backend: no replica serves arm D after the CLI retired it (80 choices)"
   taken=$(metric "$a" pb_replica_rewards_taken_total)
   pb_check "$backend: A took B's likes from the database ($taken)" test "$taken" -ge 5
 }
