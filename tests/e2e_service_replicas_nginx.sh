@@ -3,6 +3,7 @@
 # replicas on one database behind nginx, run with packaging/nginx-promptbandit.conf itself (its
 # ports rewritten, an X-Upstream header added so that the load client knows which replica
 # answered). nginx runs as an unprivileged user with a temporary prefix on a free port.
+# First, two streamed chats through nginx must arrive token by token.
 # tools/bench/soakload.c (--mix choose-feedback) sends choose and feedback through nginx for
 # PB_REPLICAS_LOAD_S seconds (30); a third of the way in one replica gets SIGKILL, two thirds of
 # the way in it starts again on its port. Then:
@@ -20,7 +21,7 @@
 # shellcheck disable=SC2016  # the awk programs are in single quotes on purpose
 source "$PB_SOURCE_DIR/tests/lib.sh"
 source "$PB_SOURCE_DIR/tests/pgtest.sh"
-: "${PB_BIN:?run through ctest}" "${PB_BUILD_DIR:?run through ctest}"
+: "${PB_BIN:?run through ctest}" "${PB_BUILD_DIR:?run through ctest}" "${PB_FAKE_LLM:?run through ctest}"
 load_s=${PB_REPLICAS_LOAD_S:-30}
 # Feedback rates an impression at least this long after it was chosen: the choosing replica
 # writes it behind, and another replica answers 404 for it until that commit is visible.
@@ -72,7 +73,15 @@ free_port() {
 }
 
 export PB_SERVER_ADMIN_TOKEN=$token PB_SERVER_ACCESS_LOG='' PB_EMOTION_BACKEND=none
-export PB_SERVER_PER_IP_CONNECTIONS=0 PB_SERVER_THREADS=2 PB_LLM_BASE_URL=http://127.0.0.1:9/v1
+export PB_SERVER_PER_IP_CONNECTIONS=0 PB_SERVER_THREADS=2
+# A provider that streams a token every 100 ms, for the streamed chats through nginx.
+pb_start fake "$PB_FAKE_LLM" --port 0 --stream-delay-ms 100
+fake=$(pb_listen_url "$PB_TMP/fake.out") || {
+  pb_fail "fake-llm did not start"
+  pb_done
+  exit 1
+}
+export PB_LLM_BASE_URL=$fake/v1
 
 ports=() pids=()
 # start_replica I: replica I on ports[I] (picked once, so that nginx's upstream stays right)
@@ -149,6 +158,24 @@ pb_wait_http "$url/healthz" 100 || {
 }
 pb_check_eq "$(ps -o user= -p "$nginx_pid" | tr -d ' ')" "${PG_TEST_USER:-$(id -un)}" \
   "nginx runs as the unprivileged user"
+
+# Streams pass through unbuffered: the first token of a streamed answer reaches the client
+# through nginx while the provider is still sending the rest (a token every 100 ms).
+stream_check() { # stream_check WHAT PATH BODY FIRST_TOKEN_PATTERN
+  curl -sSN -m 30 -w '\nstatus %{http_code}\n' -H 'Content-Type: application/json' -d "$3" "$url$2" 2>&1 |
+    while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done >"$PB_TMP/stream"
+  local first last lines
+  first=$(grep -m 1 -- "$4" "$PB_TMP/stream" | cut -d' ' -f1)
+  last=$(tail -n 1 "$PB_TMP/stream" | cut -d' ' -f1)
+  lines=$(grep -c -- "$4" "$PB_TMP/stream")
+  pb_check "$1 through nginx: the first token came $(bc <<<"${last:-0} - ${first:-0}") s before the end ($lines token lines)" \
+    test -n "$first" -a "$(bc <<<"${last:-0} - ${first:-0} >= 0.5")" = 1
+  [ -n "$first" ] || head -c 600 "$PB_TMP/stream"
+}
+stream_check "a streamed /v1/chat" /v1/chat \
+  '{"user_id":"streamer","message":"오늘 너무 힘들었어","stream":true}' ' event: delta'
+stream_check "a streamed /v1/chat/completions" /v1/chat/completions \
+  '{"model":"default","messages":[{"role":"user","content":"안녕"}],"stream":true}' '"content":"'
 
 # The load, with one replica killed and restarted on its port while it runs.
 victim=1

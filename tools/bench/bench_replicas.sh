@@ -14,7 +14,7 @@
 # included) says where the time went. Configurations alternate within each of
 # ROUNDS rounds; the table has the medians and the ratio to the SQLite baseline of this run.
 #   bash tools/bench/bench_replicas.sh [BUILD_DIR]
-#   env: ROUNDS (3), DURATION_S (10), WARMUP_S (2), CLIENTS (16), NICE (0),
+#   env: ROUNDS (3), DURATION_S (10), WARMUP_S (8), CLIENTS (64), NICE (0),
 #        CONFIGS ("sqlite sqlite-nginx pg-1 pg-2 pg-3"; sqlite-nginx is the SQLite process
 #        behind the same nginx, to show nginx's own cost), REPLICA_DB (pg; "sqlite" runs the
 #        pg-N configurations on one shared SQLite file instead, for checking the script),
@@ -23,7 +23,7 @@ set -euo pipefail
 build=${1:-build}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
-rounds=${ROUNDS:-3} duration=${DURATION_S:-10} warmup=${WARMUP_S:-2} clients=${CLIENTS:-16}
+rounds=${ROUNDS:-3} duration=${DURATION_S:-10} warmup=${WARMUP_S:-8} clients=${CLIENTS:-64}
 configs=${CONFIGS:-sqlite sqlite-nginx pg-1 pg-2 pg-3}
 replica_db=${REPLICA_DB:-pg}
 nice_n=${NICE:-0}
