@@ -68,6 +68,7 @@ sqlite)
   ;;
 esac
 
+calc() { awk "BEGIN { print $1 }"; } # calc EXPR: floating-point arithmetic and comparisons (1/0)
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -168,8 +169,8 @@ stream_check() { # stream_check WHAT PATH BODY FIRST_TOKEN_PATTERN
   first=$(grep -m 1 -- "$4" "$PB_TMP/stream" | cut -d' ' -f1)
   last=$(tail -n 1 "$PB_TMP/stream" | cut -d' ' -f1)
   lines=$(grep -c -- "$4" "$PB_TMP/stream")
-  pb_check "$1 through nginx: the first token came $(bc <<<"${last:-0} - ${first:-0}") s before the end ($lines token lines)" \
-    test -n "$first" -a "$(bc <<<"${last:-0} - ${first:-0} >= 0.5")" = 1
+  pb_check "$1 through nginx: the first token came $(calc "${last:-0} - ${first:-0}") s before the end ($lines token lines)" \
+    test -n "$first" -a "$(calc "${last:-0} - ${first:-0} >= 0.5")" = 1
   [ -n "$first" ] || head -c 600 "$PB_TMP/stream"
 }
 stream_check "a streamed /v1/chat" /v1/chat \
@@ -188,11 +189,11 @@ nice -n 5 "$soakload" --url "$url" --pid 0 --duration-s "$load_s" --interval-s "
   --timeout-s 20 >"$PB_TMP/load.csv" 2>"$PB_TMP/load.err" &
 load_pid=$!
 PB_PIDS+=("$load_pid")
-sleep "$(bc <<<"scale=1; $load_s / 3")"
+sleep "$(calc "$load_s / 3")"
 t_kill=$(date +%s.%N)
 kill -KILL "${pids[$victim]}"
 wait "${pids[$victim]}" 2>/dev/null
-sleep "$(bc <<<"scale=1; $load_s / 3")"
+sleep "$(calc "$load_s / 3")"
 t_restart=$(date +%s.%N)
 start_replica "$victim" || pb_fail "the killed replica did not start again"
 t_back=$(date +%s.%N)
@@ -271,10 +272,10 @@ while :; do
   now=$(date +%s.%N)
   if [ -s "$PB_TMP/arms0" ] && cmp -s "$PB_TMP/arms0" "$PB_TMP/arms1" &&
     cmp -s "$PB_TMP/arms0" "$PB_TMP/arms2"; then
-    agreed=$(bc <<<"scale=2; ($now - $t_stop) / 1")
+    agreed=$(awk "BEGIN { printf \"%.2f\", $now - $t_stop }")
     break
   fi
-  [ "$(bc <<<"$now - $t_stop > 1.0")" -eq 1 ] && break
+  [ "$(calc "$now - $t_stop > 1.0")" -eq 1 ] && break
   sleep 0.05
 done
 pb_check "the three replicas report the same per-arm statistics within 1 s of the load's end${agreed:+ (after ${agreed} s)}" \

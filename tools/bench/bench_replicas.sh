@@ -11,10 +11,15 @@
 # requests answered 2xx in the DURATION_S seconds after the warm-up are the throughput, and
 # the CPU each process group used meanwhile (utime + stime from /proc/PID/stat, children
 # included for nginx and PostgreSQL; "machine busy" from /proc/stat, other users' work
-# included) says where the time went. Configurations alternate within each of
+# included) and the replicas' writer commits (pb_writer_batches and pb_writer_records from
+# /metrics) say where the time went. Configurations alternate within each of
 # ROUNDS rounds; the table has the medians and the ratio to the SQLite baseline of this run.
 #   bash tools/bench/bench_replicas.sh [BUILD_DIR]
-#   env: ROUNDS (3), DURATION_S (10), WARMUP_S (8), CLIENTS (64), NICE (0),
+# USERS_FIRST=1 (the default) first runs the load for 1 s against one replica alone, so that
+# the clients' users exist before several replicas write: on PostgreSQL, replicas whose writer
+# batches insert the same new users in different orders deadlock (docs/BENCHMARKS.md);
+# USERS_FIRST=0 measures that too.
+#   env: ROUNDS (3), DURATION_S (10), WARMUP_S (3), CLIENTS (64), NICE (0), USERS_FIRST (1),
 #        CONFIGS ("sqlite sqlite-nginx pg-1 pg-2 pg-3"; sqlite-nginx is the SQLite process
 #        behind the same nginx, to show nginx's own cost), REPLICA_DB (pg; "sqlite" runs the
 #        pg-N configurations on one shared SQLite file instead, for checking the script),
@@ -23,7 +28,8 @@ set -euo pipefail
 build=${1:-build}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
-rounds=${ROUNDS:-3} duration=${DURATION_S:-10} warmup=${WARMUP_S:-8} clients=${CLIENTS:-64}
+rounds=${ROUNDS:-3} duration=${DURATION_S:-10} warmup=${WARMUP_S:-3} clients=${CLIENTS:-64}
+users_first=${USERS_FIRST:-1}
 configs=${CONFIGS:-sqlite sqlite-nginx pg-1 pg-2 pg-3}
 replica_db=${REPLICA_DB:-pg}
 nice_n=${NICE:-0}
@@ -77,6 +83,13 @@ ticks() {
   echo "$sum"
 }
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# writer_sum NAME PORT...: a /metrics value (pb_writer_batches, ...) summed over the replicas
+writer_sum() {
+  local name=$1 p
+  shift
+  for p in "$@"; do curl -s -m 2 "http://127.0.0.1:$p/metrics"; done |
+    awk -v n="$name" '$1 == n {s += $2} END {printf "%.0f\n", s}'
+}
 
 if [ ! -x "$build/promptbandit" ] || [ ! -x "$build/soakload" ]; then
   die "build first: $build/promptbandit, $build/soakload"
@@ -158,8 +171,14 @@ EOF
     url=http://127.0.0.1:$nport
     wait_http "$url/healthz" || die "nginx for $tag did not answer: $(cat "$nd/error.log")"
   fi
+  if [ "$users_first" = 1 ]; then
+    # The clients' users, created through one replica alone (see USERS_FIRST above).
+    "$build/soakload" --url "http://127.0.0.1:${ports[0]}" --pid 0 --duration-s 1 --interval-s 1 \
+      --clients "$clients" --think-ms 0 --mix choose-feedback --user-prefix "u-$tag" \
+      >/dev/null 2>"$out/$tag.users.err" || die "creating the users for $tag failed: $(tail -3 "$out/$tag.users.err")"
+  fi
   nice -n "$nice_n" "$build/soakload" --url "$url" --pid 0 --duration-s $((warmup + duration + 1)) \
-    --interval-s 1 --clients "$clients" --think-ms 0 --mix choose-feedback \
+    --interval-s 1 --clients "$clients" --think-ms 0 --mix choose-feedback --user-prefix "u-$tag" \
     --feedback-delay-ms 250 --timeout-s 20 >"$out/$tag.csv" 2>"$out/$tag.load.err" &
   local lpid=$!
   pids+=("$lpid")
@@ -167,6 +186,8 @@ EOF
   local pgp=()
   [ "$replica_db" = pg ] && [ "$n" -gt 0 ] && [[ $config == pg-* ]] && pgp=("$pg_pid")
   local t0 r0 n0 p0 l0 b0
+  local wb0 wr0 wb1 wr1
+  wb0=$(writer_sum pb_writer_batches "${ports[@]}") wr0=$(writer_sum pb_writer_records "${ports[@]}")
   t0=$(date +%s.%N) r0=$(ticks "${rpids[@]}") l0=$(ticks "$lpid") b0=$(busy_ticks)
   n0=0 p0=0
   [ ${#npids[@]} -gt 0 ] && n0=$(ticks "${npids[@]}")
@@ -176,6 +197,7 @@ EOF
   t1=$(date +%s.%N) r1=$(ticks "${rpids[@]}") l1=$(ticks "$lpid") b1=$(busy_ticks)
   [ ${#npids[@]} -gt 0 ] && n1=$(ticks "${npids[@]}")
   [ ${#pgp[@]} -gt 0 ] && p1=$(ticks "${pgp[@]}")
+  wb1=$(writer_sum pb_writer_batches "${ports[@]}") wr1=$(writer_sum pb_writer_records "${ports[@]}")
   wait "$lpid" || true
   # CSV: t_s,rss_kb,fds,threads,requests,ok,c4xx,c5xx,no_answer,chat_n,..,feedback_n,..,choose_n,..
   local ok err choose feedback
@@ -184,17 +206,20 @@ EOF
     "$out/$tag.csv")
   awk -v c="$config" -v r="$round" -v ok="$ok" -v err="$err" -v ch="$choose" -v fb="$feedback" \
     -v t0="$t0" -v t1="$t1" -v hz="$hz" -v rd="$((r1 - r0))" -v nd="$((n1 - n0))" \
-    -v pd="$((p1 - p0))" -v ld="$((l1 - l0))" -v bd="$((b1 - b0))" -v d="$duration" 'BEGIN {
+    -v pd="$((p1 - p0))" -v ld="$((l1 - l0))" -v bd="$((b1 - b0))" -v d="$duration" \
+    -v wb="$((wb1 - wb0))" -v wr="$((wr1 - wr0))" 'BEGIN {
       s = (t1 - t0) * hz / 100  # ticks per percent of one core
-      printf "%s\t%s\t%.0f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\n", c, r, ok / d, ch / d,
-        fb / d, err, rd / s, nd / s, pd / s, ld / s, bd / s }' >>"$out/results.tsv"
+      printf "%s\t%s\t%.0f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\n", c, r, ok / d,
+        ch / d, fb / d, err, rd / s, nd / s, pd / s, ld / s, bd / s, wb / (t1 - t0),
+        wb ? wr / wb : 0 }' >>"$out/results.tsv"
   tail -n 1 "$out/results.tsv" >&2
   stop_all
   rm -f "$tmp/$tag".db*
 }
 
 echo "bench_replicas: $(nproc) cores, $(uptime | sed 's/.*load/load/'); rounds $rounds," \
-  "${duration} s each after ${warmup} s, $clients clients; configurations: $configs" \
+  "${duration} s each after ${warmup} s, $clients clients (users first: $users_first);" \
+  "configurations: $configs" \
   "(pg-N on $replica_db); details in $out" >&2
 : >"$out/results.tsv"
 read -r -a cfg <<<"$configs"
@@ -211,19 +236,17 @@ python3 - "$out/results.tsv" "$configs" "$replica_db" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 order, db = sys.argv[2].split(), sys.argv[3]
-cols = ["ok/s", "choose/s", "feedback/s", "errors", "replicas CPU %", "nginx CPU %",
-        "PostgreSQL CPU %", "load client CPU %", "machine busy %"]
 med = {}
 for c in order:
     rs = [r for r in rows if r[0] == c]
     if rs:
-        med[c] = [statistics.median(float(r[i]) for r in rs) for i in range(2, 11)]
-        med[c].append(len(rs))
+        med[c] = [statistics.median(float(r[i]) for r in rs) for i in list(range(2, 11)) + [11, 12]]
+        med[c].insert(9, len(rs))
 base = med.get("sqlite", [0])[0]
 print("| configuration | rounds | answered 2xx/s (median) | ratio to SQLite | choose/s | feedback/s"
       " | errors (all rounds) | CPU % of one core: replicas / nginx / PostgreSQL / load client"
-      " | machine busy (of 200 %) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      " | machine busy (of 200 %) | writer commits/s (all replicas) | records per commit |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 names = {"sqlite": "SQLite, one process (direct)", "sqlite-nginx": "SQLite, one process behind nginx"}
 for c in order:
     if c not in med:
@@ -233,5 +256,5 @@ for c in order:
     name = names.get(c, f"{c[3:]} replica(s) on {'PostgreSQL' if db == 'pg' else 'one SQLite file'}, nginx")
     ratio = f"{m[0] / base:.2f}" if base else "-"
     print(f"| {name} | {m[9]} | {m[0]:.0f} | {ratio} | {m[1]:.0f} | {m[2]:.0f} | {errs} "
-          f"| {m[4]:.0f} / {m[5]:.0f} / {m[6]:.0f} / {m[7]:.0f} | {m[8]:.0f} |")
+          f"| {m[4]:.0f} / {m[5]:.0f} / {m[6]:.0f} / {m[7]:.0f} | {m[8]:.0f} | {m[10]:.0f} | {m[11]:.1f} |")
 EOF

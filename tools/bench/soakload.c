@@ -15,10 +15,13 @@
  * status (0: no HTTP answer), the X-Upstream response header (the load balancer's
  * $upstream_addr, "-" without one), event id, impression id, reward id, the X-Upstream of the
  * choose that made the impression, and curl's error ("-" when none).
+ * Client i of that mix is user "rep-PID-i", or "PREFIX-i" with --user-prefix PREFIX (so that
+ * a second run can reuse the users a first one created).
  * --pid 0 samples no process (its CSV columns read -1).
  *   soakload --url URL --pid PID --duration-s S [--clients 16] [--think-ms 50]
  *            [--interval-s 10] [--admin-token T] [--timeout-s 30]
- *            [--mix soak|choose-feedback] [--feedback-delay-ms 50] [--log FILE] */
+ *            [--mix soak|choose-feedback] [--feedback-delay-ms 50] [--log FILE]
+ *            [--user-prefix P] */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -36,7 +39,7 @@ static const char *const kind_names[K_N] = {"chat", "feedback", "choose", "dash"
 enum mix { MIX_SOAK, MIX_CHOOSE_FEEDBACK };
 
 struct opts {
-    const char *url, *token, *log;
+    const char *url, *token, *log, *user_prefix;
     int pid, clients, think_ms, feedback_delay_ms;
     enum mix mix;
     double duration_s, interval_s, timeout_s;
@@ -225,7 +228,10 @@ static void *client_choose_feedback(void *arg)
     int head = 0, n = 0;
     long event = 0;
     char body[512], user[64], ev[64];
-    snprintf(user, sizeof user, "rep-%d-%d", (int)getpid(), id);
+    if (o.user_prefix)
+        snprintf(user, sizeof user, "%.40s-%d", o.user_prefix, id);
+    else
+        snprintf(user, sizeof user, "rep-%d-%d", (int)getpid(), id);
     while (!stopping) {
         int r = (int)(rand_r(&seed) % 1000);
         double wait = n ? q[head].at + o.feedback_delay_ms / 1000.0 - now_s() : 0;
@@ -364,7 +370,8 @@ static int parse_args(int argc, char **argv)
             printf("usage: soakload --url URL --pid PID --duration-s S [--clients N] "
                    "[--think-ms MS]\n                [--interval-s S] [--admin-token T] "
                    "[--timeout-s S]\n                [--mix soak|choose-feedback] "
-                   "[--feedback-delay-ms MS] [--log FILE]\nMixed load (chat, choose, feedback, "
+                   "[--feedback-delay-ms MS] [--log FILE] [--user-prefix P]\nMixed load (chat, "
+                   "choose, feedback, "
                    "dashboard reads, erasures; or choose and feedback\nonly) for S seconds; "
                    "one CSV row per interval on stdout: the service's memory,\ndescriptors, "
                    "threads (PID 0: none), requests, errors, unanswered requests and\nlatency "
@@ -396,6 +403,8 @@ static int parse_args(int argc, char **argv)
             o.feedback_delay_ms = atoi(v);
         else if (!strcmp(a, "--log"))
             o.log = v;
+        else if (!strcmp(a, "--user-prefix"))
+            o.user_prefix = v;
         else if (!strcmp(a, "--mix") && !strcmp(v, "soak"))
             o.mix = MIX_SOAK;
         else if (!strcmp(a, "--mix") && !strcmp(v, "choose-feedback"))
