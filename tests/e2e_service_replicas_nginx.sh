@@ -259,12 +259,14 @@ pb_check_eq "$missing" 0 "every acknowledged reward ($(wc -l <"$PB_TMP/acked")) 
 # The replicas agree on the per-arm statistics within one second of the load's end.
 # /v1/arms's pulls and means are read from the database, so they agree trivially; the replica's
 # in-memory bandits are the "segments" of /v1/experiments/{name} (every choose of this load is
-# in segment "unknown", but all are compared).
+# in segment "unknown", but all are compared) and, where the replica shows it, "live" (the
+# global bandit).
 arm_stats() { # arm_stats I: "segment arm pulls mean" of replica I's live bandits, or nothing
   curl -s -m 2 -H "Authorization: Bearer $token" \
     "http://127.0.0.1:${ports[$1]}/v1/experiments/default" |
-    jq -r '.segments | to_entries[] | .key as $s | .value.arms[] |
-      "\($s) \(.id) \(.pulls) \(.mean * 1e9 | round)"' 2>/dev/null
+    jq -r '((.segments | to_entries[] | .key as $s | .value.arms[] | [$s, .]),
+        ((.live.arms // [])[] | ["live", .])) |
+      "\(.[0]) \(.[1].id) \(.[1].pulls) \(.[1].mean * 1e9 | round)"' 2>/dev/null
 }
 agreed=
 while :; do
@@ -285,7 +287,7 @@ if [ -z "$agreed" ]; then
   paste -d '|' "$PB_TMP/arms0" "$PB_TMP/arms1" "$PB_TMP/arms2" |
     awk -F'|' '$1 != $2 || $1 != $3' | head -10
 fi
-pulls=$(awk '{s += $3} END {print s + 0}' "$PB_TMP/arms0")
+pulls=$(awk '$1 != "live" {s += $3} END {print s + 0}' "$PB_TMP/arms0")
 stored=$(db_query "SELECT count(*) FROM rewards")
 pb_check_eq "$pulls" "$stored" "the agreed statistics count every reward in the database"
 
