@@ -268,7 +268,7 @@ pb_status arms_add(store *s, int64_t experiment_id, const char *name, const char
     struct add_request q = {experiment_id, name, NULL, source_path, name, 0, false};
     q.text = trim_prompt(text, &len);
     q.len = len;
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_end(s, add_locked(s, &q, &id, &what, err), err);
@@ -284,7 +284,7 @@ pb_status arms_retire(store *s, int64_t arm_id, char *err)
     struct arm a = {0};
     pb_status rc = arms_get(s, arm_id, &a, err);
     arms_clear(&a);
-    if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
+    if (rc != PB_OK || (rc = store_begin_serial(s, err)) != PB_OK)
         return rc;
     return store_end(s, retire_locked(s, arm_id, err), err);
 }
@@ -310,7 +310,7 @@ static pb_status restore_locked(store *s, int64_t arm_id, char *err)
 
 pb_status arms_restore(store *s, int64_t arm_id, char *err)
 {
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     return store_end(s, restore_locked(s, arm_id, err), err);
@@ -400,7 +400,7 @@ pb_status arms_sync_dir(store *s, int64_t experiment_id, const char *dir,
     size_t n = 0;
     struct arms_sync_summary sum = {0};
     pb_status rc = list_txt_files(dir, &files, &n, err);
-    if (rc == PB_OK && (rc = store_begin(s, err)) == PB_OK) {
+    if (rc == PB_OK && (rc = store_begin_serial(s, err)) == PB_OK) {
         for (size_t i = 0; i < n && rc == PB_OK; i++)
             rc = sync_file(s, experiment_id, dir, files[i], &sum, err);
         rc = store_end(s, rc, err);

@@ -112,7 +112,7 @@ pb_status store_experiment_get_or_create(store *s, const char *name, const char 
         return pb_errf(err, PB_ERR_INVALID, "experiment kind must be live or offline");
     if (!policy || !*policy)
         return pb_errf(err, PB_ERR_INVALID, "experiment '%s': empty policy", name);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get(s, name, out, err);
@@ -198,7 +198,7 @@ pb_status store_experiment_archive(store *s, int64_t id, char *err)
 pb_status store_experiment_reset(store *s, int64_t id, int64_t *new_id, char *err)
 {
     struct store_experiment old = {0};
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get_by_id(s, id, &old, err);
@@ -232,7 +232,7 @@ pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, con
         return pb_errf(err, PB_ERR_INVALID, "experiment kind must be live or offline");
     if (!policy || !*policy)
         return pb_errf(err, PB_ERR_INVALID, "experiment '%s': empty policy", name);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get_by_id(s, from_id, &from, err);

@@ -30,7 +30,7 @@ static const char *SQL_ERASE_USER = "DELETE FROM users WHERE id = ?1";
 static const char *SQL_CONVERSATION_GET = "SELECT user_id, arm_id FROM conversations WHERE id = ?1";
 static const char *SQL_CONVERSATION_INSERT =
     "INSERT INTO conversations (id, user_id, experiment_id, arm_id, segment, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING";
 static const char *SQL_IMPRESSION_INSERT =
     "INSERT INTO impressions (id, experiment_id, arm_id, user_id, conversation_id, segment, "
     "context, propensity, activated, created_at) "
@@ -202,8 +202,21 @@ static pb_status open_conversation(store *s, const char *conversation_id, const 
         return *found;
     if (*found == 0) {
         *arm = arm_id;
-        return insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment,
-                                   err);
+        pb_status rc =
+            insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, err);
+        if (rc != PB_OK || store_changes(s) == 1)
+            return rc;
+        /* Another replica stored it between the look-up and the insert (PostgreSQL takes no
+         * write lock at BEGIN): its row, owner and arm decide, as if it had been found. */
+        *found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, arm, err);
+        if (*found < 0)
+            return *found;
+        if (*found == 0)
+            return pb_errf(err, PB_ERR_CONFLICT, "conversation %s: stored and gone again",
+                           conversation_id);
+        if (strcmp(owner, user_id ? user_id : "") != 0)
+            return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
+                           conversation_id);
     }
     return PB_OK;
 }

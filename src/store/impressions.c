@@ -187,7 +187,7 @@ pb_status impressions_default_rewards(store *s, double before, double value,
     int64_t after = 0, upto = 0, given = 0;
     if (!(isfinite(value) && value >= -1 && value <= 1))
         return pb_errf(err, PB_ERR_INVALID, "default reward %g is outside [-1, 1]", value);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = max_reward_id(s, &after, err);

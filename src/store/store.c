@@ -422,6 +422,22 @@ pb_status store_begin(store *s, char *err)
     return exec_cached(s, "BEGIN IMMEDIATE", "starting a write", err);
 }
 
+pb_status store_begin_serial(store *s, char *err)
+{
+    if (!s->pg)
+        return store_begin(s, err);
+    pb_status rc = pg_outcome(s, pgconn_begin(s->pg, err), err);
+    if (rc == PB_OK)
+        rc = pg_outcome(s,
+                        pgconn_exec(s->pg, "SELECT pg_advisory_xact_lock(?1)",
+                                    "waiting for another replica's set-up write", err,
+                                    PGCONN_INT(pgconn_lock_key("promptbandit/serial-writes"))),
+                        err);
+    if (rc != PB_OK)
+        pgconn_rollback(s->pg);
+    return rc;
+}
+
 pb_status store_commit(store *s, char *err)
 {
     if (s->pg)

@@ -126,6 +126,12 @@ bool store_col_is_null(store_stmt *st, int col);
 /* BEGIN IMMEDIATE on SQLite (waits up to the busy timeout), BEGIN on PostgreSQL; COMMIT (rolls
  * back when it fails); ROLLBACK (never fails). */
 pb_status store_begin(store *s, char *err);
+/* store_begin for the rare writes that read, then insert what they did not find (an
+ * experiment's get-or-create, the prompts folder's sync, promotion, the reward-wait sweep):
+ * on PostgreSQL it also waits (up to the lock timeout) for one store-wide transaction lock, so
+ * replicas that start together run them one after another, as BEGIN IMMEDIATE makes them on
+ * SQLite. Not for the hot path: the writer's batches use store_begin. */
+pb_status store_begin_serial(store *s, char *err);
 pb_status store_commit(store *s, char *err);
 void store_rollback(store *s);
 /* Ends the transaction store_begin opened: COMMIT when rc is PB_OK, else ROLLBACK. Returns rc,
