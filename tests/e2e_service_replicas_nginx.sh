@@ -68,7 +68,7 @@ sqlite)
   ;;
 esac
 
-calc() { awk "BEGIN { print $1 }"; } # calc EXPR: floating-point arithmetic and comparisons (1/0)
+calc() { awk "BEGIN { print ($1) }"; } # calc EXPR: floating-point arithmetic and comparisons (1/0)
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
