@@ -17,7 +17,7 @@
 #    statistics of their in-memory bandits (pulls, mean per segment and arm; each asked
 #    directly, not through nginx), and those count every reward in the database.
 # The database is PostgreSQL (tests/pgtest.sh) when PB_REPLICAS_BACKEND=pg, one SQLite file in
-# WAL mode when it is sqlite.
+# WAL mode when it is sqlite. PB_REPLICAS_KEEP=DIR keeps the logs.
 # shellcheck disable=SC2016  # the awk programs are in single quotes on purpose
 source "$PB_SOURCE_DIR/tests/lib.sh"
 source "$PB_SOURCE_DIR/tests/pgtest.sh"
@@ -235,6 +235,9 @@ echo "errors: $n_inflight in flight on the killed replica, $n_lost feedback on i
 pb_check_eq "$n_bad" 0 "every failed request was in flight on the killed replica or rated an impression it lost"
 if [ "$n_bad" -ne 0 ]; then
   grep '^unexplained' "$PB_TMP/errors.tsv" | head -20
+  echo "the load client's 5xx answers, most frequent first:"
+  sed -n 's/^soakload: \(POST [^ ]*\) -> \(5[0-9][0-9]\) .*"message":"\([^"]*\).*/\1 \2 \3/p' \
+    "$PB_TMP/load.err" | cut -c1-200 | sort | uniq -c | sort -rn | head -5
   for i in 0 1 2; do
     echo "replica $i (127.0.0.1:${ports[$i]}), its log's warnings and errors:"
     grep -i -E 'error|warn|fail|refus' "$PB_TMP/replica$i.err" | head -10
@@ -294,4 +297,10 @@ pb_check_eq "$pulls" "$stored" "the agreed statistics count every reward in the 
 for i in 0 1 2; do
   kill -0 "${pids[$i]}" 2>/dev/null || pb_fail "replica $i is not running at the end"
 done
+# PB_REPLICAS_KEEP=DIR keeps the request log, the classified errors and the replicas' logs.
+if [ -n "${PB_REPLICAS_KEEP:-}" ]; then
+  mkdir -p "$PB_REPLICAS_KEEP" &&
+    cp "$log" "$PB_TMP"/errors.tsv "$PB_TMP"/replica*.err "$PB_TMP"/load.err "$PB_TMP"/acked \
+      "$PB_TMP"/stored "$PB_REPLICAS_KEEP"/
+fi
 pb_done

@@ -431,6 +431,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "soakload: cannot write %s\n", o.log);
         return 1;
     }
+    if (log_file) /* whole lines even if the process ends abruptly */
+        setvbuf(log_file, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_t *th = calloc((size_t)o.clients, sizeof *th);
     if (!th)
