@@ -460,7 +460,8 @@ int main(int argc, char **argv)
         printf("%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld", next - t0, rss, fds, threads,
                win.ok + win.c4xx + win.c5xx + win.none, win.ok, win.c4xx, win.c5xx, win.none);
         for (int k = 0; k < K_N; k++) {
-            qsort(win.lat[k], win.n[k], sizeof(double), cmp_double);
+            if (win.n[k] > 1) /* kinds this mix never sends have no array at all */
+                qsort(win.lat[k], win.n[k], sizeof(double), cmp_double);
             printf(",%zu,%.2f,%.2f", win.n[k], 1000 * quantile(win.lat[k], win.n[k], 0.5),
                    1000 * quantile(win.lat[k], win.n[k], 0.99));
             win.n[k] = 0;
