@@ -16,9 +16,9 @@
 # ROUNDS rounds; the table has the medians and the ratio to the SQLite baseline of this run.
 #   bash tools/bench/bench_replicas.sh [BUILD_DIR]
 # USERS_FIRST=1 (the default) first runs the load for 1 s against one replica alone, so that
-# the clients' users exist before several replicas write: on PostgreSQL, replicas whose writer
-# batches insert the same new users in different orders deadlock (docs/BENCHMARKS.md);
-# USERS_FIRST=0 measures that too.
+# the clients' users exist before several replicas write and the measured seconds are the
+# steady state; USERS_FIRST=0 measures the users' creation too (where replicas' writers
+# deadlocked on PostgreSQL before main's 7b96b33; docs/BENCHMARKS.md).
 #   env: ROUNDS (3), DURATION_S (10), WARMUP_S (3), CLIENTS (64), NICE (0), USERS_FIRST (1),
 #        CONFIGS ("sqlite sqlite-nginx pg-1 pg-2 pg-3"; sqlite-nginx is the SQLite process
 #        behind the same nginx, to show nginx's own cost), REPLICA_DB (pg; "sqlite" runs the
