@@ -378,6 +378,9 @@ void api_before_metrics(void *ctx)
     set_gauge(m, "pb_writer_retried_batches",
               "batches run again after a PostgreSQL deadlock or serialization failure",
               (double)ws.retried_batches);
+    set_gauge(m, "pb_writer_savepoint_reruns",
+              "batches run again with a savepoint per record because one record failed",
+              (double)ws.savepoint_reruns);
     set_gauge(m, "pb_writer_batches",
               "transactions written (records / batches is the mean batch size)",
               (double)ws.batches);

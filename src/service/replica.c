@@ -21,6 +21,12 @@
 #define REPLICA_BATCH    1000 /* rewards read per query */
 #define REPLICA_MAX_GAPS 32   /* missing-id ranges read one by one; more: one scan from the floor */
 
+struct replica_later {
+    void (*fn)(void *ud, int stopping);
+    void *ud;
+    struct replica_later *next;
+};
+
 struct replica {
     app *a;
     char id[64];
@@ -37,6 +43,7 @@ struct replica {
     int running, stopping;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
+    struct replica_later *later; /* replica_after_poll's, newest first; under stop_mu */
     /* metrics */
     metrics_family *m_taken, *m_lag, *m_seconds, *m_rows, *m_floor, *m_pending, *m_gaps, *m_events,
         *m_errors, *m_last_poll, *m_jobs;
@@ -137,6 +144,24 @@ pb_status replica_new(app *a, store *s, replica **out, char *err)
     return PB_OK;
 }
 
+/* Runs a taken list of replica_after_poll's in the order they came, freeing it. */
+static void run_later(struct replica_later *l, int stopping)
+{
+    struct replica_later *in_order = NULL;
+    while (l) { /* newest first: reverse */
+        struct replica_later *next = l->next;
+        l->next = in_order;
+        in_order = l;
+        l = next;
+    }
+    while (in_order) {
+        struct replica_later *next = in_order->next;
+        in_order->fn(in_order->ud, stopping);
+        free(in_order);
+        in_order = next;
+    }
+}
+
 static void *poll_main(void *arg)
 {
     replica *r = arg;
@@ -154,9 +179,39 @@ static void *poll_main(void *arg)
         if (replica_poll(r, err) != PB_OK)
             fprintf(stderr, "promptbandit: replica poll failed (retried): %s\n", err);
         pthread_mutex_lock(&r->stop_mu);
+        struct replica_later *due = r->later;
+        r->later = NULL;
+        pthread_mutex_unlock(&r->stop_mu);
+        run_later(due, 0);
+        pthread_mutex_lock(&r->stop_mu);
+    }
+    struct replica_later *left = r->later;
+    r->later = NULL;
+    pthread_mutex_unlock(&r->stop_mu);
+    run_later(left, 1);
+    return NULL;
+}
+
+pb_status replica_after_poll(replica *r, void (*fn)(void *ud, int stopping), void *ud, char *err)
+{
+    if (!r || !r->running)
+        return pb_errf(err, PB_ERR_UNAVAILABLE, "replica polling is off");
+    struct replica_later *l = malloc(sizeof *l);
+    if (!l)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    *l = (struct replica_later){.fn = fn, .ud = ud};
+    pthread_mutex_lock(&r->stop_mu);
+    int stopping = r->stopping;
+    if (!stopping) {
+        l->next = r->later;
+        r->later = l;
     }
     pthread_mutex_unlock(&r->stop_mu);
-    return NULL;
+    if (stopping) {
+        free(l);
+        return pb_errf(err, PB_ERR_UNAVAILABLE, "the replica is stopping");
+    }
+    return PB_OK;
 }
 
 pb_status replica_start(replica *r, char *err)

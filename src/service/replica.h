@@ -37,6 +37,12 @@ void replica_free(replica *r);
 const char *replica_id(const replica *r); /* stored in rewards.origin and job_runs.origin */
 int replica_polling(const replica *r);    /* 1 when replica.poll_ms > 0 */
 
+/* Runs fn(ud, 0) on the poll thread after its next poll, so at least one poll later than now,
+ * once; replica_free runs the pending ones with stopping = 1 (fn must then finish without
+ * the writer). fn may call replica_after_poll again. PB_ERR_UNAVAILABLE when polling is off
+ * (or stopping). */
+pb_status replica_after_poll(replica *r, void (*fn)(void *ud, int stopping), void *ud, char *err);
+
 /* One poll now (the thread calls it; tests too): rewards, then events. */
 pb_status replica_poll(replica *r, char *err);
 

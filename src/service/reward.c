@@ -118,6 +118,8 @@ struct reward_job {
     char key[APP_USER_KEY_LEN];
     int has_user;
     char *detail;
+    char *event_id;    /* a copy: the job may outlive the request (reward_again) */
+    double wait_until; /* replicas: a missing impression is looked for again until then */
     struct impressions_info info; /* filled by the check */
     char experiment[PIPELINE_ID_MAX + 1];
     struct reward_feedback_out out;
@@ -129,6 +131,7 @@ struct reward_job {
 static void job_free(struct reward_job *j)
 {
     free(j->detail);
+    free(j->event_id);
     free(j);
 }
 
@@ -155,9 +158,33 @@ static pb_status check_impression(store *s, struct feedback_reward *r, void *ud,
     return rc;
 }
 
+static void reward_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud);
+
+/* Runs on the replica's poll thread one poll after a feedback's impression was not found:
+ * submits it again, or at shutdown answers the 404 it had. */
+static void reward_again(void *ud, int stopping)
+{
+    struct reward_job *j = ud;
+    char err[PB_ERR_LEN];
+    pb_status rc = stopping ? pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist",
+                                      (long long)j->r.impression_id)
+                            : writer_submit_reward(app_writer(j->a), &j->r, check_impression,
+                                                   reward_done, j, err);
+    if (rc != PB_OK) {
+        j->done(rc, &j->out, err, j->ud);
+        job_free(j);
+    }
+}
+
 static void reward_done(pb_status rc, int64_t id, int duplicate, const char *err, void *ud)
 {
     struct reward_job *j = ud;
+    /* Several replicas: the impression may be another replica's, chosen a moment ago and
+     * written behind, not committed yet. Look again after the next poll, until wait_until. */
+    char ignored[PB_ERR_LEN];
+    if (rc == PB_ERR_NOT_FOUND && j->wait_until > pb_now_monotonic() &&
+        replica_after_poll(app_replica(j->a), reward_again, j, ignored) == PB_OK)
+        return;
     if (rc == PB_OK) {
         j->out.reward_id = id;
         j->out.duplicate = duplicate;
@@ -194,13 +221,19 @@ pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done
         j->r = (struct feedback_reward){.impression_id = in->impression_id,
                                         .source = j->out.source,
                                         .value = j->out.value,
-                                        .event_id = in->event_id,
+                                        .event_id = j->event_id,
                                         .detail_json = j->detail,
                                         .origin = replica_id(app_replica(a))};
+        int wait_ms = (int)config_int(app_config(a), "replica.feedback_wait_ms");
+        if (replica_polling(app_replica(a)) && wait_ms > 0)
+            j->wait_until = pb_now_monotonic() + wait_ms / 1000.0;
+        if (in->event_id && !(j->event_id = strdup(in->event_id)))
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+        j->r.event_id = j->event_id;
         /* From here j belongs to the writer's callbacks (reward_done may already have freed
-         * it when this returns). j->r.event_id stays the caller's string: the writer took a
-         * copy, and reward_done reads only the value and the static source. */
-        rc = writer_submit_reward(app_writer(a), &j->r, check_impression, reward_done, j, err);
+         * it when this returns). */
+        if (rc == PB_OK)
+            rc = writer_submit_reward(app_writer(a), &j->r, check_impression, reward_done, j, err);
         if (rc == PB_OK)
             return PB_OK;
     }

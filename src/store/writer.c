@@ -360,7 +360,8 @@ static int storage_failure(writer *w, pb_status rc)
            (rc == PB_ERR_DB && (store_error_is_storage(w->s) || !store_in_transaction(w->s)));
 }
 
-static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry);
+static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry,
+                          int savepoints);
 
 static int compare_str(const void *a, const void *b)
 {
@@ -390,29 +391,59 @@ static void ensure_users_first(writer *w, struct op **ops, size_t n)
         free(ids);
 }
 
-/* Writes ops[0..n) in one transaction (reserving a spare id block in it when asked) and
- * commits; sets every op's rc and err. Returns 1 when the transaction committed. A batch that
- * PostgreSQL fails as a deadlock or a serialization failure (nothing of it stored) runs again,
- * at most WRITER_RETRIES more times, before it counts as a failed commit. */
-static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
+/* Forgets what a rolled-back attempt set in the ops, for the next attempt. */
+static void reset_ops(struct op **ops, size_t n)
 {
-    if (store_is_pg(w->s))
-        ensure_users_first(w, ops, n);
-    for (int attempt = 0;; attempt++) {
-        int committed = run_batch_once(w, ops, n, reserve, attempt < WRITER_RETRIES);
-        if (committed >= 0)
-            return committed;
-        pthread_mutex_lock(&w->mu);
-        w->stats.retried_batches++;
-        pthread_mutex_unlock(&w->mu);
-        for (size_t i = 0; i < n; i++)
-            ops[i]->rc = PB_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct op *o = ops[i];
+        o->rc = PB_OK;
+        if (o->kind == OP_REWARD)
+            o->id = 0;
+        o->duplicate = 0;
+        o->erase = (struct writer_erase_result){0};
     }
 }
 
-/* One attempt of run_batch. Returns 1 committed, 0 failed (ops answered), or -1 when it failed
- * transiently and may_retry: nothing was stored and the ops are untouched for another try. */
-static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry)
+/* Writes ops[0..n) in one transaction (reserving a spare id block in it when asked) and
+ * commits; sets every op's rc and err. Returns 1 when the transaction committed. A batch that
+ * PostgreSQL fails as a deadlock or a serialization failure (nothing of it stored) runs again,
+ * at most WRITER_RETRIES more times, before it counts as a failed commit.
+ *
+ * Each record runs in a savepoint so that a bad one fails alone. On PostgreSQL a savepoint and
+ * its release are two more round trips to the server per record, most of a record's cost, and
+ * records almost never fail: the batch first runs without them, and only when a record fails
+ * is it rolled back and run again with them (counted in savepoint_reruns). */
+static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
+{
+    int savepoints = 1;
+    if (store_is_pg(w->s)) {
+        ensure_users_first(w, ops, n);
+        savepoints = n == 1;
+    }
+    for (int attempt = 0;; attempt++) {
+        int committed =
+            run_batch_once(w, ops, n, reserve, attempt < WRITER_RETRIES || !savepoints, savepoints);
+        if (committed >= 0)
+            return committed;
+        pthread_mutex_lock(&w->mu);
+        if (committed == -2)
+            w->stats.savepoint_reruns++;
+        else
+            w->stats.retried_batches++;
+        pthread_mutex_unlock(&w->mu);
+        if (committed == -2) {
+            savepoints = 1;
+            attempt--; /* not a retry of a failure of the database's */
+        }
+        reset_ops(ops, n);
+    }
+}
+
+/* One attempt of run_batch. Returns 1 committed, 0 failed (ops answered), -1 when it failed
+ * transiently and may_retry: nothing was stored and the ops are reset for another try, or -2
+ * when a record failed in a batch run without savepoints (rolled back; run it with them). */
+static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry,
+                          int savepoints)
 {
     char why[PB_ERR_LEN];
     int64_t first = 0;
@@ -422,16 +453,21 @@ static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int
         rc = feedback_reserve_impression_ids(w->s, WRITER_ID_BLOCK, &first, why);
     for (size_t i = 0; rc == PB_OK && i < n; i++) {
         struct op *o = ops[i];
-        pb_status one = store_savepoint(w->s, o->err);
+        pb_status one = savepoints ? store_savepoint(w->s, o->err) : PB_OK;
         if (one == PB_OK)
             one = run_op(w, o, &memo);
+        if (one != PB_OK && !savepoints) {
+            store_rollback(w->s);
+            return -2;
+        }
         if (one != PB_OK || o->kind == OP_ERASE || o->kind == OP_CALL)
             memo = (struct feedback_memo){0}; /* rolled back, or a write that may undo it */
         if (one != PB_OK && storage_failure(w, one)) {
             rc = pb_errf(why, PB_ERR_DB, "%s", o->err);
             break;
         }
-        store_savepoint_end(w->s, one);
+        if (savepoints)
+            store_savepoint_end(w->s, one);
         o->rc = one;
     }
     if (rc == PB_OK)
@@ -440,6 +476,8 @@ static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int
         store_rollback(w->s);
     if (rc != PB_OK && may_retry && store_error_is_transient(w->s))
         return -1;
+    if (rc != PB_OK && !savepoints)
+        return -2; /* a commit that failed without savepoints: once more with them */
     note_commit(w, rc, why, first);
     if (rc == PB_OK)
         return 1;

@@ -145,9 +145,11 @@ struct writer_stats {
     uint64_t failed_commits;  /* transactions that failed as a whole (disk full, I/O, probes too) */
     uint64_t retried_batches; /* PostgreSQL: batches run again after a deadlock or a
                                * serialization failure (WRITER_RETRIES) */
-    uint64_t write_behind;    /* impressions submitted without a done callback */
-    uint64_t queue_full;      /* submits refused with PB_ERR_LIMIT */
-    size_t queued;            /* submitted and not yet settled, the batch being written included */
+    uint64_t savepoint_reruns; /* PostgreSQL: batches first run without a savepoint per record
+                                * and run again with them because a record failed */
+    uint64_t write_behind;     /* impressions submitted without a done callback */
+    uint64_t queue_full;       /* submits refused with PB_ERR_LIMIT */
+    size_t queued;             /* submitted and not yet settled, the batch being written included */
     size_t last_batch, largest_batch;
     /* batch_sizes[i]: batches of more than 2^(i-1) and at most 2^i records (i = 0: one
      * record); the last bucket counts every larger batch. records / batches is the mean. */
