@@ -5,9 +5,8 @@
  * SQLite's `?` and `?N` placeholders (rewritten by pgsql.h) so that one SQL text serves both
  * backends; typed binds and reads; transactions and savepoints; errors as pb_status +
  * message; session advisory locks for background jobs that must run once across replicas. A
- * handle is used by one thread at a time. Knows nothing of the tables' meaning. The rest of
- * the store does not call it yet (docs/STORE.md "PostgreSQL backend (in progress)"); libpq
- * appears only in pgconn.c. */
+ * handle is used by one thread at a time. Knows nothing of the tables' meaning. Only store.c
+ * calls it (docs/STORE.md "PostgreSQL backend"); libpq appears only in pgconn.c. */
 #ifndef PGCONN_H
 #define PGCONN_H
 
