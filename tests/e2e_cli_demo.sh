@@ -5,6 +5,8 @@
 # DEMO banner and every log line the "promptbandit demo:" label, a person can chat too, SIGTERM
 # stops it with status 0; `serve` never shows the banner.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_demo=$(pb_db demo.db) || exit 2
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
 cd "$PB_SOURCE_DIR" || exit 1 # the demo reads the repository's prompts and emotion model
 unset PB_LLM_BASE_URL OPENAI_BASE_URL OPENAI_API_KEY PB_LLM_API_KEY PB_SERVER_ADMIN_TOKEN
@@ -14,7 +16,7 @@ pb_check_eq "$?" 0 "demo --help exits 0"
 pb_check "the help says what the users favour" grep -q "joy favours prompt C" "$PB_TMP/help"
 pb_expect 2 "--speed 0..1000" -- "$BIN" demo --speed fast
 
-pb_start demo "$BIN" demo --port 0 --speed 50 --seed 3 --db "$PB_TMP/demo.db"
+pb_start demo "$BIN" demo --port 0 --speed 50 --seed 3 --db "$db_demo"
 demo_pid=$PB_LAST_PID
 url=$(pb_listen_url "$PB_TMP/demo.err") && pb_wait_http "$url/healthz" || exit 1
 token=$(sed -n 's/^promptbandit demo: admin token \(.*\)$/\1/p' "$PB_TMP/demo.err")
@@ -50,7 +52,7 @@ pb_check "every log line is labelled as the demo" \
 pb_check "the access log went to the demo's own file" test -s "$PB_TMP/demo.db.access.log"
 
 # serve, on the same database, shows no banner
-PB_LLM_BASE_URL= pb_start serve "$BIN" serve --port 0 --db "$PB_TMP/demo.db"
+PB_LLM_BASE_URL= pb_start serve "$BIN" serve --port 0 --db "$db_demo"
 serve_url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$serve_url/healthz" || exit 1
 pb_http GET "$serve_url/"
 pb_check_eq "$PB_STATUS" 200 "serve answers its chat page"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# test_tree_testdb.sh — the PostgreSQL pass covers every test that uses a database: a unit or
+# end-to-end test that opens one (store_open, a db.path setting, --db, PB_DB_PATH, sqlite3_open)
+# takes it from tests/testdb.h or lib.sh's pb_db (or a harness built on them) — which is what
+# CMakeLists.txt looks for to register its <name>_pg twin — or is listed in tests/backend_specific.txt;
+# every listed name is a test; docs/STORE.md prints the list exactly (name and reason).
+source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+cd "$PB_SOURCE_DIR" || exit 1
+
+list=tests/backend_specific.txt
+opens='store_open\(|"db\.path",|--db "|PB_DB_PATH=|sqlite3_open'
+uses='testdb_make|pb_db |svc_harness\.h|dash_harness\.h|writer_harness\.h' # CMakeLists.txt's
+
+mapfile -t listed < <(grep -E '^[a-z]' "$list" | awk '{print $1}')
+pb_check "$list names at least one test" test "${#listed[@]}" -gt 0
+for name in "${listed[@]}"; do
+  pb_check "$name (backend_specific.txt) is a test" \
+    bash -c "ls tests/$name.c tests/$name.sh 2>/dev/null | grep -q ."
+done
+
+uncovered=()
+for f in tests/test_*.c tests/test_*.sh tests/e2e_*.c tests/e2e_*.sh; do
+  name=$(basename "${f%.*}")
+  grep -qE -- "$opens" "$f" || continue
+  grep -qE -- "$uses" "$f" && continue
+  printf '%s\n' "${listed[@]}" | grep -qx "$name" && continue
+  uncovered+=("$name")
+done
+pb_check_eq "${uncovered[*]}" "" \
+  "every test that opens a database uses testdb.h / pb_db or is in backend_specific.txt"
+
+# The docs' table: one row `| \`name\` | reason |` per listed test, in the same order.
+expected=$(grep -E '^[a-z]' "$list" | sed -E 's/^([a-z0-9_]+) +(.*)$/| `\1` | \2 |/')
+actual=$(sed -n '/^<!-- backend_specific.txt -->$/,/^<!-- end -->$/p' docs/STORE.md | grep '^| `')
+pb_check_eq "$actual" "$expected" "docs/STORE.md prints tests/backend_specific.txt"
+
+# The detector itself: a file that opens a database without the helpers is reported.
+mkdir -p "$PB_TMP/tests"
+printf 'store_open(path, NULL, &s, err);\n' >"$PB_TMP/tests/test_x_plain.c"
+pb_check "a store_open without testdb.h would be found" grep -qE -- "$opens" "$PB_TMP/tests/test_x_plain.c"
+pb_check "and is not taken for a helper" bash -c "! grep -qE -- '$uses' '$PB_TMP/tests/test_x_plain.c'"
+
+pb_done
