@@ -6,8 +6,6 @@
 #include "store/stmt.h"
 #include "svc_harness.h"
 
-#include <sqlite3.h>
-
 #define TOK "admintok"
 
 /* Ages every impression by `seconds` (so the sweep sees them past rewards.wait_s without a
@@ -16,7 +14,7 @@ static void age_impressions(const struct svc *s, int seconds)
 {
     char err[PB_ERR_LEN], sql[160];
     store *st = NULL;
-    sqlite3_stmt *q;
+    store_stmt *q;
     snprintf(sql, sizeof sql,
              "UPDATE impressions SET created_at = created_at - %d, activated_at = "
              "activated_at - %d",

@@ -6,8 +6,6 @@
 #include "service/livefeat.h"
 #include "svc_harness.h"
 
-#include <sqlite3.h>
-
 #define TOK "admintok"
 /* [bias, positive, negative, ambiguous, neutral, log1p_turns, hour_sin, hour_cos] */
 #define X_POS "[1, 0.9, 0, 0, 0, 0, 0, 1]"
@@ -41,14 +39,14 @@ static int stored_features(const struct svc *s, long long id, double x[FEATVEC_D
 {
     char err[PB_ERR_LEN];
     store *st = NULL;
-    sqlite3_stmt *q;
+    store_stmt *q;
     int found = 0;
     if (store_open(s->db, NULL, &st, err) == PB_OK &&
         store_prepare(st, "SELECT context FROM impressions WHERE id = ?1", &q, err) == PB_OK) {
-        sqlite3_bind_int64(q, 1, id);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            found = featvec_from_context((const char *)sqlite3_column_text(q, 0), x, err) == 1;
-        sqlite3_reset(q);
+        store_bind_int(q, 1, id);
+        if (store_step(q) == 1)
+            found = featvec_from_context(store_col_text(q, 0), x, err) == 1;
+        store_reset(q);
     }
     store_close(st);
     return found;

@@ -5,8 +5,6 @@
 #include "store/impressions.h"
 #include "svc_harness.h"
 
-#include <sqlite3.h>
-
 #define TOK   "admintok"
 #define HAPPY "{\"user_id\":\"u1\",\"message\":\"너무 행복하고 신나\"}"
 
@@ -101,18 +99,18 @@ static int stored_from_global(const struct svc *s, long long id)
 {
     char err[PB_ERR_LEN];
     store *st = NULL;
-    sqlite3_stmt *q;
+    store_stmt *q;
     int out = -1;
     if (store_open(s->db, NULL, &st, err) == PB_OK &&
         store_prepare(st, "SELECT context FROM impressions WHERE id = ?1", &q, err) == PB_OK) {
-        sqlite3_bind_int64(q, 1, id);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-            json_t *c = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+        store_bind_int(q, 1, id);
+        if (store_step(q) == 1) {
+            json_t *c = json_loads(store_col_text(q, 0), 0, NULL);
             json_t *g = json_object_get(c, "from_global");
             out = json_is_boolean(g) ? json_is_true(g) : -1;
             json_decref(c);
         }
-        sqlite3_reset(q);
+        store_reset(q);
     }
     store_close(st);
     return out;

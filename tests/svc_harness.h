@@ -119,8 +119,9 @@ static inline void svc_start(struct svc *s, const char *const *settings)
         rc = app_new(s->cfg, &ao, &s->app, err);
     if (rc == PB_OK)
         rc = api_routes_new(&s->routes, &n_routes, err);
-    struct server_options so = {s->routes,           n_routes,   s->app,
-                                app_metrics(s->app), api_health, api_before_metrics};
+    struct server_options so = {s->routes,  n_routes,
+                                s->app,     s->app ? app_metrics(s->app) : NULL,
+                                api_health, api_before_metrics};
     if (rc == PB_OK)
         rc = server_new(s->cfg, &so, &s->srv, err);
     if (rc == PB_OK)

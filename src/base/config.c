@@ -24,10 +24,15 @@ struct setting {
 
 /* The one list of settings. Add a row to add a setting; docs/CONFIG.md mirrors it. */
 static const struct setting settings[] = {
-    {"db.path", T_STR, "db/promptbandit.db", 0, 0, 0, "SQLite database file"},
+    {"db.url", T_STR, "", 0, 0, 1,
+     "the database: a postgresql:// URL (several serve replicas share it, docs/STORE.md) or a "
+     "SQLite file path; empty = db.path"},
+    {"db.path", T_STR, "db/promptbandit.db", 0, 0, 0,
+     "SQLite database file, used when db.url is empty"},
     {"db.synchronous", T_STR, "FULL", 0, 0, 0,
      "SQLite synchronous mode: FULL (survives power loss) or NORMAL (survives crashes)"},
-    {"db.busy_timeout_ms", T_INT, "5000", 0, 600000, 0, "wait this long for a locked database"},
+    {"db.busy_timeout_ms", T_INT, "5000", 0, 600000, 0,
+     "wait this long for a locked database (PostgreSQL: the lock timeout)"},
     {"db.vfs", T_STR, "", 0, 0, 0,
      "SQLite VFS: empty = the default; \"faulty\" is for tests only (fails writes or fsyncs as "
      "db.fault_file says, docs/STORE.md)"},

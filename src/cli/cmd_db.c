@@ -15,7 +15,7 @@
 
 #define DB_OPTIONS                                                                                 \
     "options:\n"                                                                                   \
-    "  --db PATH      database file (default: setting db.path)\n"                                  \
+    "  --db PATH      database file or postgresql:// URL (default: db.url, else db.path)\n"        \
     "  --config FILE  JSON settings file (default: $PB_CONFIG)\n"
 
 static const struct cmd_action actions[] = {

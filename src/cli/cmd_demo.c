@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +35,24 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: promptbandit demo [--port N] [--speed TURNS_PER_S] [--seed S] [--db PATH]\n"
-          "                         [--prompts DIR] [--config FILE]\n\n"
-          "Runs the service with a simulated LLM provider (in this process, on 127.0.0.1) and\n"
-          "simulated users who chat and like, dislike or regenerate answers. Their taste depends\n"
-          "on the emotion of what they say: joy favours prompt C, sadness and hurt B, anxiety and\n"
-          "embarrassment D, anger B, no emotion A. Open the chat page and /admin (the admin\n"
-          "token is printed) and watch the verdict move. Every page shows a DEMO banner and every\n"
-          "log line starts with \"promptbandit demo:\". Nothing is sent to a real provider.\n\n"
-          "  --port N        port of the service (default 8080; 0 = any free port)\n"
-          "  --speed N       simulated turns per second (default 4)\n"
-          "  --seed S        the users' randomness (default 1)\n"
-          "  --db PATH       database (default: demo.db in a fresh folder under /tmp)\n"
-          "  --prompts DIR   the arms (default: setting prompts.dir)\n"
-          "  --config FILE   settings file (LLM settings are replaced by the simulation)\n\n"
-          "Ctrl-C (SIGINT) or SIGTERM stops it.\n",
-          out);
+    fputs(
+        "usage: promptbandit demo [--port N] [--speed TURNS_PER_S] [--seed S] [--db PATH]\n"
+        "                         [--prompts DIR] [--config FILE]\n\n"
+        "Runs the service with a simulated LLM provider (in this process, on 127.0.0.1) and\n"
+        "simulated users who chat and like, dislike or regenerate answers. Their taste depends\n"
+        "on the emotion of what they say: joy favours prompt C, sadness and hurt B, anxiety and\n"
+        "embarrassment D, anger B, no emotion A. Open the chat page and /admin (the admin\n"
+        "token is printed) and watch the verdict move. Every page shows a DEMO banner and every\n"
+        "log line starts with \"promptbandit demo:\". Nothing is sent to a real provider.\n\n"
+        "  --port N        port of the service (default 8080; 0 = any free port)\n"
+        "  --speed N       simulated turns per second (default 4)\n"
+        "  --seed S        the users' randomness (default 1)\n"
+        "  --db PATH       database file or postgresql:// URL (default: demo.db in a fresh folder\n"
+        "                  under /tmp)\n"
+        "  --prompts DIR   the arms (default: setting prompts.dir)\n"
+        "  --config FILE   settings file (LLM settings are replaced by the simulation)\n\n"
+        "Ctrl-C (SIGINT) or SIGTERM stops it.\n",
+        out);
 }
 
 struct demo_args {
@@ -316,13 +319,17 @@ static int start_provider(struct demo *d, char *err)
 static int demo_settings(struct demo *d, const struct demo_args *a, char *token, char *err)
 {
     char log[600];
-    if (!a->db) {
+    /* A database URL (PostgreSQL) has no folder of its own for the access log. */
+    bool url = a->db && strstr(a->db, "://");
+    if (!a->db || url) {
         snprintf(d->dir, sizeof d->dir, "%s/promptbandit-demo-XXXXXX",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(d->dir))
             return pb_errf(err, PB_ERR_IO, "cannot create a folder for the demo: %s",
                            strerror(errno));
-        snprintf(d->db, sizeof d->db, "%s/demo.db", d->dir);
+        snprintf(d->db, sizeof d->db, "%s", url ? a->db : "");
+        if (!url)
+            snprintf(d->db, sizeof d->db, "%s/demo.db", d->dir);
         snprintf(log, sizeof log, "%s/access.log", d->dir);
     } else {
         snprintf(d->db, sizeof d->db, "%s", a->db);

@@ -19,7 +19,7 @@
     "options:\n"                                                                                   \
     "  --experiment NAME  experiment (default: \"default\", synced from prompts.dir\n"             \
     "                     on every action: a changed file becomes a new version)\n"                \
-    "  --db PATH          database file (default: setting db.path)\n"                              \
+    "  --db PATH          database file or postgresql:// URL (default: db.url, else db.path)\n"    \
     "  --config FILE      JSON settings file (default: $PB_CONFIG)\n"
 #define ARM_FILES                                                                                  \
     "Arm files are prompts.dir/NAME.txt where NAME is a letter then letters or digits\n"           \

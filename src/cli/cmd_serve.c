@@ -16,21 +16,22 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: promptbandit serve [--port N] [--host ADDR] [--config FILE] [--db PATH]\n"
-                 "                          [--prompts DIR]\n\n"
-                 "Runs the HTTP service: chat (POST /v1/chat), feedback, choose, the admin API,\n"
-                 "the chat page (/) and the dashboard (/admin), /healthz and /metrics. Without an\n"
-                 "LLM provider (PB_LLM_BASE_URL or OPENAI_BASE_URL) it still serves pages,\n"
-                 "feedback, choose and statistics; chat answers 503 until one is configured.\n"
-                 "SIGTERM or SIGINT stops it gracefully (requests in flight finish, every\n"
-                 "acknowledged write is committed).\n\n"
-                 "options:\n"
-                 "  --port N       port (default: server.port; 0 = any free port, printed)\n"
-                 "  --host ADDR    listen address (default: server.host)\n"
-                 "  --config FILE  JSON settings file (default: $PB_CONFIG)\n"
-                 "  --db PATH      database file (default: db.path)\n"
-                 "  --prompts DIR  arm prompt files synced at start (default: prompts.dir)\n\n"
-                 "settings: promptbandit config show; docs/SERVICE.md\n");
+    fprintf(out,
+            "usage: promptbandit serve [--port N] [--host ADDR] [--config FILE] [--db PATH]\n"
+            "                          [--prompts DIR]\n\n"
+            "Runs the HTTP service: chat (POST /v1/chat), feedback, choose, the admin API,\n"
+            "the chat page (/) and the dashboard (/admin), /healthz and /metrics. Without an\n"
+            "LLM provider (PB_LLM_BASE_URL or OPENAI_BASE_URL) it still serves pages,\n"
+            "feedback, choose and statistics; chat answers 503 until one is configured.\n"
+            "SIGTERM or SIGINT stops it gracefully (requests in flight finish, every\n"
+            "acknowledged write is committed).\n\n"
+            "options:\n"
+            "  --port N       port (default: server.port; 0 = any free port, printed)\n"
+            "  --host ADDR    listen address (default: server.host)\n"
+            "  --config FILE  JSON settings file (default: $PB_CONFIG)\n"
+            "  --db PATH      database file or postgresql:// URL (default: db.url, else db.path)\n"
+            "  --prompts DIR  arm prompt files synced at start (default: prompts.dir)\n\n"
+            "settings: promptbandit config show; docs/SERVICE.md\n");
 }
 
 struct serve_args {

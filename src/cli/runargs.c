@@ -62,7 +62,7 @@ static const char start_help[] =
     "                        judge.local_model)\n"
     "  --attempts N          tries of a failing step (default: setting run.step_attempts)\n"
     "  --config FILE         settings file (default: $PB_CONFIG)\n"
-    "  --db PATH             database (default: setting db.path)\n"
+    "  --db PATH             database file or postgresql:// URL (default: db.url, else db.path)\n"
     "  --name NAME           run name (default: the task's name)\n"
     "  --out DIR             write steps.jsonl, report.md, report.json and SVG plots there\n"
     "  --dry-run             print what would be called and the estimated cost; no calls\n"

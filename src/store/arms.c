@@ -19,7 +19,7 @@
     "coalesce(retired_at, 0)"
 
 static const char *SQL_ARM_LIST = "SELECT " ARM_COLUMNS " FROM arms WHERE experiment_id = ?1 "
-                                  "AND (?2 OR retired_at IS NULL) ORDER BY id";
+                                  "AND (?2 <> 0 OR retired_at IS NULL) ORDER BY id";
 static const char *SQL_ARM_GET = "SELECT " ARM_COLUMNS " FROM arms WHERE id = ?1";
 static const char *SQL_ARM_FIND = "SELECT " ARM_COLUMNS " FROM arms WHERE experiment_id = ?1 "
                                   "AND name = ?2 AND retired_at IS NULL";
@@ -69,20 +69,20 @@ static void clear_arm(void *item)
     arms_clear(item);
 }
 
-static pb_status read_arm(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_arm(store_stmt *st, void *item, char *err)
 {
     struct arm *a = item;
     int ok = 1;
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(st, 0);
-    a->experiment_id = sqlite3_column_int64(st, 1);
+    a->id = store_col_int(st, 0);
+    a->experiment_id = store_col_int(st, 1);
     stmt_column_copy(st, 2, a->name, sizeof a->name);
-    a->version = sqlite3_column_int(st, 3);
+    a->version = (int)store_col_int(st, 3);
     a->prompt = stmt_column_strdup(st, 4, &ok);
     stmt_column_copy(st, 5, a->content_hash, sizeof a->content_hash);
     a->source_path = stmt_column_strdup(st, 6, &ok);
-    a->created_at = sqlite3_column_double(st, 7);
-    a->retired_at = sqlite3_column_double(st, 8);
+    a->created_at = store_col_real(st, 7);
+    a->retired_at = store_col_real(st, 8);
     if (!ok) {
         arms_clear(a);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -93,7 +93,7 @@ static pb_status read_arm(sqlite3_stmt *st, void *item, char *err)
 pb_status arms_list(store *s, int64_t experiment_id, bool include_retired, struct arm **out,
                     size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc =
         stmt_prepare(s, SQL_ARM_LIST, &st, err, STMT_INT(experiment_id), STMT_INT(include_retired));
@@ -141,16 +141,16 @@ static pb_status unretire_locked(store *s, int64_t arm_id, char *err)
 static pb_status name_state(store *s, int64_t experiment_id, const char *name, int *max_version,
                             int64_t *active_id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_ARM_NAME_STATE, &st, "reading arm versions", err,
                          STMT_INT(experiment_id), STMT_TEXT(name));
     if (row == 0) /* an aggregate always answers; no row means the statement failed */
         return store_sql_error(s, "reading arm versions", err);
     if (row < 0)
         return row;
-    *max_version = sqlite3_column_int(st, 0);
-    *active_id = sqlite3_column_int64(st, 1);
-    sqlite3_reset(st);
+    *max_version = (int)store_col_int(st, 0);
+    *active_id = store_col_int(st, 1);
+    store_reset(st);
     return PB_OK;
 }
 
@@ -193,23 +193,23 @@ struct add_request {
 static pb_status match_existing(store *s, const struct add_request *q, const char *hash,
                                 int64_t *arm_id, enum arms_change *change, bool *found, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_ARM_BY_HASH, &st, "looking up a prompt", err,
                          STMT_INT(q->experiment_id), STMT_TEXT(hash));
     *found = row == 1;
     if (row <= 0)
         return row;
     pb_status rc = PB_OK;
-    const char *name = (const char *)sqlite3_column_text(st, 1);
-    int version = sqlite3_column_int(st, 2), active = sqlite3_column_int(st, 3);
-    *arm_id = sqlite3_column_int64(st, 0);
+    const char *name = store_col_text(st, 1);
+    int version = (int)store_col_int(st, 2), active = (int)store_col_int(st, 3);
+    *arm_id = store_col_int(st, 0);
     *change = ARMS_UNCHANGED;
     if (strcmp(name, q->name) != 0)
         rc = pb_errf(err, PB_ERR_CONFLICT, "%s: the same text is already arm %s v%d", q->label,
                      name, version);
     else if (!active && !q->sync)
         *change = ARMS_RESTORED;
-    sqlite3_reset(st);
+    store_reset(st);
     return rc;
 }
 
@@ -221,7 +221,7 @@ static pb_status insert_arm(store *s, const struct add_request *q, int version, 
                              STMT_TEXT(hash), STMT_TEXT(q->source_path), STMT_REAL(store_now()));
     if (rc == PB_OK)
         *arm_id = store_last_insert_id(s);
-    else if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    else if (store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "no experiment with id %lld",
                      (long long)q->experiment_id);
     return rc;
@@ -268,7 +268,7 @@ pb_status arms_add(store *s, int64_t experiment_id, const char *name, const char
     struct add_request q = {experiment_id, name, NULL, source_path, name, 0, false};
     q.text = trim_prompt(text, &len);
     q.len = len;
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_end(s, add_locked(s, &q, &id, &what, err), err);
@@ -284,7 +284,7 @@ pb_status arms_retire(store *s, int64_t arm_id, char *err)
     struct arm a = {0};
     pb_status rc = arms_get(s, arm_id, &a, err);
     arms_clear(&a);
-    if (rc != PB_OK || (rc = store_begin(s, err)) != PB_OK)
+    if (rc != PB_OK || (rc = store_begin_serial(s, err)) != PB_OK)
         return rc;
     return store_end(s, retire_locked(s, arm_id, err), err);
 }
@@ -310,7 +310,7 @@ static pb_status restore_locked(store *s, int64_t arm_id, char *err)
 
 pb_status arms_restore(store *s, int64_t arm_id, char *err)
 {
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     return store_end(s, restore_locked(s, arm_id, err), err);
@@ -400,7 +400,7 @@ pb_status arms_sync_dir(store *s, int64_t experiment_id, const char *dir,
     size_t n = 0;
     struct arms_sync_summary sum = {0};
     pb_status rc = list_txt_files(dir, &files, &n, err);
-    if (rc == PB_OK && (rc = store_begin(s, err)) == PB_OK) {
+    if (rc == PB_OK && (rc = store_begin_serial(s, err)) == PB_OK) {
         for (size_t i = 0; i < n && rc == PB_OK; i++)
             rc = sync_file(s, experiment_id, dir, files[i], &sum, err);
         rc = store_end(s, rc, err);

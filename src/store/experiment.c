@@ -54,19 +54,19 @@ static void clear_experiment(void *item)
     store_experiment_clear(item);
 }
 
-static pb_status read_experiment(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_experiment(store_stmt *st, void *item, char *err)
 {
     struct store_experiment *e = item;
     int ok = 1;
     memset(e, 0, sizeof *e);
-    e->id = sqlite3_column_int64(st, 0);
+    e->id = store_col_int(st, 0);
     stmt_column_copy(st, 1, e->name, sizeof e->name);
     stmt_column_copy(st, 2, e->kind, sizeof e->kind);
     e->policy = stmt_column_strdup(st, 3, &ok);
     e->policy_params = stmt_column_strdup(st, 4, &ok);
     stmt_column_copy(st, 5, e->status, sizeof e->status);
-    e->promoted_arm_id = sqlite3_column_int64(st, 6);
-    e->created_at = sqlite3_column_double(st, 7);
+    e->promoted_arm_id = store_col_int(st, 6);
+    e->created_at = store_col_real(st, 7);
     if (!ok) {
         store_experiment_clear(e);
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
@@ -112,7 +112,7 @@ pb_status store_experiment_get_or_create(store *s, const char *name, const char 
         return pb_errf(err, PB_ERR_INVALID, "experiment kind must be live or offline");
     if (!policy || !*policy)
         return pb_errf(err, PB_ERR_INVALID, "experiment '%s': empty policy", name);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get(s, name, out, err);
@@ -128,7 +128,7 @@ pb_status store_experiment_get_or_create(store *s, const char *name, const char 
 
 pb_status store_experiment_list(store *s, struct store_experiment **out, size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc = store_prepare(s, SQL_EXPERIMENT_LIST, &st, err);
     if (rc == PB_OK)
@@ -164,7 +164,7 @@ pb_status store_experiment_set_policy(store *s, int64_t id, const char *policy,
 
 int store_experiment_arm_state(store *s, int64_t id, int64_t arm_id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row =
         stmt_first(s, SQL_ARM_STATE, &st, "looking up an arm", err, STMT_INT(id), STMT_INT(arm_id));
     if (row < 0)
@@ -172,8 +172,8 @@ int store_experiment_arm_state(store *s, int64_t id, int64_t arm_id, char *err)
     if (row == 0)
         return pb_errf(err, PB_ERR_NOT_FOUND, "arm %lld is not in experiment %lld",
                        (long long)arm_id, (long long)id);
-    int active = sqlite3_column_int(st, 0) ? 1 : 0;
-    sqlite3_reset(st);
+    int active = (int)store_col_int(st, 0) ? 1 : 0;
+    store_reset(st);
     return active;
 }
 
@@ -198,7 +198,7 @@ pb_status store_experiment_archive(store *s, int64_t id, char *err)
 pb_status store_experiment_reset(store *s, int64_t id, int64_t *new_id, char *err)
 {
     struct store_experiment old = {0};
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get_by_id(s, id, &old, err);
@@ -224,7 +224,7 @@ pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, con
                                 const char *policy, int64_t *new_id, char *err)
 {
     struct store_experiment from = {0}, same = {0};
-    sqlite3_stmt *st;
+    store_stmt *st;
     int64_t n_arms = 0;
     if (!name || !*name || strlen(name) > 64)
         return pb_errf(err, PB_ERR_INVALID, "experiment name must have 1 to 64 bytes");
@@ -232,7 +232,7 @@ pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, con
         return pb_errf(err, PB_ERR_INVALID, "experiment kind must be live or offline");
     if (!policy || !*policy)
         return pb_errf(err, PB_ERR_INVALID, "experiment '%s': empty policy", name);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = store_experiment_get_by_id(s, from_id, &from, err);
@@ -242,8 +242,8 @@ pb_status store_experiment_copy(store *s, int64_t from_id, const char *name, con
         if (row < 0)
             rc = row;
         if (row == 1) {
-            n_arms = sqlite3_column_int64(st, 0);
-            sqlite3_reset(st);
+            n_arms = store_col_int(st, 0);
+            store_reset(st);
         }
     }
     if (rc == PB_OK && n_arms == 0)

@@ -30,24 +30,30 @@ static const char *SQL_ERASE_USER = "DELETE FROM users WHERE id = ?1";
 static const char *SQL_CONVERSATION_GET = "SELECT user_id, arm_id FROM conversations WHERE id = ?1";
 static const char *SQL_CONVERSATION_INSERT =
     "INSERT INTO conversations (id, user_id, experiment_id, arm_id, segment, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING";
 static const char *SQL_IMPRESSION_INSERT =
     "INSERT INTO impressions (id, experiment_id, arm_id, user_id, conversation_id, segment, "
     "context, propensity, activated, created_at) "
     "VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9)";
 /* Reserves ?1 ids: the block starts past every reservation and every stored impression (rows
  * written by versions before 004, or deleted rows' ids, are never handed out again). */
-static const char *SQL_RESERVE_IDS =
-    "INSERT INTO id_blocks (name, next) "
-    "VALUES ('impressions', (SELECT coalesce(max(id), 0) + 1 FROM impressions) + ?1) "
-    "ON CONFLICT (name) DO UPDATE SET next = max(id_blocks.next, "
-    "(SELECT coalesce(max(id), 0) + 1 FROM impressions)) + ?1 "
-    "RETURNING next - ?1";
+#define SQL_RESERVE_IDS_(MAX)                                                                      \
+    "INSERT INTO id_blocks (name, next) "                                                          \
+    "VALUES ('impressions', (SELECT coalesce(max(id), 0) + 1 FROM impressions) + ?1) "             \
+    "ON CONFLICT (name) DO UPDATE SET next = " MAX "(id_blocks.next, "                             \
+    "(SELECT coalesce(max(id), 0) + 1 FROM impressions)) + ?1 "                                    \
+    "RETURNING next - ?1"
+static const char *SQL_RESERVE_IDS = SQL_RESERVE_IDS_("max");
+static const char *SQL_RESERVE_IDS_PG = SQL_RESERVE_IDS_("greatest");
 static const char *SQL_RETURN_IDS =
     "UPDATE id_blocks SET next = ?1 WHERE name = 'impressions' AND next = ?2";
+/* A unique conflict (the event id, or the impression's one reward of a source) stores nothing
+ * and answers no row, rather than failing: on PostgreSQL a failed statement would abort the
+ * writer's whole transaction, and the look-up that tells a retry from a conflict must run in
+ * it. */
 static const char *SQL_REWARD_INSERT =
     "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id";
 static const char *SQL_REWARD_BY_EVENT =
     "SELECT id, impression_id, source FROM rewards WHERE event_id = ?1";
 static const char *SQL_ARM_IDS = "SELECT id FROM arms WHERE experiment_id = ?1 ORDER BY id";
@@ -62,7 +68,7 @@ static const char *SQL_REWARD_STATS =
     "(SELECT i.arm_id AS arm_id, count(*) AS n, sum(r.value) AS s, sum(r.value * r.value) AS q "
     "FROM rewards r JOIN impressions i ON i.id = r.impression_id WHERE i.experiment_id = ?1 "
     "GROUP BY i.arm_id, i.conversation_id, CASE WHEN i.conversation_id IS NULL THEN i.id END) "
-    "GROUP BY arm_id";
+    "AS clusters GROUP BY arm_id";
 static const char *SQL_MESSAGE_INSERT =
     "INSERT INTO messages (conversation_id, impression_id, role, content, created_at) "
     "SELECT c.id, nullif(?2, 0), ?3, ?4, ?5 FROM conversations c JOIN users u ON u.id = "
@@ -70,7 +76,7 @@ static const char *SQL_MESSAGE_INSERT =
 static const char *SQL_CONVERSATION_EXISTS = "SELECT 1 FROM conversations WHERE id = ?1";
 static const char *SQL_MESSAGES_LAST =
     "SELECT role, content, created_at FROM (SELECT id, role, content, created_at FROM messages "
-    "WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id";
+    "WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) AS recent ORDER BY id";
 static const char *SQL_MESSAGES_PURGE = "DELETE FROM messages WHERE created_at < ?1";
 
 /* Runs one erasure statement bound to the user id; *changed (may be NULL) gets its row count. */
@@ -116,11 +122,11 @@ pb_status feedback_set_consent(store *s, const char *user_id, int consent, char 
 
 pb_status feedback_get_consent(store *s, const char *user_id, int *consent, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_USER_GET_CONSENT, &st, "reading consent", err, STMT_TEXT(user_id));
-    *consent = row == 1 && sqlite3_column_int(st, 0);
+    *consent = row == 1 && (int)store_col_int(st, 0);
     if (row == 1)
-        sqlite3_reset(st);
+        store_reset(st);
     return row < 0 ? row : PB_OK;
 }
 
@@ -157,14 +163,14 @@ pb_status feedback_erase_user(store *s, const char *user_id, struct feedback_era
 int feedback_get_conversation(store *s, const char *conversation_id, char *owner, size_t owner_len,
                               int64_t *arm_id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_CONVERSATION_GET, &st, "reading a conversation", err,
                          STMT_TEXT(conversation_id));
     if (row != 1)
         return row;
     stmt_column_copy(st, 0, owner, owner_len);
-    *arm_id = sqlite3_column_int64(st, 1);
-    sqlite3_reset(st);
+    *arm_id = store_col_int(st, 1);
+    store_reset(st);
     return 1;
 }
 
@@ -196,8 +202,21 @@ static pb_status open_conversation(store *s, const char *conversation_id, const 
         return *found;
     if (*found == 0) {
         *arm = arm_id;
-        return insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment,
-                                   err);
+        pb_status rc =
+            insert_conversation(s, conversation_id, user_id, experiment_id, arm_id, segment, err);
+        if (rc != PB_OK || store_changes(s) == 1)
+            return rc;
+        /* Another replica stored it between the look-up and the insert (PostgreSQL takes no
+         * write lock at BEGIN): its row, owner and arm decide, as if it had been found. */
+        *found = feedback_get_conversation(s, conversation_id, owner, sizeof owner, arm, err);
+        if (*found < 0)
+            return *found;
+        if (*found == 0)
+            return pb_errf(err, PB_ERR_CONFLICT, "conversation %s: stored and gone again",
+                           conversation_id);
+        if (strcmp(owner, user_id ? user_id : "") != 0)
+            return pb_errf(err, PB_ERR_FORBIDDEN, "conversation %s belongs to another user",
+                           conversation_id);
     }
     return PB_OK;
 }
@@ -242,19 +261,20 @@ pb_status feedback_open_conversation_tx(store *s, const char *conversation_id, c
 
 pb_status feedback_reserve_impression_ids(store *s, int64_t count, int64_t *first, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     if (count < 0 || count > ((int64_t)1 << 40))
         return pb_errf(err, PB_ERR_INVALID, "cannot reserve %lld impression ids", (long long)count);
-    int row = stmt_first(s, SQL_RESERVE_IDS, &st, "reserving impression ids", err, STMT_INT(count));
+    int row = stmt_first(s, store_is_pg(s) ? SQL_RESERVE_IDS_PG : SQL_RESERVE_IDS, &st,
+                         "reserving impression ids", err, STMT_INT(count));
     if (row == 0)
         return pb_errf(err, PB_ERR_DB, "reserving impression ids: no row came back");
     if (row < 0)
         return row;
-    int64_t got = sqlite3_column_int64(st, 0);
+    int64_t got = store_col_int(st, 0);
     /* Step to the end: in autocommit mode that is where the reservation commits. */
     row = stmt_step(s, st, "reserving impression ids", err);
     if (row == 1) {
-        sqlite3_reset(st);
+        store_reset(st);
         return pb_errf(err, PB_ERR_DB, "reserving impression ids: more than one row came back");
     }
     if (row < 0)
@@ -322,10 +342,10 @@ pb_status feedback_insert_impression_memo_tx(store *s, const struct feedback_imp
                    STMT_INT(imp->activated), STMT_REAL(store_now()), STMT_INT(want));
     if (rc == PB_OK)
         *id = want;
-    else if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    else if (store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "conversation %s does not exist",
                      imp->conversation_id ? imp->conversation_id : "?");
-    else if (store_errcode(s) == SQLITE_CONSTRAINT_PRIMARYKEY)
+    else if (store_error_kind(s) == STORE_ERR_PRIMARYKEY)
         rc = pb_errf(err, PB_ERR_CONFLICT,
                      "impression id %lld is already taken (ids must come from "
                      "feedback_reserve_impression_ids)",
@@ -376,7 +396,7 @@ pb_status feedback_reward_check(const struct feedback_reward *r, char *err)
 static pb_status resolve_unique(store *s, const struct feedback_reward *r, int64_t *id,
                                 int *duplicate, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0;
     if (r->event_id)
         row = stmt_first(s, SQL_REWARD_BY_EVENT, &st, "looking up an event id", err,
@@ -386,11 +406,11 @@ static pb_status resolve_unique(store *s, const struct feedback_reward *r, int64
     if (row == 0)
         return pb_errf(err, PB_ERR_CONFLICT, "impression %lld already has a '%s' reward",
                        (long long)r->impression_id, r->source);
-    int same = sqlite3_column_int64(st, 1) == r->impression_id &&
-               strcmp((const char *)sqlite3_column_text(st, 2), r->source) == 0;
-    *id = sqlite3_column_int64(st, 0);
+    int same =
+        store_col_int(st, 1) == r->impression_id && strcmp(store_col_text(st, 2), r->source) == 0;
+    *id = store_col_int(st, 0);
     *duplicate = same;
-    sqlite3_reset(st);
+    store_reset(st);
     if (!same)
         return pb_errf(err, PB_ERR_CONFLICT,
                        "event id %s was already used for another impression or source",
@@ -405,22 +425,21 @@ pb_status feedback_insert_reward_tx(store *s, const struct feedback_reward *r, i
     pb_status rc = feedback_reward_check(r, err);
     if (rc != PB_OK)
         return rc;
-    rc = stmt_exec(s, SQL_REWARD_INSERT, "storing a reward", err, STMT_INT(r->impression_id),
-                   STMT_TEXT(r->source), STMT_REAL(r->value), STMT_TEXT(r->event_id),
-                   STMT_REAL(store_now()), STMT_TEXT(r->detail_json));
-    if (rc == PB_OK) {
-        *id = store_last_insert_id(s);
+    store_stmt *st;
+    int row = stmt_first(s, SQL_REWARD_INSERT, &st, "storing a reward", err,
+                         STMT_INT(r->impression_id), STMT_TEXT(r->source), STMT_REAL(r->value),
+                         STMT_TEXT(r->event_id), STMT_REAL(store_now()), STMT_TEXT(r->detail_json));
+    if (row == 1) {
+        *id = store_col_int(st, 0);
+        store_reset(st);
         return PB_OK;
     }
-    switch (store_errcode(s)) {
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    if (row == 0)
+        return resolve_unique(s, r, id, duplicate, err);
+    if (store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist",
                        (long long)r->impression_id);
-    case SQLITE_CONSTRAINT_UNIQUE:
-        return resolve_unique(s, r, id, duplicate, err);
-    default:
-        return rc;
-    }
+    return row;
 }
 
 pb_status feedback_insert_reward(store *s, const struct feedback_reward *r, int64_t *id,
@@ -459,16 +478,16 @@ pb_status feedback_insert_rewards(store *s, const struct feedback_reward *r, siz
     return store_end(s, rc, err);
 }
 
-static pb_status read_id(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_id(store_stmt *st, void *item, char *err)
 {
-    *(int64_t *)item = sqlite3_column_int64(st, 0);
+    *(int64_t *)item = store_col_int(st, 0);
     return PB_OK;
 }
 
 /* Ids of every arm of an experiment, ascending (the order of arms_list). Caller frees. */
 static pb_status arm_ids(store *s, int64_t experiment_id, int64_t **out, size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc = stmt_prepare(s, SQL_ARM_IDS, &st, err, STMT_INT(experiment_id));
     if (rc == PB_OK)
@@ -497,23 +516,23 @@ int feedback_reward_foreach(store *s, int64_t experiment_id,
 {
     int64_t *ids = NULL;
     size_t n_ids = 0;
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = arm_ids(s, experiment_id, &ids, &n_ids, err);
     if (rc == PB_OK)
         rc = stmt_prepare(s, SQL_REWARD_WALK, &st, err, STMT_INT(experiment_id));
     while (rc == 0 && (row = stmt_step(s, st, "reading rewards", err)) == 1) {
         struct feedback_reward_row r = {
-            .reward_id = sqlite3_column_int64(st, 0),
-            .impression_id = sqlite3_column_int64(st, 1),
-            .arm_id = sqlite3_column_int64(st, 2),
-            .source = (const char *)sqlite3_column_text(st, 3),
-            .value = sqlite3_column_double(st, 4),
-            .created_at = sqlite3_column_double(st, 5),
+            .reward_id = store_col_int(st, 0),
+            .impression_id = store_col_int(st, 1),
+            .arm_id = store_col_int(st, 2),
+            .source = store_col_text(st, 3),
+            .value = store_col_real(st, 4),
+            .created_at = store_col_real(st, 5),
         };
         r.arm_index = index_of(ids, n_ids, r.arm_id);
         rc = fn(ctx, &r);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     free(ids);
     return row < 0 ? row : rc;
 }
@@ -524,27 +543,27 @@ static pb_status fill_stats(store *s, int64_t experiment_id, const int64_t *ids,
 {
     const char *queries[] = {SQL_IMPRESSION_COUNTS, SQL_REWARD_STATS};
     for (int q = 0; q < 2; q++) {
-        sqlite3_stmt *st;
+        store_stmt *st;
         int row;
         pb_status rc = stmt_prepare(s, queries[q], &st, err, STMT_INT(experiment_id));
         if (rc != PB_OK)
             return rc;
         while ((row = stmt_step(s, st, "computing arm statistics", err)) == 1) {
-            size_t i = index_of(ids, n, sqlite3_column_int64(st, 0));
+            size_t i = index_of(ids, n, store_col_int(st, 0));
             if (i == n)
                 continue;
             struct feedback_arm_stats *a = &stats[i];
             if (q == 0) {
-                a->impressions = sqlite3_column_int64(st, 1);
+                a->impressions = store_col_int(st, 1);
                 continue;
             }
-            a->n = sqlite3_column_int64(st, 1);
-            a->sum = sqlite3_column_double(st, 2);
-            a->sum_sq = sqlite3_column_double(st, 3);
-            a->clusters = sqlite3_column_int64(st, 4);
-            a->cluster_sum_sq = sqlite3_column_double(st, 5);
-            a->cluster_n_sum = sqlite3_column_double(st, 6);
-            a->cluster_n_sq = sqlite3_column_double(st, 7);
+            a->n = store_col_int(st, 1);
+            a->sum = store_col_real(st, 2);
+            a->sum_sq = store_col_real(st, 3);
+            a->clusters = store_col_int(st, 4);
+            a->cluster_sum_sq = store_col_real(st, 5);
+            a->cluster_n_sum = store_col_real(st, 6);
+            a->cluster_n_sq = store_col_real(st, 7);
         }
         if (row < 0)
             return row;
@@ -584,7 +603,7 @@ cleanup:
 pb_status feedback_insert_message(store *s, const char *conversation_id, int64_t impression_id,
                                   const char *role, const char *content, int64_t *id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     *id = 0;
     if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 &&
                   strcmp(role, "system") != 0))
@@ -595,7 +614,7 @@ pb_status feedback_insert_message(store *s, const char *conversation_id, int64_t
                              STMT_TEXT(conversation_id), STMT_INT(impression_id), STMT_TEXT(role),
                              STMT_TEXT(content), STMT_REAL(store_now()));
     if (rc != PB_OK) {
-        if (store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        if (store_error_kind(s) == STORE_ERR_FOREIGNKEY)
             rc = pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist",
                          (long long)impression_id);
         return rc;
@@ -611,7 +630,7 @@ pb_status feedback_insert_message(store *s, const char *conversation_id, int64_t
         return pb_errf(err, PB_ERR_NOT_FOUND, "conversation %s does not exist",
                        conversation_id ? conversation_id : "(null)");
     if (row == 1)
-        sqlite3_reset(st);
+        store_reset(st);
     return row < 0 ? row : PB_OK;
 }
 
@@ -628,20 +647,20 @@ static void clear_message(void *item)
     free(m->content);
 }
 
-static pb_status read_message(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_message(store_stmt *st, void *item, char *err)
 {
     struct feedback_message *m = item;
     int ok = 1;
     stmt_column_copy(st, 0, m->role, sizeof m->role);
     m->content = stmt_column_strdup(st, 1, &ok);
-    m->created_at = sqlite3_column_double(st, 2);
+    m->created_at = store_col_real(st, 2);
     return ok ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
 }
 
 pb_status feedback_last_messages(store *s, const char *conversation_id, size_t max,
                                  struct feedback_message **out, size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc =
         stmt_prepare(s, SQL_MESSAGES_LAST, &st, err, STMT_TEXT(conversation_id), STMT_INT(max));

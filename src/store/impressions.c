@@ -34,18 +34,18 @@ static const char *SQL_IMP_EVENTS =
     "SELECT i.id, i.experiment_id, a.name, i.segment, i.context, avg(r.value), count(r.id), "
     "coalesce(i.propensity, 0), i.created_at FROM impressions i JOIN arms a ON a.id = i.arm_id "
     "JOIN rewards r ON r.impression_id = i.id WHERE i.activated = 1 AND (?1 = 0 OR "
-    "i.experiment_id = ?1) GROUP BY i.id ORDER BY i.id";
+    "i.experiment_id = ?1) GROUP BY i.id, a.name ORDER BY i.id";
 
 /* True when the context column holds valid "features" (a bad array counts as none). */
-static bool features_of(sqlite3_stmt *st, int col, double x[FEATVEC_DIM])
+static bool features_of(store_stmt *st, int col, double x[FEATVEC_DIM])
 {
     char why[PB_ERR_LEN];
-    return featvec_from_context((const char *)sqlite3_column_text(st, col), x, why) == 1;
+    return featvec_from_context(store_col_text(st, col), x, why) == 1;
 }
 
 pb_status impressions_get(store *s, int64_t id, struct impressions_info *out, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_IMP_GET, &st, "reading an impression", err, STMT_INT(id));
     if (row < 0)
         return row;
@@ -53,29 +53,29 @@ pb_status impressions_get(store *s, int64_t id, struct impressions_info *out, ch
         return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
     memset(out, 0, sizeof *out);
     out->id = id;
-    out->experiment_id = sqlite3_column_int64(st, 0);
-    out->arm_id = sqlite3_column_int64(st, 1);
+    out->experiment_id = store_col_int(st, 0);
+    out->arm_id = store_col_int(st, 1);
     stmt_column_copy(st, 2, out->user_id, sizeof out->user_id);
     stmt_column_copy(st, 3, out->conversation_id, sizeof out->conversation_id);
     stmt_column_copy(st, 4, out->segment, sizeof out->segment);
-    out->activated = sqlite3_column_int(st, 5);
-    out->created_at = sqlite3_column_double(st, 6);
+    out->activated = (int)store_col_int(st, 5);
+    out->created_at = store_col_real(st, 6);
     stmt_column_copy(st, 7, out->arm_name, sizeof out->arm_name);
-    out->defaulted = sqlite3_column_int(st, 8);
+    out->defaulted = (int)store_col_int(st, 8);
     out->has_features = features_of(st, 9, out->features);
-    sqlite3_reset(st);
+    store_reset(st);
     return PB_OK;
 }
 
 /* The REWARD_COLUMNS of the current row; x receives the features. */
-static struct impressions_reward_row reward_row(sqlite3_stmt *st, double x[FEATVEC_DIM])
+static struct impressions_reward_row reward_row(store_stmt *st, double x[FEATVEC_DIM])
 {
     struct impressions_reward_row row = {
-        .reward_id = sqlite3_column_int64(st, 0),
-        .impression_id = sqlite3_column_int64(st, 1),
-        .arm_id = sqlite3_column_int64(st, 2),
-        .segment = (const char *)sqlite3_column_text(st, 3),
-        .value = sqlite3_column_double(st, 4),
+        .reward_id = store_col_int(st, 0),
+        .impression_id = store_col_int(st, 1),
+        .arm_id = store_col_int(st, 2),
+        .segment = store_col_text(st, 3),
+        .value = store_col_real(st, 4),
     };
     row.features = features_of(st, 5, x) ? x : NULL;
     return row;
@@ -85,28 +85,28 @@ int impressions_reward_foreach(store *s, int64_t experiment_id,
                                int (*fn)(void *ctx, const struct impressions_reward_row *row),
                                void *ctx, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_IMP_REWARD_WALK, &st, err, STMT_INT(experiment_id));
     while (rc == 0 && (row = stmt_step(s, st, "walking rewards", err)) == 1) {
         double x[FEATVEC_DIM];
         struct impressions_reward_row r = reward_row(st, x);
         rc = fn(ctx, &r);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }
 
 /* 1 activated, 0 not activated, PB_ERR_NOT_FOUND (or another negative pb_status). */
 static int activated_state(store *s, int64_t id, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first(s, SQL_IMP_EXISTS, &st, "reading an impression", err, STMT_INT(id));
     if (row < 0)
         return row;
     if (row == 0)
         return pb_errf(err, PB_ERR_NOT_FOUND, "impression %lld does not exist", (long long)id);
-    int activated = sqlite3_column_int(st, 0) ? 1 : 0;
-    sqlite3_reset(st);
+    int activated = (int)store_col_int(st, 0) ? 1 : 0;
+    store_reset(st);
     return activated;
 }
 
@@ -139,7 +139,7 @@ pb_status impressions_discard(store *s, int64_t id, char *err)
 
 static pb_status max_reward_id(store *s, int64_t *out, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     pb_status rc = store_prepare(s, SQL_IMP_MAX_REWARD, &st, err);
     if (rc != PB_OK)
         return rc;
@@ -148,8 +148,8 @@ static pb_status max_reward_id(store *s, int64_t *out, char *err)
         return store_sql_error(s, "reading rewards", err);
     if (row < 0)
         return row;
-    *out = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    *out = store_col_int(st, 0);
+    store_reset(st);
     return PB_OK;
 }
 
@@ -158,7 +158,7 @@ static pb_status walk_new_defaults(store *s, int64_t after, int64_t upto,
                                    void (*fn)(void *ctx, const struct impressions_default_row *row),
                                    void *ctx, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row;
     pb_status rc = stmt_prepare(s, SQL_IMP_DEFAULT_NEW, &st, err, STMT_INT(after), STMT_INT(upto));
     if (rc != PB_OK)
@@ -168,7 +168,7 @@ static pb_status walk_new_defaults(store *s, int64_t after, int64_t upto,
         struct impressions_reward_row r = reward_row(st, x);
         struct impressions_default_row d = {
             .reward_id = r.reward_id,
-            .experiment_id = sqlite3_column_int64(st, 6),
+            .experiment_id = store_col_int(st, 6),
             .arm_id = r.arm_id,
             .segment = r.segment,
             .features = r.features,
@@ -187,7 +187,7 @@ pb_status impressions_default_rewards(store *s, double before, double value,
     int64_t after = 0, upto = 0, given = 0;
     if (!(isfinite(value) && value >= -1 && value <= 1))
         return pb_errf(err, PB_ERR_INVALID, "default reward %g is outside [-1, 1]", value);
-    pb_status rc = store_begin(s, err);
+    pb_status rc = store_begin_serial(s, err);
     if (rc != PB_OK)
         return rc;
     rc = max_reward_id(s, &after, err);
@@ -211,22 +211,22 @@ int impressions_event_foreach(store *s, int64_t experiment_id,
                               int (*fn)(void *ctx, const struct impressions_event *ev), void *ctx,
                               char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_IMP_EVENTS, &st, err, STMT_INT(experiment_id));
     while (rc == 0 && (row = stmt_step(s, st, "walking logged events", err)) == 1) {
         struct impressions_event ev = {
-            .impression_id = sqlite3_column_int64(st, 0),
-            .experiment_id = sqlite3_column_int64(st, 1),
-            .arm = (const char *)sqlite3_column_text(st, 2),
-            .segment = (const char *)sqlite3_column_text(st, 3),
-            .context = (const char *)sqlite3_column_text(st, 4),
-            .reward = sqlite3_column_double(st, 5),
-            .n_rewards = sqlite3_column_int64(st, 6),
-            .propensity = sqlite3_column_double(st, 7),
-            .created_at = sqlite3_column_double(st, 8),
+            .impression_id = store_col_int(st, 0),
+            .experiment_id = store_col_int(st, 1),
+            .arm = store_col_text(st, 2),
+            .segment = store_col_text(st, 3),
+            .context = store_col_text(st, 4),
+            .reward = store_col_real(st, 5),
+            .n_rewards = store_col_int(st, 6),
+            .propensity = store_col_real(st, 7),
+            .created_at = store_col_real(st, 8),
         };
         rc = fn(ctx, &ev);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }

@@ -7,8 +7,10 @@
 #include <string.h>
 
 static const char *SQL_PUT =
-    "INSERT OR REPLACE INTO live_judge_scores (impression_id, experiment_id, arm_id, judge, "
-    "score, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO live_judge_scores (impression_id, experiment_id, arm_id, judge, score, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (impression_id) DO UPDATE SET "
+    "experiment_id = excluded.experiment_id, arm_id = excluded.arm_id, judge = excluded.judge, "
+    "score = excluded.score, created_at = excluded.created_at";
 static const char *SQL_PAIRS =
     "SELECT j.impression_id, j.arm_id, j.score, h.human, "
     "(SELECT m.content FROM messages m WHERE m.impression_id = j.impression_id AND "
@@ -33,14 +35,14 @@ static void clear_pair(void *item)
     free(((struct judgescore_pair *)item)->answer);
 }
 
-static pb_status read_pair(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_pair(store_stmt *st, void *item, char *err)
 {
     struct judgescore_pair *p = item;
     int ok = 1;
-    p->impression_id = sqlite3_column_int64(st, 0);
-    p->arm_id = sqlite3_column_int64(st, 1);
-    p->judge = sqlite3_column_double(st, 2);
-    p->human = sqlite3_column_double(st, 3);
+    p->impression_id = store_col_int(st, 0);
+    p->arm_id = store_col_int(st, 1);
+    p->judge = store_col_real(st, 2);
+    p->human = store_col_real(st, 3);
     p->answer = stmt_column_strdup(st, 4, &ok);
     return ok ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
 }
@@ -48,7 +50,7 @@ static pb_status read_pair(sqlite3_stmt *st, void *item, char *err)
 pb_status judgescore_pairs(store *s, int64_t experiment_id, struct judgescore_pair **out, size_t *n,
                            char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc = stmt_prepare(s, SQL_PAIRS, &st, err, STMT_INT(experiment_id));
     if (rc == PB_OK)
@@ -68,15 +70,15 @@ void judgescore_pairs_free(struct judgescore_pair *p, size_t n)
 
 pb_status judgescore_count(store *s, int64_t experiment_id, int64_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     *n = 0;
     int r =
         stmt_first(s, SQL_COUNT, &st, "counting live judge scores", err, STMT_INT(experiment_id));
     if (r < 0)
         return r;
     if (r == 1) {
-        *n = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        *n = store_col_int(st, 0);
+        store_reset(st);
     }
     return PB_OK;
 }

@@ -8,16 +8,21 @@
 #include <string.h>
 
 static const char *SQL_GEN_PUT =
-    "INSERT OR REPLACE INTO evolve_generations (evolve_run_id, generation, incumbent, "
-    "screen_run_id, propose_calls, status, winner, identified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-    "?7, ?8)";
+    "INSERT INTO evolve_generations (evolve_run_id, generation, incumbent, screen_run_id, "
+    "propose_calls, status, winner, identified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+    "ON CONFLICT (evolve_run_id, generation) DO UPDATE SET incumbent = excluded.incumbent, "
+    "screen_run_id = excluded.screen_run_id, propose_calls = excluded.propose_calls, "
+    "status = excluded.status, winner = excluded.winner, identified = excluded.identified";
 static const char *SQL_GEN_LIST =
     "SELECT evolve_run_id, generation, incumbent, COALESCE(screen_run_id, 0), propose_calls, "
     "status, COALESCE(winner, ''), identified FROM evolve_generations WHERE evolve_run_id = ?1 "
     "ORDER BY generation";
 static const char *SQL_PROMPT_PUT =
-    "INSERT OR REPLACE INTO prompt_lineage (evolve_run_id, generation, name, prompt, parent, "
-    "verdict, samples, mean, glr, threshold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "INSERT INTO prompt_lineage (evolve_run_id, generation, name, prompt, parent, verdict, "
+    "samples, mean, glr, threshold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "ON CONFLICT (evolve_run_id, generation, name) DO UPDATE SET prompt = excluded.prompt, "
+    "parent = excluded.parent, verdict = excluded.verdict, samples = excluded.samples, "
+    "mean = excluded.mean, glr = excluded.glr, threshold = excluded.threshold";
 static const char *SQL_PROMPT_LIST =
     "SELECT evolve_run_id, generation, name, prompt, COALESCE(parent, ''), verdict, samples, "
     "COALESCE(mean, 0), COALESCE(glr, 0), COALESCE(threshold, 0) FROM prompt_lineage WHERE "
@@ -32,25 +37,25 @@ pb_status lineage_generation_put(store *s, const struct lineage_generation *g, c
                      g->winner[0] ? STMT_TEXT(g->winner) : STMT_NULL, STMT_INT(g->identified));
 }
 
-static pb_status read_generation(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_generation(store_stmt *st, void *item, char *err)
 {
     struct lineage_generation *g = item;
     (void)err;
-    g->evolve_run_id = sqlite3_column_int64(st, 0);
-    g->generation = (long)sqlite3_column_int64(st, 1);
+    g->evolve_run_id = store_col_int(st, 0);
+    g->generation = (long)store_col_int(st, 1);
     stmt_column_copy(st, 2, g->incumbent, sizeof g->incumbent);
-    g->screen_run_id = sqlite3_column_int64(st, 3);
-    g->propose_calls = (long)sqlite3_column_int64(st, 4);
+    g->screen_run_id = store_col_int(st, 3);
+    g->propose_calls = (long)store_col_int(st, 4);
     stmt_column_copy(st, 5, g->status, sizeof g->status);
     stmt_column_copy(st, 6, g->winner, sizeof g->winner);
-    g->identified = sqlite3_column_int(st, 7);
+    g->identified = (int)store_col_int(st, 7);
     return PB_OK;
 }
 
 pb_status lineage_generations(store *s, int64_t evolve_run_id, struct lineage_generation **out,
                               size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc = stmt_prepare(s, SQL_GEN_LIST, &st, err, STMT_INT(evolve_run_id));
     if (rc == PB_OK)
@@ -75,27 +80,27 @@ static void clear_prompt(void *item)
     free(((struct lineage_prompt *)item)->prompt);
 }
 
-static pb_status read_prompt(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_prompt(store_stmt *st, void *item, char *err)
 {
     struct lineage_prompt *p = item;
     int ok = 1;
-    p->evolve_run_id = sqlite3_column_int64(st, 0);
-    p->generation = (long)sqlite3_column_int64(st, 1);
+    p->evolve_run_id = store_col_int(st, 0);
+    p->generation = (long)store_col_int(st, 1);
     stmt_column_copy(st, 2, p->name, sizeof p->name);
     p->prompt = stmt_column_strdup(st, 3, &ok);
     stmt_column_copy(st, 4, p->parent, sizeof p->parent);
     stmt_column_copy(st, 5, p->verdict, sizeof p->verdict);
-    p->samples = (long)sqlite3_column_int64(st, 6);
-    p->mean = sqlite3_column_double(st, 7);
-    p->glr = sqlite3_column_double(st, 8);
-    p->threshold = sqlite3_column_double(st, 9);
+    p->samples = (long)store_col_int(st, 6);
+    p->mean = store_col_real(st, 7);
+    p->glr = store_col_real(st, 8);
+    p->threshold = store_col_real(st, 9);
     return ok ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
 }
 
 pb_status lineage_prompts(store *s, int64_t evolve_run_id, long generation,
                           struct lineage_prompt **out, size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc =
         stmt_prepare(s, SQL_PROMPT_LIST, &st, err, STMT_INT(evolve_run_id), STMT_INT(generation));

@@ -100,7 +100,7 @@ pb_status runs_close(store *s, int64_t run_id, const char *status, const char *s
                     STMT_ARGV(STMT_INT(run_id), STMT_TEXT(status), STMT_REAL(store_now()),
                               STMT_TEXT(stop_reason), STMT_INT(winner_arm_id)),
                     run_id, "closing a run", err);
-    if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    if (rc != PB_OK && store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "arm %lld does not exist", (long long)winner_arm_id);
     return rc;
 }
@@ -110,7 +110,7 @@ pb_status runs_set_experiment(store *s, int64_t run_id, int64_t experiment_id, c
     pb_status rc =
         update_run(s, SQL_RUN_SET_EXPERIMENT, STMT_ARGV(STMT_INT(run_id), STMT_INT(experiment_id)),
                    run_id, "linking a run to its experiment", err);
-    if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    if (rc != PB_OK && store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "experiment %lld does not exist",
                      (long long)experiment_id);
     return rc;
@@ -139,23 +139,23 @@ void runs_list_free(struct run *list, size_t n)
     free(list);
 }
 
-static pb_status read_run(sqlite3_stmt *st, void *item, char *err)
+static pb_status read_run(store_stmt *st, void *item, char *err)
 {
     struct run *r = item;
     int ok = 1;
     memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
+    r->id = store_col_int(st, 0);
     r->name = stmt_column_strdup(st, 1, &ok);
     r->kind = stmt_column_strdup(st, 2, &ok);
     r->config_json = stmt_column_strdup(st, 3, &ok);
     r->status = stmt_column_strdup(st, 4, &ok);
-    r->created_at = sqlite3_column_double(st, 5);
-    r->finished_at = sqlite3_column_double(st, 6);
-    r->steps_ok = sqlite3_column_int64(st, 7);
-    r->steps_failed = sqlite3_column_int64(st, 8);
-    r->steps_pending = sqlite3_column_int64(st, 9);
-    r->experiment_id = sqlite3_column_int64(st, 10);
-    r->winner_arm_id = sqlite3_column_int64(st, 11);
+    r->created_at = store_col_real(st, 5);
+    r->finished_at = store_col_real(st, 6);
+    r->steps_ok = store_col_int(st, 7);
+    r->steps_failed = store_col_int(st, 8);
+    r->steps_pending = store_col_int(st, 9);
+    r->experiment_id = store_col_int(st, 10);
+    r->winner_arm_id = store_col_int(st, 11);
     r->stop_reason = stmt_column_strdup(st, 12, &ok);
     if (!ok) {
         clear_run(r);
@@ -166,7 +166,7 @@ static pb_status read_run(sqlite3_stmt *st, void *item, char *err)
 
 pb_status runs_list(store *s, struct run **out, size_t *n, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     struct stmt_rows rows = {0};
     pb_status rc = store_prepare(s, SQL_RUN_LIST, &st, err);
     if (rc == PB_OK)
@@ -197,7 +197,7 @@ pb_status runs_get(store *s, int64_t run_id, struct run **out, char *err)
 pb_status runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name, char **prompt,
                       char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int ok = 1;
     *prompt = NULL;
     int row =
@@ -209,11 +209,11 @@ pb_status runs_winner(store *s, int64_t run_id, int64_t *arm_id, char *arm_name,
                        "run %lld does not exist or has no winner yet (still running, or no arm "
                        "had a reward)",
                        (long long)run_id);
-    *arm_id = sqlite3_column_int64(st, 0);
+    *arm_id = store_col_int(st, 0);
     if (arm_name)
         stmt_column_copy(st, 1, arm_name, ARM_NAME_MAX + 1);
     *prompt = stmt_column_strdup(st, 2, &ok);
-    sqlite3_reset(st);
+    store_reset(st);
     return ok ? PB_OK : pb_errf(err, PB_ERR_NOMEM, "out of memory");
 }
 
@@ -235,7 +235,7 @@ pb_status runs_step_put(store *s, const struct run_step *step, char *err)
                   STMT_REAL(step->cost), STMT_REAL(store_now()), STMT_INT(step->calls),
                   STMT_INT(step->attempts), STMT_REAL(step->propensity), STMT_TEXT(step->emotion),
                   STMT_TEXT(step->has_score ? step->reason : NULL));
-    if (rc != PB_OK && store_errcode(s) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    if (rc != PB_OK && store_error_kind(s) == STORE_ERR_FOREIGNKEY)
         rc = pb_errf(err, PB_ERR_NOT_FOUND, "run %lld or arm %lld does not exist",
                      (long long)step->run_id, (long long)step->arm_id);
     return rc;
@@ -252,30 +252,30 @@ pb_status runs_step_put_many(store *s, const struct run_step *steps, size_t n, c
 int runs_step_foreach(store *s, int64_t run_id, int (*fn)(void *ctx, const struct run_step *step),
                       void *ctx, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = stmt_prepare(s, SQL_STEP_LIST, &st, err, STMT_INT(run_id));
     while (rc == 0 && (row = stmt_step(s, st, "reading run steps", err)) == 1) {
         struct run_step step = {
-            .run_id = sqlite3_column_int64(st, 0),
-            .iteration = sqlite3_column_int64(st, 1),
-            .arm_id = sqlite3_column_int64(st, 2),
-            .scenario = (const char *)sqlite3_column_text(st, 3),
-            .output = (const char *)sqlite3_column_text(st, 4),
-            .has_score = sqlite3_column_type(st, 5) != SQLITE_NULL,
-            .score = sqlite3_column_double(st, 5),
-            .status = (const char *)sqlite3_column_text(st, 6),
-            .error = (const char *)sqlite3_column_text(st, 7),
-            .tokens = sqlite3_column_int64(st, 8),
-            .cost = sqlite3_column_double(st, 9),
-            .calls = sqlite3_column_int64(st, 10),
-            .attempts = sqlite3_column_int64(st, 11),
-            .propensity = sqlite3_column_double(st, 12),
-            .emotion = (const char *)sqlite3_column_text(st, 13),
-            .reason = (const char *)sqlite3_column_text(st, 14),
+            .run_id = store_col_int(st, 0),
+            .iteration = store_col_int(st, 1),
+            .arm_id = store_col_int(st, 2),
+            .scenario = store_col_text(st, 3),
+            .output = store_col_text(st, 4),
+            .has_score = !store_col_is_null(st, 5),
+            .score = store_col_real(st, 5),
+            .status = store_col_text(st, 6),
+            .error = store_col_text(st, 7),
+            .tokens = store_col_int(st, 8),
+            .cost = store_col_real(st, 9),
+            .calls = store_col_int(st, 10),
+            .attempts = store_col_int(st, 11),
+            .propensity = store_col_real(st, 12),
+            .emotion = store_col_text(st, 13),
+            .reason = store_col_text(st, 14),
         };
         rc = fn(ctx, &step);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }
 
@@ -297,17 +297,17 @@ pb_status runs_insert_judge_eval(store *s, const char *judge_kind, const char *f
 int runs_judge_eval_latest(store *s, int (*fn)(void *ctx, const struct runs_judge_eval *ev),
                            void *ctx, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int row = 0, rc = store_prepare(s, SQL_JUDGE_EVAL_LATEST, &st, err);
     while (rc == 0 && (row = stmt_step(s, st, "reading judge evaluations", err)) == 1) {
         struct runs_judge_eval ev = {
-            .id = sqlite3_column_int64(st, 0),
-            .created_at = sqlite3_column_double(st, 1),
-            .judge_kind = (const char *)sqlite3_column_text(st, 2),
-            .figures_json = (const char *)sqlite3_column_text(st, 3),
+            .id = store_col_int(st, 0),
+            .created_at = store_col_real(st, 1),
+            .judge_kind = store_col_text(st, 2),
+            .figures_json = store_col_text(st, 3),
         };
         rc = fn(ctx, &ev);
     }
-    sqlite3_reset(st);
+    store_reset(st);
     return row < 0 ? row : rc;
 }

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-pb_status stmt_prepare_argv(store *s, const char *sql, const struct stmt_arg *args,
-                            sqlite3_stmt **st, char *err)
+pb_status stmt_prepare_argv(store *s, const char *sql, const struct stmt_arg *args, store_stmt **st,
+                            char *err)
 {
     pb_status rc = store_prepare(s, sql, st, err);
     if (rc != PB_OK)
@@ -16,56 +16,52 @@ pb_status stmt_prepare_argv(store *s, const char *sql, const struct stmt_arg *ar
         const struct stmt_arg *a = &args[i];
         switch (a->type) {
         case STMT_ARG_INT:
-            sqlite3_bind_int64(*st, i + 1, a->i);
+            store_bind_int(*st, i + 1, a->i);
             break;
         case STMT_ARG_REAL:
-            sqlite3_bind_double(*st, i + 1, a->d);
+            store_bind_real(*st, i + 1, a->d);
             break;
         case STMT_ARG_TEXT:
-            if (a->text)
-                sqlite3_bind_text(*st, i + 1, a->text, a->len, SQLITE_TRANSIENT);
-            else
-                sqlite3_bind_null(*st, i + 1);
+            store_bind_text(*st, i + 1, a->text, a->len);
             break;
         default:
-            sqlite3_bind_null(*st, i + 1);
+            store_bind_null(*st, i + 1);
             break;
         }
     }
     return PB_OK;
 }
 
-pb_status stmt_run(store *s, sqlite3_stmt *st, const char *what, char *err)
+pb_status stmt_run(store *s, store_stmt *st, const char *what, char *err)
 {
-    int step = sqlite3_step(st);
     pb_status rc = PB_OK;
-    if (step != SQLITE_DONE && step != SQLITE_ROW)
+    if (store_step(st) < 0)
         rc = store_sql_error(s, what, err);
-    sqlite3_reset(st);
+    store_reset(st);
     return rc;
 }
 
 pb_status stmt_exec_argv(store *s, const char *sql, const struct stmt_arg *args, const char *what,
                          char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     pb_status rc = stmt_prepare_argv(s, sql, args, &st, err);
     if (rc != PB_OK)
         return rc;
     return stmt_run(s, st, what, err);
 }
 
-int stmt_step(store *s, sqlite3_stmt *st, const char *what, char *err)
+int stmt_step(store *s, store_stmt *st, const char *what, char *err)
 {
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
+    int step = store_step(st);
+    if (step == 1)
         return 1;
-    int rc = step == SQLITE_DONE ? 0 : store_sql_error(s, what, err);
-    sqlite3_reset(st);
+    int rc = step == 0 ? 0 : store_sql_error(s, what, err);
+    store_reset(st);
     return rc;
 }
 
-int stmt_first_argv(store *s, const char *sql, const struct stmt_arg *args, sqlite3_stmt **st,
+int stmt_first_argv(store *s, const char *sql, const struct stmt_arg *args, store_stmt **st,
                     const char *what, char *err)
 {
     pb_status rc = stmt_prepare_argv(s, sql, args, st, err);
@@ -78,18 +74,18 @@ pb_status stmt_read_one_argv(store *s, const char *sql, const struct stmt_arg *a
                              stmt_read_fn read, void *item, const char *absent, const char *what,
                              char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int row = stmt_first_argv(s, sql, args, &st, what, err);
     if (row < 0)
         return row;
     if (row == 0)
         return pb_errf(err, PB_ERR_NOT_FOUND, "%s", absent);
     pb_status rc = read(st, item, err);
-    sqlite3_reset(st);
+    store_reset(st);
     return rc;
 }
 
-pb_status stmt_read_all(store *s, sqlite3_stmt *st, size_t size, stmt_read_fn read,
+pb_status stmt_read_all(store *s, store_stmt *st, size_t size, stmt_read_fn read,
                         void (*clear)(void *item), struct stmt_rows *out, const char *what,
                         char *err)
 {
@@ -116,7 +112,7 @@ pb_status stmt_read_all(store *s, sqlite3_stmt *st, size_t size, stmt_read_fn re
     }
     if (row < 0)
         rc = row;
-    sqlite3_reset(st);
+    store_reset(st);
     if (rc != PB_OK) {
         for (size_t i = 0; clear && i < n; i++)
             clear(items + i * size);
@@ -128,19 +124,19 @@ pb_status stmt_read_all(store *s, sqlite3_stmt *st, size_t size, stmt_read_fn re
     return PB_OK;
 }
 
-char *stmt_column_strdup(sqlite3_stmt *st, int col, int *ok)
+char *stmt_column_strdup(store_stmt *st, int col, int *ok)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const char *t = store_col_text(st, col);
     if (!t)
         return NULL;
-    char *copy = strdup((const char *)t);
+    char *copy = strdup(t);
     if (!copy)
         *ok = 0;
     return copy;
 }
 
-void stmt_column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+void stmt_column_copy(store_stmt *st, int col, char *out, size_t len)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    const char *t = store_col_text(st, col);
     snprintf(out, len, "%s", t ? t : "");
 }

@@ -1,10 +1,13 @@
-/* store.c — the SQLite connection (pragmas, busy timeout, per-connection statement cache,
- * transactions, SQLite errors as messages), migrations from the embedded db/NNN_name.sql files,
- * online backup and checks. */
+/* store.c — the connection on SQLite (pragmas, busy timeout, migrations from the embedded
+ * db/NNN_name.sql files, online backup and checks) or on PostgreSQL (store/pgconn), and for
+ * both the per-connection statement cache, the statement type, transactions and errors as
+ * messages. */
 #include "store/store.h"
 
 #include "base/embedded.h"
 #include "store/faultvfs.h"
+#include "store/pgconn.h"
+#include "store/pgsql.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -18,44 +21,132 @@
 
 #define STORE_MAX_STMT 192
 
-struct store_cached_stmt {
+/* A statement on either backend. SQLite: the prepared statement itself. PostgreSQL: the SQL
+ * text (pgconn prepares it on the server on first use) with its arguments, and after the
+ * first step the whole result, walked one row per step. */
+struct store_stmt {
+    store *s;
     const char *sql;
-    sqlite3_stmt *st;
+    sqlite3_stmt *lite;
+    int nparams;
+    struct pgconn_arg *args; /* nparams + 1 (the end marker); text copied into owned */
+    char **owned;
+    bool bind_failed;
+    pgconn_result *res;
+    int row, rows;
 };
 
 struct store {
     sqlite3 *db;
+    pgconn *pg;
     int busy_timeout_ms;
     int schema_version;
     int applied;
+    enum store_error_kind pg_kind; /* of the last PostgreSQL failure */
+    char pg_msg[PB_ERR_LEN];       /* its message, without the work's name */
     size_t n_stmt;
-    struct store_cached_stmt stmt[STORE_MAX_STMT];
+    store_stmt *stmt[STORE_MAX_STMT];
 };
 
-/* ---- for the store family: cache, transactions, errors ---- */
+/* ---- for the store family: statements, cache, transactions, errors ---- */
 
 double store_now(void)
 {
     return pb_now_wall();
 }
 
+bool store_is_pg(const store *s)
+{
+    return s->pg != NULL;
+}
+
+void store_describe(const char *path, char *out, size_t len)
+{
+    if (pgsql_is_url(path))
+        pgsql_url_redact(path, out, len);
+    else
+        snprintf(out, len, "%s", path);
+}
+
+/* Keeps a PostgreSQL failure's message (pgconn wrote it as "WHAT: why"; what was "") for
+ * store_sql_error. */
+static enum store_error_kind pg_kind(store *s)
+{
+    switch (pgconn_error_kind(s->pg)) {
+    case PGCONN_ERR_NONE:
+        return STORE_ERR_NONE;
+    case PGCONN_ERR_UNIQUE:
+        return STORE_ERR_UNIQUE;
+    case PGCONN_ERR_PRIMARYKEY:
+        return STORE_ERR_PRIMARYKEY;
+    case PGCONN_ERR_FOREIGNKEY:
+        return STORE_ERR_FOREIGNKEY;
+    case PGCONN_ERR_CHECK:
+        return STORE_ERR_CHECK;
+    case PGCONN_ERR_NOTNULL:
+        return STORE_ERR_NOTNULL;
+    case PGCONN_ERR_STORAGE:
+        return STORE_ERR_STORAGE;
+    default:
+        return STORE_ERR_OTHER;
+    }
+}
+
+static void pg_failed(store *s, pb_status rc, const char *msg)
+{
+    s->pg_kind = rc == PB_ERR_DB ? pg_kind(s) : STORE_ERR_OTHER;
+    if (rc == PB_ERR_NOMEM)
+        s->pg_kind = STORE_ERR_STORAGE;
+    snprintf(s->pg_msg, sizeof s->pg_msg, "%s", strncmp(msg, ": ", 2) == 0 ? msg + 2 : msg);
+}
+
 int64_t store_last_insert_id(store *s)
 {
-    return sqlite3_last_insert_rowid(s->db);
+    if (!s->pg)
+        return sqlite3_last_insert_rowid(s->db);
+    pgconn_result *r = NULL;
+    char ignored[PB_ERR_LEN];
+    int64_t id = 0;
+    if (pgconn_query_argv(s->pg, "SELECT lastval()", NULL, &r, "", ignored) == PB_OK &&
+        pgconn_rows(r) == 1)
+        id = pgconn_get_int(r, 0, 0);
+    pgconn_result_free(r);
+    return id;
 }
 
 int store_changes(store *s)
 {
-    return sqlite3_changes(s->db);
+    return s->pg ? (int)pgconn_changes(s->pg) : sqlite3_changes(s->db);
 }
 
-int store_errcode(store *s)
+enum store_error_kind store_error_kind(store *s)
 {
-    return sqlite3_extended_errcode(s->db);
+    if (s->pg)
+        return s->pg_kind;
+    switch (sqlite3_extended_errcode(s->db)) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return STORE_ERR_NONE;
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return STORE_ERR_UNIQUE;
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return STORE_ERR_PRIMARYKEY;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return STORE_ERR_FOREIGNKEY;
+    case SQLITE_CONSTRAINT_CHECK:
+        return STORE_ERR_CHECK;
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return STORE_ERR_NOTNULL;
+    default:
+        return store_error_is_storage(s) ? STORE_ERR_STORAGE : STORE_ERR_OTHER;
+    }
 }
 
 pb_status store_sql_error(store *s, const char *what, char *err)
 {
+    if (s->pg)
+        return pb_errf(err, PB_ERR_DB, "%s: %s", what, s->pg_msg[0] ? s->pg_msg : "failed");
     int code = sqlite3_errcode(s->db);
     const char *msg = sqlite3_errmsg(s->db);
     switch (code) {
@@ -82,47 +173,275 @@ pb_status store_sql_error(store *s, const char *what, char *err)
     }
 }
 
-pb_status store_prepare(store *s, const char *sql, sqlite3_stmt **st, char *err)
+static void stmt_clear_pg(store_stmt *st)
+{
+    pgconn_result_free(st->res);
+    st->res = NULL;
+    st->row = st->rows = 0;
+}
+
+static void stmt_free(store_stmt *st)
+{
+    if (!st)
+        return;
+    if (st->lite)
+        sqlite3_finalize(st->lite);
+    stmt_clear_pg(st);
+    for (int i = 0; st->owned && i < st->nparams; i++)
+        free(st->owned[i]);
+    free(st->owned);
+    free(st->args);
+    free(st);
+}
+
+/* Unbinds every parameter (NULL). */
+static void stmt_clear_bindings(store_stmt *st)
+{
+    if (st->lite) {
+        sqlite3_clear_bindings(st->lite);
+        return;
+    }
+    for (int i = 0; i < st->nparams; i++) {
+        free(st->owned[i]);
+        st->owned[i] = NULL;
+        st->args[i] = PGCONN_NULL;
+    }
+    st->bind_failed = false;
+}
+
+static pb_status stmt_new(store *s, const char *sql, store_stmt **out, char *err)
+{
+    store_stmt *st = calloc(1, sizeof *st);
+    if (!st)
+        return pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    st->s = s;
+    st->sql = sql;
+    if (!s->pg) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->lite, NULL) !=
+            SQLITE_OK) {
+            free(st);
+            return store_sql_error(s, "preparing a statement", err);
+        }
+        *out = st;
+        return PB_OK;
+    }
+    char *text = NULL;
+    pb_status rc = pgsql_translate(sql, &text, &st->nparams, err);
+    free(text);
+    if (rc == PB_OK) {
+        st->args = calloc((size_t)st->nparams + 1, sizeof *st->args);
+        st->owned = calloc((size_t)st->nparams + 1, sizeof *st->owned);
+        if (!st->args || !st->owned)
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+    }
+    if (rc != PB_OK) {
+        stmt_free(st);
+        return rc;
+    }
+    stmt_clear_bindings(st);
+    st->args[st->nparams].type = PGCONN_ARG_END;
+    *out = st;
+    return PB_OK;
+}
+
+pb_status store_prepare(store *s, const char *sql, store_stmt **st, char *err)
 {
     for (size_t i = 0; i < s->n_stmt; i++) {
-        if (s->stmt[i].sql == sql) {
-            sqlite3_reset(s->stmt[i].st);
-            sqlite3_clear_bindings(s->stmt[i].st);
-            *st = s->stmt[i].st;
+        if (s->stmt[i]->sql == sql) {
+            *st = s->stmt[i];
+            store_reset(*st);
+            stmt_clear_bindings(*st);
             return PB_OK;
         }
     }
     if (s->n_stmt == STORE_MAX_STMT)
         return pb_errf(err, PB_ERR_LIMIT, "store: more than %d statements (raise STORE_MAX_STMT)",
                        STORE_MAX_STMT);
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
-        return store_sql_error(s, "preparing a statement", err);
-    s->stmt[s->n_stmt].sql = sql;
-    s->stmt[s->n_stmt].st = *st;
-    s->n_stmt++;
+    pb_status rc = stmt_new(s, sql, st, err);
+    if (rc != PB_OK)
+        return rc;
+    s->stmt[s->n_stmt++] = *st;
     return PB_OK;
+}
+
+/* The PostgreSQL argument for parameter idx, or NULL when out of range (SQLite ignores such a
+ * bind with SQLITE_RANGE; so do we, and the statement fails on its parameter count). */
+static struct pgconn_arg *pg_arg(store_stmt *st, int idx)
+{
+    if (idx < 1 || idx > st->nparams)
+        return NULL;
+    free(st->owned[idx - 1]);
+    st->owned[idx - 1] = NULL;
+    return &st->args[idx - 1];
+}
+
+void store_bind_int(store_stmt *st, int idx, int64_t v)
+{
+    struct pgconn_arg *a;
+    if (st->lite)
+        sqlite3_bind_int64(st->lite, idx, v);
+    else if ((a = pg_arg(st, idx)))
+        *a = PGCONN_INT(v);
+}
+
+void store_bind_real(store_stmt *st, int idx, double v)
+{
+    struct pgconn_arg *a;
+    if (st->lite)
+        sqlite3_bind_double(st->lite, idx, v);
+    else if ((a = pg_arg(st, idx)))
+        *a = PGCONN_REAL(v);
+}
+
+void store_bind_null(store_stmt *st, int idx)
+{
+    struct pgconn_arg *a;
+    if (st->lite)
+        sqlite3_bind_null(st->lite, idx);
+    else if ((a = pg_arg(st, idx)))
+        *a = PGCONN_NULL;
+}
+
+void store_bind_text(store_stmt *st, int idx, const char *text, int len)
+{
+    if (!text) {
+        store_bind_null(st, idx);
+        return;
+    }
+    if (st->lite) {
+        sqlite3_bind_text(st->lite, idx, text, len, SQLITE_TRANSIENT);
+        return;
+    }
+    struct pgconn_arg *a = pg_arg(st, idx);
+    if (!a)
+        return;
+    size_t n = len < 0 ? strlen(text) : (size_t)len;
+    char *copy = malloc(n + 1);
+    if (!copy) {
+        st->bind_failed = true;
+        *a = PGCONN_NULL;
+        return;
+    }
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    st->owned[idx - 1] = copy;
+    *a = PGCONN_TEXTN(copy, (int)n);
+}
+
+int store_step(store_stmt *st)
+{
+    if (st->lite) {
+        int step = sqlite3_step(st->lite);
+        return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+    }
+    store *s = st->s;
+    if (!st->res) {
+        char msg[PB_ERR_LEN];
+        pb_status rc = st->bind_failed
+                           ? pb_errf(msg, PB_ERR_NOMEM, ": out of memory")
+                           : pgconn_query_argv(s->pg, st->sql, st->args, &st->res, "", msg);
+        if (rc != PB_OK) {
+            pg_failed(s, rc, msg);
+            return -1;
+        }
+        s->pg_kind = STORE_ERR_NONE;
+        st->rows = pgconn_rows(st->res);
+        st->row = -1;
+    }
+    if (++st->row < st->rows)
+        return 1;
+    stmt_clear_pg(st);
+    return 0;
+}
+
+void store_reset(store_stmt *st)
+{
+    if (st->lite)
+        sqlite3_reset(st->lite);
+    else
+        stmt_clear_pg(st);
+}
+
+int64_t store_col_int(store_stmt *st, int col)
+{
+    return st->lite ? sqlite3_column_int64(st->lite, col) : pgconn_get_int(st->res, st->row, col);
+}
+
+double store_col_real(store_stmt *st, int col)
+{
+    return st->lite ? sqlite3_column_double(st->lite, col) : pgconn_get_real(st->res, st->row, col);
+}
+
+const char *store_col_text(store_stmt *st, int col)
+{
+    return st->lite ? (const char *)sqlite3_column_text(st->lite, col)
+                    : pgconn_get_text(st->res, st->row, col);
+}
+
+int store_col_bytes(store_stmt *st, int col)
+{
+    if (st->lite)
+        return sqlite3_column_bytes(st->lite, col);
+    const char *t = pgconn_get_text(st->res, st->row, col);
+    return t ? (int)strlen(t) : 0;
+}
+
+bool store_col_is_null(store_stmt *st, int col)
+{
+    return st->lite ? sqlite3_column_type(st->lite, col) == SQLITE_NULL
+                    : pgconn_is_null(st->res, st->row, col);
 }
 
 /* Runs a cached statement without parameters or rows (BEGIN, COMMIT). */
 static pb_status exec_cached(store *s, const char *sql, const char *what, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     pb_status rc = store_prepare(s, sql, &st, err);
     if (rc != PB_OK)
         return rc;
-    if (sqlite3_step(st) != SQLITE_DONE)
+    if (store_step(st) != 0)
         rc = store_sql_error(s, what, err);
-    sqlite3_reset(st);
+    store_reset(st);
+    return rc;
+}
+
+/* Records the outcome of a pgconn call that wrote its own message into err. */
+static pb_status pg_outcome(store *s, pb_status rc, char *err)
+{
+    if (rc != PB_OK) {
+        s->pg_kind = pg_kind(s);
+        snprintf(s->pg_msg, sizeof s->pg_msg, "%s", err ? err : "");
+    }
     return rc;
 }
 
 pb_status store_begin(store *s, char *err)
 {
+    if (s->pg)
+        return pg_outcome(s, pgconn_begin(s->pg, err), err);
     return exec_cached(s, "BEGIN IMMEDIATE", "starting a write", err);
+}
+
+pb_status store_begin_serial(store *s, char *err)
+{
+    if (!s->pg)
+        return store_begin(s, err);
+    pb_status rc = pg_outcome(s, pgconn_begin(s->pg, err), err);
+    if (rc == PB_OK)
+        rc = pg_outcome(s,
+                        pgconn_exec(s->pg, "SELECT pg_advisory_xact_lock(?1)",
+                                    "waiting for another replica's set-up write", err,
+                                    PGCONN_INT(pgconn_lock_key("promptbandit/serial-writes"))),
+                        err);
+    if (rc != PB_OK)
+        pgconn_rollback(s->pg);
+    return rc;
 }
 
 pb_status store_commit(store *s, char *err)
 {
+    if (s->pg)
+        return pg_outcome(s, pgconn_commit(s->pg, err), err);
     pb_status rc = exec_cached(s, "COMMIT", "committing", err);
     if (rc != PB_OK)
         store_rollback(s);
@@ -131,7 +450,9 @@ pb_status store_commit(store *s, char *err)
 
 void store_rollback(store *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
+    if (s->pg)
+        pgconn_rollback(s->pg);
+    else if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -145,11 +466,17 @@ pb_status store_end(store *s, pb_status rc, char *err)
 
 pb_status store_savepoint(store *s, char *err)
 {
+    if (s->pg)
+        return pg_outcome(s, pgconn_savepoint(s->pg, err), err);
     return exec_cached(s, "SAVEPOINT record", "starting a record", err);
 }
 
 void store_savepoint_end(store *s, pb_status rc)
 {
+    if (s->pg) {
+        pgconn_savepoint_end(s->pg, rc);
+        return;
+    }
     if (sqlite3_get_autocommit(s->db))
         return; /* SQLite already rolled the whole transaction back */
     char ignored[PB_ERR_LEN];
@@ -160,11 +487,13 @@ void store_savepoint_end(store *s, pb_status rc)
 
 bool store_in_transaction(store *s)
 {
-    return !sqlite3_get_autocommit(s->db);
+    return s->pg ? pgconn_in_transaction(s->pg) : !sqlite3_get_autocommit(s->db);
 }
 
 bool store_error_is_storage(store *s)
 {
+    if (s->pg)
+        return s->pg_kind == STORE_ERR_STORAGE;
     switch (sqlite3_errcode(s->db)) {
     case SQLITE_FULL:
     case SQLITE_IOERR:
@@ -181,6 +510,22 @@ bool store_error_is_storage(store *s)
     default:
         return false;
     }
+}
+
+pb_status store_try_job_lock(store *s, const char *name, bool *got, char *err)
+{
+    if (!s->pg) {
+        *got = true;
+        return PB_OK;
+    }
+    return pg_outcome(s, pgconn_try_lock(s->pg, name, got, err), err);
+}
+
+void store_job_unlock(store *s, const char *name)
+{
+    char ignored[PB_ERR_LEN];
+    if (s->pg)
+        pgconn_unlock(s->pg, name, ignored);
 }
 
 bool store_json_valid(const char *json, bool require_object)
@@ -224,24 +569,24 @@ int store_schema_latest(void)
 
 /* Prepares a statement without parameters that answers one row (a PRAGMA, a count) and steps
  * to that row; on PB_OK the caller reads it and resets the statement. */
-static pb_status one_row(store *s, const char *sql, sqlite3_stmt **st, const char *what, char *err)
+static pb_status one_row(store *s, const char *sql, store_stmt **st, const char *what, char *err)
 {
     pb_status rc = store_prepare(s, sql, st, err);
-    if (rc == PB_OK && sqlite3_step(*st) != SQLITE_ROW) {
+    if (rc == PB_OK && store_step(*st) != 1) {
         rc = store_sql_error(s, what, err);
-        sqlite3_reset(*st);
+        store_reset(*st);
     }
     return rc;
 }
 
 static pb_status read_user_version(store *s, int *version, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     pb_status rc = one_row(s, "PRAGMA user_version", &st, "reading the schema version", err);
     if (rc != PB_OK)
         return rc;
-    *version = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
+    *version = (int)store_col_int(st, 0);
+    store_reset(st);
     return PB_OK;
 }
 
@@ -320,6 +665,21 @@ pb_status store_open(const char *path, const struct store_options *opt, store **
     if (!s)
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     s->busy_timeout_ms = opt ? opt->busy_timeout_ms : 5000;
+    if (pgsql_is_url(path)) {
+        if (opt && opt->vfs) {
+            rc = pb_errf(err, PB_ERR_INVALID, "db.vfs applies to SQLite files only, not to %s",
+                         "a PostgreSQL URL");
+            goto cleanup;
+        }
+        struct pgconn_options po = {.lock_timeout_ms = s->busy_timeout_ms};
+        rc = pgconn_open(path, &po, &s->pg, err);
+        if (rc != PB_OK)
+            goto cleanup;
+        s->schema_version = pgconn_schema_version(s->pg);
+        s->applied = pgconn_migrations_applied(s->pg);
+        *out = s;
+        return PB_OK;
+    }
     const char *sync = opt && opt->synchronous ? opt->synchronous : "FULL";
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, opt ? opt->vfs : NULL) != SQLITE_OK) {
@@ -350,6 +710,9 @@ pb_status store_open_config(const config *cfg, const char *path_override, store 
         .synchronous = config_str(cfg, "db.synchronous"),
     };
     *out = NULL;
+    const char *url = path_override ? path_override : config_str(cfg, "db.url");
+    if (!url || !*url)
+        url = config_str(cfg, "db.path");
     const char *vfs = config_str(cfg, "db.vfs");
     if (vfs && *vfs) {
         if (strcmp(vfs, FAULTVFS_NAME) != 0)
@@ -361,7 +724,7 @@ pb_status store_open_config(const config *cfg, const char *path_override, store 
             return rc;
         opt.vfs = FAULTVFS_NAME;
     }
-    return store_open(path_override ? path_override : config_str(cfg, "db.path"), &opt, out, err);
+    return store_open(url, &opt, out, err);
 }
 
 void store_close(store *s)
@@ -369,8 +732,9 @@ void store_close(store *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->n_stmt; i++)
-        sqlite3_finalize(s->stmt[i].st);
+        stmt_free(s->stmt[i]);
     sqlite3_close(s->db);
+    pgconn_close(s->pg);
     free(s);
 }
 
@@ -388,6 +752,11 @@ int store_migrations_applied(const store *s)
 
 pb_status store_backup(store *s, const char *path, char *err)
 {
+    if (s->pg)
+        return pb_errf(err, PB_ERR_INVALID,
+                       "db backup copies SQLite files; this database is on PostgreSQL: use "
+                       "pg_dump (pg_dump -Fc -f %s URL) for a consistent online copy",
+                       path);
     pb_status rc = PB_OK;
     sqlite3 *dest = NULL;
     sqlite3_backup *b = NULL;
@@ -447,6 +816,10 @@ pb_status store_checkpoint(store *s, int wait_ms, bool *complete, char *err)
 {
     int log_frames = 0, copied = 0;
     *complete = false;
+    if (s->pg) {
+        *complete = true;
+        return PB_OK;
+    }
     sqlite3_busy_timeout(s->db, wait_ms > 0 ? wait_ms : 0);
     int rc =
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
@@ -468,7 +841,7 @@ static const char *SQL_COUNTS =
 
 pb_status store_count_rows(store *s, struct store_counts *out, char *err)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     pb_status rc = one_row(s, SQL_COUNTS, &st, "counting rows", err);
     if (rc != PB_OK)
         return rc;
@@ -476,20 +849,21 @@ pb_status store_count_rows(store *s, struct store_counts *out, char *err)
                     &out->impressions, &out->rewards,    &out->messages, &out->runs,
                     &out->run_steps,   &out->judge_evals};
     for (int i = 0; i < 10; i++)
-        *f[i] = sqlite3_column_int64(st, i);
-    sqlite3_reset(st);
+        *f[i] = store_col_int(st, i);
+    store_reset(st);
     return PB_OK;
 }
 
 pb_status store_integrity_check(store *s, char *err)
 {
-    sqlite3_stmt *st;
-    pb_status rc = one_row(s, "PRAGMA integrity_check(1)", &st, "integrity check", err);
+    store_stmt *st;
+    pb_status rc = one_row(s, s->pg ? "SELECT 'ok'" : "PRAGMA integrity_check(1)", &st,
+                           "integrity check", err);
     if (rc != PB_OK)
         return rc;
-    const char *answer = (const char *)sqlite3_column_text(st, 0);
+    const char *answer = store_col_text(st, 0);
     if (!answer || strcmp(answer, "ok") != 0)
         rc = pb_errf(err, PB_ERR_DB, "integrity check failed: %s", answer ? answer : "?");
-    sqlite3_reset(st);
+    store_reset(st);
     return rc;
 }
