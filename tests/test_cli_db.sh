@@ -67,9 +67,15 @@ rm "$tmp/prompts/B.txt"
 printf 'third text\n' >"$tmp/prompts/A.txt"
 expect 0 '^A +3 ' -- "$bin" prompts list --db "$db2"
 
-expect 0 'backup written' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
-expect 1 'already exists' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
-expect 0 'arms +4$' -- "$bin" db status --db "$tmp/copy.db"
+if pb_is_url "$db2"; then
+  # PostgreSQL's online copy is pg_dump's: db backup says so, with the command, and writes nothing.
+  expect 1 'on PostgreSQL: use pg_dump \(pg_dump -Fc -f ' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 0 'no copy written' -- bash -c "test ! -e '$tmp/copy.db' && echo 'no copy written'"
+else
+  expect 0 'backup written' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 1 'already exists' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 0 'arms +4$' -- "$bin" db status --db "$tmp/copy.db"
+fi
 expect 0 'purged 0 message' -- "$bin" db purge --older-than 30 --db "$db2"
 expect 2 'older-than' -- "$bin" db purge --older-than soon --db "$db2"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_tree_testdb.sh — the PostgreSQL pass covers every test that uses a database: a unit or
 # end-to-end test that opens one (store_open, a db.path setting, --db, PB_DB_PATH, sqlite3_open)
-# takes it from tests/testdb.h or lib.sh's pb_db (or a harness built on them) — which is what
+# takes it from tests/testdb.h or lib.sh's pb_db() (or a harness built on them) — which is what
 # CMakeLists.txt looks for to register its <name>_pg twin — or is listed in tests/backend_specific.txt;
 # every listed name is a test; docs/STORE.md prints the list exactly (name and reason).
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
@@ -9,7 +9,7 @@ cd "$PB_SOURCE_DIR" || exit 1
 
 list=tests/backend_specific.txt
 opens='store_open\(|"db\.path",|--db "|PB_DB_PATH=|sqlite3_open'
-uses='testdb_make|pb_db |svc_harness\.h|dash_harness\.h|writer_harness\.h' # CMakeLists.txt's
+uses='testdb[_]make|pb[_]db |svc[_]harness\.h|dash[_]harness\.h|writer[_]harness\.h' # CMakeLists.txt's (written so that this file does not match it)
 
 mapfile -t listed < <(grep -E '^[a-z]' "$list" | awk '{print $1}')
 pb_check "$list names at least one test" test "${#listed[@]}" -gt 0
@@ -27,7 +27,7 @@ for f in tests/test_*.c tests/test_*.sh tests/e2e_*.c tests/e2e_*.sh; do
   uncovered+=("$name")
 done
 pb_check_eq "${uncovered[*]}" "" \
-  "every test that opens a database uses testdb.h / pb_db or is in backend_specific.txt"
+  "every test that opens a database uses testdb.h / pb_db() or is in backend_specific.txt"
 
 # The docs' table: one row `| \`name\` | reason |` per listed test, in the same order.
 expected=$(grep -E '^[a-z]' "$list" | sed -E 's/^([a-z0-9_]+) +(.*)$/| `\1` | \2 |/')
