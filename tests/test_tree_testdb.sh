@@ -21,6 +21,7 @@ done
 uncovered=()
 for f in tests/test_*.c tests/test_*.sh tests/e2e_*.c tests/e2e_*.sh; do
   name=$(basename "${f%.*}")
+  [ "$name" = test_tree_testdb ] && continue # names the patterns, opens nothing
   grep -qE -- "$opens" "$f" || continue
   grep -qE -- "$uses" "$f" && continue
   printf '%s\n' "${listed[@]}" | grep -qx "$name" && continue
