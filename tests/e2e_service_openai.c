@@ -8,9 +8,12 @@
  * per-experiment settings (upstream model, emotion step); stickiness by the user field and by
  * the conversation header; the client's history sent as it is; auth
  * (user token, another user's name, admin token) and the tokens per arm the dashboard reads;
- * a client gone mid-stream storing nothing. */
+ * a client gone mid-stream storing nothing; which error wins when a body has several (field,
+ * then auth, then model, then messages); error messages cut between characters, never inside
+ * one. */
 #include "svc_harness.h"
 
+#include "base/text.h"
 #include "service/oaiapi.h"
 #include "store/experiment.h"
 #include "store/usage.h"
@@ -392,6 +395,95 @@ static void test_unknown_model_and_bad_requests(void)
     svc_stop(&s);
 }
 
+/* Every error message is cut between characters, never inside one: a role or a model that is
+ * long and not ASCII, and a list of models cut short, still give a JSON error body (a message
+ * cut inside a character made the body fail to build; fuzz_oai_body found the role). */
+static int utf8_message(const json_t *j)
+{
+    const char *m = error_field(j, "message");
+    return m && text_utf8_valid(m, strlen(m));
+}
+
+static void test_error_messages_cut_between_characters(void)
+{
+    struct svc s;
+    struct resp r = {0};
+    char err[PB_ERR_LEN], body[1024], name[256] = "a";
+    store *st = NULL;
+    struct store_experiment e = {0};
+    svc_start(&s, NULL);
+    /* a role of "a" and 40 two-byte characters: byte 32 falls inside one */
+    char role[128] = "a";
+    for (int i = 0; i < 40; i++)
+        strcat(role, "\xc3\xa9");
+    snprintf(body, sizeof body,
+             "{\"model\":\"default\",\"messages\":[{\"role\":\"%s\",\"content\":\"x\"},{\"role\":"
+             "\"user\",\"content\":\"hi\"}]}",
+             role);
+    completion(&s, NULL, NULL, body, &r);
+    CHECK_INT(r.status, 400);
+    CHECK_STR(error_field(r.json, "type"), "invalid_request_error");
+    CHECK(utf8_message(r.json));
+    CHECK(strstr(error_field(r.json, "message"), "aéééé") != NULL);
+    resp_free(&r);
+    /* two live experiments named "a" / "b" and 21 three-byte characters (64 bytes, the most a
+     * name has): the list of models (128 bytes) is cut inside the second name listed; the
+     * unknown model asked for is "x" and 100 two-byte characters (cut at 80 bytes) */
+    for (int i = 0; i < 21; i++)
+        strcat(name, "\xea\xb0\x80");
+    CHECK(store_open(s.db, NULL, &st, err) == PB_OK);
+    for (int k = 0; k < 2; k++) {
+        name[0] = (char)('a' + k);
+        CHECK(store_experiment_get_or_create(st, name, "live", "thompson", &e, err) == PB_OK);
+        store_experiment_clear(&e);
+    }
+    store_close(st);
+    char model[256] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(model, "\xc3\xa9");
+    snprintf(body, sizeof body,
+             "{\"model\":\"x%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", model);
+    completion(&s, NULL, NULL, body, &r);
+    CHECK_INT(r.status, 404);
+    CHECK_STR(error_field(r.json, "code"), "model_not_found");
+    CHECK(utf8_message(r.json));
+    resp_free(&r);
+    /* the model is valid, the list alone is cut */
+    completion(&s, NULL, NULL,
+               "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"hi\"}]}",
+               &r);
+    CHECK_INT(r.status, 404);
+    CHECK(utf8_message(r.json));
+    CHECK(strstr(error_field(r.json, "message"), "promptbandit/a") != NULL);
+    resp_free(&r);
+    svc_stop(&s);
+}
+
+/* The body's checks come in two halves around the auth and model checks: an unknown model is a
+ * 404 and another user's name a 403 whatever the messages hold. */
+static void test_error_precedence(void)
+{
+    static const char *const set[] = {"server.open_chat", "false", "server.user_tokens",
+                                      "alice:tok-alice", NULL};
+    struct svc s;
+    struct resp r = {0};
+    svc_start(&s, set);
+    completion(&s, "tok-alice", NULL, "{\"model\":\"promptbandit/nope\",\"messages\":[]}", &r);
+    CHECK_INT(r.status, 404);
+    resp_free(&r);
+    completion(&s, "tok-alice", NULL,
+               "{\"model\":\"default\",\"user\":\"bob\",\"messages\":[{\"role\":\"tool\"}]}", &r);
+    CHECK_INT(r.status, 403);
+    resp_free(&r);
+    /* a field error comes first of all: before the auth check */
+    completion(&s, "tok-alice", NULL,
+               "{\"model\":\"nope\",\"user\":\"bob\",\"n\":3,\"messages\":[]}", &r);
+    CHECK_INT(r.status, 400);
+    resp_free(&r);
+    svc_stop(&s);
+}
+
 static void test_upstream_errors(void)
 {
     struct svc s;
@@ -676,6 +768,8 @@ int main(void)
     RUN(test_completion_wire_usage_and_feedback);
     RUN(test_stream_chunks_usage_and_done);
     RUN(test_unknown_model_and_bad_requests);
+    RUN(test_error_messages_cut_between_characters);
+    RUN(test_error_precedence);
     RUN(test_upstream_errors);
     RUN(test_quota_and_timeout);
     RUN(test_system_policies_and_settings);

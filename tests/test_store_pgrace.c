@@ -11,6 +11,7 @@
 #include "store/experiment.h"
 #include "store/feedback.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -155,10 +156,95 @@ static void test_first_turns_on_several_replicas_agree_on_the_sticky_arm(void)
     store_close(s);
 }
 
+/* Two replicas' writers meeting the same new users in opposite orders, many batches. */
+struct submitter {
+    writer *w;
+    int64_t experiment_id, arm_id;
+    int descending;
+    pthread_barrier_t *go;
+    int failed_submits;
+};
+
+enum { USERS = 150, ROUNDS = 12 };
+
+static void *submit_users(void *arg)
+{
+    struct submitter *m = arg;
+    char err[PB_ERR_LEN], user[32];
+    pthread_barrier_wait(m->go);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < USERS; k++) {
+            int u = m->descending ? USERS - 1 - k : k;
+            snprintf(user, sizeof user, "new-%d-%03d", r, u);
+            struct feedback_impression imp = {.experiment_id = m->experiment_id,
+                                              .arm_id = m->arm_id,
+                                              .user_id = user,
+                                              .activated = 1};
+            int64_t id;
+            if (writer_submit_impression(m->w, &imp, &id, NULL, NULL, err) != PB_OK)
+                m->failed_submits++;
+        }
+        if (writer_flush(m->w, err) != PB_OK)
+            m->failed_submits++;
+    }
+    return NULL;
+}
+
+static void test_two_writers_meeting_new_users_in_opposite_orders_never_fail(void)
+{
+    const char *url = pg_harness_createdb("race_users");
+    char err[PB_ERR_LEN];
+    store *s = open_ok(url);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    struct store_experiment e = {0};
+    CHECK_INT(arms_ensure_default(s, check_source_path("prompts"), "thompson", &e, NULL, err),
+              PB_OK);
+    struct arm *arms = NULL;
+    size_t n_arms = 0;
+    CHECK_INT(arms_list(s, e.id, false, &arms, &n_arms, err), PB_OK);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    struct submitter m[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        m[i] = (struct submitter){
+            .experiment_id = e.id, .arm_id = n_arms ? arms[0].id : 0, .descending = i, .go = &go};
+        store *own = open_ok(url);
+        CHECK(own != NULL);
+        CHECK_INT(writer_new(own, 0, &m[i].w, err), PB_OK);
+        pthread_create(&t[i], NULL, submit_users, &m[i]);
+    }
+    uint64_t failed = 0, retried = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(m[i].failed_submits, 0);
+        struct writer_stats ws;
+        writer_stats_get(m[i].w, &ws);
+        failed += ws.failed_commits;
+        retried += ws.retried_batches;
+        writer_free(m[i].w);
+    }
+    printf("two writers, %d new users x %d rounds each: %llu failed commits, %llu retried "
+           "batches\n",
+           USERS, ROUNDS, (unsigned long long)failed, (unsigned long long)retried);
+    CHECK_INT((long long)failed, 0);
+    struct store_counts c;
+    CHECK_INT(store_count_rows(s, &c, err), PB_OK);
+    CHECK_INT(c.impressions, 2 * USERS * ROUNDS);
+    CHECK_INT(c.users, USERS * ROUNDS);
+    pthread_barrier_destroy(&go);
+    arms_list_free(arms, n_arms);
+    store_experiment_clear(&e);
+    store_close(s);
+}
+
 int main(void)
 {
     pg_harness_start();
     RUN(test_replicas_starting_together_share_one_experiment_and_its_arms);
     RUN(test_first_turns_on_several_replicas_agree_on_the_sticky_arm);
+    RUN(test_two_writers_meeting_new_users_in_opposite_orders_never_fail);
     CHECK_DONE();
 }

@@ -375,6 +375,9 @@ void api_before_metrics(void *ctx)
     set_gauge(m, "pb_writer_healthy", "1 while the last commit succeeded", ws.healthy);
     set_gauge(m, "pb_writer_failed_commits", "transactions that failed as a whole",
               (double)ws.failed_commits);
+    set_gauge(m, "pb_writer_retried_batches",
+              "batches run again after a PostgreSQL deadlock or serialization failure",
+              (double)ws.retried_batches);
     set_gauge(m, "pb_writer_batches",
               "transactions written (records / batches is the mean batch size)",
               (double)ws.batches);

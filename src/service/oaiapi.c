@@ -30,6 +30,7 @@
 
 #include "base/hash.h"
 #include "base/jsonio.h"
+#include "base/text.h"
 #include "service/api.h"
 #include "service/app.h"
 #include "service/chathttp.h"
@@ -433,11 +434,17 @@ static pb_status resolve_model(app *a, const char *model, const char **name, cha
                     used < sizeof names)
                     used += (size_t)snprintf(names + used, sizeof names - used, "%s%s%s",
                                              used ? ", " : "", OAIAPI_MODEL_PREFIX, list[i].name);
+        /* The list and the model are cut between characters, never inside one: the message
+         * goes into a JSON string, which must be valid UTF-8 (names and models may be any). */
+        size_t len = strlen(names);
+        while (len > 0 && !text_utf8_valid(names, len))
+            names[--len] = '\0';
         store_experiment_list_free(list, count);
         rc = pb_errf(err, PB_ERR_NOT_FOUND,
-                     "the model '%.80s' does not exist: a model names a live experiment as "
+                     "the model '%.*s' does not exist: a model names a live experiment as "
                      "promptbandit/NAME; the models are: %s",
-                     model, names[0] ? names : "(none)");
+                     (int)text_utf8_prefix(model, strlen(model), 80), model,
+                     names[0] ? names : "(none)");
     }
     app_store_release(a, s);
     *name = exp;
@@ -476,28 +483,24 @@ static char *content_text(const json_t *content, size_t index, char *err)
     return b.data ? b.data : strdup("");
 }
 
-/* What the request's messages become: the history, the client's system text, the message. */
-struct oai_messages {
-    json_t *history;
-    char *system; /* NULL when the client sent none */
-    char *message;
-};
-
-static void oai_messages_clear(struct oai_messages *m)
+void oaiapi_body_clear(struct oaiapi_body *b)
 {
-    json_decref(m->history);
-    free(m->system);
-    free(m->message);
+    json_decref(b->history);
+    free(b->system);
+    free(b->message);
+    b->history = NULL;
+    b->system = b->message = NULL;
 }
 
-static pb_status split_messages(const json_t *messages, struct oai_messages *m, char *err)
+pb_status oaiapi_parse_messages(const json_t *body, struct oaiapi_body *out, char *err)
 {
+    const json_t *messages = json_object_get(body, "messages");
     size_t n = json_array_size(messages), i;
     json_t *msg;
-    memset(m, 0, sizeof *m);
+    oaiapi_body_clear(out);
     if (!json_is_array(messages) || n == 0)
         return pb_errf(err, PB_ERR_INVALID, "field 'messages' must be a non-empty array");
-    if (!(m->history = json_array()))
+    if (!(out->history = json_array()))
         return pb_errf(err, PB_ERR_NOMEM, "out of memory");
     struct pb_buf sys = {0};
     pb_status rc = PB_OK;
@@ -511,9 +514,9 @@ static pb_status split_messages(const json_t *messages, struct oai_messages *m, 
         int system = strcmp(role, "system") == 0 || strcmp(role, "developer") == 0;
         if (!system && strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0) {
             rc = pb_errf(err, PB_ERR_INVALID,
-                         "messages[%zu]: role '%.32s' is not supported (system, developer, user "
+                         "messages[%zu]: role '%.*s' is not supported (system, developer, user "
                          "and assistant are; tools are not)",
-                         i, role);
+                         i, (int)text_utf8_prefix(role, strlen(role), 32), role);
             break;
         }
         char *text = content_text(json_object_get(msg, "content"), i, err);
@@ -532,18 +535,18 @@ static pb_status split_messages(const json_t *messages, struct oai_messages *m, 
                 rc = pb_errf(err, PB_ERR_INVALID, "the last message must be the user's");
                 break;
             }
-            m->message = text;
+            out->message = text;
         } else {
-            json_array_append_new(m->history,
+            json_array_append_new(out->history,
                                   json_pack("{s:s, s:s}", "role", role, "content", text));
             free(text);
         }
     }
-    if (rc == PB_OK && !m->message)
+    if (rc == PB_OK && !out->message)
         rc = pb_errf(err, PB_ERR_INVALID, "the last message must be the user's");
     if (rc == PB_OK && sys.len) {
         pb_buf_append(&sys, "", 1);
-        m->system = sys.data;
+        out->system = sys.data;
     } else {
         pb_buf_free(&sys);
     }
@@ -563,6 +566,42 @@ static pb_status check_unsupported(const json_t *body, char *err)
     if (n && !json_is_null(n) && !(json_is_integer(n) && json_integer_value(n) == 1))
         return pb_errf(err, PB_ERR_INVALID, "field 'n' must be 1 (one answer per turn)");
     return PB_OK;
+}
+
+pb_status oaiapi_parse_fields(const json_t *body, struct oaiapi_body *out, char *err)
+{
+    double temperature = -1;
+    long long max_tokens = 0;
+    pb_status rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = jsonio_string(body, "model", 1, &out->model, err)) ||
+        (rc = jsonio_bool(body, "stream", 0, &out->stream, err)) ||
+        (rc = jsonio_string(body, "user", 0, &out->user, err)) ||
+        (rc = jsonio_number(body, "temperature", 0, 0, 2, &temperature, err)) ||
+        (rc = jsonio_integer(body, "max_tokens", 0, 1, OAIAPI_MAX_TOKENS, &max_tokens, err)) ||
+        (rc = jsonio_integer(body, "max_completion_tokens", 0, 1, OAIAPI_MAX_TOKENS, &max_tokens,
+                             err)) ||
+        (rc = check_unsupported(body, err)))
+        return rc;
+    out->has_temperature = temperature >= 0;
+    out->temperature = temperature;
+    out->max_tokens = (int)max_tokens;
+    const json_t *so = json_object_get(body, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!json_is_object(so))
+            return pb_errf(err, PB_ERR_INVALID, "field 'stream_options' must be an object");
+        if ((rc = jsonio_bool(so, "include_usage", 0, &out->include_usage, err)))
+            return rc;
+    }
+    if (out->user && (rc = pipeline_check_id(out->user, "user", 0, err)))
+        return rc;
+    return PB_OK;
+}
+
+pb_status oaiapi_parse_body(const json_t *body, struct oaiapi_body *out, char *err)
+{
+    pb_status rc = oaiapi_parse_fields(body, out, err);
+    return rc != PB_OK ? rc : oaiapi_parse_messages(body, out, err);
 }
 
 /* A conversation id standing for (user, experiment): "oai-" and 32 hex digits of a hash. */
@@ -585,47 +624,29 @@ static pb_status user_conversation(const char *user, const char *experiment, cha
     return PB_OK;
 }
 
-/* Reads the request into in (strings borrowed from body and m, ids into the buffers given). */
+/* Reads the request into in (strings borrowed from body and b, ids into p). The body's own
+ * checks come in two halves with the auth and model checks between them, as they always have:
+ * a request for a model that is not there is a 404 whatever its messages hold. */
 struct oai_parsed {
-    const char *model;
-    int stream, include_usage;
     char conversation[PIPELINE_ID_MAX + 1];
 };
 
 static pb_status parse_request(app *a, struct server_request *req, const json_t *body,
-                               struct oai_messages *m, struct chatturn_in *in, struct oai_parsed *p,
+                               struct oaiapi_body *b, struct chatturn_in *in, struct oai_parsed *p,
                                struct oaiapi_settings *set, char *err)
 {
-    const char *user = NULL;
-    double temperature = -1;
-    long long max_tokens = 0;
     pb_status rc;
-    if ((rc = jsonio_string(body, "model", 1, &p->model, err)) ||
-        (rc = jsonio_bool(body, "stream", 0, &p->stream, err)) ||
-        (rc = jsonio_string(body, "user", 0, &user, err)) ||
-        (rc = jsonio_number(body, "temperature", 0, 0, 2, &temperature, err)) ||
-        (rc = jsonio_integer(body, "max_tokens", 0, 1, 1000000, &max_tokens, err)) ||
-        (rc = jsonio_integer(body, "max_completion_tokens", 0, 1, 1000000, &max_tokens, err)) ||
-        (rc = check_unsupported(body, err)))
-        return rc;
-    const json_t *so = json_object_get(body, "stream_options");
-    if (so && !json_is_null(so)) {
-        if (!json_is_object(so))
-            return pb_errf(err, PB_ERR_INVALID, "field 'stream_options' must be an object");
-        if ((rc = jsonio_bool(so, "include_usage", 0, &p->include_usage, err)))
-            return rc;
-    }
-    if (user && (rc = pipeline_check_id(user, "user", 0, err)))
+    if ((rc = oaiapi_parse_fields(body, b, err)))
         return rc;
     /* Who the turn belongs to: the user field, else the token's user, else "anonymous". */
-    in->user_id = user ? user : server_req_user(req) ? server_req_user(req) : "anonymous";
+    in->user_id = b->user ? b->user : server_req_user(req) ? server_req_user(req) : "anonymous";
     if ((rc = server_auth_user(req, in->user_id, err)))
         return rc;
-    if ((rc = resolve_model(a, p->model, &in->experiment, err)) ||
+    if ((rc = resolve_model(a, b->model, &in->experiment, err)) ||
         (rc = oaiapi_settings_for(app_config(a), in->experiment, set, err)) ||
-        (rc = split_messages(json_object_get(body, "messages"), m, err)))
+        (rc = oaiapi_parse_messages(body, b, err)))
         return rc;
-    if (m->system && set->system == OAIAPI_SYSTEM_REFUSE)
+    if (b->system && set->system == OAIAPI_SYSTEM_REFUSE)
         return pb_errf(err, PB_ERR_INVALID,
                        "experiment %s does not take a system message (its arms' prompts are the "
                        "system message; openai.system is refuse)",
@@ -636,20 +657,20 @@ static pb_status parse_request(app *a, struct server_request *req, const json_t 
             return rc;
         snprintf(p->conversation, sizeof p->conversation, "%s", conv);
         in->conversation_id = p->conversation;
-    } else if (user) {
-        if ((rc = user_conversation(user, in->experiment, p->conversation, sizeof p->conversation,
-                                    err)))
+    } else if (b->user) {
+        if ((rc = user_conversation(b->user, in->experiment, p->conversation,
+                                    sizeof p->conversation, err)))
             return rc;
         in->conversation_id = p->conversation;
     }
-    in->message = m->message;
-    in->history = m->history;
-    in->system_extra = set->system == OAIAPI_SYSTEM_PREPEND ? m->system : NULL;
+    in->message = b->message;
+    in->history = b->history;
+    in->system_extra = set->system == OAIAPI_SYSTEM_PREPEND ? b->system : NULL;
     in->model = set->model[0] ? set->model : NULL;
     in->plain_message = !set->emotion;
-    in->has_temperature = temperature >= 0;
-    in->temperature = temperature;
-    in->max_tokens = (int)max_tokens;
+    in->has_temperature = b->has_temperature;
+    in->temperature = b->temperature;
+    in->max_tokens = b->max_tokens;
     return PB_OK;
 }
 
@@ -658,7 +679,7 @@ static pb_status h_completions(struct server_request *req, struct server_reply *
     app *a = ctx;
     struct chatturn_in in = {.consent = -1};
     struct chatturn_out first;
-    struct oai_messages m = {0};
+    struct oaiapi_body b = {0};
     struct oai_parsed p = {0};
     struct oaiapi_settings set;
     chatturn_job *job = NULL;
@@ -673,7 +694,7 @@ static pb_status h_completions(struct server_request *req, struct server_reply *
             oai_error(reply, 400, "invalid_request_error", "invalid_json", reply->err);
         return PB_OK;
     }
-    rc = parse_request(a, req, body, &m, &in, &p, &set, reply->err);
+    rc = parse_request(a, req, body, &b, &in, &p, &set, reply->err);
     if (rc == PB_OK &&
         (rc = chatturn_prepare(a, &in, &job, &first, reply->err)) == PB_ERR_FORBIDDEN) {
         /* the conversation is another user's (not an auth failure: the token was fine) */
@@ -689,13 +710,13 @@ static pb_status h_completions(struct server_request *req, struct server_reply *
                      (long long)first.impression_id);
             snprintf(r->model, sizeof r->model, OAIAPI_MODEL_PREFIX "%s", in.experiment);
             r->created = (json_int_t)pb_now_wall();
-            r->include_usage = p.stream && p.include_usage;
-            rc = chathttp_run(a, req, reply, job, &first, p.stream, &oai_wire, r, free);
+            r->include_usage = b.stream && b.include_usage;
+            rc = chathttp_run(a, req, reply, job, &first, b.stream, &oai_wire, r, free);
         }
     }
     if (rc != PB_OK)
         status_error(req, reply, rc, reply->err);
-    oai_messages_clear(&m);
+    oaiapi_body_clear(&b);
     json_decref(body);
     return PB_OK;
 }

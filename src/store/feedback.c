@@ -111,6 +111,11 @@ static pb_status ensure_user(store *s, const char *user_id, char *err)
                      STMT_REAL(store_now()));
 }
 
+pb_status feedback_ensure_user(store *s, const char *user_id, char *err)
+{
+    return ensure_user(s, user_id, err);
+}
+
 pb_status feedback_set_consent(store *s, const char *user_id, int consent, char *err)
 {
     pb_status rc = check_id(user_id, "user id", err);

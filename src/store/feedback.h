@@ -92,6 +92,8 @@ struct feedback_memo {
     int64_t experiment_id, arm_id; /* last pair found to belong together; 0 = none */
     char user_id[257];             /* last user ensured; "" = none */
 };
+/* Stores the user (without consent) when absent; a user that exists is left as it is. */
+pb_status feedback_ensure_user(store *s, const char *user_id, char *err);
 /* feedback_insert_impression_tx with a memo (NULL: check everything). */
 pb_status feedback_insert_impression_memo_tx(store *s, const struct feedback_impression *imp,
                                              struct feedback_memo *memo, int64_t *id, char *err);

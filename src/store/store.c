@@ -512,6 +512,11 @@ bool store_error_is_storage(store *s)
     }
 }
 
+bool store_error_is_transient(store *s)
+{
+    return s->pg && strncmp(pgconn_sqlstate(s->pg), "40", 2) == 0;
+}
+
 pb_status store_try_job_lock(store *s, const char *name, bool *got, char *err)
 {
     if (!s->pg) {

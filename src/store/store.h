@@ -149,6 +149,10 @@ bool store_in_transaction(store *s);
  * error, corrupt, read-only, busy, connection lost, out of memory) rather than from a record's
  * data (a constraint). */
 bool store_error_is_storage(store *s);
+/* True when the last failure was PostgreSQL breaking a deadlock or a serialization conflict
+ * (SQLSTATE class 40): the transaction stored nothing and may simply run again. Never on
+ * SQLite, whose writers wait for one lock. */
+bool store_error_is_transient(store *s);
 /* Turns the last failure into PB_ERR_DB with a message naming what failed and why (locked,
  * corrupt, full, ...); returns PB_ERR_DB. */
 pb_status store_sql_error(store *s, const char *what, char *err);

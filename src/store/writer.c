@@ -360,9 +360,59 @@ static int storage_failure(writer *w, pb_status rc)
            (rc == PB_ERR_DB && (store_error_is_storage(w->s) || !store_in_transaction(w->s)));
 }
 
+static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry);
+
+static int compare_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* PostgreSQL: stores the batch's users that may be new before its transaction, each by itself
+ * and in sorted order. Inside the transaction, a new user's row stays locked until the commit,
+ * and two replicas' batches that meet the same new users in opposite orders deadlock (the
+ * server breaks it after a second by failing one). A user that exists costs no lock. A
+ * failure here is left to the record's own insert in the batch. */
+static void ensure_users_first(writer *w, struct op **ops, size_t n)
+{
+    const char *stack[64], **ids = n <= 64 ? stack : malloc(n * sizeof *ids);
+    size_t k = 0;
+    char ignored[PB_ERR_LEN];
+    if (!ids)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i]->kind == OP_IMPRESSION && ops[i]->imp.user_id)
+            ids[k++] = ops[i]->imp.user_id;
+    qsort(ids, k, sizeof *ids, compare_str);
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0)
+            feedback_ensure_user(w->s, ids[i], ignored);
+    if (ids != stack)
+        free(ids);
+}
+
 /* Writes ops[0..n) in one transaction (reserving a spare id block in it when asked) and
- * commits; sets every op's rc and err. Returns 1 when the transaction committed. */
+ * commits; sets every op's rc and err. Returns 1 when the transaction committed. A batch that
+ * PostgreSQL fails as a deadlock or a serialization failure (nothing of it stored) runs again,
+ * at most WRITER_RETRIES more times, before it counts as a failed commit. */
 static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
+{
+    if (store_is_pg(w->s))
+        ensure_users_first(w, ops, n);
+    for (int attempt = 0;; attempt++) {
+        int committed = run_batch_once(w, ops, n, reserve, attempt < WRITER_RETRIES);
+        if (committed >= 0)
+            return committed;
+        pthread_mutex_lock(&w->mu);
+        w->stats.retried_batches++;
+        pthread_mutex_unlock(&w->mu);
+        for (size_t i = 0; i < n; i++)
+            ops[i]->rc = PB_OK;
+    }
+}
+
+/* One attempt of run_batch. Returns 1 committed, 0 failed (ops answered), or -1 when it failed
+ * transiently and may_retry: nothing was stored and the ops are untouched for another try. */
+static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int may_retry)
 {
     char why[PB_ERR_LEN];
     int64_t first = 0;
@@ -388,6 +438,8 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
         rc = commit(w, why);
     else
         store_rollback(w->s);
+    if (rc != PB_OK && may_retry && store_error_is_transient(w->s))
+        return -1;
     note_commit(w, rc, why, first);
     if (rc == PB_OK)
         return 1;

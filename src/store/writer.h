@@ -136,15 +136,18 @@ void writer_fail_next(writer *w, int n);
 #define WRITER_CHECKPOINT_RETRY_WAIT_MS 10   /* waiting this long for readers (between batches) */
 #define WRITER_BEHIND_MS                5 /* write-behind records alone wait this long for a batch */
 #define WRITER_BATCH_BUCKETS            12
+#define WRITER_RETRIES                  2 /* PostgreSQL: a batch failed by a deadlock runs again */
 
 struct writer_stats {
-    uint64_t records;        /* settled: committed or failed (erasures and barriers count) */
-    uint64_t batches;        /* transactions for records, committed or failed */
-    uint64_t refused;        /* records that failed alone (their own fault, or check said no) */
-    uint64_t failed_commits; /* transactions that failed as a whole (disk full, I/O, probes too) */
-    uint64_t write_behind;   /* impressions submitted without a done callback */
-    uint64_t queue_full;     /* submits refused with PB_ERR_LIMIT */
-    size_t queued;           /* submitted and not yet settled, the batch being written included */
+    uint64_t records;         /* settled: committed or failed (erasures and barriers count) */
+    uint64_t batches;         /* transactions for records, committed or failed */
+    uint64_t refused;         /* records that failed alone (their own fault, or check said no) */
+    uint64_t failed_commits;  /* transactions that failed as a whole (disk full, I/O, probes too) */
+    uint64_t retried_batches; /* PostgreSQL: batches run again after a deadlock or a
+                               * serialization failure (WRITER_RETRIES) */
+    uint64_t write_behind;    /* impressions submitted without a done callback */
+    uint64_t queue_full;      /* submits refused with PB_ERR_LIMIT */
+    size_t queued;            /* submitted and not yet settled, the batch being written included */
     size_t last_batch, largest_batch;
     /* batch_sizes[i]: batches of more than 2^(i-1) and at most 2^i records (i = 0: one
      * record); the last bucket counts every larger batch. records / batches is the mean. */
