@@ -3,7 +3,8 @@
 # end-to-end test that opens one (store_open, a db.path setting, --db, PB_DB_PATH, sqlite3_open)
 # takes it from tests/testdb.h or lib.sh's pb_db() (or a harness built on them) — which is what
 # CMakeLists.txt looks for to register its <name>_pg twin — or is listed in tests/backend_specific.txt;
-# every listed name is a test; docs/STORE.md prints the list exactly (name and reason).
+# every listed name is a test; docs/STORE.md prints the list exactly (name and reason); and a
+# PostgreSQL pass whose database cannot be made fails the test (exit 2), never skips it.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
 cd "$PB_SOURCE_DIR" || exit 1
 
@@ -40,5 +41,19 @@ mkdir -p "$PB_TMP/tests"
 printf 'store_open(path, NULL, &s, err);\n' >"$PB_TMP/tests/test_x_plain.c"
 pb_check "a store_open without testdb.h would be found" grep -qE -- "$opens" "$PB_TMP/tests/test_x_plain.c"
 pb_check "and is not taken for a helper" bash -c "! grep -qE -- '$uses' '$PB_TMP/tests/test_x_plain.c'"
+
+# The PostgreSQL pass fails, never skips, when it cannot make its database: a server that does
+# not answer (a closed port) ends a C test and a shell test with status 2 and the reason.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+dead=postgresql://pbtest@127.0.0.1:$port/pbtest
+PB_TEST_DB=pg PB_TEST_PG_URL=$dead "${PB_BUILD_DIR:?}/test_store_lineage" >"$PB_TMP/c.out" 2>&1
+pb_check_eq "$?" 2 "a C test whose database cannot be created exits 2"
+pb_check "and says why" grep -q "cannot create the test database (a failure, not a skip)" "$PB_TMP/c.out"
+printf 'source "%s/tests/lib.sh"\ndb=$(pb_db x.db) || exit 2\necho "ran on $db"\n' \
+  "$PB_SOURCE_DIR" >"$PB_TMP/sh_test.sh"
+PB_TEST_DB=pg PB_TEST_PG_URL=$dead bash "$PB_TMP/sh_test.sh" >"$PB_TMP/sh.out" 2>&1
+pb_check_eq "$?" 2 "a shell test whose database cannot be created exits 2"
+pb_check "and says why" grep -q "cannot create the PostgreSQL database" "$PB_TMP/sh.out"
+pb_check "without running on" bash -c "! grep -q 'ran on' '$PB_TMP/sh.out'"
 
 pb_done
