@@ -49,8 +49,10 @@ dead=postgresql://pbtest@127.0.0.1:$port/pbtest
 PB_TEST_DB=pg PB_TEST_PG_URL=$dead "${PB_BUILD_DIR:?}/test_store_lineage" >"$PB_TMP/c.out" 2>&1
 pb_check_eq "$?" 2 "a C test whose database cannot be created exits 2"
 pb_check "and says why" grep -q "cannot create the test database (a failure, not a skip)" "$PB_TMP/c.out"
-printf 'source "%s/tests/lib.sh"\ndb=$(pb_db x.db) || exit 2\necho "ran on $db"\n' \
-  "$PB_SOURCE_DIR" >"$PB_TMP/sh_test.sh"
+# (The helper's name is in a variable: this file must not match CMake's pattern itself.)
+helper=pb_db
+printf 'source "%s/tests/lib.sh"\ndb=$(%s x.db) || exit 2\necho "ran on $db"\n' \
+  "$PB_SOURCE_DIR" "$helper" >"$PB_TMP/sh_test.sh"
 PB_TEST_DB=pg PB_TEST_PG_URL=$dead bash "$PB_TMP/sh_test.sh" >"$PB_TMP/sh.out" 2>&1
 pb_check_eq "$?" 2 "a shell test whose database cannot be created exits 2"
 pb_check "and says why" grep -q "cannot create the PostgreSQL database" "$PB_TMP/sh.out"
