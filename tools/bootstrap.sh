@@ -18,7 +18,7 @@ build_pkgs=(build-essential cmake pkg-config python3 libssl-dev libcurl4-openssl
   libsqlite3-dev libgsl-dev libmicrohttpd-dev libpq-dev)
 # libclang-rt-14-dev holds libFuzzer; clang only recommends it, which --no-install-recommends skips.
 test_pkgs=(clang libclang-rt-14-dev clang-format sqlite3 curl jq wrk chromium fonts-nanum
-  fonts-noto-color-emoji nodejs npm systemd postgresql-15)
+  fonts-noto-color-emoji nodejs npm systemd postgresql-15 nginx)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -157,6 +157,14 @@ static const struct setting settings[] = {
      "reward (source default)"},
     {"rewards.sweep_interval_s", T_INT, "60", 1, 86400, 0,
      "how often the service looks for impressions past rewards.wait_s"},
+    {"replica.poll_ms", T_INT, "200", 0, 60000, 0,
+     "replicas on one database: read the rewards and events other serve processes wrote this "
+     "often (0 = off: one process only)"},
+    {"replica.gap_ms", T_INT, "10000", 100, 3600000, 0,
+     "a missing reward id is waited for this long before the poll moves past it (longer than "
+     "any write transaction lasts)"},
+    {"replica.event_keep_s", T_INT, "3600", 60, 31536000, 0,
+     "replica events (erasures, admin reloads) are deleted after this long"},
     {"bandit.segments", T_STR, "group", 0, 0, 0,
      "live segments: group (top emotion's group), label (top emotion label) or none"},
     {"bandit.segment_map", T_STR, "", 0, 0, 0,

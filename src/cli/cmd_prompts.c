@@ -2,6 +2,7 @@
  * experiment (the default one is synced from prompts.dir first); `prompts propose` is
  * dispatched to cmd_prompts_propose (cmd_propose.c). Parses arguments, calls arms/store. */
 #include "store/arms.h"
+#include "store/replica.h"
 #include "cmd.h"
 #include "base/config.h"
 #include "base/pb.h"
@@ -216,6 +217,10 @@ static int run_action(store *s, const config *cfg, const struct prompts_args *a,
     } else {
         printf("prompts: experiment %s is in sync with its files\n", e.name);
     }
+    /* Running `serve` replicas drop their live state of the experiment and rebuild it with the
+     * changed arms (docs/SERVICE.md "Replicas"); harmless when none runs. */
+    if (rc == PB_OK && strcmp(a->action, "list") != 0)
+        rc = replica_event_add(s, "reload", e.name, "cli", err);
     arms_clear(&found);
     store_experiment_clear(&e);
     return rc;

@@ -10,6 +10,7 @@
 #include "base/jsonio.h"
 #include "offline/evolve.h"
 #include "service/live.h"
+#include "service/replica.h"
 #include "service/livejudge.h"
 #include "store/arms.h"
 #include "store/runs.h"
@@ -60,6 +61,26 @@ static pb_status h_arms(struct server_request *req, struct server_reply *reply, 
     return reply_view(ctx, server_req_query(req, "experiment"), reply);
 }
 
+/* The global statistics of this replica's live state (in memory: what its bandit decides
+ * from), for GET /v1/experiments/{name}: with several replicas on one database they agree once
+ * each has polled the others' rewards (replica.h). NULL when they cannot be read. */
+static json_t *live_json(app *a, store *s, const char *name)
+{
+    struct live_snapshot snap;
+    char err[PB_ERR_LEN];
+    if (live_snapshot_get(app_live(a), s, name, NULL, 1000, &snap, err))
+        return NULL;
+    json_t *arms = json_array();
+    for (size_t i = 0; arms && i < snap.n_arms; i++)
+        json_array_append_new(
+            arms, json_pack("{s:I, s:I, s:f}", "id", (json_int_t)snap.arms[i].arm_id, "pulls",
+                            (json_int_t)snap.arms[i].pulls, "mean", snap.arms[i].mean));
+    json_t *out =
+        json_pack("{s:I, s:o}", "total_pulls", (json_int_t)snap.total_pulls, "arms", arms);
+    live_snapshot_clear(&snap);
+    return out;
+}
+
 /* Per-segment statistics of the live state, for GET /v1/experiments/{name}. */
 static json_t *segments_json(app *a, store *s, const char *name)
 {
@@ -93,8 +114,12 @@ static pb_status h_experiment(struct server_request *req, struct server_reply *r
     if (rc == PB_OK) {
         json_t *j = adminapi_experiment_json(&v);
         store *s = app_store_acquire(ctx, reply->err);
-        if (j && s)
+        if (j && s) {
             json_object_set_new(j, "segments", segments_json(ctx, s, name));
+            json_t *lj = live_json(ctx, s, name);
+            if (lj)
+                json_object_set_new(j, "live", lj);
+        }
         app_store_release(ctx, s);
         server_reply_json(reply, 200, j);
     }
@@ -211,9 +236,16 @@ static pb_status arm_experiment(store *s, int64_t arm_id, char name[65], char *e
     return rc;
 }
 
+/* Rebuilds the experiment's live state here and logs the change for the other replicas, which
+ * drop theirs and rebuild it from the database (replica.h). */
 static pb_status reload(app *a, store *s, const char *name, char *err)
 {
-    return name && *name ? live_reload(app_live(a), s, name, err) : PB_OK;
+    if (!name || !*name)
+        return PB_OK;
+    pb_status rc = live_reload(app_live(a), s, name, err);
+    if (rc == PB_OK)
+        rc = replica_note_reload(app_replica(a), s, name, err);
+    return rc;
 }
 
 static pb_status h_arm_add(struct server_request *req, struct server_reply *reply, void *ctx)

@@ -11,6 +11,7 @@
 #include "store/impressions.h"
 #include "service/live.h"
 #include "service/livejudge.h"
+#include "service/replica.h"
 #include "service/segmap.h"
 #include "store/writer.h"
 #include "llm/llmloop.h"
@@ -40,6 +41,7 @@ struct app {
     llm_client *llm;
     llm_loop *loop;       /* the provider event loop over llm; NULL without a provider */
     livejudge *livejudge; /* judge.live_sample_rate's scorer (livejudge.h) */
+    replica *replica;     /* the poll of what other replicas wrote; run-once jobs */
     char llm_note[PB_ERR_LEN];
     double started_at;
     pthread_mutex_t pool_mu;
@@ -71,6 +73,14 @@ const struct segmap *app_segmap(const app *a)
 struct livejudge *app_livejudge(app *a)
 {
     return a->livejudge;
+}
+struct replica *app_replica(app *a)
+{
+    return a->replica;
+}
+const char *app_db_path(const app *a)
+{
+    return a->db_path;
 }
 struct writer *app_writer(app *a)
 {
@@ -214,21 +224,35 @@ pb_status app_run_reward_sweep(app *a, int64_t *given, char *err)
     return rc;
 }
 
-/* Runs each job when it is due (now >= *next) and moves *next on by every seconds. */
+static pb_status job_retention(app *a, int64_t *n, char *err)
+{
+    return app_run_retention(a, n, err);
+}
+
+static pb_status job_sweep(app *a, int64_t *n, char *err)
+{
+    return app_run_reward_sweep(a, n, err);
+}
+
+/* Runs each job when it is due (now >= *next) and moves *next on by every seconds; a job runs
+ * once across replicas (replica_run_job: another replica may have run it). */
 static void background_tick(app *a, double now, double *next_retention, double *next_sweep)
 {
     char err[PB_ERR_LEN];
     int64_t n = 0;
+    int ran = 0;
     if (now >= *next_retention) {
-        *next_retention = now + (double)config_int(a->cfg, "privacy.retention_interval_s");
-        if (app_run_retention(a, &n, err) != PB_OK)
+        double every = (double)config_int(a->cfg, "privacy.retention_interval_s");
+        *next_retention = now + every;
+        if (replica_run_job(a->replica, "retention", every, job_retention, &n, &ran, err) != PB_OK)
             fprintf(stderr, "promptbandit: retention purge failed: %s\n", err);
         else if (n > 0)
             fprintf(stderr, "promptbandit: retention purge deleted %lld messages\n", (long long)n);
     }
     if (now >= *next_sweep) {
-        *next_sweep = now + (double)config_int(a->cfg, "rewards.sweep_interval_s");
-        if (app_run_reward_sweep(a, &n, err) != PB_OK)
+        double every = (double)config_int(a->cfg, "rewards.sweep_interval_s");
+        *next_sweep = now + every;
+        if (replica_run_job(a->replica, "reward_sweep", every, job_sweep, &n, &ran, err) != PB_OK)
             fprintf(stderr, "promptbandit: reward wait sweep failed: %s\n", err);
         else if (n > 0)
             fprintf(stderr, "promptbandit: reward wait sweep gave %lld default rewards\n",
@@ -259,15 +283,18 @@ static void *retention_main(void *arg)
     return NULL;
 }
 
-/* The default experiment, synced from the prompts folder when that folder exists. */
-static pb_status ensure_default(app *a, store *s, const char *prompts_dir, char *err)
+/* The default experiment, synced from the prompts folder when that folder exists; *changed = 1
+ * when the sync created or versioned an arm (other replicas must reload it). */
+static pb_status ensure_default(app *a, store *s, const char *prompts_dir, int *changed, char *err)
 {
     struct store_experiment e = {0};
     struct stat st;
     const char *policy = config_str(a->cfg, "bandit.policy");
     pb_status rc;
     if (stat(prompts_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = arms_ensure_default(s, prompts_dir, policy, &e, NULL, err);
+        struct arms_sync_summary sum = {0};
+        rc = arms_ensure_default(s, prompts_dir, policy, &e, &sum, err);
+        *changed = sum.created + sum.versioned > 0;
     } else {
         fprintf(stderr,
                 "promptbandit: prompts folder %s not found; serving the arms already "
@@ -310,9 +337,10 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
     store *s = NULL, *ws = NULL;
     const char *prompts =
         opt && opt->prompts_dir ? opt->prompts_dir : config_str(a->cfg, "prompts.dir");
+    int changed = 0;
     pb_status rc = open_store(a, &s, err);
     if (rc == PB_OK)
-        rc = ensure_default(a, s, prompts, err);
+        rc = ensure_default(a, s, prompts, &changed, err);
     if (rc == PB_OK)
         rc = emotion_open(a->cfg, &a->emotion, err);
     if (rc == PB_OK)
@@ -321,6 +349,13 @@ static pb_status app_open_parts(app *a, const struct app_options *opt, char *err
         rc = live_new_segments((unsigned long)config_int(a->cfg, "bandit.seed"),
                                config_int(a->cfg, "bandit.segment_min_pulls"),
                                segmap_names(a->segmap), segmap_count(a->segmap), &a->live, err);
+    /* Before the first rebuild: with replicas, the live state counts ids above the poll's
+     * start floor one by one (live_set_floor). */
+    if (rc == PB_OK)
+        rc = replica_new(a, s, &a->replica, err);
+    /* New prompt files reach the replicas already running (a rolling upgrade). */
+    if (rc == PB_OK && changed)
+        rc = replica_note_reload(a->replica, s, "default", err);
     if (rc == PB_OK)
         rc = live_reload(a->live, s, "default", err);
     if (rc == PB_OK && (rc = open_store(a, &ws, err)) == PB_OK &&
@@ -373,6 +408,8 @@ pb_status app_new(const config *cfg, const struct app_options *opt, app **out, c
         rc = app_run_retention(a, NULL, err);
     if (rc == PB_OK)
         rc = app_run_reward_sweep(a, NULL, err);
+    if (rc == PB_OK && !(opt && opt->no_background))
+        rc = replica_start(a->replica, err);
     if (rc == PB_OK && !(opt && opt->no_background)) {
         if (pthread_create(&a->retention, NULL, retention_main, a) != 0)
             rc = pb_errf(err, PB_ERR_NOMEM, "cannot start the retention thread");
@@ -398,6 +435,7 @@ void app_free(app *a)
         pthread_mutex_unlock(&a->stop_mu);
         pthread_join(a->retention, NULL);
     }
+    replica_free(a->replica); /* its thread reads the store and moves live state and chatmem */
     /* Order: the remote emotion classifier's loop ends its calls first — a turn waiting for its
      * emotions goes on from that callback into stage 2 (live state, store, writer, provider
      * loop), so all of those must still be there; then the provider loop ends its calls (their

@@ -25,6 +25,7 @@ struct chatmem;
 struct dashcache;
 struct live;
 struct livejudge;
+struct replica;
 struct segmap;
 struct writer;
 
@@ -53,6 +54,8 @@ metrics *app_metrics(app *a);                  /* hand it to server_options.metr
 struct live *app_live(app *a);                 /* thread-safe (live.h) */
 const struct segmap *app_segmap(const app *a); /* segment of a turn (segmap.h); immutable */
 struct writer *app_writer(app *a);             /* thread-safe group commit (writer.h) */
+struct replica *app_replica(app *a);           /* other replicas' writes (replica.h) */
+const char *app_db_path(const app *a);         /* the --db override; NULL: db.path */
 struct livejudge *app_livejudge(app *a);       /* live answers' judge (livejudge.h) */
 struct chatmem *app_chatmem(app *a);           /* in-memory histories and turns (chatmem.h) */
 struct dashcache *app_dashcache(app *a);       /* the dashboard's aggregates (dashcache.h) */

@@ -78,14 +78,19 @@ static size_t bucket_of(const char *key)
     return (size_t)(hash_fnv1a64(key, strlen(key), 0) % N_BUCKETS);
 }
 
-/* Removes entries that match (expired before now, or of user_key); mutex held. */
-static void sweep(chatmem *m, double now, const char *user_key)
+/* Removes entries that match (expired before now, of user_key, or of the user whose key's
+ * SHA-256 hex is digest); mutex held. */
+static void sweep_where(chatmem *m, double now, const char *user_key, const char *digest)
 {
     for (size_t b = 0; b < N_BUCKETS; b++) {
         struct entry **p = &m->buckets[b];
         while (*p) {
             struct entry *e = *p;
-            int drop = user_key ? strcmp(e->user_key, user_key) == 0 : e->expires <= now;
+            char hex[HASH_HEX_LEN];
+            int drop = user_key ? strcmp(e->user_key, user_key) == 0
+                       : digest ? hash_sha256_hex(e->user_key, strlen(e->user_key), hex) == PB_OK &&
+                                      strcmp(hex, digest) == 0
+                                : e->expires <= now;
             if (drop) {
                 *p = e->next;
                 entry_free(e);
@@ -95,6 +100,11 @@ static void sweep(chatmem *m, double now, const char *user_key)
             }
         }
     }
+}
+
+static void sweep(chatmem *m, double now, const char *user_key)
+{
+    sweep_where(m, now, user_key, NULL);
 }
 
 /* Drops the least recently used entry; mutex held. */
@@ -286,5 +296,12 @@ void chatmem_forget_user(chatmem *m, const char *user_key)
 {
     pthread_mutex_lock(&m->mu);
     sweep(m, 0, user_key);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void chatmem_forget_user_digest(chatmem *m, const char *digest)
+{
+    pthread_mutex_lock(&m->mu);
+    sweep_where(m, 0, NULL, digest);
     pthread_mutex_unlock(&m->mu);
 }

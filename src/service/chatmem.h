@@ -49,5 +49,8 @@ pb_status chatmem_user_arm_put(chatmem *m, const char *user_key, int64_t experim
 
 /* Drops every entry of the user (erasure). */
 void chatmem_forget_user(chatmem *m, const char *user_key);
+/* The same for the user whose key's SHA-256 (lower-case hex) is digest: an erasure another
+ * replica logged (service/replica.h) names the user only so. */
+void chatmem_forget_user_digest(chatmem *m, const char *digest);
 
 #endif

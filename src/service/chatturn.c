@@ -7,9 +7,11 @@
 #include "service/live.h"
 #include "service/livefeat.h"
 #include "service/livejudge.h"
+#include "service/replica.h"
 #include "service/reward.h"
 #include "service/segmap.h"
 #include "store/impressions.h"
+#include "store/replica.h"
 #include "store/usage.h"
 #include "store/writer.h"
 #include "llm/llmloop.h"
@@ -231,17 +233,24 @@ static long user_turns(const json_t *messages)
     return n;
 }
 
-/* Which arm to keep for this turn per assign.mode (0 = let the policy choose). */
-static int64_t preferred_arm(app *a, const struct turn *t, int64_t sticky, int64_t experiment_id)
+/* Which arm to keep for this turn per assign.mode (*arm 0 = let the policy choose). The
+ * database is the authority for both sticky modes, so that a conversation or a user keeps its
+ * arm whichever replica serves the next turn. */
+static pb_status preferred_arm(app *a, store *s, const struct turn *t, int64_t sticky,
+                               int64_t experiment_id, int64_t *arm, char *err)
 {
     const char *mode = config_str(app_config(a), "assign.mode");
-    int64_t arm = 0;
+    *arm = 0;
     if (strcmp(mode, "conversation") == 0)
-        return sticky;
-    if (strcmp(mode, "user") == 0 &&
-        chatmem_user_arm_get(app_chatmem(a), t->user_key, experiment_id, &arm))
-        return arm;
-    return 0;
+        *arm = sticky;
+    else if (strcmp(mode, "user") == 0 && t->user_key[0]) {
+        int found = replica_user_arm_get(s, t->user_key, experiment_id, pb_now_wall(), arm, err);
+        if (found < 0)
+            return found;
+        if (!found)
+            *arm = 0;
+    }
+    return PB_OK;
 }
 
 /* Stage 2: reads what the turn needs from the store (consent, owner and sticky arm, history),
@@ -276,7 +285,10 @@ static pb_status stage_choose(app *a, store *s, const struct chatturn_in *in,
     if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, t->x, found ? sticky : 0,
                           &t->choice, err)) != PB_OK)
         return rc;
-    int64_t prefer = preferred_arm(a, t, found ? sticky : 0, t->choice.experiment_id);
+    int64_t prefer;
+    if ((rc = preferred_arm(a, s, t, found ? sticky : 0, t->choice.experiment_id, &prefer, err)) !=
+        PB_OK)
+        return rc;
     if (prefer != (found ? sticky : 0)) {
         live_choice_clear(&t->choice);
         if ((rc = live_choose(app_live(a), s, t->experiment, out->segment, t->x, prefer, &t->choice,
@@ -639,7 +651,8 @@ static pb_status record_call(store *s, void *ud, int64_t *id, char *err)
         struct feedback_reward r = {.impression_id = j->old.id,
                                     .source = "regenerate",
                                     .value = config_double(app_config(j->a), "rewards.regenerate"),
-                                    .event_id = j->event_id};
+                                    .event_id = j->event_id,
+                                    .origin = replica_id(app_replica(j->a))};
         rc = feedback_insert_reward_tx(s, &r, &j->old_reward_id, &j->old_duplicate, err);
     }
     if (rc == PB_OK && t->set_consent >= 0)
@@ -664,6 +677,16 @@ static pb_status record_call(store *s, void *ud, int64_t *id, char *err)
     if (rc == PB_OK)
         rc = feedback_insert_impression_tx(s, &imp, &stored, err);
     free(ctx);
+    /* assign.mode user: the user keeps this arm until assign.user_ttl_s, for every replica (the
+     * impression above created the user row; a replica that gave one first wins). */
+    if (rc == PB_OK && !t->choice.kept && t->user_key[0] &&
+        strcmp(config_str(app_config(j->a), "assign.mode"), "user") == 0) {
+        double now = pb_now_wall();
+        int64_t kept;
+        rc = replica_user_arm_put(s, t->user_key, t->choice.experiment_id, t->choice.arm_id, now,
+                                  now + (double)config_int(app_config(j->a), "assign.user_ttl_s"),
+                                  &kept, err);
+    }
     if (rc == PB_OK) {
         struct usage_row u = {.impression_id = out->impression_id,
                               .model =
@@ -708,9 +731,6 @@ static void remember_turn(app *a, const struct turn *t, const struct chatturn_ou
                               .emotions = t->emotions,
                               .consent = t->consent};
     chatmem_turn_put(m, out->impression_id, &ct);
-    if (strcmp(config_str(cfg, "assign.mode"), "user") == 0 && !t->choice.kept)
-        chatmem_user_arm_put(m, t->user_key, t->choice.experiment_id, t->choice.arm_id,
-                             (double)config_int(cfg, "assign.user_ttl_s"));
 }
 
 /* A committed answer for the live judge (livejudge.h samples it; never waits). */

@@ -9,6 +9,7 @@
 #include "bandit/segments.h"
 #include "bandit/verdict.h"
 #include "bandit/policyspec.h"
+#include "service/replwm.h"
 
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
@@ -22,7 +23,8 @@ const char *const live_segment_names[LIVE_N_SEGMENTS] = {"positive", "negative",
                                                          "neutral", "unknown"};
 
 struct live_exp {
-    int64_t id, promoted_arm_id, max_reward_id;
+    int64_t id, promoted_arm_id;
+    replwm *applied; /* the reward ids counted: a floor and the ids above it (live_set_floor) */
     char name[65];
     char policy[128];
     size_t n_arms;
@@ -42,6 +44,10 @@ struct live {
     size_t n_seg;
     struct live_exp **exps;
     size_t n_exps;
+    /* < 0: one writer (ids commit in order): a rebuild counts every id up to the highest it
+     * read. >= 0 (replicas, live_set_floor): ids at or below it are settled; above it each
+     * counted id is remembered. */
+    int64_t floor;
 };
 
 const char *live_segment_of(const char *group)
@@ -98,6 +104,7 @@ pb_status live_new_segments(unsigned long seed, long segment_min_pulls, const ch
         }
     gsl_rng_set(l->rng, seed ? seed : (unsigned long)time(NULL) ^ (unsigned long)clock());
     l->min_pulls = segment_min_pulls;
+    l->floor = -1;
     *out = l;
     return PB_OK;
 }
@@ -108,6 +115,7 @@ static void exp_free(struct live_exp *e)
         return;
     segments_free(e->seg);
     contextual_free(e->ctx);
+    replwm_free(e->applied);
     free(e->segment_pulls);
     for (size_t i = 0; e->prompts && i < e->n_arms; i++)
         free(e->prompts[i]);
@@ -185,7 +193,10 @@ static int rebuild_reward(void *ctx, const struct impressions_reward_row *row)
         e->segment_pulls[seg]++;
     if (e->ctx && row->features)
         contextual_observe(e->ctx, arm, row->features, row->value, why);
-    e->max_reward_id = row->reward_id;
+    if (rc->l->floor < 0)
+        replwm_raise(e->applied, row->reward_id);
+    else if (replwm_see(e->applied, row->reward_id, 0) < 0)
+        return PB_ERR_NOMEM;
     return 0;
 }
 
@@ -218,6 +229,8 @@ static pb_status exp_build(live *l, store *s, const char *name, struct live_exp 
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     else if (rc == PB_OK)
         e->n_arms = n;
+    if (rc == PB_OK && !(e->applied = replwm_new(l->floor < 0 ? 0 : l->floor)))
+        rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK && !(e->segment_pulls = calloc(l->n_seg, sizeof *e->segment_pulls)))
         rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
     if (rc == PB_OK)
@@ -239,6 +252,8 @@ static pb_status exp_build(live *l, store *s, const char *name, struct live_exp 
         snprintf(e->name, sizeof e->name, "%s", se.name);
         struct rebuild_ctx ctx = {l, e};
         rc = impressions_reward_foreach(s, se.id, rebuild_reward, &ctx, err);
+        if (rc == PB_ERR_NOMEM)
+            pb_errf(err, rc, "out of memory");
     }
     arms_list_free(arms, n);
     store_experiment_clear(&se);
@@ -369,25 +384,33 @@ pb_status live_choose(live *l, store *s, const char *name, const char *segment,
     return rc;
 }
 
-pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
-                       const char *segment, const double *features, double reward, char *err)
+pb_status live_apply(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
+                     const char *segment, const double *features, double reward, int *applied,
+                     char *err)
 {
     pb_status rc = PB_OK;
+    *applied = 0;
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < l->n_exps; i++) {
         struct live_exp *e = l->exps[i];
         size_t arm, seg = segment_index(l, segment);
-        if (e->id != experiment_id || reward_id <= e->max_reward_id)
+        if (e->id != experiment_id || replwm_has(e->applied, reward_id))
             continue;
         if (!arm_index(e, arm_id, &arm)) {
-            /* An arm added behind our back (CLI): rebuild on next use. */
+            /* An arm added behind our back (CLI, another replica): rebuild on next use. */
             exp_free(e);
             l->exps[i] = l->exps[--l->n_exps];
             break;
         }
+        if (l->floor >= 0 && replwm_see(e->applied, reward_id, 0) < 0) {
+            rc = pb_errf(err, PB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (l->floor < 0)
+            replwm_raise(e->applied, reward_id);
         if ((rc = segments_observe(e->seg, seg, arm, reward, err)) == PB_OK) {
             e->segment_pulls[seg]++;
-            e->max_reward_id = reward_id;
+            *applied = 1;
             if (e->ctx && features)
                 rc = contextual_observe(e->ctx, arm, features, reward, err);
         }
@@ -395,6 +418,59 @@ pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_
     }
     pthread_mutex_unlock(&l->mu);
     return rc;
+}
+
+pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
+                       const char *segment, const double *features, double reward, char *err)
+{
+    int applied;
+    return live_apply(l, experiment_id, reward_id, arm_id, segment, features, reward, &applied,
+                      err);
+}
+
+void live_set_floor(live *l, int64_t floor)
+{
+    pthread_mutex_lock(&l->mu);
+    if (floor > l->floor) {
+        l->floor = floor;
+        for (size_t i = 0; i < l->n_exps; i++)
+            replwm_raise(l->exps[i]->applied, floor);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+void live_forget(live *l, const char *name)
+{
+    size_t pos;
+    pthread_mutex_lock(&l->mu);
+    if (find_by_name(l, name, &pos)) {
+        exp_free(l->exps[pos]);
+        l->exps[pos] = l->exps[--l->n_exps];
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+int live_counted(live *l, int64_t experiment_id, int64_t reward_id)
+{
+    int counted = 1;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->n_exps; i++)
+        if (l->exps[i]->id == experiment_id) {
+            counted = replwm_has(l->exps[i]->applied, reward_id);
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+    return counted;
+}
+
+size_t live_pending_ids(live *l)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < l->n_exps; i++)
+        n += replwm_pending(l->exps[i]->applied);
+    pthread_mutex_unlock(&l->mu);
+    return n;
 }
 
 static pb_status fill_snapshot(live *l, const struct live_exp *e, const char *segment, long draws,

@@ -63,6 +63,29 @@ pb_status live_choose(live *l, store *s, const char *name, const char *segment,
 pb_status live_observe(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
                        const char *segment, const double *features, double reward, char *err);
 
+/* live_observe that tells whether the reward moved the state (*applied = 1) or was already
+ * counted, or its experiment is not loaded (0): the replica poll (service/replica.h) hands
+ * every reward it reads here, its own included, and counts what was new. */
+pb_status live_apply(live *l, int64_t experiment_id, int64_t reward_id, int64_t arm_id,
+                     const char *segment, const double *features, double reward, int *applied,
+                     char *err);
+
+/* Replicas: reward ids may become visible out of order (several writers, a sequence). Before
+ * the first call a rebuild counts every reward id up to the highest it read and an observe of
+ * a lower id is skipped (one writer commits in id order). After it, ids at or below floor are
+ * settled (the replica poll saw them or gave them up: service/replwm.h) and every counted id
+ * above it is remembered one by one, so a reward is counted once whichever of the writer, a
+ * rebuild or the poll brings it. Call again as the poll's floor rises (never lowers it). */
+void live_set_floor(live *l, int64_t floor);
+/* Drops experiment `name`'s state (another replica changed it): rebuilt from the store on its
+ * next use. Nothing when it is not loaded. */
+void live_forget(live *l, const char *name);
+/* 1 when the reward is already counted in the experiment's state, or the experiment is not
+ * loaded (nothing to count it in); 0 when live_apply would count it. */
+int live_counted(live *l, int64_t experiment_id, int64_t reward_id);
+/* Reward ids remembered above the floor, over every loaded experiment (a gauge). */
+size_t live_pending_ids(live *l);
+
 /* Rebuilds the state of experiment `name` from s now (after an admin change: arms, policy,
  * promotion, reset). PB_ERR_NOT_FOUND when no active experiment has that name. */
 pb_status live_reload(live *l, store *s, const char *name, char *err);

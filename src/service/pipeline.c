@@ -5,7 +5,9 @@
 
 #include "base/text.h"
 #include "service/chatmem.h"
+#include "service/replica.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int pipeline_id_valid(const char *s)
@@ -78,6 +80,10 @@ pb_status pipeline_erase_user(app *a, const char *user_id, struct feedback_erase
     app_user_key(a, user_id, key);
     rc = writer_erase_user(app_writer(a), key, &r, err);
     chatmem_forget_user(app_chatmem(a), key);
+    char why[PB_ERR_LEN];
+    if (rc == PB_OK && replica_note_erase(app_replica(a), app_writer(a), key, why) != PB_OK)
+        fprintf(stderr, "promptbandit: the erasure was not logged for the other replicas: %s\n",
+                why);
     *counts = r.counts;
     return rc;
 }
@@ -103,7 +109,17 @@ pb_status pipeline_erase_submit(app *a, const char *user_id, struct pipeline_era
     e->done = done;
     e->ud = ud;
     app_user_key(a, user_id, e->key);
-    return writer_submit_erase(app_writer(a), e->key, &e->result, erase_committed, e, err);
+    char key[APP_USER_KEY_LEN];
+    memcpy(key, e->key, sizeof key); /* e may be done and gone once the erasure is submitted */
+    rc = writer_submit_erase(app_writer(a), e->key, &e->result, erase_committed, e, err);
+    /* After the erasure in the writer's order: the other replicas forget the user's memory.
+     * A failure here only leaves their entries to expire (logged), never fails the erasure
+     * already queued (whose done must still come). */
+    char why[PB_ERR_LEN];
+    if (rc == PB_OK && replica_note_erase(app_replica(a), app_writer(a), key, why) != PB_OK)
+        fprintf(stderr, "promptbandit: the erasure was not logged for the other replicas: %s\n",
+                why);
+    return rc;
 }
 
 void pipeline_wait_init(struct pipeline_wait *w)

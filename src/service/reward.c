@@ -7,6 +7,7 @@
 #include "service/chatmem.h"
 #include "service/live.h"
 #include "service/pipeline.h"
+#include "service/replica.h"
 #include "store/writer.h"
 
 #include <jansson.h>
@@ -194,7 +195,8 @@ pb_status reward_submit(app *a, const struct reward_feedback_in *in, reward_done
                                         .source = j->out.source,
                                         .value = j->out.value,
                                         .event_id = in->event_id,
-                                        .detail_json = j->detail};
+                                        .detail_json = j->detail,
+                                        .origin = replica_id(app_replica(a))};
         /* From here j belongs to the writer's callbacks (reward_done may already have freed
          * it when this returns). j->r.event_id stays the caller's string: the writer took a
          * copy, and reward_done reads only the value and the static source. */

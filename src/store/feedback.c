@@ -52,8 +52,8 @@ static const char *SQL_RETURN_IDS =
  * writer's whole transaction, and the look-up that tells a retry from a conflict must run in
  * it. */
 static const char *SQL_REWARD_INSERT =
-    "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id";
+    "INSERT INTO rewards (impression_id, source, value, event_id, created_at, detail, origin) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING id";
 static const char *SQL_REWARD_BY_EVENT =
     "SELECT id, impression_id, source FROM rewards WHERE event_id = ?1";
 static const char *SQL_ARM_IDS = "SELECT id FROM arms WHERE experiment_id = ?1 ORDER BY id";
@@ -431,9 +431,10 @@ pb_status feedback_insert_reward_tx(store *s, const struct feedback_reward *r, i
     if (rc != PB_OK)
         return rc;
     store_stmt *st;
-    int row = stmt_first(s, SQL_REWARD_INSERT, &st, "storing a reward", err,
-                         STMT_INT(r->impression_id), STMT_TEXT(r->source), STMT_REAL(r->value),
-                         STMT_TEXT(r->event_id), STMT_REAL(store_now()), STMT_TEXT(r->detail_json));
+    int row =
+        stmt_first(s, SQL_REWARD_INSERT, &st, "storing a reward", err, STMT_INT(r->impression_id),
+                   STMT_TEXT(r->source), STMT_REAL(r->value), STMT_TEXT(r->event_id),
+                   STMT_REAL(store_now()), STMT_TEXT(r->detail_json), STMT_TEXT(r->origin));
     if (row == 1) {
         *id = store_col_int(st, 0);
         store_reset(st);

@@ -108,6 +108,7 @@ struct feedback_reward {
     double value;            /* finite, in [-1, 1] */
     const char *event_id;    /* may be NULL; a retry with the same id is a no-op */
     const char *detail_json; /* may be NULL */
+    const char *origin;      /* may be NULL; the writing replica's id (rewards.origin, db/009) */
 };
 
 /* Stores a reward; *id gets its id, *duplicate = 1 when this event id was already stored for

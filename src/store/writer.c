@@ -758,7 +758,8 @@ pb_status writer_submit_reward(writer *w, const struct feedback_reward *r, write
     pb_status rc = feedback_reward_check(r, err);
     if (rc != PB_OK)
         return rc;
-    size_t text = text_size(r->source) + text_size(r->event_id) + text_size(r->detail_json);
+    size_t text = text_size(r->source) + text_size(r->event_id) + text_size(r->detail_json) +
+                  text_size(r->origin);
     struct op *o = op_new(OP_REWARD, text, done, ud, err);
     if (!o)
         return PB_ERR_NOMEM;
@@ -767,6 +768,7 @@ pb_status writer_submit_reward(writer *w, const struct feedback_reward *r, write
     o->reward.source = text_copy(&at, r->source);
     o->reward.event_id = text_copy(&at, r->event_id);
     o->reward.detail_json = text_copy(&at, r->detail_json);
+    o->reward.origin = text_copy(&at, r->origin);
     o->check = check;
     return enqueue(w, o, NULL, err);
 }
