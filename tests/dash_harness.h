@@ -1,9 +1,10 @@
 /* dash_harness.h — shared by the dashboard's and the chat history's tests
  * (tests/test_service_dashboard.c, test_service_overview.c, test_service_convapi.c,
- * test_service_dashcache.c, test_store_dashq.c): a fresh store, rows written straight into it
- * (arms, impressions with rewards, consented turns with their messages), and a real app behind
- * a server serving given route tables (admin token "tok", no LLM, no emotion model) with a GET
- * through libcurl. Header-only; everything it opens is closed by its *_stop / caller. */
+ * test_service_dashcache.c, test_store_dashq.c): a fresh store (testdb.h: SQLite or PostgreSQL),
+ * rows written straight into it (arms, impressions with rewards, consented turns with their
+ * messages), and a real app behind a server serving given route tables (admin token "tok", no LLM,
+ * no emotion model) with a GET through libcurl. Header-only; everything it opens is closed by its
+ * *_stop / caller. */
 #ifndef DASH_HARNESS_H
 #define DASH_HARNESS_H
 
@@ -14,6 +15,7 @@
 #include "store/experiment.h"
 #include "store/feedback.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -25,7 +27,7 @@ static inline store *dash_open_store(void)
 {
     char path[300];
     store *s = NULL;
-    snprintf(path, sizeof path, "%s/dash.db", check_tmpdir());
+    testdb_make(path, sizeof path, check_tmpdir(), "dash.db");
     if (store_open(path, NULL, &s, dash_err) != PB_OK) {
         fprintf(stderr, "store_open: %s\n", dash_err);
         exit(2);
@@ -177,7 +179,7 @@ static inline int dash_service_start(struct dash_service *sv, const char *admin_
 {
     char db[300];
     size_t n = 0;
-    snprintf(db, sizeof db, "%s/svc.db", check_tmpdir());
+    testdb_make(db, sizeof db, check_tmpdir(), "svc.db");
     const char *settings[][2] = {
         {"db.path", db},
         {"prompts.dir", check_source_path("prompts")},

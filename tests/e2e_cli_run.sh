@@ -5,6 +5,12 @@
 # --dry-run makes no call; list, report --json, export and replay work on the result; --help
 # and bad input answer as documented.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_x=$(pb_db x.db) || exit 2
+db_dry=$(pb_db dry.db) || exit 2
+db_whole=$(pb_db whole.db) || exit 2
+db_parts=$(pb_db parts.db) || exit 2
+db_budget=$(pb_db budget.db) || exit 2
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
 FAKE=${PB_FAKE_LLM:?PB_FAKE_LLM must name the fake-llm binary}
 RUN=$PB_TMP/bandit-run
@@ -54,25 +60,25 @@ pb_expect 2 "unknown action 'frob'; the actions are resume, report" -- "$RUN" fr
 PB_LLM_BASE_URL= pb_expect 2 "--judge must be one of llm, local, constant; got 'gpt'" -- "$RUN" --judge gpt
 PB_LLM_BASE_URL= pb_expect 2 "known: ucb1, ucb1-tuned" -- "$RUN" --policy ucb9
 PB_LLM_BASE_URL= pb_expect 2 "prompts folder $PB_TMP/nodir: No such file" -- \
-  "$RUN" --prompts "$PB_TMP/nodir" --db "$PB_TMP/x.db"
-pb_check "a usage error creates no database" test ! -e "$PB_TMP/x.db"
+  "$RUN" --prompts "$PB_TMP/nodir" --db "$db_x"
+pb_check "a usage error creates no database" pb_db_untouched "$db_x"
 PB_LLM_BASE_URL= pb_expect 2 "scenarios file $PB_TMP/none.txt" -- \
   "$RUN" --prompts "$PB_TMP/prompts" --scenarios "$PB_TMP/none.txt"
 
 # --- dry run makes no calls ---
 before=$(calls)
-"$RUN" "${common[@]}" --db "$PB_TMP/dry.db" --iterations 100 --dry-run --budget usd=1 \
+"$RUN" "${common[@]}" --db "$db_dry" --iterations 100 --dry-run --budget usd=1 \
   >"$PB_TMP/dry.txt" 2>"$PB_TMP/dry.err"
 pb_check_eq "$?" 0 "--dry-run exits 0"
 pb_check_eq "$(calls)" "$before" "--dry-run made no call to the provider"
 pb_check "--dry-run lists the arms and the calls" \
   grep -q "4 (A, B, C, D)" "$PB_TMP/dry.txt"
 pb_check "--dry-run counts 100 + 100 calls" grep -q "100 generation + 100 judge = 200" "$PB_TMP/dry.txt"
-pb_check "--dry-run stores nothing" test ! -e "$PB_TMP/dry.db"
+pb_check "--dry-run stores nothing" pb_db_untouched "$db_dry"
 
 # --- an uninterrupted run ---
 curl -s -X POST "$URL/_reset" >/dev/null
-"$RUN" "${common[@]}" --db "$PB_TMP/whole.db" --iterations 48 --out "$PB_TMP/whole" \
+"$RUN" "${common[@]}" --db "$db_whole" --iterations 48 --out "$PB_TMP/whole" \
   >"$PB_TMP/whole.md" 2>"$PB_TMP/whole.err"
 pb_check_eq "$?" 0 "a whole run exits 0"
 whole_calls=$(calls)
@@ -87,7 +93,7 @@ pb_check_eq "$(wc -l <"$PB_TMP/whole/steps.jsonl")" 48 "steps.jsonl has one line
 
 # --- SIGINT, then resume ---
 curl -s -X POST "$URL/_reset" >/dev/null
-"$RUN" "${common[@]}" --db "$PB_TMP/parts.db" --iterations 48 >"$PB_TMP/p1.md" \
+"$RUN" "${common[@]}" --db "$db_parts" --iterations 48 >"$PB_TMP/p1.md" \
   2>"$PB_TMP/p1.err" &
 pid=$!
 for _ in $(seq 1 200); do # wait until the provider has answered some requests
@@ -98,32 +104,32 @@ kill -INT "$pid"
 wait "$pid"
 pb_check_eq "$?" 130 "SIGINT stops the run with exit status 130"
 pb_check "the interrupted run says how to resume" grep -q "bandit-run resume 1" "$PB_TMP/p1.err"
-"$RUN" list --db "$PB_TMP/parts.db" >"$PB_TMP/list1"
+"$RUN" list --db "$db_parts" >"$PB_TMP/list1"
 pb_check "list shows the run as interrupted" grep -q "interrupted" "$PB_TMP/list1"
 mid_calls=$(calls)
 pb_check "it was stopped before the end" test "$mid_calls" -lt 96
-"$RUN" resume 1 --db "$PB_TMP/parts.db" --quiet >"$PB_TMP/p2.md" 2>"$PB_TMP/p2.err"
+"$RUN" resume 1 --db "$db_parts" --quiet >"$PB_TMP/p2.md" 2>"$PB_TMP/p2.err"
 pb_check_eq "$?" 0 "resume finishes the run"
 pb_check_eq "$(calls)" "$whole_calls" "interrupted + resumed made exactly the calls of one run"
-"$RUN" export 1 --db "$PB_TMP/parts.db" >"$PB_TMP/parts.jsonl"
-"$RUN" export 1 --db "$PB_TMP/whole.db" >"$PB_TMP/whole.jsonl"
+"$RUN" export 1 --db "$db_parts" >"$PB_TMP/parts.jsonl"
+"$RUN" export 1 --db "$db_whole" >"$PB_TMP/whole.jsonl"
 strip() { jq -c '{iteration, arm, status, reward, propensity, output, tokens}' "$1"; }
 pb_check "resumed run has the same steps as the uninterrupted one" \
   cmp -s <(strip "$PB_TMP/parts.jsonl") <(strip "$PB_TMP/whole.jsonl")
 # a run is named by its id or by the name `list` shows, in every action
-"$RUN" "${common[@]}" --db "$PB_TMP/parts.db" --iterations 8 --name "night run 2" \
+"$RUN" "${common[@]}" --db "$db_parts" --iterations 8 --name "night run 2" \
   >/dev/null 2>&1
-"$RUN" list --db "$PB_TMP/parts.db" >"$PB_TMP/list3"
+"$RUN" list --db "$db_parts" >"$PB_TMP/list3"
 pb_check "list shows names in full" grep -q "night run 2" "$PB_TMP/list3"
-"$RUN" report "night run 2" --db "$PB_TMP/parts.db" --json >"$PB_TMP/named.json"
+"$RUN" report "night run 2" --db "$db_parts" --json >"$PB_TMP/named.json"
 pb_check_eq "$?" 0 "report accepts the name list shows"
 pb_check_eq "$(jq -r .run "$PB_TMP/named.json")" 2 "the name finds its run"
-pb_check_eq "$("$RUN" export "night run 2" --db "$PB_TMP/parts.db" | wc -l)" 8 "export accepts the name"
-pb_expect 2 "no run named 'nope'" -- "$RUN" report nope --db "$PB_TMP/parts.db"
+pb_check_eq "$("$RUN" export "night run 2" --db "$db_parts" | wc -l)" 8 "export accepts the name"
+pb_expect 2 "no run named 'nope'" -- "$RUN" report nope --db "$db_parts"
 pb_check "the error lists the runs there are" grep -q "1 night run 2\|2 night run 2" "$PB_TMP/err"
-"$RUN" report 1 --db "$PB_TMP/parts.db" --json >"$PB_TMP/r.json"
+"$RUN" report 1 --db "$db_parts" --json >"$PB_TMP/r.json"
 pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .pulls' "$PB_TMP/r.json")" \
-  "$(jq -r '.arms[] | select(.arm == "C") | .pulls' <("$RUN" report 1 --db "$PB_TMP/whole.db" --json))" \
+  "$(jq -r '.arms[] | select(.arm == "C") | .pulls' <("$RUN" report 1 --db "$db_whole" --json))" \
   "report --json gives the same pulls after resume"
 pb_check_eq "$(jq -r '.verdict.leader' "$PB_TMP/r.json")" C "report --json names C leader"
 pb_check_eq "$(jq -r '.arms[] | select(.arm == "C") | .prompt' "$PB_TMP/r.json")" \
@@ -139,10 +145,10 @@ pb_check "export keeps the reason with its step" \
   test "$(jq -r 'select(.reason != null) | .reason' "$PB_TMP/whole.jsonl" | head -1 | cut -c1-5)" = "warm:"
 
 # --- budget ---
-"$RUN" "${common[@]}" --db "$PB_TMP/budget.db" --iterations 100 --budget calls=20 \
+"$RUN" "${common[@]}" --db "$db_budget" --iterations 100 --budget calls=20 \
   >/dev/null 2>"$PB_TMP/b.err"
 pb_check_eq "$?" 0 "a run stopped by its budget exits 0"
-"$RUN" list --db "$PB_TMP/budget.db" >"$PB_TMP/list2"
+"$RUN" list --db "$db_budget" >"$PB_TMP/list2"
 pb_check "list shows the budget stop" grep -q "budget" "$PB_TMP/list2"
 
 # --- replay over the export ---

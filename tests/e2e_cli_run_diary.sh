@@ -6,6 +6,9 @@
 # --judge local on the reward model trained from the seed's ratings; tasks files are checked
 # before any call; `chat` is a task file too.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_d=$(pb_db d.db) || exit 2
+db_local=$(pb_db local.db) || exit 2
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
 FAKE=${PB_FAKE_LLM:?PB_FAKE_LLM must name the fake-llm binary}
 S=$PB_SOURCE_DIR
@@ -43,7 +46,7 @@ pb_check "the dry run finds the four diary prompts" grep -q "4 (A, B, C, D)" "$P
 pb_check_eq "$(calls)" 0 "the dry run called nobody"
 
 # --- the seed's experiment: 200 iterations, UCB, four prompts, the LLM judge ---
-"$RUN" --task diary --iterations 200 --seed 7 --db "$PB_TMP/d.db" --out "$PB_TMP/diary" --quiet \
+"$RUN" --task diary --iterations 200 --seed 7 --db "$db_d" --out "$PB_TMP/diary" --quiet \
   >"$PB_TMP/diary.md" 2>"$PB_TMP/diary.err"
 pb_check_eq "$?" 0 "bandit-run --task diary finishes"
 pb_check_eq "$(calls)" 400 "200 diaries and 200 judgements"
@@ -78,10 +81,10 @@ pb_check_eq "$?" 0 "judge train makes the diary reward model from the seed's rat
 before=$(calls)
 "$RUN" --task diary --judge local --local-model "$PB_TMP/reward-diary.pbrm" --iterations 40 \
   --batch 4 --policy thompson --seed 3 \
-  --db "$PB_TMP/local.db" --name local-judge --quiet >/dev/null 2>"$PB_TMP/local.err"
+  --db "$db_local" --name local-judge --quiet >/dev/null 2>"$PB_TMP/local.err"
 pb_check_eq "$?" 0 "--judge local runs the diary task"
 pb_check_eq "$(($(calls) - before))" 40 "the local judge calls nobody"
-"$RUN" report local-judge --db "$PB_TMP/local.db" --json >"$PB_TMP/local.json"
+"$RUN" report local-judge --db "$db_local" --json >"$PB_TMP/local.json"
 pb_check "the reward model prefers C's diary to A's assistant talk" \
   jq -e '([.arms[] | select(.arm == "C") | .mean][0]) > ([.arms[] | select(.arm == "A") | .mean][0])' \
   "$PB_TMP/local.json"

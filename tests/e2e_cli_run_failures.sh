@@ -5,6 +5,11 @@
 # exit 1 when every step failed or the failed share passes --max-failure-share, and print the
 # dry-run estimate next to the calls actually made.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_down=$(pb_db down.db) || exit 2
+db_words=$(pb_db words.db) || exit 2
+db_f1=$(pb_db f1.db) || exit 2
+db_f2=$(pb_db f2.db) || exit 2
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
 FAKE=${PB_FAKE_LLM:?PB_FAKE_LLM must name the fake-llm binary}
 RUN=$PB_TMP/bandit-run
@@ -16,7 +21,7 @@ common=(--prompts "$S/prompts" --scenarios "$S/prompts/scenarios_chat.txt"
 
 # --- nobody listens: every step fails, the run says so and exits 1 ---
 PB_LLM_BASE_URL=http://127.0.0.1:9/v1 PB_LLM_MAX_RETRIES=0 \
-  "$RUN" "${common[@]}" --db "$PB_TMP/down.db" --iterations 16 --out "$PB_TMP/down" \
+  "$RUN" "${common[@]}" --db "$db_down" --iterations 16 --out "$PB_TMP/down" \
   >"$PB_TMP/down.md" 2>"$PB_TMP/down.err"
 pb_check_eq "$?" 1 "a run whose every step failed exits 1"
 pb_check "each failure's reason is on stderr as it happens" \
@@ -32,7 +37,7 @@ pb_check_eq "$(jq -r '.failures[0].kind' "$PB_TMP/down/report.json")" unreachabl
   "report.json lists the failures"
 pb_check_eq "$(jq -r '.stop_reason' "$PB_TMP/down/report.json")" unreachable \
   "report.json has the exact stop reason"
-"$RUN" list --db "$PB_TMP/down.db" >"$PB_TMP/list"
+"$RUN" list --db "$db_down" >"$PB_TMP/list"
 pb_check "list shows the run failed for unreachable" grep -q "failed .*unreachable" "$PB_TMP/list"
 
 # --- a judge that answers words: judge_parse, and the extra calls explained ---
@@ -43,7 +48,7 @@ JSON
 pb_start fake "$FAKE" --port 0 --rules "$PB_TMP/rules.json"
 URL=$(pb_listen_url "$PB_TMP/fake.out") || exit 1
 export PB_LLM_BASE_URL=$URL/v1 OPENAI_API_KEY=
-"$RUN" "${common[@]}" --db "$PB_TMP/words.db" --iterations 40 --batch 8 --out "$PB_TMP/words" \
+"$RUN" "${common[@]}" --db "$db_words" --iterations 40 --batch 8 --out "$PB_TMP/words" \
   >/dev/null 2>"$PB_TMP/words.err"
 pb_check_eq "$?" 1 "a run stopped by judge parse failures exits 1"
 pb_check "the stop reason names the judge, not the provider" \
@@ -62,11 +67,11 @@ pb_start flaky "$FAKE" --port 0 --fail-rate 0.3 --seed 7
 FLAKY=$(pb_listen_url "$PB_TMP/flaky.out") || exit 1
 flaky=(env PB_LLM_BASE_URL="$FLAKY/v1" PB_LLM_MAX_RETRIES=0 "$RUN" "${common[@]}" --judge constant
   --iterations 40 --attempts 1)
-"${flaky[@]}" --db "$PB_TMP/f1.db" >/dev/null 2>"$PB_TMP/f1.err"
+"${flaky[@]}" --db "$db_f1" >/dev/null 2>"$PB_TMP/f1.err"
 pb_check_eq "$?" 1 "30 % failed steps pass the default --max-failure-share 0.2: exit 1"
 pb_check "the message names the share and the option" \
   grep -q "of its steps failed, more than --max-failure-share 0.2" "$PB_TMP/f1.err"
-"${flaky[@]}" --db "$PB_TMP/f2.db" --max-failure-share 0.6 >/dev/null 2>"$PB_TMP/f2.err"
+"${flaky[@]}" --db "$db_f2" --max-failure-share 0.6 >/dev/null 2>"$PB_TMP/f2.err"
 pb_check_eq "$?" 0 "the same run with --max-failure-share 0.6 exits 0"
 pb_check "its failures were still shown" grep -q "generation failed \[provider\]" "$PB_TMP/f2.err"
 pb_expect 2 "between 0 and 1" -- "$RUN" --max-failure-share 2

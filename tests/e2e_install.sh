@@ -56,7 +56,8 @@ mv "$ROOT/usr/bin/pb.moved" "$ROOT/usr/bin/promptbandit"
 mkdir -p "$PB_TMP/elsewhere" "$PB_TMP/state"
 cd "$PB_TMP/elsewhere" || exit 1
 unset PB_PROMPTS_DIR PB_EMOTION_MODEL PB_RUN_SCENARIOS PB_CONFIG
-export PB_DB_PATH=$PB_TMP/state/pb.db PB_SERVER_ADMIN_TOKEN=adm PB_LLM_BASE_URL=
+db_state=$(pb_db state/pb.db) || exit 2
+export PB_DB_PATH=$db_state PB_SERVER_ADMIN_TOKEN=adm PB_LLM_BASE_URL=
 pb_start serve "$ROOT/usr/bin/promptbandit" serve --port 0
 serve_pid=$PB_LAST_PID
 url=$(pb_listen_url "$PB_TMP/serve.err") && pb_wait_http "$url/healthz" || exit 1

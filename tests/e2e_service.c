@@ -9,8 +9,6 @@
 #include "svc_harness.h"
 #include "base/text.h"
 
-#include <sqlite3.h>
-
 static json_t *chat(const struct svc *s, const char *user, const char *conv, const char *msg,
                     int consent, int *status)
 {
@@ -385,18 +383,13 @@ static void test_user_ids_are_pseudonymised(void)
 static void test_retention_purges_old_messages(void)
 {
     struct svc s;
-    sqlite3 *db = NULL;
     int64_t deleted = -1;
     char err[PB_ERR_LEN];
     const char *const keep[] = {"privacy.retention_days", "1", NULL};
     svc_start(&s, keep);
     json_t *r1 = chat(&s, "ret", "ret-conv", "그냥 밥 먹었어", 1, NULL);
     /* Age the first turn by two days (test fixture only: the service has no clock hook). */
-    CHECK_INT(sqlite3_open(s.db, &db), SQLITE_OK);
-    CHECK_INT(
-        sqlite3_exec(db, "UPDATE messages SET created_at = created_at - 172800", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_INT(testdb_exec(s.db, "UPDATE messages SET created_at = created_at - 172800"), 0);
     json_t *r2 = chat(&s, "ret", "ret-conv", "지금 집에 가는 중이야", 1, NULL);
     CHECK_INT(svc_counts(&s).messages, 4);
     CHECK_INT(app_run_retention(s.app, &deleted, err), PB_OK);

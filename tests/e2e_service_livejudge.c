@@ -178,7 +178,7 @@ static void test_missing_model_is_a_clear_error(void)
     config *cfg = NULL;
     app *ap = NULL;
     char err[PB_ERR_LEN], db[600];
-    snprintf(db, sizeof db, "%s/x.db", check_tmpdir());
+    testdb_make(db, sizeof db, check_tmpdir(), "x.db");
     CHECK_INT(config_defaults(&cfg, err), PB_OK);
     config_set(cfg, "db.path", db, err);
     config_set(cfg, "emotion.backend", "none", err);

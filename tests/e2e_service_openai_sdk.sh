@@ -6,6 +6,8 @@
 # nothing. The service runs without open chat, with one user token (the SDK's API key) and
 # no provider retries (the SDK's maxRetries is 0 too). Missing node, npm or fake-llm fails.
 source "${PB_SOURCE_DIR:-.}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_sdk=$(pb_db sdk.db) || exit 2
 src=${PB_SOURCE_DIR:-.}
 model=$src/models/emotion-goemotions.pbem
 
@@ -22,7 +24,7 @@ fake_url=$(pb_listen_url "$PB_TMP/fake.out") || fail "fake-llm did not start: $(
 
 admin=admin-$RANDOM$RANDOM
 user=sdk-$RANDOM$RANDOM
-pb_start serve env PB_DB_PATH="$PB_TMP/sdk.db" PB_SERVER_PORT=0 PB_SERVER_ADMIN_TOKEN="$admin" \
+pb_start serve env PB_DB_PATH="$db_sdk" PB_SERVER_PORT=0 PB_SERVER_ADMIN_TOKEN="$admin" \
   PB_SERVER_USER_TOKENS="sdk-user:$user" PB_SERVER_OPEN_CHAT=false PB_PROMPTS_DIR="$src/prompts" \
   PB_EMOTION_MODEL="$model" PB_SERVER_THREADS=2 PB_SERVER_ACCESS_LOG= PB_LLM_MAX_RETRIES=0 \
   PB_LLM_BASE_URL="$fake_url/v1" PB_LLM_API_KEY=test-key OPENAI_BASE_URL= OPENAI_API_KEY= \

@@ -157,7 +157,7 @@ static void check_startup_error(const char *key, const char *value, const char *
     config *cfg = NULL;
     app *a = NULL;
     snprintf(dir, sizeof dir, "%s", check_tmpdir());
-    snprintf(db, sizeof db, "%s/bad.db", dir);
+    testdb_make(db, sizeof db, dir, "bad.db");
     CHECK_INT(config_defaults(&cfg, err), PB_OK);
     CHECK_INT(config_set(cfg, "db.path", db, err), PB_OK);
     CHECK_INT(config_set(cfg, "emotion.model", svc_emotion_model(dir), err), PB_OK);

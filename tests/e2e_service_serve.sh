@@ -13,7 +13,7 @@ fake=$(sed -n 's/.*\(http:[^ ]*\).*/\1/p' "$PB_TMP/fake.out" | head -1)
 
 export PB_LLM_BASE_URL=$fake/v1 PB_SERVER_ACCESS_LOG=$PB_TMP/access.log PB_EMOTION_BACKEND=none
 export PB_SERVER_ADMIN_TOKEN=adm PB_DB_SYNCHRONOUS=FULL PB_SERVER_THREADS=4
-db=$PB_TMP/svc.db
+db=$(pb_db svc.db) || exit 2 # a file, or a PostgreSQL database in the PostgreSQL pass
 
 start_serve() {
   # A restart must not read the killed process's "listening on" line (its port is dead).

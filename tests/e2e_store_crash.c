@@ -9,6 +9,7 @@
  * writer never hands out an id the dead one had already told. */
 #include "store/arms.h"
 #include "check.h"
+#include "testdb.h"
 #include "store/feedback.h"
 #include "store/experiment.h"
 #include "store/store.h"
@@ -82,7 +83,7 @@ static void crash_db_create(struct crash_db *db, const char *name, const char *s
 {
     char err[PB_ERR_LEN];
     store *s = NULL;
-    snprintf(db->path, sizeof db->path, "%s/%s", check_tmpdir(), name);
+    testdb_make(db->path, sizeof db->path, check_tmpdir(), name);
     db->opt = (struct store_options){.busy_timeout_ms = 5000, .synchronous = sync};
     CHECK_INT(store_open(db->path, &db->opt, &s, err), PB_OK);
     CHECK_INT(store_experiment_get_or_create(s, "crash", "live", "ucb1", &db->e, err), PB_OK);

@@ -7,6 +7,8 @@
 # Screenshots go to $PB_BUILD_DIR/artifacts/browser/. Missing node, npm, chromium or fake-llm
 # fails the test.
 source "${PB_SOURCE_DIR:-.}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_llm=$(pb_db llm.db) || exit 2
 src=${PB_SOURCE_DIR:-.}
 artifacts=${PB_BUILD_DIR:-build}/artifacts/browser
 model=$src/models/emotion-goemotions.pbem
@@ -36,7 +38,7 @@ printf 'WARM-MARK 너는 다정한 친구야. 반말로 따뜻하게 답해.\n' 
 printf 'SHORT-MARK 한 문장으로만 답해.\n' >"$PB_TMP/run-prompts/Short.txt"
 printf 'CHEER-MARK 무조건 힘내라고 말해.\n' >"$PB_TMP/run-prompts/Cheer.txt"
 PB_LLM_BASE_URL="$fake_url/v1" OPENAI_BASE_URL= OPENAI_API_KEY= "$PB_BIN" run \
-  --db "$PB_TMP/llm.db" --prompts "$PB_TMP/run-prompts" \
+  --db "$db_llm" --prompts "$PB_TMP/run-prompts" \
   --scenarios "$src/prompts/scenarios_chat.txt" --rubric "$src/prompts/judge_chat.txt" \
   --examples "$src/ratings/examples_chat.jsonl" --iterations 60 --batch 4 --seed 3 --quiet \
   >"$PB_TMP/run.md" 2>"$PB_TMP/run.err" || fail "bandit-run failed: $(tail -5 "$PB_TMP/run.err")"
@@ -45,9 +47,14 @@ token=admin-$RANDOM$RANDOM
 # serve NAME [VAR=VALUE...]: one service on a free port with its own database and the shared
 # settings (a later VAR=VALUE overrides them); its URL is left in SERVE_URL.
 serve() {
-  local name=$1
+  local name=$1 db
   shift
-  pb_start "$name" env PB_DB_PATH="$PB_TMP/$name.db" PB_SERVER_PORT=0 \
+  if [ "$name" = llm ]; then
+    db=$db_llm # the database the bandit-run above filled
+  else
+    db=$(pb_db "$name.db") || exit 2
+  fi
+  pb_start "$name" env PB_DB_PATH="$db" PB_SERVER_PORT=0 \
     PB_SERVER_ADMIN_TOKEN="$token" PB_PROMPTS_DIR="$src/prompts" PB_EMOTION_MODEL="$model" \
     PB_SERVER_THREADS=2 PB_SERVER_ACCESS_LOG="$PB_TMP/$name.access.log" \
     PB_LLM_BASE_URL= OPENAI_BASE_URL= OPENAI_API_KEY= "$@" "$PB_BIN" serve

@@ -7,6 +7,9 @@
 #   pb_http GET "$url/healthz"; pb_check_eq "$PB_STATUS" 200 "healthz answers 200"
 #   pb_expect 2 "unknown option" -- "$PB_BIN" simulate --bogus
 #   pb_done
+# The database a test runs on comes from pb_db (a SQLite file, or under PB_TEST_DB=pg a fresh
+# PostgreSQL database on the server at PB_TEST_PG_URL); pb_sql queries either:
+#   db=$(pb_db run.db); "$PB_BIN" list --db "$db"; pb_sql "$db" "SELECT count(*) FROM runs"
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # PB_STATUS, PB_BODY, PB_HEADERS are read by the sourcing test
 set -uo pipefail
@@ -18,14 +21,82 @@ PB_PASSED=0
 PB_STATUS=
 PB_BODY=
 
+# The backend of this run: `sqlite` (default) or `pg`, the PostgreSQL pass that CMake's
+# `<name>_pg` tests set. Its server is PB_TEST_PG_URL (started once by `tools/bootstrap.sh test`);
+# without one, this test starts its own through pgtest.sh, and failing to is a failure.
+PB_TEST_DB=${PB_TEST_DB:-sqlite}
+PB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PB_PG_PSQL=psql
+[ -x "${PB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" ] && PB_PG_PSQL=${PB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql
+PB_OWN_PG_DIR=
+
 pb_cleanup() {
-  local pid
+  local pid name
   for pid in "${PB_PIDS[@]}"; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
+  if [ -f "$PB_TMP/.pb_pg_dbs" ] && [ -n "${PB_TEST_PG_URL:-}" ]; then
+    while read -r name; do
+      "$PB_PG_PSQL" -X -q -v ON_ERROR_STOP=1 "$PB_TEST_PG_URL" \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1
+    done <"$PB_TMP/.pb_pg_dbs"
+  fi
+  [ -n "$PB_OWN_PG_DIR" ] && bash "$PB_LIB_DIR/pgtest.sh" stop "$PB_OWN_PG_DIR"
   rm -rf "$PB_TMP"
 }
 trap pb_cleanup EXIT
+
+if [ "$PB_TEST_DB" = pg ] && [ -z "${PB_TEST_PG_URL:-}" ]; then
+  PB_OWN_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pbpg-XXXXXX")
+  if ! PB_TEST_PG_URL=$(bash "$PB_LIB_DIR/pgtest.sh" start "$PB_OWN_PG_DIR" $$); then
+    echo "FAIL PB_TEST_DB=pg: the PostgreSQL test server did not start (a failure, not a skip)"
+    exit 2
+  fi
+  export PB_TEST_PG_URL
+fi
+
+pb_is_url() { [[ $1 == postgresql://* || $1 == postgres://* ]]; }
+
+# pb_db NAME: prints the database for this test to use under NAME: the file $PB_TMP/NAME, or in
+# the PostgreSQL pass the URL of a new, empty database pb_t_<pid>_<n>_<name> (dropped at exit).
+# Exits the test with status 2 when the database cannot be created.
+pb_db() {
+  local name=$1 n db
+  if [ "$PB_TEST_DB" != pg ]; then
+    echo "$PB_TMP/$name"
+    return 0
+  fi
+  n=$(cat "$PB_TMP/.pb_pg_dbs" 2>/dev/null | wc -l)
+  name=${name%.db}
+  name=$(tr -c 'a-z0-9\n' '_' <<<"${name,,}")
+  db=pb_t_$$_${n}_${name:0:30}
+  echo "$db" >>"$PB_TMP/.pb_pg_dbs"
+  if ! "$PB_PG_PSQL" -X -q -v ON_ERROR_STOP=1 "$PB_TEST_PG_URL" -c "CREATE DATABASE $db" >&2; then
+    echo "FAIL pb_db: cannot create the PostgreSQL database $db (a failure, not a skip)" >&2
+    exit 2
+  fi
+  echo "${PB_TEST_PG_URL%/*}/$db"
+}
+
+# pb_sql DB SQL: runs SQL on a test database (file or URL) and prints rows as SQLite's CLI
+# does by default: no header, columns joined by '|', one row a line.
+pb_sql() {
+  if pb_is_url "$1"; then
+    "$PB_PG_PSQL" -X -q -At -F '|' -v ON_ERROR_STOP=1 "$1" -c "$2"
+  else
+    sqlite3 -batch "$1" "$2"
+  fi
+}
+
+# pb_db_untouched DB: true when nothing created the database: no file, or in the PostgreSQL
+# pass a database without one table (pb_db creates it empty).
+pb_db_untouched() {
+  if pb_is_url "$1"; then
+    [ "$(pb_sql "$1" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+  else
+    [ ! -e "$1" ]
+  fi
+}
 
 # pb_start NAME CMD ARGS...: runs CMD in the background, stdout in $PB_TMP/NAME.out, stderr
 # in $PB_TMP/NAME.err; the pid is in PB_LAST_PID and is stopped at exit.

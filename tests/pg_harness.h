@@ -13,14 +13,14 @@
 
 static char pg_harness_dir[256];
 
-static void pg_harness_script(char *out, size_t len)
+static inline void pg_harness_script(char *out, size_t len)
 {
     const char *src = getenv("PB_SOURCE_DIR");
     snprintf(out, len, "%s/tests/pgtest.sh", src ? src : ".");
 }
 
 /* Runs `bash pgtest.sh ARGS` and copies its one line of output (a URL) into out. */
-static int pg_harness_run(const char *args, char *out, size_t len)
+static inline int pg_harness_run(const char *args, char *out, size_t len)
 {
     char script[512], cmd[1024];
     pg_harness_script(script, sizeof script);
@@ -36,7 +36,7 @@ static int pg_harness_run(const char *args, char *out, size_t len)
     return status == 0 && out[0] ? 0 : -1;
 }
 
-static void pg_harness_stop(void)
+static inline void pg_harness_stop(void)
 {
     if (!pg_harness_dir[0])
         return;
@@ -49,7 +49,7 @@ static void pg_harness_stop(void)
 
 /* Starts the server (once per process) and returns the URL of its database "pbtest" (static
  * storage). Exits with status 2 when the server cannot start. */
-static const char *pg_harness_start(void)
+static inline const char *pg_harness_start(void)
 {
     static char url[512];
     if (pg_harness_dir[0])
@@ -74,7 +74,7 @@ static const char *pg_harness_start(void)
 
 /* Creates another database on the running server and returns its URL (static storage, valid
  * until the next call). Exits with status 2 on failure. */
-static const char *pg_harness_createdb(const char *name)
+static inline const char *pg_harness_createdb(const char *name)
 {
     static char url[512];
     pg_harness_start();

@@ -5,6 +5,7 @@
 # detached watcher stops the server once the process it watches has gone. Tests run as root
 # and PostgreSQL refuses root, so the server runs as the system user `pbtest` (created here
 # when absent; PB_PG_USER names another). Failing to start is an error, never a skip.
+# PB_PG_SERVER_OPTS adds server settings (`-c name=value ...`) to the start.
 #
 # As a command (tests/pg_harness.h calls it this way):
 #   bash tests/pgtest.sh start DIR WATCH_PID   server in DIR (an empty folder); prints the URL
@@ -71,7 +72,7 @@ pg_test_server_start() {
     port=$(pg_test_free_port) || return 1
     if (cd "$dir" && pg_test_as_user "$PG_TEST_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
       -w -t 30 -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-      -c shared_buffers=16MB -c max_connections=100" start >"$dir/pg_ctl.log" 2>&1); then
+      -c shared_buffers=16MB -c max_connections=100 ${PB_PG_SERVER_OPTS:-}" start >"$dir/pg_ctl.log" 2>&1); then
       echo "$port" >"$dir/port"
       pg_test_createdb "$dir" pbtest
       return $?

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "testdb.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -78,7 +79,8 @@ static inline const char *svc_emotion_model(const char *dir)
     return path;
 }
 
-/* Starts app + server on a fresh database in a new temporary folder, with settings: pairs of
+/* Starts app + server on a fresh database (testdb.h: a file in a new temporary folder, or a new
+ * PostgreSQL database in the PostgreSQL pass), with settings: pairs of
  * key, value, then NULL. db, prompts, emotion model, provider (llm.base_url "" = none), port 0
  * and a fixed seed are set first. */
 static inline void svc_start(struct svc *s, const char *const *settings)
@@ -87,7 +89,7 @@ static inline void svc_start(struct svc *s, const char *const *settings)
     size_t n_routes = 0;
     memset(s, 0, sizeof *s);
     snprintf(dir, sizeof dir, "%s", check_tmpdir());
-    snprintf(s->db, sizeof s->db, "%s/svc.db", dir);
+    testdb_make(s->db, sizeof s->db, dir, "svc.db"); /* a file, or a PostgreSQL URL */
     const char *base[] = {"db.path",
                           s->db,
                           "server.port",

@@ -3,11 +3,10 @@
 # exit codes, migrate/status/backup/purge, prompt sync from a folder (the project's A–D files
 # load; judge_*/propose files do not), add/retire/restore, refusal of a corrupt database and of
 # an empty prompt file.
-set -u
+source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
 bin=${PB_BIN:?PB_BIN must name the promptbandit binary}
-src=${PB_SOURCE_DIR:-.}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+src=$PB_SOURCE_DIR
+tmp=$PB_TMP
 fails=0
 export PB_CONFIG=
 
@@ -27,7 +26,7 @@ expect() {
   fi
 }
 
-db=$tmp/pb.db
+db=$(pb_db pb.db) || exit 2 # a file, or a PostgreSQL database in the PostgreSQL pass
 expect 0 'backup FILE +online copy' -- "$bin" db --help
 expect 2 'usage: promptbandit db' -- "$bin" db
 expect 2 "unknown action 'bogus'" -- "$bin" db bogus
@@ -48,7 +47,7 @@ mkdir "$tmp/prompts"
 printf 'first text\n' >"$tmp/prompts/A.txt"
 printf 'judge prompt\n' >"$tmp/prompts/judge_x.txt"
 export PB_PROMPTS_DIR=$tmp/prompts
-db2=$tmp/two.db
+db2=$(pb_db two.db) || exit 2
 expect 0 '^A +1 .*first text' -- "$bin" prompts list --db "$db2"
 printf 'second text\n' >"$tmp/prompts/A.txt"
 expect 0 '^A +2 .*active +second text' -- "$bin" prompts list --db "$db2"
@@ -68,9 +67,15 @@ rm "$tmp/prompts/B.txt"
 printf 'third text\n' >"$tmp/prompts/A.txt"
 expect 0 '^A +3 ' -- "$bin" prompts list --db "$db2"
 
-expect 0 'backup written' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
-expect 1 'already exists' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
-expect 0 'arms +4$' -- "$bin" db status --db "$tmp/copy.db"
+if pb_is_url "$db2"; then
+  # PostgreSQL's online copy is pg_dump's: db backup says so, with the command, and writes nothing.
+  expect 1 'on PostgreSQL: use pg_dump \(pg_dump -Fc -f ' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 0 'no copy written' -- bash -c "test ! -e '$tmp/copy.db' && echo 'no copy written'"
+else
+  expect 0 'backup written' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 1 'already exists' -- "$bin" db backup "$tmp/copy.db" --db "$db2"
+  expect 0 'arms +4$' -- "$bin" db status --db "$tmp/copy.db"
+fi
 expect 0 'purged 0 message' -- "$bin" db purge --older-than 30 --db "$db2"
 expect 2 'older-than' -- "$bin" db purge --older-than soon --db "$db2"
 

@@ -6,8 +6,10 @@
 # values refuse another with exit 2, listing the valid ones. Nothing here opens a database or
 # calls a provider.
 source "${PB_SOURCE_DIR:?run through ctest}/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_never=$(pb_db never.db) || exit 2
 BIN=${PB_BIN:?PB_BIN must name the promptbandit binary}
-export PB_CONFIG= PB_LLM_BASE_URL= OPENAI_BASE_URL= OPENAI_API_KEY= PB_DB_PATH="$PB_TMP/never.db"
+export PB_CONFIG= PB_LLM_BASE_URL= OPENAI_BASE_URL= OPENAI_API_KEY= PB_DB_PATH="$db_never"
 
 # The usage line of `run` (= bandit-run, the same binary under its second name) says bandit-run.
 differs() { ! cmp -s "$1" "$2"; }
@@ -77,5 +79,5 @@ pb_expect 2 "known: ucb1" -- "$BIN" run --policy ucb9
 pb_expect 2 "known: ucb1" -- "$BIN" simulate --policy ucb9 --arms bernoulli:0.5,0.6
 pb_expect 2 "regret or identify" -- "$BIN" simulate --goal nope --arms bernoulli:0.5,0.6
 pb_expect 2 "expected a whole number" -- "$BIN" serve --port x
-pb_check "no usage error created a database" test ! -e "$PB_TMP/never.db"
+pb_check "no usage error created a database" pb_db_untouched "$db_never"
 pb_done

@@ -5,6 +5,8 @@
 # --record stores the figures where the dashboard reads them.
 # shellcheck source=tests/lib.sh
 source "$PB_SOURCE_DIR/tests/lib.sh"
+# The databases (SQLite files, or PostgreSQL databases in the PostgreSQL pass: lib.sh pb_db).
+db_pb=$(pb_db pb.db) || exit 2
 : "${PB_BIN:?run through ctest}" "${PB_FAKE_LLM:?run through ctest}"
 
 cat >"$PB_TMP/rules.json" <<'JSON'
@@ -23,7 +25,7 @@ JSON
 pb_start fake "$PB_FAKE_LLM" --port 0 --rules "$PB_TMP/rules.json"
 fake_url=$(pb_listen_url "$PB_TMP/fake.out") || exit 1
 export PB_LLM_BASE_URL="$fake_url/v1" PB_LLM_MAX_RETRIES=0
-export PB_DB_PATH="$PB_TMP/pb.db"
+export PB_DB_PATH="$db_pb"
 cd "$PB_SOURCE_DIR" # the rubric and few-shot examples are read from prompts/ and ratings/
 
 "$PB_BIN" judge eval --ratings "$PB_TMP/ratings.jsonl" --judge llm --json --record \

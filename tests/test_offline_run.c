@@ -4,6 +4,7 @@
  * judged on resume, not generated again; provider failures are recorded as failures and never
  * as rewards; budgets stop the run; scenarios and budget specs parse as documented. */
 #include "check.h"
+#include "testdb.h"
 #include "fakellm.h"
 #include "judge/judge.h"
 #include "llm/llm.h"
@@ -93,9 +94,11 @@ struct harness {
 static void harness_open(struct harness *h, const struct fakellm *f, int concurrency, int retries)
 {
     char err[PB_ERR_LEN], path[600];
+    char name[32];
     static int counter;
     memset(h, 0, sizeof *h);
-    snprintf(path, sizeof path, "%s/db%d.sqlite", tmp, counter++);
+    snprintf(name, sizeof name, "db%d.sqlite", counter++);
+    testdb_make(path, sizeof path, tmp, name);
     struct llm_options o = {.base_url = f->v1,
                             .model = "m",
                             .temperature = 0.8,

@@ -4,6 +4,7 @@
  * refused; and resuming after the scenarios file changed is refused as a conflict and marks the
  * run failed. */
 #include "check.h"
+#include "testdb.h"
 #include "offline/offline.h"
 #include "offline/runrecord.h"
 #include "offline/scenarios.h"
@@ -56,8 +57,8 @@ static struct offline_options options(void)
 static store *open_db(void)
 {
     store *db = NULL;
-    char err[PB_ERR_LEN];
-    if (store_open(":memory:", NULL, &db, err) != PB_OK)
+    char err[PB_ERR_LEN], path[512];
+    if (store_open(testdb_make(path, sizeof path, NULL, ":memory:"), NULL, &db, err) != PB_OK)
         fprintf(stderr, "store_open: %s\n", err);
     return db;
 }

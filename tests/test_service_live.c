@@ -5,6 +5,7 @@
 #include "store/experiment.h"
 #include "store/arms.h"
 #include "check.h"
+#include "testdb.h"
 #include "store/feedback.h"
 #include "service/live.h"
 
@@ -15,7 +16,7 @@ static void setup(void)
 {
     char err[PB_ERR_LEN], path[300];
     struct store_experiment e = {0};
-    snprintf(path, sizeof path, "%s/live.db", check_tmpdir());
+    testdb_make(path, sizeof path, check_tmpdir(), "live.db");
     CHECK_INT(store_open(path, NULL, &db, err), PB_OK);
     CHECK_INT(store_experiment_get_or_create(db, "default", "live", "ucb1", &e, err), PB_OK);
     exp_id = e.id;

@@ -6,6 +6,7 @@
 #include "store/arms.h"
 #include "service/chatmem.h"
 #include "check.h"
+#include "testdb.h"
 #include "store/feedback.h"
 #include "store/writer.h"
 
@@ -53,7 +54,7 @@ static void test_group_commit_from_many_threads(void)
     store *s = NULL, *ws = NULL;
     writer *w = NULL;
     struct store_experiment e = {0};
-    snprintf(db_path, sizeof db_path, "%s/w.db", check_tmpdir());
+    testdb_make(db_path, sizeof db_path, check_tmpdir(), "w.db");
     CHECK_INT(store_open(db_path, NULL, &s, err), PB_OK);
     CHECK_INT(store_experiment_get_or_create(s, "default", "live", "ucb1", &e, err), PB_OK);
     exp_id = e.id;

@@ -1,26 +1,34 @@
-/* test_store.c — the store family against real SQLite files in a temporary folder: opening,
+/* test_store.c — the store family against a fresh database (tests/testdb.h: a SQLite file in a
+ * temporary folder, or a PostgreSQL database in the PostgreSQL pass): opening,
  * migrations, refusal of corrupt, newer and locked databases, experiments, arm versions,
  * prompt-folder sync, rewards (validation, idempotence, batches), aggregates, consent,
  * erasure, purge, backup and offline runs. Raw SQL appears here only to forge bad files and
- * to look behind the API. */
+ * to look behind the API. The cases about SQLite's files (WAL, garbage, damaged pages, a missing
+ * folder) use a SQLite file in both passes. */
 #include "store/arms.h"
 #include "check.h"
 #include "store/feedback.h"
 #include "store/runs.h"
 #include "store/experiment.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char db_path[512];
 
-static store *fresh_store(void)
+/* A store on a fresh database of this pass's backend (sqlite_file: a SQLite file in both). */
+static store *fresh_store_on(int sqlite_file)
 {
     char err[PB_ERR_LEN];
     store *s = NULL;
-    snprintf(db_path, sizeof db_path, "%s/t.db", check_tmpdir());
+    if (sqlite_file)
+        snprintf(db_path, sizeof db_path, "%s/t.db", check_tmpdir());
+    else
+        testdb_make(db_path, sizeof db_path, check_tmpdir(), "t.db");
     struct store_options opt = {.busy_timeout_ms = 200, .synchronous = "NORMAL"};
     int rc = store_open(db_path, &opt, &s, err);
     if (rc != PB_OK) {
@@ -28,6 +36,11 @@ static store *fresh_store(void)
         exit(2);
     }
     return s;
+}
+
+static store *fresh_store(void)
+{
+    return fresh_store_on(0);
 }
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -43,15 +56,7 @@ static void write_file(const char *path, const char *data, size_t len)
 /* One integer from raw SQL on a separate connection (looks behind the API). */
 static long long raw_int(const char *sql)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-    sqlite3_open(db_path, &db);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return testdb_int(db_path, sql);
 }
 
 /* A default-like experiment with arms A and B; returns the experiment id. */
@@ -90,14 +95,20 @@ static void test_open_applies_migrations_once(void)
     CHECK_INT(store_schema_version(s), store_schema_latest());
     CHECK(store_schema_latest() >= 1);
     CHECK_INT(store_migrations_applied(s), store_schema_latest());
-    char wal[600];
-    struct stat sb;
-    snprintf(wal, sizeof wal, "%s-wal", db_path);
-    CHECK(stat(wal, &sb) == 0); /* journal_mode = WAL */
     store_close(s);
     CHECK_INT(store_open(db_path, NULL, &s, err), PB_OK);
     CHECK_INT(store_migrations_applied(s), 0);
     CHECK_INT(store_integrity_check(s, err), PB_OK);
+    store_close(s);
+}
+
+static void test_a_sqlite_file_is_in_wal_mode(void)
+{
+    store *s = fresh_store_on(1);
+    char wal[600];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", db_path);
+    CHECK(stat(wal, &sb) == 0); /* journal_mode = WAL */
     store_close(s);
 }
 
@@ -106,10 +117,11 @@ static void test_newer_schema_is_refused_with_message(void)
     char err[PB_ERR_LEN] = "";
     store *s = fresh_store();
     store_close(s);
-    sqlite3 *db;
-    sqlite3_open(db_path, &db);
-    sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL);
-    sqlite3_close(db);
+    /* SQLite keeps the version in the file header, PostgreSQL in a one-row table. */
+    CHECK_INT(testdb_exec(db_path, testdb_is_url(db_path)
+                                       ? "UPDATE pb_schema_version SET version = 999"
+                                       : "PRAGMA user_version = 999"),
+              0);
     CHECK_INT(store_open(db_path, NULL, &s, err), PB_ERR_VERSION);
     CHECK(s == NULL);
     CHECK(strstr(err, "999") != NULL && strstr(err, "newer") != NULL);
@@ -134,7 +146,7 @@ static void test_damaged_pages_are_reported_as_corrupt(void)
 {
     char err[PB_ERR_LEN] = "";
     int64_t a, b;
-    store *s = fresh_store();
+    store *s = fresh_store_on(1);
     setup_arms(s, &a, &b);
     store_close(s); /* checkpoints the WAL into the main file */
     FILE *f = fopen(db_path, "r+b");
@@ -175,15 +187,30 @@ static void test_locked_database_fails_after_busy_timeout(void)
     store *s = fresh_store();
     int64_t exp = setup_arms(s, &a, &b);
     int64_t imp = impression(s, exp, a, NULL, NULL);
-    sqlite3 *other;
-    sqlite3_open(db_path, &other);
-    CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE; DELETE FROM judge_evals", NULL, NULL, NULL),
-              SQLITE_OK);
+    /* Another connection holds the write lock: SQLite's whole-file lock, PostgreSQL's lock on
+     * the rewards table. */
+    sqlite3 *other = NULL;
+    PGconn *pg = NULL;
+    if (testdb_is_url(db_path)) {
+        pg = PQconnectdb(db_path);
+        PGresult *res = PQexec(pg, "BEGIN; LOCK TABLE rewards IN ACCESS EXCLUSIVE MODE");
+        CHECK_INT(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+    } else {
+        sqlite3_open(db_path, &other);
+        CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE; DELETE FROM judge_evals", NULL, NULL, NULL),
+                  SQLITE_OK);
+    }
     struct feedback_reward r = {.impression_id = imp, .source = "click", .value = 1};
     CHECK_INT(feedback_insert_reward(s, &r, &id, &dup, err), PB_ERR_DB);
-    CHECK(strstr(err, "locked") != NULL && strstr(err, "200 ms") != NULL);
-    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(other);
+    CHECK(strstr(err, "lock") != NULL && strstr(err, "200 ms") != NULL);
+    if (pg) {
+        PQclear(PQexec(pg, "ROLLBACK"));
+        PQfinish(pg);
+    } else {
+        sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(other);
+    }
     CHECK_INT(feedback_insert_reward(s, &r, &id, &dup, err), PB_OK);
     store_close(s);
 }
@@ -606,7 +633,15 @@ static void test_backup_is_a_complete_copy_and_never_overwrites(void)
     int64_t a, b;
     store *s = fresh_store();
     setup_arms(s, &a, &b);
-    snprintf(path, sizeof path, "%s.backup", db_path);
+    snprintf(path, sizeof path, "%s/t.backup", check_tmpdir());
+    if (testdb_is_url(db_path)) {
+        /* PostgreSQL's online copy is pg_dump's job: the store says so and writes nothing. */
+        CHECK_INT(store_backup(s, path, err), PB_ERR_INVALID);
+        CHECK(strstr(err, "pg_dump") != NULL);
+        CHECK(access(path, F_OK) != 0);
+        store_close(s);
+        return;
+    }
     CHECK_INT(store_backup(s, path, err), PB_OK);
     CHECK_INT(store_backup(s, path, err), PB_ERR_CONFLICT);
     store_close(s);
@@ -676,6 +711,7 @@ static void test_runs_record_steps_and_failures(void)
 int main(void)
 {
     RUN(test_open_applies_migrations_once);
+    RUN(test_a_sqlite_file_is_in_wal_mode);
     RUN(test_newer_schema_is_refused_with_message);
     RUN(test_garbage_file_is_refused_as_not_a_database);
     RUN(test_damaged_pages_are_reported_as_corrupt);

@@ -3,6 +3,7 @@
  * updates the pending row), reads are ordered by generation then name and filter by
  * generation, and an evolve with no records reads as empty. */
 #include "check.h"
+#include "testdb.h"
 #include "store/lineage.h"
 #include "store/runs.h"
 
@@ -11,9 +12,9 @@
 static void test_generations_and_lineage_round_trip(void)
 {
     store *db = NULL;
-    char err[PB_ERR_LEN];
+    char err[PB_ERR_LEN], path[512];
     int64_t run = 0;
-    CHECK_INT(store_open(":memory:", NULL, &db, err), PB_OK);
+    CHECK_INT(store_open(testdb_make(path, sizeof path, NULL, ":memory:"), NULL, &db, err), PB_OK);
     CHECK_INT(runs_create(db, "ev", "evolve", "{}", &run, err), PB_OK);
     struct lineage_generation g = {.evolve_run_id = run,
                                    .generation = 1,

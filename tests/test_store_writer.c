@@ -18,7 +18,6 @@
 #include "store/writer.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +32,7 @@ static writer *fresh_writer(size_t max_batch)
     writer *w = NULL;
     struct store_experiment e = {0};
     struct store_options opt = {.busy_timeout_ms = 2000, .synchronous = "NORMAL"};
-    snprintf(db_path, sizeof db_path, "%s/w.db", check_tmpdir());
+    testdb_make(db_path, sizeof db_path, check_tmpdir(), "w.db");
     if (store_open(db_path, &opt, &s, err) != PB_OK ||
         store_experiment_get_or_create(s, "exp", "live", "ucb1", &e, err) != PB_OK ||
         arms_add(s, e.id, "A", "prompt a", NULL, &arm_id, NULL, err) != PB_OK ||
@@ -50,15 +49,7 @@ static writer *fresh_writer(size_t max_batch)
 /* One integer from raw SQL on a connection of its own (sees committed rows only). */
 static long long raw_int(const char *sql)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-    sqlite3_open(db_path, &db);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return testdb_int(db_path, sql);
 }
 
 /* ---- holding the writer thread so that the next records form one batch ---------------- */

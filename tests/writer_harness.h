@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #include <pthread.h>
 #include <time.h>
