@@ -22,7 +22,7 @@ static inline void pg_harness_script(char *out, size_t len)
 /* Runs `bash pgtest.sh ARGS` and copies its one line of output (a URL) into out. */
 static inline int pg_harness_run(const char *args, char *out, size_t len)
 {
-    char script[512], cmd[1024];
+    char script[512], cmd[1600]; /* script and args (up to 512 each) fit */
     pg_harness_script(script, sizeof script);
     snprintf(cmd, sizeof cmd, "bash '%s' %s", script, args);
     FILE *p = popen(cmd, "r");
