@@ -431,6 +431,11 @@ bool pgconn_in_transaction(const pgconn *c)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+bool pgconn_transaction_aborted(const pgconn *c)
+{
+    return PQtransactionStatus(c->conn) == PQTRANS_INERROR;
+}
+
 void pgconn_rollback(pgconn *c)
 {
     if (!pgconn_in_transaction(c))

@@ -114,6 +114,8 @@ pb_status pgconn_end(pgconn *c, pb_status rc, char *err);
 pb_status pgconn_savepoint(pgconn *c, char *err);
 void pgconn_savepoint_end(pgconn *c, pb_status rc);
 bool pgconn_in_transaction(const pgconn *c);
+/* True when a statement failed in the open transaction (it takes no more until a rollback). */
+bool pgconn_transaction_aborted(const pgconn *c);
 
 /* ---- errors ---- */
 

@@ -490,6 +490,11 @@ bool store_in_transaction(store *s)
     return s->pg ? pgconn_in_transaction(s->pg) : !sqlite3_get_autocommit(s->db);
 }
 
+bool store_transaction_aborted(store *s)
+{
+    return s->pg && pgconn_transaction_aborted(s->pg);
+}
+
 bool store_error_is_storage(store *s)
 {
     if (s->pg)

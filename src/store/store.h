@@ -145,6 +145,9 @@ pb_status store_end(store *s, pb_status rc, char *err);
 pb_status store_savepoint(store *s, char *err);
 void store_savepoint_end(store *s, pb_status rc);
 bool store_in_transaction(store *s);
+/* PostgreSQL: true when a statement failed in the open transaction, which then takes no more
+ * statements until a rollback (to a savepoint). SQLite: false. */
+bool store_transaction_aborted(store *s);
 /* True when the last failure came from the file, the disk, the server or the locks (full, I/O
  * error, corrupt, read-only, busy, connection lost, out of memory) rather than from a record's
  * data (a constraint). */

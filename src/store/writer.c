@@ -412,7 +412,8 @@ static void reset_ops(struct op **ops, size_t n)
  * Each record runs in a savepoint so that a bad one fails alone. On PostgreSQL a savepoint and
  * its release are two more round trips to the server per record, most of a record's cost, and
  * records almost never fail: the batch first runs without them, and only when a record fails
- * is it rolled back and run again with them (counted in savepoint_reruns). */
+ * is it rolled back and run again with them (counted in savepoint_reruns; a reward refused
+ * without writing needs no rerun). A check may therefore run twice for a record. */
 static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
 {
     int savepoints = 1;
@@ -456,7 +457,11 @@ static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int
         pb_status one = savepoints ? store_savepoint(w->s, o->err) : PB_OK;
         if (one == PB_OK)
             one = run_op(w, o, &memo);
-        if (one != PB_OK && !savepoints) {
+        /* Without a savepoint a failed record must be undone with the batch, unless it wrote
+         * nothing and the transaction goes on: a reward refused by its check or by its
+         * unique conflict (one statement that did not fail). */
+        if (one != PB_OK && !savepoints &&
+            (o->kind != OP_REWARD || store_transaction_aborted(w->s))) {
             store_rollback(w->s);
             return -2;
         }
@@ -476,8 +481,6 @@ static int run_batch_once(writer *w, struct op **ops, size_t n, int reserve, int
         store_rollback(w->s);
     if (rc != PB_OK && may_retry && store_error_is_transient(w->s))
         return -1;
-    if (rc != PB_OK && !savepoints)
-        return -2; /* a commit that failed without savepoints: once more with them */
     note_commit(w, rc, why, first);
     if (rc == PB_OK)
         return 1;

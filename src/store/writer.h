@@ -56,7 +56,10 @@ pb_status writer_submit_impression(writer *w, const struct feedback_impression *
  * with it, never commit). It may refuse the reward (its status and err go to done; nothing is
  * stored: a write-behind impression lost in a crash is refused here with PB_ERR_NOT_FOUND) or
  * change r's fields; strings it points r to must outlive the insert (the caller's ud, say).
- * Extra details the caller needs (the impression's arm, experiment) go into its ud. */
+ * Extra details the caller needs (the impression's arm, experiment) go into its ud. On
+ * PostgreSQL it may run again for the same record when another record of its batch failed and
+ * the batch is run once more (writer.c run_batch): it must do nothing but read, set r and fill
+ * its ud. */
 typedef pb_status writer_check_fn(store *s, struct feedback_reward *r, void *ud, char *err);
 
 /* Queues a reward (deep-copied) and returns at once; check (may be NULL) as above, done (may
