@@ -39,16 +39,23 @@ static store *open_ok(const char *url)
     return s;
 }
 
+/* Each replica connects, then all go at once; a failed connect is the replica's failure. */
+static store *open_then_wait(struct replica *r)
+{
+    store *s = open_ok(r->url);
+    pthread_barrier_wait(r->go);
+    if (!s)
+        r->rc = PB_ERR_DB;
+    return s;
+}
+
 /* What serve does at start-up: the default experiment, synced from the prompts folder. */
 static void *start_replica(void *arg)
 {
     struct replica *r = arg;
-    store *s = open_ok(r->url);
-    pthread_barrier_wait(r->go);
-    if (!s) {
-        r->rc = PB_ERR_DB;
+    store *s = open_then_wait(r);
+    if (!s)
         return NULL;
-    }
     struct store_experiment e = {0};
     r->rc = arms_ensure_default(s, check_source_path("prompts"), "thompson", &e, NULL, r->err);
     r->experiment_id = e.id;
@@ -97,12 +104,9 @@ static void test_replicas_starting_together_share_one_experiment_and_its_arms(vo
 static void *open_conversation(void *arg)
 {
     struct replica *r = arg;
-    store *s = open_ok(r->url);
-    pthread_barrier_wait(r->go);
-    if (!s) {
-        r->rc = PB_ERR_DB;
+    store *s = open_then_wait(r);
+    if (!s)
         return NULL;
-    }
     r->rc = feedback_open_conversation(s, "conv-race", "user-race", r->experiment_id, r->arm_id,
                                        NULL, &r->sticky, &r->created, r->err);
     store_close(s);
