@@ -25,9 +25,10 @@ source "$PB_SOURCE_DIR/tests/pgtest.sh"
 load_s=${PB_REPLICAS_LOAD_S:-30}
 # Feedback rates an impression this long after it was chosen (default at once). The choosing
 # replica writes the impression behind; another replica that gets the feedback first looks
-# for it again after each poll for up to replica.feedback_wait_ms before a 404, so feedback
-# sent at once through nginx is counted (with replica.feedback_wait_ms=0: about 90 of 18,000
-# answered 404 in a 20 s run, checked).
+# for it again after each poll for up to replica.feedback_wait_ms (2000 here, as
+# packaging/README.md says for replicas) before a 404, so feedback sent at once through nginx
+# is counted (with replica.feedback_wait_ms=0: about 90 of 18,000 answered 404 in a 20 s
+# run, checked).
 feedback_delay_ms=${PB_REPLICAS_FEEDBACK_DELAY_MS:-0}
 backend=${PB_REPLICAS_BACKEND:-pg}
 soakload=$PB_BUILD_DIR/soakload
@@ -77,7 +78,7 @@ free_port() {
 }
 
 export PB_SERVER_ADMIN_TOKEN=$token PB_SERVER_ACCESS_LOG='' PB_EMOTION_BACKEND=none
-export PB_SERVER_PER_IP_CONNECTIONS=0 PB_SERVER_THREADS=2
+export PB_SERVER_PER_IP_CONNECTIONS=0 PB_SERVER_THREADS=2 PB_REPLICA_FEEDBACK_WAIT_MS=2000
 # A provider that streams a token every 100 ms, for the streamed chats through nginx.
 pb_start fake "$PB_FAKE_LLM" --port 0 --stream-delay-ms 100
 fake=$(pb_listen_url "$PB_TMP/fake.out") || {

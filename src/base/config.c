@@ -163,10 +163,11 @@ static const struct setting settings[] = {
     {"replica.gap_ms", T_INT, "10000", 100, 3600000, 0,
      "a missing reward id is waited for this long before the poll moves past it (longer than "
      "any write transaction lasts)"},
-    {"replica.feedback_wait_ms", T_INT, "2000", 0, 60000, 0,
-     "with replicas: feedback whose impression is not found is looked for again after each "
-     "poll for this long (another replica may have chosen it a moment ago and not committed it "
-     "yet) before the 404; 0 = answer at once"},
+    {"replica.feedback_wait_ms", T_INT, "0", 0, 60000, 0,
+     "replicas behind a load balancer: feedback whose impression is not found is looked for "
+     "again after each poll for this long (another replica may have chosen it a moment ago and "
+     "not committed it yet) before the 404; 0 = answer at once (one process); 2000 suits "
+     "replicas"},
     {"replica.event_keep_s", T_INT, "3600", 60, 31536000, 0,
      "replica events (erasures, admin reloads) are deleted after this long"},
     {"bandit.segments", T_STR, "group", 0, 0, 0,

@@ -422,8 +422,7 @@ static int run_batch(writer *w, struct op **ops, size_t n, int reserve)
         savepoints = n == 1;
     }
     for (int attempt = 0;; attempt++) {
-        int committed =
-            run_batch_once(w, ops, n, reserve, attempt < WRITER_RETRIES || !savepoints, savepoints);
+        int committed = run_batch_once(w, ops, n, reserve, attempt < WRITER_RETRIES, savepoints);
         if (committed >= 0)
             return committed;
         pthread_mutex_lock(&w->mu);

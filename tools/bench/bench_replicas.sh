@@ -107,6 +107,7 @@ if [[ " $configs " == *" pg-"* ]] && [ "$replica_db" = pg ]; then
 fi
 
 export PB_SERVER_ACCESS_LOG='' PB_EMOTION_BACKEND=none PB_SERVER_PER_IP_CONNECTIONS=0
+export PB_REPLICA_FEEDBACK_WAIT_MS=2000
 export PB_DB_SYNCHRONOUS=FULL PB_LLM_BASE_URL=http://127.0.0.1:9/v1
 
 # measure CONFIG ROUND: one measurement; appends a line to $out/results.tsv
