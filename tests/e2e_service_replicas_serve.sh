@@ -12,6 +12,10 @@ source "$PB_SOURCE_DIR/tests/pgtest.sh"
 
 export PB_EMOTION_BACKEND=none PB_SERVER_ADMIN_TOKEN=adm PB_SERVER_ACCESS_LOG=
 export PB_REPLICA_POLL_MS=100 PB_REWARDS_WAIT_S=1 PB_REWARDS_MISSING=0 PB_REWARDS_SWEEP_INTERVAL_S=1
+# As packaging/README.md says for replicas: feedback on B for an impression A has not committed
+# yet is looked for again after B's polls instead of a 404 (on a loaded machine A's commit can
+# take longer than the 0.1 s below).
+export PB_REPLICA_FEEDBACK_WAIT_MS=2000
 
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 live_total() { curl -s -H "Authorization: Bearer adm" "$1/v1/experiments/default" | json 'd["live"]["total_pulls"]'; }
@@ -29,7 +33,7 @@ run() { # run BACKEND DB
     pb_http POST "$a/v1/choose" "{\"user_id\":\"u$i\"}"
     imp=$(json 'd["impression_id"]' <<<"$PB_BODY")
     if [ $((i % 2)) -eq 0 ]; then
-      sleep 0.1 # choose writes behind: let A commit the impression first
+      sleep 0.1 # choose writes behind; B waits for A's commit if it is later
       pb_http POST "$b/v1/feedback" "{\"user_id\":\"u$i\",\"impression_id\":$imp,\"kind\":\"like\"}"
       pb_check_eq "$PB_STATUS" 200 "$backend: feedback on B for an impression chosen on A"
     fi

@@ -436,6 +436,7 @@ void app_free(app *a)
         pthread_join(a->retention, NULL);
     }
     replica_free(a->replica); /* its thread reads the store and moves live state and chatmem */
+    a->replica = NULL;        /* the writer's last done callbacks may ask for it (reward.c): none */
     /* Order: the remote emotion classifier's loop ends its calls first — a turn waiting for its
      * emotions goes on from that callback into stage 2 (live state, store, writer, provider
      * loop), so all of those must still be there; then the provider loop ends its calls (their

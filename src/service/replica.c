@@ -51,12 +51,12 @@ struct replica {
 
 const char *replica_id(const replica *r)
 {
-    return r->id;
+    return r ? r->id : NULL;
 }
 
 int replica_polling(const replica *r)
 {
-    return r->poll_ms > 0;
+    return r && r->poll_ms > 0;
 }
 
 static void register_metrics(replica *r)
@@ -380,7 +380,7 @@ pb_status replica_poll(replica *r, char *err)
 
 pb_status replica_note_reload(replica *r, store *s, const char *name, char *err)
 {
-    if (r->poll_ms <= 0)
+    if (!r || r->poll_ms <= 0)
         return PB_OK;
     return replica_event_add(s, "reload", name, r->id, err);
 }
@@ -411,7 +411,7 @@ static void erase_note_done(pb_status rc, int64_t id, int duplicate, const char 
 
 pb_status replica_note_erase(replica *r, struct writer *w, const char *user_key, char *err)
 {
-    if (r->poll_ms <= 0)
+    if (!r || r->poll_ms <= 0)
         return PB_OK;
     struct erase_note *e = calloc(1, sizeof *e);
     if (!e)

@@ -34,6 +34,8 @@ pb_status replica_start(replica *r, char *err);
 /* Stops the thread; NULL is allowed. */
 void replica_free(replica *r);
 
+/* The functions below take NULL too (app_free has freed the replica while the writer and
+ * the provider's loop finish): no id, not polling, nothing noted. */
 const char *replica_id(const replica *r); /* stored in rewards.origin and job_runs.origin */
 int replica_polling(const replica *r);    /* 1 when replica.poll_ms > 0 */
 
