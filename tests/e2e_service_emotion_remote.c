@@ -39,6 +39,15 @@ static void *turn_main(void *ud)
     return NULL;
 }
 
+/* Starts n chat turns against s, each on its own thread. */
+static void start_turns(struct svc *s, struct turn *t, pthread_t *th, int n)
+{
+    for (int i = 0; i < n; i++) {
+        t[i] = (struct turn){.s = s};
+        pthread_create(&th[i], NULL, turn_main, &t[i]);
+    }
+}
+
 static void test_waiting_for_the_classifier_holds_no_thread(void)
 {
     const char *set[] = {"emotion.backend", "http", "emotion.url", classify_url(1500),
@@ -48,10 +57,7 @@ static void test_waiting_for_the_classifier_holds_no_thread(void)
     svc_start(&s, set);
     struct turn t[N];
     pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        t[i] = (struct turn){.s = &s};
-        pthread_create(&th[i], NULL, turn_main, &t[i]);
-    }
+    start_turns(&s, t, th, N);
     usleep(300 * 1000); /* every turn is waiting for its emotions now */
     CHECK_INT(svc_get(&s, "/healthz", NULL, NULL), 200);
     json_t *c = NULL;
@@ -215,10 +221,7 @@ static void test_shutdown_while_classifying_answers_everyone(void)
     svc_start(&s, set);
     struct turn t[N];
     pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        t[i] = (struct turn){.s = &s};
-        pthread_create(&th[i], NULL, turn_main, &t[i]);
-    }
+    start_turns(&s, t, th, N);
     usleep(300 * 1000);                       /* all four are waiting for their emotions */
     CHECK_INT(server_stop(s.srv, -1), PB_OK); /* as SIGTERM does: the grace, then 503 */
     svc_stop(&s);

@@ -9,6 +9,8 @@
 #include "emotion/emomodel.h"
 #include "base/pb.h"
 
+#include "benchstat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +22,6 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Sentences of a TSV file (first column), in one buffer; returns how many. */
@@ -93,11 +89,11 @@ int main(int argc, char **argv)
         predict[r] = (double)n / (t2 - t1);
         predict_cpu[r] = (double)n / (c2 - c1);
     }
-    qsort(predict, (size_t)rounds, sizeof *predict, cmp_double);
-    qsort(tokenize, (size_t)rounds, sizeof *tokenize, cmp_double);
-    qsort(predict_cpu, (size_t)rounds, sizeof *predict_cpu, cmp_double);
-    qsort(full, (size_t)rounds, sizeof *full, cmp_double);
-    qsort(full_cpu, (size_t)rounds, sizeof *full_cpu, cmp_double);
+    qsort(predict, (size_t)rounds, sizeof *predict, benchstat_cmp_double);
+    qsort(tokenize, (size_t)rounds, sizeof *tokenize, benchstat_cmp_double);
+    qsort(predict_cpu, (size_t)rounds, sizeof *predict_cpu, benchstat_cmp_double);
+    qsort(full, (size_t)rounds, sizeof *full, benchstat_cmp_double);
+    qsort(full_cpu, (size_t)rounds, sizeof *full_cpu, benchstat_cmp_double);
     printf("sentences %zu, rounds %d, model %s (%zu features, %zu labels)\n", n, rounds, model,
            emomodel_n_rows(m), L);
     printf("tokenize only   median %10.0f sentences/s\n", tokenize[rounds / 2]);

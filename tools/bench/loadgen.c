@@ -7,6 +7,8 @@
  *   loadgen --url http://127.0.0.1:PORT [--path /v1/chat] [--concurrency 64] [--requests 64]
  *           [--stream] [--openai] [--probe-ms 50] [--timeout-s 60] [--message TEXT]
  * --openai sends the OpenAI Chat Completions body to /v1/chat/completions instead. */
+#include "benchstat.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -41,27 +43,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Quantile q of n sorted values (nearest rank); 0 when n is 0. */
-static double quantile(const double *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static json_t *summary(double *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, benchstat_cmp_double);
     return json_pack("{s:I, s:f, s:f, s:f, s:f}", "n", (json_int_t)n, "p50_ms",
-                     1e3 * quantile(v, n, 0.5), "p90_ms", 1e3 * quantile(v, n, 0.9), "p99_ms",
-                     1e3 * quantile(v, n, 0.99), "max_ms", n ? 1e3 * v[n - 1] : 0.0);
+                     1e3 * benchstat_quantile(v, n, 0.5), "p90_ms",
+                     1e3 * benchstat_quantile(v, n, 0.9), "p99_ms",
+                     1e3 * benchstat_quantile(v, n, 0.99), "max_ms", n ? 1e3 * v[n - 1] : 0.0);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)

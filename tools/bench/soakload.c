@@ -22,6 +22,8 @@
  *            [--interval-s 10] [--admin-token T] [--timeout-s 30]
  *            [--mix soak|choose-feedback] [--feedback-delay-ms 50] [--log FILE]
  *            [--user-prefix P] */
+#include "benchstat.h"
+
 #include <curl/curl.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -320,20 +322,6 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double quantile(const double *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 /* VmRSS and Threads of pid (kB, count) and its open descriptors; -1 when unreadable. */
 static void proc_sample(int pid, long *rss_kb, long *threads, long *fds)
 {
@@ -461,9 +449,9 @@ int main(int argc, char **argv)
                win.ok + win.c4xx + win.c5xx + win.none, win.ok, win.c4xx, win.c5xx, win.none);
         for (int k = 0; k < K_N; k++) {
             if (win.n[k] > 1) /* kinds this mix never sends have no array at all */
-                qsort(win.lat[k], win.n[k], sizeof(double), cmp_double);
-            printf(",%zu,%.2f,%.2f", win.n[k], 1000 * quantile(win.lat[k], win.n[k], 0.5),
-                   1000 * quantile(win.lat[k], win.n[k], 0.99));
+                qsort(win.lat[k], win.n[k], sizeof(double), benchstat_cmp_double);
+            printf(",%zu,%.2f,%.2f", win.n[k], 1000 * benchstat_quantile(win.lat[k], win.n[k], 0.5),
+                   1000 * benchstat_quantile(win.lat[k], win.n[k], 0.99));
             win.n[k] = 0;
         }
         win.ok = win.c4xx = win.c5xx = win.none = 0;
